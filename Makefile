@@ -1,0 +1,33 @@
+# TrackNET: every target builds or updates its own virtual environment first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# CPU build of PyTorch; override e.g. TORCH_SPEC="torch==2.13.0 --index-url ..." for another build.
+TORCH_SPEC ?= torch==2.13.0
+STAMP  := $(VENV)/.tracknet-installed
+DEMO_OUT ?= outputs/demo
+
+.PHONY: demo test test-all bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e ".[dev,onnx]"
+	touch $(STAMP)
+
+## The main job: simulated data, end to end, written under $(DEMO_OUT).
+demo: $(STAMP)
+	$(BIN)/tracknet demo --out $(DEMO_OUT)
+
+## The test suite (slow tests included; CI runs this).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,240 @@
+"""The one event model of TrackNET: column names, dtypes and units in one place.
+
+Every source (the TrackML reader, the detector simulators, the overlays) produces an
+:class:`Event`; every consumer (track preparation, the track builder, evaluation and the
+event display) takes one. No stage invents its own format.
+
+Units, stated once for the whole package:
+
+* lengths and positions: millimetres (``MM``)
+* momenta: GeV/c (``GEV``)
+* charge: elementary charge ``e``
+* magnetic field: tesla (``T``)
+* time: nanoseconds (``NS``)
+
+Particle ids follow TrackML: ``0`` marks a noise hit. Two further reserved values are used
+by TrackNET's own data: :data:`UNLABELLED_PARTICLE_ID` marks a real hit whose origin is not
+known (the background of a semi-synthetic event) and :data:`CROSSTALK_PARTICLE_ID` marks a
+crosstalk hit of the straw tracker. A submission's ``track_id`` of ``0`` (or below) means
+"on no track".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "MM",
+    "GEV",
+    "TESLA",
+    "NS",
+    "NOISE_PARTICLE_ID",
+    "UNLABELLED_PARTICLE_ID",
+    "CROSSTALK_PARTICLE_ID",
+    "UNASSIGNED_TRACK_ID",
+    "HITS_SCHEMA",
+    "TRUTH_SCHEMA",
+    "PARTICLES_SCHEMA",
+    "PARTICLES_OPTIONAL",
+    "CELLS_SCHEMA",
+    "BLACKLIST_HITS_SCHEMA",
+    "BLACKLIST_PARTICLES_SCHEMA",
+    "SUBMISSION_SCHEMA",
+    "DETECTORS_SCHEMA",
+    "PART_SCHEMAS",
+    "COORDINATE_COLUMNS",
+    "Event",
+    "particle_kinematics",
+]
+
+# Units: the numbers every quantity in the package is expressed in.
+MM = 1.0
+GEV = 1.0
+TESLA = 1.0
+NS = 1.0
+
+NOISE_PARTICLE_ID = 0
+UNLABELLED_PARTICLE_ID = -1
+CROSSTALK_PARTICLE_ID = -2
+UNASSIGNED_TRACK_ID = 0
+
+Schema = Mapping[str, np.dtype]
+
+HITS_SCHEMA: Schema = {
+    "hit_id": np.dtype("int64"),
+    "x": np.dtype("float64"),
+    "y": np.dtype("float64"),
+    "z": np.dtype("float64"),
+    "volume_id": np.dtype("int32"),
+    "layer_id": np.dtype("int32"),
+    "module_id": np.dtype("int32"),
+}
+TRUTH_SCHEMA: Schema = {
+    "hit_id": np.dtype("int64"),
+    "particle_id": np.dtype("int64"),
+    "tx": np.dtype("float64"),
+    "ty": np.dtype("float64"),
+    "tz": np.dtype("float64"),
+    "tpx": np.dtype("float64"),
+    "tpy": np.dtype("float64"),
+    "tpz": np.dtype("float64"),
+    "weight": np.dtype("float64"),
+}
+PARTICLES_SCHEMA: Schema = {
+    "particle_id": np.dtype("int64"),
+    "vx": np.dtype("float64"),
+    "vy": np.dtype("float64"),
+    "vz": np.dtype("float64"),
+    "px": np.dtype("float64"),
+    "py": np.dtype("float64"),
+    "pz": np.dtype("float64"),
+    "q": np.dtype("int32"),
+    "nhits": np.dtype("int32"),
+}
+# Columns that some variants of the format carry (CodaLab: the PDG id of the particle).
+PARTICLES_OPTIONAL: Schema = {"particle_type": np.dtype("int64")}
+CELLS_SCHEMA: Schema = {
+    "hit_id": np.dtype("int64"),
+    "ch0": np.dtype("int32"),
+    "ch1": np.dtype("int32"),
+    "value": np.dtype("float64"),
+}
+BLACKLIST_HITS_SCHEMA: Schema = {"hit_id": np.dtype("int64")}
+BLACKLIST_PARTICLES_SCHEMA: Schema = {"particle_id": np.dtype("int64")}
+SUBMISSION_SCHEMA: Schema = {
+    "event_id": np.dtype("int64"),
+    "hit_id": np.dtype("int64"),
+    "track_id": np.dtype("int64"),
+}
+DETECTORS_SCHEMA: Schema = {
+    "volume_id": np.dtype("int32"),
+    "layer_id": np.dtype("int32"),
+    "module_id": np.dtype("int32"),
+    "cx": np.dtype("float64"),
+    "cy": np.dtype("float64"),
+    "cz": np.dtype("float64"),
+    "rot_xu": np.dtype("float64"),
+    "rot_xv": np.dtype("float64"),
+    "rot_xw": np.dtype("float64"),
+    "rot_yu": np.dtype("float64"),
+    "rot_yv": np.dtype("float64"),
+    "rot_yw": np.dtype("float64"),
+    "rot_zu": np.dtype("float64"),
+    "rot_zv": np.dtype("float64"),
+    "rot_zw": np.dtype("float64"),
+    "module_t": np.dtype("float64"),
+    "module_minhu": np.dtype("float64"),
+    "module_maxhu": np.dtype("float64"),
+    "module_hv": np.dtype("float64"),
+    "pitch_u": np.dtype("float64"),
+    "pitch_v": np.dtype("float64"),
+}
+
+# The parts of a TrackML event, by the name used in file names.
+PART_SCHEMAS: dict[str, Schema] = {
+    "hits": HITS_SCHEMA,
+    "truth": TRUTH_SCHEMA,
+    "particles": PARTICLES_SCHEMA,
+    "cells": CELLS_SCHEMA,
+    "blacklist_hits": BLACKLIST_HITS_SCHEMA,
+    "blacklist_particles": BLACKLIST_PARTICLES_SCHEMA,
+}
+
+# Columns that must hold finite numbers (a NaN or inf there is an error, not a value).
+COORDINATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "hits": ("x", "y", "z"),
+    "truth": ("tx", "ty", "tz", "tpx", "tpy", "tpz", "weight"),
+    "particles": ("vx", "vy", "vz", "px", "py", "pz"),
+    "cells": ("value",),
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event: hits, and where known their truth, particles and cells.
+
+    ``hits`` always holds the columns of :data:`HITS_SCHEMA` and may carry extra columns
+    (the straw tracker adds ``straw_id`` and ``drift_mm``; a straw event has ``z = 0``).
+    ``truth`` has one row per hit, in the order of ``hits``. ``meta`` holds small plain
+    facts about the event (detector name, generator parameters), never arrays.
+    """
+
+    event_id: int
+    hits: pd.DataFrame
+    truth: pd.DataFrame | None = None
+    particles: pd.DataFrame | None = None
+    cells: pd.DataFrame | None = None
+    blacklist_hits: pd.DataFrame | None = None
+    blacklist_particles: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_hits(self) -> int:
+        return len(self.hits)
+
+    @property
+    def has_truth(self) -> bool:
+        return self.truth is not None
+
+    @property
+    def detector(self) -> str:
+        return str(self.meta.get("detector", "trackml"))
+
+    @property
+    def prefix(self) -> str:
+        """The TrackML file prefix, ``event000001000``."""
+        return f"event{self.event_id:09d}"
+
+    def positions(self) -> np.ndarray:
+        """Hit positions as an ``(n_hits, 3)`` float64 array in mm."""
+        return self.hits[["x", "y", "z"]].to_numpy(dtype=np.float64)
+
+    def particle_ids(self) -> np.ndarray:
+        """The truth particle id of every hit, aligned with ``hits``."""
+        if self.truth is None:
+            raise ValueError(f"{self.prefix}: event has no truth")
+        return self.truth["particle_id"].to_numpy()
+
+    def parts(self) -> dict[str, pd.DataFrame]:
+        """The present TrackML parts by file-part name."""
+        out: dict[str, pd.DataFrame] = {}
+        for name in PART_SCHEMAS:
+            frame = getattr(self, name)
+            if frame is not None:
+                out[name] = frame
+        return out
+
+    def with_parts(self, **parts: Any) -> Event:
+        """A copy with some parts replaced."""
+        return replace(self, **parts)
+
+
+def particle_kinematics(particles: pd.DataFrame) -> pd.DataFrame:
+    """Derived per-particle quantities: ``pt`` (GeV), ``p`` (GeV), ``eta``, ``phi``, ``vr`` (mm).
+
+    Pure function on the particles table; returns a frame indexed like ``particles``.
+    """
+    px = particles["px"].to_numpy(dtype=np.float64)
+    py = particles["py"].to_numpy(dtype=np.float64)
+    pz = particles["pz"].to_numpy(dtype=np.float64)
+    pt = np.hypot(px, py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.arcsinh(np.divide(pz, pt, out=np.full_like(pz, np.inf), where=pt > 0))
+    eta = np.where(pt > 0, eta, np.sign(pz) * np.inf)
+    return pd.DataFrame(
+        {
+            "pt": pt,
+            "p": np.sqrt(pt * pt + pz * pz),
+            "eta": eta,
+            "phi": np.arctan2(py, px),
+            "vr": np.hypot(
+                particles["vx"].to_numpy(dtype=np.float64),
+                particles["vy"].to_numpy(dtype=np.float64),
+            ),
+        },
+        index=particles.index,
+    )
