@@ -1,0 +1,96 @@
+"""The ``tracknet`` command line: thin wrappers that parse, call one function, print.
+
+Every error caused by the input (:class:`tracknet.errors.TrackNetError`) is printed as one
+line ``error: ...`` on stderr with exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .errors import ConfigError, TrackNetError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tracknet",
+    help="TrackNET: machine-learned particle track reconstruction (StepAhead TrackNET).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+simulate_app = typer.Typer(help="Generate pseudo-data events.", no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
+
+
+def _json_ready(value: Any) -> Any:
+    """Replace NaN/inf by None so the output is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(_json_ready(data), sort_keys=True))
+
+
+# --------------------------------------------------------------------------- info
+
+
+@app.command()
+def info(
+    prefix: Path = typer.Argument(..., help="Event prefix (dir/event000001000) or one of its files."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Read one TrackML event strictly and summarise it."""
+    from .io.trackml import available_parts, read_event
+
+    base = Path(str(prefix).split("-")[0]) if prefix.suffix in (".csv", ".gz") else prefix
+    parts = available_parts(base) or ("hits",)
+    event = read_event(base, parts=parts)
+    summary: dict[str, Any] = {
+        "event_id": event.event_id,
+        "parts": list(event.parts()),
+        "n_hits": event.n_hits,
+        "volumes": sorted(int(v) for v in event.hits.volume_id.unique()),
+    }
+    if event.truth is not None:
+        summary["noise_fraction"] = float((event.truth.particle_id == 0).mean())
+        summary["n_particles_with_hits"] = int(event.truth.particle_id[event.truth.particle_id > 0].nunique())
+    if event.particles is not None:
+        summary["n_particles"] = len(event.particles)
+    if as_json:
+        _print_json(summary)
+    else:
+        for key, value in summary.items():
+            typer.echo(f"{key:>22}: {value}")
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console entry point: runs the app and turns input errors into one line."""
+    try:
+        app(args=argv, prog_name="tracknet", standalone_mode=True)
+    except TrackNetError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Atomic output: a file appears complete under its final name, or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["atomic_path", "atomic_paths", "write_text_atomic", "write_json_atomic"]
+
+
+def _temp_sibling(path: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    with atomic_paths([path]) as (tmp,):
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_paths(paths: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...]) -> Iterator[tuple[Path, ...]]:
+    """Like :func:`atomic_path` for several files that belong together.
+
+    Every file is written to a temporary sibling first; only when all of them were
+    written without error are they renamed, one after the other, onto their final names.
+    """
+    finals = [Path(p) for p in paths]
+    temps: list[Path] = []
+    try:
+        for final in finals:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            temps.append(_temp_sibling(final))
+        yield tuple(temps)
+        for tmp, final in zip(temps, finals):
+            os.replace(tmp, final)
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
