@@ -1,0 +1,76 @@
+"""Evaluation: TrackML hit weights and score, and tracking metrics by truth matching.
+
+* :mod:`~tracknet.evaluation.weights`: the TrackML phase-1 hit weights;
+* :mod:`~tracknet.evaluation.score`: the TrackML score of a submission;
+* :mod:`~tracknet.evaluation.matching`: double-majority efficiency, perfect matches, fake
+  and duplicate rates, binned efficiencies, pooling over events;
+* :mod:`~tracknet.evaluation.evaluate`: all of it for :class:`~tracknet.events.Event`
+  objects, and the JSON summary;
+* :mod:`~tracknet.evaluation.names`: the metric keys and labels, in one place.
+
+Each module's docstring states its definitions.
+"""
+
+from __future__ import annotations
+
+from tracknet.evaluation import names
+from tracknet.evaluation.evaluate import (
+    EventEvaluation,
+    evaluate_event,
+    evaluate_events,
+    event_truth,
+    summarize,
+)
+from tracknet.evaluation.matching import (
+    DEFAULT_MIN_TRACK_HITS,
+    DEFAULT_PRIMARY_MAX_ABS_VZ_MM,
+    DEFAULT_PRIMARY_MAX_VR_MM,
+    MatchResult,
+    ParticleSelection,
+    TrackingMetrics,
+    aggregate,
+    efficiency_binned,
+    match_tracks,
+    tracking_metrics,
+)
+from tracknet.evaluation.score import (
+    hit_weights_for_scoring,
+    majority_table,
+    trackml_score,
+    trackml_score_events,
+)
+from tracknet.evaluation.weights import (
+    ORDER_FACTORS,
+    compute_hit_weights,
+    hit_order_ranks,
+    order_factor_table,
+    pt_factor,
+)
+
+__all__ = [
+    "names",
+    "compute_hit_weights",
+    "pt_factor",
+    "order_factor_table",
+    "hit_order_ranks",
+    "ORDER_FACTORS",
+    "trackml_score",
+    "trackml_score_events",
+    "hit_weights_for_scoring",
+    "majority_table",
+    "ParticleSelection",
+    "TrackingMetrics",
+    "MatchResult",
+    "match_tracks",
+    "tracking_metrics",
+    "aggregate",
+    "efficiency_binned",
+    "DEFAULT_MIN_TRACK_HITS",
+    "DEFAULT_PRIMARY_MAX_VR_MM",
+    "DEFAULT_PRIMARY_MAX_ABS_VZ_MM",
+    "EventEvaluation",
+    "evaluate_event",
+    "evaluate_events",
+    "event_truth",
+    "summarize",
+]

@@ -1,0 +1,105 @@
+"""Input checks shared by the evaluation modules (private).
+
+Evaluation takes plain pandas tables; these helpers turn their columns into numpy arrays
+of a known dtype, and raise :class:`~tracknet.errors.DataError` naming the table, the
+column and the first offending row when a table cannot be evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from tracknet.errors import DataError
+
+__all__ = [
+    "require_columns",
+    "int_column",
+    "float_column",
+    "unique_ids",
+    "submission_tracks",
+]
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise :class:`DataError` when ``frame`` (called ``what`` in messages) lacks a column."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame, not {type(frame).__name__}")
+    for column in columns:
+        if column not in frame.columns:
+            raise DataError(f"{what} has no column '{column}'", column=column)
+
+
+def int_column(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
+    """The column as int64; float columns are accepted when every value is a whole number."""
+    series = frame[column]
+    values = series.to_numpy()
+    if values.dtype.kind in "iu":
+        if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
+            row = int(np.flatnonzero(values > np.iinfo(np.int64).max)[0])
+            raise DataError(f"{what}: id does not fit in int64", column=column, row=row)
+        return values.astype(np.int64, copy=False)
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{what}: expected whole numbers, found {values[row]!r}", column=column, row=row
+            )
+        return values.astype(np.int64)
+    raise DataError(f"{what}: expected integers, found dtype {values.dtype}", column=column)
+
+
+def float_column(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
+    """The column as float64; NaN or infinite values raise :class:`DataError`."""
+    try:
+        values = frame[column].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what}: expected numbers ({exc})", column=column) from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{what}: non-finite value {values[row]!r}", column=column, row=row)
+    return values
+
+
+def unique_ids(ids: np.ndarray, column: str, what: str) -> pd.Index:
+    """``ids`` as a :class:`pandas.Index`, raising :class:`DataError` at the first repeat."""
+    duplicated = pd.Index(ids).duplicated()
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated)[0])
+        raise DataError(f"{what}: duplicate {column} {ids[row]}", column=column, row=row)
+    return pd.Index(ids)
+
+
+def submission_tracks(
+    truth_hit_index: pd.Index, submission: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Align a submission with the truth rows.
+
+    Returns ``(track_id, submitted)``: two arrays in the order of the truth rows, the track
+    id given to each truth hit and whether the submission mentions the hit at all (a truth
+    hit missing from the submission is on no track; its ``track_id`` entry is 0 and must
+    be ignored). A submission ``hit_id`` given twice, or absent from the truth, raises
+    :class:`DataError` naming the column and the first offending submission row.
+    """
+    require_columns(submission, ("hit_id", "track_id"), "submission")
+    hit_id = int_column(submission, "hit_id", "submission")
+    track_id = int_column(submission, "track_id", "submission")
+    unique_ids(hit_id, "hit_id", "submission")
+    position = truth_hit_index.get_indexer(hit_id)
+    missing = position < 0
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise DataError(
+            f"submission: hit_id {hit_id[row]} is not a hit of the event's truth",
+            column="hit_id",
+            row=row,
+        )
+    aligned = np.zeros(len(truth_hit_index), dtype=np.int64)
+    submitted = np.zeros(len(truth_hit_index), dtype=bool)
+    aligned[position] = track_id
+    submitted[position] = True
+    return aligned, submitted
