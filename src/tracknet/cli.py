@@ -77,6 +77,46 @@ def info(
             typer.echo(f"{key:>22}: {value}")
 
 
+# --------------------------------------------------------------------------- evaluate
+
+
+@app.command()
+def evaluate(
+    data_dir: Path = typer.Option(..., "--data-dir", help="Directory of TrackML events with truth and particles."),
+    submission: Path = typer.Option(..., "--submission", help="CSV with event_id,hit_id,track_id."),
+    min_pt: float = typer.Option(0.0, "--min-pt", help="Select particles with pT >= this (GeV)."),
+    min_hits: int = typer.Option(3, "--min-hits", help="Select particles with at least this many hits."),
+    max_eta: float = typer.Option(math.inf, "--max-eta", help="Select particles with |eta| <= this."),
+    primaries_only: bool = typer.Option(False, "--primaries-only", help="Select primary particles only."),
+    min_track_hits: int = typer.Option(3, "--min-track-hits", help="Ignore shorter tracks in the metrics."),
+    computed_weights: bool = typer.Option(
+        False, "--computed-weights", help="Score with computed phase-1 weights, not the truth file's."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """TrackML score and tracking metrics of a submission, over every event it names.
+
+    trackml_score follows the published rules whatever the selection; with --min-pt,
+    trackml_score_min_pt gives the score with lower-pT particles weighted zero.
+    """
+    from .evaluation import ParticleSelection, names
+    from .evaluation.files import evaluate_submission
+
+    selection = ParticleSelection(
+        min_pt=min_pt, min_hits=min_hits, max_abs_eta=max_eta, primaries_only=primaries_only
+    )
+    result = evaluate_submission(
+        data_dir, submission, selection, min_track_hits=min_track_hits, use_computed_weights=computed_weights
+    )
+    if as_json:
+        _print_json(result.summary)
+        return
+    width = max(len(names.label(k)) for k in result.summary)
+    for key, value in result.summary.items():
+        shown = "n/a" if value is None else (f"{value:.6f}" if isinstance(value, float) else str(value))
+        typer.echo(f"{names.label(key):<{width}}  {shown}")
+
+
 # --------------------------------------------------------------------------- entry
 
 

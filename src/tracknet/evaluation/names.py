@@ -17,6 +17,7 @@ __all__ = [
     "TRACKML_SCORE",
     "EFFICIENCY",
     "PERFECT_EFFICIENCY",
+    "TRACKML_SCORE_MIN_PT",
     "FAKE_RATE",
     "DUPLICATE_RATE",
     "N_EVENTS",
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 TRACKML_SCORE: Final = "trackml_score"
+#: The score with the weights of particles below the selection's pT cut set to zero.
+TRACKML_SCORE_MIN_PT: Final = "trackml_score_min_pt"
 EFFICIENCY: Final = "efficiency"
 PERFECT_EFFICIENCY: Final = "perfect_efficiency"
 FAKE_RATE: Final = "fake_rate"
@@ -67,6 +70,7 @@ METRIC_NAMES: Final[tuple[str, ...]] = (TRACKML_SCORE, *RATE_NAMES, *COUNT_NAMES
 
 LABELS: Final[dict[str, str]] = {
     TRACKML_SCORE: "TrackML score",
+    TRACKML_SCORE_MIN_PT: "TrackML score, particles above the pT cut",
     EFFICIENCY: "Tracking efficiency (double majority)",
     PERFECT_EFFICIENCY: "Perfect-match efficiency",
     FAKE_RATE: "Fake rate",

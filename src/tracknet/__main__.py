@@ -1,0 +1,5 @@
+"""``python -m tracknet`` runs the command line."""
+
+from tracknet.cli import main
+
+main()
