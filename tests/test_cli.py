@@ -60,3 +60,62 @@ def test_bad_hits_files_give_one_line(tmp_path: Path) -> None:
         corrupt(pd.read_csv(hits)).to_csv(hits, index=False)
         result = run_cli("info", str(directory / "event000000001"))
         assert_one_line_error(result, str(hits), *expected[name])
+
+
+def test_evaluate_json_on_real_event_perfect_and_bad_rows(tmp_path: Path) -> None:
+    from tests.conftest import shared_path
+
+    directory = shared_path("event1000-barrel", "ez-0.1")
+    truth = pd.read_csv(directory / "event000001000-truth.csv")
+    perfect = pd.DataFrame({"event_id": 1000, "hit_id": truth.hit_id, "track_id": truth.particle_id})
+    perfect.to_csv(tmp_path / "perfect.csv", index=False)
+    result = run_cli("evaluate", "--data-dir", str(directory), "--submission", str(tmp_path / "perfect.csv"), "--json", "--min-pt", "1")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    summary = json.loads(result.stdout)
+    for key in ("trackml_score", "efficiency", "perfect_efficiency", "fake_rate", "duplicate_rate", "n_events", "n_particles", "n_tracks"):
+        assert key in summary
+    assert summary["trackml_score"] == 1.0
+    assert summary["trackml_score_min_pt"] == 1.0
+    assert summary["efficiency"] == 1.0 and summary["fake_rate"] == 0.0
+
+    bad = perfect.copy()
+    bad.loc[7, "hit_id"] = 10**9
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    result = run_cli("evaluate", "--data-dir", str(directory), "--submission", str(tmp_path / "bad.csv"))
+    assert_one_line_error(result, "hit_id")
+
+    perfect.drop(columns=["track_id"]).to_csv(tmp_path / "nocol.csv", index=False)
+    result = run_cli("evaluate", "--data-dir", str(directory), "--submission", str(tmp_path / "nocol.csv"))
+    assert_one_line_error(result, "nocol.csv", "column 'track_id'", "missing column")
+
+
+def test_simulate_is_byte_identical_and_readable(tmp_path: Path) -> None:
+    from tracknet.io.trackml import iter_events
+
+    args = ("simulate", "trackml", "--events", "2", "--seed", "5", "--particles", "300", "--no-progress")
+    first = run_cli(*args, "--out", str(tmp_path / "a"))
+    second = run_cli(*args, "--out", str(tmp_path / "b"))
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    names_a = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names_a == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert "tracknet-simulation.json" in names_a
+    for name in names_a:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    events = list(iter_events(tmp_path / "a"))
+    assert [e.event_id for e in events] == [1, 2]
+
+    result = run_cli("simulate", "trackml", "--out", str(tmp_path / "a" / names_a[0]), "--events", "1")
+    assert_one_line_error(result, "not a directory")
+    result = run_cli("simulate", "trackml", "--out", str(tmp_path / "c"), "--events", "1", "--field", "0")
+    assert_one_line_error(result, "field")
+    assert not (tmp_path / "c").exists()
+
+
+def test_demo_writes_report(tmp_path: Path) -> None:
+    result = run_cli("demo", "--out", str(tmp_path / "demo"), "--events", "1", "--particles", "400")
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "demo" / "report.md").read_text()
+    assert "| TrackML score | 1.0000 |" in report
+    assert (tmp_path / "demo" / "summary.json").is_file()

@@ -222,9 +222,11 @@ def particle_kinematics(particles: pd.DataFrame) -> pd.DataFrame:
     py = particles["py"].to_numpy(dtype=np.float64)
     pz = particles["pz"].to_numpy(dtype=np.float64)
     pt = np.hypot(px, py)
+    # eta = asinh(pz / pt); a particle along the beam (pt = 0) has eta = +-inf, and 0 when
+    # it does not move at all.
     with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(np.divide(pz, pt, out=np.full_like(pz, np.inf), where=pt > 0))
-    eta = np.where(pt > 0, eta, np.sign(pz) * np.inf)
+        ratio = np.where(pt > 0, pz / np.where(pt > 0, pt, 1.0), np.copysign(np.inf, pz))
+    eta = np.where((pt == 0) & (pz == 0), 0.0, np.arcsinh(ratio))
     return pd.DataFrame(
         {
             "pt": pt,
