@@ -1,0 +1,190 @@
+"""Track selections and transforms on a :class:`~tracknet.data.tracks.TrackSet`, vectorised.
+
+Selections (:class:`TrackFilter`) look at whole tracks: hit count, pT and eta at
+production, the (volume, layer) of the first hit, the transverse distance of the
+production vertex from the beam line, the trajectory-consistency count. Transforms
+(:func:`drop_repeated_layers`) remove hits inside tracks. Every operation works on the
+flat arrays at once; none loops over tracks or hits in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .tracks import TrackSet
+
+__all__ = [
+    "PRIMARY_MAX_VERTEX_R_MM",
+    "TrackFilter",
+    "layer_key",
+    "drop_repeated_layers",
+]
+
+#: Default bound (mm) on the transverse distance of the production vertex from the beam
+#: line for a particle to count as a primary. TrackML primaries come from the luminous
+#: region (``vr`` well below 0.1 mm); decays of short-lived hadrons lie within a few mm;
+#: interactions in the beam pipe (r ~ 29 mm) and beyond are secondaries. 1 mm keeps the
+#: primaries and the prompt decays close to them.
+PRIMARY_MAX_VERTEX_R_MM = 1.0
+
+
+def layer_key(volume_id: np.ndarray, layer_id: np.ndarray) -> np.ndarray:
+    """One int64 per (volume, layer) pair: ``volume << 32 | layer`` (both must be >= 0)."""
+    return (np.asarray(volume_id, dtype=np.int64) << 32) | np.asarray(layer_id, dtype=np.int64)
+
+
+def _optional_positive(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ConfigError(
+            f"track filter {name} must be a finite number >= 0 or None, got {value!r}"
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class TrackFilter:
+    """A selection of tracks; every criterion left at its default keeps everything.
+
+    * ``min_hits``: at least this many hits (a track needs 2 for a t1 target, 3 for t2).
+    * ``min_pt``: pT at production >= this (GeV).
+    * ``max_abs_eta``: ``|eta|`` at production <= this.
+    * ``first_layers``: the first hit lies on one of these ``(volume_id, layer_id)`` pairs.
+    * ``primaries_only``: the production vertex lies within ``max_vertex_r_mm`` (mm) of the
+      beam line (default :data:`PRIMARY_MAX_VERTEX_R_MM`).
+    * ``consistent_only``: no step of the track points against the truth momentum
+      (``backward_steps == 0``), which drops TrackML particle-id collisions.
+    """
+
+    min_hits: int = 0
+    min_pt: float | None = None
+    max_abs_eta: float | None = None
+    first_layers: tuple[tuple[int, int], ...] | None = None
+    primaries_only: bool = False
+    max_vertex_r_mm: float = PRIMARY_MAX_VERTEX_R_MM
+    consistent_only: bool = False
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.min_hits, bool)
+            or not isinstance(self.min_hits, (int, np.integer))
+            or self.min_hits < 0
+        ):
+            raise ConfigError(
+                f"track filter min_hits must be an integer >= 0, got {self.min_hits!r}"
+            )
+        object.__setattr__(self, "min_hits", int(self.min_hits))
+        object.__setattr__(self, "min_pt", _optional_positive("min_pt", self.min_pt))
+        object.__setattr__(self, "max_abs_eta", _optional_positive("max_abs_eta", self.max_abs_eta))
+        bound = _optional_positive("max_vertex_r_mm", self.max_vertex_r_mm)
+        if bound is None:
+            raise ConfigError("track filter max_vertex_r_mm must be a number")
+        object.__setattr__(self, "max_vertex_r_mm", bound)
+        if self.first_layers is not None:
+            pairs: list[tuple[int, int]] = []
+            for pair in self.first_layers:
+                try:
+                    volume, layer = (int(v) for v in pair)
+                except (TypeError, ValueError):
+                    raise ConfigError(
+                        f"track filter first_layers needs (volume_id, layer_id) pairs, got {pair!r}"
+                    ) from None
+                if volume < 0 or layer < 0:
+                    raise ConfigError(f"track filter first_layers ids must be >= 0, got {pair!r}")
+                pairs.append((volume, layer))
+            object.__setattr__(self, "first_layers", tuple(pairs))
+
+    def mask(self, tracks: TrackSet) -> np.ndarray:
+        """Boolean ``(n_tracks,)``: which tracks pass."""
+        keep = tracks.lengths >= max(self.min_hits, 1)
+        if self.min_pt is not None:
+            keep &= tracks.pt >= self.min_pt
+        if self.max_abs_eta is not None:
+            keep &= np.abs(tracks.eta) <= self.max_abs_eta
+        if self.first_layers is not None:
+            first = np.minimum(tracks.first_hit(), max(tracks.n_hits - 1, 0))
+            if tracks.n_hits:
+                keys = layer_key(tracks.volume_id[first], tracks.layer_id[first])
+                allowed = layer_key(*np.array(self.first_layers, dtype=np.int64).reshape(-1, 2).T)
+                keep &= np.isin(keys, allowed)
+        if self.primaries_only:
+            keep &= np.hypot(tracks.vertex[:, 0], tracks.vertex[:, 1]) <= self.max_vertex_r_mm
+        if self.consistent_only:
+            keep &= tracks.backward_steps == 0
+        return keep
+
+    def apply(self, tracks: TrackSet) -> TrackSet:
+        """The tracks that pass, in their order."""
+        return tracks.take(self.mask(tracks))
+
+    def __call__(self, tracks: TrackSet) -> TrackSet:
+        return self.apply(tracks)
+
+    def config(self) -> dict[str, Any]:
+        """Primitives and lists only, for configs and checkpoints."""
+        return {
+            "min_hits": self.min_hits,
+            "min_pt": self.min_pt,
+            "max_abs_eta": self.max_abs_eta,
+            "first_layers": None
+            if self.first_layers is None
+            else [list(p) for p in self.first_layers],
+            "primaries_only": self.primaries_only,
+            "max_vertex_r_mm": self.max_vertex_r_mm,
+            "consistent_only": self.consistent_only,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TrackFilter:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(config) - known
+        if unknown:
+            raise ConfigError(
+                f"unknown track filter option(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
+        values = dict(config)
+        layers: Iterable[Any] | None = values.get("first_layers")
+        if layers is not None:
+            values["first_layers"] = tuple(tuple(p) for p in layers)
+        return cls(**values)
+
+
+def drop_repeated_layers(tracks: TrackSet, *, consecutive_only: bool = False) -> TrackSet:
+    """Keep only the first hit of each track on each (volume, layer).
+
+    With ``consecutive_only`` a hit is dropped only when the previous hit of the same
+    track is on the same (volume, layer) (double hits of overlapping modules), so a
+    looper's second crossing of a layer further along the track is kept. Tracks never
+    become empty (their first hit always stays).
+    """
+    if tracks.n_hits == 0:
+        return tracks
+    track = tracks.track_index()
+    layer = layer_key(tracks.volume_id, tracks.layer_id)
+    if consecutive_only:
+        keep = np.ones(tracks.n_hits, dtype=bool)
+        keep[1:] = (track[1:] != track[:-1]) | (layer[1:] != layer[:-1])
+    else:
+        # One int64 key per (track, volume, layer); a stable sort puts each key's first
+        # occurrence (in trajectory order) at the head of its run.
+        _, code = np.unique(layer, return_inverse=True)
+        combined = track * (int(code.max()) + 1) + code
+        order = np.argsort(combined, kind="stable")
+        ranked = combined[order]
+        head = np.ones(len(ranked), dtype=bool)
+        head[1:] = ranked[1:] != ranked[:-1]
+        keep = np.zeros(tracks.n_hits, dtype=bool)
+        keep[order[head]] = True
+    return tracks.select_hits(keep)
