@@ -1,0 +1,24 @@
+"""StepAhead TrackNET as plain PyTorch: the network, its loss, its metrics, the density map.
+
+Nothing here imports Lightning; the training module wraps these pieces, and the track
+builder and the ONNX exporter use :class:`StepAheadTrackNet` directly.
+"""
+
+from __future__ import annotations
+
+from .density import DensityMap, hits_in_sphere, sphere_volume
+from .loss import step_ahead_loss
+from .metrics import METRIC_NAMES, StepAheadMetrics, step_ahead_metrics
+from .step_ahead import Prediction, StepAheadTrackNet
+
+__all__ = [
+    "DensityMap",
+    "METRIC_NAMES",
+    "Prediction",
+    "StepAheadMetrics",
+    "StepAheadTrackNet",
+    "hits_in_sphere",
+    "sphere_volume",
+    "step_ahead_loss",
+    "step_ahead_metrics",
+]

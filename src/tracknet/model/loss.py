@@ -1,0 +1,70 @@
+"""The StepAhead TrackNET loss: small spheres that still contain the true hit.
+
+For one prediction (centre ``c``, radius ``r``) and the true hit ``y``, all in the model
+frame (mm / scale)::
+
+    term = alpha * |c - y| / r + (1 - alpha) * r**2
+
+The first part pulls the centre onto the hit and lets the radius grow with the
+remaining distance; the second keeps spheres small. Each of ``t1`` (next hit) and ``t2``
+(hit after next) is the mean of its term over the positions where its mask is true (0
+when there are none); the total is ``t1 + t2_weight * t2``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import ConfigError
+from .step_ahead import Prediction
+
+__all__ = ["LOSS_PART_NAMES", "sphere_loss_terms", "step_ahead_loss"]
+
+#: Keys of the parts dict returned by :func:`step_ahead_loss`.
+LOSS_PART_NAMES: tuple[str, ...] = ("loss", "loss_t1", "loss_t2")
+
+
+def sphere_loss_terms(
+    center: torch.Tensor, radius: torch.Tensor, target: torch.Tensor, alpha: float
+) -> torch.Tensor:
+    """``alpha * |center - target| / radius + (1 - alpha) * radius**2`` per position."""
+    distance = torch.linalg.vector_norm(center - target, dim=-1)
+    return alpha * distance / radius + (1.0 - alpha) * radius * radius
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    # torch.where (not multiplication) so that a non-finite value at a padded step cannot leak.
+    total = torch.where(
+        mask, values, torch.zeros((), dtype=values.dtype, device=values.device)
+    ).sum()
+    return total / mask.sum().clamp(min=1).to(values.dtype)
+
+
+def step_ahead_loss(
+    pred: Prediction,
+    targets_t1: torch.Tensor,
+    targets_t2: torch.Tensor,
+    mask_t1: torch.Tensor,
+    mask_t2: torch.Tensor,
+    alpha: float = 0.9,
+    t2_weight: float = 1.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total loss and its parts (``loss``, ``loss_t1``, ``loss_t2``; detached) for a batch.
+
+    Shapes: centres and targets ``(..., D)``, radii and masks ``(...)`` (e.g. ``(B, T)``).
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"loss alpha must be in [0, 1], got {alpha}")
+    if t2_weight < 0:
+        raise ConfigError(f"loss t2_weight must be >= 0, got {t2_weight}")
+    mask_t1 = mask_t1.to(torch.bool)
+    mask_t2 = mask_t2.to(torch.bool)
+    loss_t1 = _masked_mean(
+        sphere_loss_terms(pred.t1_center, pred.t1_radius, targets_t1, alpha), mask_t1
+    )
+    loss_t2 = _masked_mean(
+        sphere_loss_terms(pred.t2_center, pred.t2_radius, targets_t2, alpha), mask_t2
+    )
+    total = loss_t1 + t2_weight * loss_t2
+    parts = {"loss": total.detach(), "loss_t1": loss_t1.detach(), "loss_t2": loss_t2.detach()}
+    return total, parts
