@@ -1,0 +1,113 @@
+"""StepAhead TrackNET checkpoints: what they hold, how to open them without Lightning.
+
+A checkpoint is a ``torch.save`` dictionary that ``torch.load(path, weights_only=True)``
+opens: tensors and primitives only. Lightning writes the same layout (``state_dict`` and
+``hyper_parameters``); the builder, the exporter and ``tracknet validate`` read it with
+:func:`load_checkpoint`, no Trainer needed.
+
+* ``hyper_parameters["tracknet"]``: ``{"format": FORMAT_VERSION, "kind": MODEL_KIND,
+  "model": StepAheadTrackNet.config(), "normalizer": Normalizer.config(), "meta": {...}}``
+  where ``meta`` holds plain facts (detector, input dims, training data description).
+* ``state_dict``: the model's parameters, keys prefixed ``"model."``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tracknet.data.normalize import Normalizer
+from tracknet.errors import CheckpointError
+from tracknet.io.atomic import atomic_path
+from tracknet.model.step_ahead import StepAheadTrackNet
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MODEL_KIND",
+    "STATE_PREFIX",
+    "LoadedModel",
+    "checkpoint_hparams",
+    "save_checkpoint",
+    "load_checkpoint",
+]
+
+FORMAT_VERSION = 1
+MODEL_KIND = "step_ahead_tracknet"
+STATE_PREFIX = "model."
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference (eval mode), its coordinate frame and its facts."""
+
+    model: StepAheadTrackNet
+    normalizer: Normalizer
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def checkpoint_hparams(model: StepAheadTrackNet, normalizer: Normalizer, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``hyper_parameters["tracknet"]`` record: primitives only."""
+    return {
+        "format": FORMAT_VERSION,
+        "kind": MODEL_KIND,
+        "model": dict(model.config()),
+        "normalizer": dict(normalizer.config()),
+        "meta": dict(meta or {}),
+    }
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: StepAheadTrackNet,
+    normalizer: Normalizer,
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write a minimal checkpoint (no Lightning state), atomically."""
+    payload = {
+        "state_dict": {STATE_PREFIX + k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "hyper_parameters": {"tracknet": checkpoint_hparams(model, normalizer, meta)},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> LoadedModel:
+    """Open a TrackNET checkpoint with ``weights_only=True``; one-line errors otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first[:160]})") from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: not a TrackNET checkpoint (no dictionary inside)")
+    record = (payload.get("hyper_parameters") or {}).get("tracknet")
+    if not isinstance(record, dict) or record.get("kind") != MODEL_KIND:
+        raise CheckpointError(f"{path}: not a StepAhead TrackNET checkpoint (no 'tracknet' record of kind {MODEL_KIND!r})")
+    if record.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {record.get('format')!r}, this TrackNET reads {FORMAT_VERSION}")
+    try:
+        model = StepAheadTrackNet.from_config(record["model"])
+        normalizer = Normalizer.from_config(record["normalizer"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: model settings in the checkpoint are invalid ({exc})") from None
+    state = payload.get("state_dict")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: checkpoint has no state_dict")
+    weights = {k[len(STATE_PREFIX):]: v for k, v in state.items() if k.startswith(STATE_PREFIX)}
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit the model they claim to be ({first[:160]})") from None
+    model.eval()
+    return LoadedModel(model=model, normalizer=normalizer, meta=dict(record.get("meta") or {}))
