@@ -15,6 +15,7 @@ from typing import Any, Optional
 import typer
 
 from .errors import ConfigError, TrackNetError
+from .simulation.config import SimulationConfig as _SimulationConfig
 
 __all__ = ["app", "main"]
 
@@ -120,24 +121,31 @@ def evaluate(
 # --------------------------------------------------------------------------- simulate
 
 
+_SIM = _SimulationConfig()
+
+
 @simulate_app.command("trackml")
 def simulate_trackml(
     out: Path = typer.Option(..., "--out", help="Output directory of TrackML CSV events."),
     events: int = typer.Option(..., "--events", help="Number of events."),
     seed: int = typer.Option(0, "--seed", help="Seed; event k gets its own stream from (seed, k)."),
     first_event_id: int = typer.Option(1, "--first-event-id", help="Id of the first event."),
-    particles: int = typer.Option(10_000, "--particles", help="Particles generated per event."),
-    noise_fraction: float = typer.Option(0.17, "--noise-fraction", help="Share of noise among all hits, [0, 1)."),
-    field: float = typer.Option(2.0, "--field", help="Solenoid field along z, tesla (> 0)."),
-    pt_min: float = typer.Option(0.1, "--pt-min", help="Lowest generated pT, GeV."),
-    pt_max: float = typer.Option(100.0, "--pt-max", help="Highest generated pT, GeV."),
-    eta_max: float = typer.Option(4.0, "--eta-max", help="Generated |eta| range."),
-    vertex_sigma_xy: float = typer.Option(0.0175, "--vertex-sigma-xy", help="Transverse vertex spread, mm."),
-    vertex_sigma_z: float = typer.Option(5.5, "--vertex-sigma-z", help="Longitudinal vertex spread, mm."),
-    hit_efficiency: float = typer.Option(1.0, "--hit-efficiency", help="Probability that a crossed module records a hit."),
-    smearing_scale: float = typer.Option(1.0, "--smearing-scale", help="Scale of the hit resolution."),
-    material_scale: float = typer.Option(1.0, "--material-scale", help="Scale of the material (multiple scattering)."),
-    max_turns: float = typer.Option(0.5, "--max-turns", help="Transverse turns after which a particle stops."),
+    particles: int = typer.Option(_SIM.n_particles, "--particles", help="Particles generated per event."),
+    noise_fraction: float = typer.Option(_SIM.noise_fraction, "--noise-fraction", help="Share of noise among all hits, [0, 1)."),
+    field: float = typer.Option(_SIM.field_tesla, "--field", help="Solenoid field along z, tesla (> 0)."),
+    pt_min: float = typer.Option(_SIM.pt_min_gev, "--pt-min", help="Lowest generated pT, GeV."),
+    pt_max: float = typer.Option(_SIM.pt_max_gev, "--pt-max", help="Highest generated pT, GeV."),
+    eta_max: float = typer.Option(_SIM.eta_max, "--eta-max", help="Generated |eta| range."),
+    pt_min_tracked: float = typer.Option(_SIM.pt_min_tracked_gev, "--pt-min-tracked", help="Particles below this pT (GeV) leave no hits."),
+    secondary_fraction: float = typer.Option(_SIM.secondary_fraction, "--secondary-fraction", help="Share of particles born in the material."),
+    particles_per_vertex: float = typer.Option(_SIM.particles_per_vertex, "--particles-per-vertex", help="Mean primaries per pile-up vertex."),
+    vertex_sigma_xy: float = typer.Option(_SIM.vertex_sigma_xy_mm, "--vertex-sigma-xy", help="Transverse vertex spread, mm."),
+    vertex_sigma_z: float = typer.Option(_SIM.vertex_sigma_z_mm, "--vertex-sigma-z", help="Longitudinal vertex spread, mm."),
+    hit_efficiency: float = typer.Option(_SIM.hit_efficiency, "--hit-efficiency", help="Probability that a crossed module records a hit."),
+    smearing_scale: float = typer.Option(_SIM.smearing_scale, "--smearing-scale", help="Scale of the hit resolution."),
+    material_scale: float = typer.Option(_SIM.material_scale, "--material-scale", help="Scale of the material (multiple scattering)."),
+    interactions_per_x0: float = typer.Option(_SIM.interactions_per_x0, "--interactions-per-x0", help="Rate of track-ending interactions per radiation length."),
+    max_turns: float = typer.Option(_SIM.max_turns, "--max-turns", help="Transverse turns after which a particle stops (> 0.5 lets loopers curl back)."),
     volumes: Optional[str] = typer.Option(None, "--volumes", help="Comma-separated volume ids (default: all)."),
     compress: bool = typer.Option(False, "--gzip", help="Write .csv.gz files."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -145,20 +153,20 @@ def simulate_trackml(
     """Simulate TrackML-like events (hits, truth, particles) into --out."""
     from .simulation.run import simulate_to_directory
 
-    from .simulation import SimulationConfig
-
     kwargs: dict[str, Any] = dict(
         n_particles=particles, field_tesla=field, pt_min_gev=pt_min, pt_max_gev=pt_max, eta_max=eta_max,
-        vertex_sigma_xy_mm=vertex_sigma_xy, vertex_sigma_z_mm=vertex_sigma_z, hit_efficiency=hit_efficiency,
-        noise_fraction=noise_fraction, smearing_scale=smearing_scale, material_scale=material_scale,
-        max_turns=max_turns,
+        pt_min_tracked_gev=pt_min_tracked, secondary_fraction=secondary_fraction,
+        particles_per_vertex=particles_per_vertex, vertex_sigma_xy_mm=vertex_sigma_xy,
+        vertex_sigma_z_mm=vertex_sigma_z, hit_efficiency=hit_efficiency, noise_fraction=noise_fraction,
+        smearing_scale=smearing_scale, material_scale=material_scale,
+        interactions_per_x0=interactions_per_x0, max_turns=max_turns,
     )
     if volumes:
         try:
             kwargs["volumes"] = tuple(int(v) for v in volumes.split(","))
         except ValueError:
             raise ConfigError(f"--volumes must be comma-separated integers, got {volumes!r}") from None
-    config = SimulationConfig(**kwargs).validate()
+    config = _SimulationConfig(**kwargs).validate()
     written = simulate_to_directory(
         config, out, n_events=events, seed=seed, first_event_id=first_event_id, compress=compress, progress=progress
     )
@@ -172,7 +180,7 @@ def simulate_trackml(
 def demo(
     out: Path = typer.Option(Path("outputs/demo"), "--out", help="Output directory of the demo."),
     events: int = typer.Option(3, "--events", help="Simulated events."),
-    particles: int = typer.Option(10_000, "--particles", help="Particles per event."),
+    particles: int = typer.Option(_SIM.n_particles, "--particles", help="Particles per event."),
     seed: int = typer.Option(42, "--seed", help="Seed of the simulation."),
 ) -> None:
     """The main job: simulate events, check and evaluate them, write a report."""

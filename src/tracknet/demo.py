@@ -83,7 +83,7 @@ def run_demo(
     out_dir: str | Path,
     *,
     n_events: int = 3,
-    n_particles: int = 10_000,
+    n_particles: int = SimulationConfig.n_particles,
     seed: int = 42,
     progress: bool = True,
     echo: Callable[[str], None] = print,

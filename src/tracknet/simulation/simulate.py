@@ -52,6 +52,11 @@ __all__ = [
 DETECTOR = "trackml"
 GENERATOR = "tracknet.simulation"
 
+#: Decimals written for positions (mm), vertices (mm) and momenta (GeV).
+POSITION_DECIMALS = 4
+VERTEX_DECIMALS = 6
+MOMENTUM_DECIMALS = 6
+
 _PARTICLE_INPUT = ("particle_id", "vx", "vy", "vz", "px", "py", "pz", "q")
 
 
@@ -158,11 +163,13 @@ def simulate_particles(
     noise_module, noise_position = sample_noise(
         n_noise, geometry, noise_layer_weights(geometry, tables.noise_volume_share), rng
     )
+    # Values are rounded to a stated precision far below the detector resolution, as in
+    # the real files: positions to 0.1 um, momenta to 1 keV, so the CSV files stay small.
     event_hits = {
         "module": np.concatenate([hits.module, noise_module]),
-        "measured": np.concatenate([measured, noise_position]),
-        "true": np.concatenate([hits.position, noise_position]),
-        "momentum": np.concatenate([hits.momentum, np.zeros((n_noise, 3))]),
+        "measured": np.round(np.concatenate([measured, noise_position]), POSITION_DECIMALS),
+        "true": np.round(np.concatenate([hits.position, noise_position]), POSITION_DECIMALS),
+        "momentum": np.round(np.concatenate([hits.momentum, np.zeros((n_noise, 3))]), MOMENTUM_DECIMALS),
         "particle_id": np.concatenate(
             [pids[particle_row], np.full(n_noise, NOISE_PARTICLE_ID, dtype=np.int64)]
         ),
@@ -172,6 +179,8 @@ def simulate_particles(
     columns = list(_PARTICLE_INPUT) + [c for c in PARTICLES_OPTIONAL if c in particles.columns]
     out_particles = particles[columns].copy()
     out_particles["nhits"] = np.bincount(particle_row, minlength=len(particles))
+    out_particles[["vx", "vy", "vz"]] = np.round(out_particles[["vx", "vy", "vz"]].to_numpy(), VERTEX_DECIMALS)
+    out_particles[["px", "py", "pz"]] = np.round(out_particles[["px", "py", "pz"]].to_numpy(), MOMENTUM_DECIMALS)
     out_particles = out_particles.astype(
         {
             **PARTICLES_SCHEMA,
