@@ -17,6 +17,7 @@ from tracknet.io.trackml import (
     list_events,
     read_detectors,
     read_event,
+    read_part,
     read_submission,
     write_event,
     write_submission,
@@ -217,3 +218,10 @@ def test_real_event_rewritten_reads_back_identically(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(back.hits, event.hits)
     pd.testing.assert_frame_equal(back.truth, event.truth)
     pd.testing.assert_frame_equal(back.particles, event.particles)
+
+
+def test_real_full_event_particles_table() -> None:
+    particles = read_part(shared_path("event1000-particles", "event000001000"), "particles")
+    assert len(particles) == 12263
+    assert particles.particle_id.dtype == np.int64 and particles.particle_id.is_unique
+    assert set(np.unique(particles.q)) <= {-1, 1}

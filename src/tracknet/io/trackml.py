@@ -48,6 +48,7 @@ __all__ = [
     "list_events",
     "read_table",
     "read_event",
+    "read_part",
     "iter_events",
     "read_detectors",
     "read_submission",
@@ -244,6 +245,13 @@ _UNIQUE = {
     "blacklist_hits": "hit_id",
     "blacklist_particles": "particle_id",
 }
+
+
+def read_part(prefix: str | os.PathLike[str], part: str) -> pd.DataFrame:
+    """Read one part of an event on its own (e.g. a particles file without hits)."""
+    if part not in PART_SCHEMAS:
+        raise DataError(f"unknown event part {part!r}; known: {list(PART_SCHEMAS)}")
+    return _read_part(Path(prefix), part)[0]
 
 
 def _read_part(prefix: Path, part: str) -> tuple[pd.DataFrame, Path]:
