@@ -8,7 +8,7 @@ no track.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +16,60 @@ import pandas as pd
 
 from tracknet.errors import DataError
 from tracknet.evaluation import names
-from tracknet.evaluation.evaluate import EventEvaluation, evaluate_event, event_truth, summarize
-from tracknet.evaluation.matching import DEFAULT_MIN_TRACK_HITS, ParticleSelection
+from tracknet.evaluation.evaluate import EventEvaluation, event_truth, summarize
+from tracknet.evaluation.matching import DEFAULT_MIN_TRACK_HITS, ParticleSelection, match_tracks
 from tracknet.evaluation.score import trackml_score
+from tracknet.events import Event
 from tracknet.io.trackml import iter_events, list_events, parse_event_id, read_submission
 
-__all__ = ["DirectoryEvaluation", "evaluate_submission"]
+__all__ = ["DirectoryEvaluation", "evaluate_submission", "track_kinematics"]
 
 
 @dataclass(frozen=True)
 class DirectoryEvaluation:
-    """The summary (flat, JSON-ready) and the per-event results behind it."""
+    """The summary (flat, JSON-ready) and the per-event results behind it.
+
+    ``per_particle`` and ``per_track`` concatenate the events' tables of
+    :func:`~tracknet.evaluation.matching.match_tracks` with an ``event_id`` column;
+    ``per_track`` adds ``eta`` and ``phi`` of the track (direction of the centroid of its
+    hits seen from the origin) and ``duplicate`` (a matched track of a selected particle
+    that another, longer-majority track of the same particle already matches).
+    """
 
     summary: dict[str, float | int | None]
     events: dict[int, EventEvaluation]
+    per_particle: pd.DataFrame = field(repr=False)
+    per_track: pd.DataFrame = field(repr=False)
+
+
+def track_kinematics(event: Event, submission: pd.DataFrame) -> pd.DataFrame:
+    """``track_id, eta, phi`` of every track (id > 0) from the centroid of its hits."""
+    sub = submission[["hit_id", "track_id"]]
+    sub = sub.loc[sub["track_id"].to_numpy() > 0]
+    position = pd.Index(event.hits["hit_id"].to_numpy()).get_indexer(sub["hit_id"].to_numpy())
+    xyz = event.hits[["x", "y", "z"]].to_numpy()[position]
+    frame = pd.DataFrame({"track_id": sub["track_id"].to_numpy(), "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]})
+    centre = frame.groupby("track_id", sort=True)[["x", "y", "z"]].mean()
+    r = np.hypot(centre["x"].to_numpy(), centre["y"].to_numpy())
+    return pd.DataFrame(
+        {
+            "track_id": centre.index.to_numpy(),
+            "eta": np.arcsinh(centre["z"].to_numpy() / np.maximum(r, 1e-9)),
+            "phi": np.arctan2(centre["y"].to_numpy(), centre["x"].to_numpy()),
+        }
+    )
+
+
+def _flag_duplicates(per_track: pd.DataFrame) -> np.ndarray:
+    """Matched tracks of selected particles beyond the first (most majority hits) one."""
+    candidates = per_track["matched"].to_numpy() & per_track["majority_selected"].to_numpy()
+    order = np.lexsort((per_track["track_id"].to_numpy(), -per_track["n_majority"].to_numpy(), per_track["majority_particle_id"].to_numpy()))
+    flag = np.zeros(len(per_track), dtype=bool)
+    sorted_candidates = order[candidates[order]]
+    pids = per_track["majority_particle_id"].to_numpy()[sorted_candidates]
+    repeat = np.r_[False, pids[1:] == pids[:-1]]
+    flag[sorted_candidates[repeat]] = True
+    return flag
 
 
 def evaluate_submission(
@@ -46,34 +86,43 @@ def evaluate_submission(
     selection has a pT cut, ``trackml_score_min_pt`` is added: the score with the weight
     of hits of particles below that pT set to zero (renormalised to the rest).
     """
-    frame = read_submission(submission) if not isinstance(submission, pd.DataFrame) else submission
+    source = None if isinstance(submission, pd.DataFrame) else str(submission)
+    frame = submission if isinstance(submission, pd.DataFrame) else read_submission(submission)
     named = np.unique(frame["event_id"].to_numpy())
     if len(named) == 0:
-        raise DataError("submission names no event", file=str(submission) if not isinstance(submission, pd.DataFrame) else None)
+        raise DataError("submission names no event", file=source)
     available = {parse_event_id(p) for p in list_events(data_dir)}
     missing = sorted(set(named.tolist()) - available)
     if missing:
-        raise DataError(f"submission names event(s) {missing[:5]} that are not in {data_dir}", column="event_id")
+        raise DataError(f"submission names event(s) {missing[:5]} that are not in {data_dir}", file=source, column="event_id")
     by_event = {int(k): g for k, g in frame.groupby("event_id", sort=True)}
     selection = selection or ParticleSelection()
     results: dict[int, EventEvaluation] = {}
+    particles_tables: list[pd.DataFrame] = []
+    track_tables: list[pd.DataFrame] = []
     scores_min_pt: list[float] = []
     for event in iter_events(data_dir, parts=("hits", "truth", "particles"), event_ids=by_event):
         sub = by_event[event.event_id][["hit_id", "track_id"]]
-        results[event.event_id] = evaluate_event(
-            event, sub, selection, min_track_hits=min_track_hits, use_computed_weights=use_computed_weights
-        )
+        truth = event_truth(event)
+        score = trackml_score(truth, sub, particles=event.particles, use_computed_weights=use_computed_weights)
+        match = match_tracks(truth, sub, event.particles, selection, min_track_hits=min_track_hits)
+        results[event.event_id] = EventEvaluation(score, match.metrics, match.per_particle)
+        per_track = match.per_track.merge(track_kinematics(event, sub), on="track_id", how="left")
+        per_track["duplicate"] = _flag_duplicates(per_track)
+        particles_tables.append(match.per_particle.assign(event_id=event.event_id))
+        track_tables.append(per_track.assign(event_id=event.event_id))
         if selection.min_pt > 0:
             scores_min_pt.append(
                 trackml_score(
-                    event_truth(event),
-                    sub,
-                    particles=event.particles,
-                    use_computed_weights=use_computed_weights,
-                    min_pt=selection.min_pt,
+                    truth, sub, particles=event.particles, use_computed_weights=use_computed_weights, min_pt=selection.min_pt
                 )
             )
     summary = summarize(results.values())
     if scores_min_pt:
         summary[names.TRACKML_SCORE_MIN_PT] = float(np.mean(scores_min_pt))
-    return DirectoryEvaluation(summary=summary, events=results)
+    return DirectoryEvaluation(
+        summary=summary,
+        events=results,
+        per_particle=pd.concat(particles_tables, ignore_index=True),
+        per_track=pd.concat(track_tables, ignore_index=True),
+    )
