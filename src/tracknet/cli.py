@@ -94,6 +94,9 @@ def evaluate(
         False, "--computed-weights", help="Score with computed phase-1 weights, not the truth file's."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    report: Optional[Path] = typer.Option(
+        None, "--report", help="Also write a report (Markdown, HTML, JSON, PNG plots) into this directory."
+    ),
 ) -> None:
     """TrackML score and tracking metrics of a submission, over every event it names.
 
@@ -109,6 +112,15 @@ def evaluate(
     result = evaluate_submission(
         data_dir, submission, selection, min_track_hits=min_track_hits, use_computed_weights=computed_weights
     )
+    if report is not None:
+        from .evaluation.report import ReportEntry, read_build_meta, write_report
+
+        meta = read_build_meta(submission)
+        seconds = {int(k): float(v) for k, v in (meta.get("seconds_per_event") or {}).items()}
+        name = str(meta.get("algorithm") or submission.stem)
+        path = write_report(report, [ReportEntry(name, result, seconds)], selection=selection)
+        if not as_json:
+            typer.echo(f"report: {path}")
     if as_json:
         _print_json(result.summary)
         return
@@ -116,6 +128,36 @@ def evaluate(
     for key, value in result.summary.items():
         shown = "n/a" if value is None else (f"{value:.6f}" if isinstance(value, float) else str(value))
         typer.echo(f"{names.label(key):<{width}}  {shown}")
+
+
+# --------------------------------------------------------------------------- display
+
+
+@app.command()
+def display(
+    data_dir: Path = typer.Option(..., "--data-dir", help="Directory of TrackML events."),
+    event: int = typer.Option(..., "--event", help="Event id."),
+    out: Path = typer.Option(..., "--out", help="Output HTML file."),
+    submission: Optional[Path] = typer.Option(None, "--submission", help="Colour found, missed and fake tracks of this submission."),
+    min_pt: float = typer.Option(0.0, "--min-pt", help="Particles to find: pT >= this (GeV)."),
+    min_hits: int = typer.Option(3, "--min-hits", help="Particles to find: at least this many hits."),
+) -> None:
+    """Interactive 3D event display (plotly HTML)."""
+    from .evaluation import ParticleSelection
+    from .io.trackml import available_parts, event_prefix, read_event, read_submission
+    from .viz.event_display import write_event_display
+
+    prefix = event_prefix(data_dir, event)
+    parts = [p for p in ("hits", "truth", "particles") if p in available_parts(prefix)] or ["hits"]
+    loaded = read_event(prefix, parts=parts)
+    sub = None
+    if submission is not None:
+        frame = read_submission(submission)
+        sub = frame.loc[frame["event_id"].to_numpy() == event]
+        if sub.empty:
+            raise ConfigError(f"submission {submission} has no rows for event {event}")
+    path = write_event_display(loaded, out, sub, ParticleSelection(min_pt=min_pt, min_hits=min_hits))
+    typer.echo(f"display: {path}")
 
 
 # --------------------------------------------------------------------------- simulate
