@@ -1,0 +1,421 @@
+"""Tracks of the 2D straw tracker: occupancy, the track gun and straw crossings.
+
+Occupancy
+    The number of tracks of an event follows :class:`Occupancy`: a Poisson distribution
+    of mean ``A`` truncated to ``[min_tracks, max_tracks]`` (the conditional
+    distribution, not a clip), a fixed number, or a uniform integer. With a time in
+    the fill ``t`` (microseconds) the Poisson mean is ``A(t) = A * exp(-t / tau)``
+    (``tau = 64.4`` us by default, the time-dilated muon lifetime in the g-2 ring):
+    ``A`` is then the rate at the start of the fill, and the decay positrons thin out
+    as the muons decay.
+Track gun
+    A track starts at ``x0 = x_min - entry_gap_mm`` (before the first layer; ``x_min``
+    the tracker's first straw wall), at ``y0`` uniform in the entry range (the straws'
+    extent by default), with direction ``phi0`` (angle to the ``x`` axis) uniform in
+    ``[-angle_max_deg, angle_max_deg]``, momentum ``p`` uniform in
+    ``[p_min_gev, p_max_gev]`` and charge ``q`` (fixed, or +-1 at random).
+Trajectory
+    In a field ``B`` (tesla, along ``+z``, out of the 2D plane) a track is a circle of
+    signed curvature ``kappa = -q * B * 0.299792458e-3 / p`` (1/mm; ``kappa > 0`` turns
+    counter-clockwise, so a positive charge in ``B > 0`` turns clockwise); with
+    ``straight`` or ``B = 0`` it is a line (``kappa = 0``). The direction after an arc
+    length ``s`` is ``phi0 + kappa * s``. A track is followed while it moves forward,
+    ``|phi| <= stop_angle_deg`` (72.5 degrees by default): one crossing per layer, and a
+    low-momentum track that curls away stops there.
+Hits
+    A straw is hit when the trajectory passes within ``straw_radius_mm`` of its centre;
+    the distance of closest approach (DCA, mm) is the drift distance. For every layer
+    the crossing of the plane ``x = X_layer`` is computed in closed form and only the
+    straws within ``r / cos(phi) + margin`` of it are tested (exact DCA to the circle),
+    which is all that can be within reach.
+
+Everything here is a pure function on flat arrays of many tracks (of many events at
+once); randomness only through the ``rng`` arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping, NamedTuple
+
+import numpy as np
+
+from tracknet.errors import ConfigError
+from tracknet.simulation.straw.geometry import StrawGeometry
+
+__all__ = [
+    "C_GEV_PER_T_MM",
+    "DEFAULT_TAU_US",
+    "DISTRIBUTIONS",
+    "Occupancy",
+    "TrackGun",
+    "TrackStates",
+    "TrueHits",
+    "mean_tracks",
+    "sample_track_counts",
+    "sample_times",
+    "sample_tracks",
+    "curvature",
+    "layer_crossings",
+    "closest_approach",
+    "straw_crossings",
+]
+
+#: ``p [GeV] = C * B [T] * R [mm]`` for a unit charge: 0.299792458 GeV/(T m).
+C_GEV_PER_T_MM = 0.299792458e-3
+#: Time-dilated muon lifetime in the g-2 storage ring, microseconds.
+DEFAULT_TAU_US = 64.4
+DISTRIBUTIONS = ("poisson", "fixed", "uniform")
+_MAX_TRACKS_LIMIT = 10_000
+#: Extra reach (mm) of the candidate-straw window: covers the bending of the
+#: trajectory inside one straw for curvature radii down to ~10 mm.
+_CANDIDATE_MARGIN_MM = 0.5
+
+
+def _number(value: Any, name: str, *, low: float | None = None, low_open: bool = False, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(f"{name} must be <= {high}, got {value!r}")
+    return float(value)
+
+
+def _integer(value: Any, name: str, *, low: int = 0, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        raise ConfigError(f"{name} must be in [{low}, {high if high is not None else 'inf'}], got {value}")
+    return int(value)
+
+
+def _from_dict(cls: type, data: Mapping[str, Any], what: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} parameter(s) {unknown}")
+    return cls(**data)
+
+
+# --------------------------------------------------------------------------- occupancy
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """How many tracks an event holds (see the module docstring).
+
+    Attributes:
+        distribution: ``"poisson"`` (mean ``mean``, truncated to the range), ``"fixed"``
+            (``round(mean)`` clipped to the range) or ``"uniform"`` (an integer uniform
+            in ``[min_tracks, max_tracks]``; it has no time dependence).
+        mean: tracks per event, at ``t = 0`` when a time in the fill is given.
+        min_tracks, max_tracks: the allowed range of tracks per event.
+        time_in_fill_us: time in the fill of every event (us), or the lower end of a
+            uniform range when ``time_in_fill_max_us`` is given; ``None``: no time model,
+            the mean is ``mean``.
+        time_in_fill_max_us: upper end of the per-event uniform time range.
+        tau_us: decay time of the rate (us).
+    """
+
+    distribution: str = "poisson"
+    mean: float = 2.0
+    min_tracks: int = 0
+    max_tracks: int = 8
+    time_in_fill_us: float | None = None
+    time_in_fill_max_us: float | None = None
+    tau_us: float = DEFAULT_TAU_US
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> Occupancy:
+        if self.distribution not in DISTRIBUTIONS:
+            raise ConfigError(f"occupancy distribution must be one of {list(DISTRIBUTIONS)}, got {self.distribution!r}")
+        _number(self.mean, "tracks mean", low=0.0)
+        lo = _integer(self.min_tracks, "min tracks", low=0, high=_MAX_TRACKS_LIMIT)
+        hi = _integer(self.max_tracks, "max tracks", low=0, high=_MAX_TRACKS_LIMIT)
+        if lo > hi:
+            raise ConfigError(f"min tracks ({lo}) must not exceed max tracks ({hi})")
+        _number(self.tau_us, "tau (us)", low=0.0, low_open=True)
+        if self.time_in_fill_us is not None:
+            _number(self.time_in_fill_us, "time in fill (us)", low=0.0)
+            if self.distribution == "uniform":
+                raise ConfigError("a time in the fill needs the poisson or fixed occupancy, not uniform")
+        if self.time_in_fill_max_us is not None:
+            if self.time_in_fill_us is None:
+                raise ConfigError("time_in_fill_max_us needs time_in_fill_us (the lower end)")
+            _number(self.time_in_fill_max_us, "time in fill max (us)", low=float(self.time_in_fill_us))
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Occupancy:
+        return _from_dict(cls, data, "occupancy")
+
+
+def mean_tracks(occupancy: Occupancy, time_us: np.ndarray | float | None) -> np.ndarray:
+    """The untruncated mean tracks per event at ``time_us``: ``mean * exp(-t / tau)``."""
+    if time_us is None:
+        return np.asarray(float(occupancy.mean))
+    t = np.asarray(time_us, dtype=np.float64)
+    return occupancy.mean * np.exp(-t / occupancy.tau_us)
+
+
+def sample_times(occupancy: Occupancy, n_events: int, rng: np.random.Generator) -> np.ndarray:
+    """Time in the fill of each event (us; NaN without a time model).
+
+    One uniform number is drawn per event whatever the model, so the other draws of a
+    stream do not depend on it.
+    """
+    u = rng.random(n_events)
+    if occupancy.time_in_fill_us is None:
+        return np.full(n_events, np.nan)
+    lo = float(occupancy.time_in_fill_us)
+    hi = lo if occupancy.time_in_fill_max_us is None else float(occupancy.time_in_fill_max_us)
+    return lo + (hi - lo) * u
+
+
+def _log_factorial(n: int) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=np.float64)))])
+
+
+def sample_track_counts(
+    occupancy: Occupancy, times_us: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Tracks of each event (int64), one uniform draw per event (inverse CDF).
+
+    ``times_us`` holds each event's time in the fill (NaN: no time model).
+    """
+    n = len(times_us)
+    u = rng.random(n)
+    lo, hi = occupancy.min_tracks, occupancy.max_tracks
+    if occupancy.distribution == "uniform":
+        return lo + np.minimum((u * (hi - lo + 1)).astype(np.int64), hi - lo)
+    t = np.asarray(times_us, dtype=np.float64)
+    mean = np.where(np.isnan(t), occupancy.mean, occupancy.mean * np.exp(-np.nan_to_num(t) / occupancy.tau_us))
+    if occupancy.distribution == "fixed":
+        return np.clip(np.rint(mean), lo, hi).astype(np.int64)
+    k = np.arange(lo, hi + 1, dtype=np.float64)
+    logf = _log_factorial(hi)[lo:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logm = np.log(mean)[:, None]
+        logp = np.where(k[None, :] == 0, 0.0, k[None, :] * logm) - logf[None, :]
+    # Normalise in log space over the allowed range (a truncated Poisson). A zero mean
+    # with min_tracks > 0 leaves no mass in the range: those events get min_tracks.
+    top = np.max(logp, axis=1, keepdims=True)
+    empty = ~np.isfinite(top[:, 0])
+    cdf = np.cumsum(np.exp(logp - np.where(np.isfinite(top), top, 0.0)), axis=1)
+    cdf /= np.where(cdf[:, -1:] > 0, cdf[:, -1:], 1.0)
+    counts = np.minimum((cdf < u[:, None]).sum(axis=1), hi - lo)
+    return (lo + np.where(empty, 0, counts)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- track gun
+
+
+@dataclass(frozen=True)
+class TrackGun:
+    """Randomised tracks entering the tracker (see the module docstring).
+
+    Attributes:
+        p_min_gev, p_max_gev: momentum range (uniform), GeV.
+        angle_max_deg: entry directions are uniform in ``[-angle_max_deg, angle_max_deg]``
+            around the ``x`` axis.
+        entry_y_min_mm, entry_y_max_mm: entry ``y`` range; ``None``: the straws' extent.
+        entry_gap_mm: the entry point lies this far before the first straw wall.
+        charge: ``+1`` (positrons, default), ``-1``, or ``0`` for a random sign.
+        field_tesla: magnetic field along ``+z`` (1.45 T, the g-2 storage ring).
+        straight: straight lines whatever the field.
+        stop_angle_deg: a track is followed while ``|phi|`` stays below this.
+    """
+
+    p_min_gev: float = 0.5
+    p_max_gev: float = 3.0
+    angle_max_deg: float = 10.0
+    entry_y_min_mm: float | None = None
+    entry_y_max_mm: float | None = None
+    entry_gap_mm: float = 10.0
+    charge: int = 1
+    field_tesla: float = 1.45
+    straight: bool = False
+    stop_angle_deg: float = 72.5
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> TrackGun:
+        pmin = _number(self.p_min_gev, "p_min (GeV)", low=0.0, low_open=True)
+        pmax = _number(self.p_max_gev, "p_max (GeV)", low=0.0, low_open=True)
+        if pmin > pmax:
+            raise ConfigError(f"p_min ({pmin} GeV) must not exceed p_max ({pmax} GeV)")
+        stop = _number(self.stop_angle_deg, "stop angle (deg)", low=0.0, low_open=True, high=85.0)
+        _number(self.angle_max_deg, "angle_max (deg)", low=0.0)
+        if self.angle_max_deg >= stop:
+            raise ConfigError(f"angle_max ({self.angle_max_deg} deg) must be below the stop angle ({stop} deg)")
+        _number(self.entry_gap_mm, "entry gap (mm)", low=0.0)
+        _number(self.field_tesla, "field (T)")
+        if self.charge not in (-1, 0, 1) or isinstance(self.charge, bool):
+            raise ConfigError(f"charge must be -1, +1 or 0 (random sign), got {self.charge!r}")
+        if not isinstance(self.straight, (bool, np.bool_)):
+            raise ConfigError(f"straight must be true or false, got {self.straight!r}")
+        for name in ("entry_y_min_mm", "entry_y_max_mm"):
+            if getattr(self, name) is not None:
+                _number(getattr(self, name), name)
+        if self.entry_y_min_mm is not None and self.entry_y_max_mm is not None and self.entry_y_min_mm > self.entry_y_max_mm:
+            raise ConfigError("entry_y_min_mm must not exceed entry_y_max_mm")
+        return self
+
+    def entry_range(self, geometry: StrawGeometry) -> tuple[float, float]:
+        lo, hi = geometry.y_range
+        return (
+            lo if self.entry_y_min_mm is None else float(self.entry_y_min_mm),
+            hi if self.entry_y_max_mm is None else float(self.entry_y_max_mm),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrackGun:
+        return _from_dict(cls, data, "track gun")
+
+
+class TrackStates(NamedTuple):
+    """Flat arrays of tracks at their entry point: position (mm), direction angle
+    ``phi`` to the ``x`` axis (rad), momentum (GeV), charge, signed curvature (1/mm)."""
+
+    x0: np.ndarray
+    y0: np.ndarray
+    phi0: np.ndarray
+    p: np.ndarray
+    q: np.ndarray
+    kappa: np.ndarray
+
+
+def curvature(p: np.ndarray, q: np.ndarray, field_tesla: float) -> np.ndarray:
+    """Signed curvature (1/mm) of charge ``q`` with momentum ``p`` (GeV) in ``B`` (T)."""
+    return -np.asarray(q, dtype=np.float64) * (field_tesla * C_GEV_PER_T_MM) / np.asarray(p, dtype=np.float64)
+
+
+def sample_tracks(gun: TrackGun, geometry: StrawGeometry, n: int, rng: np.random.Generator) -> TrackStates:
+    """``n`` tracks from the gun; always four uniform draws per track, in a fixed order."""
+    u = rng.random((4, n))
+    ylo, yhi = gun.entry_range(geometry)
+    amax = math.radians(gun.angle_max_deg)
+    x0 = np.full(n, geometry.x_range[0] - gun.entry_gap_mm)
+    y0 = ylo + (yhi - ylo) * u[0]
+    phi0 = amax * (2.0 * u[1] - 1.0)
+    p = gun.p_min_gev + (gun.p_max_gev - gun.p_min_gev) * u[2]
+    q = np.where(u[3] < 0.5, -1, 1) if gun.charge == 0 else np.full(n, gun.charge)
+    q = q.astype(np.int32)
+    field = 0.0 if gun.straight else float(gun.field_tesla)
+    kappa = curvature(p, q, field) if field != 0.0 else np.zeros(n)
+    return TrackStates(x0, y0, phi0, p, q, kappa)
+
+
+# --------------------------------------------------------------------------- geometry of a track
+
+
+def layer_crossings(
+    tracks: TrackStates, layer_x: np.ndarray, stop_angle_rad: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Crossings of every track with every layer plane ``x = layer_x[l]``.
+
+    Returns ``(track, layer, y, phi)`` of the crossings that exist on the followed part
+    of the trajectory (``|phi| <= stop_angle_rad`` all the way, the plane ahead of the
+    entry point). The chord from the entry point to the crossing has the mean direction
+    ``(phi0 + phi) / 2``, which gives ``y`` without cancellation for small curvature.
+    """
+    dx = layer_x[None, :] - tracks.x0[:, None]
+    sin_phi = np.sin(tracks.phi0)[:, None] + tracks.kappa[:, None] * dx
+    ok = (np.abs(sin_phi) <= math.sin(stop_angle_rad)) & (dx > 0)
+    track, layer = np.nonzero(ok)
+    phi = np.arcsin(sin_phi[track, layer])
+    y = tracks.y0[track] + dx[track, layer] * np.tan(0.5 * (tracks.phi0[track] + phi))
+    return track.astype(np.int64), layer.astype(np.int64), y, phi
+
+
+def closest_approach(
+    px: np.ndarray,
+    py: np.ndarray,
+    phi: np.ndarray,
+    kappa: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Closest approach of the circle (or line) through ``(px, py)`` with direction
+    ``phi`` and curvature ``kappa`` to the points ``(sx, sy)``.
+
+    Returns ``(dca, qx, qy, phi_q)``: the distance (mm), the closest point of the
+    trajectory and the direction there. Written in the local frame of the given point
+    (``a`` along, ``b`` to the left), the distance is
+    ``|kappa (a^2 + b^2) - 2 b| / (1 + sqrt(1 - 2 b kappa + kappa^2 (a^2 + b^2)))``,
+    exact for circles and equal to ``|b|`` for a line, without cancellation.
+    """
+    c, s = np.cos(phi), np.sin(phi)
+    dxs, dys = sx - px, sy - py
+    a = dxs * c + dys * s
+    b = -dxs * s + dys * c
+    rho2 = a * a + b * b
+    g = np.sqrt(np.maximum(1.0 - 2.0 * b * kappa + kappa * kappa * rho2, 0.0))
+    h = (kappa * rho2 - 2.0 * b) / (1.0 + g)  # signed distance |S - C| - |R|, times sign(kappa)
+    dca = np.abs(h)
+    # Q - S = -h * (kappa a t + (kappa b - 1) n) / g, in the local frame (t, n).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(g > 0, -h / g, 0.0)
+    qa = a + scale * kappa * a
+    qb = b + scale * (kappa * b - 1.0)
+    qx = px + qa * c - qb * s
+    qy = py + qa * s + qb * c
+    phi_q = phi + np.arctan2(kappa * qa, 1.0 - kappa * qb)
+    return dca, qx, qy, phi_q
+
+
+class TrueHits(NamedTuple):
+    """Straws crossed by tracks: the track index, the straw id, the DCA (mm), the
+    closest point ``(tx, ty)`` and the momentum there ``(tpx, tpy)`` (GeV)."""
+
+    track: np.ndarray
+    straw_id: np.ndarray
+    dca: np.ndarray
+    tx: np.ndarray
+    ty: np.ndarray
+    tpx: np.ndarray
+    tpy: np.ndarray
+
+
+def straw_crossings(tracks: TrackStates, geometry: StrawGeometry, stop_angle_deg: float) -> TrueHits:
+    """Every straw whose centre lies within the straw radius of a track's trajectory.
+
+    Sorted by track, then global layer, then straw.
+    """
+    stop = math.radians(stop_angle_deg)
+    track, layer, y, phi = layer_crossings(tracks, geometry.layer_x, stop)
+    r = geometry.straw_radius_mm
+    pitch = geometry.pitch_mm
+    half = r / np.cos(phi) + _CANDIDATE_MARGIN_MM
+    y0 = geometry.layer_y0[layer]
+    lo = np.maximum(np.ceil((y - half - y0) / pitch), 0).astype(np.int64)
+    hi = np.minimum(np.floor((y + half - y0) / pitch), geometry.straws_per_layer - 1).astype(np.int64)
+    count = np.maximum(hi - lo + 1, 0)
+    crossing = np.repeat(np.arange(len(track)), count)
+    starts = np.cumsum(count) - count
+    straw = lo[crossing] + (np.arange(len(crossing)) - starts[crossing])
+    t = track[crossing]
+    sid = layer[crossing] * geometry.straws_per_layer + straw
+    dca, qx, qy, phi_q = closest_approach(
+        geometry.layer_x[layer[crossing]],
+        y[crossing],
+        phi[crossing],
+        tracks.kappa[t],
+        geometry.straw_x[sid],
+        geometry.straw_y[sid],
+    )
+    keep = (dca < r) & (np.abs(phi_q) <= stop) & (qx >= tracks.x0[t])
+    t, sid, dca, qx, qy, phi_q = t[keep], sid[keep], dca[keep], qx[keep], qy[keep], phi_q[keep]
+    p = tracks.p[t]
+    return TrueHits(t, sid.astype(np.int64), dca, qx, qy, p * np.cos(phi_q), p * np.sin(phi_q))

@@ -1,0 +1,9 @@
+"""Event displays: matplotlib PNG for the straw tracker (:mod:`tracknet.viz.straw`).
+
+Submodules are imported on use, so importing :mod:`tracknet.viz` loads no plotting
+library.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
