@@ -221,12 +221,15 @@ def write_straw_dataset(
     generator: str,
     extra: Mapping[str, Any] | None = None,
     on_chunk: Callable[[StrawBatch], None] | None = None,
+    extra_files: Callable[[], Iterable[str]] | None = None,
 ) -> Path:
     """Write each batch as one chunk into ``directory``, then the record; return its path.
 
     A chunk's three files are written together atomically. An existing record is removed
     first (a failure half-way leaves no record that names files of two runs), and chunk
-    files of an earlier, longer run are removed at the end.
+    files of an earlier, longer run are removed at the end. ``extra_files``, called once
+    every chunk is written, may write more files into ``directory`` and returns their
+    names: they are checksummed in the record too (an overlay's provenance table).
     """
     if kind not in KINDS:
         raise DataError(f"dataset kind must be one of {list(KINDS)}, got {kind!r}")
@@ -263,6 +266,8 @@ def write_straw_dataset(
         if on_chunk is not None:
             on_chunk(batch)
     keep = set(files)
+    if extra_files is not None:
+        files.extend(Path(name).name for name in extra_files())
     for entry in os.scandir(root):
         if _CHUNK_FILE.match(entry.name) and entry.name not in keep:
             os.unlink(entry.path)

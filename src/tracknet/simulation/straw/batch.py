@@ -38,6 +38,7 @@ __all__ = [
     "HIT_COLUMNS",
     "PARTICLE_COLUMNS",
     "StrawBatch",
+    "rechunk",
 ]
 
 DETECTOR = "straw"
@@ -328,3 +329,22 @@ class StrawBatch:
         """Hits per event, in the order of the events table."""
         lo, hi = self._bounds("hits")
         return hi - lo
+
+
+def rechunk(batches: Iterable[StrawBatch], events_per_batch: int) -> Iterator[StrawBatch]:
+    """Regroup consecutive batches into batches of ``events_per_batch`` events (the last
+    may be shorter); empty batches are skipped."""
+    pending: list[StrawBatch] = []
+    pending_n = 0
+    for batch in batches:
+        if not len(batch):
+            continue
+        pending.append(batch)
+        pending_n += len(batch)
+        while pending_n >= events_per_batch:
+            merged = StrawBatch.concat(pending) if len(pending) > 1 else pending[0]
+            yield merged.slice(0, events_per_batch) if len(merged) > events_per_batch else merged
+            rest = merged.slice(events_per_batch, len(merged)) if len(merged) > events_per_batch else None
+            pending, pending_n = ([rest], len(rest)) if rest is not None else ([], 0)
+    if pending_n:
+        yield StrawBatch.concat(pending) if len(pending) > 1 else pending[0]

@@ -214,7 +214,8 @@ def detector_hits(
     rng_noise: np.random.Generator,
     *,
     signal_priority: np.ndarray | None = None,
-) -> SignalHits:
+    with_signal_rows: bool = False,
+) -> SignalHits | tuple[SignalHits, np.ndarray]:
     """All hits of ``n_events`` events from the signal hits: one hit per straw (when on),
     crosstalk of the fired straws, noise; sorted by ``(event, straw_id)``.
 
@@ -224,9 +225,10 @@ def detector_hits(
     (the unchanged background of a semi-synthetic event).
     """
     priority = np.full(len(signal.event), PRIORITY_TRACK, dtype=np.int64) if signal_priority is None else signal_priority
+    rows = np.arange(len(signal.event), dtype=np.int64)
     if response.single_hit_per_straw and len(signal.event):
-        keep = single_hit_mask(signal.event, signal.straw_id, priority, signal.drift)
-        signal, priority = signal.subset(keep), priority[keep]
+        keep = single_hit_mask(signal.event, signal.straw_id, priority, signal.drift) | (priority == PRIORITY_BACKGROUND)
+        signal, priority, rows = signal.subset(keep), priority[keep], rows[keep]
     sources = np.flatnonzero(priority == PRIORITY_TRACK)
     source, neighbour = crosstalk_hits(signal.straw_id[sources], geometry, response.crosstalk, rng_crosstalk)
     source = sources[source]
@@ -249,9 +251,9 @@ def detector_hits(
     priority = np.concatenate(
         [priority, np.full(len(source), PRIORITY_CROSSTALK), np.full(len(n_event), PRIORITY_NOISE)]
     )
+    rows = np.concatenate([rows, np.full(n_extra, -1, dtype=np.int64)])
     if response.single_hit_per_straw:
-        keep = single_hit_mask(hits.event, hits.straw_id, priority, hits.drift)
-        hits = hits.subset(keep)
-        priority = priority[keep]
+        keep = single_hit_mask(hits.event, hits.straw_id, priority, hits.drift) | (priority == PRIORITY_BACKGROUND)
+        hits, priority, rows = hits.subset(keep), priority[keep], rows[keep]
     order = np.lexsort((priority, hits.drift, hits.straw_id, hits.event))
-    return hits.subset(order)
+    return (hits.subset(order), rows[order]) if with_signal_rows else hits.subset(order)

@@ -37,7 +37,7 @@ import numpy as np
 
 from tracknet.errors import ConfigError
 from tracknet.events import Event
-from tracknet.simulation.straw.batch import StrawBatch
+from tracknet.simulation.straw.batch import StrawBatch, rechunk
 from tracknet.simulation.straw.geometry import StrawGeometry
 from tracknet.simulation.straw.response import (
     SignalHits,
@@ -147,16 +147,25 @@ def assemble_batch(
     particles: Mapping[str, np.ndarray],
     geometry: StrawGeometry,
     meta: Mapping[str, Any] | None = None,
+    *,
+    hit_ids: np.ndarray | None = None,
 ) -> StrawBatch:
     """A :class:`StrawBatch` of final hits (sorted by event row, then straw id).
 
     ``particles`` holds per-track columns ``event`` (row), ``particle_id``, ``vx``,
     ``vy``, ``px``, ``py``, ``q``, sorted by ``(event, particle_id)``; ``nhits`` is
-    counted from ``hits``. Hit positions, ids, weights follow the module docstring.
+    counted from ``hits``. Hit positions, ids, weights follow the module docstring;
+    ``hit_ids`` (one per hit, unique within each event) replaces the numbering, and the
+    hits are then re-ordered by ``(event, hit_id)``.
     """
     n = len(hits.event)
+    if hit_ids is not None:
+        order = np.lexsort((np.asarray(hit_ids), hits.event))
+        hits = SignalHits(*(getattr(hits, f)[order] for f in SignalHits._fields))
+        hit_id = np.asarray(hit_ids, dtype=np.int64)[order]
+    else:
+        hit_id = np.arange(n, dtype=np.int64) - np.searchsorted(hits.event, hits.event, side="left") + 1
     event_row = hits.event
-    hit_id = np.arange(n, dtype=np.int64) - np.searchsorted(event_row, event_row, side="left") + 1
     module, layer, straw = geometry.decompose(hits.straw_id)
     labelled = hits.particle_id > 0
     per_event = np.bincount(event_row[labelled], minlength=len(event_ids))
@@ -277,25 +286,15 @@ def iter_straw_batches(
     if isinstance(events_per_batch, bool) or not isinstance(events_per_batch, (int, np.integer)) or events_per_batch < 1:
         raise ConfigError(f"events per batch must be a positive integer, got {events_per_batch!r}")
     stop = first_event_id + n_events
-    pending: list[StrawBatch] = []
-    pending_n = 0
-    block = first_event_id // BLOCK_EVENTS
-    while block * BLOCK_EVENTS < stop:
-        batch = simulate_block(config, seed, block)
-        lo = max(first_event_id - block * BLOCK_EVENTS, 0)
-        hi = min(stop - block * BLOCK_EVENTS, BLOCK_EVENTS)
-        if lo > 0 or hi < BLOCK_EVENTS:
-            batch = batch.slice(lo, hi)
-        pending.append(batch)
-        pending_n += len(batch)
-        while pending_n >= events_per_batch:
-            merged = StrawBatch.concat(pending)
-            yield merged.slice(0, events_per_batch)
-            rest = merged.slice(events_per_batch, len(merged))
-            pending, pending_n = ([rest], len(rest)) if len(rest) else ([], 0)
-        block += 1
-    if pending_n:
-        yield StrawBatch.concat(pending)
+
+    def blocks() -> Iterator[StrawBatch]:
+        for block in range(first_event_id // BLOCK_EVENTS, -(-stop // BLOCK_EVENTS)):
+            batch = simulate_block(config, seed, block)
+            lo = max(first_event_id - block * BLOCK_EVENTS, 0)
+            hi = min(stop - block * BLOCK_EVENTS, BLOCK_EVENTS)
+            yield batch if (lo, hi) == (0, BLOCK_EVENTS) else batch.slice(lo, hi)
+
+    yield from rechunk(blocks(), events_per_batch)
 
 
 def simulate_straw_batch(config: StrawConfig, n_events: int, seed: int, first_event_id: int = 0) -> StrawBatch:

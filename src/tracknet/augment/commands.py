@@ -1,0 +1,75 @@
+"""Command-line function of the overlays (registered in :mod:`tracknet.cli` as ``overlay``)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tracknet.errors import ConfigError
+
+__all__ = ["overlay"]
+
+
+def overlay(
+    source: Path = typer.Option(..., "--source", help="Labelled events to take isolated tracks from (straw dataset or TrackML directory with truth)."),
+    out: Path = typer.Option(..., "--out", help="Output directory (straw dataset, or TrackML CSV files) with tracknet-dataset.json."),
+    events: int = typer.Option(..., "--events", help="Number of overlay events."),
+    tracks_per_event: int = typer.Option(..., "--tracks-per-event", help="Library tracks overlaid into each event (k)."),
+    background: Optional[Path] = typer.Option(
+        None, "--background", help="Events whose own hits are kept, unlabelled (semi-synthetic); same kind as --source."
+    ),
+    noise_rate: Optional[float] = typer.Option(
+        None, "--noise-rate", help="Straw only: noise hits per straw per event [default: 0.001, or 0 with --background]."
+    ),
+    crosstalk: Optional[float] = typer.Option(
+        None, "--crosstalk", help="Straw only: probability that each neighbour of a fired straw fires [default: 0.01]."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed; event e depends only on (seed, e)."),
+    with_singles: bool = typer.Option(False, "--with-singles", help="Also write each library track as its own event."),
+    first_event_id: int = typer.Option(0, "--first-event-id", help="Id of the first event."),
+    min_hits: int = typer.Option(5, "--min-hits", help="Library: tracks with at least this many hits."),
+    min_pt: float = typer.Option(0.0, "--min-pt", help="Library: tracks with hypot(px, py) >= this (GeV)."),
+    max_eta: float = typer.Option(math.inf, "--max-eta", help="Library (TrackML): tracks with |eta| <= this."),
+    max_source_tracks: Optional[int] = typer.Option(
+        None, "--max-source-tracks", help="Library: source events with at most this many labelled tracks [default: 1 for straw, no limit for TrackML]."
+    ),
+    max_other_hits: Optional[int] = typer.Option(
+        None, "--max-other-hits", help="Library: source events with at most this many noise/crosstalk/unlabelled hits [default: no limit]."
+    ),
+    events_per_chunk: int = typer.Option(10_000, "--events-per-chunk", help="Straw: events per Parquet chunk."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Overlay isolated labelled tracks, k per event: synthetic events, or semi-synthetic ones on a --background.
+
+    Works for straw datasets (written as Parquet) and TrackML directories (written as
+    TrackML CSV); the kind is detected from --source.
+    """
+    from tracknet.augment.library import LibraryCriteria
+    from tracknet.augment.run import overlay_to_directory
+    from tracknet.io.straw import source_kind
+
+    if events < 0:
+        raise ConfigError(f"--events must be >= 0, got {events}")
+    if tracks_per_event < 1:
+        raise ConfigError(f"--tracks-per-event must be >= 1, got {tracks_per_event}")
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
+    kind = source_kind(source)
+    if max_source_tracks is None and kind == "straw":
+        max_source_tracks = 1
+    criteria = LibraryCriteria(
+        min_hits=min_hits, max_tracks=max_source_tracks, max_other_hits=max_other_hits, min_pt_gev=min_pt, max_abs_eta=max_eta
+    )
+    record = overlay_to_directory(
+        source, out, n_events=events, tracks_per_event=tracks_per_event, seed=seed, background=background,
+        noise_rate=noise_rate, crosstalk=crosstalk, with_singles=with_singles, first_event_id=first_event_id,
+        criteria=criteria, events_per_chunk=events_per_chunk, progress=progress,
+    )  # fmt: skip
+    library = record["parameters"]["library"]
+    typer.echo(
+        f"wrote {record['n_events']} {record['kind']} {record['detector']} events to {out} "
+        f"(library: {library['n_tracks']} tracks from {source})"
+    )
