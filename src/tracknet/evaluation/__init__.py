@@ -6,6 +6,10 @@
   and duplicate rates, binned efficiencies, pooling over events;
 * :mod:`~tracknet.evaluation.evaluate`: all of it for :class:`~tracknet.events.Event`
   objects, and the JSON summary;
+* :mod:`~tracknet.evaluation.semisynthetic`: semi-synthetic events (overlaid tracks on
+  unlabelled real hits): efficiency on the overlaid tracks, no fake rate;
+* :mod:`~tracknet.evaluation.straw`: the straw tracker's metrics (precision on found
+  tracks, wrong-hit, found and split fractions), many events at once;
 * :mod:`~tracknet.evaluation.names`: the metric keys and labels, in one place.
 
 Each module's docstring states its definitions.
@@ -39,6 +43,13 @@ from tracknet.evaluation.score import (
     trackml_score,
     trackml_score_events,
 )
+from tracknet.evaluation.semisynthetic import (
+    SemiSyntheticMetrics,
+    aggregate_semisynthetic,
+    evaluate_semisynthetic,
+    has_unlabelled_hits,
+)
+from tracknet.evaluation.straw import StrawMetrics, aggregate_straw, evaluate_straw, straw_metrics
 from tracknet.evaluation.weights import (
     ORDER_FACTORS,
     compute_hit_weights,
@@ -73,4 +84,12 @@ __all__ = [
     "evaluate_events",
     "event_truth",
     "summarize",
+    "SemiSyntheticMetrics",
+    "aggregate_semisynthetic",
+    "evaluate_semisynthetic",
+    "has_unlabelled_hits",
+    "StrawMetrics",
+    "aggregate_straw",
+    "evaluate_straw",
+    "straw_metrics",
 ]

@@ -3,6 +3,20 @@
 The submission names its events (``event_id`` column); every named event must be in the
 directory and carry truth. Hits of those events that the submission leaves out are on
 no track.
+
+Two kinds of data switch the evaluation automatically:
+
+* a **straw dataset** directory (``tracknet-dataset.json`` of a straw detector) is
+  evaluated by :func:`tracknet.evaluation.straw.evaluate_straw_submission`: the summary
+  adds the straw metrics (``precision_on_found_tracks``, ``wrong_hit_fraction``,
+  ``found_fraction``, ``split_fraction``, ``n_tracks_true``...);
+* **semi-synthetic** events (some truth ``particle_id`` equals -1, an unlabelled real
+  hit) are evaluated as in :mod:`tracknet.evaluation.semisynthetic`: efficiencies and
+  duplicates on the overlaid particles, the unlabelled hits taken by the tracks, and
+  ``fake_rate`` / ``n_fake`` ``None`` (unknowable). In that mode each event's
+  ``metrics`` has ``fake_rate`` NaN and ``n_fake`` 0 (not counted), and ``per_track``
+  flags tracks without an overlaid majority ``unknown`` (never ``fake`` nor
+  ``considered``).
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ from tracknet.evaluation import names
 from tracknet.evaluation.evaluate import EventEvaluation, event_truth, summarize
 from tracknet.evaluation.matching import DEFAULT_MIN_TRACK_HITS, ParticleSelection, match_tracks
 from tracknet.evaluation.score import trackml_score
+from tracknet.evaluation.semisynthetic import SemiSyntheticResult, aggregate_semisynthetic, semisynthetic_from_match
 from tracknet.events import Event
 from tracknet.io.trackml import iter_events, list_events, parse_event_id, read_submission
 
@@ -86,6 +101,12 @@ def evaluate_submission(
     selection has a pT cut, ``trackml_score_min_pt`` is added: the score with the weight
     of hits of particles below that pT set to zero (renormalised to the rest).
     """
+    from tracknet.io.straw import is_straw_dataset
+
+    if is_straw_dataset(data_dir):
+        from tracknet.evaluation.straw import evaluate_straw_submission
+
+        return evaluate_straw_submission(data_dir, submission, selection, min_track_hits=min_track_hits)
     source = None if isinstance(submission, pd.DataFrame) else str(submission)
     frame = submission if isinstance(submission, pd.DataFrame) else read_submission(submission)
     named = np.unique(frame["event_id"].to_numpy())
@@ -101,11 +122,13 @@ def evaluate_submission(
     particles_tables: list[pd.DataFrame] = []
     track_tables: list[pd.DataFrame] = []
     scores_min_pt: list[float] = []
+    semi: dict[int, SemiSyntheticResult] = {}
     for event in iter_events(data_dir, parts=("hits", "truth", "particles"), event_ids=by_event):
         sub = by_event[event.event_id][["hit_id", "track_id"]]
         truth = event_truth(event)
         score = trackml_score(truth, sub, particles=event.particles, use_computed_weights=use_computed_weights)
         match = match_tracks(truth, sub, event.particles, selection, min_track_hits=min_track_hits)
+        semi[event.event_id] = semisynthetic_from_match(truth, sub, match)
         results[event.event_id] = EventEvaluation(score, match.metrics, match.per_particle)
         per_track = match.per_track.merge(track_kinematics(event, sub), on="track_id", how="left")
         per_track["duplicate"] = _flag_duplicates(per_track)
@@ -118,6 +141,21 @@ def evaluate_submission(
                 )
             )
     summary = summarize(results.values())
+    if any(r.metrics.n_unlabelled_hits for r in semi.values()):
+        # Semi-synthetic events: no fake rate, and the unlabelled hits the tracks took.
+        summary = {names.TRACKML_SCORE: summary[names.TRACKML_SCORE]}
+        summary.update(aggregate_semisynthetic(r.metrics for r in semi.values()).to_dict())
+        results = {
+            e: EventEvaluation(r.score, semi[e].metrics.tracking_metrics(), r.per_particle) for e, r in results.items()
+        }
+        for table in track_tables:
+            event_id = int(table["event_id"].iloc[0]) if len(table) else None
+            if event_id is not None:
+                flags = semi[event_id].per_track.set_index("track_id")
+                table["unknown"] = flags["unknown"].reindex(table["track_id"]).to_numpy()
+                table["n_unlabelled"] = flags["n_unlabelled"].reindex(table["track_id"]).to_numpy()
+                table["fake"] = False
+                table["considered"] = False
     if scores_min_pt:
         summary[names.TRACKML_SCORE_MIN_PT] = float(np.mean(scores_min_pt))
     return DirectoryEvaluation(

@@ -6,7 +6,9 @@ metric therefore means changing one line, and a key that is misspelled somewhere
 ``AttributeError`` instead of a silently missing column.
 
 The definitions behind the names are in :mod:`tracknet.evaluation.score` (the TrackML
-score) and :mod:`tracknet.evaluation.matching` (the tracking metrics).
+score), :mod:`tracknet.evaluation.matching` (the tracking metrics),
+:mod:`tracknet.evaluation.semisynthetic` (semi-synthetic events) and
+:mod:`tracknet.evaluation.straw` (the straw tracker's metrics).
 """
 
 from __future__ import annotations
@@ -31,6 +33,21 @@ __all__ = [
     "RATE_NAMES",
     "COUNT_NAMES",
     "METRIC_NAMES",
+    "N_UNLABELLED_HITS",
+    "N_UNLABELLED_HITS_ON_TRACKS",
+    "N_UNLABELLED_HITS_ON_MATCHED_TRACKS",
+    "UNLABELLED_HITS_ON_TRACKS_FRACTION",
+    "N_TRACKS_UNKNOWN",
+    "SEMISYNTHETIC_NAMES",
+    "PRECISION_ON_FOUND_TRACKS",
+    "WRONG_HIT_FRACTION",
+    "FOUND_FRACTION",
+    "SPLIT_FRACTION",
+    "N_TRACKS_TRUE",
+    "N_SPLIT",
+    "N_HITS_ASSIGNED",
+    "N_HITS_WRONG",
+    "STRAW_NAMES",
     "LABELS",
     "label",
 ]
@@ -68,6 +85,42 @@ COUNT_NAMES: Final[tuple[str, ...]] = (
 #: Every metric key, in the order in which summaries list them.
 METRIC_NAMES: Final[tuple[str, ...]] = (TRACKML_SCORE, *RATE_NAMES, *COUNT_NAMES)
 
+# Semi-synthetic events (real unlabelled hits + overlaid labelled tracks), see
+# :mod:`tracknet.evaluation.semisynthetic`; their summaries hold METRIC_NAMES (with the
+# fake rate and count None: unknowable) followed by these.
+N_UNLABELLED_HITS: Final = "n_unlabelled_hits"
+N_UNLABELLED_HITS_ON_TRACKS: Final = "n_unlabelled_hits_on_tracks"
+N_UNLABELLED_HITS_ON_MATCHED_TRACKS: Final = "n_unlabelled_hits_on_matched_tracks"
+UNLABELLED_HITS_ON_TRACKS_FRACTION: Final = "unlabelled_hits_on_tracks_fraction"
+N_TRACKS_UNKNOWN: Final = "n_tracks_unknown"
+SEMISYNTHETIC_NAMES: Final[tuple[str, ...]] = (
+    UNLABELLED_HITS_ON_TRACKS_FRACTION,
+    N_UNLABELLED_HITS,
+    N_UNLABELLED_HITS_ON_TRACKS,
+    N_UNLABELLED_HITS_ON_MATCHED_TRACKS,
+    N_TRACKS_UNKNOWN,
+)
+
+# The straw tracker's metrics, see :mod:`tracknet.evaluation.straw`.
+PRECISION_ON_FOUND_TRACKS: Final = "precision_on_found_tracks"
+WRONG_HIT_FRACTION: Final = "wrong_hit_fraction"
+FOUND_FRACTION: Final = "found_fraction"
+SPLIT_FRACTION: Final = "split_fraction"
+N_TRACKS_TRUE: Final = "n_tracks_true"
+N_SPLIT: Final = "n_split"
+N_HITS_ASSIGNED: Final = "n_hits_assigned"
+N_HITS_WRONG: Final = "n_hits_wrong"
+STRAW_NAMES: Final[tuple[str, ...]] = (
+    PRECISION_ON_FOUND_TRACKS,
+    WRONG_HIT_FRACTION,
+    FOUND_FRACTION,
+    SPLIT_FRACTION,
+    N_TRACKS_TRUE,
+    N_SPLIT,
+    N_HITS_ASSIGNED,
+    N_HITS_WRONG,
+)
+
 LABELS: Final[dict[str, str]] = {
     TRACKML_SCORE: "TrackML score",
     TRACKML_SCORE_MIN_PT: "TrackML score, particles above the pT cut",
@@ -83,6 +136,19 @@ LABELS: Final[dict[str, str]] = {
     N_FAKE: "Fake tracks",
     N_MATCHED: "Matched tracks of selected particles",
     N_DUPLICATE: "Duplicate tracks",
+    N_UNLABELLED_HITS: "Unlabelled (real) hits",
+    N_UNLABELLED_HITS_ON_TRACKS: "Unlabelled hits taken by tracks",
+    N_UNLABELLED_HITS_ON_MATCHED_TRACKS: "Unlabelled hits in tracks of overlaid particles",
+    UNLABELLED_HITS_ON_TRACKS_FRACTION: "Fraction of unlabelled hits taken by tracks",
+    N_TRACKS_UNKNOWN: "Tracks without an overlaid majority (real or fake: unknown)",
+    PRECISION_ON_FOUND_TRACKS: "Precision on found tracks (hits of the true track found)",
+    WRONG_HIT_FRACTION: "Wrong-hit fraction of assigned hits",
+    FOUND_FRACTION: "Found tracks / true tracks",
+    SPLIT_FRACTION: "Split tracks / true tracks",
+    N_TRACKS_TRUE: "True tracks",
+    N_SPLIT: "Split true tracks",
+    N_HITS_ASSIGNED: "Labelled hits assigned to tracks",
+    N_HITS_WRONG: "Wrong hits assigned to tracks",
 }
 
 

@@ -1,0 +1,427 @@
+"""The straw tracker's tracking metrics, and evaluation of straw datasets.
+
+Definitions (one event or many; every count is pooled over the events):
+
+True tracks
+    The particles (``particle_id > 0``) selected by the
+    :class:`~tracknet.evaluation.matching.ParticleSelection` (default: at least 3 hits in
+    the event). ``n_tracks_true`` counts them. Noise (0), crosstalk (-2) and unlabelled
+    (-1) hits are never tracks to find.
+Reconstructed tracks
+    The submission's tracks (``track_id > 0``) of at least ``min_track_hits`` hits
+    (default 3); shorter tracks are ignored, their hits count as unassigned.
+Found (double majority)
+    A reconstructed track *matches* a particle when more than half of its hits belong
+    to it; a true track is *found* when a matching track also holds more than half of
+    the true track's hits (:func:`~tracknet.evaluation.matching.match_tracks`). At most
+    one reconstructed track can do so: it is *the* track of the found true track.
+``found_fraction``
+    found true tracks / ``n_tracks_true`` (NaN without true tracks).
+``precision_on_found_tracks``
+    For each found true track ``T`` with its track ``R``: ``|R and T| / |T|``, the share
+    of ``T``'s hits that ``R`` holds; averaged over the found true tracks (NaN when none
+    is found). This is the study's "precision on found tracks".
+``wrong_hit_fraction``
+    Over the labelled hits assigned to reconstructed tracks (``n_hits_assigned``), the
+    fraction that is wrong (``n_hits_wrong``): a hit is wrong when its track matches no
+    particle, or when the hit is not of the particle its track matches. Noise and
+    crosstalk hits on a track are therefore always wrong. Unlabelled hits (-1, in
+    semi-synthetic events) cannot be judged and are left out of both counts. 0.0 when
+    no hit is assigned.
+``split_fraction``
+    true tracks matched by two or more reconstructed tracks (``n_split``: the true track
+    was split, or duplicated) / ``n_tracks_true`` (NaN without true tracks).
+
+Several events are evaluated at once by giving ``truth`` and ``submission`` an
+``event_id`` column: ids are then made unique across events (dense codes that keep the
+order within each event), so one call gives exactly the pooled counts. Over events, the
+``trackml_score`` of :func:`evaluate_straw` is the mean of the event scores, as for
+TrackML events.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from tracknet.errors import DataError
+from tracknet.evaluation import names
+from tracknet.evaluation._tables import int_column, require_columns
+from tracknet.evaluation.matching import (
+    DEFAULT_MIN_TRACK_HITS,
+    MatchResult,
+    ParticleSelection,
+    TrackingMetrics,
+    match_tracks,
+)
+from tracknet.evaluation.score import trackml_score
+from tracknet.evaluation.semisynthetic import SemiSyntheticMetrics, semisynthetic_from_match
+from tracknet.events import UNLABELLED_PARTICLE_ID
+
+if TYPE_CHECKING:
+    from tracknet.evaluation.files import DirectoryEvaluation
+
+__all__ = [
+    "StrawMetrics",
+    "StrawEvaluation",
+    "FlatEvents",
+    "flatten_events",
+    "straw_metrics_from_match",
+    "straw_metrics",
+    "aggregate_straw",
+    "evaluate_straw",
+    "evaluate_straw_submission",
+]
+
+
+def _rate(numerator: float, denominator: int, empty: float) -> float:
+    return numerator / denominator if denominator > 0 else empty
+
+
+@dataclass(frozen=True)
+class StrawMetrics:
+    """The straw metrics (see the module docstring) and the counts behind them.
+
+    ``sum_found_hit_fraction`` is the sum of ``|R and T| / |T|`` over the found true
+    tracks (the numerator of ``precision_on_found_tracks``); ``n_hits_unlabelled`` the
+    unlabelled hits on reconstructed tracks (left out of the wrong-hit counts).
+    """
+
+    precision_on_found_tracks: float
+    wrong_hit_fraction: float
+    found_fraction: float
+    split_fraction: float
+    n_tracks_true: int
+    n_found: int
+    n_split: int
+    n_hits_assigned: int
+    n_hits_wrong: int
+    n_hits_unlabelled: int
+    sum_found_hit_fraction: float
+    n_events: int = 1
+
+    @classmethod
+    def from_counts(
+        cls,
+        *,
+        n_tracks_true: int,
+        n_found: int,
+        n_split: int,
+        n_hits_assigned: int,
+        n_hits_wrong: int,
+        n_hits_unlabelled: int,
+        sum_found_hit_fraction: float,
+        n_events: int = 1,
+    ) -> StrawMetrics:
+        return cls(
+            precision_on_found_tracks=_rate(sum_found_hit_fraction, n_found, math.nan),
+            wrong_hit_fraction=_rate(n_hits_wrong, n_hits_assigned, 0.0),
+            found_fraction=_rate(n_found, n_tracks_true, math.nan),
+            split_fraction=_rate(n_split, n_tracks_true, math.nan),
+            n_tracks_true=int(n_tracks_true),
+            n_found=int(n_found),
+            n_split=int(n_split),
+            n_hits_assigned=int(n_hits_assigned),
+            n_hits_wrong=int(n_hits_wrong),
+            n_hits_unlabelled=int(n_hits_unlabelled),
+            sum_found_hit_fraction=float(sum_found_hit_fraction),
+            n_events=int(n_events),
+        )
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """The keys of :data:`~tracknet.evaluation.names.STRAW_NAMES`; NaN becomes ``None``."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {
+            n: (None if isinstance(values[n], float) and not math.isfinite(values[n]) else values[n])
+            for n in names.STRAW_NAMES
+        }
+
+
+def aggregate_straw(items: Iterable[StrawMetrics]) -> StrawMetrics:
+    """Pool several results: sums of the counts (and of the found-hit fractions)."""
+    items = list(items)
+    keys = ("n_tracks_true", "n_found", "n_split", "n_hits_assigned", "n_hits_wrong", "n_hits_unlabelled", "sum_found_hit_fraction", "n_events")
+    return StrawMetrics.from_counts(**{k: sum(getattr(i, k) for i in items) for k in keys})  # type: ignore[arg-type]
+
+
+class FlatEvents(NamedTuple):
+    """Several events as one: ``truth`` (``hit_id`` = row, dense ``particle_id``),
+    ``submission`` for matching (unassigned hits 0) and ``score_submission`` (every
+    event's unassigned hits a track of their own, as in a per-event score), ``particles``
+    (dense ids, or None) and the maps back: ``event_of_row``, ``particle_keys`` /
+    ``track_keys`` (``(event_id, original id)`` of dense id ``i + 1``), ``n_events``."""
+
+    truth: pd.DataFrame
+    submission: pd.DataFrame
+    score_submission: pd.DataFrame
+    particles: pd.DataFrame | None
+    event_of_row: np.ndarray
+    particle_keys: pd.MultiIndex
+    track_keys: pd.MultiIndex
+    n_events: int
+
+
+def _dense(event: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Dense codes 1.. of ``(event, id)`` pairs, increasing with ``id`` within an event,
+    and the pairs of the codes."""
+    keys = pd.MultiIndex.from_arrays([np.asarray(event, dtype=np.int64), np.asarray(ids, dtype=np.int64)], names=["event_id", "id"])
+    codes, uniques = keys.factorize(sort=True)
+    return codes.astype(np.int64) + 1, uniques
+
+
+def flatten_events(
+    truth: pd.DataFrame, submission: pd.DataFrame, particles: pd.DataFrame | None = None
+) -> FlatEvents:
+    """Turn multi-event tables (with ``event_id``) into one event (see :class:`FlatEvents`)."""
+    require_columns(truth, ("event_id", "hit_id", "particle_id"), "truth")
+    require_columns(submission, ("event_id", "hit_id", "track_id"), "submission")
+    t_event = int_column(truth, "event_id", "truth")
+    t_hit = int_column(truth, "hit_id", "truth")
+    pid = int_column(truth, "particle_id", "truth")
+    index = pd.MultiIndex.from_arrays([t_event, t_hit])
+    if index.has_duplicates:
+        row = int(np.flatnonzero(index.duplicated())[0])
+        raise DataError(f"truth: duplicate hit_id {t_hit[row]} in event {t_event[row]}", column="hit_id", row=row)
+    s_event = int_column(submission, "event_id", "submission")
+    s_hit = int_column(submission, "hit_id", "submission")
+    tid = int_column(submission, "track_id", "submission")
+    submitted = pd.MultiIndex.from_arrays([s_event, s_hit])
+    if submitted.has_duplicates:
+        row = int(np.flatnonzero(submitted.duplicated())[0])
+        raise DataError(f"submission: hit_id {s_hit[row]} appears twice in event {s_event[row]}", column="hit_id", row=row)
+    position = index.get_indexer(submitted)
+    if (position < 0).any():
+        row = int(np.flatnonzero(position < 0)[0])
+        raise DataError(f"submission: hit_id {s_hit[row]} of event {s_event[row]} is not a hit of the truth", column="hit_id", row=row)
+    dense_pid = np.where(pid > 0, 0, pid).astype(np.int64)
+    positive = pid > 0
+    codes, particle_keys = _dense(t_event[positive], pid[positive])
+    dense_pid[positive] = codes
+    dense_tid = np.zeros(len(tid), dtype=np.int64)
+    assigned = tid > 0
+    codes, track_keys = _dense(s_event[assigned], tid[assigned])
+    dense_tid[assigned] = codes
+    # For the score, every event's track_id <= 0 values are tracks of their own.
+    score_tid = dense_tid.copy()
+    if (~assigned).any():
+        other, _ = _dense(s_event[~assigned], tid[~assigned])
+        score_tid[~assigned] = -other
+    flat_truth = pd.DataFrame({"hit_id": np.arange(len(t_hit), dtype=np.int64), "particle_id": dense_pid})
+    for column in ("weight", "tz"):
+        if column in truth.columns:
+            flat_truth[column] = truth[column].to_numpy()
+    flat_particles = None
+    if particles is not None:
+        require_columns(particles, ("event_id", "particle_id"), "particles")
+        where = particle_keys.get_indexer(
+            pd.MultiIndex.from_arrays([int_column(particles, "event_id", "particles"), int_column(particles, "particle_id", "particles")])
+        )
+        flat_particles = particles.loc[where >= 0].drop(columns="event_id").assign(particle_id=where[where >= 0] + 1)
+    hits = position
+    return FlatEvents(
+        truth=flat_truth,
+        submission=pd.DataFrame({"hit_id": hits.astype(np.int64), "track_id": dense_tid}),
+        score_submission=pd.DataFrame({"hit_id": hits.astype(np.int64), "track_id": score_tid}),
+        particles=flat_particles,
+        event_of_row=t_event,
+        particle_keys=particle_keys,
+        track_keys=track_keys,
+        n_events=int(len(np.unique(t_event))),
+    )
+
+
+def straw_metrics_from_match(truth: pd.DataFrame, submission: pd.DataFrame, match: MatchResult) -> StrawMetrics:
+    """The straw metrics of one (possibly flattened) event from its :func:`match_tracks` result."""
+    pp = match.per_particle
+    selected = pp["selected"].to_numpy()
+    found = selected & pp["found"].to_numpy()
+    split = selected & (pp["n_matched_tracks"].to_numpy() >= 2)
+    pt = match.per_track
+    found_tracks = pt["double_majority"].to_numpy() & pt["majority_selected"].to_numpy()
+    fractions = pt["n_majority"].to_numpy()[found_tracks] / pt["majority_nhits"].to_numpy()[found_tracks]
+    # Per hit: is it on a long-enough track, and is it the track's matched particle?
+    hit_pid = pd.Series(int_column(truth, "particle_id", "truth"), index=int_column(truth, "hit_id", "truth"))
+    sub_hit = int_column(submission, "hit_id", "submission")
+    sub_tid = int_column(submission, "track_id", "submission")
+    on = sub_tid > 0
+    sub_hit, sub_tid = sub_hit[on], sub_tid[on]
+    row = pd.Index(pt["track_id"].to_numpy()).get_indexer(sub_tid)
+    long_enough = pt["long_enough"].to_numpy()[row]
+    pid = hit_pid.reindex(sub_hit).to_numpy()
+    unlabelled = pid == UNLABELLED_PARTICLE_ID
+    judged = long_enough & ~unlabelled
+    right = pt["matched"].to_numpy()[row] & (pid == pt["majority_particle_id"].to_numpy()[row])
+    return StrawMetrics.from_counts(
+        n_tracks_true=int(selected.sum()),
+        n_found=int(found.sum()),
+        n_split=int(split.sum()),
+        n_hits_assigned=int(judged.sum()),
+        n_hits_wrong=int((judged & ~right).sum()),
+        n_hits_unlabelled=int((long_enough & unlabelled).sum()),
+        sum_found_hit_fraction=math.fsum(fractions),
+    )
+
+
+def straw_metrics(
+    truth: pd.DataFrame,
+    submission: pd.DataFrame,
+    particles: pd.DataFrame | None = None,
+    selection: ParticleSelection | None = None,
+    *,
+    min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
+) -> StrawMetrics:
+    """The straw metrics of one event, or of several when both tables have ``event_id``."""
+    if "event_id" in truth.columns and "event_id" in submission.columns:
+        flat = flatten_events(truth, submission, particles)
+        match = match_tracks(flat.truth, flat.submission, flat.particles, selection, min_track_hits=min_track_hits)
+        return replace(straw_metrics_from_match(flat.truth, flat.submission, match), n_events=flat.n_events)
+    match = match_tracks(truth, submission, particles, selection, min_track_hits=min_track_hits)
+    return straw_metrics_from_match(truth, submission, match)
+
+
+@dataclass(frozen=True)
+class StrawEvaluation:
+    """Everything :func:`evaluate_straw` works out: the JSON-ready ``summary``, the straw
+    metrics, the tracking metrics (:class:`TrackingMetrics`, or
+    :class:`SemiSyntheticMetrics` when the events hold unlabelled hits) and the
+    per-particle / per-track tables with ``event_id`` and the original ids."""
+
+    summary: dict[str, float | int | None]
+    straw: StrawMetrics
+    tracking: TrackingMetrics | SemiSyntheticMetrics
+    per_particle: pd.DataFrame
+    per_track: pd.DataFrame
+
+
+def evaluate_straw(
+    truth: pd.DataFrame,
+    submission: pd.DataFrame,
+    particles: pd.DataFrame | None = None,
+    selection: ParticleSelection | None = None,
+    *,
+    min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
+    n_events: int | None = None,
+) -> StrawEvaluation:
+    """Straw metrics, tracking metrics and the mean TrackML score of many events at once.
+
+    ``truth`` needs ``event_id, hit_id, particle_id, weight``; ``submission`` ``event_id,
+    hit_id, track_id``; ``particles`` (with ``event_id``) only for kinematic cuts. With
+    unlabelled hits (semi-synthetic events) the tracking part follows
+    :mod:`tracknet.evaluation.semisynthetic` (no fake rate). ``n_events`` counts events
+    without any hit too (they score 0); default: the events present in ``truth``.
+    """
+    flat = flatten_events(truth, submission, particles)
+    if n_events is not None:
+        if n_events < flat.n_events:
+            raise DataError(f"n_events ({n_events}) is below the {flat.n_events} events of the truth table")
+        flat = flat._replace(n_events=int(n_events))
+    match = match_tracks(flat.truth, flat.submission, flat.particles, selection, min_track_hits=min_track_hits)
+    straw = replace(straw_metrics_from_match(flat.truth, flat.submission, match), n_events=flat.n_events)
+    summary: dict[str, float | int | None] = {names.TRACKML_SCORE: _mean_score(flat, truth)}
+    per_track = match.per_track
+    tracking: TrackingMetrics | SemiSyntheticMetrics
+    if bool(np.any(flat.truth["particle_id"].to_numpy() == UNLABELLED_PARTICLE_ID)):
+        semi = semisynthetic_from_match(flat.truth, flat.submission, match)
+        tracking = replace(semi.metrics, n_events=flat.n_events)
+        per_track = semi.per_track
+    else:
+        tracking = replace(match.metrics, n_events=flat.n_events)
+    summary.update(tracking.to_dict())
+    summary.update(straw.to_dict())
+    return StrawEvaluation(
+        summary,
+        straw,
+        tracking,
+        _restore_particles(match.per_particle, flat.particle_keys),
+        _restore_tracks(per_track, flat.track_keys, flat.particle_keys),
+    )
+
+
+def _restore_particles(per_particle: pd.DataFrame, particle_keys: pd.MultiIndex) -> pd.DataFrame:
+    """``event_id`` and the original ``particle_id`` of a flattened per-particle table."""
+    out = per_particle.copy()
+    dense = out["particle_id"].to_numpy() - 1
+    out.insert(0, "event_id", particle_keys.get_level_values(0).to_numpy()[dense].astype(np.int64))
+    out["particle_id"] = particle_keys.get_level_values(1).to_numpy()[dense].astype(np.int64)
+    return out
+
+
+def _restore_tracks(per_track: pd.DataFrame, track_keys: pd.MultiIndex, particle_keys: pd.MultiIndex) -> pd.DataFrame:
+    """``event_id``, the original ``track_id`` and ``majority_particle_id`` of a flattened
+    per-track table (reserved ids such as noise stay as they are)."""
+    out = per_track.copy()
+    dense = out["track_id"].to_numpy() - 1
+    out.insert(0, "event_id", track_keys.get_level_values(0).to_numpy()[dense].astype(np.int64))
+    out["track_id"] = track_keys.get_level_values(1).to_numpy()[dense].astype(np.int64)
+    major = out["majority_particle_id"].to_numpy().astype(np.int64)
+    positive = major > 0
+    major[positive] = particle_keys.get_level_values(1).to_numpy()[major[positive] - 1]
+    out["majority_particle_id"] = major
+    return out
+
+
+def _mean_score(flat: FlatEvents, truth: pd.DataFrame) -> float | None:
+    """Mean of the per-event TrackML scores, from one call on the flattened events.
+
+    The score of an event does not change when its weights are scaled, so the weights
+    are normalised per event: the pooled score is then the sum of the event scores over
+    the events with weight, and the mean over all events (an event without weight
+    scores 0) follows exactly.
+    """
+    if "weight" not in truth.columns or flat.n_events == 0:
+        return None
+    weight = truth["weight"].to_numpy(dtype=np.float64)
+    events, inverse = np.unique(flat.event_of_row, return_inverse=True)
+    total = np.bincount(inverse, weights=weight, minlength=len(events))
+    normalised = np.where(total[inverse] > 0, weight / np.where(total[inverse] > 0, total[inverse], 1.0), 0.0)
+    with_weight = int((total > 0).sum())
+    if with_weight == 0:
+        return 0.0
+    pooled = trackml_score(flat.truth, flat.score_submission, weights=normalised)
+    return pooled * with_weight / flat.n_events
+
+
+def evaluate_straw_submission(
+    data_dir: str | os.PathLike[str],
+    submission: str | os.PathLike[str] | pd.DataFrame,
+    selection: ParticleSelection | None = None,
+    *,
+    min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
+) -> DirectoryEvaluation:
+    """Evaluate a submission against a straw dataset directory (every event it names).
+
+    Returns a :class:`~tracknet.evaluation.files.DirectoryEvaluation` whose summary holds
+    the TrackML score (mean over events), the tracking metrics and the straw metrics;
+    its ``events`` mapping is empty (straw events are evaluated all at once).
+    """
+    from tracknet.evaluation.files import DirectoryEvaluation
+    from tracknet.io.straw import StrawDataset
+    from tracknet.io.trackml import read_submission
+
+    source = None if isinstance(submission, pd.DataFrame) else str(submission)
+    frame = submission if isinstance(submission, pd.DataFrame) else read_submission(submission)
+    require_columns(frame, ("event_id", "hit_id", "track_id"), "submission")
+    named = np.unique(int_column(frame, "event_id", "submission"))
+    if len(named) == 0:
+        raise DataError("submission names no event", file=source)
+    dataset = StrawDataset.open(data_dir)
+    available = dataset.event_ids()
+    missing = named[~np.isin(named, available)]
+    if len(missing):
+        raise DataError(f"submission names event(s) {missing[:5].tolist()} that are not in {data_dir}", file=source, column="event_id")
+    batch = dataset.read_all()
+    batch = batch.take(np.flatnonzero(np.isin(batch.events["event_id"], named)))
+    h = batch.hits
+    truth = pd.DataFrame({c: h[c] for c in ("event_id", "hit_id", "particle_id", "weight")})
+    particles = pd.DataFrame(batch.particles)
+    result = evaluate_straw(
+        truth, frame[["event_id", "hit_id", "track_id"]], particles, selection, min_track_hits=min_track_hits, n_events=len(named)
+    )
+    return DirectoryEvaluation(summary=result.summary, events={}, per_particle=result.per_particle, per_track=result.per_track)
+
