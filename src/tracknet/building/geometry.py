@@ -1,0 +1,130 @@
+"""Detector surfaces and envelope, derived from an event's hits (no geometry file needed).
+
+Every ``(volume_id, layer_id)`` of an event is summarised as one idealised surface:
+
+* a *barrel* layer (a cylinder around the beam): its hits spread further along ``z`` than
+  in ``r``; the surface is ``r = position`` (the median hit radius), valid for ``z`` in
+  ``[low, high]``;
+* a *disk* (an end-cap layer): its hits spread further in ``r`` than along ``z``; the
+  surface is ``z = position`` (the median hit z), valid for ``r`` in ``[low, high]``.
+
+Only hits are used (never truth), so the same code serves the full TrackML detector,
+the barrel-only samples and simulated detectors. The classical baseline intersects
+helices with these surfaces; triplet seeding predicts the third hit on them.
+
+:class:`Envelope` is the region that holds the event's hits: ``r <= r_max`` and
+``|z| <= z_max`` (mm). A search sphere whose centre lies outside it (beyond a margin) has
+left the detector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["layer_keys", "LayerSurfaces", "Envelope"]
+
+
+def layer_keys(volume_id: np.ndarray, layer_id: np.ndarray) -> np.ndarray:
+    """One int64 per ``(volume_id, layer_id)``: ``volume << 32 | layer`` (ids >= 0)."""
+    return (np.asarray(volume_id, dtype=np.int64) << 32) | np.asarray(layer_id, dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerSurfaces:
+    """One idealised surface per layer; arrays of shape ``(L,)`` sorted by ``keys``.
+
+    ``keys``: :func:`layer_keys` of the layer; ``barrel``: True
+    for a cylinder ``r = position``, False for a disk ``z = position``; ``low``/``high``:
+    the extent along the surface (``z`` for a cylinder, ``r`` for a disk); ``spread``: the
+    half-range of the hits across the surface (module staggering, ``r`` for a cylinder
+    and ``z`` for a disk). All mm.
+    """
+
+    keys: np.ndarray
+    barrel: np.ndarray
+    position: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    spread: np.ndarray
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def from_hits(
+        cls, positions: np.ndarray, volume_id: np.ndarray, layer_id: np.ndarray
+    ) -> LayerSurfaces:
+        """Surfaces of the layers present among the hits (vectorised over hits)."""
+        positions = np.asarray(positions, dtype=np.float64)
+        keys = layer_keys(volume_id, layer_id)
+        if len(keys) == 0:
+            empty = np.zeros(0)
+            return cls(np.zeros(0, np.int64), np.zeros(0, bool), empty, empty, empty, empty)
+        unique, inverse = np.unique(keys, return_inverse=True)
+        n = len(unique)
+        r = np.hypot(positions[:, 0], positions[:, 1])
+        z = positions[:, 2]
+
+        def extent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            low = np.full(n, np.inf)
+            high = np.full(n, -np.inf)
+            np.minimum.at(low, inverse, values)
+            np.maximum.at(high, inverse, values)
+            return low, high
+
+        def median(values: np.ndarray) -> np.ndarray:
+            order = np.lexsort((values, inverse))
+            counts = np.bincount(inverse, minlength=n)
+            starts = np.cumsum(counts) - counts
+            lo = order[starts + (counts - 1) // 2]
+            hi = order[starts + counts // 2]
+            return 0.5 * (values[lo] + values[hi])
+
+        r_low, r_high = extent(r)
+        z_low, z_high = extent(z)
+        barrel = (r_high - r_low) < (z_high - z_low)
+        return cls(
+            keys=unique,
+            barrel=barrel,
+            position=np.where(barrel, median(r), median(z)),
+            low=np.where(barrel, z_low, r_low),
+            high=np.where(barrel, z_high, r_high),
+            spread=np.where(barrel, r_high - r_low, z_high - z_low) / 2.0,
+        )
+
+    def index_of(self, keys: np.ndarray) -> np.ndarray:
+        """Row of each layer key in these surfaces, ``-1`` where unknown."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if self.n_layers == 0:
+            return np.full(keys.shape, -1, dtype=np.int64)
+        pos = np.clip(np.searchsorted(self.keys, keys), 0, self.n_layers - 1)
+        return np.where(self.keys[pos] == keys, pos, -1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The region of the hits: ``r <= r_max`` and ``|z| <= z_max`` (mm), plus a margin."""
+
+    r_max: float
+    z_max: float
+    margin_mm: float = 0.0
+
+    @classmethod
+    def from_positions(cls, positions: np.ndarray, margin_mm: float = 0.0) -> Envelope:
+        positions = np.asarray(positions, dtype=np.float64)
+        if len(positions) == 0:
+            return cls(0.0, 0.0, margin_mm)
+        r = np.hypot(positions[:, 0], positions[:, 1])
+        return cls(float(r.max()), float(np.abs(positions[:, 2]).max()), float(margin_mm))
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """Bool ``(n,)``: the points lie inside the envelope plus margin (NaN: outside)."""
+        points = np.asarray(points, dtype=np.float64)
+        r = np.hypot(points[:, 0], points[:, 1])
+        with np.errstate(invalid="ignore"):
+            return (r <= self.r_max + self.margin_mm) & (
+                np.abs(points[:, 2]) <= self.z_max + self.margin_mm
+            )

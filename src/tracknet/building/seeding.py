@@ -1,0 +1,540 @@
+"""Seeds: the first one, two or three hits of track candidates, from the innermost layers.
+
+A seeding *stage* (:class:`SeedStage`) names where the hits of a seed may lie, as lists
+of ``(volume_id, layer_id)``: ``first`` for the first hit, ``second`` and ``third`` for
+the next ones. Nothing else about the detector is assumed (the layers' shapes are read
+off the hits, see :class:`~tracknet.building.geometry.LayerSurfaces`), so the same code
+seeds the full TrackML detector (barrel and end-caps) and the barrel-only real samples
+(volumes 8, 13, 17): layers absent from an event simply hold no hits.
+
+Seed kinds
+    * ``"single"``: every hit of the ``first`` layers;
+    * ``"pair"``: a hit of ``first`` and a hit of ``second`` on another layer that pass the
+      pair cuts;
+    * ``"triplet"``: a pair extended by a hit of ``third`` on a third layer that passes the
+      triplet cuts.
+
+Cuts (all tunable; ``None`` switches a cut off). ``r`` is the transverse radius, ``phi``
+the azimuth, ``z`` the coordinate along the beam (mm, rad).
+
+    * ``min_delta_r_mm``: each hit lies at least this much further out in ``r`` than the
+      previous one (a track from the beam line moves outwards in its first half turn);
+    * ``max_delta_phi``: ``|phi_2 - phi_1|`` at most this (rad);
+    * ``max_z0_mm``: the straight line through the first two hits in the ``(r, z)`` plane
+      crosses the beam line (``r = 0``) within ``|z0| <= max_z0_mm``: the seed points back
+      to the luminous region;
+    * ``min_pt_gev``: the transverse momentum implied by the curvature is at least this,
+      with ``pT [GeV] = 0.3 * B [T] * R [m]``. For a triplet the circle passes through its
+      three hits. With ``beamline`` (tracks come from the beam line), a pair's circle
+      passes through the beam line (the origin of the transverse plane) and both hits,
+      and the bound also narrows the ``phi`` window: a circle of curvature ``k`` from the
+      origin reaches azimuth ``phi_0 + asin(k r / 2)`` at radius ``r``;
+    * triplets: the pair's circle through the origin (straight on in the transverse
+      plane without ``beamline``, for secondaries) and its straight line in ``(r, z)``
+      predict where the track crosses each ``third`` layer; the ``max_third_hits`` hits
+      nearest that point within ``max_triplet_distance_mm`` are candidates, and pass when the angle
+      of the track in the ``(r, z)`` plane changes by at most ``max_theta_change`` (rad)
+      between the segments 1-2 and 2-3 and the circle through the three hits passes
+      within ``max_d0_mm`` of the beam line.
+
+Pairs are found per ``second`` layer with a sorted-``phi`` window search (binary search on
+the azimuths, wrapped around ``+-pi``) after dropping first hits whose vertex-compatible
+lines miss that layer; triplets with a k-d tree nearest-hit search around the predicted points
+(:class:`~tracknet.building.search.HitIndex`). The cuts then act on flat candidate
+lists: no loop over hits (only over the few layers of a stage).
+:func:`find_seeds` returns an ``(S, m)`` array of hit row indices (``m`` = 1, 2 or 3) in
+lexicographic order, so seeding is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from .geometry import LayerSurfaces, layer_keys
+from .search import HitIndex
+
+__all__ = [
+    "SEED_KINDS",
+    "PT_PER_TESLA_METRE",
+    "LayerId",
+    "SeedStage",
+    "DEFAULT_SEED_STAGES",
+    "curvature_from_pt",
+    "find_seeds",
+]
+
+SEED_KINDS: tuple[str, ...] = ("single", "pair", "triplet")
+LayerId = tuple[int, int]
+
+#: pT [GeV] = PT_PER_TESLA_METRE * B [T] * R [m].
+PT_PER_TESLA_METRE = 0.299792458
+
+
+def curvature_from_pt(pt_gev: float, field_tesla: float) -> float:
+    """The curvature (1/mm) of a track of transverse momentum ``pt_gev`` in ``field_tesla``."""
+    return PT_PER_TESLA_METRE * field_tesla / (1000.0 * pt_gev)
+
+
+def _layers(name: str, value: Any) -> tuple[LayerId, ...]:
+    if value is None:
+        return ()
+    out: list[LayerId] = []
+    try:
+        for pair in value:
+            volume, layer = (int(v) for v in pair)
+            if volume < 0 or layer < 0:
+                raise ValueError
+            out.append((volume, layer))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"seed stage {name} must be a list of (volume_id, layer_id) pairs of integers >= 0, got {value!r}"
+        ) from None
+    return tuple(out)
+
+
+def _optional_positive(name: str, value: Any, *, allow_zero: bool = False) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"seed stage {name} must be a finite number or null, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"seed stage {name} must be {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SeedStage:
+    """Where seed hits lie and which seeds pass (see the module docstring).
+
+    ``first``, ``second``, ``third``: ``(volume_id, layer_id)`` lists for the seed's first,
+    second and third hit. Lengths in mm, angles in rad, momenta in GeV. ``min_hits``, when
+    set, replaces the builder's minimum track length for tracks of this stage (seeds
+    without the vertex cuts are less pure, so their tracks may be asked to be longer).
+    """
+
+    kind: str = "triplet"
+    first: tuple[LayerId, ...] = ((8, 2),)
+    second: tuple[LayerId, ...] = ((8, 4),)
+    third: tuple[LayerId, ...] = ((8, 6),)
+    min_delta_r_mm: float = 1.0
+    max_delta_phi: float = 0.2
+    max_z0_mm: float | None = 100.0
+    min_pt_gev: float | None = 0.5
+    max_triplet_distance_mm: float = 10.0
+    max_third_hits: int = 2
+    max_theta_change: float | None = 0.01
+    max_d0_mm: float | None = 2.0
+    beamline: bool = True
+    min_hits: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in SEED_KINDS:
+            raise ConfigError(f"seed stage kind must be one of {list(SEED_KINDS)}, got {self.kind!r}")
+        for name in ("first", "second", "third"):
+            object.__setattr__(self, name, _layers(name, getattr(self, name)))
+        if not self.first:
+            raise ConfigError("seed stage first must name at least one (volume_id, layer_id)")
+        if self.kind in ("pair", "triplet") and not self.second:
+            raise ConfigError(f"a {self.kind} seed stage needs second layers")
+        if self.kind == "triplet" and not self.third:
+            raise ConfigError("a triplet seed stage needs third layers")
+        delta_r = _optional_positive("min_delta_r_mm", self.min_delta_r_mm, allow_zero=True)
+        if delta_r is None:
+            raise ConfigError("seed stage min_delta_r_mm must be a number >= 0")
+        object.__setattr__(self, "min_delta_r_mm", delta_r)
+        dphi = _optional_positive("max_delta_phi", self.max_delta_phi)
+        if dphi is None or dphi > math.pi:
+            raise ConfigError(f"seed stage max_delta_phi must be in (0, pi], got {self.max_delta_phi!r}")
+        object.__setattr__(self, "max_delta_phi", dphi)
+        distance = _optional_positive("max_triplet_distance_mm", self.max_triplet_distance_mm)
+        if distance is None:
+            raise ConfigError("seed stage max_triplet_distance_mm must be a number > 0")
+        object.__setattr__(self, "max_triplet_distance_mm", distance)
+        if (
+            isinstance(self.max_third_hits, bool)
+            or not isinstance(self.max_third_hits, int)
+            or self.max_third_hits < 1
+        ):
+            raise ConfigError(
+                f"seed stage max_third_hits must be an integer >= 1, got {self.max_third_hits!r}"
+            )
+        for name in ("max_z0_mm", "min_pt_gev", "max_theta_change", "max_d0_mm"):
+            object.__setattr__(self, name, _optional_positive(name, getattr(self, name)))
+        if not isinstance(self.beamline, bool):
+            raise ConfigError(f"seed stage beamline must be true or false, got {self.beamline!r}")
+        if self.min_hits is not None and (
+            isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1
+        ):
+            raise ConfigError(f"seed stage min_hits must be an integer >= 1 or null, got {self.min_hits!r}")
+
+    @property
+    def n_hits(self) -> int:
+        """Hits per seed: 1, 2 or 3."""
+        return SEED_KINDS.index(self.kind) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (layer lists as lists of lists), for JSON and configs."""
+        out = asdict(self)
+        for name in ("first", "second", "third"):
+            out[name] = [list(p) for p in getattr(self, name)]
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SeedStage:
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"a seed stage must be a mapping of options, got {values!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown seed stage option(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**dict(values))
+
+
+#: Pixel layers of the TrackML detector, from the beam outwards: barrel (volume 8) layers
+#: 2, 4, 6, 8 at r = 32, 72, 116, 172 mm; end-cap disks (volume 7 at z < 0, volume 9 at
+#: z > 0) at |z| = 600, 700, 820, 960, 1100, 1300, 1500 mm (layers 14..2 of volume 7,
+#: 2..14 of volume 9).
+_DISKS = (((7, 14), (9, 2)), ((7, 12), (9, 4)), ((7, 10), (9, 6)), ((7, 8), (9, 8)))
+
+#: Default seeding for TrackML-like detectors, as triplets of the pixel layers.
+#: Stage 1 seeds tracks that start in the innermost barrel layer (most primaries; at large
+#: |eta| the later hits lie on the first end-cap disks). Stage 2 runs on the hits that
+#: stage 1 left unassigned and seeds tracks starting one layer further out (a missed
+#: first hit, a particle produced between layers, a forward track starting on a disk).
+#: Stage 3 seeds what is left from the outer pixel and inner strip barrel layers without
+#: assuming a track from the beam line: secondaries produced in the detector.
+DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
+    SeedStage(
+        kind="triplet",
+        first=((8, 2),),
+        second=((8, 4), *_DISKS[0], *_DISKS[1]),
+        third=((8, 6), *_DISKS[0], *_DISKS[1], *_DISKS[2]),
+    ),
+    SeedStage(
+        kind="triplet",
+        first=((8, 2), (8, 4), *_DISKS[0], *_DISKS[1]),
+        second=((8, 6), (8, 8), *_DISKS[1], *_DISKS[2]),
+        third=((8, 8), (13, 2), *_DISKS[2], *_DISKS[3]),
+    ),
+    SeedStage(
+        kind="triplet",
+        first=((8, 6), (8, 8), (13, 2), (13, 4)),
+        second=((8, 8), (13, 2), (13, 4), (13, 6)),
+        third=((13, 2), (13, 4), (13, 6), (13, 8)),
+        max_delta_phi=0.1,
+        max_z0_mm=None,
+        max_theta_change=0.02,
+        max_d0_mm=None,
+        beamline=False,
+    ),
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ragged_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``[lo_i, hi_i)``: the owner ``i`` and the value of every element, flat."""
+    counts = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(lo), dtype=np.int64), counts)
+    starts = np.cumsum(counts) - counts
+    value = lo[owner] + (np.arange(int(counts.sum()), dtype=np.int64) - starts[owner])
+    return owner, value
+
+
+def _phi_window_pairs(
+    phi_query: np.ndarray, half_width: np.ndarray, phi_target: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(query, target)`` with ``|phi_target - phi_query| <= half_width`` (mod 2 pi)."""
+    if len(phi_query) == 0 or len(phi_target) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    width = float(half_width.max()) if len(half_width) else 0.0
+    index = np.arange(len(phi_target), dtype=np.int64)
+    # Wrap: targets near +pi also appear below -pi and vice versa.
+    low = phi_target < -np.pi + width
+    high = phi_target > np.pi - width
+    phi_all = np.concatenate([phi_target, phi_target[low] + 2 * np.pi, phi_target[high] - 2 * np.pi])
+    index_all = np.concatenate([index, index[low], index[high]])
+    order = np.argsort(phi_all, kind="stable")
+    phi_sorted = phi_all[order]
+    lo = np.searchsorted(phi_sorted, phi_query - half_width, side="left")
+    hi = np.searchsorted(phi_sorted, phi_query + half_width, side="right")
+    owner, pos = _ragged_ranges(lo, hi)
+    target = index_all[order[pos]]
+    # A target can be reached twice through the wrap only when the window exceeds pi.
+    if width > np.pi / 2:
+        key = owner * len(phi_target) + target
+        _, first = np.unique(key, return_index=True)
+        owner, target = owner[first], target[first]
+    return owner, target
+
+
+def _circle_curvature(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Unsigned curvature (1/mm) of the circle through three points in the plane ``(n, 2)``."""
+    ab = np.linalg.norm(b - a, axis=1)
+    bc = np.linalg.norm(c - b, axis=1)
+    ca = np.linalg.norm(a - c, axis=1)
+    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    denom = ab * bc * ca
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom > 0, 2.0 * np.abs(cross) / np.where(denom > 0, denom, 1.0), np.inf)
+
+
+def _d0(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Distance (mm) of closest approach to the origin of the circle (or line) through a, b, c."""
+    # Circumcentre from the perpendicular bisectors.
+    d = 2.0 * (a[:, 0] * (b[:, 1] - c[:, 1]) + b[:, 0] * (c[:, 1] - a[:, 1]) + c[:, 0] * (a[:, 1] - b[:, 1]))
+    a2, b2, c2 = (np.einsum("ij,ij->i", p, p) for p in (a, b, c))
+    ok = np.abs(d) > 1e-12
+    safe = np.where(ok, d, 1.0)
+    ux = (a2 * (b[:, 1] - c[:, 1]) + b2 * (c[:, 1] - a[:, 1]) + c2 * (a[:, 1] - b[:, 1])) / safe
+    uy = (a2 * (c[:, 0] - b[:, 0]) + b2 * (a[:, 0] - c[:, 0]) + c2 * (b[:, 0] - a[:, 0])) / safe
+    radius = np.hypot(a[:, 0] - ux, a[:, 1] - uy)
+    circle = np.abs(np.hypot(ux, uy) - radius)
+    # Collinear points: distance of the origin from the line through a and c.
+    direction = c - a
+    norm = np.linalg.norm(direction, axis=1)
+    line = np.abs(a[:, 0] * direction[:, 1] - a[:, 1] * direction[:, 0]) / np.where(norm > 0, norm, 1.0)
+    return np.where(ok, circle, line)
+
+
+def _members(keys: np.ndarray, layers: Iterable[LayerId], available: np.ndarray) -> np.ndarray:
+    wanted = layer_keys(*np.array(list(layers), dtype=np.int64).reshape(-1, 2).T)
+    return np.flatnonzero(np.isin(keys, wanted) & available)
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def _pairs(
+    positions: np.ndarray,
+    keys: np.ndarray,
+    surfaces: LayerSurfaces,
+    first: np.ndarray,
+    stage: SeedStage,
+    available: np.ndarray,
+    kappa_max: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (first hit, second hit), searched one ``second`` layer at a time."""
+    x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
+    r = np.hypot(x, y)
+    phi = np.arctan2(y, x)
+    out1: list[np.ndarray] = []
+    out2: list[np.ndarray] = []
+    r1, z1 = r[first], z[first]
+    for volume, layer in stage.second:
+        key = int(layer_keys(np.array([volume]), np.array([layer]))[0])
+        row = int(surfaces.index_of(np.array([key]))[0])
+        targets = np.flatnonzero((keys == key) & available)
+        if row < 0 or len(targets) == 0 or len(first) == 0:
+            continue
+        reach = np.ones(len(first), dtype=bool)
+        if stage.max_z0_mm is not None:
+            # Lines from the beam line (|z0| <= Z0) through the first hit: where do they
+            # cross this layer? Drop first hits for which no such line reaches it.
+            z0 = np.array([-stage.max_z0_mm, stage.max_z0_mm])[:, None]
+            margin = surfaces.spread[row] + 1.0
+            if surfaces.barrel[row]:
+                rho = surfaces.position[row]
+                cross = z0 + (z1 - z0) * rho / r1  # z at r = rho, for both ends of the window
+                reach = (cross.max(axis=0) >= surfaces.low[row] - margin) & (
+                    cross.min(axis=0) <= surfaces.high[row] + margin
+                )
+            else:
+                zeta = surfaces.position[row]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    cross = r1 * (zeta - z0) / (z1 - z0)  # r at z = zeta
+                through = np.sign(z1 - z0[0]) != np.sign(z1 - z0[1])  # z0 window holds z1
+                valid = np.isfinite(cross) & (cross > 0)
+                high = np.where(through, np.inf, np.where(valid, cross, -np.inf).max(axis=0))
+                low = np.where(valid, cross, np.inf).min(axis=0)
+                low = np.where(through, np.minimum(low, r1), low)
+                reach = (high >= surfaces.low[row] - margin) & (low <= surfaces.high[row] + margin)
+        query = first[reach]
+        half = np.full(len(query), stage.max_delta_phi)
+        if stage.beamline and np.isfinite(kappa_max):
+            r2_max = float(r[targets].max())
+            bound = np.arcsin(np.minimum(1.0, kappa_max * r2_max / 2.0)) - np.arcsin(
+                np.minimum(1.0, kappa_max * r[query] / 2.0)
+            )
+            half = np.minimum(half, np.maximum(bound, 0.0) + 1e-9)
+        owner, target = _phi_window_pairs(phi[query], half, phi[targets])
+        out1.append(query[owner])
+        out2.append(targets[target])
+    if not out1:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    i1, i2 = np.concatenate(out1), np.concatenate(out2)
+    keep = (keys[i1] != keys[i2]) & (r[i2] - r[i1] >= max(stage.min_delta_r_mm, 1e-9))
+    i1, i2 = i1[keep], i2[keep]
+    keep = np.abs(np.remainder(phi[i2] - phi[i1] + np.pi, 2 * np.pi) - np.pi) <= stage.max_delta_phi
+    i1, i2 = i1[keep], i2[keep]
+    if stage.max_z0_mm is not None:
+        z0 = z[i1] - r[i1] * (z[i2] - z[i1]) / (r[i2] - r[i1])
+        keep = np.abs(z0) <= stage.max_z0_mm
+        i1, i2 = i1[keep], i2[keep]
+    if stage.beamline and np.isfinite(kappa_max):
+        origin = np.zeros((len(i1), 2))
+        keep = _circle_curvature(origin, positions[i1, :2], positions[i2, :2]) <= kappa_max
+        i1, i2 = i1[keep], i2[keep]
+    return i1, i2
+
+
+def _triplets(
+    positions: np.ndarray,
+    keys: np.ndarray,
+    surfaces: LayerSurfaces,
+    i1: np.ndarray,
+    i2: np.ndarray,
+    stage: SeedStage,
+    available: np.ndarray,
+    kappa_max: float,
+    workers: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Extend pairs by a third hit near the point the pair predicts on each third layer."""
+    x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
+    r = np.hypot(x, y)
+    phi = np.arctan2(y, x)
+    third = np.flatnonzero(
+        np.isin(keys, layer_keys(*np.array(stage.third, dtype=np.int64).reshape(-1, 2).T)) & available
+    )
+    empty = np.zeros(0, dtype=np.int64)
+    if len(third) == 0 or len(i1) == 0:
+        return empty, empty, empty
+    # In the transverse plane the pair continues on its circle through the origin (signed
+    # curvature, initial direction) or, without the beam-line assumption, straight on.
+    a, b = positions[i1, :2], positions[i2, :2]
+    if stage.beamline:
+        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+        denom = r[i1] * r[i2] * np.linalg.norm(b - a, axis=1)
+        kappa = 2.0 * cross / np.where(denom > 0, denom, 1.0)
+    else:
+        kappa = np.zeros(len(i1))
+    direction = phi[i1] - np.arcsin(np.clip(kappa * r[i1] / 2.0, -1.0, 1.0))
+    step = b - a
+    unit = step / np.maximum(np.linalg.norm(step, axis=1), 1e-12)[:, None]
+    along = np.einsum("ij,ij->i", b, unit)
+    dz, dr = z[i2] - z[i1], r[i2] - r[i1]
+    centres: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    layer_of_query: list[np.ndarray] = []
+    for volume, layer in stage.third:
+        key = int(layer_keys(np.array([volume]), np.array([layer]))[0])
+        row = int(surfaces.index_of(np.array([key]))[0])
+        if row < 0:
+            continue
+        if surfaces.barrel[row]:
+            r3 = np.full(len(i1), surfaces.position[row])
+            z3 = z[i2] + dz / dr * (r3 - r[i2])
+            ok = (z3 >= surfaces.low[row] - stage.max_triplet_distance_mm) & (
+                z3 <= surfaces.high[row] + stage.max_triplet_distance_mm
+            )
+        else:
+            z3 = np.full(len(i1), surfaces.position[row])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r3 = r[i2] + dr / dz * (z3 - z[i2])
+            ok = ((z3 - z[i2]) * dz > 0) & (r3 >= surfaces.low[row] - stage.max_triplet_distance_mm) & (
+                r3 <= surfaces.high[row] + stage.max_triplet_distance_mm
+            )
+        ok &= np.isfinite(r3) & (r3 - r[i2] >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
+        sel = np.flatnonzero(ok)
+        if stage.beamline:
+            phi3 = direction[sel] + np.arcsin(kappa[sel] * r3[sel] / 2.0)
+            xy = np.column_stack([r3[sel] * np.cos(phi3), r3[sel] * np.sin(phi3)])
+        else:
+            # The point of the straight line b + t * unit (t > 0) at radius r3.
+            t = -along[sel] + np.sqrt(
+                np.maximum(along[sel] ** 2 - r[i2][sel] ** 2 + r3[sel] ** 2, 0.0)
+            )
+            xy = b[sel] + t[:, None] * unit[sel]
+        centres.append(np.column_stack([xy, z3[sel]]))
+        owners.append(sel)
+        layer_of_query.append(np.full(len(sel), key, dtype=np.int64))
+    if not owners:
+        return empty, empty, empty
+    centre = np.concatenate(centres)
+    owner = np.concatenate(owners)
+    query_layer = np.concatenate(layer_of_query)
+    found = HitIndex(positions[third], workers=workers).nearest(
+        centre, stage.max_triplet_distance_mm, stage.max_third_hits
+    )
+    j3 = third[found.hit]
+    keep = keys[j3] == query_layer[found.query]
+    j1, j2, j3 = i1[owner[found.query[keep]]], i2[owner[found.query[keep]]], j3[keep]
+    if stage.max_theta_change is not None:
+        theta12 = np.arctan2(r[j2] - r[j1], z[j2] - z[j1])
+        theta23 = np.arctan2(r[j3] - r[j2], z[j3] - z[j2])
+        keep = np.abs(theta23 - theta12) <= stage.max_theta_change
+        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
+    pa, pb, pc = positions[j1, :2], positions[j2, :2], positions[j3, :2]
+    if np.isfinite(kappa_max):
+        keep = _circle_curvature(pa, pb, pc) <= kappa_max
+        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
+        pa, pb, pc = pa[keep], pb[keep], pc[keep]
+    if stage.max_d0_mm is not None:
+        keep = _d0(pa, pb, pc) <= stage.max_d0_mm
+        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
+    return j1, j2, j3
+
+
+def _sorted_rows(columns: list[np.ndarray]) -> np.ndarray:
+    seeds = np.column_stack(columns).astype(np.int64) if columns[0].size else np.zeros((0, len(columns)), np.int64)
+    if len(seeds) == 0:
+        return seeds
+    seeds = np.unique(seeds, axis=0)  # sorted lexicographically, duplicates removed
+    return seeds
+
+
+def find_seeds(
+    positions: np.ndarray,
+    volume_id: np.ndarray,
+    layer_id: np.ndarray,
+    stage: SeedStage,
+    *,
+    field_tesla: float = 2.0,
+    available: np.ndarray | None = None,
+    surfaces: LayerSurfaces | None = None,
+    workers: int = 1,
+) -> np.ndarray:
+    """Seeds of one stage: an ``(S, m)`` int64 array of hit row indices, sorted by row.
+
+    ``positions`` ``(N, 3)`` mm; ``volume_id``/``layer_id`` ``(N,)``; ``available`` (bool
+    ``(N,)``, default all) marks the hits that may be used (e.g. those not yet assigned);
+    ``field_tesla`` converts ``min_pt_gev`` into a curvature; ``surfaces`` (derived from
+    all hits when not given) places the layers; ``workers`` goes to the k-d tree queries.
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    n = len(positions)
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise DataError(f"hit positions must have shape (N, 3), got {positions.shape}")
+    if (
+        isinstance(field_tesla, bool)
+        or not isinstance(field_tesla, (int, float))
+        or not (math.isfinite(field_tesla) and field_tesla > 0)
+    ):
+        raise ConfigError(f"field_tesla must be a finite number > 0, got {field_tesla!r}")
+    keys = layer_keys(volume_id, layer_id)
+    if keys.shape != (n,):
+        raise DataError(f"volume_id and layer_id must have shape ({n},), got {keys.shape}")
+    available = np.ones(n, dtype=bool) if available is None else np.asarray(available, dtype=bool)
+    if available.shape != (n,):
+        raise DataError(f"available must have shape ({n},), got {available.shape}")
+    first = _members(keys, stage.first, available)
+    if stage.kind == "single":
+        return first.reshape(-1, 1).astype(np.int64)
+    if surfaces is None:
+        surfaces = LayerSurfaces.from_hits(positions, volume_id, layer_id)
+    kappa_max = (
+        curvature_from_pt(stage.min_pt_gev, field_tesla) if stage.min_pt_gev is not None else np.inf
+    )
+    i1, i2 = _pairs(positions, keys, surfaces, first, stage, available, kappa_max)
+    if stage.kind == "pair":
+        return _sorted_rows([i1, i2])
+    return _sorted_rows(list(_triplets(positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers)))
