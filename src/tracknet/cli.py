@@ -233,6 +233,16 @@ def demo(
     run_demo(out, n_events=events, n_particles=particles, seed=seed, echo=typer.echo)
 
 
+# --------------------------------------------------------------------------- commands living beside their code
+
+from .augment.commands import overlay  # noqa: E402
+from .simulation.straw.commands import display_straw, straw  # noqa: E402
+
+simulate_app.command("straw")(straw)
+app.command("display-straw")(display_straw)
+app.command("overlay")(overlay)
+
+
 # --------------------------------------------------------------------------- entry
 
 
