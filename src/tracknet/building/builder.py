@@ -1,0 +1,417 @@
+"""Track candidates: seeds extended hit by hit, all candidates of an event in one batch.
+
+The extension loop is shared by the learned and the classical track follower; they differ
+only in the *extender* that predicts where the next hits are (:class:`Extender`):
+
+* :class:`TrackNetExtender` runs StepAhead TrackNET: every live candidate advances by one
+  batched :meth:`~tracknet.model.step_ahead.StepAheadTrackNet.step` (``torch.no_grad``,
+  float32) with its own GRU hidden state, and the model's t1/t2 spheres (model frame) are
+  converted to millimetres with the checkpoint's :class:`~tracknet.data.normalize.Normalizer`
+  (one isotropic scale for centres and radii) times ``radius_scale``;
+* :class:`tracknet.building.baseline.HelixExtender` extrapolates a helix through the last
+  hits with fixed search windows.
+
+One iteration of :func:`extend_seeds`, for all live candidates at once:
+
+1. **t1 search**: the hits inside each candidate's t1 sphere, nearest to the centre first
+   (:meth:`~tracknet.building.search.HitIndex.nearest`, one radius per query). Hits the
+   candidate already holds are excluded.
+2. **Branching**: each of the ``max_branches`` nearest hits becomes a child candidate;
+   its cost grows by the *normalised distance* ``|hit - centre| / radius``.
+3. **Holes**: a candidate whose t1 sphere holds no usable hit searches its t2 sphere (the
+   hit after next) and, if hits are there, skips the hole: its children cost
+   ``miss_penalty`` more and count one miss. The GRU must see one input per step, so a
+   child that skipped a hole is fed the **predicted t1 centre** in place of the missing
+   hit and then the t2 hit (two model steps): the network keeps the rhythm of one layer
+   crossing per step that it was trained on. The helix follower simply fits the real hits.
+   A candidate with ``max_misses`` holes already, or with both spheres empty, ends.
+4. **Beam**: children are ranked per seed by cost (lower is better; ties by parent and
+   hit) and only the best ``beam_width`` of each seed live on.
+5. **End**: a candidate ends when neither sphere holds a usable hit, when its sphere
+   centres leave the detector :class:`~tracknet.building.geometry.Envelope` (the region of
+   the event's hits plus a margin), or when it reaches ``max_hits``. Ended candidates with
+   at least ``min_hits`` hits are kept for :mod:`~tracknet.building.selection`.
+
+All per-candidate bookkeeping is array arithmetic (paths are an ``(N, max_hits)`` matrix of
+hit rows); Python loops run over iterations only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import torch
+
+from ..data.normalize import Normalizer
+from ..errors import ConfigError
+from ..model.step_ahead import StepAheadTrackNet
+from .geometry import Envelope
+from .search import HitIndex, Neighbours
+
+__all__ = [
+    "Spheres",
+    "Extender",
+    "TrackNetExtender",
+    "ExtensionConfig",
+    "Candidates",
+    "extend_seeds",
+]
+
+
+class Spheres(NamedTuple):
+    """Search spheres (mm) for the next hit (t1) and the hit after next (t2), one row per
+    candidate. A candidate without a prediction has NaN centres."""
+
+    t1_center: np.ndarray  # (N, 3) float64
+    t1_radius: np.ndarray  # (N,) float64
+    t2_center: np.ndarray
+    t2_radius: np.ndarray
+
+    def take(self, index: np.ndarray) -> Spheres:
+        return Spheres(*(a[index] for a in self))
+
+    @classmethod
+    def concatenate(cls, parts: list[Spheres]) -> Spheres:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls._fields))
+
+
+class Extender(Protocol):
+    """What the extension loop needs from a track follower (state is opaque to it)."""
+
+    def start(self, seed_positions: np.ndarray, seed_layers: np.ndarray) -> tuple[Any, Spheres]:
+        """State and spheres after reading seeds: positions ``(S, m, 3)`` mm, layer keys ``(S, m)``."""
+        ...
+
+    def advance(
+        self,
+        state: Any,
+        parents: np.ndarray,
+        hit_positions: np.ndarray,
+        hit_layers: np.ndarray,
+        hole_positions: np.ndarray,
+        has_hole: np.ndarray,
+    ) -> tuple[Any, Spheres]:
+        """State and spheres of children: child ``i`` continues candidate ``parents[i]`` with
+        the hit at ``hit_positions[i]`` (layer key ``hit_layers[i]``), after a skipped step
+        at ``hole_positions[i]`` where ``has_hole[i]``."""
+        ...
+
+
+# --------------------------------------------------------------------------- TrackNET
+
+
+class TrackNetExtender:
+    """StepAhead TrackNET as an :class:`Extender`: one batched GRU step per hit.
+
+    ``radius_scale`` multiplies every predicted radius (after conversion to mm); the
+    state is the GRU hidden state ``(num_layers, N, H)``.
+    """
+
+    def __init__(
+        self,
+        model: StepAheadTrackNet,
+        normalizer: Normalizer,
+        *,
+        radius_scale: float = 1.0,
+        batch_size: int = 262_144,
+    ) -> None:
+        if model.input_dim != 3:
+            raise ConfigError(
+                f"the track builder needs a model of (x, y, z) hits (input_dim 3), got input_dim {model.input_dim}"
+            )
+        if not (isinstance(radius_scale, (int, float)) and np.isfinite(radius_scale) and radius_scale > 0):
+            raise ConfigError(f"radius_scale must be a finite number > 0, got {radius_scale!r}")
+        self.model = model.eval()
+        self.normalizer = normalizer
+        self.radius_scale = float(radius_scale)
+        self.batch_size = int(batch_size)
+        self._dtype = torch.float32
+        self._device = next(model.parameters()).device
+
+    def _to_model(self, positions_mm: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(
+            self.normalizer.to_model(np.asarray(positions_mm, dtype=np.float64)),
+            dtype=self._dtype,
+            device=self._device,
+        )
+
+    def _spheres(self, pred: Any) -> Spheres:
+        scale = self.radius_scale
+
+        def centre(t: torch.Tensor) -> np.ndarray:
+            return self.normalizer.to_mm(t.detach().cpu().numpy().astype(np.float64))
+
+        def radius(t: torch.Tensor) -> np.ndarray:
+            return self.normalizer.radius_to_mm(t.detach().cpu().numpy().astype(np.float64)) * scale
+
+        return Spheres(
+            centre(pred.t1_center), radius(pred.t1_radius), centre(pred.t2_center), radius(pred.t2_radius)
+        )
+
+    @torch.no_grad()
+    def _step(self, x: torch.Tensor, hidden: torch.Tensor | None) -> tuple[Spheres, torch.Tensor]:
+        """One model step over a batch, in chunks of ``batch_size`` rows."""
+        n = x.shape[0]
+        if n <= self.batch_size:
+            pred, new_hidden = self.model.step(x, hidden)
+            return self._spheres(pred), new_hidden
+        parts: list[Spheres] = []
+        hiddens: list[torch.Tensor] = []
+        for lo in range(0, n, self.batch_size):
+            hi = min(lo + self.batch_size, n)
+            pred, h = self.model.step(x[lo:hi], None if hidden is None else hidden[:, lo:hi])
+            parts.append(self._spheres(pred))
+            hiddens.append(h)
+        return Spheres.concatenate(parts), torch.cat(hiddens, dim=1)
+
+    def start(self, seed_positions: np.ndarray, seed_layers: np.ndarray) -> tuple[torch.Tensor, Spheres]:
+        n, m = seed_positions.shape[:2]
+        if n == 0:
+            empty = np.zeros((0, 3))
+            hidden = self.model.initial_hidden(0, device=self._device)
+            return hidden, Spheres(empty, np.zeros(0), empty.copy(), np.zeros(0))
+        x = self._to_model(seed_positions)
+        hidden: torch.Tensor | None = None
+        spheres: Spheres | None = None
+        for j in range(m):
+            spheres, hidden = self._step(x[:, j], hidden)
+        assert spheres is not None and hidden is not None
+        return hidden, spheres
+
+    def advance(
+        self,
+        state: torch.Tensor,
+        parents: np.ndarray,
+        hit_positions: np.ndarray,
+        hit_layers: np.ndarray,
+        hole_positions: np.ndarray,
+        has_hole: np.ndarray,
+    ) -> tuple[torch.Tensor, Spheres]:
+        if len(parents) == 0:
+            return state[:, :0], Spheres(
+                np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), np.zeros(0)
+            )
+        hidden = state[:, torch.as_tensor(parents, device=state.device)]
+        first = np.where(has_hole[:, None], hole_positions, hit_positions)
+        spheres, hidden = self._step(self._to_model(first), hidden)
+        holes = np.flatnonzero(has_hole)
+        if len(holes):
+            rows = torch.as_tensor(holes, device=hidden.device)
+            second, h2 = self._step(self._to_model(hit_positions[holes]), hidden[:, rows])
+            hidden = hidden.clone()
+            hidden[:, rows] = h2
+            spheres = Spheres(*(a.copy() for a in spheres))
+            for field_now, field_new in zip(spheres, second):
+                field_now[holes] = field_new
+        return hidden, spheres
+
+
+# --------------------------------------------------------------------------- loop
+
+
+@dataclass(frozen=True)
+class ExtensionConfig:
+    """Settings of the extension loop (see the module docstring).
+
+    ``beam_width``: live candidates kept per seed; ``max_branches``: hits one candidate may
+    branch into per step; ``max_misses``: holes (skipped steps) allowed per candidate;
+    ``miss_penalty``: cost of a hole, in units of normalised distance; ``max_hits``: the
+    longest candidate (hits, seed included); ``min_hits``: ended candidates with fewer
+    hits are dropped at once; ``workers``: k-d tree query threads (-1: all cores).
+    """
+
+    beam_width: int = 3
+    max_branches: int = 2
+    max_misses: int = 1
+    miss_penalty: float = 1.0
+    max_hits: int = 30
+    min_hits: int = 4
+    workers: int = -1
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """Ended candidates: ``paths`` ``(C, L)`` hit rows (``-1`` past ``n_hits``), ``n_hits``,
+    ``cost`` (summed normalised distances plus miss penalties), ``misses``, ``seed`` (row
+    of the seed array they grew from) and ``n_seed_hits`` (hits taken from the seed)."""
+
+    paths: np.ndarray
+    n_hits: np.ndarray
+    cost: np.ndarray
+    misses: np.ndarray
+    seed: np.ndarray
+    n_seed_hits: int
+
+    @property
+    def n_candidates(self) -> int:
+        return len(self.n_hits)
+
+    @classmethod
+    def empty(cls, max_hits: int, n_seed_hits: int = 0) -> Candidates:
+        return cls(
+            np.zeros((0, max_hits), np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            n_seed_hits,
+        )
+
+    def mean_cost(self) -> np.ndarray:
+        """Cost per hit added beyond the seed (0 for a bare seed)."""
+        added = np.maximum(self.n_hits - self.n_seed_hits, 1)
+        return self.cost / added
+
+
+def _first_ranks(sorted_groups: np.ndarray) -> np.ndarray:
+    """Rank of each element within its run of equal values (input sorted by group)."""
+    n = len(sorted_groups)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    start = np.ones(n, dtype=bool)
+    start[1:] = sorted_groups[1:] != sorted_groups[:-1]
+    first = np.flatnonzero(start)
+    counts = np.diff(np.append(first, n))
+    return np.arange(n, dtype=np.int64) - np.repeat(first, counts)
+
+
+def _search(
+    index: HitIndex,
+    index_rows: np.ndarray,
+    centres: np.ndarray,
+    radii: np.ndarray,
+    queries: np.ndarray,
+    paths: np.ndarray,
+    k: int,
+    extra: int,
+) -> Neighbours:
+    """Up to ``k`` usable hits (event rows) nearest each sphere of ``queries``; the query
+    field holds the candidate index. Hits already on the candidate are excluded."""
+    if len(queries) == 0:
+        return Neighbours.empty()
+    found = index.nearest(centres[queries], radii[queries], k + extra)
+    cand = queries[found.query]
+    rows = index_rows[found.hit]
+    own = (paths[cand] == rows[:, None]).any(axis=1)
+    found = Neighbours(cand[~own], rows[~own], found.distance[~own])
+    keep = _first_ranks(found.query) < k
+    return found.take(keep)
+
+
+def extend_seeds(
+    extender: Extender,
+    positions: np.ndarray,
+    layer_keys: np.ndarray,
+    seeds: np.ndarray,
+    available: np.ndarray,
+    envelope: Envelope,
+    config: ExtensionConfig = ExtensionConfig(),
+    *,
+    stats: dict[str, int] | None = None,
+) -> Candidates:
+    """Grow every seed into candidates (see the module docstring) and return the ended ones.
+
+    ``positions`` ``(N, 3)`` mm and ``layer_keys`` ``(N,)`` describe all hits of the event;
+    ``seeds`` ``(S, m)`` holds hit rows; only hits where ``available`` is true can be added.
+    ``stats`` (optional) receives counts: ``steps`` (iterations), ``queries`` (sphere
+    searches) and ``live_max`` (most live candidates at once).
+    """
+    seeds = np.asarray(seeds, dtype=np.int64)
+    s, m = seeds.shape
+    width = config.max_hits
+    if m > width:
+        raise ConfigError(f"max_hits ({width}) must be at least the seed size ({m})")
+    if s == 0:
+        return Candidates.empty(width, m)
+    rows_available = np.flatnonzero(available)
+    index = HitIndex(positions[rows_available], workers=config.workers)
+
+    paths = np.full((s, width), -1, dtype=np.int64)
+    paths[:, :m] = seeds
+    n_hits = np.full(s, m, dtype=np.int64)
+    cost = np.zeros(s)
+    misses = np.zeros(s, dtype=np.int64)
+    seed_of = np.arange(s, dtype=np.int64)
+    state, spheres = extender.start(positions[seeds], layer_keys[seeds])
+
+    done: list[tuple[np.ndarray, ...]] = []
+    counters = {"steps": 0, "queries": 0, "live_max": s}
+
+    def finish(index_: np.ndarray) -> None:
+        keep = index_[n_hits[index_] >= config.min_hits]
+        if len(keep):
+            done.append((paths[keep], n_hits[keep], cost[keep], misses[keep], seed_of[keep]))
+
+    extra = 2  # room for hits the candidate already holds among the nearest
+    while len(n_hits):
+        counters["steps"] += 1
+        n = len(n_hits)
+        full = n_hits >= width
+        inside1 = envelope.contains(spheres.t1_center) & ~full
+        q1 = np.flatnonzero(inside1)
+        t1 = _search(
+            index, rows_available, spheres.t1_center, spheres.t1_radius, q1, paths,
+            config.max_branches, extra,
+        )
+        has_t1 = np.zeros(n, dtype=bool)
+        has_t1[t1.query] = True
+        may_skip = ~has_t1 & ~full & (misses < config.max_misses)
+        may_skip &= envelope.contains(spheres.t2_center)
+        q2 = np.flatnonzero(may_skip)
+        t2 = _search(
+            index, rows_available, spheres.t2_center, spheres.t2_radius, q2, paths,
+            config.max_branches, extra,
+        )
+        counters["queries"] += len(q1) + len(q2)
+
+        parent = np.concatenate([t1.query, t2.query])
+        hit = np.concatenate([t1.hit, t2.hit])
+        hole = np.concatenate([np.zeros(len(t1.query), bool), np.ones(len(t2.query), bool)])
+        radius = np.concatenate([spheres.t1_radius[t1.query], spheres.t2_radius[t2.query]])
+        step_cost = np.concatenate([t1.distance, t2.distance]) / np.maximum(radius, 1e-12)
+        child_cost = cost[parent] + step_cost + hole * config.miss_penalty
+
+        # Candidates without a child end here.
+        has_child = np.zeros(n, dtype=bool)
+        has_child[parent] = True
+        finish(np.flatnonzero(~has_child))
+
+        # Beam: the best beam_width children of every seed.
+        child_seed = seed_of[parent]
+        order = np.lexsort((hit, parent, child_cost, child_seed))
+        order = order[_first_ranks(child_seed[order]) < config.beam_width]
+        order.sort()  # keep children grouped in parent order (deterministic layout)
+        parent, hit, hole, child_cost = parent[order], hit[order], hole[order], child_cost[order]
+
+        new_paths = paths[parent]
+        new_paths[np.arange(len(parent)), n_hits[parent]] = hit
+        paths = new_paths
+        n_hits = n_hits[parent] + 1
+        misses = misses[parent] + hole
+        cost = child_cost
+        seed_of = seed_of[parent]
+        state, spheres = extender.advance(
+            state,
+            parent,
+            positions[hit],
+            layer_keys[hit],
+            spheres.t1_center[parent],
+            hole,
+        )
+        counters["live_max"] = max(counters["live_max"], len(n_hits))
+
+    if stats is not None:
+        stats.update(counters)
+    if not done:
+        return Candidates.empty(width, m)
+    parts = list(zip(*done))
+    return Candidates(
+        paths=np.concatenate(parts[0]),
+        n_hits=np.concatenate(parts[1]),
+        cost=np.concatenate(parts[2]),
+        misses=np.concatenate(parts[3]),
+        seed=np.concatenate(parts[4]),
+        n_seed_hits=m,
+    )

@@ -1,0 +1,158 @@
+"""Selection: candidates become tracks, and each hit belongs to at most one track.
+
+Quality order
+    Candidates are ranked by length (more hits first), then by mean cost (the summed
+    normalised distances and miss penalties per hit added beyond the seed, lower first),
+    then by seed and position (so the order, and the output, are deterministic).
+
+Cuts
+    A candidate needs at least ``min_hits`` hits and, when ``max_mean_cost`` is set, a
+    mean cost at most that.
+
+Conflicts
+    The result is the one of a greedy pass in quality order: a candidate is accepted
+    unless more than ``max_shared_fraction`` of its hits already belong to accepted tracks
+    (a duplicate, dropped); otherwise the shared hits are taken out of it, and it is
+    accepted if it still has ``min_hits`` hits.
+
+    The pass is computed in rounds, each vectorised over all candidates: in a round every
+    candidate that is the best-ranked claimant of each of its remaining hits is accepted
+    (no better candidate competes for any of its hits, so the greedy pass would accept
+    it too); the hits of accepted tracks are then removed from the others, which are
+    dropped as above when too much was shared or too little is left. The best remaining
+    candidate always wins its round, so the rounds end.
+
+Hits of no accepted track get :data:`~tracknet.events.UNASSIGNED_TRACK_ID` (0); tracks
+are numbered ``1, 2, ...`` in quality order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..events import UNASSIGNED_TRACK_ID
+from .builder import Candidates
+
+__all__ = ["SelectionConfig", "Selection", "candidate_order", "select_tracks"]
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """Quality cuts and conflict resolution (see the module docstring)."""
+
+    min_hits: int = 4
+    max_shared_fraction: float = 0.5
+    max_mean_cost: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1:
+            raise ConfigError(f"selection min_hits must be an integer >= 1, got {self.min_hits!r}")
+        fraction = self.max_shared_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
+            raise ConfigError(f"selection max_shared_fraction must be in [0, 1), got {fraction!r}")
+        cost = self.max_mean_cost
+        if cost is not None and (
+            isinstance(cost, bool) or not isinstance(cost, (int, float)) or not (math.isfinite(cost) and cost > 0)
+        ):
+            raise ConfigError(f"selection max_mean_cost must be a number > 0 or null, got {cost!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """The tracks chosen from candidates.
+
+    ``track_of_hit``: int64 ``(n_event_hits,)``, the track number (1-based, in quality
+    order) of every hit row, 0 for none. ``candidate``: int64 ``(n_tracks,)``, the
+    candidate each track came from (track ``k`` is ``candidate[k - 1]``); ``n_hits``: the
+    hits each track kept (shared hits removed).
+    """
+
+    track_of_hit: np.ndarray
+    candidate: np.ndarray
+    n_hits: np.ndarray
+
+    @property
+    def n_tracks(self) -> int:
+        return len(self.candidate)
+
+
+def candidate_order(candidates: Candidates) -> np.ndarray:
+    """Candidate indices from best to worst (length, mean cost, seed, position)."""
+    return np.lexsort(
+        (
+            np.arange(candidates.n_candidates),
+            candidates.seed,
+            candidates.mean_cost(),
+            -candidates.n_hits,
+        )
+    )
+
+
+def select_tracks(
+    candidates: Candidates,
+    n_event_hits: int,
+    config: SelectionConfig = SelectionConfig(),
+    *,
+    taken: np.ndarray | None = None,
+) -> Selection:
+    """Resolve candidates into tracks (see :class:`Selection`).
+
+    Hits where ``taken`` (bool ``(n_event_hits,)``) holds belong to tracks found before
+    (an earlier seeding stage): they count as shared.
+    """
+    track_of_hit = np.full(n_event_hits, UNASSIGNED_TRACK_ID, dtype=np.int64)
+    keep = candidates.n_hits >= config.min_hits
+    if config.max_mean_cost is not None:
+        keep &= candidates.mean_cost() <= config.max_mean_cost
+    order = candidate_order(candidates)
+    order = order[keep[order]]
+    n_cand = len(order)
+    if n_cand == 0:
+        none = np.zeros(0, dtype=np.int64)
+        return Selection(track_of_hit, none, none.copy())
+
+    # Flat (candidate, hit) pairs of the kept candidates; candidate c is rank c.
+    paths = candidates.paths[order]
+    valid = paths >= 0
+    pair_cand = np.repeat(np.arange(n_cand, dtype=np.int64), valid.sum(axis=1))
+    pair_hit = paths[valid]
+    length = np.bincount(pair_cand, minlength=n_cand)
+    # Sorted by (hit, rank): the first active pair of a hit is its best claimant.
+    by_hit = np.lexsort((pair_cand, pair_hit))
+    pair_cand, pair_hit = pair_cand[by_hit], pair_hit[by_hit]
+
+    owner = np.full(n_event_hits, -1, dtype=np.int64)
+    if taken is not None:
+        owner[np.asarray(taken, dtype=bool)] = -2
+    alive = np.ones(n_cand, dtype=bool)
+    accepted = np.zeros(n_cand, dtype=bool)
+    while True:
+        free = owner[pair_hit] == -1
+        left = np.bincount(pair_cand[free], minlength=n_cand)
+        shared = length - left
+        alive &= (shared <= config.max_shared_fraction * length) & (left >= config.min_hits)
+        active = free & alive[pair_cand]
+        if not active.any():
+            break
+        cand, hit = pair_cand[active], pair_hit[active]
+        head = np.ones(len(hit), dtype=bool)
+        head[1:] = hit[1:] != hit[:-1]
+        best = np.repeat(cand[head], np.diff(np.append(np.flatnonzero(head), len(hit))))
+        claims = np.bincount(cand, weights=(best == cand), minlength=n_cand)
+        winners = alive & (claims == left)
+        win_pair = winners[cand]
+        owner[hit[win_pair]] = cand[win_pair]
+        accepted |= winners
+        alive &= ~winners
+
+    ranks = np.flatnonzero(accepted)
+    number = np.zeros(n_cand, dtype=np.int64)
+    number[ranks] = np.arange(1, len(ranks) + 1)
+    mine = owner >= 0
+    track_of_hit[mine] = number[owner[mine]]
+    kept = np.bincount(owner[mine], minlength=n_cand)[ranks]
+    return Selection(track_of_hit, order[ranks], kept.astype(np.int64))
