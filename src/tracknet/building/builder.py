@@ -25,6 +25,9 @@ One iteration of :func:`extend_seeds`, for all live candidates at once:
    hit and then the t2 hit (two model steps): the network keeps the rhythm of one layer
    crossing per step that it was trained on. The helix follower simply fits the real hits.
    A candidate with ``max_misses`` holes already, or with both spheres empty, ends.
+   With ``skip_branches`` the t2 sphere is searched even when the t1 sphere holds hits,
+   and the hole children compete with the others in the beam: a large sphere that is
+   never empty can then still bridge a missing hit.
 4. **Beam**: children are ranked per seed by cost (lower is better; ties by parent and
    hit) and only the best ``beam_width`` of each seed live on.
 5. **End**: a candidate ends when neither sphere holds a usable hit, when its sphere
@@ -228,6 +231,7 @@ class ExtensionConfig:
     miss_penalty: float = 1.0
     max_hits: int = 30
     min_hits: int = 4
+    skip_branches: bool = False
     workers: int = -1
 
 
@@ -357,7 +361,9 @@ def extend_seeds(
         )
         has_t1 = np.zeros(n, dtype=bool)
         has_t1[t1.query] = True
-        may_skip = ~has_t1 & ~full & (misses < config.max_misses)
+        may_skip = ~full & (misses < config.max_misses)
+        if not config.skip_branches:
+            may_skip &= ~has_t1
         may_skip &= envelope.contains(spheres.t2_center)
         q2 = np.flatnonzero(may_skip)
         t2 = _search(

@@ -1,0 +1,466 @@
+"""Build tracks for whole events: TrackNET or the classical baseline, one call per event.
+
+:func:`build_event` turns an :class:`~tracknet.events.Event` into the TrackML submission
+table ``event_id, hit_id, track_id`` (every hit exactly once, 0 for "on no track"),
+reading only the hits: truth is never used to build. :func:`build_directory` does it for
+the events of a directory and writes one submission CSV atomically.
+
+Pipeline per event, for each seeding stage of :class:`BuildConfig` in turn, on the hits
+that earlier stages left unassigned: seeds (:mod:`~tracknet.building.seeding`), batched
+extension (:mod:`~tracknet.building.builder`, with
+:class:`~tracknet.building.builder.TrackNetExtender` or the helix follower of
+:mod:`~tracknet.building.baseline`), selection (:mod:`~tracknet.building.selection`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, DataError
+from ..events import HITS_SCHEMA, Event
+from ..io.trackml import list_events, parse_event_id, read_event, write_submission
+from ..model.checkpoint import LoadedModel, load_checkpoint
+from .baseline import HelixExtender
+from .builder import Extender, ExtensionConfig, TrackNetExtender, extend_seeds
+from .geometry import Envelope, LayerSurfaces, layer_keys
+from .seeding import DEFAULT_SEED_STAGES, SeedStage, find_seeds
+from .selection import SelectionConfig, select_tracks
+
+__all__ = [
+    "ALGORITHMS",
+    "BuildConfig",
+    "BuildResult",
+    "DirectoryBuild",
+    "make_extender",
+    "build_tracks",
+    "build_event",
+    "build_directory",
+    "parse_event_list",
+]
+
+ALGORITHMS: tuple[str, ...] = ("tracknet", "baseline")
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"build {name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_number(name: str, value: Any, *, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"build {name} must be a finite number, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise ConfigError(f"build {name} must be {'>' if positive else '>='} 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Every setting of the track builder (lengths mm, field T, momenta GeV).
+
+    Seeding: ``seed_stages`` (see :class:`~tracknet.building.seeding.SeedStage`),
+    ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature).
+    Extension (see :mod:`~tracknet.building.builder`): ``beam_width``, ``max_branches``,
+    ``max_misses``, ``miss_penalty``, ``skip_branches``, ``max_hits``, ``envelope_margin_mm`` (how far
+    beyond the hits' region a sphere centre may lie), ``radius_scale`` (multiplies the
+    model's radii; ``None``: the checkpoint meta's ``radius_scale``, else 1).
+    Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
+    ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.
+    Selection (see :mod:`~tracknet.building.selection`): ``min_hits``,
+    ``max_shared_fraction``, ``max_mean_cost``.
+    ``workers``: k-d tree query threads (-1: all cores).
+    """
+
+    seed_stages: tuple[SeedStage, ...] = DEFAULT_SEED_STAGES
+    field_tesla: float = 2.0
+    beam_width: int = 3
+    max_branches: int = 2
+    max_misses: int = 1
+    miss_penalty: float = 1.0
+    skip_branches: bool = False
+    max_hits: int = 30
+    envelope_margin_mm: float = 50.0
+    radius_scale: float | None = None
+    baseline_window_mm: float = 10.0
+    baseline_t2_window_mm: float = 20.0
+    baseline_surface_margin_mm: float = 10.0
+    min_hits: int = 4
+    max_shared_fraction: float = 0.5
+    max_mean_cost: float | None = None
+    workers: int = -1
+
+    def __post_init__(self) -> None:
+        stages = self.seed_stages
+        if isinstance(stages, (SeedStage, Mapping)) or not isinstance(stages, Iterable):
+            raise ConfigError("build seed_stages must be a list of seed stages")
+        parsed = tuple(s if isinstance(s, SeedStage) else SeedStage.from_dict(s) for s in stages)
+        if not parsed:
+            raise ConfigError("build seed_stages must hold at least one stage")
+        object.__setattr__(self, "seed_stages", parsed)
+        _check_number("field_tesla", self.field_tesla, positive=True)
+        _check_int("beam_width", self.beam_width, 1)
+        _check_int("max_branches", self.max_branches, 1)
+        _check_int("max_misses", self.max_misses, 0)
+        _check_number("miss_penalty", self.miss_penalty)
+        if not isinstance(self.skip_branches, bool):
+            raise ConfigError(f"build skip_branches must be true or false, got {self.skip_branches!r}")
+        _check_int("max_hits", self.max_hits, 2)
+        _check_number("envelope_margin_mm", self.envelope_margin_mm)
+        if self.radius_scale is not None:
+            _check_number("radius_scale", self.radius_scale, positive=True)
+        _check_number("baseline_window_mm", self.baseline_window_mm, positive=True)
+        _check_number("baseline_t2_window_mm", self.baseline_t2_window_mm, positive=True)
+        _check_number("baseline_surface_margin_mm", self.baseline_surface_margin_mm)
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers == 0 or self.workers < -1:
+            raise ConfigError(f"build workers must be a positive integer or -1, got {self.workers!r}")
+        longest = max(s.n_hits for s in parsed)
+        if self.max_hits < longest:
+            raise ConfigError(f"build max_hits ({self.max_hits}) is below the seed size ({longest})")
+        self.selection()  # validates min_hits, max_shared_fraction, max_mean_cost
+
+    # ------------------------------------------------------------------ parts
+    def extension(self) -> ExtensionConfig:
+        return ExtensionConfig(
+            beam_width=self.beam_width,
+            max_branches=self.max_branches,
+            max_misses=self.max_misses,
+            miss_penalty=float(self.miss_penalty),
+            max_hits=self.max_hits,
+            min_hits=self.min_hits,
+            skip_branches=self.skip_branches,
+            workers=self.workers,
+        )
+
+    def selection(self) -> SelectionConfig:
+        return SelectionConfig(
+            min_hits=self.min_hits,
+            max_shared_fraction=self.max_shared_fraction,
+            max_mean_cost=self.max_mean_cost,
+        )
+
+    # ------------------------------------------------------------------ dicts
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (stages as dicts), JSON-ready."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["seed_stages"] = [s.to_dict() for s in self.seed_stages]
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> BuildConfig:
+        """A copy with some fields replaced; ``seed_stages`` given as a list of dicts."""
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(f"build overrides must be a mapping, got {type(overrides).__name__}")
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown build option(s) {unknown}; known: {sorted(known)}")
+        return dataclasses.replace(self, **dict(overrides))
+
+    @classmethod
+    def from_dict(cls, overrides: Mapping[str, Any] | None = None) -> BuildConfig:
+        """The defaults with ``overrides`` applied."""
+        return cls().with_overrides(overrides or {})
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> BuildConfig:
+        """The defaults with the overrides of a JSON file (one object)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read build config ({exc.strerror or exc})") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a build config must be a JSON object")
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        except TypeError as exc:
+            raise ConfigError(f"{path}: bad build config ({exc})") from None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """One built event: the submission and figures about the build.
+
+    ``stages``: per seeding stage, counts (seeds, candidates, tracks, extension steps,
+    sphere queries, most live candidates) and seconds (seeding, extension, selection).
+    ``tracks``: one row per track, ``track_id, stage, n_hits`` (kept), ``n_candidate_hits``
+    (before shared hits were removed), ``mean_cost``, ``misses``.
+    """
+
+    submission: pd.DataFrame
+    n_seeds: int
+    n_candidates: int
+    n_tracks: int
+    seconds: float
+    stages: list[dict[str, float | int]] = field(default_factory=list)
+    tracks: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _check_algorithm(algorithm: str) -> None:
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"unknown algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+
+
+def _radius_scale(config: BuildConfig, loaded: LoadedModel) -> float:
+    if config.radius_scale is not None:
+        return float(config.radius_scale)
+    value = loaded.meta.get("radius_scale", 1.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"checkpoint meta radius_scale must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def make_extender(
+    algorithm: str,
+    surfaces: LayerSurfaces,
+    loaded_model: LoadedModel | None,
+    config: BuildConfig,
+) -> Extender:
+    """The track follower of ``algorithm`` for an event with these surfaces."""
+    _check_algorithm(algorithm)
+    if algorithm == "tracknet":
+        if loaded_model is None:
+            raise ConfigError("algorithm 'tracknet' needs a model checkpoint")
+        return TrackNetExtender(
+            loaded_model.model, loaded_model.normalizer, radius_scale=_radius_scale(config, loaded_model)
+        )
+    return HelixExtender(
+        surfaces,
+        window_mm=config.baseline_window_mm,
+        t2_window_mm=config.baseline_t2_window_mm,
+        surface_margin_mm=config.baseline_surface_margin_mm,
+    )
+
+
+def _hit_arrays(event: Event) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    hits = event.hits
+    missing = [c for c in HITS_SCHEMA if c not in hits.columns]
+    if missing:
+        raise DataError(f"{event.prefix}: hits lack column(s) {missing}")
+    hit_id = hits["hit_id"].to_numpy(dtype=np.int64)
+    if len(np.unique(hit_id)) != len(hit_id):
+        raise DataError(f"{event.prefix}: duplicate hit_id in hits", column="hit_id")
+    positions = hits[["x", "y", "z"]].to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(positions)):
+        raise DataError(f"{event.prefix}: non-finite hit coordinates")
+    volume = hits["volume_id"].to_numpy(dtype=np.int64)
+    layer = hits["layer_id"].to_numpy(dtype=np.int64)
+    if np.any(volume < 0) or np.any(layer < 0):
+        raise DataError(f"{event.prefix}: negative volume_id or layer_id")
+    return hit_id, positions, volume, layer
+
+
+def build_tracks(
+    event: Event,
+    algorithm: str = "tracknet",
+    loaded_model: LoadedModel | None = None,
+    config: BuildConfig = BuildConfig(),
+) -> BuildResult:
+    """Build one event and report what it took (see :func:`build_event`)."""
+    start = time.perf_counter()
+    _check_algorithm(algorithm)
+    hit_id, positions, volume, layer = _hit_arrays(event)
+    n = len(hit_id)
+    keys = layer_keys(volume, layer)
+    surfaces = LayerSurfaces.from_hits(positions, volume, layer)
+    envelope = Envelope.from_positions(positions, config.envelope_margin_mm)
+    extender = make_extender(algorithm, surfaces, loaded_model, config)
+    extension, selection = config.extension(), config.selection()
+
+    track_of_hit = np.zeros(n, dtype=np.int64)
+    taken = np.zeros(n, dtype=bool)
+    n_tracks = n_seeds = n_candidates = 0
+    stages: list[dict[str, float | int]] = []
+    tables: list[pd.DataFrame] = []
+    for stage_number, stage in enumerate(config.seed_stages, start=1):
+        stage_start = time.perf_counter()
+        available = ~taken
+        seeds = find_seeds(
+            positions, volume, layer, stage,
+            field_tesla=config.field_tesla, available=available, surfaces=surfaces,
+            workers=config.workers,
+        )
+        seeded = time.perf_counter()
+        counts: dict[str, int] = {}
+        stage_extension, stage_selection = extension, selection
+        if stage.min_hits is not None:
+            stage_extension = dataclasses.replace(extension, min_hits=stage.min_hits)
+            stage_selection = dataclasses.replace(selection, min_hits=stage.min_hits)
+        candidates = extend_seeds(
+            extender, positions, keys, seeds, available, envelope, stage_extension, stats=counts
+        )
+        extended = time.perf_counter()
+        chosen = select_tracks(candidates, n, stage_selection, taken=taken)
+        found = chosen.n_tracks
+        new = chosen.track_of_hit > 0
+        track_of_hit[new] = chosen.track_of_hit[new] + n_tracks
+        taken |= new
+        tables.append(
+            pd.DataFrame(
+                {
+                    "track_id": np.arange(n_tracks + 1, n_tracks + found + 1, dtype=np.int64),
+                    "stage": np.full(found, stage_number, dtype=np.int64),
+                    "n_hits": chosen.n_hits,
+                    "n_candidate_hits": candidates.n_hits[chosen.candidate],
+                    "mean_cost": candidates.mean_cost()[chosen.candidate],
+                    "misses": candidates.misses[chosen.candidate],
+                }
+            )
+        )
+        n_tracks += found
+        n_seeds += len(seeds)
+        n_candidates += candidates.n_candidates
+        stages.append(
+            {
+                "seeds": len(seeds),
+                "candidates": candidates.n_candidates,
+                "tracks": found,
+                "steps": counts.get("steps", 0),
+                "queries": counts.get("queries", 0),
+                "live_max": counts.get("live_max", 0),
+                "seconds_seeding": seeded - stage_start,
+                "seconds_extension": extended - seeded,
+                "seconds_selection": time.perf_counter() - extended,
+            }
+        )
+    submission = pd.DataFrame(
+        {
+            "event_id": np.full(n, event.event_id, dtype=np.int64),
+            "hit_id": hit_id,
+            "track_id": track_of_hit,
+        }
+    )
+    return BuildResult(
+        submission=submission,
+        n_seeds=n_seeds,
+        n_candidates=n_candidates,
+        n_tracks=n_tracks,
+        seconds=time.perf_counter() - start,
+        stages=stages,
+        tracks=pd.concat(tables, ignore_index=True),
+    )
+
+
+def build_event(
+    event: Event,
+    algorithm: str = "tracknet",
+    loaded_model: LoadedModel | None = None,
+    config: BuildConfig = BuildConfig(),
+) -> pd.DataFrame:
+    """The submission ``event_id, hit_id, track_id`` of one event (hits only are read).
+
+    Every hit of the event appears exactly once; hits on no track have ``track_id`` 0.
+    ``algorithm`` is ``"tracknet"`` (needs ``loaded_model``, from
+    :func:`~tracknet.model.checkpoint.load_checkpoint`) or ``"baseline"``.
+    """
+    return build_tracks(event, algorithm, loaded_model, config).submission
+
+
+@dataclass(frozen=True)
+class DirectoryBuild:
+    """What :func:`build_directory` wrote: the file, and figures per event."""
+
+    path: Path
+    n_events: int
+    n_hits: int
+    n_tracks: int
+    seconds_per_event: float
+    events: dict[int, dict[str, float | int]]
+
+
+def parse_event_list(text: str | None) -> list[int] | None:
+    """``"1000,1001"`` -> ``[1000, 1001]``; ``None`` or blank -> ``None`` (all events)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--events must be comma-separated integers, got {text!r}") from None
+    if any(i < 0 for i in ids):
+        raise ConfigError(f"--events must be non-negative event ids, got {text!r}")
+    return ids
+
+
+def build_directory(
+    data_dir: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    algorithm: str = "tracknet",
+    checkpoint: str | os.PathLike[str] | None = None,
+    events: Iterable[int] | None = None,
+    progress: bool = True,
+    config: BuildConfig | None = None,
+) -> DirectoryBuild:
+    """Build every event (or the ``events`` ids) of ``data_dir`` into one submission CSV.
+
+    Inputs are checked before any work: the algorithm, the checkpoint (``tracknet`` only;
+    it must open with :func:`~tracknet.model.checkpoint.load_checkpoint`), the directory
+    and the event ids. The CSV ``event_id,hit_id,track_id`` is written atomically at the
+    end, so a failure leaves no output file.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or BuildConfig()
+    _check_algorithm(algorithm)
+    loaded: LoadedModel | None = None
+    if algorithm == "tracknet":
+        if checkpoint is None:
+            raise ConfigError("algorithm 'tracknet' needs --checkpoint")
+        loaded = load_checkpoint(checkpoint)
+        if loaded.model.input_dim != 3:
+            raise ConfigError(
+                f"{checkpoint}: the model reads {loaded.model.input_dim}-d hits; building needs (x, y, z) hits"
+            )
+        _radius_scale(config, loaded)
+    out = Path(out_csv)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory")
+    prefixes = list_events(data_dir)
+    if not prefixes:
+        raise DataError("no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir))
+    if events is not None:
+        wanted = [int(e) for e in events]
+        found = {parse_event_id(p): p for p in prefixes}
+        missing = sorted(set(wanted) - set(found))
+        if missing:
+            raise DataError(f"event(s) {missing} not found in directory", file=str(data_dir))
+        prefixes = [found[e] for e in sorted(set(wanted))]
+
+    frames: list[pd.DataFrame] = []
+    per_event: dict[int, dict[str, float | int]] = {}
+    seconds = 0.0
+    bar = tqdm(prefixes, desc=f"build ({algorithm})", unit="event", disable=not progress)
+    for prefix in bar:
+        event = read_event(prefix, parts=("hits",))
+        result = build_tracks(event, algorithm, loaded, config)
+        frames.append(result.submission)
+        seconds += result.seconds
+        per_event[event.event_id] = {
+            "n_hits": event.n_hits,
+            "n_seeds": result.n_seeds,
+            "n_candidates": result.n_candidates,
+            "n_tracks": result.n_tracks,
+            "seconds": result.seconds,
+        }
+        bar.set_postfix(tracks=result.n_tracks, seconds=f"{result.seconds:.2f}")
+    submission = pd.concat(frames, ignore_index=True)
+    write_submission(submission, out)
+    return DirectoryBuild(
+        path=out,
+        n_events=len(frames),
+        n_hits=len(submission),
+        n_tracks=int(sum(v["n_tracks"] for v in per_event.values())),
+        seconds_per_event=seconds / len(frames),
+        events=per_event,
+    )
