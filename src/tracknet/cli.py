@@ -236,11 +236,13 @@ def demo(
 # --------------------------------------------------------------------------- commands living beside their code
 
 from .augment.commands import overlay  # noqa: E402
+from .building.commands import build  # noqa: E402
 from .simulation.straw.commands import display_straw, straw  # noqa: E402
 
 simulate_app.command("straw")(straw)
 app.command("display-straw")(display_straw)
 app.command("overlay")(overlay)
+app.command("build")(build)
 
 
 # --------------------------------------------------------------------------- entry
