@@ -21,6 +21,7 @@ from .tracks import TrackSet
 
 __all__ = [
     "PRIMARY_MAX_VERTEX_R_MM",
+    "REPEATED_LAYER_KEEP",
     "TrackFilter",
     "layer_key",
     "drop_repeated_layers",
@@ -161,30 +162,51 @@ class TrackFilter:
         return cls(**values)
 
 
-def drop_repeated_layers(tracks: TrackSet, *, consecutive_only: bool = False) -> TrackSet:
-    """Keep only the first hit of each track on each (volume, layer).
+#: Which hit of a track survives on a (volume, layer) it crosses more than once.
+REPEATED_LAYER_KEEP: tuple[str, ...] = ("first", "lowest_hit_id")
+
+
+def drop_repeated_layers(
+    tracks: TrackSet, *, consecutive_only: bool = False, keep: str = "first"
+) -> TrackSet:
+    """Keep only one hit of each track on each (volume, layer).
+
+    ``keep="first"`` keeps the first hit along the trajectory. ``keep="lowest_hit_id"``
+    keeps the hit with the lowest ``hit_id``, i.e. the first one in the file order of a
+    TrackML event (hits are numbered by volume, layer, module), as a de-duplication of
+    the hit table by (particle, layer) does; this is how the double hits of the
+    ``event1000-barrel`` sample events were removed (the kept hits' radii per layer match
+    that rule, not the trajectory order). The kept hits stay in trajectory order.
 
     With ``consecutive_only`` a hit is dropped only when the previous hit of the same
     track is on the same (volume, layer) (double hits of overlapping modules), so a
-    looper's second crossing of a layer further along the track is kept. Tracks never
-    become empty (their first hit always stays).
+    looper's second crossing of a layer further along the track is kept; it applies to
+    ``keep="first"`` only. Tracks never become empty.
     """
+    if keep not in REPEATED_LAYER_KEEP:
+        raise ConfigError(
+            f"drop_repeated_layers keep must be one of {list(REPEATED_LAYER_KEEP)}, got {keep!r}"
+        )
+    if consecutive_only and keep != "first":
+        raise ConfigError("drop_repeated_layers consecutive_only works with keep='first' only")
     if tracks.n_hits == 0:
         return tracks
     track = tracks.track_index()
     layer = layer_key(tracks.volume_id, tracks.layer_id)
     if consecutive_only:
-        keep = np.ones(tracks.n_hits, dtype=bool)
-        keep[1:] = (track[1:] != track[:-1]) | (layer[1:] != layer[:-1])
-    else:
-        # One int64 key per (track, volume, layer); a stable sort puts each key's first
-        # occurrence (in trajectory order) at the head of its run.
-        _, code = np.unique(layer, return_inverse=True)
-        combined = track * (int(code.max()) + 1) + code
-        order = np.argsort(combined, kind="stable")
-        ranked = combined[order]
-        head = np.ones(len(ranked), dtype=bool)
-        head[1:] = ranked[1:] != ranked[:-1]
-        keep = np.zeros(tracks.n_hits, dtype=bool)
-        keep[order[head]] = True
-    return tracks.select_hits(keep)
+        kept = np.ones(tracks.n_hits, dtype=bool)
+        kept[1:] = (track[1:] != track[:-1]) | (layer[1:] != layer[:-1])
+        return tracks.select_hits(kept)
+    # Sort by (track, layer, rank): the head of each (track, layer) run is the hit kept.
+    rank = (
+        np.arange(tracks.n_hits, dtype=np.int64)
+        if keep == "first"
+        else np.asarray(tracks.hit_id, dtype=np.int64)
+    )
+    order = np.lexsort((rank, layer, track))
+    sorted_track, sorted_layer = track[order], layer[order]
+    head = np.ones(len(order), dtype=bool)
+    head[1:] = (sorted_track[1:] != sorted_track[:-1]) | (sorted_layer[1:] != sorted_layer[:-1])
+    kept = np.zeros(tracks.n_hits, dtype=bool)
+    kept[order[head]] = True
+    return tracks.select_hits(kept)

@@ -7,18 +7,20 @@ builder and the ONNX exporter use :class:`StepAheadTrackNet` directly.
 from __future__ import annotations
 
 from .density import DensityMap, hits_in_sphere, sphere_volume
-from .loss import step_ahead_loss
+from .loss import LOSS_KINDS, quantile_sphere_loss, step_ahead_loss
 from .metrics import METRIC_NAMES, StepAheadMetrics, step_ahead_metrics
 from .step_ahead import Prediction, StepAheadTrackNet
 
 __all__ = [
     "DensityMap",
+    "LOSS_KINDS",
     "METRIC_NAMES",
     "Prediction",
     "StepAheadMetrics",
     "StepAheadTrackNet",
     "hits_in_sphere",
     "sphere_volume",
+    "quantile_sphere_loss",
     "step_ahead_loss",
     "step_ahead_metrics",
 ]

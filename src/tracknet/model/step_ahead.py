@@ -14,13 +14,42 @@ step rather than absolute positions; ``center_mode="absolute"`` predicts
 positive, model units; multiply by the normalizer's scale for mm). The radius heads
 start at about ``INITIAL_RADIUS`` (0.1 model units = 100 mm at the default scale).
 
+Input features (``features``):
+
+* ``"position"`` (default): the GRU reads the hit position ``x_t`` itself.
+* ``"delta"``: the GRU reads ``x_t`` and the step ``x_t - x_{t-1}`` (scaled by
+  :data:`DELTA_FEATURE_SCALE`); the centres are ``x_t + (1 + m) * (x_t - x_{t-1}) + o``
+  with ``m`` and ``o`` from linear heads, so extrapolating the last step is built in.
+* ``"cylindrical"`` (needs ``input_dim`` 2 or 3 with x, y first): the GRU reads the
+  rotation-invariant quantities ``r``, ``z`` and the step in ``(r, phi, z)``
+  (:data:`CYLINDRICAL_FEATURE_SCALES`); the centres are built in cylindrical
+  coordinates, ``(r, phi, z)_t + (1 + m) * step + o``, and converted back to x, y, z.
+  A helix from the beam line is nearly a straight line in ``(r, phi, z)``, so the
+  network only learns small corrections, and it is exactly invariant under rotations
+  about the beam axis.
+
+With ``"delta"`` and ``"cylindrical"`` the previous hit is part of the recurrent
+state (before the first hit it is the origin, the nominal interaction point, so the
+first step of a primary track is its direction from the vertex). The state is one
+tensor ``(num_layers, B, state_size)`` with ``state_size = hidden_size + input_dim``
+(the previous hit sits in the last ``input_dim`` entries of layer 0); with
+``"position"`` it is the GRU state, ``state_size = hidden_size``. Treat it as opaque:
+index and concatenate it along dimension 1 (the batch) only.
+
+Radius calibration: ``t1_radius_scale`` and ``t2_radius_scale`` (default 1) multiply
+the predicted radii in both entry points. Training leaves them at 1; the training
+pipeline measures them on validation tracks (the factor that makes a target share of
+true hits fall inside) and stores them in the checkpoint's model settings, so every
+user of a loaded model (track builder, ONNX export, ``tracknet validate``) gets the
+calibrated spheres.
+
 Two entry points share the weights:
 
 * :meth:`StepAheadTrackNet.forward` runs the GRU over a padded batch ``(B, T, D)``.
   The GRU is causal, so outputs at real steps never see padding; padded steps produce
   values that the loss masks out. No ``pack_padded_sequence``: the path exports to ONNX.
-* :meth:`StepAheadTrackNet.step` advances one hit with an explicit hidden state
-  ``(num_layers, B, H)``, for track building and ONNX export.
+* :meth:`StepAheadTrackNet.step` advances one hit with an explicit state
+  ``(num_layers, B, state_size)``, for track building and ONNX export.
 """
 
 from __future__ import annotations
@@ -35,9 +64,28 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError
 
-__all__ = ["CENTER_MODES", "INITIAL_RADIUS", "Prediction", "StepAheadTrackNet"]
+__all__ = [
+    "CENTER_MODES",
+    "FEATURES",
+    "INITIAL_RADIUS",
+    "DELTA_FEATURE_SCALE",
+    "CYLINDRICAL_FEATURE_SCALES",
+    "CYLINDRICAL_OFFSET_SCALES",
+    "Prediction",
+    "StepAheadTrackNet",
+]
 
 CENTER_MODES: tuple[str, ...] = ("offset", "absolute")
+FEATURES: tuple[str, ...] = ("position", "delta", "cylindrical")
+#: ``"delta"`` features: the step ``x_t - x_{t-1}`` (model units) is multiplied by this.
+DELTA_FEATURE_SCALE = 10.0
+#: ``"cylindrical"`` features, in order ``r, z, step_r, step_phi, step_z`` (model units
+#: and radians): factors that bring each to order one for a TrackML-sized detector at
+#: the default scale of 1000 mm (steps of ~0.1 in r and z, ~0.03 rad in phi).
+CYLINDRICAL_FEATURE_SCALES: tuple[float, ...] = (1.0, 1.0, 5.0, 30.0, 5.0)
+#: ``"cylindrical"`` centres: the offset head's outputs (r, phi, z) are multiplied by
+#: these (model units, radians) so that its initial weights give steps of that order.
+CYLINDRICAL_OFFSET_SCALES: tuple[float, ...] = (0.1, 0.03, 0.1)
 #: Radius (model units) that the radius heads predict before training.
 INITIAL_RADIUS = 0.1
 
@@ -62,6 +110,9 @@ _CONFIG_KEYS: tuple[str, ...] = (
     "dropout",
     "center_mode",
     "radius_eps",
+    "features",
+    "t1_radius_scale",
+    "t2_radius_scale",
 )
 
 
@@ -69,7 +120,8 @@ class StepAheadTrackNet(nn.Module):
     """GRU (batch_first) + four linear heads: t1/t2 centre (-> D) and t1/t2 radius (-> 1).
 
     ``input_dim`` is 3 for (x, y, z) and 2 for straw events; ``dropout`` acts between GRU
-    layers (only with ``num_layers > 1``) and in training mode only.
+    layers (only with ``num_layers > 1``) and in training mode only. ``features`` and the
+    radius scales are described in the module docstring.
     """
 
     def __init__(
@@ -80,6 +132,9 @@ class StepAheadTrackNet(nn.Module):
         dropout: float = 0.0,
         center_mode: str = "offset",
         radius_eps: float = 1e-4,
+        features: str = "position",
+        t1_radius_scale: float = 1.0,
+        t2_radius_scale: float = 1.0,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -107,38 +162,152 @@ class StepAheadTrackNet(nn.Module):
             or not radius_eps > 0
         ):
             raise ConfigError(f"StepAheadTrackNet radius_eps must be > 0, got {radius_eps!r}")
+        if features not in FEATURES:
+            raise ConfigError(
+                f"StepAheadTrackNet features must be one of {list(FEATURES)}, got {features!r}"
+            )
+        if features != "position" and center_mode != "offset":
+            raise ConfigError(
+                f"StepAheadTrackNet features {features!r} predict centres from the last step; "
+                "center_mode must be 'offset'"
+            )
+        if features == "cylindrical" and input_dim not in (2, 3):
+            raise ConfigError(
+                f"StepAheadTrackNet features 'cylindrical' need input_dim 2 (x, y) or 3 (x, y, z), got {input_dim}"
+            )
+        for name, value in (("t1_radius_scale", t1_radius_scale), ("t2_radius_scale", t2_radius_scale)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ConfigError(f"StepAheadTrackNet {name} must be a finite number > 0, got {value!r}")
         self.input_dim = input_dim
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = float(dropout)
         self.center_mode = center_mode
         self.radius_eps = float(radius_eps)
-
+        self.features = features
+        self.t1_radius_scale = float(t1_radius_scale)
+        self.t2_radius_scale = float(t2_radius_scale)
+        if features == "position":
+            gru_input, head_out = input_dim, input_dim
+        elif features == "delta":
+            gru_input, head_out = 2 * input_dim, 2 * input_dim
+        else:  # cylindrical: r, (z), step r, step phi, (step z)
+            gru_input, head_out = 2 * input_dim - 1, 2 * input_dim
         self.gru = nn.GRU(
-            input_size=input_dim,
+            input_size=gru_input,
             hidden_size=hidden_size,
             num_layers=num_layers,
             batch_first=True,
             dropout=self.dropout if num_layers > 1 else 0.0,
         )
-        self.t1_center_head = nn.Linear(hidden_size, input_dim)
+        self.t1_center_head = nn.Linear(hidden_size, head_out)
         self.t1_radius_head = nn.Linear(hidden_size, 1)
-        self.t2_center_head = nn.Linear(hidden_size, input_dim)
+        self.t2_center_head = nn.Linear(hidden_size, head_out)
         self.t2_radius_head = nn.Linear(hidden_size, 1)
         initial_bias = math.log(math.expm1(INITIAL_RADIUS))  # softplus^-1
         for head in (self.t1_radius_head, self.t2_radius_head):
             nn.init.constant_(head.bias, initial_bias)
+        if features != "position":
+            # Start as "repeat the last step": multipliers and offsets 0.
+            for head in (self.t1_center_head, self.t2_center_head):
+                nn.init.zeros_(head.weight)
+                nn.init.zeros_(head.bias)
+        if features == "cylindrical":
+            feature_scales = CYLINDRICAL_FEATURE_SCALES
+            offset_scales = CYLINDRICAL_OFFSET_SCALES
+            if input_dim == 2:  # no z: r, step r, step phi
+                feature_scales = (feature_scales[0], feature_scales[2], feature_scales[3])
+                offset_scales = offset_scales[:2]
+            self.register_buffer(
+                "_feature_scale", torch.tensor(feature_scales, dtype=torch.float32), persistent=False
+            )
+            self.register_buffer(
+                "_offset_scale", torch.tensor(offset_scales, dtype=torch.float32), persistent=False
+            )
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state_size(self) -> int:
+        """Size of the last dimension of the recurrent state (see the module docstring)."""
+        return self.hidden_size + (0 if self.features == "position" else self.input_dim)
+
+    def _split_state(
+        self, state: torch.Tensor | None, batch: int, like: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``(gru_hidden or None, previous hit (B, D))`` from a state tensor."""
+        if state is None:
+            return None, torch.zeros(batch, self.input_dim, dtype=like.dtype, device=like.device)
+        expected = (self.num_layers, batch, self.state_size)
+        if tuple(state.shape) != expected:
+            raise ValueError(f"expected a state of shape {expected}, got {tuple(state.shape)}")
+        if self.features == "position":
+            return state, like.new_zeros(0)
+        return state[..., : self.hidden_size].contiguous(), state[0, :, self.hidden_size :]
+
+    def _join_state(self, hidden: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+        if self.features == "position":
+            return hidden
+        extra = hidden.new_zeros(self.num_layers, hidden.shape[1], self.input_dim)
+        extra[0] = x_t
+        return torch.cat([hidden, extra], dim=-1)
+
+    # ------------------------------------------------------------------ features
+    def _cylindrical_step(
+        self, x: torch.Tensor, prev: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(r, phi)`` of ``x`` and the step ``(dr, dphi[, dz])`` from ``prev`` (..., D)."""
+        r = torch.sqrt(x[..., 0] * x[..., 0] + x[..., 1] * x[..., 1])
+        r_prev = torch.sqrt(prev[..., 0] * prev[..., 0] + prev[..., 1] * prev[..., 1])
+        # Turning angle between the previous and the current hit, wrap-free; 0 from the origin.
+        dphi = torch.atan2(
+            prev[..., 0] * x[..., 1] - prev[..., 1] * x[..., 0],
+            prev[..., 0] * x[..., 0] + prev[..., 1] * x[..., 1],
+        )
+        parts = [r - r_prev, dphi]
+        if self.input_dim == 3:
+            parts.append(x[..., 2] - prev[..., 2])
+        return r, torch.atan2(x[..., 1], x[..., 0]), torch.stack(parts, dim=-1)
+
+    def _gru_input(self, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        if self.features == "position":
+            return x
+        if self.features == "delta":
+            return torch.cat([x, (x - prev) * DELTA_FEATURE_SCALE], dim=-1)
+        r, _, step = self._cylindrical_step(x, prev)
+        columns = [r.unsqueeze(-1)]
+        if self.input_dim == 3:
+            columns.append(x[..., 2:3])
+        columns.append(step)
+        return torch.cat(columns, dim=-1) * self._feature_scale
+
+    def _centre(self, head: nn.Linear, hidden: torch.Tensor, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        out = head(hidden)
+        if self.features == "position":
+            return out + x if self.center_mode == "offset" else out
+        d = self.input_dim
+        if self.features == "delta":
+            return x + (1.0 + out[..., :d]) * (x - prev) + out[..., d:] * (1.0 / DELTA_FEATURE_SCALE)
+        r, phi, step = self._cylindrical_step(x, prev)
+        nxt = (1.0 + out[..., :d]) * step + out[..., d:] * self._offset_scale
+        r_next = r + nxt[..., 0]
+        phi_next = phi + nxt[..., 1]
+        columns = [r_next * torch.cos(phi_next), r_next * torch.sin(phi_next)]
+        if d == 3:
+            columns.append(x[..., 2] + nxt[..., 2])
+        return torch.stack(columns, dim=-1)
 
     # ------------------------------------------------------------------ heads
-    def _heads(self, hidden: torch.Tensor, x: torch.Tensor) -> Prediction:
-        """Spheres from GRU outputs ``hidden`` (..., H) at inputs ``x`` (..., D)."""
-        c1 = self.t1_center_head(hidden)
-        c2 = self.t2_center_head(hidden)
-        if self.center_mode == "offset":
-            c1 = c1 + x
-            c2 = c2 + x
-        r1 = F.softplus(self.t1_radius_head(hidden)).squeeze(-1) + self.radius_eps
-        r2 = F.softplus(self.t2_radius_head(hidden)).squeeze(-1) + self.radius_eps
+    def _heads(self, hidden: torch.Tensor, x: torch.Tensor, prev: torch.Tensor) -> Prediction:
+        """Spheres from GRU outputs ``hidden`` (..., H) at inputs ``x`` (..., D) after ``prev``."""
+        c1 = self._centre(self.t1_center_head, hidden, x, prev)
+        c2 = self._centre(self.t2_center_head, hidden, x, prev)
+        r1 = (F.softplus(self.t1_radius_head(hidden)).squeeze(-1) + self.radius_eps) * self.t1_radius_scale
+        r2 = (F.softplus(self.t2_radius_head(hidden)).squeeze(-1) + self.radius_eps) * self.t2_radius_scale
         return Prediction(c1, r1, c2, r2)
 
     # ------------------------------------------------------------------ entry points
@@ -155,29 +324,32 @@ class StepAheadTrackNet(nn.Module):
             )
         if lengths is not None and lengths.shape != x.shape[:1]:
             raise ValueError(f"lengths must have shape ({x.shape[0]},), got {tuple(lengths.shape)}")
-        out, _ = self.gru(x)
-        return self._heads(out, x)
+        prev = torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
+        out, _ = self.gru(self._gru_input(x, prev))
+        return self._heads(out, x, prev)
 
     def step(
         self, x_t: torch.Tensor, hidden: torch.Tensor | None = None
     ) -> tuple[Prediction, torch.Tensor]:
-        """Advance one hit: ``x_t`` ``(B, D)``, ``hidden`` ``(num_layers, B, H)`` or None (zeros).
+        """Advance one hit: ``x_t`` ``(B, D)``, state ``(num_layers, B, state_size)`` or None.
 
+        ``None`` (or :meth:`initial_hidden`, all zeros) is the state before the first hit.
         Returns the spheres after this hit (``(B, D)`` centres, ``(B,)`` radii) and the new
-        hidden state. Running it over a sequence equals :meth:`forward` on that sequence.
+        state. Running it over a sequence equals :meth:`forward` on that sequence.
         """
         if x_t.dim() != 2 or x_t.shape[-1] != self.input_dim:
             raise ValueError(
                 f"expected input of shape (B, {self.input_dim}), got {tuple(x_t.shape)}"
             )
-        out, new_hidden = self.gru(x_t.unsqueeze(1), hidden)
-        return self._heads(out.squeeze(1), x_t), new_hidden
+        gru_hidden, prev = self._split_state(hidden, x_t.shape[0], x_t)
+        out, new_hidden = self.gru(self._gru_input(x_t, prev).unsqueeze(1), gru_hidden)
+        return self._heads(out.squeeze(1), x_t, prev), self._join_state(new_hidden, x_t)
 
     def initial_hidden(
         self, batch_size: int, device: torch.device | str | None = None
     ) -> torch.Tensor:
-        """Zeros ``(num_layers, batch_size, hidden_size)``: the state before the first hit."""
-        return torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
+        """Zeros ``(num_layers, batch_size, state_size)``: the state before the first hit."""
+        return torch.zeros(self.num_layers, batch_size, self.state_size, device=device)
 
     # ------------------------------------------------------------------ config
     def config(self) -> dict[str, Any]:
@@ -189,7 +361,18 @@ class StepAheadTrackNet(nn.Module):
             "dropout": self.dropout,
             "center_mode": self.center_mode,
             "radius_eps": self.radius_eps,
+            "features": self.features,
+            "t1_radius_scale": self.t1_radius_scale,
+            "t2_radius_scale": self.t2_radius_scale,
         }
+
+    def set_radius_scales(self, t1: float, t2: float) -> None:
+        """Set the calibration factors of the t1 and t2 radii (see the module docstring)."""
+        for name, value in (("t1", t1), ("t2", t2)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} radius scale must be a finite number > 0, got {value!r}")
+        self.t1_radius_scale = float(t1)
+        self.t2_radius_scale = float(t2)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StepAheadTrackNet:
