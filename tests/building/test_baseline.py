@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tracknet.building.api import BuildConfig, build_tracks
-from tracknet.building.baseline import HelixExtender, HelixState, helix_crossings, helix_frame
+from tracknet.building.baseline import HelixExtender, HelixState, helix_crossings, helix_frame, helix_points
 from tracknet.building.geometry import LayerSurfaces, layer_keys
 from tracknet.building.seeding import curvature_from_pt
 from tracknet.errors import ConfigError
@@ -63,16 +63,18 @@ def test_next_crossings_of_a_barrel_helix_are_exact(surfaces: LayerSurfaces, cha
     position, tangent, curvature, tan_lambda = helix_frame(state)
     assert curvature[0] == pytest.approx(kappa, rel=1e-9)
     assert tan_lambda[0] == pytest.approx(cot, rel=1e-9)
-    s, points = helix_crossings(state, surfaces, margin_mm=10.0)
+    s = helix_crossings(state, surfaces, margin_mm=10.0)
     best = int(np.argmin(s[0]))
     assert surfaces.keys[best] == layer_keys(np.array([8]), np.array([8]))[0]
-    np.testing.assert_allclose(points[0, best], helix_point_at_radius(kappa, phi0, cot, z0, 172.0), atol=1e-6)
+    point = helix_points(position, tangent, curvature, tan_lambda, s[:, best])
+    np.testing.assert_allclose(point[0], helix_point_at_radius(kappa, phi0, cot, z0, 172.0), atol=1e-6)
     # A two-hit seed uses the beam line as its first point: the same helix.
     pair = HelixState(np.concatenate([np.full((1, 1, 3), 99.0), hits[None, :2]], axis=1), np.array([2]), layer_keys(np.array([8]), np.array([4])))
-    s2, points2 = helix_crossings(pair, surfaces, margin_mm=10.0)
+    s2 = helix_crossings(pair, surfaces, margin_mm=10.0)
     best2 = int(np.argmin(s2[0]))
     assert surfaces.keys[best2] == layer_keys(np.array([8]), np.array([6]))[0]
-    np.testing.assert_allclose(points2[0, best2, :2], hits[2, :2], atol=1e-6)
+    point2 = helix_points(*helix_frame(pair), s2[:, best2])
+    np.testing.assert_allclose(point2[0], hits[2], atol=1e-6)
 
 
 def test_forward_helix_reaches_the_disks(surfaces: LayerSurfaces) -> None:

@@ -67,7 +67,7 @@ def test_whole_tracks_are_followed_to_the_edge() -> None:
     keys = np.zeros(len(positions), dtype=np.int64)
     candidates = extend_seeds(
         LinearExtender(), positions, keys, rows[:, :3], np.ones(len(positions), bool),
-        Envelope.from_positions(positions, 5.0), ExtensionConfig(), stats=stats,
+        Envelope.from_positions(positions, 5.0), ExtensionConfig(skip_branches=False), stats=stats,
     )
     assert candidates.n_candidates == len(tracks)
     for c in range(candidates.n_candidates):
@@ -90,7 +90,7 @@ def test_a_hole_is_skipped_with_the_t2_sphere() -> None:
     keys = np.zeros(len(positions), dtype=np.int64)
     candidates = extend_seeds(
         extender, positions, keys, rows[:, :3], available,
-        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=1, miss_penalty=2.0),
+        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=1, miss_penalty=2.0, skip_branches=False),
     )
     hole_track = int(np.flatnonzero(candidates.seed == 1)[0])
     n = candidates.n_hits[hole_track]
@@ -105,7 +105,7 @@ def test_a_hole_is_skipped_with_the_t2_sphere() -> None:
     available[rows[1, 5]] = False
     candidates = extend_seeds(
         LinearExtender(), positions, keys, rows[:, :3], available,
-        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=1, min_hits=3),
+        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=1, min_hits=3, skip_branches=False),
     )
     short = int(np.flatnonzero(candidates.seed == 1)[0])
     assert candidates.paths[short, : candidates.n_hits[short]].tolist() == rows[1, :4].tolist()
@@ -113,7 +113,7 @@ def test_a_hole_is_skipped_with_the_t2_sphere() -> None:
     available[rows[1, 5]] = True
     candidates = extend_seeds(
         LinearExtender(), positions, keys, rows[:, :3], available,
-        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=0, min_hits=3),
+        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=0, min_hits=3, skip_branches=False),
     )
     short = int(np.flatnonzero(candidates.seed == 1)[0])
     assert candidates.n_hits[short] == 4
@@ -127,7 +127,7 @@ def test_branching_beam_and_selection_keep_the_true_hit() -> None:
     decoy = positions[rows[0, 4]] + np.array([0.0, 0.0, 2.0])
     positions = np.vstack([positions, decoy])
     decoy_row = len(positions) - 1
-    wide = run(positions, rows[:, :3], ExtensionConfig(beam_width=3, max_branches=2, min_hits=3))
+    wide = run(positions, rows[:, :3], ExtensionConfig(beam_width=3, max_branches=2, min_hits=3, skip_branches=False))
     # Track 0 branched: one candidate through the true hit, one through the decoy.
     zero = np.flatnonzero(wide.seed == 0)
     holds_decoy = [(wide.paths[c] == decoy_row).any() for c in zero]
@@ -137,7 +137,7 @@ def test_branching_beam_and_selection_keep_the_true_hit() -> None:
     assert len(set(best.tolist())) == 1 and best[0] > 0  # the true track, whole
     assert chosen.track_of_hit[decoy_row] == 0
     # A beam of one keeps only the cheaper branch.
-    narrow = run(positions, rows[:, :3], ExtensionConfig(beam_width=1, max_branches=2, min_hits=3))
+    narrow = run(positions, rows[:, :3], ExtensionConfig(beam_width=1, max_branches=2, min_hits=3, skip_branches=False))
     assert (narrow.seed == 0).sum() == 1
     assert not (narrow.paths[narrow.seed == 0] == decoy_row).any()
 
@@ -152,3 +152,31 @@ def test_own_hits_are_never_reused() -> None:
         path = candidates.paths[c, : candidates.n_hits[c]]
         assert len(set(path.tolist())) == len(path)
     assert candidates.n_hits.max() <= 12
+
+
+def test_skip_branches_bridge_a_hole_that_holds_a_wrong_hit() -> None:
+    """The true 5th hit is lost and a wrong hit sits in the (too large) t1 sphere."""
+    tracks = lines(n_tracks=2)
+    positions = tracks.reshape(-1, 3)
+    rows = np.arange(len(positions)).reshape(tracks.shape[:2])
+    decoy = positions[rows[0, 4]] + np.array([0.0, 0.0, 2.5])
+    positions = np.vstack([positions, decoy])
+    available = np.ones(len(positions), dtype=bool)
+    available[rows[0, 4]] = False
+    keys = np.zeros(len(positions), dtype=np.int64)
+    envelope = Envelope.from_positions(positions, 5.0)
+    expected = [r for r in rows[0] if r != rows[0, 4]]
+    results = {}
+    for skip in (False, True):
+        candidates = extend_seeds(
+            LinearExtender(), positions, keys, rows[:, :3], available, envelope,
+            ExtensionConfig(skip_branches=skip, miss_penalty=0.5, min_hits=3),
+        )
+        chosen = select_tracks(candidates, len(positions), SelectionConfig(min_hits=3))
+        track = chosen.track_of_hit[expected[0]]
+        results[skip] = sorted(np.flatnonzero(chosen.track_of_hit == track).tolist())
+    # Without skip branches the decoy is taken and the track is lost after it (the
+    # straight-on prediction from the decoy misses the next hits); with them the hole
+    # child (cost 0.5 + 0) beats the decoy and the track is found whole but for the hole.
+    assert results[True] == sorted(int(r) for r in expected)
+    assert len(positions) - 1 in results[False]

@@ -1,19 +1,65 @@
 """Track building: from an event's hits to the TrackML submission ``event_id, hit_id, track_id``.
 
-* :mod:`~tracknet.building.geometry`: layer surfaces and the detector envelope, read off
-  the hits;
-* :mod:`~tracknet.building.search`: neighbour search with one radius per query;
+Pipeline, per event and per seeding stage (each stage on the hits earlier stages left):
+
 * :mod:`~tracknet.building.seeding`: seeds (single hits, pairs, triplets) from the
-  innermost layers, in stages with tunable cuts.
+  innermost layers, with tunable cuts;
+* :mod:`~tracknet.building.builder`: all candidates extended together, one batched step
+  at a time, by StepAhead TrackNET (:class:`TrackNetExtender`) or by the classical helix
+  follower of :mod:`~tracknet.building.baseline` (:class:`HelixExtender`); hits are found
+  with :mod:`~tracknet.building.search` (one radius per query); branching, a beam per
+  seed, holes bridged by the t2 sphere;
+* :mod:`~tracknet.building.selection`: candidates become tracks, each hit on at most one.
+
+:mod:`~tracknet.building.api` runs it all (:func:`build_event`, :func:`build_directory`,
+:class:`BuildConfig`); :mod:`~tracknet.building.commands` holds the ``tracknet build``
+command; :mod:`~tracknet.building.calibration` finds a model's ``radius_scale``;
+:mod:`~tracknet.building.geometry` reads layer surfaces and the envelope off the hits.
 """
 
 from __future__ import annotations
 
+from tracknet.building.api import (
+    ALGORITHMS,
+    BuildConfig,
+    BuildResult,
+    DirectoryBuild,
+    build_directory,
+    build_event,
+    build_tracks,
+)
+from tracknet.building.baseline import HelixExtender
+from tracknet.building.builder import (
+    Candidates,
+    ExtensionConfig,
+    Extender,
+    Spheres,
+    TrackNetExtender,
+    extend_seeds,
+)
+from tracknet.building.calibration import calibrate_radius_scale, normalised_distances
 from tracknet.building.geometry import Envelope, LayerSurfaces, layer_keys
 from tracknet.building.search import HitIndex, Neighbours
 from tracknet.building.seeding import DEFAULT_SEED_STAGES, SeedStage, curvature_from_pt, find_seeds
+from tracknet.building.selection import Selection, SelectionConfig, select_tracks
 
 __all__ = [
+    "ALGORITHMS",
+    "BuildConfig",
+    "BuildResult",
+    "DirectoryBuild",
+    "build_directory",
+    "build_event",
+    "build_tracks",
+    "HelixExtender",
+    "Candidates",
+    "ExtensionConfig",
+    "Extender",
+    "Spheres",
+    "TrackNetExtender",
+    "extend_seeds",
+    "calibrate_radius_scale",
+    "normalised_distances",
     "Envelope",
     "LayerSurfaces",
     "layer_keys",
@@ -23,4 +69,7 @@ __all__ = [
     "SeedStage",
     "curvature_from_pt",
     "find_seeds",
+    "Selection",
+    "SelectionConfig",
+    "select_tracks",
 ]

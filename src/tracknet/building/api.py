@@ -71,7 +71,7 @@ class BuildConfig:
     Seeding: ``seed_stages`` (see :class:`~tracknet.building.seeding.SeedStage`),
     ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature).
     Extension (see :mod:`~tracknet.building.builder`): ``beam_width``, ``max_branches``,
-    ``max_misses``, ``miss_penalty``, ``skip_branches``, ``max_hits``, ``envelope_margin_mm`` (how far
+    ``max_misses``, ``miss_penalty``, ``skip_branches``, ``merge_paths``, ``max_hits``, ``envelope_margin_mm`` (how far
     beyond the hits' region a sphere centre may lie), ``radius_scale`` (multiplies the
     model's radii; ``None``: the checkpoint meta's ``radius_scale``, else 1).
     Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
@@ -86,8 +86,9 @@ class BuildConfig:
     beam_width: int = 3
     max_branches: int = 2
     max_misses: int = 1
-    miss_penalty: float = 1.0
-    skip_branches: bool = False
+    miss_penalty: float = 0.5
+    skip_branches: bool = True
+    merge_paths: bool = True
     max_hits: int = 30
     envelope_margin_mm: float = 50.0
     radius_scale: float | None = None
@@ -112,8 +113,9 @@ class BuildConfig:
         _check_int("max_branches", self.max_branches, 1)
         _check_int("max_misses", self.max_misses, 0)
         _check_number("miss_penalty", self.miss_penalty)
-        if not isinstance(self.skip_branches, bool):
-            raise ConfigError(f"build skip_branches must be true or false, got {self.skip_branches!r}")
+        for name in ("skip_branches", "merge_paths"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"build {name} must be true or false, got {getattr(self, name)!r}")
         _check_int("max_hits", self.max_hits, 2)
         _check_number("envelope_margin_mm", self.envelope_margin_mm)
         if self.radius_scale is not None:
@@ -138,6 +140,7 @@ class BuildConfig:
             max_hits=self.max_hits,
             min_hits=self.min_hits,
             skip_branches=self.skip_branches,
+            merge_paths=self.merge_paths,
             workers=self.workers,
         )
 

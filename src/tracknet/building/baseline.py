@@ -19,8 +19,10 @@ Prediction
 Holes
     The skipped step is not fed to the helix: it is fitted to real hits only.
 
-Everything is vectorised over candidates and surfaces (an ``(N, L)`` array of arc
-lengths per step).
+Everything is vectorised over candidates and surfaces: an ``(N, L)`` array of arc
+lengths per step (cylinders from the circle-circle intersection, disks from the
+longitudinal motion with the transverse radius there from the circle's geometry); the
+points themselves are computed only for the two crossings chosen.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..errors import ConfigError
 from .builder import Spheres
 from .geometry import LayerSurfaces
 
-__all__ = ["HelixState", "HelixExtender", "helix_frame", "helix_crossings"]
+__all__ = ["HelixState", "HelixExtender", "helix_frame", "helix_crossings", "helix_points"]
 
 _STRAIGHT_CURVATURE = 1e-7  # 1/mm: below this a track is a straight line (R > 10 km)
 
@@ -92,95 +94,106 @@ def helix_frame(state: HelixState) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return c, tangent, kappa, tan_lambda
 
 
-def _point_at(
-    c: np.ndarray, tangent: np.ndarray, kappa: np.ndarray, s: np.ndarray
+def _sin_over(x: np.ndarray) -> np.ndarray:
+    """``sin(x) / x`` (1 at 0), without numpy's slower ``sinc``."""
+    small = np.abs(x) < 1e-8
+    return np.where(small, 1.0, np.sin(x) / np.where(small, 1.0, x))
+
+
+def helix_points(
+    c: np.ndarray, tangent: np.ndarray, kappa: np.ndarray, tan_lambda: np.ndarray, s: np.ndarray
 ) -> np.ndarray:
-    """Transverse position ``(..., 2)`` after arc length ``s`` (broadcast ``(N, L)``)."""
+    """Points ``(N, 3)`` after transverse arc length ``s`` ``(N,)`` along each helix
+    (``c``, ``tangent``, ``kappa``, ``tan_lambda`` as from :func:`helix_frame`)."""
     x = kappa * s
-    along = s * np.sinc(x / np.pi)  # sin(k s) / k
-    across = s * np.sin(x / 2.0) * np.sinc(x / (2.0 * np.pi))  # (1 - cos(k s)) / k
-    normal = np.stack([-tangent[..., 1], tangent[..., 0]], axis=-1)
-    return c[..., :2] + along[..., None] * tangent + across[..., None] * normal
+    along = s * _sin_over(x)  # sin(k s) / k
+    across = s * np.sin(x / 2.0) * _sin_over(x / 2.0)  # (1 - cos(k s)) / k
+    normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+    xy = c[:, :2] + along[:, None] * tangent + across[:, None] * normal
+    return np.column_stack([xy, c[:, 2] + tan_lambda * s])
 
 
 def helix_crossings(
-    state: HelixState, surfaces: LayerSurfaces, margin_mm: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Arc length ``s`` ``(N, L)`` (inf where none) and points ``(N, L, 3)`` where each
-    candidate's helix next crosses each surface ahead (the last hit's layer excluded)."""
-    c, tangent, kappa, tan_lambda = helix_frame(state)
+    state: HelixState,
+    surfaces: LayerSurfaces,
+    margin_mm: float,
+    frame: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Transverse arc length ``s`` ``(N, L)`` (mm, inf where none) to the next crossing of
+    each candidate's helix with each surface ahead, within the surface's extent plus
+    ``margin_mm``; the last hit's layer is excluded. Disks count within half a turn.
+    ``frame`` is :func:`helix_frame` of ``state`` when already computed."""
+    c, tangent, kappa, tan_lambda = frame if frame is not None else helix_frame(state)
     n, n_layers = len(c), surfaces.n_layers
     s = np.full((n, n_layers), np.inf)
     if n == 0 or n_layers == 0:
-        return s, np.zeros((n, n_layers, 3))
+        return s
     eps = 1e-6
-    barrel = surfaces.barrel
-    rho = surfaces.position[None, :]
-
-    # ---- cylinders r = rho
-    straight = (np.abs(kappa) < _STRAIGHT_CURVATURE)[:, None]
-    ct = np.einsum("ij,ij->i", c[:, :2], tangent)[:, None]
-    cc = np.einsum("ij,ij->i", c[:, :2], c[:, :2])[:, None]
-    disc = ct * ct - cc + rho * rho
-    root = np.sqrt(np.maximum(disc, 0.0))
-    s_line = np.where(-ct - root > eps, -ct - root, -ct + root)
-    s_line = np.where((disc >= 0) & (s_line > eps), s_line, np.inf)
-
-    safe_k = np.where(straight[:, 0], 1.0, kappa)
+    straight = np.abs(kappa) < _STRAIGHT_CURVATURE
+    safe_k = np.where(straight, 1.0, kappa)
     normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
-    centre = c[:, :2] + normal / safe_k[:, None]
+    centre = c[:, :2] + normal / safe_k[:, None]  # circle centre (unused when straight)
     radius = 1.0 / np.abs(safe_k)
-    d = np.linalg.norm(centre, axis=1)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        along_c = (rho * rho - radius[:, None] ** 2 + d * d) / (2.0 * d)
-        h2 = rho * rho - along_c * along_c
-        h = np.sqrt(np.maximum(h2, 0.0))
-        ux, uy = centre[:, 0:1] / d, centre[:, 1:2] / d
-    v0 = c[:, :2] - centre  # (N, 2)
-    s_circle = np.full((n, n_layers), np.inf)
-    for sign in (1.0, -1.0):
-        qx = along_c * ux - sign * h * uy
-        qy = along_c * uy + sign * h * ux
-        v1x, v1y = qx - centre[:, 0:1], qy - centre[:, 1:2]
-        angle = np.arctan2(v0[:, 0:1] * v1y - v0[:, 1:2] * v1x, v0[:, 0:1] * v1x + v0[:, 1:2] * v1y)
-        turn = np.mod(np.where(kappa[:, None] > 0, angle, -angle), 2.0 * np.pi)
-        arc = turn * radius[:, None]
-        arc = np.where((h2 >= 0) & (arc > eps), arc, np.inf)
-        s_circle = np.minimum(s_circle, arc)
-    s_cyl = np.where(straight, s_line, s_circle)
-    z_cyl = c[:, 2:3] + tan_lambda[:, None] * s_cyl
-    ok_cyl = (
-        np.isfinite(s_cyl)
-        & (z_cyl >= surfaces.low[None, :] - margin_mm)
-        & (z_cyl <= surfaces.high[None, :] + margin_mm)
-    )
+    d = np.linalg.norm(centre, axis=1)
+    ct = np.einsum("ij,ij->i", c[:, :2], tangent)
+    cc = np.einsum("ij,ij->i", c[:, :2], c[:, :2])
 
-    # ---- disks z = zeta
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s_disk = (surfaces.position[None, :] - c[:, 2:3]) / tan_lambda[:, None]
-    s_disk = np.where(np.isfinite(s_disk) & (s_disk > eps), s_disk, np.inf)
-    # Disks are only reached within half a turn (a longer way means a looper).
-    half_turn = np.where(straight[:, 0], np.inf, np.pi / np.abs(safe_k))[:, None]
-    s_disk = np.where(s_disk <= half_turn, s_disk, np.inf)
+    # ---- cylinders r = rho: the circle meets the cylinder where |q| = rho.
+    cyl = np.flatnonzero(surfaces.barrel)
+    if len(cyl):
+        rho = surfaces.position[cyl][None, :]
+        disc = ct[:, None] ** 2 - cc[:, None] + rho * rho
+        root = np.sqrt(np.maximum(disc, 0.0))
+        s_line = np.where(-ct[:, None] - root > eps, -ct[:, None] - root, -ct[:, None] + root)
+        s_line = np.where((disc >= 0) & (s_line > eps), s_line, np.inf)
+        dd = d[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            along_c = (rho * rho - radius[:, None] ** 2 + dd * dd) / (2.0 * dd)
+            h2 = rho * rho - along_c * along_c
+            h = np.sqrt(np.maximum(h2, 0.0))
+            ux, uy = centre[:, 0:1] / dd, centre[:, 1:2] / dd
+        v0 = c[:, :2] - centre
+        s_circle = np.full((n, len(cyl)), np.inf)
+        for sign in (1.0, -1.0):
+            v1x = along_c * ux - sign * h * uy - centre[:, 0:1]
+            v1y = along_c * uy + sign * h * ux - centre[:, 1:2]
+            angle = np.arctan2(v0[:, 0:1] * v1y - v0[:, 1:2] * v1x, v0[:, 0:1] * v1x + v0[:, 1:2] * v1y)
+            turn = np.mod(np.where(kappa[:, None] > 0, angle, -angle), 2.0 * np.pi)
+            arc = turn * radius[:, None]
+            s_circle = np.minimum(s_circle, np.where((h2 >= 0) & (arc > eps), arc, np.inf))
+        s_cyl = np.where(straight[:, None], s_line, s_circle)
+        with np.errstate(invalid="ignore"):
+            z_cyl = c[:, 2:3] + tan_lambda[:, None] * s_cyl
+        ok = (z_cyl >= surfaces.low[cyl][None, :] - margin_mm) & (
+            z_cyl <= surfaces.high[cyl][None, :] + margin_mm
+        )
+        s[:, cyl] = np.where(ok, s_cyl, np.inf)
 
-    s = np.where(barrel[None, :], np.where(ok_cyl, s_cyl, np.inf), s_disk)
-    finite_s = np.where(np.isfinite(s), s, 0.0)
-    kk = np.broadcast_to(kappa[:, None], s.shape)
-    xy = _point_at(
-        np.broadcast_to(c[:, None, :], (n, n_layers, 3)),
-        np.broadcast_to(tangent[:, None, :], (n, n_layers, 2)),
-        kk,
-        finite_s,
-    )
-    z = np.where(barrel[None, :], z_cyl, surfaces.position[None, :])
-    points = np.concatenate([xy, np.where(np.isfinite(s), z, 0.0)[..., None]], axis=-1)
-    # Disks: the crossing must lie within the disk's radial extent.
-    r_disk = np.hypot(xy[..., 0], xy[..., 1])
-    ok_disk = (r_disk >= surfaces.low[None, :] - margin_mm) & (r_disk <= surfaces.high[None, :] + margin_mm)
-    s = np.where(barrel[None, :] | ok_disk, s, np.inf)
+    # ---- disks z = zeta: s from the longitudinal motion, then the radius there.
+    dsk = np.flatnonzero(~surfaces.barrel)
+    if len(dsk):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_disk = (surfaces.position[dsk][None, :] - c[:, 2:3]) / tan_lambda[:, None]
+        half_turn = np.where(straight, np.inf, np.pi * radius)[:, None]
+        s_disk = np.where(np.isfinite(s_disk) & (s_disk > eps) & (s_disk <= half_turn), s_disk, np.inf)
+        finite = np.where(np.isfinite(s_disk), s_disk, 0.0)
+        # |p(s)|^2 = d^2 + R^2 - 2 d R cos(angle at the centre between origin and p(s)).
+        r2_line = cc[:, None] + 2.0 * finite * ct[:, None] + finite * finite
+        to_origin = -centre  # from the circle centre to the beam line
+        v0 = c[:, :2] - centre
+        cos0 = np.einsum("ij,ij->i", v0, to_origin) / np.maximum(radius * d, 1e-300)
+        sin0 = (v0[:, 0] * to_origin[:, 1] - v0[:, 1] * to_origin[:, 0]) / np.maximum(radius * d, 1e-300)
+        turned = np.where(kappa > 0, 1.0, -1.0)[:, None] * finite / radius[:, None]
+        # angle(origin, p(s)) = angle(origin, p0) - turn, signed counter-clockwise.
+        cos_now = cos0[:, None] * np.cos(turned) + sin0[:, None] * np.sin(turned)
+        r2_circle = d[:, None] ** 2 + radius[:, None] ** 2 - 2.0 * d[:, None] * radius[:, None] * cos_now
+        r_disk = np.sqrt(np.maximum(np.where(straight[:, None], r2_line, r2_circle), 0.0))
+        ok = (r_disk >= surfaces.low[dsk][None, :] - margin_mm) & (r_disk <= surfaces.high[dsk][None, :] + margin_mm)
+        s[:, dsk] = np.where(ok, s_disk, np.inf)
+
     # Never the layer of the last hit.
-    s = np.where(surfaces.keys[None, :] == state.layer[:, None], np.inf, s)
-    return s, points
+    s[surfaces.keys[None, :] == state.layer[:, None]] = np.inf
+    return s
 
 
 class HelixExtender:
@@ -209,22 +222,22 @@ class HelixExtender:
         self.surface_margin_mm = float(surface_margin_mm)
 
     def _spheres(self, state: HelixState) -> Spheres:
-        s, points = helix_crossings(state, self.surfaces, self.surface_margin_mm)
+        frame = helix_frame(state)
+        s = helix_crossings(state, self.surfaces, self.surface_margin_mm, frame)
         n = len(s)
-        nan = np.full((n, 3), np.nan)
-        if s.shape[1] == 0:
-            return Spheres(nan, np.full(n, self.window_mm), nan.copy(), np.full(n, self.t2_window_mm))
-        k = min(2, s.shape[1])
-        nearest = np.argsort(s, axis=1, kind="stable")[:, :k]
-        rows = np.arange(n)
-        s1 = s[rows, nearest[:, 0]]
-        t1 = np.where(np.isfinite(s1)[:, None], points[rows, nearest[:, 0]], np.nan)
-        if k > 1:
-            s2 = s[rows, nearest[:, 1]]
-            t2 = np.where(np.isfinite(s2)[:, None], points[rows, nearest[:, 1]], np.nan)
+        if s.shape[1] >= 2:
+            columns = np.argpartition(s, 1, axis=1)[:, :2]  # the two smallest, in order
         else:
-            t2 = nan
-        return Spheres(t1, np.full(n, self.window_mm), t2, np.full(n, self.t2_window_mm))
+            columns = np.zeros((n, 2), dtype=np.int64)
+        centres = []
+        for rank in range(2):
+            arc = s[np.arange(n), columns[:, rank]] if s.shape[1] > rank else np.full(n, np.inf)
+            ok = np.isfinite(arc)
+            point = np.full((n, 3), np.nan)
+            if ok.any():
+                point[ok] = helix_points(*(f[ok] for f in frame), arc[ok])
+            centres.append(point)
+        return Spheres(centres[0], np.full(n, self.window_mm), centres[1], np.full(n, self.t2_window_mm))
 
     def start(self, seed_positions: np.ndarray, seed_layers: np.ndarray) -> tuple[HelixState, Spheres]:
         n, m = seed_positions.shape[:2]

@@ -29,7 +29,10 @@ One iteration of :func:`extend_seeds`, for all live candidates at once:
    and the hole children compete with the others in the beam: a large sphere that is
    never empty can then still bridge a missing hit.
 4. **Beam**: children are ranked per seed by cost (lower is better; ties by parent and
-   hit) and only the best ``beam_width`` of each seed live on.
+   hit) and only the best ``beam_width`` of each seed live on. With ``merge_paths``,
+   children that end on the same two hits (duplicates, typically from seeds that differ
+   by a double hit or that started on different layers of one track) are merged: only
+   the one with the most hits, then the lowest cost, lives on.
 5. **End**: a candidate ends when neither sphere holds a usable hit, when its sphere
    centres leave the detector :class:`~tracknet.building.geometry.Envelope` (the region of
    the event's hits plus a margin), or when it reaches ``max_hits``. Ended candidates with
@@ -228,10 +231,11 @@ class ExtensionConfig:
     beam_width: int = 3
     max_branches: int = 2
     max_misses: int = 1
-    miss_penalty: float = 1.0
+    miss_penalty: float = 0.5
     max_hits: int = 30
     min_hits: int = 4
-    skip_branches: bool = False
+    skip_branches: bool = True
+    merge_paths: bool = True
     workers: int = -1
 
 
@@ -387,8 +391,19 @@ def extend_seeds(
         # Beam: the best beam_width children of every seed.
         child_seed = seed_of[parent]
         order = np.lexsort((hit, parent, child_cost, child_seed))
-        order = order[_first_ranks(child_seed[order]) < config.beam_width]
-        order.sort()  # keep children grouped in parent order (deterministic layout)
+        keep = order[_first_ranks(child_seed[order]) < config.beam_width]
+        if config.merge_paths and len(keep):
+            # Children that end on the same two hits continue alike: keep the best one
+            # (most hits, then lowest cost) whatever seed it grew from.
+            previous = paths[parent[keep], n_hits[parent[keep]] - 1]
+            child_hits = n_hits[parent[keep]] + 1
+            merged = np.lexsort((keep, child_cost[keep], -child_hits, previous, hit[keep]))
+            twin = np.zeros(len(merged), dtype=bool)
+            twin[1:] = (hit[keep][merged][1:] == hit[keep][merged][:-1]) & (
+                previous[merged][1:] == previous[merged][:-1]
+            )
+            keep = keep[merged[~twin]]
+        order = np.sort(keep)  # children grouped in parent order (deterministic layout)
         parent, hit, hole, child_cost = parent[order], hit[order], hole[order], child_cost[order]
 
         new_paths = paths[parent]

@@ -9,8 +9,9 @@
   its sphere.
 
 Both return a :class:`Neighbours` of flat arrays ``(query, hit, distance)``, sorted by
-query and, within a query, by increasing distance (ties by hit index), so the result is
-deterministic and needs no Python loop to consume. "Inside" means ``distance <= radius``.
+query and, within a query, by increasing distance (ties by hit index for ``ball``, in the
+tree's fixed order for ``nearest``), so the result is deterministic and needs no Python
+loop to consume. "Inside" means ``distance <= radius``.
 
 The track builder uses :meth:`~HitIndex.nearest`: a trained StepAhead TrackNET predicts
 spheres that are loose gates (the loss keeps the true hit well inside, so a sphere often
@@ -36,7 +37,7 @@ __all__ = ["Neighbours", "HitIndex"]
 
 class Neighbours(NamedTuple):
     """Flat search result: pair ``i`` says hit ``hit[i]`` lies ``distance[i]`` mm from the
-    centre of query ``query[i]`` (inside its sphere). Sorted by (query, distance, hit)."""
+    centre of query ``query[i]`` (inside its sphere). Sorted by query, then distance."""
 
     query: np.ndarray  # int64
     hit: np.ndarray  # int64, index into the positions the HitIndex was built from
@@ -135,5 +136,12 @@ class HitIndex:
             self.positions[hit[rows, cols]] - centres[rows], axis=1
         )
         inside = found & (exact <= radii[:, None])
+        # Rows come out by query; within a row the tree orders by distance. Re-sort only
+        # the (rare) rows where the exact distances disagree with the tree's order.
+        order = np.argsort(np.where(inside, exact, np.inf), axis=1, kind="stable") if k > 1 else None
+        if order is not None:
+            exact = np.take_along_axis(exact, order, axis=1)
+            hit = np.take_along_axis(hit, order, axis=1)
+            inside = np.take_along_axis(inside, order, axis=1)
         rows, cols = np.nonzero(inside)
-        return _sorted(rows.astype(np.int64), hit[rows, cols].astype(np.int64), exact[rows, cols])
+        return Neighbours(rows.astype(np.int64), hit[rows, cols].astype(np.int64), exact[rows, cols])

@@ -208,7 +208,11 @@ _DISKS = (((7, 14), (9, 2)), ((7, 12), (9, 4)), ((7, 10), (9, 6)), ((7, 8), (9, 
 #: stage 1 left unassigned and seeds tracks starting one layer further out (a missed
 #: first hit, a particle produced between layers, a forward track starting on a disk).
 #: Stage 3 seeds what is left from the outer pixel and inner strip barrel layers without
-#: assuming a track from the beam line: secondaries produced in the detector.
+#: assuming a track from the beam line (a straight continuation in the transverse plane,
+#: a wide z0 window, no d0 cut): secondaries produced in the detector, pT >= 1 GeV.
+#: Later stages seed among fewer, less pure hits (noise and the leftovers of earlier
+#: stages), so their tracks must be longer: 5 hits in stage 2, 6 in stage 3 (on the real
+#: barrel samples this removes nearly all fakes of those stages, which are 4-hit tracks).
 DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
     SeedStage(
         kind="triplet",
@@ -221,17 +225,20 @@ DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
         first=((8, 2), (8, 4), *_DISKS[0], *_DISKS[1]),
         second=((8, 6), (8, 8), *_DISKS[1], *_DISKS[2]),
         third=((8, 8), (13, 2), *_DISKS[2], *_DISKS[3]),
+        min_hits=5,
     ),
     SeedStage(
         kind="triplet",
         first=((8, 6), (8, 8), (13, 2), (13, 4)),
         second=((8, 8), (13, 2), (13, 4), (13, 6)),
         third=((13, 2), (13, 4), (13, 6), (13, 8)),
-        max_delta_phi=0.1,
-        max_z0_mm=None,
-        max_theta_change=0.02,
+        max_delta_phi=0.03,
+        max_z0_mm=500.0,
+        min_pt_gev=1.0,
+        max_theta_change=0.01,
         max_d0_mm=None,
         beamline=False,
+        min_hits=6,
     ),
 )
 

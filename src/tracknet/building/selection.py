@@ -130,15 +130,17 @@ def select_tracks(
         owner[np.asarray(taken, dtype=bool)] = -2
     alive = np.ones(n_cand, dtype=bool)
     accepted = np.zeros(n_cand, dtype=bool)
-    while True:
+    while len(pair_cand):
         free = owner[pair_hit] == -1
         left = np.bincount(pair_cand[free], minlength=n_cand)
         shared = length - left
         alive &= (shared <= config.max_shared_fraction * length) & (left >= config.min_hits)
         active = free & alive[pair_cand]
-        if not active.any():
+        # Later rounds only look at the pairs still in play.
+        pair_cand, pair_hit = pair_cand[active], pair_hit[active]
+        if not len(pair_cand):
             break
-        cand, hit = pair_cand[active], pair_hit[active]
+        cand, hit = pair_cand, pair_hit
         head = np.ones(len(hit), dtype=bool)
         head[1:] = hit[1:] != hit[:-1]
         best = np.repeat(cand[head], np.diff(np.append(np.flatnonzero(head), len(hit))))

@@ -1,0 +1,88 @@
+"""Building with StepAhead TrackNET (a model trained for a few seconds), and hole skipping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tracknet.building.api import BuildConfig, build_event, build_tracks
+from tracknet.building.calibration import calibrate_radius_scale, normalised_distances
+from tracknet.evaluation import ParticleSelection, evaluate_event
+from tracknet.events import Event
+from tracknet.model.checkpoint import load_checkpoint
+
+from .conftest import barrel_event, torch_threads, training_tracks, without_double_hits
+
+SELECTION = ParticleSelection(min_pt=1.0, min_hits=5)
+
+
+def _check_submission(event: Event, submission: pd.DataFrame) -> None:
+    """Every hit of the event exactly once, ids as in the event, track ids >= 0."""
+    assert list(submission.columns) == ["event_id", "hit_id", "track_id"]
+    assert all(str(t) == "int64" for t in submission.dtypes)
+    assert len(submission) == event.n_hits
+    assert sorted(submission["hit_id"].tolist()) == sorted(event.hits["hit_id"].tolist())
+    assert submission["hit_id"].is_unique  # so each hit belongs to at most one track
+    assert (submission["event_id"] == event.event_id).all()
+    assert (submission["track_id"] >= 0).all()
+
+
+def test_tracknet_finds_most_high_pt_tracks(quick_checkpoint: Path, test_event: Event) -> None:
+    loaded = load_checkpoint(quick_checkpoint)
+    with torch_threads(1):
+        result = build_tracks(test_event, "tracknet", loaded, BuildConfig())
+        again = build_event(test_event, "tracknet", loaded, BuildConfig())
+    _check_submission(test_event, result.submission)
+    pd.testing.assert_frame_equal(result.submission, again)  # deterministic
+    _, metrics, _ = evaluate_event(test_event, result.submission[["hit_id", "track_id"]], SELECTION)
+    assert metrics.n_particles >= 10
+    assert metrics.efficiency >= 0.75
+    # Figures about the build match the submission.
+    assert result.n_tracks == int(result.submission["track_id"].max())
+    assert len(result.tracks) == result.n_tracks
+    counts = result.submission.loc[result.submission.track_id > 0, "track_id"].value_counts().sort_index()
+    assert counts.tolist() == result.tracks["n_hits"].tolist()
+    assert (result.tracks["n_hits"] >= 4).all()
+    assert sum(s["tracks"] for s in result.stages) == result.n_tracks
+
+
+@pytest.mark.parametrize("algorithm", ["tracknet", "baseline"])
+def test_a_removed_hit_is_skipped_and_the_rest_found(quick_checkpoint: Path, test_event: Event, algorithm: str) -> None:
+    """Punch a hole into found tracks: each is found again, whole but for the hole (t2)."""
+    loaded = load_checkpoint(quick_checkpoint)
+    event = without_double_hits(test_event)
+    hits, pid = event.hits, event.particle_ids()
+    with torch_threads(1):
+        full = build_event(event, algorithm, loaded)
+    frame = pd.DataFrame(
+        {"track": full.track_id.to_numpy(), "particle": pid, "hit": hits.hit_id.to_numpy(), "r": np.hypot(hits.x, hits.y)}
+    )
+    frame = frame[frame.track > 0]
+    per_track = frame.groupby("track").agg(n=("particle", "size"), kinds=("particle", "nunique"), particle=("particle", "first"))
+    pure = per_track[(per_track.n >= 7) & (per_track.kinds == 1) & (per_track.particle > 0)].index[:3]
+    assert len(pure) == 3, "not enough long pure tracks to punch holes into"
+    for track in pure:
+        mine = frame[frame.track == track].sort_values("r")
+        removed = int(mine.hit.iloc[4])  # after the three seed hits, in the middle of the track
+        keep = hits.hit_id.to_numpy() != removed
+        holed = event.with_parts(hits=hits[keep].reset_index(drop=True), truth=event.truth[keep].reset_index(drop=True))
+        with torch_threads(1):
+            rebuilt = build_event(holed, algorithm, loaded)
+        _check_submission(holed, rebuilt)
+        expected = set(mine.hit.tolist()) - {removed}
+        found = rebuilt.set_index("hit_id").loc[sorted(expected), "track_id"]
+        assert found.nunique() == 1 and found.iloc[0] > 0, (track, found.tolist())
+        assert set(rebuilt.hit_id[rebuilt.track_id == found.iloc[0]].tolist()) == expected
+
+
+def test_calibrated_spheres_hold_the_requested_share(quick_checkpoint: Path) -> None:
+    loaded = load_checkpoint(quick_checkpoint)
+    tracks = training_tracks([barrel_event(5, n_particles=300, seed=4)])
+    scale = calibrate_radius_scale(loaded, tracks, quantile=0.9)
+    t1, t2 = normalised_distances(loaded, tracks)
+    assert len(t1) == int((tracks.lengths - 1).sum()) and len(t2) == int((tracks.lengths - 2).clip(0).sum())
+    assert np.mean(t1 <= scale) == pytest.approx(0.9, abs=0.01)
+    assert loaded.meta["radius_scale"] > 0  # written by the training helper
