@@ -173,3 +173,23 @@ def test_stage_validation_is_one_line() -> None:
             SeedStage.from_dict({error: None if error != "kind" else "x"} if error != "first" else {"first": []})
         except ConfigError as exc:
             assert "\n" not in str(exc)
+
+
+def test_two_dimensional_window_search_matches_brute_force() -> None:
+    from tracknet.building.seeding import _window_pairs_2d
+
+    rng = np.random.default_rng(8)
+    phi_t = rng.uniform(-np.pi, np.pi, 400)
+    along_t = rng.uniform(-500.0, 500.0, 400)
+    phi_q = np.concatenate([rng.uniform(-np.pi, np.pi, 60), [np.pi - 0.01, -np.pi + 0.01]])
+    half = rng.uniform(0.01, 0.3, len(phi_q))
+    centre = rng.uniform(-600.0, 600.0, len(phi_q))
+    width = rng.uniform(1.0, 300.0, len(phi_q))
+    low, high = centre - width, centre + width
+    low[:5], high[5:10] = -np.inf, np.inf  # half-open windows
+    owner, target = _window_pairs_2d(phi_q, half, low, high, phi_t, along_t)
+    dphi = np.abs(np.remainder(phi_t[None, :] - phi_q[:, None] + np.pi, 2 * np.pi) - np.pi)
+    inside = (dphi <= half[:, None]) & (along_t[None, :] >= low[:, None]) & (along_t[None, :] <= high[:, None])
+    expected = set(zip(*np.nonzero(inside)))
+    assert set(zip(owner.tolist(), target.tolist())) == {(int(a), int(b)) for a, b in expected}
+    assert len(owner) == len(expected)  # no pair twice

@@ -38,8 +38,8 @@ class LayerSurfaces:
     ``keys``: :func:`layer_keys` of the layer; ``barrel``: True
     for a cylinder ``r = position``, False for a disk ``z = position``; ``low``/``high``:
     the extent along the surface (``z`` for a cylinder, ``r`` for a disk); ``spread``: the
-    half-range of the hits across the surface (module staggering, ``r`` for a cylinder
-    and ``z`` for a disk). All mm.
+    largest distance of a hit from the surface across it (module staggering: in ``r`` for
+    a cylinder, in ``z`` for a disk). All mm.
     """
 
     keys: np.ndarray
@@ -86,13 +86,16 @@ class LayerSurfaces:
         r_low, r_high = extent(r)
         z_low, z_high = extent(z)
         barrel = (r_high - r_low) < (z_high - z_low)
+        position = np.where(barrel, median(r), median(z))
+        across_low = np.where(barrel, r_low, z_low)
+        across_high = np.where(barrel, r_high, z_high)
         return cls(
             keys=unique,
             barrel=barrel,
-            position=np.where(barrel, median(r), median(z)),
+            position=position,
             low=np.where(barrel, z_low, r_low),
             high=np.where(barrel, z_high, r_high),
-            spread=np.where(barrel, r_high - r_low, z_high - z_low) / 2.0,
+            spread=np.maximum(position - across_low, across_high - position),
         )
 
     def index_of(self, keys: np.ndarray) -> np.ndarray:

@@ -283,6 +283,61 @@ def _phi_window_pairs(
     return owner, target
 
 
+def _window_pairs_2d(
+    phi_query: np.ndarray,
+    half_width: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    phi_target: np.ndarray,
+    along_target: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(query, target)`` with ``|phi_t - phi_q| <= half_width`` (mod 2 pi) and
+    ``low_q <= along_t <= high_q``.
+
+    Targets are binned along the second coordinate (bins about half the typical window)
+    and sorted by (bin, phi); each query scans, with binary searches, the phi window of
+    every bin its interval overlaps. Unbounded intervals fall back to all bins.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if len(phi_query) == 0 or len(phi_target) == 0:
+        return empty, empty
+    finite = np.isfinite(low) & np.isfinite(high)
+    if not finite.any():
+        owner, target = _phi_window_pairs(phi_query, half_width, phi_target)
+    else:
+        v_min, v_max = float(along_target.min()), float(along_target.max())
+        width = max(float(np.median(high[finite] - low[finite])) / 2.0, 1.0)
+        n_bins = int(min(max((v_max - v_min) / width, 1.0), 4096)) + 1
+        width = max((v_max - v_min) / (n_bins - 1), 1e-9) if n_bins > 1 else 1.0
+        wrap = float(half_width.max())
+        index = np.arange(len(phi_target), dtype=np.int64)
+        below = phi_target < -np.pi + wrap
+        above = phi_target > np.pi - wrap
+        phi_all = np.concatenate([phi_target, phi_target[below] + 2 * np.pi, phi_target[above] - 2 * np.pi])
+        index_all = np.concatenate([index, index[below], index[above]])
+        bins = np.clip(((along_target[index_all] - v_min) / width).astype(np.int64), 0, n_bins - 1)
+        stride = 2 * np.pi + 2 * wrap + 1.0
+        keys = bins * stride + (phi_all + np.pi + wrap)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        first_bin = np.clip(np.floor((np.maximum(low, v_min - 1.0) - v_min) / width), 0, n_bins - 1).astype(np.int64)
+        last_bin = np.clip(np.floor((np.minimum(high, v_max + 1.0) - v_min) / width), 0, n_bins - 1).astype(np.int64)
+        inside = (high >= v_min) & (low <= v_max)
+        counts = np.where(inside, last_bin - first_bin + 1, 0)
+        query, b = _ragged_ranges(first_bin, first_bin + counts)
+        centre = b * stride + phi_query[query] + np.pi + wrap
+        lo = np.searchsorted(keys, centre - half_width[query], side="left")
+        hi = np.searchsorted(keys, centre + half_width[query], side="right")
+        which, pos = _ragged_ranges(lo, hi)
+        owner, target = query[which], index_all[order[pos]]
+        if wrap > np.pi / 2:
+            key = owner * len(phi_target) + target
+            _, first = np.unique(key, return_index=True)
+            owner, target = owner[first], target[first]
+    keep = (along_target[target] >= low[owner]) & (along_target[target] <= high[owner])
+    return owner[keep], target[keep]
+
+
 def _circle_curvature(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Unsigned curvature (1/mm) of the circle through three points in the plane ``(n, 2)``."""
     ab = np.linalg.norm(b - a, axis=1)
@@ -342,28 +397,34 @@ def _pairs(
         targets = np.flatnonzero((keys == key) & available)
         if row < 0 or len(targets) == 0 or len(first) == 0:
             continue
-        reach = np.ones(len(first), dtype=bool)
+        # The window along the layer: z on a cylinder, r on a disk, where lines from the
+        # beam line (|z0| <= Z0) through the first hit cross it (everything without Z0).
+        lo = np.full(len(first), -np.inf)
+        hi = np.full(len(first), np.inf)
         if stage.max_z0_mm is not None:
-            # Lines from the beam line (|z0| <= Z0) through the first hit: where do they
-            # cross this layer? Drop first hits for which no such line reaches it.
             z0 = np.array([-stage.max_z0_mm, stage.max_z0_mm])[:, None]
-            margin = surfaces.spread[row] + 1.0
+            spread = surfaces.spread[row]
             if surfaces.barrel[row]:
                 rho = surfaces.position[row]
                 cross = z0 + (z1 - z0) * rho / r1  # z at r = rho, for both ends of the window
-                reach = (cross.max(axis=0) >= surfaces.low[row] - margin) & (
-                    cross.min(axis=0) <= surfaces.high[row] + margin
-                )
+                slope = np.abs(z1 - z0).max(axis=0) / r1  # |dz/dr| of the steepest line
+                margin = slope * spread + 1.0  # hits lie up to `spread` off the nominal radius
+                lo, hi = cross.min(axis=0) - margin, cross.max(axis=0) + margin
             else:
                 zeta = surfaces.position[row]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     cross = r1 * (zeta - z0) / (z1 - z0)  # r at z = zeta
+                    margin = spread * r1 / np.abs(z1 - z0).min(axis=0) + 1.0
                 through = np.sign(z1 - z0[0]) != np.sign(z1 - z0[1])  # z0 window holds z1
                 valid = np.isfinite(cross) & (cross > 0)
-                high = np.where(through, np.inf, np.where(valid, cross, -np.inf).max(axis=0))
-                low = np.where(valid, cross, np.inf).min(axis=0)
-                low = np.where(through, np.minimum(low, r1), low)
-                reach = (high >= surfaces.low[row] - margin) & (low <= surfaces.high[row] + margin)
+                hi = np.where(through, np.inf, np.where(valid, cross, -np.inf).max(axis=0) + margin)
+                lo = np.where(valid, cross, np.inf).min(axis=0) - margin
+                lo = np.where(through, np.minimum(lo, r1), lo)
+            lo = np.where(np.isnan(lo), -np.inf, lo)
+            hi = np.where(np.isnan(hi), np.inf, hi)
+        reach = (hi >= (z[targets] if surfaces.barrel[row] else r[targets]).min()) & (
+            lo <= (z[targets] if surfaces.barrel[row] else r[targets]).max()
+        )
         query = first[reach]
         half = np.full(len(query), stage.max_delta_phi)
         if stage.beamline and np.isfinite(kappa_max):
@@ -372,7 +433,8 @@ def _pairs(
                 np.minimum(1.0, kappa_max * r[query] / 2.0)
             )
             half = np.minimum(half, np.maximum(bound, 0.0) + 1e-9)
-        owner, target = _phi_window_pairs(phi[query], half, phi[targets])
+        along = z[targets] if surfaces.barrel[row] else r[targets]
+        owner, target = _window_pairs_2d(phi[query], half, lo[reach], hi[reach], phi[targets], along)
         out1.append(query[owner])
         out2.append(targets[target])
     if not out1:
