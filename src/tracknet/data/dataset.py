@@ -102,6 +102,10 @@ class TrackDataset(Dataset[TrackBatch]):
     is the padded batch of those tracks. ``dims`` picks the coordinates the model sees:
     ``(0, 1, 2)`` for x, y, z; ``(0, 1)`` for a straw event (input_dim 2). Coordinates are
     converted once, at construction, with ``normalizer`` (default 1000 mm -> 1).
+
+    :meth:`from_model_arrays` wraps flat arrays already in the model frame (e.g. the
+    memory-mapped ``coords`` of :func:`tracknet.data.cache.open_split`) without copying
+    them; only the rows of each batch are read.
     """
 
     def __init__(
@@ -115,7 +119,7 @@ class TrackDataset(Dataset[TrackBatch]):
             raise ConfigError(
                 f"dataset dims must be distinct coordinate indices among 0, 1, 2, got {dims}"
             )
-        self.tracks = tracks
+        self.tracks: TrackSet | None = tracks
         self.normalizer = normalizer if normalizer is not None else Normalizer()
         self.dims = dims
         self.coords = np.ascontiguousarray(
@@ -124,12 +128,42 @@ class TrackDataset(Dataset[TrackBatch]):
         self.offsets = tracks.offsets
         self.lengths = tracks.lengths
 
+    @classmethod
+    def from_model_arrays(
+        cls,
+        coords: np.ndarray,
+        offsets: np.ndarray,
+        normalizer: Normalizer | None = None,
+        dims: Sequence[int] = (0, 1, 2),
+    ) -> TrackDataset:
+        """A dataset over ``coords`` ``(n_hits, len(dims))`` float32, already in the model frame.
+
+        ``coords`` is used as given (a ``np.memmap`` stays one); ``normalizer`` and ``dims``
+        only record what the columns are.
+        """
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        dims = tuple(int(d) for d in dims)
+        if coords.ndim != 2 or coords.shape[1] != len(dims):
+            raise ConfigError(
+                f"coords of shape {tuple(coords.shape)} do not hold the {len(dims)} coordinates {dims}"
+            )
+        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or int(offsets[-1]) != len(coords):
+            raise ConfigError("offsets must start at 0 and end at the number of coordinate rows")
+        dataset = cls.__new__(cls)
+        dataset.tracks = None
+        dataset.normalizer = normalizer if normalizer is not None else Normalizer()
+        dataset.dims = dims
+        dataset.coords = coords
+        dataset.offsets = offsets
+        dataset.lengths = np.diff(offsets)
+        return dataset
+
     @property
     def input_dim(self) -> int:
         return len(self.dims)
 
     def __len__(self) -> int:
-        return self.tracks.n_tracks
+        return len(self.offsets) - 1
 
     def __getitem__(self, index: Any) -> TrackBatch:
         if isinstance(index, torch.Tensor):

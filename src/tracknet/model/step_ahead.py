@@ -37,11 +37,14 @@ tensor ``(num_layers, B, state_size)`` with ``state_size = hidden_size + input_d
 index and concatenate it along dimension 1 (the batch) only.
 
 Radius calibration: ``t1_radius_scale`` and ``t2_radius_scale`` (default 1) multiply
-the predicted radii in both entry points. Training leaves them at 1; the training
-pipeline measures them on validation tracks (the factor that makes a target share of
-true hits fall inside) and stores them in the checkpoint's model settings, so every
-user of a loaded model (track builder, ONNX export, ``tracknet validate``) gets the
-calibrated spheres.
+the predicted radii, and ``t1_max_radius`` / ``t2_max_radius`` (model units, default
+``inf``: no limit; None is read as ``inf``) cap them, in both entry points. Training leaves them alone; the training
+pipeline measures the scales on validation tracks (the factor that makes a target share
+of true hits fall inside the capped spheres) and stores scales and caps in the
+checkpoint's model settings, so every user of a loaded model (track builder, ONNX
+export, ``tracknet validate``) gets the calibrated spheres. A cap gives up on the few
+predictions that could only be covered by a huge sphere (e.g. the first step of a
+track born far from the beam line), which would otherwise dominate the search cost.
 
 Two entry points share the weights:
 
@@ -90,6 +93,11 @@ CYLINDRICAL_OFFSET_SCALES: tuple[float, ...] = (0.1, 0.03, 0.1)
 INITIAL_RADIUS = 0.1
 
 
+def _atan2(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``atan2`` with ``atan2(0, 0) = 0`` in every backend (ONNX computes it through y / x)."""
+    return torch.atan2(y, torch.where((x == 0) & (y == 0), torch.ones_like(x), x))
+
+
 class Prediction(NamedTuple):
     """Spheres for the next hit (t1) and the hit after next (t2), in the model frame.
 
@@ -113,6 +121,8 @@ _CONFIG_KEYS: tuple[str, ...] = (
     "features",
     "t1_radius_scale",
     "t2_radius_scale",
+    "t1_max_radius",
+    "t2_max_radius",
 )
 
 
@@ -135,6 +145,8 @@ class StepAheadTrackNet(nn.Module):
         features: str = "position",
         t1_radius_scale: float = 1.0,
         t2_radius_scale: float = 1.0,
+        t1_max_radius: float | None = math.inf,
+        t2_max_radius: float | None = math.inf,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -183,6 +195,11 @@ class StepAheadTrackNet(nn.Module):
                 or value <= 0
             ):
                 raise ConfigError(f"StepAheadTrackNet {name} must be a finite number > 0, got {value!r}")
+        t1_max_radius = math.inf if t1_max_radius is None else t1_max_radius
+        t2_max_radius = math.inf if t2_max_radius is None else t2_max_radius
+        for name, cap in (("t1_max_radius", t1_max_radius), ("t2_max_radius", t2_max_radius)):
+            if isinstance(cap, bool) or not isinstance(cap, (int, float)) or math.isnan(cap) or cap <= 0:
+                raise ConfigError(f"StepAheadTrackNet {name} must be a number > 0 (inf: no cap), got {cap!r}")
         self.input_dim = input_dim
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -192,6 +209,8 @@ class StepAheadTrackNet(nn.Module):
         self.features = features
         self.t1_radius_scale = float(t1_radius_scale)
         self.t2_radius_scale = float(t2_radius_scale)
+        self.t1_max_radius = float(t1_max_radius)
+        self.t2_max_radius = float(t2_max_radius)
         if features == "position":
             gru_input, head_out = input_dim, input_dim
         elif features == "delta":
@@ -252,9 +271,11 @@ class StepAheadTrackNet(nn.Module):
     def _join_state(self, hidden: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
         if self.features == "position":
             return hidden
-        extra = hidden.new_zeros(self.num_layers, hidden.shape[1], self.input_dim)
-        extra[0] = x_t
-        return torch.cat([hidden, extra], dim=-1)
+        # No in-place writes: the step function must trace (ONNX) as it runs.
+        extra = torch.cat(
+            [x_t.unsqueeze(0), x_t.new_zeros(self.num_layers - 1, x_t.shape[0], self.input_dim)], dim=0
+        )
+        return torch.cat([hidden, extra.to(hidden.dtype)], dim=-1)
 
     # ------------------------------------------------------------------ features
     def _cylindrical_step(
@@ -264,14 +285,14 @@ class StepAheadTrackNet(nn.Module):
         r = torch.sqrt(x[..., 0] * x[..., 0] + x[..., 1] * x[..., 1])
         r_prev = torch.sqrt(prev[..., 0] * prev[..., 0] + prev[..., 1] * prev[..., 1])
         # Turning angle between the previous and the current hit, wrap-free; 0 from the origin.
-        dphi = torch.atan2(
+        dphi = _atan2(
             prev[..., 0] * x[..., 1] - prev[..., 1] * x[..., 0],
             prev[..., 0] * x[..., 0] + prev[..., 1] * x[..., 1],
         )
         parts = [r - r_prev, dphi]
         if self.input_dim == 3:
             parts.append(x[..., 2] - prev[..., 2])
-        return r, torch.atan2(x[..., 1], x[..., 0]), torch.stack(parts, dim=-1)
+        return r, _atan2(x[..., 1], x[..., 0]), torch.stack(parts, dim=-1)
 
     def _gru_input(self, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         if self.features == "position":
@@ -308,6 +329,10 @@ class StepAheadTrackNet(nn.Module):
         c2 = self._centre(self.t2_center_head, hidden, x, prev)
         r1 = (F.softplus(self.t1_radius_head(hidden)).squeeze(-1) + self.radius_eps) * self.t1_radius_scale
         r2 = (F.softplus(self.t2_radius_head(hidden)).squeeze(-1) + self.radius_eps) * self.t2_radius_scale
+        if math.isfinite(self.t1_max_radius):
+            r1 = torch.clamp(r1, max=self.t1_max_radius)
+        if math.isfinite(self.t2_max_radius):
+            r2 = torch.clamp(r2, max=self.t2_max_radius)
         return Prediction(c1, r1, c2, r2)
 
     # ------------------------------------------------------------------ entry points
@@ -364,15 +389,29 @@ class StepAheadTrackNet(nn.Module):
             "features": self.features,
             "t1_radius_scale": self.t1_radius_scale,
             "t2_radius_scale": self.t2_radius_scale,
+            "t1_max_radius": self.t1_max_radius,
+            "t2_max_radius": self.t2_max_radius,
         }
 
-    def set_radius_scales(self, t1: float, t2: float) -> None:
-        """Set the calibration factors of the t1 and t2 radii (see the module docstring)."""
+    def set_radius_scales(
+        self,
+        t1: float,
+        t2: float,
+        t1_max: float | None = math.inf,
+        t2_max: float | None = math.inf,
+    ) -> None:
+        """Set the calibration of the t1 and t2 radii: scale factors and caps (model units, inf: none)."""
         for name, value in (("t1", t1), ("t2", t2)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name} radius scale must be a finite number > 0, got {value!r}")
+        caps = [math.inf if c is None else c for c in (t1_max, t2_max)]
+        for name, cap in zip(("t1", "t2"), caps):
+            if not (isinstance(cap, (int, float)) and not math.isnan(cap) and cap > 0):
+                raise ConfigError(f"{name} radius cap must be a number > 0 (inf: none), got {cap!r}")
         self.t1_radius_scale = float(t1)
         self.t2_radius_scale = float(t2)
+        self.t1_max_radius = float(caps[0])
+        self.t2_max_radius = float(caps[1])
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StepAheadTrackNet:

@@ -1,0 +1,189 @@
+"""Command-line commands of the training pipeline, as plain typer-compatible functions.
+
+Registered on the ``tracknet`` app by :mod:`tracknet.cli`::
+
+    app.command("train", context_settings=TRAIN_CONTEXT_SETTINGS)(train_command)
+    app.command("validate")(validate_command)
+    app.command("density")(density_command)
+    app.command("export")(export_command)
+
+and runnable without it as ``python -m tracknet.training COMMAND ...``. Each command
+parses, calls one function and prints; errors caused by the input are
+:class:`~tracknet.errors.TrackNetError` (one line, exit status 2 from the app's entry
+point).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..errors import ConfigError
+
+__all__ = [
+    "TRAIN_CONTEXT_SETTINGS",
+    "train_command",
+    "validate_command",
+    "density_command",
+    "export_command",
+]
+
+#: typer/click settings that let ``tracknet train`` take Hydra overrides as extra arguments.
+TRAIN_CONTEXT_SETTINGS: dict[str, Any] = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(_json_ready(data), sort_keys=True))
+
+
+def _print_table(data: dict[str, Any], keys: list[str]) -> None:
+    width = max(len(k) for k in keys)
+    for key in keys:
+        value = data.get(key)
+        shown = "n/a" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+        typer.echo(f"{key:<{width}}  {shown}")
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train_command(
+    ctx: typer.Context,
+    print_config: bool = typer.Option(
+        False, "--print-config", help="Print the composed configuration (YAML) and exit."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the final figures as one JSON object."),
+) -> None:
+    """Train StepAhead TrackNET: tracknet train [KEY=VALUE ...] (Hydra overrides).
+
+    Examples: tracknet train experiment=simulated; tracknet train experiment=trackml
+    data.dir=DIR trainer.max_epochs=3; tracknet train training.resume_from=last.ckpt.
+    Runs go to outputs/YYYY-MM-DD/HH-MM-SS/ (run.output_dir=... to choose).
+    """
+    from omegaconf import OmegaConf
+
+    from .config import compose_config
+    from .train import train
+
+    overrides = list(ctx.args)
+    stray = [a for a in overrides if a.startswith("-")]
+    if stray:
+        raise ConfigError(f"unknown option {stray[0]!r}: configuration is given as KEY=VALUE overrides")
+    cfg = compose_config(overrides)
+    if print_config:
+        typer.echo(OmegaConf.to_yaml(cfg, resolve=True), nl=False)
+        return
+    results = train(cfg)
+    if as_json:
+        _print_json(results)
+        return
+    keys = [
+        "run_dir", "log_dir", "best_checkpoint", "last_checkpoint", "epochs", "train_seconds",
+        "train/tracks_per_s", "val/loss", "val/t1_efficiency", "val/t2_efficiency",
+        "val/t1_radius_mm", "val/t2_radius_mm", "val/t1_radius_scale", "val/t2_radius_scale",
+    ]
+    _print_table(results, [k for k in keys if k in results])
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def validate_command(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="A TrackNET checkpoint (.ckpt)."),
+    data_dir: Path = typer.Option(..., "--data-dir", help="Directory of TrackML events with truth and particles."),
+    min_pt: float = typer.Option(1.0, "--min-pt", help="Evaluate particles with pT >= this (GeV)."),
+    min_hits: int = typer.Option(3, "--min-hits", help="Evaluate particles with at least this many hits."),
+    density: Optional[Path] = typer.Option(
+        None, "--density", help="A density map from `tracknet density`: adds the expected hits per sphere."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Search spheres of a checkpoint on real tracks: hit efficiency, volume, hits inside.
+
+    For t1 (next hit) and t2 (hit after next): the share of true hits inside the
+    predicted spheres, the mean sphere volume (mm^3) and the mean number of the event's
+    hits (all of them, noise included) inside a sphere, counted with a k-d tree.
+    """
+    from .validate import validate_checkpoint
+
+    result = validate_checkpoint(
+        checkpoint, data_dir, min_pt=min_pt, min_hits=min_hits, density_map=density
+    )
+    if as_json:
+        _print_json(result)
+        return
+    keys = ["n_events", "n_tracks", "n_predictions_t1", "n_predictions_t2"]
+    for target in ("t1", "t2"):
+        keys += [f"{target}_efficiency", f"{target}_hits_in_sphere", f"{target}_volume_mm3",
+                 f"{target}_radius_mm_median"]
+        if density is not None:
+            keys.append(f"{target}_expected_hits")
+    _print_table(result, keys)
+
+
+# --------------------------------------------------------------------------- density
+
+
+def density_command(
+    data_dir: Path = typer.Option(..., "--data-dir", help="Directory of TrackML events (hits are enough)."),
+    voxel_size: float = typer.Option(20.0, "--voxel-size", help="Edge of the cubic voxels, mm."),
+    output: Path = typer.Option(..., "--output", help="The density map file to write (.npz)."),
+    max_events: Optional[int] = typer.Option(None, "--max-events", help="Use only the first N events."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Hit density map (mean hits per mm^3 per event on a voxel grid) of a directory of events.
+
+    The file holds exactly the keys that the density metric reads
+    (tracknet.model.density.DENSITY_MAP_KEYS); pass it to `tracknet validate --density`
+    or training.density_map=FILE.
+    """
+    from .density import build_density_map
+
+    summary = build_density_map(data_dir, output, voxel_size_mm=voxel_size, max_events=max_events)
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(
+            f"wrote {summary['output']}: {summary['n_events']} events, grid {summary['shape']} "
+            f"of {summary['voxel_size_mm']} mm voxels"
+        )
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_command(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="A TrackNET checkpoint (.ckpt)."),
+    out: Path = typer.Option(..., "--out", help="The ONNX file to write."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset version."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Export the model's step function (x_t, state) -> spheres, new state to ONNX.
+
+    The batch size is dynamic; the file is checked against PyTorch with onnxruntime
+    before it is kept (needs the optional extra: pip install 'tracknet[onnx]').
+    """
+    from ..export.onnx import export_onnx
+
+    summary = export_onnx(checkpoint, out, opset=opset)
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(
+            f"wrote {summary['onnx']} (opset {summary['opset']}; max |onnxruntime - torch| = "
+            f"{summary['max_abs_diff_vs_torch']:.2g})"
+        )

@@ -1,0 +1,308 @@
+"""``train(cfg)``: one training run of StepAhead TrackNET from a composed configuration.
+
+Run layout (``run.output_dir``, default ``outputs/YYYY-MM-DD/HH-MM-SS`` under the current
+directory)::
+
+    <run>/train.log                               messages of this run
+    <run>/logs/<experiment>/version_N/
+        hparams.yaml                              the hyperparameters (primitives)
+        events.out.tfevents.*                     TensorBoard scalars
+        epoch003-loss12.3456.ckpt ...             the 3 best checkpoints by val/loss
+        last.ckpt                                 the last checkpoint
+        last_track_viz.html                       one validation track and its spheres
+        results.json                              what train() returns
+
+Resume with ``training.resume_from=PATH`` (a ``.ckpt`` of an earlier run): the epoch
+counter, optimiser and schedule continue, in a new run directory.
+
+Distributed training (``trainer.strategy=ddp``, ``trainer.devices``, ``trainer.num_nodes``):
+Lightning starts the other processes of this node by running the same command again;
+they find the run directory and log version through the environment variables
+:data:`RUN_DIR_ENV` and :data:`RUN_VERSION_ENV`, which this process sets while fitting.
+On several nodes give every node the same ``run.output_dir``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import os
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from ..data.normalize import Normalizer
+from ..errors import CheckpointError, ConfigError
+from ..io.atomic import write_json_atomic
+from ..model.checkpoint import checkpoint_hparams, load_checkpoint
+from ..model.step_ahead import StepAheadTrackNet
+from .config import to_container
+from .datamodule import TrackDataModule
+from .module import StepAheadModule
+from .settings import DataSettings, TrainingSettings
+
+__all__ = ["RUN_DIR_ENV", "RUN_VERSION_ENV", "TRACK_VIZ_FILE", "resolve_run_dir", "train"]
+
+RUN_DIR_ENV = "TRACKNET_RUN_DIR"
+RUN_VERSION_ENV = "TRACKNET_RUN_VERSION"
+TRACK_VIZ_FILE = "last_track_viz.html"
+_TRAINER_KEYS = (
+    "accelerator", "devices", "num_nodes", "strategy", "max_epochs", "max_time", "precision",
+    "gradient_clip_val", "log_every_n_steps", "check_val_every_n_epoch", "limit_train_batches",
+    "limit_val_batches", "num_sanity_val_steps", "enable_progress_bar", "deterministic",
+)
+
+log = logging.getLogger("tracknet.training")
+
+
+def _is_child_process() -> bool:
+    """True in a process that Lightning started for another rank of this run."""
+    return RUN_DIR_ENV in os.environ and os.environ.get("LOCAL_RANK", "0") != "0"
+
+
+def resolve_run_dir(output_dir: str | None, now: dt.datetime | None = None) -> Path:
+    """The run directory: ``output_dir``, or ``outputs/YYYY-MM-DD/HH-MM-SS`` under the cwd."""
+    if _is_child_process():
+        return Path(os.environ[RUN_DIR_ENV])
+    if output_dir:
+        return Path(output_dir).expanduser().resolve()
+    now = now or dt.datetime.now()
+    base = Path.cwd() / "outputs" / now.strftime("%Y-%m-%d")
+    run = base / now.strftime("%H-%M-%S")
+    suffix = 1
+    while run.exists():  # two runs started in the same second
+        run = base / f"{now.strftime('%H-%M-%S')}-{suffix}"
+        suffix += 1
+    return run
+
+
+def _next_version(directory: Path) -> int:
+    if _is_child_process() and RUN_VERSION_ENV in os.environ:
+        return int(os.environ[RUN_VERSION_ENV])
+    taken = [
+        int(p.name.split("_", 1)[1])
+        for p in directory.glob("version_*")
+        if p.is_dir() and p.name.split("_", 1)[1].isdigit()
+    ] if directory.is_dir() else []
+    return max(taken) + 1 if taken else 0
+
+
+@contextmanager
+def _run_log(path: Path, level: str) -> Iterator[None]:
+    """Send this run's messages (tracknet and lightning loggers) to ``path`` too."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise ConfigError(f"run.log_level must be a logging level name, got {level!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(numeric)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger("tracknet"), logging.getLogger("lightning.pytorch")]
+    old_levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        if lg.level == logging.NOTSET or lg.level > numeric:
+            lg.setLevel(numeric)
+    try:
+        yield
+    finally:
+        for lg, old in zip(loggers, old_levels):
+            lg.removeHandler(handler)
+            lg.setLevel(old)
+        handler.close()
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _viz_writer(datamodule: TrackDataModule, path: Path, plotlyjs: str) -> Any:
+    """A callable(module) that writes the track view of one validation track to ``path``."""
+    from ..viz.track_viz import write_track_html
+
+    def write(module: StepAheadModule) -> None:
+        tracks = datamodule.val_tracks
+        if tracks is None or tracks.n_tracks == 0 or datamodule.settings.dims != (0, 1, 2):
+            return
+        # The longest validation track (the first of them): the same track every epoch.
+        index = int(np.argmax(tracks.lengths))
+        lo, hi = int(tracks.offsets[index]), int(tracks.offsets[index + 1])
+        x = torch.from_numpy(np.array(tracks.coords[lo:hi], dtype=np.float32))[None]
+        model = module.calibrated_model()
+        with torch.no_grad():
+            pred = model(x)
+        to_mm = module.normalizer
+        n = hi - lo
+        hits = to_mm.to_mm(x[0].double().numpy())
+        write_track_html(
+            path,
+            hits,
+            to_mm.to_mm(pred.t1_center[0, : n - 1].double().numpy()),
+            to_mm.radius_to_mm(pred.t1_radius[0, : n - 1].double().numpy()),
+            to_mm.to_mm(pred.t2_center[0, : max(n - 2, 0)].double().numpy()),
+            to_mm.radius_to_mm(pred.t2_radius[0, : max(n - 2, 0)].double().numpy()),
+            title=(
+                f"epoch {module.current_epoch}: event {int(tracks.event_id[index])}, "
+                f"particle {int(tracks.particle_id[index])}, pT {float(tracks.pt[index]):.2f} GeV"
+            ),
+            plotlyjs=plotlyjs,
+        )
+
+    return write
+
+
+def _check_resume(path: str | None) -> str | None:
+    if not path:
+        return None
+    resume = Path(path).expanduser()
+    load_checkpoint(resume)  # a one-line CheckpointError for a missing or foreign file
+    return str(resume)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train with the composed configuration ``cfg``; return the final figures and paths.
+
+    Returns a dict with ``run_dir``, ``log_dir``, ``best_checkpoint``, ``last_checkpoint``,
+    ``epochs`` (completed), ``train_seconds``, ``train_tracks_per_s`` and the last
+    validation metrics (``val/loss``, ``val/t1_efficiency`` ...). Raises
+    :class:`~tracknet.errors.ConfigError`, :class:`~tracknet.errors.DataError` or
+    :class:`~tracknet.errors.CheckpointError` (one line) for bad input.
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    config = to_container(cfg)
+    data_settings = DataSettings.from_config(config["data"])
+    training_settings = TrainingSettings.from_config(config["training"])
+    model_config = dict(config["model"])
+    if model_config["input_dim"] != len(data_settings.dims):
+        raise ConfigError(
+            f"model.input_dim ({model_config['input_dim']}) must equal the number of data.dims "
+            f"({len(data_settings.dims)}: {list(data_settings.dims)})"
+        )
+    trainer_config = dict(config["trainer"])
+    resume = _check_resume(config["training"].get("resume_from"))
+    try:
+        StepAheadTrackNet.from_config(model_config)
+    except ConfigError as exc:
+        raise ConfigError(f"model: {exc}") from None
+
+    run_dir = resolve_run_dir(config["run"].get("output_dir"))
+    experiment = str(config["experiment"])
+    logs_root = run_dir / "logs"
+    version = _next_version(logs_root / experiment)
+    log_dir = logs_root / experiment / f"version_{version}"
+    threads = trainer_config.get("num_threads")
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"trainer.num_threads must be >= 1, got {threads}")
+        torch.set_num_threads(int(threads))
+
+    with _run_log(run_dir / "train.log", str(config["run"]["log_level"])):
+        log.info("run directory %s", run_dir)
+        datamodule = TrackDataModule(
+            data_settings, progress=bool(trainer_config.get("enable_progress_bar", True))
+        )
+        normalizer = Normalizer(data_settings.scale_mm)
+        # Initial weights from a forked RNG seeded by `seed`: reproducible, global state untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(config["seed"]))
+            model = StepAheadTrackNet.from_config(model_config)
+        meta = {
+            "detector": "trackml" if len(data_settings.dims) == 3 else "2d",
+            "experiment": experiment,
+            "data": data_settings.describe(),
+            "training": {"loss": training_settings.to_dict()["loss"]},
+        }
+        module = StepAheadModule(
+            tracknet=checkpoint_hparams(model, normalizer, meta),
+            training=training_settings.to_dict(),
+            config=config,
+        )
+        module.model.load_state_dict(model.state_dict())
+        module.run_dir = log_dir
+        if training_settings.track_viz:
+            module.viz = _viz_writer(datamodule, log_dir / TRACK_VIZ_FILE, training_settings.track_viz_plotlyjs)
+
+        logger = TensorBoardLogger(
+            save_dir=str(logs_root), name=experiment, version=version, default_hp_metric=False
+        )
+        checkpoints = ModelCheckpoint(
+            dirpath=str(log_dir),
+            filename="epoch{epoch:03d}-loss{val/loss:.4f}",
+            auto_insert_metric_name=False,
+            monitor="val/loss",
+            mode="min",
+            save_top_k=int(config["training"]["save_top_k"]),
+            save_last=True,
+        )
+        kwargs = {k: trainer_config[k] for k in _TRAINER_KEYS if trainer_config.get(k) is not None}
+        try:
+            trainer = L.Trainer(
+                **kwargs,
+                logger=logger,
+                callbacks=[checkpoints],
+                default_root_dir=str(run_dir),
+                use_distributed_sampler=False,
+            )
+        except (ValueError, TypeError, RuntimeError) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"trainer: {message}") from None
+
+        started = time.perf_counter()
+        env = {RUN_DIR_ENV: str(run_dir), RUN_VERSION_ENV: str(version)}
+        with _environment(env), warnings.catch_warnings():
+            # Expected here: the logger made the version directory first (hparams.yaml), and
+            # a resumed run writes its checkpoints into its own, new directory.
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+        seconds = time.perf_counter() - started
+
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        results: dict[str, Any] = {
+            "run_dir": str(run_dir),
+            "log_dir": str(log_dir),
+            "experiment": experiment,
+            "best_checkpoint": checkpoints.best_model_path or None,
+            "last_checkpoint": str(log_dir / "last.ckpt") if (log_dir / "last.ckpt").is_file() else None,
+            "epochs": int(trainer.current_epoch),
+            "resumed_from": resume,
+            "train_seconds": round(seconds, 2),
+            "train_tracks": module.meta.get("train_tracks", datamodule.train_tracks.n_tracks if datamodule.train_tracks else 0),
+            "val_tracks": datamodule.val_tracks.n_tracks if datamodule.val_tracks else 0,
+        }
+        results.update(metrics)
+        if trainer.is_global_zero:
+            write_json_atomic(log_dir / "results.json", _json_ready(results))
+        log.info("finished: %s", json.dumps(_json_ready(results), sort_keys=True))
+    return results

@@ -1,0 +1,192 @@
+"""train(cfg) end to end on a tiny simulated data set: run layout, checkpoints, resume,
+validate, density and export on what it produced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import tracknet.data.cache as cache
+from tracknet.errors import CheckpointError, DataError
+from tracknet.model.checkpoint import MODEL_KIND, load_checkpoint
+from tracknet.model.density import DENSITY_MAP_KEYS, DensityMap
+from tracknet.model.metrics import StepAheadMetrics
+from tracknet.training.__main__ import main as training_main
+from tracknet.training.config import compose_config
+from tracknet.training.train import TRACK_VIZ_FILE, train
+from tracknet.training.validate import validate_checkpoint
+
+from .conftest import tiny_overrides
+
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("train")
+    cfg = compose_config(tiny_overrides(tmp, "training.calibration.t1_max_radius_mm=400"))
+    return tmp, train(cfg)
+
+
+def test_run_layout(first_run: tuple[Path, dict[str, Any]]) -> None:
+    tmp, results = first_run
+    run = tmp / "run"
+    assert Path(results["run_dir"]) == run
+    assert (run / "train.log").is_file() and "finished" in (run / "train.log").read_text()
+    version = run / "logs" / "simulated" / "version_0"
+    assert Path(results["log_dir"]) == version
+    names = {p.name for p in version.iterdir()}
+    assert {"hparams.yaml", "last.ckpt", TRACK_VIZ_FILE, "results.json"} <= names
+    assert any(n.startswith("events.out.tfevents") for n in names)
+    best = [n for n in names if n.startswith("epoch") and n.endswith(".ckpt")]
+    assert len(best) == 1 and Path(results["best_checkpoint"]).name == best[0]
+    html = (version / TRACK_VIZ_FILE).read_text()
+    assert "plotly" in html and "t1 spheres" in html and "true next hits" in html
+    assert json.loads((version / "results.json").read_text())["epochs"] == 1
+    assert results["epochs"] == 1 and results["train_tracks"] > 0 and results["val_tracks"] > 0
+    for key in ("val/loss", "val/t1_efficiency", "val/t2_efficiency", "val/t1_radius_scale", "train/tracks_per_s"):
+        assert np.isfinite(results[key]), key
+
+
+def test_checkpoints_hold_primitives_and_the_calibration(first_run: tuple[Path, dict[str, Any]]) -> None:
+    _, results = first_run
+    for path in (results["best_checkpoint"], results["last_checkpoint"]):
+        raw = torch.load(path, weights_only=True)
+        record = raw["hyper_parameters"]["tracknet"]
+        assert record["kind"] == MODEL_KIND
+        assert record["model"]["t1_radius_scale"] == pytest.approx(results["val/t1_radius_scale"], rel=1e-5)
+        assert record["model"]["t1_max_radius"] == pytest.approx(0.4)  # 400 mm at 1000 mm per unit
+        config = raw["hyper_parameters"]["config"]  # the composed configuration, as primitives
+        calibration = config["training"]["calibration"]
+        assert record["meta"]["calibration"]["t1_efficiency_target"] == calibration["t1_efficiency"]
+        assert record["meta"]["data"]["repeated_layer_keep"] == config["data"]["repeated_layer_keep"]
+        assert all(k.startswith("model.") for k in raw["state_dict"])
+        loaded = load_checkpoint(path)
+        assert loaded.model.t1_radius_scale == record["model"]["t1_radius_scale"]
+        assert not loaded.model.training
+
+
+def test_resume_continues_the_epochs_without_parsing_csv(
+    first_run: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp, first = first_run
+
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("CSV parsed again")
+
+    monkeypatch.setattr(cache, "read_event", no_parsing)  # the second run reads only the cache
+    cfg = compose_config(
+        tiny_overrides(tmp, f"training.resume_from={first['last_checkpoint']}", "trainer.max_epochs=2")
+        + [f"run.output_dir={tmp / 'resumed'}"]
+    )
+    results = train(cfg)
+    assert results["epochs"] == 2 and results["resumed_from"] == first["last_checkpoint"]
+    before = torch.load(first["last_checkpoint"], weights_only=True)
+    after = torch.load(results["last_checkpoint"], weights_only=True)
+    assert before["epoch"] == 0 and after["epoch"] == 1
+    assert after["global_step"] == 2 * before["global_step"]
+    assert after["hyper_parameters"]["tracknet"]["meta"]["epochs_trained"] == 2
+
+
+def test_resume_from_a_bad_checkpoint_is_one_line(first_run: tuple[Path, dict[str, Any]]) -> None:
+    tmp, _ = first_run
+    bad = tmp / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    cfg = compose_config(tiny_overrides(tmp, f"training.resume_from={bad}") + [f"run.output_dir={tmp / 'x'}"])
+    with pytest.raises(CheckpointError) as info:
+        train(cfg)
+    assert "\n" not in str(info.value) and "bad.ckpt" in str(info.value)
+
+
+def _events_dir(first: dict[str, Any]) -> Path:
+    raw = torch.load(first["last_checkpoint"], weights_only=True)
+    return Path(raw["hyper_parameters"]["config"]["data"]["cache_dir"]) / "simulated"
+
+
+def test_validate_counts_hits_in_spheres(first_run: tuple[Path, dict[str, Any]], barrel_dir: Path) -> None:
+    _, first = first_run
+    result = validate_checkpoint(first["last_checkpoint"], barrel_dir, min_pt=0.5)
+    for key in ("t1_efficiency", "t2_efficiency", "t1_hits_in_sphere", "t2_hits_in_sphere",
+                "t1_volume_mm3", "t2_volume_mm3", "n_tracks"):
+        assert key in result
+    assert result["n_tracks"] > 0 and result["n_events"] == 3
+    assert 0.0 <= result["t1_efficiency"] <= 1.0
+    # Every sphere that holds its true hit holds at least that hit.
+    assert result["t1_hits_in_sphere"] >= result["t1_efficiency"]
+    assert result["t1_volume_mm3"] > 0 and len(result["events"]) == 3
+    assert result["n_tracks"] == sum(e["n_tracks"] for e in result["events"])
+    with pytest.raises(DataError, match="no track with pT"):
+        validate_checkpoint(first["last_checkpoint"], barrel_dir, min_pt=1e5)
+
+
+def test_density_file_feeds_the_metric(
+    first_run: tuple[Path, dict[str, Any]], barrel_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, first = first_run
+    out = tmp_path / "density.npz"
+    with pytest.raises(SystemExit) as info:
+        training_main(["density", "--data-dir", str(barrel_dir), "--voxel-size", "25", "--output", str(out), "--json"])
+    assert info.value.code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_events"] == 3 and summary["voxel_size_mm"] == 25.0
+    with np.load(out) as data:
+        assert tuple(data.files) == DENSITY_MAP_KEYS or set(data.files) == set(DENSITY_MAP_KEYS)
+    density = DensityMap.load(out)
+    # The metric reads it: spheres centred on real hits of the events expect hits there.
+    from tracknet.data import event_tracks
+    from tracknet.io.trackml import list_events, read_event
+    from tracknet.model import Prediction
+
+    tracks = event_tracks(read_event(list_events(barrel_dir)[0]))
+    longest = int(np.argmax(tracks.lengths))
+    hits = torch.from_numpy(tracks.track_coords(longest).astype(np.float32))[None] / 1000.0
+    n = hits.shape[1]
+    radius = torch.full((1, n), 0.01)  # 10 mm
+    pred = Prediction(torch.roll(hits, -1, 1), radius, torch.roll(hits, -2, 1), radius)
+    metrics = StepAheadMetrics(load_checkpoint(first["last_checkpoint"]).normalizer, density)
+    steps = torch.arange(n)[None]
+    metrics.update(pred, torch.roll(hits, -1, 1), torch.roll(hits, -2, 1), steps < n - 1, steps < n - 2)
+    values = metrics.compute()
+    assert values["t1_efficiency"] == 1.0
+    expected = float(np.mean(density.density_at(hits[0, 1:].double().numpy() * 1000.0))) * (4 / 3) * np.pi * 10.0**3
+    assert values["t1_expected_hits"] == pytest.approx(expected, rel=1e-5) and expected > 0
+    # ... and so does tracknet validate --density.
+    result = validate_checkpoint(first["last_checkpoint"], barrel_dir, min_pt=0.5, density_map=out)
+    assert result["t1_expected_hits"] > 0
+
+
+def test_training_with_a_density_map_logs_expected_hits(
+    first_run: tuple[Path, dict[str, Any]], barrel_dir: Path, tmp_path: Path
+) -> None:
+    tmp, _ = first_run
+    from tracknet.training.density import build_density_map
+
+    path = tmp_path / "d.npz"
+    build_density_map(barrel_dir, path, voxel_size_mm=40.0)
+    cfg = compose_config(tiny_overrides(tmp, f"training.density_map={path}") + [f"run.output_dir={tmp_path / 'run'}"])
+    results = train(cfg)
+    assert results["val/t1_expected_hits"] > 0 and results["val/t2_expected_hits"] > 0
+
+
+def test_validate_and_export_reject_a_corrupted_checkpoint(
+    tmp_path: Path, barrel_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.ckpt"
+    bad.write_bytes(b"\x00garbage" * 10)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1.0}}, foreign)
+    for path in (bad, foreign, tmp_path / "missing.ckpt"):
+        for argv in (
+            ["validate", "--checkpoint", str(path), "--data-dir", str(barrel_dir)],
+            ["export", "--checkpoint", str(path), "--out", str(tmp_path / "m.onnx")],
+        ):
+            with pytest.raises(SystemExit) as info:
+                training_main(argv)
+            assert info.value.code == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("error: ") and "\n" not in err and path.name in err
+    assert not (tmp_path / "m.onnx").exists()
