@@ -71,13 +71,17 @@ class BuildConfig:
     Seeding: ``seed_stages`` (see :class:`~tracknet.building.seeding.SeedStage`),
     ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature).
     Extension (see :mod:`~tracknet.building.builder`): ``beam_width``, ``max_branches``,
-    ``max_misses``, ``miss_penalty``, ``skip_branches``, ``merge_paths``, ``max_hits``, ``envelope_margin_mm`` (how far
+    ``max_misses``, ``miss_penalty``, ``skip_branches``, ``skip_above``, ``merge_paths``,
+    ``max_hits``, ``envelope_margin_mm`` (how far
     beyond the hits' region a sphere centre may lie), ``radius_scale`` (multiplies the
     model's radii; ``None``: the checkpoint meta's ``radius_scale``, else 1).
     Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
     ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.
     Selection (see :mod:`~tracknet.building.selection`): ``min_hits``,
-    ``max_shared_fraction``, ``max_mean_cost``.
+    ``max_shared_fraction``, ``max_mean_cost``. The cost of a hit is its distance from the
+    sphere centre over the sphere radius, so ``max_mean_cost`` assumes radii that hold
+    most true hits: the baseline's windows, or a model's radii times a calibrated
+    ``radius_scale`` (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
     ``workers``: k-d tree query threads (-1: all cores).
     """
 
@@ -88,6 +92,7 @@ class BuildConfig:
     max_misses: int = 1
     miss_penalty: float = 0.5
     skip_branches: bool = True
+    skip_above: float = 0.3
     merge_paths: bool = True
     max_hits: int = 30
     envelope_margin_mm: float = 50.0
@@ -97,7 +102,7 @@ class BuildConfig:
     baseline_surface_margin_mm: float = 10.0
     min_hits: int = 4
     max_shared_fraction: float = 0.5
-    max_mean_cost: float | None = None
+    max_mean_cost: float | None = 0.7
     workers: int = -1
 
     def __post_init__(self) -> None:
@@ -113,6 +118,7 @@ class BuildConfig:
         _check_int("max_branches", self.max_branches, 1)
         _check_int("max_misses", self.max_misses, 0)
         _check_number("miss_penalty", self.miss_penalty)
+        _check_number("skip_above", self.skip_above)
         for name in ("skip_branches", "merge_paths"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"build {name} must be true or false, got {getattr(self, name)!r}")
@@ -140,6 +146,7 @@ class BuildConfig:
             max_hits=self.max_hits,
             min_hits=self.min_hits,
             skip_branches=self.skip_branches,
+            skip_above=float(self.skip_above),
             merge_paths=self.merge_paths,
             workers=self.workers,
         )

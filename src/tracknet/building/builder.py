@@ -25,7 +25,8 @@ One iteration of :func:`extend_seeds`, for all live candidates at once:
    hit and then the t2 hit (two model steps): the network keeps the rhythm of one layer
    crossing per step that it was trained on. The helix follower simply fits the real hits.
    A candidate with ``max_misses`` holes already, or with both spheres empty, ends.
-   With ``skip_branches`` the t2 sphere is searched even when the t1 sphere holds hits,
+   With ``skip_branches`` the t2 sphere is also searched when the t1 sphere holds hits
+   but the nearest lies further than ``skip_above`` times the radius from its centre,
    and the hole children compete with the others in the beam: a large sphere that is
    never empty can then still bridge a missing hit.
 4. **Beam**: children are ranked per seed by cost (lower is better; ties by parent and
@@ -235,6 +236,7 @@ class ExtensionConfig:
     max_hits: int = 30
     min_hits: int = 4
     skip_branches: bool = True
+    skip_above: float = 0.3
     merge_paths: bool = True
     workers: int = -1
 
@@ -366,7 +368,12 @@ def extend_seeds(
         has_t1 = np.zeros(n, dtype=bool)
         has_t1[t1.query] = True
         may_skip = ~full & (misses < config.max_misses)
-        if not config.skip_branches:
+        if config.skip_branches:
+            # Also branch over a hole when the best t1 hit is not clearly right.
+            best_t1 = np.full(n, np.inf)
+            np.minimum.at(best_t1, t1.query, t1.distance / np.maximum(spheres.t1_radius[t1.query], 1e-12))
+            may_skip &= best_t1 > config.skip_above
+        else:
             may_skip &= ~has_t1
         may_skip &= envelope.contains(spheres.t2_center)
         q2 = np.flatnonzero(may_skip)
