@@ -237,12 +237,23 @@ def demo(
 
 from .augment.commands import overlay  # noqa: E402
 from .building.commands import build  # noqa: E402
+from .training.commands import (  # noqa: E402
+    TRAIN_CONTEXT_SETTINGS,
+    density_command,
+    export_command,
+    train_command,
+    validate_command,
+)
 from .simulation.straw.commands import display_straw, straw  # noqa: E402
 
 simulate_app.command("straw")(straw)
 app.command("display-straw")(display_straw)
 app.command("overlay")(overlay)
 app.command("build")(build)
+app.command("train", context_settings=TRAIN_CONTEXT_SETTINGS)(train_command)
+app.command("validate")(validate_command)
+app.command("density")(density_command)
+app.command("export")(export_command)
 
 
 # --------------------------------------------------------------------------- entry

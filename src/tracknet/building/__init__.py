@@ -19,29 +19,34 @@ command; :mod:`~tracknet.building.calibration` finds a model's ``radius_scale``;
 
 from __future__ import annotations
 
-from tracknet.building.api import (
-    ALGORITHMS,
-    BuildConfig,
-    BuildResult,
-    DirectoryBuild,
-    build_directory,
-    build_event,
-    build_tracks,
-)
-from tracknet.building.baseline import HelixExtender
-from tracknet.building.builder import (
-    Candidates,
-    ExtensionConfig,
-    Extender,
-    Spheres,
-    TrackNetExtender,
-    extend_seeds,
-)
-from tracknet.building.calibration import calibrate_radius_scale, normalised_distances
-from tracknet.building.geometry import Envelope, LayerSurfaces, layer_keys
-from tracknet.building.search import HitIndex, Neighbours
-from tracknet.building.seeding import DEFAULT_SEED_STAGES, SeedStage, curvature_from_pt, find_seeds
-from tracknet.building.selection import Selection, SelectionConfig, select_tracks
+import importlib
+from typing import Any
+
+# Public names and the module that defines each; imported on first use, so that
+# ``tracknet build --help`` (and the CLI as a whole) does not pay for torch at start-up.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ("ALGORITHMS", "BuildConfig", "BuildResult", "DirectoryBuild", "build_directory", "build_event", "build_tracks"),
+        "api",
+    ),
+    "HelixExtender": "baseline",
+    **dict.fromkeys(("Candidates", "ExtensionConfig", "Extender", "Spheres", "TrackNetExtender", "extend_seeds"), "builder"),
+    **dict.fromkeys(("calibrate_radius_scale", "normalised_distances"), "calibration"),
+    **dict.fromkeys(("Envelope", "LayerSurfaces", "layer_keys"), "geometry"),
+    **dict.fromkeys(("HitIndex", "Neighbours"), "search"),
+    **dict.fromkeys(("DEFAULT_SEED_STAGES", "SeedStage", "curvature_from_pt", "find_seeds"), "seeding"),
+    **dict.fromkeys(("Selection", "SelectionConfig", "select_tracks"), "selection"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracknet.building' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tracknet.building.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ALGORITHMS",
