@@ -34,9 +34,11 @@ from tracknet.simulation import SimulationConfig, event_rng, simulate_event
 BARREL_VOLUMES = (8, 13, 17)
 
 
-def barrel_event(event_id: int, n_particles: int = 400, seed: int = 11) -> Event:
-    """A small simulated event of the TrackML barrel (volumes 8, 13, 17)."""
-    config = SimulationConfig(n_particles=n_particles, volumes=BARREL_VOLUMES)
+def barrel_event(
+    event_id: int, n_particles: int = 400, seed: int = 11, volumes: tuple[int, ...] = BARREL_VOLUMES
+) -> Event:
+    """A small simulated event of the TrackML barrel (volumes 8, 13, 17) or of ``volumes``."""
+    config = SimulationConfig(n_particles=n_particles, volumes=volumes)
     return simulate_event(config, event_id, event_rng(seed, event_id))
 
 
@@ -67,13 +69,17 @@ def train_quick_model(
     steps: int = 1500,
     seed: int = 0,
     hidden_size: int = 32,
+    volumes: tuple[int, ...] = BARREL_VOLUMES,
 ) -> Path:
-    """Train StepAhead TrackNET for ``steps`` Adam steps on simulated barrel tracks; save it.
+    """Train StepAhead TrackNET for ``steps`` Adam steps on simulated tracks; save it.
+
+    The events cover the barrel volumes unless ``volumes`` says otherwise (e.g.
+    ``tracknet.simulation.ALL_VOLUMES`` for the whole detector).
 
     The radius scale that makes the t1 spheres hold 95% of the training tracks' next hits
     goes into the checkpoint meta (``radius_scale``), where the builder reads it.
     """
-    events = [barrel_event(1000 + i, n_particles, seed=seed + 1) for i in range(n_events)]
+    events = [barrel_event(1000 + i, n_particles, seed=seed + 1, volumes=volumes) for i in range(n_events)]
     tracks = training_tracks(events)
     normalizer = Normalizer()
     dataset = TrackDataset(tracks, normalizer)
@@ -99,10 +105,11 @@ def train_quick_model(
                 if done >= steps:
                     break
         model.eval()
-        save_checkpoint(path, model, normalizer, {"detector": "trackml-barrel"})
+        detector = "trackml-barrel" if tuple(volumes) == BARREL_VOLUMES else "trackml"
+        save_checkpoint(path, model, normalizer, {"detector": detector})
         scale = calibrate_radius_scale(load_checkpoint(path), tracks, quantile=0.95)
     return save_checkpoint(
-        path, model, normalizer, {"detector": "trackml-barrel", "radius_scale": scale, "steps": steps}
+        path, model, normalizer, {"detector": detector, "radius_scale": scale, "steps": steps}
     )
 
 
