@@ -72,9 +72,9 @@ class BuildConfig:
     ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature).
     Extension (see :mod:`~tracknet.building.builder`): ``beam_width``, ``max_branches``,
     ``max_misses``, ``miss_penalty``, ``skip_branches``, ``skip_above``, ``merge_paths``,
-    ``max_hits``, ``envelope_margin_mm`` (how far
-    beyond the hits' region a sphere centre may lie), ``radius_scale`` (multiplies the
-    model's radii; ``None``: the checkpoint meta's ``radius_scale``, else 1).
+    ``max_hits``, ``envelope_margin_mm`` (how far beyond the hits' region a sphere centre
+    may lie), ``radius_scale`` (multiplies the model's radii; ``None``: the checkpoint
+    meta's ``radius_scale``, else 1).
     Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
     ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.
     Selection (see :mod:`~tracknet.building.selection`): ``min_hits``,
