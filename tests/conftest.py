@@ -61,3 +61,37 @@ def make_small_event(event_id: int = 7, n_particles: int = 4, hits_per_particle:
 @pytest.fixture
 def small_event() -> Event:
     return make_small_event()
+
+
+def truth_submission(event: Event) -> pd.DataFrame:
+    """Every labelled hit on the track of its particle; noise on no track (id 0)."""
+    pids = event.particle_ids()
+    _, track = np.unique(pids, return_inverse=True)
+    return pd.DataFrame(
+        {
+            "event_id": np.full(len(pids), event.event_id, dtype=np.int64),
+            "hit_id": event.hits["hit_id"].to_numpy(),
+            "track_id": np.where(pids > 0, track + 1, 0).astype(np.int64),
+        }
+    )
+
+
+def split_submission(event: Event) -> pd.DataFrame:
+    """Each particle's hits cut into two tracks at the middle of their order along z-distance."""
+    truth = event.truth
+    assert truth is not None
+    sub = truth_submission(event)
+    vz = event.particles.set_index("particle_id")["vz"] if event.particles is not None else None
+    dist = np.abs(truth["tz"].to_numpy() - (vz.reindex(truth["particle_id"]).fillna(0.0).to_numpy() if vz is not None else 0.0))
+    order = np.lexsort((dist, sub["track_id"].to_numpy()))
+    tracks = sub["track_id"].to_numpy()[order]
+    start = np.r_[0, np.flatnonzero(np.diff(tracks)) + 1]
+    counts = np.diff(np.r_[start, len(tracks)])
+    rank = np.arange(len(tracks)) - np.repeat(start, counts)
+    second_half = rank >= np.repeat(counts, counts) // 2
+    new = tracks * 2 + second_half.astype(np.int64)
+    out = sub.copy()
+    track_ids = np.empty_like(tracks)
+    track_ids[order] = np.where(tracks > 0, new, 0)
+    out["track_id"] = track_ids
+    return out

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.conftest import make_small_event
 from tracknet.io.trackml import write_event
@@ -113,9 +114,19 @@ def test_simulate_is_byte_identical_and_readable(tmp_path: Path) -> None:
     assert not (tmp_path / "c").exists()
 
 
-def test_demo_writes_report(tmp_path: Path) -> None:
-    result = run_cli("demo", "--out", str(tmp_path / "demo"), "--events", "1", "--particles", "400")
-    assert result.returncode == 0, result.stderr
-    report = (tmp_path / "demo" / "report.md").read_text()
-    assert "| TrackML score | 1.0000 |" in report
-    assert (tmp_path / "demo" / "summary.json").is_file()
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    result = run_cli(
+        "demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--train-events", "6", "--test-events", "1", "--no-progress"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = (tmp_path / "demo" / "report" / "report.md").read_text()
+    assert "| metric | TrackNET | baseline |" in report
+    assert "Build time per event (s)" in report
+    for name in ("efficiency_pt.png", "efficiency_eta.png", "fake_duplicate_eta.png", "event_display.html"):
+        assert (tmp_path / "demo" / "report" / name).is_file()
+    import json
+
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert set(summary["algorithms"]) == {"TrackNET", "baseline"}
+    assert "report:" in result.stdout

@@ -1,152 +1,124 @@
-"""The main job (``make demo``): the whole available pipeline on embedded, simulated data.
+"""The main job (``make demo``): the whole product on embedded, simulated data.
 
-Today's stages, each with the package's own public functions:
+1. train StepAhead TrackNET with the ``simulated`` recipe, shortened to a few minutes
+   (the recipe simulates its own TrackML-like barrel events, no download);
+2. simulate held-out test events of the same detector with another seed;
+3. build tracks on them with TrackNET and with the classical baseline;
+4. evaluate both (TrackML score, efficiency, fake and duplicate rates) and write the
+   report (Markdown, HTML, PNG plots) and an interactive display of one event.
 
-1. simulate TrackML-like events (no download, no ``../shared``);
-2. write them as TrackML CSV and read them back with the strict reader;
-3. evaluate two *reference* submissions against the truth: the truth itself (an upper
-   bound that must score 1) and a damaged copy in which every track is cut in two halves
-   (the score and the duplicate rate show what splitting costs). These exercise the
-   evaluator; they are not tracking results. Track building joins this job when it lands;
-4. write ``report.md`` and ``summary.json`` under the output directory.
+Everything goes under one output directory; the last line printed says where.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-import pandas as pd
-from tqdm import tqdm
-
 from .evaluation import ParticleSelection, names
 from .evaluation.files import evaluate_submission
-from .events import Event
-from .io.atomic import write_json_atomic, write_text_atomic
-from .io.trackml import iter_events, write_event, write_submission
-from .simulation import SimulationConfig, simulate_events
+from .evaluation.report import ReportEntry, write_report
+from .io.atomic import write_json_atomic
+from .io.trackml import read_event, read_submission, write_event
+from .simulation import SimulationConfig, event_rng, simulate_event
 
-__all__ = ["truth_submission", "split_submission", "run_demo"]
+__all__ = ["DEMO_TRAIN_OVERRIDES", "BARREL_VOLUMES", "run_demo"]
 
-
-def truth_submission(event: Event) -> pd.DataFrame:
-    """Every labelled hit on the track of its particle; noise on no track (id 0)."""
-    pids = event.particle_ids()
-    _, track = np.unique(pids, return_inverse=True)
-    return pd.DataFrame(
-        {
-            "event_id": np.full(len(pids), event.event_id, dtype=np.int64),
-            "hit_id": event.hits["hit_id"].to_numpy(),
-            "track_id": np.where(pids > 0, track + 1, 0).astype(np.int64),
-        }
-    )
-
-
-def split_submission(event: Event) -> pd.DataFrame:
-    """Each particle's hits cut into two tracks at the middle of their order along z-distance."""
-    truth = event.truth
-    assert truth is not None
-    sub = truth_submission(event)
-    vz = event.particles.set_index("particle_id")["vz"] if event.particles is not None else None
-    dist = np.abs(truth["tz"].to_numpy() - (vz.reindex(truth["particle_id"]).fillna(0.0).to_numpy() if vz is not None else 0.0))
-    order = np.lexsort((dist, sub["track_id"].to_numpy()))
-    tracks = sub["track_id"].to_numpy()[order]
-    start = np.r_[0, np.flatnonzero(np.diff(tracks)) + 1]
-    counts = np.diff(np.r_[start, len(tracks)])
-    rank = np.arange(len(tracks)) - np.repeat(start, counts)
-    second_half = rank >= np.repeat(counts, counts) // 2
-    new = tracks * 2 + second_half.astype(np.int64)
-    out = sub.copy()
-    track_ids = np.empty_like(tracks)
-    track_ids[order] = np.where(tracks > 0, new, 0)
-    out["track_id"] = track_ids
-    return out
-
-
-def _table(rows: dict[str, dict[str, Any]]) -> str:
-    keys = [k for k in names.METRIC_NAMES if any(k in r for r in rows.values())]
-    header = "| metric | " + " | ".join(rows) + " |"
-    lines = [header, "|---|" + "---|" * len(rows)]
-    for key in keys:
-        cells = []
-        for row in rows.values():
-            value = row.get(key)
-            cells.append("n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value)))
-        lines.append(f"| {names.label(key)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+#: The detector of the recipe and of the test events: the TrackML barrel.
+BARREL_VOLUMES: tuple[int, ...] = (8, 13, 17)
+#: The ``simulated`` recipe, shortened so that the whole job fits in a few minutes.
+DEMO_TRAIN_OVERRIDES: tuple[str, ...] = (
+    "experiment=simulated",
+    "data.simulation.n_events=40",
+    "trainer.max_epochs=8",
+)
 
 
 def run_demo(
     out_dir: str | Path,
     *,
-    n_events: int = 3,
-    n_particles: int = SimulationConfig.n_particles,
-    seed: int = 42,
+    n_test_events: int = 2,
+    seed: int = 2026,
+    train_overrides: tuple[str, ...] = DEMO_TRAIN_OVERRIDES,
     progress: bool = True,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the main job into ``out_dir`` and return its summary."""
-    out = Path(out_dir)
-    data_dir = out / "data"
-    config = replace(SimulationConfig(), n_particles=n_particles).validate()
+    """Run the main job into ``out_dir`` and return its summary (also ``summary.json``)."""
+    from .building.api import build_directory
+    from .training.config import compose_config
+    from .training.train import train
+    from .viz.event_display import write_event_display
+
+    out = Path(out_dir).resolve()
     timings: dict[str, float] = {}
 
+    echo("[1/4] training StepAhead TrackNET on simulated barrel events")
     start = time.perf_counter()
-    events = simulate_events(config, n_events, seed=seed, first_event_id=1)
-    for event in tqdm(events, total=n_events, desc="simulate", unit="event", disable=not progress):
-        write_event(event, data_dir)
-    timings["simulate_and_write_s"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    read_back = list(iter_events(data_dir))
-    timings["read_s"] = time.perf_counter() - start
-    n_hits = [e.n_hits for e in read_back]
-
-    selection = ParticleSelection(min_pt=1.0, min_hits=5)
-    results: dict[str, dict[str, Any]] = {}
-    for label, make in (("truth (upper bound)", truth_submission), ("truth split in halves", split_submission)):
-        submission = pd.concat([make(e) for e in read_back], ignore_index=True)
-        path = out / "submissions" / (label.split(" ")[0] + ("" if make is truth_submission else "_split") + ".csv")
-        write_submission(submission, path)
-        results[label] = evaluate_submission(data_dir, path, selection).summary
-
-    summary = {
-        "n_events": n_events,
-        "seed": seed,
-        "n_particles_per_event": n_particles,
-        "hits_per_event": float(np.mean(n_hits)),
-        "noise_fraction": float(np.mean([(e.truth.particle_id == 0).mean() for e in read_back])),
-        "timings": timings,
-        "reference_submissions": results,
-        "selection": {"min_pt_gev": selection.min_pt, "min_hits": selection.min_hits},
-    }
-    report = "\n".join(
-        [
-            "# TrackNET demo report",
-            "",
-            f"{n_events} simulated TrackML-like events (seed {seed}, {n_particles} particles each), "
-            f"{summary['hits_per_event']:.0f} hits per event on average, noise fraction "
-            f"{summary['noise_fraction']:.3f}; written to `data/` and read back with the strict reader.",
-            "",
-            f"Simulation and writing took {timings['simulate_and_write_s']:.2f} s, reading "
-            f"{timings['read_s']:.2f} s.",
-            "",
-            "## Reference submissions",
-            "",
-            "These check the evaluator, they are not tracking results: the truth must score 1, "
-            "and cutting every track in two halves loses most of the score and turns half of the "
-            "tracks into duplicates. Particles selected for the efficiencies: "
-            f"pT >= {selection.min_pt} GeV, at least {selection.min_hits} hits.",
-            "",
-            _table(results),
-            "",
-        ]
+    cfg = compose_config(
+        [*train_overrides, f"run.output_dir={out / 'train'}", f"data.cache_dir={out / 'cache'}"]
     )
-    write_text_atomic(out / "report.md", report)
-    write_json_atomic(out / "summary.json", summary)
-    echo(report)
-    echo(f"report: {out / 'report.md'}")
+    trained = train(cfg)
+    timings["train_s"] = time.perf_counter() - start
+    checkpoint = Path(trained["best_checkpoint"] or trained["last_checkpoint"])
+
+    echo(f"[2/4] simulating {n_test_events} held-out test events (seed {seed})")
+    start = time.perf_counter()
+    test_dir = out / "test_events"
+    config = SimulationConfig(volumes=BARREL_VOLUMES).validate()
+    for event_id in range(1, n_test_events + 1):
+        write_event(simulate_event(config, event_id, event_rng(seed, event_id)), test_dir)
+    timings["simulate_test_s"] = time.perf_counter() - start
+
+    echo("[3/4] building tracks with TrackNET and with the baseline")
+    selection = ParticleSelection(min_pt=1.0, min_hits=5)
+    entries: list[ReportEntry] = []
+    submissions: dict[str, Path] = {}
+    for algorithm, label in (("tracknet", "TrackNET"), ("baseline", "baseline")):
+        path = out / "submissions" / f"{algorithm}.csv"
+        built = build_directory(
+            test_dir, path, algorithm, checkpoint if algorithm == "tracknet" else None, progress=progress
+        )
+        seconds = {int(k): float(v["seconds"]) for k, v in built.events.items()}
+        submissions[label] = path
+        entries.append(ReportEntry(label, evaluate_submission(test_dir, path, selection), seconds))
+
+    echo("[4/4] evaluating and writing the report")
+    report = write_report(
+        out / "report",
+        entries,
+        selection=selection,
+        title="TrackNET demo: simulated TrackML-like barrel events",
+        notes=[
+            f"Model: {checkpoint} (trained {trained.get('epochs')} epochs in {timings['train_s']:.0f} s, "
+            f"run directory {trained.get('run_dir')}).",
+            f"Test events: {n_test_events} simulated barrel events (volumes {list(BARREL_VOLUMES)}, seed {seed}), "
+            "not seen in training.",
+        ],
+    )
+    first = read_event(test_dir / "event000000001")
+    sub = read_submission(submissions["TrackNET"])
+    display = write_event_display(
+        first, out / "report" / "event_display.html", sub.loc[sub["event_id"] == 1], selection
+    )
+    summary = {
+        "checkpoint": str(checkpoint),
+        "training": {k: v for k, v in trained.items() if isinstance(v, (int, float, str)) or v is None},
+        "timings": timings,
+        "algorithms": {e.name: e.evaluation.summary for e in entries},
+        "build_seconds_per_event": {e.name: e.build_seconds for e in entries},
+        "report": str(report),
+        "event_display": str(display),
+    }
+    write_json_atomic(out / "summary.json", json.loads(json.dumps(summary, default=str)))
+    keys = (names.TRACKML_SCORE, names.EFFICIENCY, names.FAKE_RATE, names.DUPLICATE_RATE)
+    echo("")
+    echo(f"{'':>12}  " + "  ".join(f"{k:>15}" for k in keys))
+    for entry in entries:
+        values = [entry.evaluation.summary.get(k) for k in keys]
+        echo(f"{entry.name:>12}  " + "  ".join(f"{'n/a' if v is None else f'{v:.4f}':>15}" for v in values))
+    echo("")
+    echo(f"report: {report}")
+    echo(f"event display: {display}")
     return summary

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_small_event
-from tracknet.demo import split_submission, truth_submission
+from tests.conftest import split_submission, truth_submission
 from tracknet.errors import DataError
 from tracknet.evaluation import ParticleSelection
 from tracknet.evaluation.files import evaluate_submission

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tests.conftest import make_small_event
-from tracknet.demo import truth_submission
+from tests.conftest import truth_submission
 from tracknet.evaluation import ParticleSelection
 from tracknet.viz.event_display import event_figure, polylines, write_event_display
 
