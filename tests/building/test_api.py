@@ -12,6 +12,7 @@ import pytest
 from tracknet.building.api import BuildConfig, build_directory, build_event, parse_event_list
 from tracknet.building.seeding import SeedStage
 from tracknet.errors import CheckpointError, ConfigError, DataError
+from tracknet.evaluation.report import read_build_meta
 from tracknet.events import Event
 from tracknet.io.trackml import read_submission, write_event
 
@@ -89,9 +90,14 @@ def test_build_directory_writes_one_submission(tmp_path: Path, test_event: Event
     assert result.n_events == 2 and result.path == out
     frame = read_submission(out)
     assert sorted(frame.event_id.unique().tolist()) == [7, 8]
+    meta = read_build_meta(out)  # what `tracknet evaluate --report` reads
+    assert result.meta_path == out.with_name("submission.build.json") and meta["algorithm"] == "baseline"
+    assert sorted(meta["seconds_per_event"]) == ["7", "8"] and meta["config"]["beam_width"] == 3
     assert len(frame) == test_event.n_hits + len(second.hits)
     only = build_directory(data, tmp_path / "one.csv", algorithm="tracknet", checkpoint=quick_checkpoint, events=[8], progress=False)
     assert only.n_events == 1 and read_submission(tmp_path / "one.csv").event_id.unique().tolist() == [8]
+    record = read_build_meta(tmp_path / "one.csv")
+    assert record["checkpoint"] == str(quick_checkpoint) and record["radius_scale"] > 0
     # Bad inputs: one line, and no output file.
     foreign = tmp_path / "foreign.ckpt"
     import torch
@@ -108,7 +114,7 @@ def test_build_directory_writes_one_submission(tmp_path: Path, test_event: Event
         with pytest.raises(error, match=message) as info:
             build_directory(data, target, progress=False, **kwargs)  # type: ignore[arg-type]
         assert "\n" not in str(info.value)
-        assert not target.exists()
+        assert not target.exists() and not target.with_name("bad.build.json").exists()
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no TrackML events"):
         build_directory(tmp_path / "empty", tmp_path / "bad.csv", algorithm="baseline", progress=False)

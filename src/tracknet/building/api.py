@@ -29,6 +29,8 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from ..events import HITS_SCHEMA, Event
+from ..evaluation.report import build_meta_path
+from ..io.atomic import write_json_atomic
 from ..io.trackml import list_events, parse_event_id, read_event, write_submission
 from ..model.checkpoint import LoadedModel, load_checkpoint
 from .baseline import HelixExtender
@@ -380,9 +382,11 @@ def build_event(
 
 @dataclass(frozen=True)
 class DirectoryBuild:
-    """What :func:`build_directory` wrote: the file, and figures per event."""
+    """What :func:`build_directory` wrote: the submission, its build record (JSON beside
+    it, see :func:`tracknet.evaluation.report.build_meta_path`) and figures per event."""
 
     path: Path
+    meta_path: Path
     n_events: int
     n_hits: int
     n_tracks: int
@@ -417,7 +421,9 @@ def build_directory(
     Inputs are checked before any work: the algorithm, the checkpoint (``tracknet`` only;
     it must open with :func:`~tracknet.model.checkpoint.load_checkpoint`), the directory
     and the event ids. The CSV ``event_id,hit_id,track_id`` is written atomically at the
-    end, so a failure leaves no output file.
+    end, so a failure leaves no output file; then, beside it (``SUB.csv`` ->
+    ``SUB.build.json``), the build record that ``tracknet evaluate --report`` reads:
+    algorithm, checkpoint, settings, and seconds per event (reading excluded).
     """
     from tqdm.auto import tqdm
 
@@ -465,12 +471,30 @@ def build_directory(
         }
         bar.set_postfix(tracks=result.n_tracks, seconds=f"{result.seconds:.2f}")
     submission = pd.concat(frames, ignore_index=True)
-    write_submission(submission, out)
-    return DirectoryBuild(
+    result = DirectoryBuild(
         path=out,
+        meta_path=build_meta_path(out),
         n_events=len(frames),
         n_hits=len(submission),
         n_tracks=int(sum(v["n_tracks"] for v in per_event.values())),
         seconds_per_event=seconds / len(frames),
         events=per_event,
     )
+    write_submission(submission, out)
+    write_json_atomic(
+        result.meta_path,
+        {
+            "algorithm": algorithm,
+            "checkpoint": None if checkpoint is None or algorithm != "tracknet" else str(checkpoint),
+            "radius_scale": _radius_scale(config, loaded) if loaded is not None else None,
+            "data_dir": str(data_dir),
+            "n_events": result.n_events,
+            "n_hits": result.n_hits,
+            "n_tracks": result.n_tracks,
+            "mean_seconds_per_event": result.seconds_per_event,
+            "seconds_per_event": {str(k): v["seconds"] for k, v in per_event.items()},
+            "events": {str(k): v for k, v in per_event.items()},
+            "config": config.to_dict(),
+        },
+    )
+    return result
