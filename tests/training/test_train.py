@@ -28,7 +28,14 @@ from .conftest import tiny_overrides
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("train")
-    cfg = compose_config(tiny_overrides(tmp, "training.calibration.t1_max_radius_mm=400"))
+    cfg = compose_config(
+        tiny_overrides(
+            tmp,
+            "training.calibration.t1_max_radius_mm=400",
+            "training.region_calibration.enabled=true",
+            "training.region_calibration.cost_source=validation",
+        )
+    )
     return tmp, train(cfg)
 
 
@@ -48,7 +55,8 @@ def test_run_layout(first_run: tuple[Path, dict[str, Any]]) -> None:
     assert "plotly" in html and "t1 spheres" in html and "true next hits" in html
     assert json.loads((version / "results.json").read_text())["epochs"] == 1
     assert results["epochs"] == 1 and results["train_tracks"] > 0 and results["val_tracks"] > 0
-    for key in ("val/loss", "val/t1_efficiency", "val/t2_efficiency", "val/t1_radius_scale", "train/tracks_per_s"):
+    for key in ("val/loss", "val/t1_efficiency", "val/t2_efficiency", "val/t1_radius_scale", "train/tracks_per_s",
+                "region/t1_efficiency", "region/t1_cost_hits_per_sphere"):
         assert np.isfinite(results[key]), key
 
 
@@ -58,8 +66,14 @@ def test_checkpoints_hold_primitives_and_the_calibration(first_run: tuple[Path, 
         raw = torch.load(path, weights_only=True)
         record = raw["hyper_parameters"]["tracknet"]
         assert record["kind"] == MODEL_KIND
-        assert record["model"]["t1_radius_scale"] == pytest.approx(results["val/t1_radius_scale"], rel=1e-5)
-        assert record["model"]["t1_max_radius"] == pytest.approx(0.4)  # 400 mm at 1000 mm per unit
+        # the per-epoch calibration is recorded; the region calibration then replaced it
+        assert record["meta"]["calibration"]["t1_radius_scale"] == pytest.approx(results["val/t1_radius_scale"], rel=1e-5)
+        assert record["meta"]["calibration"]["t1_max_radius_mm"] == 400
+        assert record["model"]["t1_radius_scale"] == 1.0 and record["model"]["t1_max_radius"] == float("inf")
+        regions = record["model"]["radius_regions"]
+        assert len(regions["t1_scales"]) == len(regions["r_edges"]) + 1
+        region = record["meta"]["calibration"]["region"]
+        assert region["t1"]["efficiency"] >= min(region["t1"]["efficiency_target"], 0.5)
         config = raw["hyper_parameters"]["config"]  # the composed configuration, as primitives
         calibration = config["training"]["calibration"]
         assert record["meta"]["calibration"]["t1_efficiency_target"] == calibration["t1_efficiency"]

@@ -46,6 +46,13 @@ export, ``tracknet validate``) gets the calibrated spheres. A cap gives up on th
 predictions that could only be covered by a huge sphere (e.g. the first step of a
 track born far from the beam line), which would otherwise dominate the search cost.
 
+Region calibration (``radius_regions``, optional): the detector is cut into regions by
+the transverse radius and ``|z|`` of the predicted centre (interior edges ``r_edges``
+and ``z_edges``, model units), and each region has its own extra scale factor and cap
+for t1 and for t2 (``t1_scales``, ``t1_caps``, ``t2_scales``, ``t2_caps``: one value per
+region, ``r`` major). Spheres in dense inner layers can then be kept tighter than in the
+sparse outer ones; :mod:`tracknet.training.region_calibration` fits these tables.
+
 Two entry points share the weights:
 
 * :meth:`StepAheadTrackNet.forward` runs the GRU over a padded batch ``(B, T, D)``.
@@ -123,7 +130,9 @@ _CONFIG_KEYS: tuple[str, ...] = (
     "t2_radius_scale",
     "t1_max_radius",
     "t2_max_radius",
+    "radius_regions",
 )
+_REGION_KEYS: tuple[str, ...] = ("r_edges", "z_edges", "t1_scales", "t1_caps", "t2_scales", "t2_caps")
 
 
 class StepAheadTrackNet(nn.Module):
@@ -147,6 +156,7 @@ class StepAheadTrackNet(nn.Module):
         t2_radius_scale: float = 1.0,
         t1_max_radius: float | None = math.inf,
         t2_max_radius: float | None = math.inf,
+        radius_regions: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -211,6 +221,8 @@ class StepAheadTrackNet(nn.Module):
         self.t2_radius_scale = float(t2_radius_scale)
         self.t1_max_radius = float(t1_max_radius)
         self.t2_max_radius = float(t2_max_radius)
+        self.radius_regions: dict[str, list[float]] | None = None
+        self.set_radius_regions(radius_regions)
         if features == "position":
             gru_input, head_out = input_dim, input_dim
         elif features == "delta":
@@ -333,7 +345,57 @@ class StepAheadTrackNet(nn.Module):
             r1 = torch.clamp(r1, max=self.t1_max_radius)
         if math.isfinite(self.t2_max_radius):
             r2 = torch.clamp(r2, max=self.t2_max_radius)
+        if self.radius_regions is not None:
+            r1 = self._apply_regions(c1, r1, self._region_t1_scales, self._region_t1_caps)
+            r2 = self._apply_regions(c2, r2, self._region_t2_scales, self._region_t2_caps)
         return Prediction(c1, r1, c2, r2)
+
+    def _apply_regions(
+        self, centre: torch.Tensor, radius: torch.Tensor, scales: torch.Tensor, caps: torch.Tensor
+    ) -> torch.Tensor:
+        """``min(radius * scale[region], cap[region])`` with the region of each centre."""
+        rho = torch.sqrt(centre[..., 0] * centre[..., 0] + centre[..., 1] * centre[..., 1])
+        # Region index = number of interior edges at or below the value (exports to ONNX).
+        index = (rho.unsqueeze(-1) >= self._region_r_edges).sum(-1)
+        if self._region_z_edges.numel():
+            n_z = self._region_z_edges.numel() + 1
+            index_z = (centre[..., 2].abs().unsqueeze(-1) >= self._region_z_edges).sum(-1)
+            index = index * n_z + index_z
+        return torch.minimum(radius * scales[index], caps[index])
+
+    def set_radius_regions(self, regions: Mapping[str, Any] | None) -> None:
+        """Set (or with None remove) the region calibration tables (module docstring)."""
+        if regions is None:
+            self.radius_regions = None
+            return
+        unknown = set(regions) - set(_REGION_KEYS)
+        missing = set(_REGION_KEYS) - set(regions)
+        if unknown or missing:
+            raise ConfigError(
+                f"StepAheadTrackNet radius_regions needs exactly the keys {list(_REGION_KEYS)}"
+            )
+        try:
+            table = {k: [float(v) for v in regions[k]] for k in _REGION_KEYS}
+        except (TypeError, ValueError):
+            raise ConfigError("StepAheadTrackNet radius_regions values must be lists of numbers") from None
+        n_regions = (len(table["r_edges"]) + 1) * (len(table["z_edges"]) + 1)
+        for name in ("r_edges", "z_edges"):
+            edges = table[name]
+            if any(not math.isfinite(e) or e < 0 for e in edges) or edges != sorted(edges):
+                raise ConfigError(f"StepAheadTrackNet radius_regions {name} must be increasing numbers >= 0")
+        if table["z_edges"] and self.input_dim < 3:
+            raise ConfigError("StepAheadTrackNet radius_regions z_edges need input_dim 3")
+        for name in ("t1_scales", "t1_caps", "t2_scales", "t2_caps"):
+            values = table[name]
+            if len(values) != n_regions:
+                raise ConfigError(
+                    f"StepAheadTrackNet radius_regions {name} needs {n_regions} values, got {len(values)}"
+                )
+            if any(math.isnan(v) or v <= 0 or (name.endswith("scales") and not math.isfinite(v)) for v in values):
+                raise ConfigError(f"StepAheadTrackNet radius_regions {name} must be numbers > 0")
+        self.radius_regions = table
+        for name in _REGION_KEYS:
+            self.register_buffer(f"_region_{name}", torch.tensor(table[name], dtype=torch.float32), persistent=False)
 
     # ------------------------------------------------------------------ entry points
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> Prediction:
@@ -391,7 +453,7 @@ class StepAheadTrackNet(nn.Module):
             "t2_radius_scale": self.t2_radius_scale,
             "t1_max_radius": self.t1_max_radius,
             "t2_max_radius": self.t2_max_radius,
-        }
+        } | ({} if self.radius_regions is None else {"radius_regions": {k: list(v) for k, v in self.radius_regions.items()}})
 
     def set_radius_scales(
         self,

@@ -20,6 +20,7 @@ changes the working directory.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -38,6 +39,7 @@ __all__ = [
     "TrainerConfig",
     "LossConfig",
     "CalibrationConfig",
+    "RegionCalibrationConfig",
     "TrainingConfig",
     "RunConfig",
     "TrackNetConfig",
@@ -154,6 +156,27 @@ class CalibrationConfig:
 
 
 @dataclass
+class RegionCalibrationConfig:
+    """:mod:`tracknet.training.region_calibration` settings (mm)."""
+
+    enabled: bool = False
+    t1_efficiency: float = 0.98
+    t2_efficiency: float = 0.97
+    r_edges_mm: list[float] = field(
+        default_factory=lambda: [50.0, 90.0, 140.0, 200.0, 240.0, 300.0, 420.0, 560.0, 740.0, 900.0]
+    )
+    z_edges_mm: list[float] = field(default_factory=list)
+    caps_mm: list[float] = field(
+        default_factory=lambda: [2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 100.0, math.inf]
+    )
+    max_tracks: int = 10000
+    cost_source: str = "validation"
+    cost_events: int = 4
+    cost_seed: int = 1
+    cost_simulation: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class TrainingConfig:
     optimizer: str = "adam"
     lr: float = 3e-3
@@ -162,6 +185,7 @@ class TrainingConfig:
     warmup_fraction: float = 0.1
     loss: LossConfig = field(default_factory=LossConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    region_calibration: RegionCalibrationConfig = field(default_factory=RegionCalibrationConfig)
     resume_from: Optional[str] = None
     save_top_k: int = 3
     density_map: Optional[str] = None
@@ -248,6 +272,10 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
             cfg = compose(config_name=CONFIG_NAME, overrides=overrides)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(f"bad configuration: {_one_line(_describe(exc))}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. OmegaConf failing on an odd merge
+        raise ConfigError(
+            f"bad configuration: cannot apply overrides {overrides}: {type(exc).__name__}: {_one_line(str(exc))}"
+        ) from None
     return cfg
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -54,7 +55,7 @@ from ..data.cache import (
 from ..data.dataset import TrackBatch, TrackDataset, make_dataloader
 from ..data.normalize import Normalizer
 from ..errors import ConfigError, DataError
-from ..io.trackml import list_events, parse_event_id
+from ..io.trackml import list_events, parse_event_id, read_event
 from .settings import DataSettings, simulation_config
 
 __all__ = ["TrackDataModule", "simulator_fingerprint", "simulated_events_dir"]
@@ -235,6 +236,33 @@ class TrackDataModule(L.LightningDataModule):
             bucket_batches=s.bucket_batches,
             persistent_workers=s.num_workers > 0,
         )
+
+    def cost_points(
+        self, source: str, n_events: int, seed: int, simulation: dict[str, Any]
+    ) -> tuple[np.ndarray, int]:
+        """Hit positions (mm, all hits) of the events that price a search sphere, and their number.
+
+        ``source="validation"``: the validation events of this data. ``"simulated"``:
+        ``n_events`` events simulated with the SimulationConfig fields ``simulation``
+        (cached under ``<cache>/simulated/`` like the training events).
+        """
+        if source == "validation":
+            if self.events_dir is None:
+                raise DataError("cost events: setup() has not run")
+            ids = set(self.val_events)
+            prefixes = [p for p in self._event_prefixes(self.events_dir) if parse_event_id(p) in ids]
+        elif source == "simulated":
+            settings = {"n_events": int(n_events), "seed": int(seed), "first_event_id": 900_000, "config": dict(simulation)}
+            directory, config = simulated_events_dir(self.cache_root, settings)
+            if not (directory / _SIMULATION_METADATA).is_file():
+                _simulate_into(directory, config, settings, self.progress)
+            prefixes = list_events(directory)
+        else:
+            raise ConfigError(f"training.region_calibration.cost_source must be 'validation' or 'simulated', got {source!r}")
+        if not prefixes:
+            raise DataError("no cost events for the region calibration")
+        points = [read_event(p, parts=("hits",)).positions() for p in prefixes]
+        return np.concatenate(points), len(points)
 
     def describe(self) -> dict[str, Any]:
         """Primitives about the data used (checkpoint meta)."""

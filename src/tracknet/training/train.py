@@ -41,13 +41,14 @@ from omegaconf import DictConfig
 
 from ..data.normalize import Normalizer
 from ..errors import CheckpointError, ConfigError
-from ..io.atomic import write_json_atomic
+from ..io.atomic import atomic_path, write_json_atomic
 from ..model.checkpoint import checkpoint_hparams, load_checkpoint
 from ..model.step_ahead import StepAheadTrackNet
 from .config import to_container
 from .datamodule import TrackDataModule
 from .module import StepAheadModule
-from .settings import DataSettings, TrainingSettings
+from .region_calibration import RegionSettings, calibrate_regions
+from .settings import DataSettings, TrainingSettings, simulation_config
 
 __all__ = ["RUN_DIR_ENV", "RUN_VERSION_ENV", "TRACK_VIZ_FILE", "resolve_run_dir", "train"]
 
@@ -177,6 +178,73 @@ def _check_resume(path: str | None) -> str | None:
     return str(resume)
 
 
+def _region_settings(section: dict[str, Any]) -> RegionSettings | None:
+    """The checked region-calibration settings, or None when it is off."""
+    if not section.get("enabled"):
+        return None
+    if section["cost_source"] not in ("validation", "simulated"):
+        raise ConfigError(
+            f"training.region_calibration.cost_source must be 'validation' or 'simulated', got {section['cost_source']!r}"
+        )
+    if section["cost_events"] < 1:
+        raise ConfigError("training.region_calibration.cost_events must be >= 1")
+    if section["cost_source"] == "simulated":
+        simulation_config({"config": section["cost_simulation"]})
+    return RegionSettings(
+        t1_efficiency=float(section["t1_efficiency"]),
+        t2_efficiency=float(section["t2_efficiency"]),
+        r_edges_mm=tuple(float(v) for v in section["r_edges_mm"]),
+        z_edges_mm=tuple(float(v) for v in section["z_edges_mm"]),
+        caps_mm=tuple(float(v) for v in section["caps_mm"]),
+        max_tracks=int(section["max_tracks"]),
+    )
+
+
+def _calibrate_run_checkpoints(
+    log_dir: Path, datamodule: TrackDataModule, settings: RegionSettings, config: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Fit the region tables for every checkpoint of the run and write them into it."""
+    section = config["training"]["region_calibration"]
+    if datamodule.val_tracks is None or datamodule.val_tracks.n_tracks == 0:
+        log.warning("region calibration skipped: no validation tracks")
+        return None
+    started = time.perf_counter()
+    points, n_events = datamodule.cost_points(
+        section["cost_source"], int(section["cost_events"]), int(section["cost_seed"]), dict(section["cost_simulation"])
+    )
+    report: dict[str, Any] | None = None
+    for path in sorted(log_dir.glob("*.ckpt"), key=lambda p: p.name != "last.ckpt"):
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+        record = raw["hyper_parameters"]["tracknet"]
+        base = dict(record["model"])
+        base.update(t1_radius_scale=1.0, t2_radius_scale=1.0, t1_max_radius=math.inf, t2_max_radius=math.inf)
+        base.pop("radius_regions", None)
+        model = StepAheadTrackNet.from_config(base)
+        prefix = "model."
+        model.load_state_dict({k[len(prefix):]: v for k, v in raw["state_dict"].items() if k.startswith(prefix)})
+        table, fitted = calibrate_regions(
+            model, datamodule.val_tracks, datamodule.normalizer, points, n_events, settings
+        )
+        record = dict(record)
+        record["model"] = {**base, "radius_regions": table}
+        meta = dict(record.get("meta") or {})
+        meta["calibration"] = {**(meta.get("calibration") or {}), "region": fitted}
+        record["meta"] = meta
+        raw["hyper_parameters"] = {**raw["hyper_parameters"], "tracknet": record}
+        with atomic_path(path) as tmp:
+            torch.save(raw, tmp)
+        if path.name == "last.ckpt" or report is None:
+            report = fitted
+        log.info(
+            "region calibration of %s: t1 efficiency %.4f at %.2f cost hits per sphere, t2 %.4f at %.2f",
+            path.name, fitted["t1"]["efficiency"], fitted["t1"]["cost_hits_per_sphere"],
+            fitted["t2"]["efficiency"], fitted["t2"]["cost_hits_per_sphere"],
+        )
+    if report is not None:
+        report = {**report, "seconds": round(time.perf_counter() - started, 2)}
+    return report
+
+
 def _json_ready(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -210,6 +278,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             f"({len(data_settings.dims)}: {list(data_settings.dims)})"
         )
     trainer_config = dict(config["trainer"])
+    region_settings = _region_settings(config["training"]["region_calibration"])
     resume = _check_resume(config["training"].get("resume_from"))
     try:
         StepAheadTrackNet.from_config(model_config)
@@ -288,6 +357,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
         seconds = time.perf_counter() - started
 
+        region_report = None
+        if region_settings is not None and trainer.is_global_zero:
+            region_report = _calibrate_run_checkpoints(log_dir, datamodule, region_settings, config)
+
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         results: dict[str, Any] = {
             "run_dir": str(run_dir),
@@ -302,6 +375,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "val_tracks": datamodule.val_tracks.n_tracks if datamodule.val_tracks else 0,
         }
         results.update(metrics)
+        if region_report is not None:
+            for target in ("t1", "t2"):
+                results[f"region/{target}_efficiency"] = region_report[target]["efficiency"]
+                results[f"region/{target}_cost_hits_per_sphere"] = region_report[target]["cost_hits_per_sphere"]
+            results["region_calibration_seconds"] = region_report["seconds"]
         if trainer.is_global_zero:
             write_json_atomic(log_dir / "results.json", _json_ready(results))
         log.info("finished: %s", json.dumps(_json_ready(results), sort_keys=True))

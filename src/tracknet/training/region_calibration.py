@@ -1,0 +1,265 @@
+"""Region calibration: per-region radius scales and caps that buy efficiency where hits are cheap.
+
+A search sphere costs the hits it returns. The same radius holds ten times more hits in
+the innermost pixel layers than in the outer strips, and a few predictions (the first
+step of a track born far from the beam line, a step that may or may not skip a layer)
+need huge spheres. One global scale factor ignores both. Here the detector is cut into
+regions by the transverse radius and ``|z|`` of the predicted centre, and every region
+gets its own scale factor ``s`` and cap ``c`` (mm) for t1 and for t2, so the sphere is
+``min(s_region * r, c_region)`` (:meth:`tracknet.model.StepAheadTrackNet.set_radius_regions`).
+
+The tables maximise the number of true hits inside the spheres minus ``mu`` times the
+number of hits the spheres return, region by region (a Lagrangian: the marginal cost of
+one more true hit is the same everywhere), with ``mu`` chosen by bisection so that the
+requested share of the validation predictions holds its true hit. Both counts are
+measured on validation tracks, not modelled:
+
+* **inside**: the true next hit (t1) / hit after next (t2) of each validation
+  prediction lies within ``min(s r, c)`` of the centre;
+* **cost**: the number of hits of the *cost events* (events with a realistic hit
+  density: all particles and the noise) within ``min(s r, c)`` of the centre, per event,
+  counted with a k-d tree (the ``K`` nearest hits per centre, and beyond the K-th the
+  count grown with the area, ``K (R / d_K)^2``).
+
+``(s, c)`` run over a fixed grid (:data:`SCALE_GRID`, the cap list of the settings).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from ..data.cache import FlatTracks
+from ..data.dataset import pad_tracks
+from ..data.normalize import Normalizer
+from ..errors import ConfigError
+from ..model.step_ahead import StepAheadTrackNet
+
+__all__ = [
+    "SCALE_GRID",
+    "NEAREST_HITS",
+    "RegionSettings",
+    "RegionPredictions",
+    "predict_regions",
+    "hit_counts",
+    "fit_region_tables",
+    "calibrate_regions",
+]
+
+#: Candidate scale factors (geometric, 0.1 to 10).
+SCALE_GRID = np.exp(np.linspace(math.log(0.1), math.log(10.0), 37))
+#: Nearest cost hits looked up per centre.
+NEAREST_HITS = 256
+_TARGETS = ("t1", "t2")
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    """What the region calibration aims at and how it cuts the detector (mm)."""
+
+    t1_efficiency: float = 0.98
+    t2_efficiency: float = 0.97
+    r_edges_mm: tuple[float, ...] = (50.0, 90.0, 140.0, 200.0, 240.0, 300.0, 420.0, 560.0, 740.0, 900.0)
+    z_edges_mm: tuple[float, ...] = ()
+    caps_mm: tuple[float, ...] = (2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 100.0, math.inf)
+    max_tracks: int = 10000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("t1_efficiency", "t2_efficiency"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"training.region_calibration.{name} must be in (0, 1), got {value}")
+        for name in ("r_edges_mm", "z_edges_mm"):
+            edges = [float(e) for e in getattr(self, name)]
+            if edges != sorted(edges) or any(not math.isfinite(e) or e <= 0 for e in edges):
+                raise ConfigError(f"training.region_calibration.{name} must be increasing numbers > 0")
+        if not self.caps_mm or any(not c > 0 for c in self.caps_mm):
+            raise ConfigError("training.region_calibration.caps_mm must be numbers > 0 (.inf: no cap)")
+        if self.max_tracks < 1:
+            raise ConfigError("training.region_calibration.max_tracks must be >= 1")
+
+    @property
+    def n_regions(self) -> int:
+        return (len(self.r_edges_mm) + 1) * (len(self.z_edges_mm) + 1)
+
+    def region_of(self, centres_mm: np.ndarray) -> np.ndarray:
+        """Region index (``r`` major) of centres ``(n, 3)`` in mm, as the model computes it."""
+        rho = np.hypot(centres_mm[:, 0], centres_mm[:, 1])
+        index = (rho[:, None] >= np.asarray(self.r_edges_mm)[None, :]).sum(1) if self.r_edges_mm else np.zeros(len(rho), np.int64)
+        if self.z_edges_mm:
+            iz = (np.abs(centres_mm[:, 2])[:, None] >= np.asarray(self.z_edges_mm)[None, :]).sum(1)
+            index = index * (len(self.z_edges_mm) + 1) + iz
+        return index.astype(np.int64)
+
+
+@dataclass
+class RegionPredictions:
+    """Per prediction of one target: centre (mm), raw radius (mm), miss distance (mm)."""
+
+    centre: np.ndarray
+    radius: np.ndarray
+    distance: np.ndarray
+
+
+@torch.no_grad()
+def predict_regions(
+    model: StepAheadTrackNet,
+    tracks: FlatTracks,
+    normalizer: Normalizer,
+    max_tracks: int,
+    seed: int = 0,
+    batch_size: int = 4096,
+) -> dict[str, RegionPredictions]:
+    """Raw (uncalibrated) predictions of ``model`` on up to ``max_tracks`` tracks (a seeded sample)."""
+    n = tracks.n_tracks
+    index = np.arange(n)
+    if n > max_tracks:
+        index = np.sort(np.random.default_rng(seed).choice(n, max_tracks, replace=False))
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {t: [] for t in _TARGETS}
+    model = model.eval()
+    for lo in range(0, len(index), batch_size):
+        batch = pad_tracks(tracks.coords, tracks.offsets, index[lo : lo + batch_size])
+        pred = model(batch.inputs)
+        for target, (c, r, y, m) in {
+            "t1": (pred.t1_center, pred.t1_radius, batch.targets_t1, batch.mask_t1),
+            "t2": (pred.t2_center, pred.t2_radius, batch.targets_t2, batch.mask_t2),
+        }.items():
+            centre = normalizer.to_mm(c[m].double().numpy())
+            truth = normalizer.to_mm(y[m].double().numpy())
+            radius = normalizer.radius_to_mm(r[m].double().numpy())
+            parts[target].append((centre, radius, np.linalg.norm(centre - truth, axis=1)))
+    return {
+        t: RegionPredictions(*(np.concatenate([p[i] for p in v]) if v else np.zeros((0, 3) if i == 0 else 0) for i in range(3)))
+        for t, v in parts.items()
+    }
+
+
+def hit_counts(tree: cKDTree, n_events: int, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Cost hits per event within ``radii`` ``(n, G)`` of ``centres`` ``(n, 3)``: ``(n, G)`` floats."""
+    n = len(centres)
+    if n == 0:
+        return np.zeros(radii.shape)
+    k = min(NEAREST_HITS, tree.n)
+    dist, _ = tree.query(centres, k=k)
+    dist = np.asarray(dist, dtype=np.float64).reshape(n, k)
+    finite_cap = float(np.max(dist[np.isfinite(dist)], initial=1.0)) + 1.0
+    # One global sorted array: row i is shifted by i * offset, so a single searchsorted counts all rows.
+    offset = 2.0 * max(finite_cap, float(np.max(radii[np.isfinite(radii)], initial=1.0))) + 1.0
+    shifted = (np.minimum(dist, offset / 2) + np.arange(n)[:, None] * offset).ravel()
+    query = np.minimum(radii, offset / 2 - 1e-6) + np.arange(n)[:, None] * offset
+    counts = np.searchsorted(shifted, query.ravel(), side="right").reshape(n, -1) - np.arange(n)[:, None] * k
+    counts = counts.astype(np.float64)
+    beyond = radii > dist[:, -1:]
+    if np.any(beyond):
+        # Past the K-th nearest hit, grow the count with the sphere's area.
+        grown = k * (radii / dist[:, -1:]) ** 2
+        counts = np.where(beyond, grown, counts)
+    return counts / max(n_events, 1)
+
+
+def fit_region_tables(
+    preds: RegionPredictions,
+    tree: cKDTree,
+    n_events: int,
+    settings: RegionSettings,
+    target_efficiency: float,
+) -> dict[str, Any]:
+    """Scales and caps per region for one target; the achieved efficiency and hits per sphere."""
+    n_regions = settings.n_regions
+    caps = np.asarray(settings.caps_mm, dtype=np.float64)
+    grid_s, grid_c = np.meshgrid(SCALE_GRID, caps, indexing="ij")
+    grid_s, grid_c = grid_s.ravel(), grid_c.ravel()
+    n = len(preds.distance)
+    if n == 0:
+        return {
+            "scales": [1.0] * n_regions, "caps": [math.inf] * n_regions,
+            "efficiency": float("nan"), "hits_per_sphere": float("nan"), "n_predictions": 0,
+        }
+    radii = np.minimum(preds.radius[:, None] * grid_s[None, :], grid_c[None, :])  # (n, G)
+    inside = (preds.distance[:, None] <= radii).astype(np.float64)
+    cost = hit_counts(tree, n_events, preds.centre, radii)
+    region = settings.region_of(preds.centre)
+    g = len(grid_s)
+    flat = (region[:, None] * g + np.arange(g)[None, :]).ravel()
+    gain = np.bincount(flat, weights=inside.ravel(), minlength=n_regions * g).reshape(n_regions, g)
+    spend = np.bincount(flat, weights=cost.ravel(), minlength=n_regions * g).reshape(n_regions, g)
+
+    def choose(mu: float) -> tuple[np.ndarray, float]:
+        # Ties (e.g. an empty region) go to the cheapest, then the earliest grid point.
+        score = gain - mu * spend - 1e-9 * spend
+        pick = np.argmax(score, axis=1)
+        return pick, float(gain[np.arange(n_regions), pick].sum()) / n
+
+    lo, hi = 0.0, 1.0
+    while choose(hi)[1] >= target_efficiency and hi < 1e6:
+        hi *= 10.0
+    if choose(0.0)[1] < target_efficiency:
+        best = 0.0  # unreachable: the largest efficiency the grid allows
+    else:
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if choose(mid)[1] >= target_efficiency:
+                lo = mid
+            else:
+                hi = mid
+        best = lo
+    pick, efficiency = choose(best)
+    rows = np.arange(n_regions)
+    return {
+        "scales": [float(v) for v in grid_s[pick]],
+        "caps": [float(v) for v in grid_c[pick]],
+        "efficiency": efficiency,
+        "hits_per_sphere": float(spend[rows, pick].sum()) / n,
+        "n_predictions": int(n),
+        "predictions_per_region": [int(v) for v in np.bincount(region, minlength=n_regions)],
+    }
+
+
+def calibrate_regions(
+    model: StepAheadTrackNet,
+    tracks: FlatTracks,
+    normalizer: Normalizer,
+    cost_points_mm: np.ndarray,
+    n_cost_events: int,
+    settings: RegionSettings,
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """The ``radius_regions`` table (model units) for ``model`` and a report of what it achieves.
+
+    ``model`` must predict raw radii (global scales 1, no caps, no regions).
+    """
+    if len(cost_points_mm) == 0:
+        raise ConfigError("region calibration needs cost events with hits")
+    tree = cKDTree(np.asarray(cost_points_mm, dtype=np.float64))
+    preds = predict_regions(model, tracks, normalizer, settings.max_tracks, settings.seed)
+    report: dict[str, Any] = {
+        "method": "region Lagrangian (tracknet.training.region_calibration)",
+        "r_edges_mm": list(settings.r_edges_mm),
+        "z_edges_mm": list(settings.z_edges_mm),
+        "cost_events": int(n_cost_events),
+    }
+    table: dict[str, list[float]] = {
+        "r_edges": [float(normalizer.radius_to_model(e)) for e in settings.r_edges_mm],
+        "z_edges": [float(normalizer.radius_to_model(e)) for e in settings.z_edges_mm],
+    }
+    for target, want in (("t1", settings.t1_efficiency), ("t2", settings.t2_efficiency)):
+        fit = fit_region_tables(preds[target], tree, n_cost_events, settings, want)
+        table[f"{target}_scales"] = fit["scales"]
+        table[f"{target}_caps"] = [
+            float(normalizer.radius_to_model(c)) if math.isfinite(c) else math.inf for c in fit["caps"]
+        ]
+        report[target] = {
+            "efficiency_target": want,
+            "efficiency": fit["efficiency"],
+            "cost_hits_per_sphere": fit["hits_per_sphere"],
+            "n_predictions": fit["n_predictions"],
+            "scales": fit["scales"],
+            "caps_mm": [c if math.isfinite(c) else None for c in fit["caps"]],
+        }
+    return table, report
