@@ -207,7 +207,7 @@ _DISKS = (((7, 14), (9, 2)), ((7, 12), (9, 4)), ((7, 10), (9, 6)), ((7, 8), (9, 
 #: |eta| the later hits lie on the first end-cap disks). Stage 2 runs on the hits that
 #: stage 1 left unassigned and seeds tracks starting one layer further out (a missed
 #: first hit, a particle produced between layers, a forward track starting on a disk).
-#: Stage 3 seeds what is left from the outer pixel and inner strip barrel layers without
+#: Stage 3 seeds what is left from the last pixel and the strip barrel layers without
 #: assuming a track from the beam line (a straight continuation in the transverse plane,
 #: a wide z0 window, no d0 cut): secondaries produced in the detector, pT >= 1 GeV.
 #: The triplet cuts hold the true triplets of primaries (simulated full event: 99% have
@@ -236,9 +236,9 @@ DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
     ),
     SeedStage(
         kind="triplet",
-        first=((8, 6), (8, 8), (13, 2), (13, 4)),
-        second=((8, 8), (13, 2), (13, 4), (13, 6)),
-        third=((13, 2), (13, 4), (13, 6), (13, 8)),
+        first=((8, 8), (13, 2), (13, 4)),
+        second=((13, 2), (13, 4), (13, 6)),
+        third=((13, 4), (13, 6), (13, 8)),
         max_delta_phi=0.03,
         max_z0_mm=500.0,
         min_pt_gev=1.0,
