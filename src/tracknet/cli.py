@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
+
+# Idle OpenMP threads sleep instead of spinning: on a shared or busy CPU, two spinning
+# threads made each model step up to 100x slower. Set before torch is first imported;
+# an explicit OMP_WAIT_POLICY in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
 from typing import Any, Optional
 

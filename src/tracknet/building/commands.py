@@ -10,7 +10,6 @@ written, atomically, once every event is built.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -40,11 +39,6 @@ def build(
 
     Every hit of every event is written once; hits on no track get track_id 0.
     """
-    # OpenMP threads that spin while waiting stall PyTorch's many small model steps on a
-    # busy machine (a GRU step of 1000 candidates: 100 ms instead of 1 ms with 2 threads);
-    # waiting passively costs nothing when the machine is idle. Only effective when set
-    # before PyTorch is loaded, and never overrides the user's own setting.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from .api import ALGORITHMS, BuildConfig, build_directory, parse_event_list
 
     if algorithm not in ALGORITHMS:
