@@ -23,6 +23,7 @@ TINY = [
     "trainer.num_sanity_val_steps=0",
     "trainer.log_every_n_steps=1",
     "training.track_viz_plotlyjs=cdn",
+    "training.region_calibration.enabled=false",
 ]
 
 

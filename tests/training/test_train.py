@@ -135,6 +135,10 @@ def test_validate_counts_hits_in_spheres(first_run: tuple[Path, dict[str, Any]],
     assert result["n_tracks"] == sum(e["n_tracks"] for e in result["events"])
     with pytest.raises(DataError, match="no track with pT"):
         validate_checkpoint(first["last_checkpoint"], barrel_dir, min_pt=1e5)
+    # Only the pixel volume: fewer tracks and hits, every sphere counted against those hits.
+    pixel = validate_checkpoint(first["last_checkpoint"], barrel_dir, min_pt=0.5, volumes=[8])
+    assert 0 < pixel["n_predictions_t1"] < result["n_predictions_t1"] and pixel["volumes"] == [8]
+    assert sum(e["n_hits"] for e in pixel["events"]) < sum(e["n_hits"] for e in result["events"])
 
 
 def test_density_file_feeds_the_metric(

@@ -110,6 +110,9 @@ def validate_command(
     density: Optional[Path] = typer.Option(
         None, "--density", help="A density map from `tracknet density`: adds the expected hits per sphere."
     ),
+    volumes: Optional[str] = typer.Option(
+        None, "--volumes", help="Comma-separated volume ids: use only their hits (e.g. 8,13,17 for the barrel)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Search spheres of a checkpoint on real tracks: hit efficiency, volume, hits inside.
@@ -120,8 +123,14 @@ def validate_command(
     """
     from .validate import validate_checkpoint
 
+    volume_ids = None
+    if volumes:
+        try:
+            volume_ids = [int(v) for v in volumes.split(",")]
+        except ValueError:
+            raise ConfigError(f"--volumes must be comma-separated integers, got {volumes!r}") from None
     result = validate_checkpoint(
-        checkpoint, data_dir, min_pt=min_pt, min_hits=min_hits, density_map=density
+        checkpoint, data_dir, min_pt=min_pt, min_hits=min_hits, density_map=density, volumes=volume_ids
     )
     if as_json:
         _print_json(result)

@@ -102,6 +102,13 @@ class StepAheadModule(L.LightningModule):
         )
 
     # ------------------------------------------------------------------ training
+    def on_fit_start(self) -> None:
+        # Record the data actually used (event and track counts, the simulation settings).
+        datamodule = getattr(self.trainer, "datamodule", None)
+        describe = getattr(datamodule, "describe", None)
+        if callable(describe):
+            self.meta["data"] = {**(self.meta.get("data") or {}), **describe()}
+
     def on_train_epoch_start(self) -> None:
         self._epoch_tracks = 0
         self._epoch_start = time.perf_counter()

@@ -371,7 +371,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "epochs": int(trainer.current_epoch),
             "resumed_from": resume,
             "train_seconds": round(seconds, 2),
-            "train_tracks": module.meta.get("train_tracks", datamodule.train_tracks.n_tracks if datamodule.train_tracks else 0),
+            "train_tracks": datamodule.train_tracks.n_tracks if datamodule.train_tracks else 0,
             "val_tracks": datamodule.val_tracks.n_tracks if datamodule.val_tracks else 0,
         }
         results.update(metrics)

@@ -18,12 +18,14 @@ For every event of a directory (TrackML files with truth and particles):
 
 Figures are means over all predictions of all events (``t1_efficiency``,
 ``t1_hits_in_sphere``, ``t1_volume_mm3`` ... ``n_tracks``, ``n_predictions_t1`` ...), and
-per event under ``events``.
+per event under ``events``. ``volumes`` restricts everything to the hits of some
+detector volumes (e.g. the barrel of a full event).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from ..data.dataset import pad_tracks
 from ..data.filters import TrackFilter
 from ..data.tracks import event_tracks
 from ..errors import CheckpointError, ConfigError, DataError
+from ..events import Event
 from ..io.trackml import available_parts, list_events, read_event
 from ..model.checkpoint import LoadedModel, load_checkpoint
 from ..model.density import DensityMap, hits_in_sphere, sphere_volume
@@ -43,6 +46,13 @@ from ..model.density import DensityMap, hits_in_sphere, sphere_volume
 __all__ = ["prep_settings_from_meta", "sphere_figures", "validate_checkpoint"]
 
 _TARGETS = ("t1", "t2")
+
+
+def _only_volumes(event: Event, volumes: Sequence[int]) -> Event:
+    keep = np.isin(event.hits["volume_id"].to_numpy(), np.asarray(list(volumes), dtype=np.int64))
+    hits = event.hits[keep].reset_index(drop=True)
+    truth = None if event.truth is None else event.truth[keep].reset_index(drop=True)
+    return event.with_parts(hits=hits, truth=truth)
 
 
 def prep_settings_from_meta(meta: dict[str, Any]) -> PrepSettings:
@@ -146,9 +156,15 @@ def validate_checkpoint(
     min_pt: float = 1.0,
     min_hits: int = 3,
     density_map: str | os.PathLike[str] | None = None,
+    volumes: Sequence[int] | None = None,
     batch_size: int = 4096,
 ) -> dict[str, Any]:
-    """The sphere figures of ``checkpoint`` on the events of ``data_dir`` (module docstring)."""
+    """The sphere figures of ``checkpoint`` on the events of ``data_dir`` (module docstring).
+
+    ``volumes`` keeps only the hits of these TrackML volume ids (tracks and counted hits
+    alike), e.g. ``(8, 13, 17)`` to look at the barrel of full events the way the
+    ``event1000-barrel`` samples were cut.
+    """
     if not (np.isfinite(min_pt) and min_pt >= 0):
         raise ConfigError(f"--min-pt must be a number >= 0, got {min_pt}")
     if isinstance(min_hits, bool) or min_hits < 2:
@@ -171,6 +187,8 @@ def validate_checkpoint(
             raise DataError(f"event has no {' or '.join(missing)} file: validation needs truth", file=str(prefix))
         wanted = tuple(p for p in parts if p in ("hits", "truth", "particles", "blacklist_hits", "blacklist_particles"))
         event = read_event(prefix, parts=wanted)
+        if volumes is not None:
+            event = _only_volumes(event, volumes)
         tracks = selection.apply(prep.apply(event_tracks(event, apply_blacklists=prep.apply_blacklists)))
         figures = sphere_figures(
             loaded,
@@ -196,6 +214,7 @@ def validate_checkpoint(
             "min_pt": float(min_pt),
             "min_hits": int(min_hits),
             "n_events": len(prefixes),
+            "volumes": None if volumes is None else [int(v) for v in volumes],
             "t1_radius_scale": float(loaded.model.t1_radius_scale),
             "t2_radius_scale": float(loaded.model.t2_radius_scale),
             "events": per_event,
