@@ -40,7 +40,7 @@ import torch
 from omegaconf import DictConfig
 
 from ..data.normalize import Normalizer
-from ..errors import CheckpointError, ConfigError
+from ..errors import ConfigError
 from ..io.atomic import atomic_path, write_json_atomic
 from ..model.checkpoint import checkpoint_hparams, load_checkpoint
 from ..model.step_ahead import StepAheadTrackNet
