@@ -433,7 +433,7 @@ def ours_lightning_module():  # type: ignore[no-untyped-def]
         obj = getattr(training, name, None)
         if isinstance(obj, type) and issubclass(obj, lp.LightningModule):
             return obj, f"tracknet.training.{name}"
-    return None, "tracknet.training has no LightningModule"
+    return None, "our plain PyTorch training step (DataLoader, forward, loss, backward, Adam); the Lightning path is measured by benchmarks/bench_train.py"
 
 
 def train_ours_plain(
