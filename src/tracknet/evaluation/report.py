@@ -137,7 +137,12 @@ def _plot(entries: Sequence[ReportEntry], selection: ParticleSelection, paths: d
                     label=f"{entry.name}: {'double majority' if numerator == 'found' else 'perfect match'}",
                 )
         if variable == "pt":
+            from matplotlib.ticker import NullFormatter, ScalarFormatter
+
             ax.set_xscale("log")
+            ax.set_xticks([0.5, 1, 2, 5, 10, 20, 50])
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylim(0.0, 1.05)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("efficiency")
