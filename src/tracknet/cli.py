@@ -6,7 +6,6 @@ line ``error: ...`` on stderr with exit status 2; no traceback.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -21,6 +20,7 @@ from typing import Any, Optional
 import typer
 
 from .errors import ConfigError, TrackNetError
+from .io.atomic import json_line
 from .simulation.config import SimulationConfig as _SimulationConfig
 
 __all__ = ["app", "main"]
@@ -35,21 +35,6 @@ app = typer.Typer(
 )
 simulate_app = typer.Typer(help="Generate pseudo-data events.", no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
-
-
-def _json_ready(value: Any) -> Any:
-    """Replace NaN/inf by None so the output is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    return value
-
-
-def _print_json(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(_json_ready(data), sort_keys=True))
 
 
 # --------------------------------------------------------------------------- info
@@ -78,7 +63,7 @@ def info(
     if event.particles is not None:
         summary["n_particles"] = len(event.particles)
     if as_json:
-        _print_json(summary)
+        typer.echo(json_line(summary))
     else:
         for key, value in summary.items():
             typer.echo(f"{key:>22}: {value}")
@@ -128,7 +113,7 @@ def evaluate(
         if not as_json:
             typer.echo(f"report: {path}")
     if as_json:
-        _print_json(result.summary)
+        typer.echo(json_line(result.summary))
         return
     width = max(len(names.label(k)) for k in result.summary)
     for key, value in result.summary.items():

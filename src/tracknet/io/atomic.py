@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "atomic_paths", "write_text_atomic", "write_json_atomic"]
+__all__ = ["atomic_path", "atomic_paths", "write_text_atomic", "write_json_atomic", "json_ready", "json_line"]
 
 
 def _umask() -> int:
@@ -64,5 +65,22 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     return Path(path)
 
 
+def json_ready(value: Any) -> Any:
+    """``value`` with NaN and inf replaced by None (at any depth): strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def json_line(data: Any) -> str:
+    """One line of strict JSON with sorted keys (what ``--json`` options print)."""
+    return json.dumps(json_ready(data), sort_keys=True)
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """Write strict JSON (NaN and inf as null), atomically."""
+    return write_text_atomic(path, json.dumps(json_ready(data), indent=2, sort_keys=True) + "\n")

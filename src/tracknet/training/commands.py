@@ -15,14 +15,13 @@ point).
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from ..errors import ConfigError
+from ..io.atomic import json_line
 
 __all__ = [
     "TRAIN_CONTEXT_SETTINGS",
@@ -34,20 +33,6 @@ __all__ = [
 
 #: typer/click settings that let ``tracknet train`` take Hydra overrides as extra arguments.
 TRAIN_CONTEXT_SETTINGS: dict[str, Any] = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    return value
-
-
-def _print_json(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(_json_ready(data), sort_keys=True))
 
 
 def _print_table(data: dict[str, Any], keys: list[str]) -> None:
@@ -89,7 +74,7 @@ def train_command(
         return
     results = train(cfg)
     if as_json:
-        _print_json(results)
+        typer.echo(json_line(results))
         return
     keys = [
         "run_dir", "log_dir", "best_checkpoint", "last_checkpoint", "epochs", "train_seconds",
@@ -133,7 +118,7 @@ def validate_command(
         checkpoint, data_dir, min_pt=min_pt, min_hits=min_hits, density_map=density, volumes=volume_ids
     )
     if as_json:
-        _print_json(result)
+        typer.echo(json_line(result))
         return
     keys = ["n_events", "n_tracks", "n_predictions_t1", "n_predictions_t2"]
     for target in ("t1", "t2"):
@@ -164,7 +149,7 @@ def density_command(
 
     summary = build_density_map(data_dir, output, voxel_size_mm=voxel_size, max_events=max_events)
     if as_json:
-        _print_json(summary)
+        typer.echo(json_line(summary))
     else:
         typer.echo(
             f"wrote {summary['output']}: {summary['n_events']} events, grid {summary['shape']} "
@@ -190,7 +175,7 @@ def export_command(
 
     summary = export_onnx(checkpoint, out, opset=opset)
     if as_json:
-        _print_json(summary)
+        typer.echo(json_line(summary))
     else:
         typer.echo(
             f"wrote {summary['onnx']} (opset {summary['opset']}; max |onnxruntime - torch| = "

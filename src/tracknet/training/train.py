@@ -245,16 +245,6 @@ def _calibrate_run_checkpoints(
     return report
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    return value
-
-
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train with the composed configuration ``cfg``; return the final figures and paths.
 
@@ -381,6 +371,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 results[f"region/{target}_cost_hits_per_sphere"] = region_report[target]["cost_hits_per_sphere"]
             results["region_calibration_seconds"] = region_report["seconds"]
         if trainer.is_global_zero:
-            write_json_atomic(log_dir / "results.json", _json_ready(results))
-        log.info("finished: %s", json.dumps(_json_ready(results), sort_keys=True))
+            write_json_atomic(log_dir / "results.json", results)
+        log.info("finished: %s", json.dumps(results, sort_keys=True))
     return results
