@@ -15,6 +15,7 @@ import pandas as pd
 from tracknet.errors import DataError
 
 __all__ = [
+    "rate",
     "require_columns",
     "int_column",
     "float_column",
@@ -103,3 +104,8 @@ def submission_tracks(
     aligned[position] = track_id
     submitted[position] = True
     return aligned, submitted
+
+
+def rate(numerator: float, denominator: int, empty: float) -> float:
+    """``numerator / denominator``, or ``empty`` when there is nothing to divide by."""
+    return numerator / denominator if denominator > 0 else empty

@@ -60,12 +60,14 @@ from tracknet.errors import ConfigError, DataError
 from tracknet.evaluation import names
 from tracknet.evaluation._tables import (
     int_column,
+    rate,
     require_columns,
     submission_tracks,
     unique_ids,
 )
 from tracknet.evaluation.score import majority_table
 from tracknet.events import NOISE_PARTICLE_ID, UNASSIGNED_TRACK_ID, particle_kinematics
+from tracknet.io.atomic import json_ready
 
 __all__ = [
     "DEFAULT_MIN_TRACK_HITS",
@@ -166,16 +168,6 @@ class ParticleSelection:
         return keep
 
 
-def _rate(numerator: int, denominator: int, empty: float) -> float:
-    return numerator / denominator if denominator > 0 else empty
-
-
-def _json_number(value: float | int) -> float | int | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @dataclass(frozen=True)
 class TrackingMetrics:
     """Counts and rates of one event or of pooled events (see the module docstring).
@@ -212,10 +204,10 @@ class TrackingMetrics:
     ) -> TrackingMetrics:
         """The metrics of the given counts, rates computed by the documented rules."""
         return cls(
-            efficiency=_rate(n_found, n_particles, math.nan),
-            perfect_efficiency=_rate(n_perfect, n_particles, math.nan),
-            fake_rate=_rate(n_fake, n_tracks, 0.0),
-            duplicate_rate=_rate(n_duplicate, n_matched, 0.0),
+            efficiency=rate(n_found, n_particles, math.nan),
+            perfect_efficiency=rate(n_perfect, n_particles, math.nan),
+            fake_rate=rate(n_fake, n_tracks, 0.0),
+            duplicate_rate=rate(n_duplicate, n_matched, 0.0),
             n_particles=int(n_particles),
             n_found=int(n_found),
             n_perfect=int(n_perfect),
@@ -237,7 +229,7 @@ class TrackingMetrics:
         """
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         ordered = [name for name in names.METRIC_NAMES if name in values]
-        return {name: _json_number(values[name]) for name in ordered}
+        return {name: json_ready(values[name]) for name in ordered}
 
 
 @dataclass(frozen=True)

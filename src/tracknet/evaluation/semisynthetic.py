@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from tracknet.evaluation import names
-from tracknet.evaluation._tables import int_column, require_columns, submission_tracks, unique_ids
+from tracknet.evaluation._tables import int_column, rate, require_columns, submission_tracks, unique_ids
 from tracknet.evaluation.matching import (
     DEFAULT_MIN_TRACK_HITS,
     MatchResult,
@@ -50,6 +50,7 @@ from tracknet.evaluation.matching import (
     match_tracks,
 )
 from tracknet.events import UNASSIGNED_TRACK_ID, UNLABELLED_PARTICLE_ID
+from tracknet.io.atomic import json_ready
 
 __all__ = [
     "SemiSyntheticMetrics",
@@ -59,16 +60,6 @@ __all__ = [
     "evaluate_semisynthetic",
     "aggregate_semisynthetic",
 ]
-
-
-def _rate(numerator: int, denominator: int, empty: float) -> float:
-    return numerator / denominator if denominator > 0 else empty
-
-
-def _json(value: float | int | None) -> float | int | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass(frozen=True)
@@ -119,10 +110,10 @@ class SemiSyntheticMetrics:
         n_events: int = 1,
     ) -> SemiSyntheticMetrics:
         return cls(
-            efficiency=_rate(n_found, n_particles, math.nan),
-            perfect_efficiency=_rate(n_perfect, n_particles, math.nan),
-            duplicate_rate=_rate(n_duplicate, n_matched, 0.0),
-            unlabelled_hits_on_tracks_fraction=_rate(n_unlabelled_hits_on_tracks, n_unlabelled_hits, math.nan),
+            efficiency=rate(n_found, n_particles, math.nan),
+            perfect_efficiency=rate(n_perfect, n_particles, math.nan),
+            duplicate_rate=rate(n_duplicate, n_matched, 0.0),
+            unlabelled_hits_on_tracks_fraction=rate(n_unlabelled_hits_on_tracks, n_unlabelled_hits, math.nan),
             n_particles=int(n_particles),
             n_found=int(n_found),
             n_perfect=int(n_perfect),
@@ -147,7 +138,7 @@ class SemiSyntheticMetrics:
         values[names.FAKE_RATE] = None
         values[names.N_FAKE] = None
         ordered = [n for n in names.METRIC_NAMES if n in values] + [n for n in names.SEMISYNTHETIC_NAMES if n in values]
-        return {n: _json(values[n]) for n in ordered}
+        return {n: json_ready(values[n]) for n in ordered}
 
     def tracking_metrics(self) -> TrackingMetrics:
         """The same counts as a :class:`TrackingMetrics` with ``fake_rate`` NaN and

@@ -52,7 +52,7 @@ import pandas as pd
 
 from tracknet.errors import DataError
 from tracknet.evaluation import names
-from tracknet.evaluation._tables import int_column, require_columns
+from tracknet.evaluation._tables import int_column, rate, require_columns
 from tracknet.evaluation.matching import (
     DEFAULT_MIN_TRACK_HITS,
     MatchResult,
@@ -78,10 +78,6 @@ __all__ = [
     "evaluate_straw",
     "evaluate_straw_submission",
 ]
-
-
-def _rate(numerator: float, denominator: int, empty: float) -> float:
-    return numerator / denominator if denominator > 0 else empty
 
 
 @dataclass(frozen=True)
@@ -120,10 +116,10 @@ class StrawMetrics:
         n_events: int = 1,
     ) -> StrawMetrics:
         return cls(
-            precision_on_found_tracks=_rate(sum_found_hit_fraction, n_found, math.nan),
-            wrong_hit_fraction=_rate(n_hits_wrong, n_hits_assigned, 0.0),
-            found_fraction=_rate(n_found, n_tracks_true, math.nan),
-            split_fraction=_rate(n_split, n_tracks_true, math.nan),
+            precision_on_found_tracks=rate(sum_found_hit_fraction, n_found, math.nan),
+            wrong_hit_fraction=rate(n_hits_wrong, n_hits_assigned, 0.0),
+            found_fraction=rate(n_found, n_tracks_true, math.nan),
+            split_fraction=rate(n_split, n_tracks_true, math.nan),
             n_tracks_true=int(n_tracks_true),
             n_found=int(n_found),
             n_split=int(n_split),
