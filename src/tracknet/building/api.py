@@ -89,23 +89,23 @@ class BuildConfig:
 
     seed_stages: tuple[SeedStage, ...] = DEFAULT_SEED_STAGES
     field_tesla: float = 2.0
-    beam_width: int = 3
-    max_branches: int = 2
-    max_misses: int = 1
-    miss_penalty: float = 0.5
-    skip_branches: bool = True
-    skip_above: float = 0.3
-    merge_paths: bool = True
-    max_hits: int = 30
+    beam_width: int = ExtensionConfig.beam_width
+    max_branches: int = ExtensionConfig.max_branches
+    max_misses: int = ExtensionConfig.max_misses
+    miss_penalty: float = ExtensionConfig.miss_penalty
+    skip_branches: bool = ExtensionConfig.skip_branches
+    skip_above: float = ExtensionConfig.skip_above
+    merge_paths: bool = ExtensionConfig.merge_paths
+    max_hits: int = ExtensionConfig.max_hits
     envelope_margin_mm: float = 50.0
     radius_scale: float | None = None
     baseline_window_mm: float = 10.0
     baseline_t2_window_mm: float = 20.0
     baseline_surface_margin_mm: float = 10.0
-    min_hits: int = 4
+    min_hits: int = ExtensionConfig.min_hits
     max_shared_fraction: float = 0.5
     max_mean_cost: float | None = 0.7
-    workers: int = -1
+    workers: int = ExtensionConfig.workers
 
     def __post_init__(self) -> None:
         stages = self.seed_stages
