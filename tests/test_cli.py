@@ -130,3 +130,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert set(summary["algorithms"]) == {"TrackNET", "baseline"}
     assert "report:" in result.stdout
+
+
+def test_info_accepts_a_file_in_a_dashed_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "ez-0.1"
+    write_event(make_small_event(event_id=9), directory)
+    result = run_cli("info", str(directory / "event000000009-hits.csv"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"event_id": 9' in result.stdout

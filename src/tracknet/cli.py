@@ -46,9 +46,9 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Read one TrackML event strictly and summarise it."""
-    from .io.trackml import available_parts, read_event
+    from .io.trackml import as_prefix, available_parts, read_event
 
-    base = Path(str(prefix).split("-")[0]) if prefix.suffix in (".csv", ".gz") else prefix
+    base = as_prefix(prefix)
     parts = available_parts(base) or ("hits",)
     event = read_event(base, parts=parts)
     summary: dict[str, Any] = {

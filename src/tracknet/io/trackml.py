@@ -42,6 +42,7 @@ __all__ = [
     "ALL_PARTS",
     "EVENT_PATTERN",
     "event_prefix",
+    "as_prefix",
     "parse_event_id",
     "part_path",
     "available_parts",
@@ -75,6 +76,15 @@ _ARROW_TYPES = {
 def event_prefix(directory: str | os.PathLike[str], event_id: int) -> Path:
     """``directory/event000001000`` for event 1000."""
     return Path(directory) / f"event{int(event_id):09d}"
+
+
+def as_prefix(path: str | os.PathLike[str]) -> Path:
+    """The event prefix of a prefix or of one of its files (``.../event000001000-hits.csv``)."""
+    path = Path(path)
+    for suffix in (".csv.gz", ".csv"):
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)].rsplit("-", 1)[0])
+    return path
 
 
 def parse_event_id(prefix: str | os.PathLike[str]) -> int:
@@ -283,10 +293,7 @@ def read_event(
     order), truth particles other than noise (id 0) and TrackNET's reserved negative ids
     must be in the particles table when both are read, cells must name known hits.
     """
-    prefix = Path(prefix)
-    for suffix in (".csv.gz", ".csv"):
-        if prefix.name.endswith(suffix):  # a file was given: strip "-part.csv"
-            prefix = prefix.with_name(prefix.name[: -len(suffix)].rsplit("-", 1)[0])
+    prefix = as_prefix(prefix)
     event_id = parse_event_id(prefix)
     wanted = list(dict.fromkeys(parts))
     unknown = [p for p in wanted if p not in PART_SCHEMAS]
