@@ -34,7 +34,8 @@ from ..io.atomic import write_json_atomic
 from ..io.trackml import list_events, parse_event_id, read_event, write_submission
 from ..model.checkpoint import LoadedModel, load_checkpoint
 from .baseline import HelixExtender
-from .builder import Extender, ExtensionConfig, TrackNetExtender, extend_seeds
+from .builder import Candidates, Extender, ExtensionConfig, TrackNetExtender, extend_seeds
+from .fit import FitQuality, hit_sigmas, longitudinal_fit, transverse_fit_rms, trim_outliers
 from .geometry import Envelope, LayerSurfaces, layer_keys
 from .seeding import DEFAULT_SEED_STAGES, SeedStage, find_seeds
 from .selection import SelectionConfig, select_tracks
@@ -80,7 +81,12 @@ class BuildConfig:
     Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
     ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.
     Selection (see :mod:`~tracknet.building.selection`): ``min_hits``,
-    ``max_shared_fraction``, ``max_mean_cost``. The cost of a hit is its distance from the
+    ``max_shared_fraction``, ``max_mean_cost``, ``max_fit_rms_mm`` (the transverse
+    circle-fit residual a track may have, mm per degree of freedom, see
+    :mod:`~tracknet.building.fit`; ``None``: no cut), ``max_chi2_z`` (chi2 per degree
+    of freedom of its straight line in transverse path length and z, with the TrackML
+    hit resolutions of :func:`~tracknet.building.fit.hit_sigmas`) and ``max_outliers`` (how many
+    worst-fitting hits a candidate may lose to pass it). The cost of a hit is its distance from the
     sphere centre over the sphere radius, so ``max_mean_cost`` assumes radii that hold
     most true hits: the baseline's windows, or a model's radii times a calibrated
     ``radius_scale`` (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
@@ -105,6 +111,9 @@ class BuildConfig:
     min_hits: int = ExtensionConfig.min_hits
     max_shared_fraction: float = 0.5
     max_mean_cost: float | None = 0.7
+    max_fit_rms_mm: float | None = 0.5
+    max_chi2_z: float | None = 30.0
+    max_outliers: int = 2
     workers: int = ExtensionConfig.workers
 
     def __post_init__(self) -> None:
@@ -125,7 +134,11 @@ class BuildConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"build {name} must be true or false, got {getattr(self, name)!r}")
         _check_int("max_hits", self.max_hits, 2)
+        _check_int("max_outliers", self.max_outliers, 0)
         _check_number("envelope_margin_mm", self.envelope_margin_mm)
+        for name in ("max_fit_rms_mm", "max_chi2_z"):
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), positive=True)
         if self.radius_scale is not None:
             _check_number("radius_scale", self.radius_scale, positive=True)
         _check_number("baseline_window_mm", self.baseline_window_mm, positive=True)
@@ -158,6 +171,8 @@ class BuildConfig:
             min_hits=self.min_hits,
             max_shared_fraction=self.max_shared_fraction,
             max_mean_cost=self.max_mean_cost,
+            max_fit_rms_mm=self.max_fit_rms_mm,
+            max_chi2_z=self.max_chi2_z,
         )
 
     # ------------------------------------------------------------------ dicts
@@ -274,6 +289,34 @@ def _hit_arrays(event: Event) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return hit_id, positions, volume, layer
 
 
+def _fitted(
+    candidates: Candidates,
+    positions: np.ndarray,
+    sigmas: tuple[np.ndarray, np.ndarray],
+    config: BuildConfig,
+    min_hits: int,
+) -> tuple[Candidates, FitQuality]:
+    """The candidates' fit figures; with fit cuts, their worst-fitting hits dropped first
+    (:func:`~tracknet.building.fit.trim_outliers`)."""
+    if config.max_fit_rms_mm is None and config.max_chi2_z is None:
+        return candidates, FitQuality(
+            transverse_fit_rms(positions, candidates.paths),
+            longitudinal_fit(positions, candidates.paths, *sigmas)[0],
+        )
+    paths, fit = trim_outliers(
+        positions,
+        candidates.paths,
+        config.max_fit_rms_mm if config.max_fit_rms_mm is not None else math.inf,
+        config.max_outliers,
+        min_hits,
+        max_chi2_z=config.max_chi2_z,
+        sigma_z=sigmas[0],
+        sigma_r=sigmas[1],
+    )
+    n_hits = (paths >= 0).sum(axis=1).astype(candidates.n_hits.dtype)
+    return dataclasses.replace(candidates, paths=paths, n_hits=n_hits), fit
+
+
 def build_tracks(
     event: Event,
     algorithm: str = "tracknet",
@@ -286,6 +329,7 @@ def build_tracks(
     hit_id, positions, volume, layer = _hit_arrays(event)
     n = len(hit_id)
     keys = layer_keys(volume, layer)
+    sigmas = hit_sigmas(volume)
     surfaces = LayerSurfaces.from_hits(positions, volume, layer)
     envelope = Envelope.from_positions(positions, config.envelope_margin_mm)
     extender = make_extender(algorithm, surfaces, loaded_model, config)
@@ -314,7 +358,8 @@ def build_tracks(
             extender, positions, keys, seeds, available, envelope, stage_extension, stats=counts
         )
         extended = time.perf_counter()
-        chosen = select_tracks(candidates, n, stage_selection, taken=taken)
+        candidates, fit = _fitted(candidates, positions, sigmas, config, stage_selection.min_hits)
+        chosen = select_tracks(candidates, n, stage_selection, taken=taken, fit=fit)
         found = chosen.n_tracks
         new = chosen.track_of_hit > 0
         track_of_hit[new] = chosen.track_of_hit[new] + n_tracks
@@ -328,6 +373,8 @@ def build_tracks(
                     "n_candidate_hits": candidates.n_hits[chosen.candidate],
                     "mean_cost": candidates.mean_cost()[chosen.candidate],
                     "misses": candidates.misses[chosen.candidate],
+                    "fit_rms_mm": fit.rms_mm[chosen.candidate],
+                    "chi2_z": fit.chi2_z[chosen.candidate],
                 }
             )
         )

@@ -7,7 +7,11 @@ Quality order
 
 Cuts
     A candidate needs at least ``min_hits`` hits and, when ``max_mean_cost`` is set, a
-    mean cost at most that.
+    mean cost at most that; when ``max_fit_rms_mm`` is set, its hits must lie on a circle
+    in the transverse plane within that residual (mm per degree of freedom,
+    :mod:`~tracknet.building.fit`), and when ``max_chi2_z`` is set, they must lie on a
+    straight line in (transverse path length, z) within that chi2 per degree of freedom
+    (a helix is one): mixtures of several particles' hits fail these cuts.
 
 Conflicts
     The result is the one of a greedy pass in quality order: a candidate is accepted
@@ -36,6 +40,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..events import UNASSIGNED_TRACK_ID
 from .builder import Candidates
+from .fit import FitQuality
 
 __all__ = ["SelectionConfig", "Selection", "candidate_order", "select_tracks"]
 
@@ -47,6 +52,8 @@ class SelectionConfig:
     min_hits: int = 4
     max_shared_fraction: float = 0.5
     max_mean_cost: float | None = None
+    max_fit_rms_mm: float | None = None
+    max_chi2_z: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1:
@@ -59,6 +66,16 @@ class SelectionConfig:
             isinstance(cost, bool) or not isinstance(cost, (int, float)) or not (math.isfinite(cost) and cost > 0)
         ):
             raise ConfigError(f"selection max_mean_cost must be a number > 0 or null, got {cost!r}")
+        rms = self.max_fit_rms_mm
+        if rms is not None and (
+            isinstance(rms, bool) or not isinstance(rms, (int, float)) or not (math.isfinite(rms) and rms > 0)
+        ):
+            raise ConfigError(f"selection max_fit_rms_mm must be a number > 0 or null, got {rms!r}")
+        chi2 = self.max_chi2_z
+        if chi2 is not None and (
+            isinstance(chi2, bool) or not isinstance(chi2, (int, float)) or not (math.isfinite(chi2) and chi2 > 0)
+        ):
+            raise ConfigError(f"selection max_chi2_z must be a number > 0 or null, got {chi2!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,16 +115,26 @@ def select_tracks(
     config: SelectionConfig = SelectionConfig(),
     *,
     taken: np.ndarray | None = None,
+    fit: FitQuality | None = None,
 ) -> Selection:
     """Resolve candidates into tracks (see :class:`Selection`).
 
     Hits where ``taken`` (bool ``(n_event_hits,)``) holds belong to tracks found before
-    (an earlier seeding stage): they count as shared.
+    (an earlier seeding stage): they count as shared. ``fit``: the candidates' fit
+    figures (:class:`~tracknet.building.fit.FitQuality`), needed when
+    ``config.max_fit_rms_mm`` or ``config.max_chi2_z`` is set.
     """
     track_of_hit = np.full(n_event_hits, UNASSIGNED_TRACK_ID, dtype=np.int64)
     keep = candidates.n_hits >= config.min_hits
     if config.max_mean_cost is not None:
         keep &= candidates.mean_cost() <= config.max_mean_cost
+    if config.max_fit_rms_mm is not None or config.max_chi2_z is not None:
+        if fit is None or len(fit.rms_mm) != candidates.n_candidates:
+            raise ConfigError("selection fit cuts need the fit figures of every candidate")
+        if config.max_fit_rms_mm is not None:
+            keep &= fit.rms_mm <= config.max_fit_rms_mm
+        if config.max_chi2_z is not None:
+            keep &= fit.chi2_z <= config.max_chi2_z
     order = candidate_order(candidates)
     order = order[keep[order]]
     n_cand = len(order)

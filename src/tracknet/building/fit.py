@@ -1,0 +1,271 @@
+"""Track-fit quality of candidates: how well their hits lie on a circle in the transverse plane.
+
+A charged particle in the solenoid field moves on a helix, whose projection on the
+transverse plane ``(x, y)`` is a circle (a straight line at infinite momentum). A
+candidate that mixes hits of several particles, or picked up noise, does not: its hits
+scatter about any circle by far more than the detector resolution and multiple
+scattering allow. This is the classical track-fit quality cut, and it is the same for
+every track follower, learned or not.
+
+:func:`transverse_fit_rms` fits, for every candidate at once,
+
+* a circle by the algebraic (Kasa) least-squares fit in coordinates centred on the
+  candidate's hits, and
+* a straight line by total least squares (the smallest eigenvalue of the 2x2 scatter
+  matrix),
+
+and returns the root-mean-square geometric distance of the hits from the better of
+the two, per degree of freedom: ``sqrt(sum d_i^2 / (n - 3))`` (a circle has three
+parameters; for the line, the same ``n - 3`` is used so the two compare). Candidates
+of three hits or fewer fit exactly (0). Units: millimetres.
+
+:func:`trim_outliers` removes, from the candidates that fail a cut, the hits farthest
+from their fit, one at a time.
+
+Everything is array arithmetic over ``(C, L)`` path matrices (hit rows, ``-1`` past
+the end); no Python loop runs over candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "TRACKML_LONG_SIGMA_MM",
+    "BARREL_VOLUMES",
+    "hit_sigmas",
+    "transverse_fit",
+    "transverse_fit_rms",
+    "longitudinal_fit",
+    "trim_outliers",
+    "FitQuality",
+]
+
+#: Resolution (mm) of a TrackML hit along its module's long direction, per volume: the
+#: pitch along it over sqrt(12) (pixels 0.05625 mm, short strips 1.2 mm, long strips
+#: 10.4-10.8 mm; ``geometry/detectors.csv``), with 0.1 mm added in quadrature for
+#: multiple scattering and alignment. The long direction is z in the barrel volumes and
+#: the radius in the end-cap disks.
+TRACKML_LONG_SIGMA_MM: dict[int, float] = {
+    7: 0.1, 8: 0.1, 9: 0.1,
+    12: 0.36, 13: 0.36, 14: 0.36,
+    16: 3.0, 17: 3.1, 18: 3.0,
+}
+#: Barrel volumes (cylinders: the long direction is z); the others are disks.
+BARREL_VOLUMES: frozenset[int] = frozenset({8, 13, 17})
+#: Resolution of the precise coordinate (and of any coordinate of an unknown volume).
+PRECISE_SIGMA_MM = 0.1
+UNKNOWN_SIGMA_MM = 1.0
+
+
+def hit_sigmas(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sigma_z, sigma_r)`` in mm for hits of these TrackML volume ids.
+
+    Barrel hits measure z to :data:`TRACKML_LONG_SIGMA_MM` and r precisely; disk hits
+    the other way round; hits of volumes outside the table get
+    :data:`UNKNOWN_SIGMA_MM` for both.
+    """
+    volume = np.asarray(volume, dtype=np.int64)
+    long = np.full(len(volume), UNKNOWN_SIGMA_MM)
+    known = np.zeros(len(volume), dtype=bool)
+    barrel = np.zeros(len(volume), dtype=bool)
+    for vol, sigma in TRACKML_LONG_SIGMA_MM.items():
+        here = volume == vol
+        long[here] = sigma
+        known |= here
+        if vol in BARREL_VOLUMES:
+            barrel |= here
+    sigma_z = np.where(known, np.where(barrel, long, PRECISE_SIGMA_MM), UNKNOWN_SIGMA_MM)
+    sigma_r = np.where(known, np.where(barrel, PRECISE_SIGMA_MM, long), UNKNOWN_SIGMA_MM)
+    return sigma_z, sigma_r
+
+
+def transverse_fit_rms(positions: np.ndarray, paths: np.ndarray) -> np.ndarray:
+    """Transverse fit residual (mm, per degree of freedom) of each row of ``paths``.
+
+    ``positions``: ``(N, >=2)`` hit positions in mm (``x``, ``y`` first); ``paths``:
+    ``(C, L)`` int hit rows, ``-1`` for no hit. Returns float64 ``(C,)``.
+    """
+    return transverse_fit(positions, paths)[0]
+
+
+def transverse_fit(positions: np.ndarray, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rms, residuals)``: :func:`transverse_fit_rms` and the signed distance (mm) of
+    every hit from the chosen circle or line, ``(C, L)`` (0 where there is no hit)."""
+    paths = np.asarray(paths)
+    n_cand = paths.shape[0]
+    if n_cand == 0:
+        return np.zeros(0, dtype=np.float64), np.zeros(paths.shape, dtype=np.float64)
+    valid = paths >= 0
+    rows = np.where(valid, paths, 0)
+    w = valid.astype(np.float64)
+    n = w.sum(axis=1)
+    safe_n = np.maximum(n, 1.0)
+    x = positions[rows, 0] * w
+    y = positions[rows, 1] * w
+    u = (x - (x.sum(axis=1) / safe_n)[:, None]) * w
+    v = (y - (y.sum(axis=1) / safe_n)[:, None]) * w
+
+    suu = (u * u).sum(axis=1)
+    svv = (v * v).sum(axis=1)
+    suv = (u * v).sum(axis=1)
+    dof = np.maximum(n - 3.0, 1.0)
+
+    # Straight line (total least squares): smallest eigenvalue of [[suu, suv], [suv, svv]].
+    half_trace = 0.5 * (suu + svv)
+    gap = np.sqrt(np.maximum(0.25 * (suu - svv) ** 2 + suv * suv, 0.0))
+    line_ss = np.maximum(half_trace - gap, 0.0)
+    # The line's normal: eigenvector of the smallest eigenvalue.
+    lam = half_trace - gap
+    nu, nv = suv, lam - suu
+    degenerate = np.hypot(nu, nv) < 1e-12 * np.maximum(half_trace, 1e-300)
+    nu = np.where(degenerate, lam - svv, nu)
+    nv = np.where(degenerate, suv, nv)
+    norm = np.hypot(nu, nv)
+    flat = norm == 0  # all hits on one point, or no spread along one axis
+    nu = np.where(flat, 0.0, nu / np.where(flat, 1.0, norm))
+    nv = np.where(flat, 1.0, nv / np.where(flat, 1.0, norm))
+    line_dist = (u * nu[:, None] + v * nv[:, None]) * w
+
+    # Circle (Kasa): minimise sum (z + D u + E v + F)^2 with z = u^2 + v^2. In centred
+    # coordinates sum u = sum v = 0, so F = -mean(z) and (D, E) solve a 2x2 system.
+    z = (u * u + v * v) * w
+    szu = (z * u).sum(axis=1)
+    szv = (z * v).sum(axis=1)
+    det = suu * svv - suv * suv
+    ok = det > 1e-12 * np.maximum(half_trace, 1e-300) ** 2
+    safe_det = np.where(ok, det, 1.0)
+    d_coef = -(svv * szu - suv * szv) / safe_det
+    e_coef = -(suu * szv - suv * szu) / safe_det
+    f_coef = -z.sum(axis=1) / safe_n
+    cu, cv = -0.5 * d_coef, -0.5 * e_coef
+    radius_sq = cu * cu + cv * cv - f_coef
+    ok &= radius_sq > 0
+    radius = np.sqrt(np.where(ok, radius_sq, 1.0))
+    rho = np.sqrt((u - cu[:, None]) ** 2 + (v - cv[:, None]) ** 2)
+    # rho - R written as (rho^2 - R^2) / (rho + R): no cancellation for huge radii.
+    dist = ((rho * rho - radius[:, None] ** 2) / (rho + radius[:, None])) * w
+    circle_ss = np.where(ok, (dist * dist).sum(axis=1), np.inf)
+
+    use_circle = circle_ss <= line_ss
+    rms = np.sqrt(np.where(use_circle, circle_ss, line_ss) / dof)
+    residuals = np.where(use_circle[:, None], dist, line_dist)
+    exact = n <= 3
+    rms[exact] = 0.0
+    residuals[exact] = 0.0
+    return rms, residuals
+
+
+def longitudinal_fit(
+    positions: np.ndarray, paths: np.ndarray, sigma_z: np.ndarray, sigma_r: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(chi2_per_dof, pulls)`` of the straight line ``z = z0 + t * s`` of each candidate.
+
+    ``s`` is the transverse path length along the candidate (the summed transverse
+    distances between consecutive hits, in path order): a helix is a straight line in
+    ``(s, z)``. Hit ``i`` has the uncertainty ``sqrt(sigma_z_i^2 + (t * sigma_r_i)^2)``
+    (a radial error moves ``s``), with the slope ``t`` of a first unweighted fit. The
+    pulls ``(z - fit) / sigma`` are ``(C, L)``, 0 where there is no hit; candidates of two
+    hits or fewer fit exactly (chi2 0). ``sigma_z`` and ``sigma_r`` are per hit row.
+    """
+    paths = np.asarray(paths)
+    n_cand = paths.shape[0]
+    if n_cand == 0:
+        return np.zeros(0, dtype=np.float64), np.zeros(paths.shape, dtype=np.float64)
+    valid = paths >= 0
+    rows = np.where(valid, paths, 0)
+    w = valid.astype(np.float64)
+    n = w.sum(axis=1)
+    x, y, z = (positions[rows, k] for k in range(3))
+    step = np.hypot(np.diff(x, axis=1), np.diff(y, axis=1)) * w[:, 1:]
+    s = np.concatenate([np.zeros((n_cand, 1)), np.cumsum(step, axis=1)], axis=1)
+
+    def line(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sw = weights.sum(axis=1)
+        ss = (weights * s).sum(axis=1)
+        sz = (weights * z).sum(axis=1)
+        sss = (weights * s * s).sum(axis=1)
+        ssz = (weights * s * z).sum(axis=1)
+        det = sw * sss - ss * ss
+        ok = det > 1e-12 * np.maximum(sw * sss, 1e-300)
+        det = np.where(ok, det, 1.0)
+        slope = np.where(ok, (sw * ssz - ss * sz) / det, 0.0)
+        offset = np.where(ok, (sss * sz - ss * ssz) / det, sz / np.maximum(sw, 1e-300))
+        return offset, slope
+
+    _, slope0 = line(w)
+    sig_z, sig_r = sigma_z[rows], sigma_r[rows]
+    sigma = np.sqrt(sig_z**2 + (slope0[:, None] * sig_r) ** 2)
+    offset, slope = line(w / sigma**2)
+    pulls = (z - offset[:, None] - slope[:, None] * s) / sigma * w
+    chi2 = (pulls * pulls).sum(axis=1) / np.maximum(n - 2.0, 1.0)
+    exact = n <= 2
+    chi2[exact] = 0.0
+    pulls[exact] = 0.0
+    return chi2, pulls
+
+
+class FitQuality(NamedTuple):
+    """Fit figures of candidates: transverse residual (mm per dof) and longitudinal chi2/dof."""
+
+    rms_mm: np.ndarray
+    chi2_z: np.ndarray
+
+
+def trim_outliers(
+    positions: np.ndarray,
+    paths: np.ndarray,
+    max_rms_mm: float,
+    max_removed: int,
+    min_hits: int,
+    *,
+    max_chi2_z: float | None = None,
+    sigma_z: np.ndarray | None = None,
+    sigma_r: np.ndarray | None = None,
+) -> tuple[np.ndarray, FitQuality]:
+    """Drop the worst hits of candidates that fail the fit, ``(paths, rms)`` after.
+
+    A candidate whose :func:`transverse_fit_rms` exceeds ``max_rms_mm`` loses the hit
+    farthest from its fitted circle, and is refitted; this repeats up to ``max_removed``
+    times while the candidate keeps at least ``min_hits`` hits (``min_hits`` of at least
+    4, so a fit can still fail). A track that picked up one or two wrong hits at its end
+    (a noise hit, or a hit of a neighbour) is kept without them; a mixture of several
+    particles stays bad and is cut. Paths stay compact (hits first, ``-1`` after) and
+    keep their order.
+    """
+    paths = np.array(paths, dtype=np.int64, copy=True)
+    use_z = max_chi2_z is not None
+    if use_z and (sigma_z is None or sigma_r is None):
+        raise ValueError("max_chi2_z needs sigma_z and sigma_r")
+
+    def fit(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rms, res = transverse_fit(positions, sub)
+        if not use_z:
+            return rms, np.zeros(len(sub)), np.abs(res) / max_rms_mm
+        chi2, pulls = longitudinal_fit(positions, sub, sigma_z, sigma_r)
+        # One badness per hit on a common scale: residual over the cut of each view.
+        badness = np.maximum(np.abs(res) / max_rms_mm, np.abs(pulls) / math.sqrt(max_chi2_z))
+        return rms, chi2, badness
+
+    rms, chi2, badness = fit(paths)
+    floor = max(int(min_hits), 4)
+    for _ in range(int(max_removed)):
+        n_hits = (paths >= 0).sum(axis=1)
+        failing = rms > max_rms_mm
+        if use_z:
+            failing |= chi2 > max_chi2_z
+        bad = np.flatnonzero(failing & (n_hits > floor))
+        if len(bad) == 0:
+            break
+        worst = np.argmax(badness[bad], axis=1)
+        sub = paths[bad]
+        sub[np.arange(len(bad)), worst] = -1
+        # Compact: the remaining hits keep their order, the hole moves to the end.
+        order = np.argsort(sub < 0, axis=1, kind="stable")
+        sub = np.take_along_axis(sub, order, axis=1)
+        paths[bad] = sub
+        rms[bad], chi2[bad], badness[bad] = fit(sub)
+    return paths, FitQuality(rms, chi2)

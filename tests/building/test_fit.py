@@ -1,0 +1,123 @@
+"""Track-fit quality: circle/line residuals, the (s, z) line, outlier trimming, the cut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tracknet.building.builder import Candidates
+from tracknet.building.fit import (
+    FitQuality,
+    hit_sigmas,
+    longitudinal_fit,
+    transverse_fit,
+    transverse_fit_rms,
+    trim_outliers,
+)
+from tracknet.building.selection import SelectionConfig, select_tracks
+from tracknet.errors import ConfigError
+
+
+def helix(radius_mm: float, n: int, *, centre=(0.0, 0.0), phi0=0.1, dphi=0.6, z0=-20.0, dz_ds=0.8) -> np.ndarray:
+    """Points of a helix: a circle arc in (x, y), z linear in the transverse path length."""
+    phi = phi0 + np.linspace(0.0, dphi, n)
+    x = centre[0] + radius_mm * np.cos(phi)
+    y = centre[1] + radius_mm * np.sin(phi)
+    s = radius_mm * (phi - phi0)
+    return np.c_[x, y, z0 + dz_ds * s]
+
+
+def paths_of(*rows: list[int], width: int = 12) -> np.ndarray:
+    out = np.full((len(rows), width), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def test_exact_circle_and_line_fit_to_zero() -> None:
+    circle = helix(800.0, 8, centre=(100.0, -50.0))
+    line = np.c_[np.linspace(30, 1000, 8), 0.3 * np.linspace(30, 1000, 8), np.linspace(0, 500, 8)]
+    # A 100 GeV track: radius 167 m, indistinguishable from a line over one metre.
+    stiff = helix(1.67e5, 8, dphi=0.006)
+    positions = np.concatenate([circle, line, stiff])
+    rms = transverse_fit_rms(positions, paths_of(list(range(8)), list(range(8, 16)), list(range(16, 24))))
+    assert rms.shape == (3,)
+    assert np.all(rms < 1e-4)
+
+
+def test_noisy_circle_gives_its_noise_and_a_mixture_is_far_off() -> None:
+    rng = np.random.default_rng(7)
+    track = helix(1500.0, 60, dphi=0.5)
+    sigma = 0.3
+    noisy = track + np.c_[rng.normal(0, sigma, (60, 2)), np.zeros(60)]
+    other = helix(1480.0, 60, dphi=0.5, phi0=0.15)  # a neighbour: another circle, 20 mm inside
+    positions = np.concatenate([noisy, other])
+    mixed = list(range(0, 30, 5)) + list(range(62, 90, 5))
+    rms = transverse_fit_rms(positions, paths_of(list(range(60)), mixed, width=60))
+    # Projected on the circle's normal the noise is ~sigma (60 hits, 57 dof).
+    assert 0.2 < rms[0] < 0.4
+    assert rms[1] > 10.0
+
+
+def test_fewer_than_four_hits_always_fit() -> None:
+    positions = np.array([[0.0, 0.0, 0.0], [10.0, 3.0, 0.0], [20.0, -7.0, 0.0]])
+    rms, residuals = transverse_fit(positions, paths_of([0, 1, 2], [0, 1]))
+    assert rms.tolist() == [0.0, 0.0]
+    assert np.all(residuals == 0.0)
+
+
+def test_trim_drops_the_displaced_hit_and_keeps_the_order() -> None:
+    positions = helix(1000.0, 9)
+    positions[4, 0] += 5.0  # one wrong hit in the middle
+    paths, fit = trim_outliers(positions, paths_of(list(range(9))), 0.1, 2, 5)
+    assert paths[0].tolist() == [0, 1, 2, 3, 5, 6, 7, 8, -1, -1, -1, -1]
+    assert fit.rms_mm[0] < 1e-6
+
+
+def test_trim_respects_the_minimum_length() -> None:
+    rng = np.random.default_rng(3)
+    positions = rng.uniform(-500, 500, (6, 3))  # no track at all
+    paths, fit = trim_outliers(positions, paths_of(list(range(6))), 0.1, 5, 5)
+    assert (paths[0] >= 0).sum() == 5  # one hit removed, then the floor of five hits
+    assert fit.rms_mm[0] > 0.1
+
+
+def test_longitudinal_fit_finds_a_z_outlier_with_the_barrel_resolutions() -> None:
+    positions = helix(2000.0, 8, dphi=0.4, phi0=0.0)
+    volume = np.full(8, 8)
+    sigma_z, sigma_r = hit_sigmas(volume)
+    chi2, pulls = longitudinal_fit(positions, paths_of(list(range(8))), sigma_z, sigma_r)
+    assert chi2[0] < 1e-6
+    positions[5, 2] += 3.0  # 30 sigma of a pixel hit
+    chi2, pulls = longitudinal_fit(positions, paths_of(list(range(8))), sigma_z, sigma_r)
+    assert chi2[0] > 30
+    assert int(np.argmax(np.abs(pulls[0]))) == 5
+
+
+def test_hit_sigmas_swap_between_barrel_and_disks() -> None:
+    sigma_z, sigma_r = hit_sigmas(np.array([8, 17, 18, 99]))
+    assert sigma_z[1] > 1.0 and sigma_r[1] <= 0.1  # long strip barrel: z is coarse
+    assert sigma_r[2] > 1.0 and sigma_z[2] <= 0.1  # long strip disk: r is coarse
+    assert sigma_z[0] <= 0.1 and sigma_r[0] <= 0.1
+    assert sigma_z[3] == sigma_r[3] == 1.0
+
+
+def test_selection_cuts_on_the_fit() -> None:
+    candidates = Candidates(
+        paths=paths_of([0, 1, 2, 3, 4], [5, 6, 7, 8, 9]),
+        n_hits=np.array([5, 5]),
+        cost=np.zeros(2),
+        misses=np.zeros(2, dtype=np.int64),
+        seed=np.arange(2),
+        n_seed_hits=3,
+    )
+    fit = FitQuality(rms_mm=np.array([0.1, 2.0]), chi2_z=np.array([1.0, 1.0]))
+    chosen = select_tracks(candidates, 10, SelectionConfig(min_hits=4, max_fit_rms_mm=0.5), fit=fit)
+    assert chosen.candidate.tolist() == [0]
+    fit = FitQuality(rms_mm=np.array([0.1, 0.1]), chi2_z=np.array([100.0, 1.0]))
+    chosen = select_tracks(candidates, 10, SelectionConfig(min_hits=4, max_chi2_z=30.0), fit=fit)
+    assert chosen.candidate.tolist() == [1]
+    with pytest.raises(ConfigError, match="fit"):
+        select_tracks(candidates, 10, SelectionConfig(min_hits=4, max_chi2_z=30.0))
+    with pytest.raises(ConfigError, match="max_fit_rms_mm"):
+        SelectionConfig(max_fit_rms_mm=-1.0)
