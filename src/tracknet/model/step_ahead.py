@@ -20,6 +20,13 @@ Input features (``features``):
 * ``"delta"``: the GRU reads ``x_t`` and the step ``x_t - x_{t-1}`` (scaled by
   :data:`DELTA_FEATURE_SCALE`); the centres are ``x_t + (1 + m) * (x_t - x_{t-1}) + o``
   with ``m`` and ``o`` from linear heads, so extrapolating the last step is built in.
+* ``"straw"`` (needs ``input_dim`` 2: x along the layers, y across the straws): the
+  GRU reads ``x_t``, the step (scaled like ``"delta"``) and the step's slope
+  ``dy / dx`` (clipped to ``[-STRAW_MAX_SLOPE, STRAW_MAX_SLOPE]``; 0 for ``dx <= 0``);
+  the centres are ``x + a``, ``y + b a + o`` with the step ``a = (1 + m) dx + o_x`` and
+  the slope ``b = slope_t + o_b``: the network learns the slope from the whole history
+  rather than stretching the last (short, coarsely measured) step across an 11 cm gap
+  between straw modules.
 * ``"cylindrical"`` (needs ``input_dim`` 2 or 3 with x, y first): the GRU reads the
   rotation-invariant quantities ``r``, ``z`` and the step in ``(r, phi, z)``
   (:data:`CYLINDRICAL_FEATURE_SCALES`); the centres are built in cylindrical
@@ -81,12 +88,13 @@ __all__ = [
     "DELTA_FEATURE_SCALE",
     "CYLINDRICAL_FEATURE_SCALES",
     "CYLINDRICAL_OFFSET_SCALES",
+    "STRAW_MAX_SLOPE",
     "Prediction",
     "StepAheadTrackNet",
 ]
 
 CENTER_MODES: tuple[str, ...] = ("offset", "absolute")
-FEATURES: tuple[str, ...] = ("position", "delta", "cylindrical")
+FEATURES: tuple[str, ...] = ("position", "delta", "cylindrical", "straw")
 #: ``"delta"`` features: the step ``x_t - x_{t-1}`` (model units) is multiplied by this.
 DELTA_FEATURE_SCALE = 10.0
 #: ``"cylindrical"`` features, in order ``r, z, step_r, step_phi, step_z`` (model units
@@ -96,6 +104,8 @@ CYLINDRICAL_FEATURE_SCALES: tuple[float, ...] = (1.0, 1.0, 5.0, 30.0, 5.0)
 #: ``"cylindrical"`` centres: the offset head's outputs (r, phi, z) are multiplied by
 #: these (model units, radians) so that its initial weights give steps of that order.
 CYLINDRICAL_OFFSET_SCALES: tuple[float, ...] = (0.1, 0.03, 0.1)
+#: ``"straw"`` features: the step slope fed to the GRU is clipped to this.
+STRAW_MAX_SLOPE = 3.0
 #: Radius (model units) that the radius heads predict before training.
 INITIAL_RADIUS = 0.1
 
@@ -193,6 +203,8 @@ class StepAheadTrackNet(nn.Module):
                 f"StepAheadTrackNet features {features!r} predict centres from the last step; "
                 "center_mode must be 'offset'"
             )
+        if features == "straw" and input_dim != 2:
+            raise ConfigError(f"StepAheadTrackNet features 'straw' need input_dim 2 (x, y), got {input_dim}")
         if features == "cylindrical" and input_dim not in (2, 3):
             raise ConfigError(
                 f"StepAheadTrackNet features 'cylindrical' need input_dim 2 (x, y) or 3 (x, y, z), got {input_dim}"
@@ -227,6 +239,8 @@ class StepAheadTrackNet(nn.Module):
             gru_input, head_out = input_dim, input_dim
         elif features == "delta":
             gru_input, head_out = 2 * input_dim, 2 * input_dim
+        elif features == "straw":  # x, y, step x, step y, slope -> step (m, o_x), o_b, o_y
+            gru_input, head_out = 5, 4
         else:  # cylindrical: r, (z), step r, step phi, (step z)
             gru_input, head_out = 2 * input_dim - 1, 2 * input_dim
         self.gru = nn.GRU(
@@ -306,11 +320,22 @@ class StepAheadTrackNet(nn.Module):
             parts.append(x[..., 2] - prev[..., 2])
         return r, _atan2(x[..., 1], x[..., 0]), torch.stack(parts, dim=-1)
 
+    @staticmethod
+    def _straw_slope(step: torch.Tensor) -> torch.Tensor:
+        """``dy / dx`` of a step (``"straw"`` features), clipped; 0 where ``dx <= 0``."""
+        dx = step[..., 0]
+        ok = dx > 1e-9
+        slope = step[..., 1] / torch.where(ok, dx, torch.ones_like(dx))
+        return torch.where(ok, slope.clamp(-STRAW_MAX_SLOPE, STRAW_MAX_SLOPE), torch.zeros_like(slope))
+
     def _gru_input(self, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         if self.features == "position":
             return x
         if self.features == "delta":
             return torch.cat([x, (x - prev) * DELTA_FEATURE_SCALE], dim=-1)
+        if self.features == "straw":
+            step = x - prev
+            return torch.cat([x, step * DELTA_FEATURE_SCALE, self._straw_slope(step).unsqueeze(-1)], dim=-1)
         r, _, step = self._cylindrical_step(x, prev)
         columns = [r.unsqueeze(-1)]
         if self.input_dim == 3:
@@ -323,6 +348,12 @@ class StepAheadTrackNet(nn.Module):
         if self.features == "position":
             return out + x if self.center_mode == "offset" else out
         d = self.input_dim
+        if self.features == "straw":
+            step = x - prev
+            a = (1.0 + out[..., 0]) * step[..., 0] + out[..., 1] * (1.0 / DELTA_FEATURE_SCALE)
+            b = self._straw_slope(step) + out[..., 2]
+            y = x[..., 1] + b * a + out[..., 3] * (1.0 / DELTA_FEATURE_SCALE)
+            return torch.stack([x[..., 0] + a, y], dim=-1)
         if self.features == "delta":
             return x + (1.0 + out[..., :d]) * (x - prev) + out[..., d:] * (1.0 / DELTA_FEATURE_SCALE)
         r, phi, step = self._cylindrical_step(x, prev)

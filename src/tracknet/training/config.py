@@ -7,8 +7,8 @@ group file merges into the schema, so a key that does not exist or a value of th
 type fails at composition, and :func:`compose_config` turns any Hydra / OmegaConf error
 into a one-line :class:`~tracknet.errors.ConfigError`.
 
-Groups: ``data`` (trackml, simulated), ``model`` (step_ahead), ``trainer`` (cpu, ddp),
-``training`` (default), ``experiment`` (named recipes: simulated, trackml; a new recipe
+Groups: ``data`` (trackml, simulated, straw), ``model`` (step_ahead), ``trainer`` (cpu, ddp),
+``training`` (default), ``experiment`` (named recipes: simulated, trackml, straw; a new recipe
 is one more ``@package _global_`` file in ``configs/experiment/`` that sets
 ``experiment: <name>``). A 2D detector sets ``data.dims=[0,1]`` and
 ``model.input_dim=2``.
@@ -34,6 +34,7 @@ __all__ = [
     "SCHEMA_NAME",
     "FilterConfig",
     "SimulationSettings",
+    "StrawDataSettings",
     "DataConfig",
     "ModelConfig",
     "TrainerConfig",
@@ -81,6 +82,18 @@ class SimulationSettings:
 
 
 @dataclass
+class StrawDataSettings:
+    """Simulated straw events (``data.source: straw`` without ``data.dir``): events, seed
+    and :class:`tracknet.simulation.straw.StrawConfig` sections (geometry, gun, occupancy,
+    response)."""
+
+    n_events: int = 20000
+    seed: int = 0
+    first_event_id: int = 0
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class DataConfig:
     source: str = "trackml"
     dir: Optional[str] = None
@@ -100,6 +113,7 @@ class DataConfig:
     bucket_batches: int = 64
     num_workers: int = 0
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
+    straw: StrawDataSettings = field(default_factory=StrawDataSettings)
 
 
 @dataclass

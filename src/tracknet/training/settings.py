@@ -30,7 +30,7 @@ __all__ = [
 
 SCHEDULERS: tuple[str, ...] = ("onecycle", "cosine", "constant")
 OPTIMIZERS: tuple[str, ...] = ("adam", "adamw")
-DATA_SOURCES: tuple[str, ...] = ("trackml", "simulated")
+DATA_SOURCES: tuple[str, ...] = ("trackml", "simulated", "straw")
 
 
 def _positive_int(key: str, value: Any, low: int = 1) -> int:
@@ -85,6 +85,7 @@ class DataSettings:
     bucket_batches: int
     num_workers: int
     simulation: dict[str, Any] = field(default_factory=dict)
+    straw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> DataSettings:
@@ -120,6 +121,11 @@ class DataSettings:
             _positive_int("data.simulation.seed", simulation.get("seed"), low=0)
             _positive_int("data.simulation.first_event_id", simulation.get("first_event_id"), low=0)
             simulation_config(simulation)  # fail now, not after the run started
+        straw = dict(data.get("straw") or {})
+        if source == "straw" and not data.get("dir"):
+            from .straw_data import check_straw_settings
+
+            check_straw_settings(straw)
         return cls(
             source=source,
             dir=data.get("dir"),
@@ -141,6 +147,7 @@ class DataSettings:
             bucket_batches=_positive_int("data.bucket_batches", data["bucket_batches"]),
             num_workers=_positive_int("data.num_workers", data["num_workers"], low=0),
             simulation=simulation,
+            straw=straw,
         )
 
     def describe(self) -> dict[str, Any]:

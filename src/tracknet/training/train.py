@@ -288,16 +288,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     with _run_log(run_dir / "train.log", str(config["run"]["log_level"])):
         log.info("run directory %s", run_dir)
-        datamodule = TrackDataModule(
-            data_settings, progress=bool(trainer_config.get("enable_progress_bar", True))
-        )
+        if data_settings.source == "straw":
+            from .straw_data import StrawDataModule
+
+            datamodule = StrawDataModule(data_settings, progress=bool(trainer_config.get("enable_progress_bar", True)))
+        else:
+            datamodule = TrackDataModule(
+                data_settings, progress=bool(trainer_config.get("enable_progress_bar", True))
+            )
         normalizer = Normalizer(data_settings.scale_mm)
         # Initial weights from a forked RNG seeded by `seed`: reproducible, global state untouched.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(config["seed"]))
             model = StepAheadTrackNet.from_config(model_config)
         meta = {
-            "detector": "trackml" if len(data_settings.dims) == 3 else "2d",
+            "detector": "straw" if data_settings.source == "straw" else ("trackml" if len(data_settings.dims) == 3 else "2d"),
             "experiment": experiment,
             "data": data_settings.describe(),
             "training": {"loss": training_settings.to_dict()["loss"]},

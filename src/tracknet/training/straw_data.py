@@ -1,0 +1,248 @@
+"""Training data from straw events (``data.source: straw``): 2D tracks for a 2D model.
+
+:class:`StrawDataModule` is the straw counterpart of
+:class:`~tracknet.training.datamodule.TrackDataModule`:
+
+1. **Events.** ``data.dir`` set: that straw dataset directory (``tracknet simulate
+   straw`` pseudo-data, a ``tracknet overlay`` synthetic dataset, any
+   :func:`~tracknet.io.straw.is_straw_dataset`; only labelled tracks are used). Unset:
+   ``data.straw.n_events`` events are simulated with
+   :func:`~tracknet.simulation.straw.iter_straw_batches` (``data.straw.config`` holds
+   :class:`~tracknet.simulation.straw.StrawConfig` sections: ``geometry``, ``gun``,
+   ``occupancy``, ``response``; the ones left out keep their defaults) once into
+   ``<cache>/straw/<key>/`` and reused after. The key hashes the settings, the seed, the
+   event ids and the straw simulator's source files, so a changed simulator never serves
+   stale events; the directory appears under its final name only once complete.
+2. **Tracks**: :func:`tracknet.data.straw_tracks.straw_tracks` (labelled particles, hits
+   ordered along ``x``, one entry per layer crossing, at least ``data.filter.min_hits``
+   hits); noise and
+   crosstalk hits are background, never track hits.
+3. **Split by event** (:func:`tracknet.data.cache.split_events` with ``data.split_seed``),
+   coordinates ``(x, y)`` divided by ``data.scale_mm`` (the model frame), batches from
+   :func:`tracknet.data.make_dataloader`. Straw tracks are small (a 20,000-event sample
+   holds about 1 M hits), so the splits live in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from ..data.cache import FlatTracks, default_cache_root, split_events, stable_hash
+from ..data.dataset import TrackBatch, TrackDataset, make_dataloader
+from ..data.normalize import Normalizer
+from ..data.straw_tracks import StrawTracks, straw_tracks
+from ..errors import ConfigError, DataError
+from .settings import DataSettings
+
+__all__ = ["STRAW_DIMS", "straw_config", "straw_simulator_fingerprint", "straw_events_dir", "StrawDataModule"]
+
+log = logging.getLogger(__name__)
+
+#: The coordinates a straw model reads: x and y.
+STRAW_DIMS: tuple[int, ...] = (0, 1)
+
+
+def straw_config(section: Mapping[str, Any] | None) -> Any:
+    """The checked :class:`~tracknet.simulation.straw.StrawConfig` of ``data.straw.config``."""
+    from ..simulation.straw import StrawConfig
+
+    try:
+        return StrawConfig.from_dict(dict(section or {}))
+    except TypeError as exc:
+        raise ConfigError(f"data.straw.config: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"data.straw.config: {exc}") from None
+
+
+def check_straw_settings(straw: Mapping[str, Any]) -> None:
+    """One-line errors for bad ``data.straw`` values (before any work)."""
+    for key, low in (("n_events", 1), ("seed", 0), ("first_event_id", 0)):
+        value = straw.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"data.straw.{key} must be an integer >= {low}, got {value!r}")
+    straw_config(straw.get("config"))
+
+
+def straw_simulator_fingerprint() -> str:
+    """SHA-256 of the straw simulator's source files (part of the cache key)."""
+    digest = hashlib.sha256()
+    root = resources.files("tracknet.simulation.straw")
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.is_file() and entry.name.endswith(".py"):
+            digest.update(entry.name.encode())
+            digest.update(entry.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def straw_events_dir(cache_root: Path, straw: Mapping[str, Any]) -> tuple[Path, Any]:
+    """``(directory, StrawConfig)`` of the cached simulated straw events of these settings."""
+    config = straw_config(straw.get("config"))
+    key = stable_hash(
+        {
+            "config": config.to_dict(),
+            "n_events": int(straw["n_events"]),
+            "seed": int(straw["seed"]),
+            "first_event_id": int(straw["first_event_id"]),
+            "simulator": straw_simulator_fingerprint(),
+        }
+    )
+    return cache_root / "straw" / key, config
+
+
+def _simulate_into(directory: Path, config: Any, straw: Mapping[str, Any]) -> None:
+    """Simulate into a temporary sibling, then rename it to ``directory``."""
+    from ..io.straw import write_straw_dataset
+    from ..simulation.straw.simulate import GENERATOR, iter_straw_batches
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    n, seed, first = int(straw["n_events"]), int(straw["seed"]), int(straw["first_event_id"])
+    try:
+        log.info("simulating %d straw events into %s", n, directory)
+        write_straw_dataset(
+            iter_straw_batches(config, n, seed, first, events_per_batch=10_000),
+            tmp,
+            kind="straw",
+            parameters={"config": config.to_dict(), "first_event_id": first},
+            seed=seed,
+            generator=GENERATOR,
+        )
+        try:
+            os.replace(tmp, directory)
+        except OSError:
+            if not (directory / "tracknet-dataset.json").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _flat(tracks: StrawTracks, normalizer: Normalizer) -> FlatTracks:
+    return FlatTracks(
+        coords=np.ascontiguousarray(normalizer.to_model(tracks.coords), dtype=np.float32),
+        offsets=tracks.offsets,
+        event_id=tracks.event_id,
+        particle_id=tracks.particle_id,
+        pt=tracks.p.astype(np.float32),
+        eta=np.zeros(tracks.n_tracks, dtype=np.float32),
+    )
+
+
+class StrawDataModule(L.LightningDataModule):
+    """Training/validation straw tracks of the ``data`` settings (module docstring)."""
+
+    def __init__(self, settings: DataSettings, *, progress: bool = True) -> None:
+        super().__init__()
+        if tuple(settings.dims) != STRAW_DIMS:
+            raise ConfigError(f"data.dims must be [0, 1] (x, y) for straw data, got {list(settings.dims)}")
+        self.settings = settings
+        self.progress = progress
+        self.normalizer = Normalizer(settings.scale_mm)
+        self.cache_root = Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_root()
+        self.train_tracks: FlatTracks | None = None
+        self.val_tracks: FlatTracks | None = None
+        self.events_dir: Path | None = None
+        self.train_events: list[int] = []
+        self.val_events: list[int] = []
+        self.geometry: dict[str, Any] = {}
+
+    def _events_dir(self) -> Path:
+        s = self.settings
+        if s.dir:
+            from ..io.straw import is_straw_dataset
+
+            root = Path(s.dir).expanduser()
+            if not root.is_dir():
+                raise DataError("data.dir is not a directory", file=str(root))
+            if not is_straw_dataset(root):
+                raise DataError("data.dir is not a straw dataset (no straw tracknet-dataset.json)", file=str(root))
+            return root
+        directory, config = straw_events_dir(self.cache_root, s.straw)
+        if not (directory / "tracknet-dataset.json").is_file():
+            _simulate_into(directory, config, s.straw)
+        return directory
+
+    def prepare_data(self) -> None:
+        self._events_dir()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_tracks is not None:
+            return
+        from ..io.straw import StrawDataset
+        from ..simulation.straw import StrawGeometry
+
+        s = self.settings
+        directory = self._events_dir()
+        dataset = StrawDataset.open(directory)
+        geometry = StrawGeometry.from_dict(dataset.geometry_parameters())
+        batch = dataset.read_all()
+        event_ids = [int(e) for e in batch.events["event_id"]]
+        if s.max_events is not None:
+            event_ids = event_ids[: s.max_events]
+        if not event_ids:
+            raise DataError("no straw events", file=str(directory))
+        train_ids, val_ids = split_events(event_ids, s.val_fraction, s.min_val_events, s.split_seed)
+        tracks = straw_tracks(batch, geometry.layer_x, geometry.layers_per_module, min_hits=s.track_filter.min_hits)
+        train = tracks.take_events(np.asarray(train_ids, dtype=np.int64))
+        val = tracks.take_events(np.asarray(val_ids, dtype=np.int64))
+        if train.n_tracks == 0:
+            raise DataError(
+                f"no training track with at least {s.track_filter.min_hits} hits in {len(train_ids)} straw event(s)",
+                file=str(directory),
+            )
+        self.train_tracks, self.val_tracks = _flat(train, self.normalizer), _flat(val, self.normalizer)
+        self.events_dir, self.train_events, self.val_events = directory, train_ids, val_ids
+        self.geometry = geometry.to_dict()
+        log.info(
+            "straw data: %d training tracks (%d events), %d validation tracks (%d events), from %s",
+            train.n_tracks, len(train_ids), val.n_tracks, len(val_ids), directory,
+        )
+
+    def _loader(self, tracks: FlatTracks | None, batch_size: int, shuffle: bool) -> DataLoader[TrackBatch]:
+        assert tracks is not None, "setup() first"
+        s = self.settings
+        dataset = TrackDataset.from_model_arrays(tracks.coords, tracks.offsets, self.normalizer, s.dims)
+        return make_dataloader(
+            dataset, batch_size, shuffle=shuffle, seed=s.split_seed, num_workers=s.num_workers,
+            bucket_batches=s.bucket_batches, persistent_workers=s.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader[TrackBatch]:
+        return self._loader(self.train_tracks, self.settings.batch_size, True)
+
+    def val_dataloader(self) -> DataLoader[TrackBatch]:
+        return self._loader(self.val_tracks, self.settings.val_batch_size, False)
+
+    def cost_points(self, *args: Any, **kwargs: Any) -> tuple[np.ndarray, int]:
+        raise ConfigError("training.region_calibration is for 3D detectors; straw models use training.calibration")
+
+    def describe(self) -> dict[str, Any]:
+        """Primitives about the data used (checkpoint meta)."""
+        out = self.settings.describe()
+        out.update(
+            {
+                "events_dir": str(self.events_dir) if self.events_dir else None,
+                "train_events": len(self.train_events),
+                "val_events": len(self.val_events),
+                "train_tracks": self.train_tracks.n_tracks if self.train_tracks else 0,
+                "val_tracks": self.val_tracks.n_tracks if self.val_tracks else 0,
+                "scale_mm": self.settings.scale_mm,
+                "geometry": self.geometry,
+            }
+        )
+        if not self.settings.dir:
+            straw = self.settings.straw
+            out["straw"] = {k: straw[k] for k in ("n_events", "seed", "first_event_id")}
+            out["straw"]["config"] = straw_config(straw.get("config")).to_dict()
+        return out
