@@ -245,11 +245,13 @@ from .training.commands import (  # noqa: E402
     validate_command,
 )
 from .simulation.straw.commands import display_straw, straw  # noqa: E402
+from .evaluation.straw_curves import straw_curves_command  # noqa: E402
 
 simulate_app.command("straw")(straw)
 app.command("display-straw")(display_straw)
 app.command("overlay")(overlay)
 app.command("build")(build)
+app.command("straw-curves")(straw_curves_command)
 app.command("train", context_settings=TRAIN_CONTEXT_SETTINGS)(train_command)
 app.command("validate")(validate_command)
 app.command("density")(density_command)

@@ -465,6 +465,10 @@ def build_directory(
 ) -> DirectoryBuild:
     """Build every event (or the ``events`` ids) of ``data_dir`` into one submission CSV.
 
+    A straw dataset directory (:func:`tracknet.io.straw.is_straw_dataset`) is built by
+    :func:`tracknet.building.straw.build_straw_directory` (``config`` then a
+    :class:`~tracknet.building.straw.StrawBuildConfig`, else its defaults).
+
     Inputs are checked before any work: the algorithm, the checkpoint (``tracknet`` only;
     it must open with :func:`~tracknet.model.checkpoint.load_checkpoint`), the directory
     and the event ids. The CSV ``event_id,hit_id,track_id`` is written atomically at the
@@ -474,6 +478,13 @@ def build_directory(
     """
     from tqdm.auto import tqdm
 
+    from ..io.straw import is_straw_dataset
+
+    if is_straw_dataset(data_dir):  # 2D straw events: tracknet.building.straw
+        from .straw import StrawBuildConfig, build_straw_directory
+
+        straw_config = config if isinstance(config, StrawBuildConfig) else None
+        return build_straw_directory(data_dir, out_csv, algorithm, checkpoint, events, progress, straw_config)  # type: ignore[no-any-return]
     config = config or BuildConfig()
     _check_algorithm(algorithm)
     loaded: LoadedModel | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -21,7 +21,9 @@ __all__ = ["build"]
 
 
 def build(
-    data_dir: Path = typer.Option(..., "--data-dir", help="Directory of TrackML events (only the hits are read)."),
+    data_dir: Path = typer.Option(
+        ..., "--data-dir", help="Directory of TrackML events, or a straw dataset (only the hits are read)."
+    ),
     out: Path = typer.Option(..., "--out", help="Submission CSV to write: event_id,hit_id,track_id."),
     checkpoint: Optional[Path] = typer.Option(
         None, "--checkpoint", help="StepAhead TrackNET checkpoint (not needed for --algorithm baseline)."
@@ -29,7 +31,7 @@ def build(
     algorithm: str = typer.Option("tracknet", "--algorithm", help="tracknet (learned search spheres) or baseline (helix follower)."),
     events: Optional[str] = typer.Option(None, "--events", help="Comma-separated event ids, e.g. 1000,1001 (default: all)."),
     config: Optional[Path] = typer.Option(
-        None, "--config", help="JSON object of build settings to override (see tracknet.building.BuildConfig)."
+        None, "--config", help="JSON object of build settings to override (tracknet.building.BuildConfig; StrawBuildConfig for straw data)."
     ),
     threads: Optional[int] = typer.Option(None, "--threads", help="PyTorch CPU threads (default: PyTorch's choice)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -49,7 +51,14 @@ def build(
         import torch
 
         torch.set_num_threads(threads)
-    settings = BuildConfig.from_json(config) if config is not None else BuildConfig()
+    from ..io.straw import is_straw_dataset
+
+    if is_straw_dataset(data_dir):
+        from .straw import StrawBuildConfig
+
+        settings: Any = StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
+    else:
+        settings = BuildConfig.from_json(config) if config is not None else BuildConfig()
     result = build_directory(
         data_dir,
         out,

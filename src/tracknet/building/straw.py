@@ -120,13 +120,13 @@ class StrawBuildConfig:
     beam_width: int = 3
     max_branches: int = 2
     max_misses: int = 3
-    miss_penalty: float = 0.6
+    miss_penalty: float = 1.2
     skip_above: float = 0.5
     drift_weight: float = 0.0
     radius_scale: float | None = None
     baseline_window_mm: float = 4.0
-    baseline_window_per_mm: float = 0.08
-    baseline_fit_hits: int = 8
+    baseline_window_per_mm: float = 0.2
+    baseline_fit_hits: int = 12
     min_hits: int = 3
     max_shared_fraction: float = 0.5
     max_mean_cost: float | None = None

@@ -1,0 +1,236 @@
+"""Straw tracking against occupancy and against time in the fill, TrackNET beside the baseline.
+
+For each point of a curve, ``n_events`` straw events are simulated with the default
+detector response (:class:`~tracknet.simulation.straw.StrawResponse`: efficiency 0.98,
+noise 0.001 per straw, crosstalk 0.01), built with TrackNET (the checkpoint's 2D model)
+and with the classical baseline (:mod:`tracknet.building.straw`, same seeds, same
+selection), and evaluated with :func:`tracknet.evaluation.straw.evaluate_straw`:
+
+* **occupancy**: exactly ``k`` tracks per event (``Occupancy(distribution="fixed")``)
+  for every ``k`` of ``occupancies``;
+* **time in fill**: ``t`` microseconds into the fill for every ``t`` of ``times_us``,
+  with Poisson tracks of mean ``tracks_at_t0 * exp(-t / tau)`` (``tau`` = 64.4 us, at
+  most ``max_tracks``).
+
+Point ``i`` of a curve uses the seed ``[seed, curve, i]`` (curve 0: occupancy, 1: time),
+so every point is reproducible on its own. :func:`write_straw_curves` writes
+``straw_curves.json`` (every number, the settings and the seed) and one PNG per metric
+family and axis (``occupancy_<metric>.png``, ``time_in_fill_<metric>.png``, both
+algorithms on each), all atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+import typer
+
+from ..errors import ConfigError
+from . import names
+
+
+def typer_option(flag: str, help_text: str, default: Any = ...) -> Any:
+    """A typer option (keeps the command's signature readable)."""
+    return typer.Option(default, flag, help=help_text)
+
+__all__ = ["CURVE_METRICS", "StrawCurveSettings", "straw_curves", "write_straw_curves", "straw_curves_command"]
+
+#: The metric families plotted against occupancy and time in fill.
+CURVE_METRICS: tuple[str, ...] = (
+    names.PRECISION_ON_FOUND_TRACKS,
+    names.WRONG_HIT_FRACTION,
+    names.FOUND_FRACTION,
+    names.SPLIT_FRACTION,
+)
+_ALGORITHMS = ("tracknet", "baseline")
+
+
+@dataclass(frozen=True)
+class StrawCurveSettings:
+    """What the curves simulate (see the module docstring)."""
+
+    n_events: int = 2000
+    seed: int = 0
+    occupancies: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+    times_us: tuple[float, ...] = (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0)
+    tracks_at_t0: float = 8.0
+    max_tracks: int = 16
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_events, bool) or not isinstance(self.n_events, int) or self.n_events < 1:
+            raise ConfigError(f"--events must be a positive integer, got {self.n_events!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        if not self.occupancies or any(int(k) != k or k < 1 for k in self.occupancies):
+            raise ConfigError(f"occupancies must be positive integers, got {list(self.occupancies)}")
+        if not self.times_us or any(not np.isfinite(t) or t < 0 for t in self.times_us):
+            raise ConfigError(f"times in fill must be numbers >= 0 (us), got {list(self.times_us)}")
+        if max(self.occupancies) > self.max_tracks:
+            raise ConfigError(f"occupancy {max(self.occupancies)} exceeds max_tracks {self.max_tracks}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_events": self.n_events,
+            "seed": self.seed,
+            "occupancies": list(self.occupancies),
+            "times_us": list(self.times_us),
+            "tracks_at_t0": self.tracks_at_t0,
+            "max_tracks": self.max_tracks,
+        }
+
+
+def _point(config: Any, n_events: int, seed: list[int], followers: dict[str, Any], build_config: Any) -> dict[str, Any]:
+    from ..building.straw import build_straw_batch
+    from ..simulation.straw import simulate_straw_batch
+    from .straw import evaluate_straw
+
+    entropy = int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint32)[0])
+    batch = simulate_straw_batch(config, n_events, entropy)
+    h = batch.hits
+    truth = pd.DataFrame({c: h[c] for c in ("event_id", "hit_id", "particle_id", "weight")})
+    particles = pd.DataFrame(batch.particles)
+    out: dict[str, Any] = {"simulation_seed": entropy, "mean_tracks": float(batch.events["n_tracks"].mean())}
+    for algorithm, follower in followers.items():
+        sub = build_straw_batch(batch, config.geometry, algorithm, None, build_config, follower=follower)
+        result = evaluate_straw(truth, sub, particles, n_events=n_events)
+        out[algorithm] = result.straw.to_dict()
+    return out
+
+
+def straw_curves(
+    loaded: Any,
+    settings: StrawCurveSettings = StrawCurveSettings(),
+    build_config: Any = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Every number of the curves (module docstring) as a JSON-ready dict."""
+    from ..building.straw import StrawBuildConfig, check_straw_model, make_straw_follower
+    from ..simulation.straw import DEFAULT_TAU_US, Occupancy, StrawConfig
+
+    check_straw_model(loaded, "checkpoint")
+    build_config = build_config or StrawBuildConfig()
+    followers = {a: make_straw_follower(a, loaded if a == "tracknet" else None, build_config) for a in _ALGORITHMS}
+    occupancy_points = []
+    for i, k in enumerate(settings.occupancies):
+        occupancy = Occupancy(distribution="fixed", mean=float(k), min_tracks=0, max_tracks=settings.max_tracks)
+        point = _point(StrawConfig(occupancy=occupancy), settings.n_events, [settings.seed, 0, i], followers, build_config)
+        occupancy_points.append({"tracks_per_event": int(k), **point})
+        if progress:
+            progress(1)
+    time_points = []
+    for i, t in enumerate(settings.times_us):
+        occupancy = Occupancy(
+            distribution="poisson", mean=settings.tracks_at_t0, min_tracks=0, max_tracks=settings.max_tracks,
+            time_in_fill_us=float(t),
+        )
+        point = _point(StrawConfig(occupancy=occupancy), settings.n_events, [settings.seed, 1, i], followers, build_config)
+        time_points.append({"time_in_fill_us": float(t), **point})
+        if progress:
+            progress(1)
+    return {
+        "settings": {**settings.to_dict(), "tau_us": DEFAULT_TAU_US, "response": StrawConfig().response.to_dict()},
+        "build_config": build_config.to_dict(),
+        "radius_scale": getattr(followers["tracknet"], "radius_scale", None),
+        "metrics": list(CURVE_METRICS),
+        "occupancy": occupancy_points,
+        "time_in_fill": time_points,
+    }
+
+
+def _plot(points: list[dict[str, Any]], x_key: str, x_label: str, metric: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io.atomic import atomic_path
+
+    x = [p[x_key] for p in points]
+    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=110)
+    for algorithm, style in (("tracknet", "o-"), ("baseline", "s--")):
+        y = [np.nan if p[algorithm][metric] is None else p[algorithm][metric] for p in points]
+        ax.plot(x, y, style, label="TrackNET" if algorithm == "tracknet" else "baseline")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(names.label(metric) if hasattr(names, "label") else metric)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def write_straw_curves(result: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write ``straw_curves.json`` and the PNGs into ``out_dir``; the paths written."""
+    from ..io.atomic import write_json_atomic
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for metric in CURVE_METRICS:
+        for key, x_key, label in (
+            ("occupancy", "tracks_per_event", "tracks per event"),
+            ("time_in_fill", "time_in_fill_us", "time in fill (us)"),
+        ):
+            path = out / f"{key}_{metric}.png"
+            _plot(result[key], x_key, label, metric, path)
+            written.append(path)
+    written.append(write_json_atomic(out / "straw_curves.json", result))
+    return written
+
+
+def _numbers(text: str, kind: type, what: str) -> tuple[Any, ...]:
+    try:
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{what} must name at least one value")
+    return values
+
+
+def straw_curves_command(
+    checkpoint: Path = typer_option("--checkpoint", "2D straw TrackNET checkpoint (tracknet train experiment=straw)."),
+    out: Path = typer_option("--out", "Output directory: straw_curves.json and one PNG per metric and axis."),
+    events: int = typer_option("--events", "Simulated events per point of each curve.", 2000),
+    seed: int = typer_option("--seed", "Seed; point i of curve c (0: occupancy, 1: time) uses the seed sequence (seed, c, i).", 0),
+    occupancies: str = typer_option("--occupancies", "Tracks per event of the occupancy curve.", "1,2,3,4,5,6,7,8,9,10"),
+    times: str = typer_option("--times", "Times in fill (us) of the time curve.", "0,25,50,75,100,150,200,300"),
+    tracks_at_t0: float = typer_option("--tracks-at-t0", "Mean tracks per event at t = 0 for the time curve.", 8.0),
+    config: Optional[Path] = typer_option("--config", "JSON object of straw build settings to override.", None),
+    progress: bool = typer_option("--progress/--no-progress", "Show a progress bar.", True),
+) -> None:
+    """Straw tracking metrics of TrackNET and the baseline against occupancy and time in fill (JSON + PNG)."""
+    import typer
+    from tqdm.auto import tqdm
+
+    from ..building.straw import StrawBuildConfig
+    from ..model.checkpoint import load_checkpoint
+
+    settings = StrawCurveSettings(
+        n_events=events,
+        seed=seed,
+        occupancies=_numbers(occupancies, int, "--occupancies"),
+        times_us=_numbers(times, float, "--times"),
+        tracks_at_t0=float(tracks_at_t0),
+        max_tracks=max(16, max(_numbers(occupancies, int, "--occupancies"))),
+    )
+    build_config = StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
+    loaded = load_checkpoint(checkpoint)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    total = len(settings.occupancies) + len(settings.times_us)
+    with tqdm(total=total, desc="straw curves", unit="point", disable=not progress) as bar:
+        result = straw_curves(loaded, settings, build_config, progress=bar.update)
+    result["checkpoint"] = str(checkpoint)
+    written = write_straw_curves(result, out)
+    typer.echo(f"wrote {len(written)} files ({total} points x 2 algorithms) to {out}")
