@@ -6,8 +6,8 @@ Prints one JSON line. Events:
   ``simulate_event(SimulationConfig(), 1, event_rng(0, 1))``), built from its hits and then
   evaluated against its truth: TrackML score, and double-majority efficiency, fake and
   duplicate rates for particles with pT >= 1 GeV and >= 5 hits;
-* ``real_1003``: the real full event ``../shared/data/trackml/unlabeled/event000001003``
-  (about 104k hits, no truth: time and counts only), when present.
+* ``real_1001``, ``real_1003``: the real full events of
+  ``../shared/data/trackml/unlabeled/`` (no truth: time and counts only), when present.
 
 For each event and algorithm: ``seconds`` (median wall time of ``--repeats`` builds after
 one warm-up build; reading the event excluded), ``seeds``, ``candidates``, ``tracks``,
@@ -15,11 +15,11 @@ one warm-up build; reading the event excluded), ``seeds``, ``candidates``, ``tra
 build. PyTorch runs with ``torch.set_num_threads(--threads)`` (default 2) and, unless
 the environment says otherwise, ``OMP_WAIT_POLICY=PASSIVE``.
 
-The TrackNET model is ``--checkpoint``; without one, the test suite's quick model
-(``tests/building/conftest.py: train_quick_model``: ``--quick-steps`` Adam steps on
-tracks of three small simulated full-detector events, radius scale calibrated) is trained
-and used, so build times are those of a model that has learned something, but its
-tracking figures are not those of a properly trained model.
+The TrackNET model is ``--checkpoint`` (for the figures that matter, the output of
+``tracknet train experiment=simulated_full``). Without one, the same recipe is run
+shortened (``--quick-events`` simulated events, one epoch, in a temporary directory;
+a minute or two) so that build times are those of a calibrated full-detector model that
+has learned something; its tracking figures are then not those of the recipe.
 
 Usage: ``python benchmarks/bench_build.py [--checkpoint CKPT] [--threads 2] [--repeats 1]
 [--config overrides.json] [--skip-real]``.
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from _common import REPO_ROOT, SHARED_TRACKML, emit, timed  # noqa: E402
+from _common import SHARED_TRACKML, emit, timed  # noqa: E402
 from tracknet.building.api import BuildConfig, BuildResult, build_tracks
 from tracknet.evaluation import ParticleSelection, evaluate_event
 from tracknet.events import Event
@@ -48,17 +47,26 @@ from tracknet.io.trackml import read_event
 from tracknet.model.checkpoint import LoadedModel, load_checkpoint
 from tracknet.simulation import SimulationConfig, event_rng, simulate_event
 
-REAL_EVENT = SHARED_TRACKML / "unlabeled" / "event000001003"
+REAL_EVENTS = (SHARED_TRACKML / "unlabeled" / "event000001001", SHARED_TRACKML / "unlabeled" / "event000001003")
 SELECTION = ParticleSelection(min_pt=1.0, min_hits=5)
 
 
-def quick_model(steps: int, directory: Path) -> Path:
-    sys.path.insert(0, str(REPO_ROOT))
-    from tests.building.conftest import train_quick_model
+def quick_model(n_events: int, directory: Path) -> Path:
+    """The full-detector recipe, shortened: ``n_events`` events, one epoch."""
+    from tracknet.training.config import compose_config
+    from tracknet.training.train import train
 
-    from tracknet.simulation import ALL_VOLUMES
-
-    return train_quick_model(directory / "quick.ckpt", steps=steps, volumes=ALL_VOLUMES)
+    cfg = compose_config(
+        [
+            "experiment=simulated_full",
+            f"data.simulation.n_events={n_events}",
+            f"data.cache_dir={directory / 'cache'}",
+            "trainer.max_epochs=1",
+            "training.region_calibration.cost_events=1",
+            f"run.output_dir={directory / 'run'}",
+        ]
+    )
+    return Path(train(cfg)["last_checkpoint"])
 
 
 def figures(event: Event, algorithm: str, model: LoadedModel | None, config: BuildConfig, repeats: int) -> dict[str, Any]:
@@ -91,7 +99,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--quick-steps", type=int, default=1500)
+    parser.add_argument("--quick-events", type=int, default=6)
     parser.add_argument("--config", type=Path, default=None, help="JSON overrides of BuildConfig")
     parser.add_argument("--skip-real", action="store_true")
     args = parser.parse_args()
@@ -99,11 +107,12 @@ def main() -> None:
     config = BuildConfig.from_json(args.config) if args.config else BuildConfig()
 
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = args.checkpoint or quick_model(args.quick_steps, Path(tmp))
+        checkpoint = args.checkpoint or quick_model(args.quick_events, Path(tmp))
         model = load_checkpoint(checkpoint)
     events: dict[str, Event] = {"simulated": simulate_event(SimulationConfig(), 1, event_rng(0, 1))}
-    if not args.skip_real and REAL_EVENT.with_name(REAL_EVENT.name + "-hits.csv").exists():
-        events["real_1003"] = read_event(REAL_EVENT, parts=("hits",))
+    for real in REAL_EVENTS:
+        if not args.skip_real and real.with_name(real.name + "-hits.csv").exists():
+            events[f"real_{int(real.name[5:])}"] = read_event(real, parts=("hits",))
 
     results: dict[str, Any] = {}
     for name, event in events.items():
@@ -116,7 +125,9 @@ def main() -> None:
         {
             "threads": args.threads,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-            "checkpoint": str(args.checkpoint) if args.checkpoint else f"quick model ({args.quick_steps} steps)",
+            "checkpoint": str(args.checkpoint)
+            if args.checkpoint
+            else f"experiment=simulated_full shortened ({args.quick_events} events, 1 epoch)",
             "radius_scale": config.radius_scale if config.radius_scale is not None else model.meta.get("radius_scale", 1.0),
             "selection": "pt >= 1 GeV, >= 5 hits",
             "events": results,

@@ -86,3 +86,20 @@ def test_calibrated_spheres_hold_the_requested_share(quick_checkpoint: Path) -> 
     assert len(t1) == int((tracks.lengths - 1).sum()) and len(t2) == int((tracks.lengths - 2).clip(0).sum())
     assert np.mean(t1 <= scale) == pytest.approx(0.9, abs=0.01)
     assert loaded.meta["radius_scale"] > 0  # written by the training helper
+
+
+def test_max_radius_caps_every_sphere(quick_checkpoint: Path, test_event: Event) -> None:
+    from tracknet.building.builder import TrackNetExtender
+
+    loaded = load_checkpoint(quick_checkpoint)
+    hits = test_event.hits.sort_values("hit_id")
+    seeds = hits[["x", "y", "z"]].to_numpy()[:300].reshape(100, 3, 3)
+    layers = np.zeros((100, 3), dtype=np.int64)
+    free = TrackNetExtender(loaded.model, loaded.normalizer, radius_scale=50.0)
+    capped = TrackNetExtender(loaded.model, loaded.normalizer, radius_scale=50.0, max_radius_mm=7.5)
+    _, wide = free.start(seeds, layers)
+    _, narrow = capped.start(seeds, layers)
+    assert wide.t1_radius.max() > 7.5  # the cap has something to do
+    assert narrow.t1_radius.max() <= 7.5 and narrow.t2_radius.max() <= 7.5
+    np.testing.assert_allclose(narrow.t1_center, wide.t1_center)
+    np.testing.assert_allclose(narrow.t1_radius, np.minimum(wide.t1_radius, 7.5))

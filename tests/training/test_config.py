@@ -28,7 +28,7 @@ def test_required_keys_exist_with_their_defaults() -> None:
     assert cfg.trainer.strategy == "auto" and cfg.trainer.devices == 1 and cfg.trainer.num_nodes == 1
     assert config_groups() == {
         "data": ["simulated", "straw", "trackml"],
-        "experiment": ["simulated", "straw", "trackml"],
+        "experiment": ["simulated", "simulated_full", "straw", "trackml"],
         "model": ["step_ahead"],
         "trainer": ["cpu", "ddp"],
         "training": ["default"],

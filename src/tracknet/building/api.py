@@ -77,7 +77,9 @@ class BuildConfig:
     ``max_misses``, ``miss_penalty``, ``skip_branches``, ``skip_above``, ``merge_paths``,
     ``max_hits``, ``envelope_margin_mm`` (how far beyond the hits' region a sphere centre
     may lie), ``radius_scale`` (multiplies the model's radii; ``None``: the checkpoint
-    meta's ``radius_scale``, else 1).
+    meta's ``radius_scale``, else 1), ``max_radius_mm`` (caps every sphere radius at
+    build time, ``None``: no cap; in a full event a sphere wider than 40 mm holds dozens
+    of hits, so its pick is a guess and it costs the most time).
     Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
     ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.
     Selection (see :mod:`~tracknet.building.selection`): ``min_hits``,
@@ -105,6 +107,7 @@ class BuildConfig:
     max_hits: int = ExtensionConfig.max_hits
     envelope_margin_mm: float = 50.0
     radius_scale: float | None = None
+    max_radius_mm: float | None = 40.0
     baseline_window_mm: float = 10.0
     baseline_t2_window_mm: float = 20.0
     baseline_surface_margin_mm: float = 10.0
@@ -141,6 +144,8 @@ class BuildConfig:
                 _check_number(name, getattr(self, name), positive=True)
         if self.radius_scale is not None:
             _check_number("radius_scale", self.radius_scale, positive=True)
+        if self.max_radius_mm is not None:
+            _check_number("max_radius_mm", self.max_radius_mm, positive=True)
         _check_number("baseline_window_mm", self.baseline_window_mm, positive=True)
         _check_number("baseline_t2_window_mm", self.baseline_t2_window_mm, positive=True)
         _check_number("baseline_surface_margin_mm", self.baseline_surface_margin_mm)
@@ -261,7 +266,10 @@ def make_extender(
         if loaded_model is None:
             raise ConfigError("algorithm 'tracknet' needs a model checkpoint")
         return TrackNetExtender(
-            loaded_model.model, loaded_model.normalizer, radius_scale=_radius_scale(config, loaded_model)
+            loaded_model.model,
+            loaded_model.normalizer,
+            radius_scale=_radius_scale(config, loaded_model),
+            max_radius_mm=config.max_radius_mm if config.max_radius_mm is not None else math.inf,
         )
     return HelixExtender(
         surfaces,
@@ -297,15 +305,23 @@ def _fitted(
     min_hits: int,
 ) -> tuple[Candidates, FitQuality]:
     """The candidates' fit figures; with fit cuts, their worst-fitting hits dropped first
-    (:func:`~tracknet.building.fit.trim_outliers`)."""
+    (:func:`~tracknet.building.fit.trim_outliers`). Only candidates that pass the length
+    and mean-cost cuts are fitted (the others are dropped by the selection anyway; they
+    get infinite figures)."""
+    worth = candidates.n_hits >= min_hits
+    if config.max_mean_cost is not None:
+        worth &= candidates.mean_cost() <= config.max_mean_cost
+    rows = np.flatnonzero(worth)
+    sub_paths = candidates.paths[rows]
+    rms = np.full(candidates.n_candidates, np.inf)
+    chi2 = np.full(candidates.n_candidates, np.inf)
     if config.max_fit_rms_mm is None and config.max_chi2_z is None:
-        return candidates, FitQuality(
-            transverse_fit_rms(positions, candidates.paths),
-            longitudinal_fit(positions, candidates.paths, *sigmas)[0],
-        )
-    paths, fit = trim_outliers(
+        rms[rows] = transverse_fit_rms(positions, sub_paths)
+        chi2[rows] = longitudinal_fit(positions, sub_paths, *sigmas)[0]
+        return candidates, FitQuality(rms, chi2)
+    sub_paths, sub_fit = trim_outliers(
         positions,
-        candidates.paths,
+        sub_paths,
         config.max_fit_rms_mm if config.max_fit_rms_mm is not None else math.inf,
         config.max_outliers,
         min_hits,
@@ -313,8 +329,11 @@ def _fitted(
         sigma_z=sigmas[0],
         sigma_r=sigmas[1],
     )
+    rms[rows], chi2[rows] = sub_fit.rms_mm, sub_fit.chi2_z
+    paths = candidates.paths.copy()
+    paths[rows] = sub_paths
     n_hits = (paths >= 0).sum(axis=1).astype(candidates.n_hits.dtype)
-    return dataclasses.replace(candidates, paths=paths, n_hits=n_hits), fit
+    return dataclasses.replace(candidates, paths=paths, n_hits=n_hits), FitQuality(rms, chi2)
 
 
 def build_tracks(

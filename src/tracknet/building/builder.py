@@ -45,6 +45,7 @@ hit rows); Python loops run over iterations only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -112,7 +113,9 @@ class Extender(Protocol):
 class TrackNetExtender:
     """StepAhead TrackNET as an :class:`Extender`: one batched GRU step per hit.
 
-    ``radius_scale`` multiplies every predicted radius (after conversion to mm); the
+    ``radius_scale`` multiplies every predicted radius (after conversion to mm) and
+    ``max_radius_mm`` caps it (a sphere bigger than that holds so many hits in a dense
+    event that its pick is a guess, and it costs the most time); the
     state is the GRU hidden state ``(num_layers, N, H)``.
     """
 
@@ -122,6 +125,7 @@ class TrackNetExtender:
         normalizer: Normalizer,
         *,
         radius_scale: float = 1.0,
+        max_radius_mm: float = math.inf,
         batch_size: int = 262_144,
     ) -> None:
         if model.input_dim != 3:
@@ -133,6 +137,9 @@ class TrackNetExtender:
         self.model = model.eval()
         self.normalizer = normalizer
         self.radius_scale = float(radius_scale)
+        if not (isinstance(max_radius_mm, (int, float)) and max_radius_mm > 0):
+            raise ConfigError(f"max_radius_mm must be a number > 0, got {max_radius_mm!r}")
+        self.max_radius_mm = float(max_radius_mm)
         self.batch_size = int(batch_size)
         self._dtype = torch.float32
         self._device = next(model.parameters()).device
@@ -151,7 +158,8 @@ class TrackNetExtender:
             return self.normalizer.to_mm(t.detach().cpu().numpy().astype(np.float64))
 
         def radius(t: torch.Tensor) -> np.ndarray:
-            return self.normalizer.radius_to_mm(t.detach().cpu().numpy().astype(np.float64)) * scale
+            mm = self.normalizer.radius_to_mm(t.detach().cpu().numpy().astype(np.float64)) * scale
+            return np.minimum(mm, self.max_radius_mm)
 
         return Spheres(
             centre(pred.t1_center), radius(pred.t1_radius), centre(pred.t2_center), radius(pred.t2_radius)
