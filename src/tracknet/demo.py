@@ -31,8 +31,8 @@ BARREL_VOLUMES: tuple[int, ...] = (8, 13, 17)
 #: The ``simulated`` recipe, shortened so that the whole job fits in a few minutes.
 DEMO_TRAIN_OVERRIDES: tuple[str, ...] = (
     "experiment=simulated",
-    "data.simulation.n_events=40",
-    "trainer.max_epochs=8",
+    "data.simulation.n_events=60",
+    "trainer.max_epochs=15",
 )
 
 
