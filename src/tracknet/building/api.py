@@ -316,7 +316,7 @@ def _fitted(
     rms = np.full(candidates.n_candidates, np.inf)
     chi2 = np.full(candidates.n_candidates, np.inf)
     if config.max_fit_rms_mm is None and config.max_chi2_z is None:
-        rms[rows] = transverse_fit_rms(positions, sub_paths)
+        rms[rows] = transverse_fit_rms(positions, sub_paths, sigmas[1])
         chi2[rows] = longitudinal_fit(positions, sub_paths, *sigmas)[0]
         return candidates, FitQuality(rms, chi2)
     sub_paths, sub_fit = trim_outliers(

@@ -83,18 +83,28 @@ def hit_sigmas(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sigma_z, sigma_r
 
 
-def transverse_fit_rms(positions: np.ndarray, paths: np.ndarray) -> np.ndarray:
+def transverse_fit_rms(positions: np.ndarray, paths: np.ndarray, sigma_r: np.ndarray | None = None) -> np.ndarray:
     """Transverse fit residual (mm, per degree of freedom) of each row of ``paths``.
 
     ``positions``: ``(N, >=2)`` hit positions in mm (``x``, ``y`` first); ``paths``:
-    ``(C, L)`` int hit rows, ``-1`` for no hit. Returns float64 ``(C,)``.
+    ``(C, L)`` int hit rows, ``-1`` for no hit; ``sigma_r``: see :func:`transverse_fit`.
+    Returns float64 ``(C,)``.
     """
-    return transverse_fit(positions, paths)[0]
+    return transverse_fit(positions, paths, sigma_r)[0]
 
 
-def transverse_fit(positions: np.ndarray, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def transverse_fit(
+    positions: np.ndarray, paths: np.ndarray, sigma_r: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(rms, residuals)``: :func:`transverse_fit_rms` and the signed distance (mm) of
-    every hit from the chosen circle or line, ``(C, L)`` (0 where there is no hit)."""
+    every hit from the chosen circle or line, ``(C, L)`` (0 where there is no hit).
+
+    With ``sigma_r`` (per hit row, mm), a hit whose radius is coarse (an end-cap strip)
+    may lie off the circle by its radial error projected on the circle's normal; its
+    residual is scaled by ``PRECISE / sqrt(PRECISE^2 + max(sigma_r^2 - PRECISE^2, 0) c^2)``
+    (``PRECISE`` = :data:`PRECISE_SIGMA_MM`, ``c`` the cosine between the radial
+    direction and the normal), so residuals and rms stay in units of a precise hit.
+    """
     paths = np.asarray(paths)
     n_cand = paths.shape[0]
     if n_cand == 0:
@@ -151,8 +161,21 @@ def transverse_fit(positions: np.ndarray, paths: np.ndarray) -> tuple[np.ndarray
     circle_ss = np.where(ok, (dist * dist).sum(axis=1), np.inf)
 
     use_circle = circle_ss <= line_ss
-    rms = np.sqrt(np.where(use_circle, circle_ss, line_ss) / dof)
     residuals = np.where(use_circle[:, None], dist, line_dist)
+    if sigma_r is None:
+        rms = np.sqrt(np.where(use_circle, circle_ss, line_ss) / dof)
+    else:
+        # Normal at each hit: from the centre (circle) or the line's normal, then its
+        # cosine with the radial direction of the hit (about the beam line).
+        safe_rho = np.where(rho > 0, rho, 1.0)
+        cn_u = np.where(use_circle[:, None], (u - cu[:, None]) / safe_rho, nu[:, None])
+        cn_v = np.where(use_circle[:, None], (v - cv[:, None]) / safe_rho, nv[:, None])
+        px, py = positions[rows, 0], positions[rows, 1]
+        radius_xy = np.hypot(px, py)
+        cosine = np.abs(px * cn_u + py * cn_v) / np.where(radius_xy > 0, radius_xy, 1.0)
+        excess = np.maximum(np.asarray(sigma_r)[rows] ** 2 - PRECISE_SIGMA_MM**2, 0.0)
+        residuals = residuals * (PRECISE_SIGMA_MM / np.sqrt(PRECISE_SIGMA_MM**2 + excess * cosine**2)) * w
+        rms = np.sqrt((residuals * residuals).sum(axis=1) / dof)
     exact = n <= 3
     rms[exact] = 0.0
     residuals[exact] = 0.0
@@ -242,7 +265,7 @@ def trim_outliers(
         raise ValueError("max_chi2_z needs sigma_z and sigma_r")
 
     def fit(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rms, res = transverse_fit(positions, sub)
+        rms, res = transverse_fit(positions, sub, sigma_r)
         if not use_z:
             return rms, np.zeros(len(sub)), np.abs(res) / max_rms_mm
         chi2, pulls = longitudinal_fit(positions, sub, sigma_z, sigma_r)
