@@ -121,3 +121,24 @@ def test_selection_cuts_on_the_fit() -> None:
         select_tracks(candidates, 10, SelectionConfig(min_hits=4, max_chi2_z=30.0))
     with pytest.raises(ConfigError, match="max_fit_rms_mm"):
         SelectionConfig(max_fit_rms_mm=-1.0)
+
+
+def test_a_coarse_radius_is_forgiven_along_its_own_direction_only() -> None:
+    # A curved track (radius 1.5 m) from the origin; the last hit moved 3 mm along its
+    # radial direction, as an end-cap long strip measures r only to ~3 mm.
+    positions = helix(1500.0, 8, centre=(0.0, 1500.0), phi0=-np.pi / 2, dphi=0.6)
+    moved = positions.copy()
+    rhat = moved[6, :2] / np.hypot(*moved[6, :2])
+    moved[6, :2] += 3.0 * rhat
+    paths = paths_of(list(range(8)))
+    volume = np.full(8, 8)
+    volume[6] = 18  # the moved hit is a long-strip disk hit
+    _, sigma_r = hit_sigmas(volume)
+    plain = transverse_fit_rms(moved, paths)
+    forgiving = transverse_fit_rms(moved, paths, sigma_r)
+    assert plain[0] > 0.15
+    assert forgiving[0] < 0.5 * plain[0]
+    # Moved across the radial direction instead, the same hit is not forgiven.
+    across = positions.copy()
+    across[6, :2] += 3.0 * np.array([-rhat[1], rhat[0]])
+    assert transverse_fit_rms(across, paths, sigma_r)[0] > 0.8 * transverse_fit_rms(across, paths)[0]
