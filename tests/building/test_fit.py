@@ -134,11 +134,12 @@ def test_a_coarse_radius_is_forgiven_along_its_own_direction_only() -> None:
     volume = np.full(8, 8)
     volume[6] = 18  # the moved hit is a long-strip disk hit
     _, sigma_r = hit_sigmas(volume)
-    plain = transverse_fit_rms(moved, paths)
-    forgiving = transverse_fit_rms(moved, paths, sigma_r)
-    assert plain[0] > 0.15
-    assert forgiving[0] < 0.5 * plain[0]
-    # Moved across the radial direction instead, the same hit is not forgiven.
+    plain = transverse_fit(moved, paths)[1][0, 6]
+    forgiving = transverse_fit(moved, paths, sigma_r)[1][0, 6]
+    assert abs(plain) > 0.3
+    assert abs(forgiving) < 0.3 * abs(plain)  # the circle itself is the same (unweighted fit)
+    # Moved as far across the radial direction (in phi, which the strip measures well),
+    # the same hit stands out several times more.
     across = positions.copy()
     across[6, :2] += 3.0 * np.array([-rhat[1], rhat[0]])
-    assert transverse_fit_rms(across, paths, sigma_r)[0] > 0.8 * transverse_fit_rms(across, paths)[0]
+    assert abs(transverse_fit(across, paths, sigma_r)[1][0, 6]) > 3.0 * abs(forgiving)
