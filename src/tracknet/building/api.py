@@ -35,6 +35,7 @@ from ..io.trackml import list_events, parse_event_id, read_event, write_submissi
 from ..model.checkpoint import LoadedModel, load_checkpoint
 from .baseline import HelixExtender
 from .builder import Candidates, Extender, ExtensionConfig, TrackNetExtender, extend_seeds
+from .doubles import attach_double_hits
 from .fit import FitQuality, hit_sigmas, longitudinal_fit, transverse_fit_rms, trim_outliers
 from .geometry import Envelope, LayerSurfaces, layer_keys
 from .seeding import DEFAULT_SEED_STAGES, SeedStage, find_seeds
@@ -88,7 +89,10 @@ class BuildConfig:
     :mod:`~tracknet.building.fit`; ``None``: no cut), ``max_chi2_z`` (chi2 per degree
     of freedom of its straight line in transverse path length and z, with the TrackML
     hit resolutions of :func:`~tracknet.building.fit.hit_sigmas`) and ``max_outliers`` (how many
-    worst-fitting hits a candidate may lose to pass it). The cost of a hit is its distance from the
+    worst-fitting hits a candidate may lose to pass it). ``double_hit_distance_mm``: after
+    selection, a free hit within this distance of a track's hit in the same layer (another
+    module) joins the track when it fits its helix (:mod:`~tracknet.building.doubles`;
+    ``None``: off). The cost of a hit is its distance from the
     sphere centre over the sphere radius, so ``max_mean_cost`` assumes radii that hold
     most true hits: the baseline's windows, or a model's radii times a calibrated
     ``radius_scale`` (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
@@ -117,6 +121,7 @@ class BuildConfig:
     max_fit_rms_mm: float | None = 0.5
     max_chi2_z: float | None = 30.0
     max_outliers: int = 2
+    double_hit_distance_mm: float | None = 10.0
     workers: int = ExtensionConfig.workers
 
     def __post_init__(self) -> None:
@@ -146,6 +151,8 @@ class BuildConfig:
             _check_number("radius_scale", self.radius_scale, positive=True)
         if self.max_radius_mm is not None:
             _check_number("max_radius_mm", self.max_radius_mm, positive=True)
+        if self.double_hit_distance_mm is not None:
+            _check_number("double_hit_distance_mm", self.double_hit_distance_mm, positive=True)
         _check_number("baseline_window_mm", self.baseline_window_mm, positive=True)
         _check_number("baseline_t2_window_mm", self.baseline_t2_window_mm, positive=True)
         _check_number("baseline_surface_margin_mm", self.baseline_surface_margin_mm)
@@ -227,8 +234,9 @@ class BuildResult:
 
     ``stages``: per seeding stage, counts (seeds, candidates, tracks, extension steps,
     sphere queries, most live candidates) and seconds (seeding, extension, selection).
-    ``tracks``: one row per track, ``track_id, stage, n_hits`` (kept), ``n_candidate_hits``
-    (before shared hits were removed), ``mean_cost``, ``misses``.
+    ``tracks``: one row per track, ``track_id, stage, n_hits`` (final), ``n_candidate_hits``
+    (before shared hits were removed), ``mean_cost``, ``misses``, ``fit_rms_mm``,
+    ``chi2_z`` and ``n_double_hits`` (attached after selection, counted in ``n_hits``).
     """
 
     submission: pd.DataFrame
@@ -413,6 +421,22 @@ def build_tracks(
                 "seconds_selection": time.perf_counter() - extended,
             }
         )
+    if config.double_hit_distance_mm is not None and "module_id" in event.hits.columns:
+        track_of_hit = attach_double_hits(
+            positions,
+            keys,
+            event.hits["module_id"].to_numpy(dtype=np.int64),
+            track_of_hit,
+            *sigmas,
+            max_distance_mm=config.double_hit_distance_mm,
+            max_residual_mm=config.max_fit_rms_mm if config.max_fit_rms_mm is not None else math.inf,
+            max_pull_z=math.sqrt(config.max_chi2_z) if config.max_chi2_z is not None else math.inf,
+            workers=config.workers,
+        )
+    track_table = pd.concat(tables, ignore_index=True)
+    final_hits = np.bincount(track_of_hit, minlength=n_tracks + 1)[1:]
+    track_table["n_double_hits"] = final_hits - track_table["n_hits"].to_numpy()
+    track_table["n_hits"] = final_hits
     submission = pd.DataFrame(
         {
             "event_id": np.full(n, event.event_id, dtype=np.int64),
@@ -427,7 +451,7 @@ def build_tracks(
         n_tracks=n_tracks,
         seconds=time.perf_counter() - start,
         stages=stages,
-        tracks=pd.concat(tables, ignore_index=True),
+        tracks=track_table,
     )
 
 

@@ -1,0 +1,117 @@
+"""Double hits: the second hit a track leaves in one layer, attached after selection.
+
+Neighbouring modules of a TrackML layer overlap a little, so a particle crossing the
+overlap leaves two hits in the same layer, a few millimetres apart, on two modules. Track
+following steps one layer at a time and takes one of them; the other stays unassigned,
+which costs the TrackML score (every hit carries weight) and makes a perfect match
+impossible.
+
+:func:`attach_double_hits` looks, for every hit still on no track, for the nearest hit
+of a track in the *same layer* on *another module* within ``max_distance_mm``
+(k-d tree). The pair is accepted when the free hit sits on the track's helix: the track
+is refitted with the free hit inserted next to its partner (:mod:`~tracknet.building.fit`)
+and the free hit's transverse residual must be at most ``max_residual_mm`` and its z pull
+at most ``max_pull_z``. A track takes at most one extra hit per layer (the one with the
+smallest residual), and a free hit joins at most one track.
+
+Everything is array arithmetic over the candidate pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .fit import longitudinal_fit, transverse_fit
+from .search import HitIndex
+
+__all__ = ["attach_double_hits"]
+
+
+def _track_paths(track_of_hit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(track_ids, paths, position_of_hit)``: hit rows per track in row order ``(T, L)``
+    (``-1`` padded), and for each hit row its column in its track's path (-1 if none)."""
+    rows = np.flatnonzero(track_of_hit > 0)
+    tracks = track_of_hit[rows]
+    order = np.lexsort((rows, tracks))
+    rows, tracks = rows[order], tracks[order]
+    track_ids, start, counts = np.unique(tracks, return_index=True, return_counts=True)
+    column = np.arange(len(rows)) - np.repeat(start, counts)
+    slot = np.repeat(np.arange(len(track_ids)), counts)
+    paths = np.full((len(track_ids), int(counts.max()) if len(counts) else 0), -1, dtype=np.int64)
+    paths[slot, column] = rows
+    position = np.full(len(track_of_hit), -1, dtype=np.int64)
+    position[rows] = column
+    return track_ids, paths, position
+
+
+def attach_double_hits(
+    positions: np.ndarray,
+    layer_key: np.ndarray,
+    module_id: np.ndarray,
+    track_of_hit: np.ndarray,
+    sigma_z: np.ndarray,
+    sigma_r: np.ndarray,
+    *,
+    max_distance_mm: float,
+    max_residual_mm: float,
+    max_pull_z: float,
+    workers: int = 1,
+) -> np.ndarray:
+    """``track_of_hit`` with double hits attached (see the module docstring).
+
+    Hits are rows of ``positions`` ``(N, 3)`` mm; ``layer_key``, ``module_id``,
+    ``track_of_hit`` (0: no track), ``sigma_z`` and ``sigma_r`` are per row. A track's
+    hits are put in order of distance from the beam line (the order along a track from
+    the interaction region, up to its apex) for the refit.
+    """
+    out = np.array(track_of_hit, dtype=np.int64, copy=True)
+    free = np.flatnonzero(out <= 0)
+    taken = np.flatnonzero(out > 0)
+    if len(free) == 0 or len(taken) == 0:
+        return out
+    found = HitIndex(positions[taken], workers=workers).nearest(positions[free], max_distance_mm, 4)
+    u = free[found.query]
+    a = taken[found.hit]
+    ok = (layer_key[u] == layer_key[a]) & (module_id[u] != module_id[a])
+    u, a = u[ok], a[ok]
+    if len(u) == 0:
+        return out
+    # One partner per free hit: the nearest (pairs come sorted by query, then distance).
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = u[1:] != u[:-1]
+    u, a = u[first], a[first]
+
+    # Each free hit inserted after its partner in a copy of the partner track's hits,
+    # ordered by distance from the beam line.
+    track_ids, paths, _ = _track_paths(out)
+    slot = np.searchsorted(track_ids, out[a])
+    base = paths[slot]
+    valid = base >= 0
+    radius = np.where(valid, np.hypot(positions[np.maximum(base, 0), 0], positions[np.maximum(base, 0), 1]), np.inf)
+    order = np.argsort(radius, axis=1, kind="stable")
+    base = np.take_along_axis(base, order, axis=1)
+    col_of_a = np.argmax(base == a[:, None], axis=1)
+    width = base.shape[1] + 1
+    grid = np.arange(width)[None, :]
+    source = np.where(grid <= col_of_a[:, None], grid, grid - 1)
+    inserted = np.take_along_axis(np.concatenate([base, np.full((len(base), 1), -1)], axis=1), source, axis=1)
+    inserted[np.arange(len(u)), col_of_a + 1] = u  # pads stay at the end: a is a real hit
+
+    _, residual = transverse_fit(positions, inserted, sigma_r)
+    _, pulls = longitudinal_fit(positions, inserted, sigma_z, sigma_r)
+    idx = np.arange(len(u))
+    good = (np.abs(residual[idx, col_of_a + 1]) <= max_residual_mm) & (
+        np.abs(pulls[idx, col_of_a + 1]) <= max_pull_z
+    )
+    u, a = u[good], a[good]
+    score = np.abs(residual[idx, col_of_a + 1])[good]
+    if len(u) == 0:
+        return out
+    # At most one extra hit per (track, layer): the best fitting.
+    track = out[a]
+    order = np.lexsort((score, layer_key[u], track))
+    u, track, key = u[order], track[order], layer_key[u][order]
+    head = np.ones(len(u), dtype=bool)
+    head[1:] = (track[1:] != track[:-1]) | (key[1:] != key[:-1])
+    out[u[head]] = track[head]
+    return out
