@@ -83,6 +83,14 @@ def hit_sigmas(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sigma_z, sigma_r
 
 
+def _gather(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, w, n)``: hit rows with padding replaced by row 0, the 0/1 weight of each
+    entry, and the number of hits per path."""
+    valid = paths >= 0
+    w = valid.astype(np.float64)
+    return np.where(valid, paths, 0), w, w.sum(axis=1)
+
+
 def transverse_fit_rms(positions: np.ndarray, paths: np.ndarray, sigma_r: np.ndarray | None = None) -> np.ndarray:
     """Transverse fit residual (mm, per degree of freedom) of each row of ``paths``.
 
@@ -106,13 +114,9 @@ def transverse_fit(
     direction and the normal), so residuals and rms stay in units of a precise hit.
     """
     paths = np.asarray(paths)
-    n_cand = paths.shape[0]
-    if n_cand == 0:
+    if paths.shape[0] == 0:
         return np.zeros(0, dtype=np.float64), np.zeros(paths.shape, dtype=np.float64)
-    valid = paths >= 0
-    rows = np.where(valid, paths, 0)
-    w = valid.astype(np.float64)
-    n = w.sum(axis=1)
+    rows, w, n = _gather(paths)
     safe_n = np.maximum(n, 1.0)
     x = positions[rows, 0] * w
     y = positions[rows, 1] * w
@@ -198,10 +202,7 @@ def longitudinal_fit(
     n_cand = paths.shape[0]
     if n_cand == 0:
         return np.zeros(0, dtype=np.float64), np.zeros(paths.shape, dtype=np.float64)
-    valid = paths >= 0
-    rows = np.where(valid, paths, 0)
-    w = valid.astype(np.float64)
-    n = w.sum(axis=1)
+    rows, w, n = _gather(paths)
     x, y, z = (positions[rows, k] for k in range(3))
     step = np.hypot(np.diff(x, axis=1), np.diff(y, axis=1)) * w[:, 1:]
     s = np.concatenate([np.zeros((n_cand, 1)), np.cumsum(step, axis=1)], axis=1)
