@@ -15,7 +15,13 @@ from tracknet.building.straw import (
     StrawHits,
     build_straw_batch,
     extend_straw,
+    absorb_fragments,
+    attach_by_fit,
+    circle_residuals,
+    circle_y_at,
     find_straw_seeds,
+    merge_pieces,
+    resolve_seeds,
 )
 from tracknet.data.straw_tracks import straw_tracks
 from tracknet.evaluation.straw import evaluate_straw
@@ -60,7 +66,7 @@ class TruthFollower:
     def start(self, entries: np.ndarray) -> None:
         return None
 
-    def advance(self, state: Any, parents: np.ndarray, entries: np.ndarray) -> None:
+    def advance(self, state: Any, parents: np.ndarray, entries: np.ndarray, **_: Any) -> None:
         return None
 
     def take(self, state: Any, rows: np.ndarray) -> None:
@@ -70,7 +76,7 @@ class TruthFollower:
     def concatenate(states: list[Any]) -> None:
         return None
 
-    def predict(self, state: Any, paths: np.ndarray, n_hits: np.ndarray, hits: StrawHits, next_x: np.ndarray) -> Any:
+    def predict(self, state: Any, paths: np.ndarray, n_hits: np.ndarray, hits: StrawHits, next_x: np.ndarray, **_: Any) -> Any:
         last = paths[np.arange(len(n_hits)), n_hits - 1]
         layer = np.searchsorted(GEOMETRY.layer_x, next_x - 1e-6)
         y = self.table[self.particle_of_hit[last], layer]
@@ -106,6 +112,94 @@ def test_training_tracks_hold_one_entry_per_layer_and_every_hit() -> None:
     assert 0.05 < (~tracks.is_hit).mean() < 0.4
 
 
+def test_resolved_training_entries_are_the_true_crossings() -> None:
+    batch = _single_tracks(200, 6, straight=True)
+    tracks = straw_tracks(batch, GEOMETRY.layer_x, GEOMETRY.layers_per_module, min_hits=3, positions="resolved")
+    p = batch.particles
+    row = np.searchsorted(p["event_id"], np.repeat(tracks.event_id, tracks.lengths))
+    x, y = tracks.coords[:, 0], tracks.coords[:, 1]
+    true_y = p["vy"][row] + (x - p["vx"][row]) * p["py"][row] / p["px"][row]
+    assert np.abs(y - true_y).max() < 1e-6  # hits and the layers between them
+    wire = straw_tracks(batch, GEOMETRY.layer_x, GEOMETRY.layers_per_module, min_hits=3)
+    assert np.abs(wire.coords[wire.is_hit, 1] - true_y[tracks.is_hit]).max() > 1.0
+    # Below min_drift_mm a hit stays at its wire.
+    coarse = straw_tracks(batch, GEOMETRY.layer_x, GEOMETRY.layers_per_module, 3, "resolved", min_drift_mm=0.5)
+    moved = np.abs(coarse.coords[:, 1] - wire.coords[:, 1]) > 0
+    assert np.all(np.abs(coarse.coords[moved & tracks.is_hit, 1] - true_y[moved & tracks.is_hit]) < 1e-6)
+
+
+def test_seed_variants_take_both_sides_of_both_drift_circles() -> None:
+    batch = _single_tracks(100, 7, straight=True)
+    hits = _hits_of(batch)
+    config = StrawBuildConfig()
+    seeds = find_straw_seeds(hits, config)
+    index, ya, yb = resolve_seeds(hits, seeds, config, True)
+    a, b = seeds[index, 0], seeds[index, 1]
+    slope = (yb - ya) / (hits.x[b] - hits.x[a])
+    sec = np.sqrt(1 + slope**2)
+    assert np.allclose(np.abs(ya - hits.y[a]), hits.drift[a] * sec, atol=1e-3)
+    assert np.allclose(np.abs(yb - hits.y[b]), hits.drift[b] * sec, atol=1e-3)
+    assert np.all(np.bincount(index) <= 4) and np.all(np.abs(slope) <= config.seed_max_slope)
+    plain, ya0, yb0 = resolve_seeds(hits, seeds, config, False)
+    assert np.array_equal(plain, np.arange(len(seeds))) and np.array_equal(ya0, hits.y[seeds[:, 0]])
+
+
+@pytest.mark.parametrize("resolve", [True, False], ids=["resolved", "wire"])
+def test_the_baseline_with_and_without_drift_resolution(resolve: bool) -> None:
+    batch = _single_tracks(300, 8, straight=False)
+    config = StrawBuildConfig(resolve_drift=resolve)
+    m = _metrics(batch, build_straw_batch(batch, GEOMETRY, "baseline", None, config))
+    assert m["wrong_hit_fraction"] == 0.0
+    assert m["found_fraction"] >= (0.95 if resolve else 0.85)
+
+
+# --------------------------------------------------------------------------- track fit and clean-up
+
+
+def test_the_circle_fit_is_exact_on_circles_and_lines() -> None:
+    x = np.tile(GEOMETRY.layer_x, (3, 1))
+    radius = np.array([1150.0, 5000.0, np.inf])[:, None]
+    y = np.where(np.isfinite(radius), 40.0 + np.sqrt(np.where(np.isfinite(radius), radius, 1.0) ** 2 - (x - 300.0) ** 2), 0.0)
+    y = np.where(np.isfinite(radius), y - y[:, :1], 0.1 * x)
+    valid = np.ones_like(x, dtype=bool)
+    valid[:, 5] = False
+    res, fit = circle_residuals(x, y, valid, with_fit=True)
+    assert np.abs(res).max() < 1e-3
+    assert np.allclose(circle_y_at(fit, x[:, 5]), y[:, 5], atol=1e-3)
+    y[0, 7] += 1.0
+    assert np.argmax(np.abs(circle_residuals(x, y, valid)[0])) == 7
+
+
+def _true_tracks(batch: StrawBatch) -> tuple[StrawHits, np.ndarray, np.ndarray]:
+    """Hits, the true track ids and the true crossings (resolved y) of ideal straight tracks."""
+    hits = _hits_of(batch)
+    h = batch.hits
+    y = h["y"] + np.sign(h["ty"] - h["y"]) * h["drift_mm"] * np.hypot(1.0, h["tpy"] / h["tpx"])
+    return hits, h["particle_id"].astype(np.int64), y
+
+
+def test_merge_attach_and_fragments_rebuild_broken_tracks() -> None:
+    batch = _single_tracks(200, 9, straight=False)
+    hits, truth, y = _true_tracks(batch)
+    config = StrawBuildConfig()
+    key = hits.event * 10 + truth
+    long = np.bincount(key)[key] >= 12
+    track = np.where(long, 100 * hits.event + truth, 0)  # ids unique in the chunk, as built
+    # Split each track in two at layer 14: the pieces are merged back.
+    broken = np.where(long & (hits.layer >= 14), track + 50, track)
+    merged = merge_pieces(broken, y, hits, config)
+    assert np.array_equal(merged, track)
+    # Drop the hits of the first and last layers: they are attached again.
+    cut = np.where((hits.layer >= 3) & (hits.layer <= 27), track, 0)
+    attached = attach_by_fit(cut, np.where(cut > 0, y, np.nan), hits, config)
+    # (A track seen again after more than max_misses empty layers keeps its far hits out.)
+    assert np.all((attached == track) | (attached == 0)) and np.mean(attached == track) > 0.99
+    # A short piece on another track's circle is dissolved into it.
+    pieces = np.where(long & (hits.layer >= 8) & (hits.layer < 12), track + 50, track)
+    absorbed = absorb_fragments(pieces, y.copy(), hits, config)
+    assert np.array_equal(absorbed, track)
+
+
 # --------------------------------------------------------------------------- builder
 
 
@@ -117,7 +211,7 @@ def test_seeds_pair_hits_of_one_event_and_module_only() -> None:
     a, b = seeds[:, 0], seeds[:, 1]
     assert np.all(hits.event[a] == hits.event[b])
     assert np.all(hits.layer[b] > hits.layer[a]) and np.all(hits.layer[b] - hits.layer[a] <= 2)
-    assert np.all(hits.layer[a] // 4 == hits.layer[b] // 4) and np.all(hits.layer[a] < 8)
+    assert np.all(hits.layer[a] // 4 == hits.layer[b] // 4) and np.all(hits.layer[a] < 4 * StrawBuildConfig().seed_modules)
 
 
 def test_a_perfect_follower_finds_every_clean_track_with_all_its_hits() -> None:
@@ -125,9 +219,10 @@ def test_a_perfect_follower_finds_every_clean_track_with_all_its_hits() -> None:
     config = StrawBuildConfig()
     submission = build_straw_batch(batch, GEOMETRY, "baseline", None, config, follower=TruthFollower(batch))
     m = _metrics(batch, submission)
-    # What is left is the seeding's reach: tracks without two hits close together in
-    # one of the first two modules (about 2 %).
-    assert m["found_fraction"] >= 0.97
+    # What is left: tracks of 3 hits (shorter than min_track_hits, about 2.5 % of these
+    # tracks) and the seeding's reach (no two hits close together in one of the first
+    # modules, about 1 %).
+    assert m["found_fraction"] >= 0.95
     assert m["precision_on_found_tracks"] >= 0.99
     assert m["wrong_hit_fraction"] == 0.0 and m["split_fraction"] <= 0.01
 

@@ -12,21 +12,29 @@ One entry per layer crossing
     A track's sequence holds **one entry per layer** from its first hit's layer to its
     last hit's layer, so that every step of the model goes exactly one layer further
     (``x`` of the next entry is the next layer's ``x``). A layer with a hit gives the
-    hit's measured position (the fired straw's centre). A layer the track crossed
-    without a hit (it passed between two straws, about one layer in five, or the straw
-    was inefficient) gives the trajectory's crossing of that layer, interpolated
-    linearly in ``x`` between the true points ``(tx, ty)`` of the hits before and after
-    it. The track builder does the same when it finds no hit on a layer: it feeds the
-    predicted crossing and goes on (:mod:`tracknet.building.straw`). Without these
-    entries the next hit would lie one, two or three layers ahead at random (after the
-    third layer of a module, 11 cm further), and the t1 circles would have to cover
-    that whole range.
+    hit's position (below). A layer the track crossed without a hit (it passed between
+    two straws, about one layer in five, or the straw was inefficient) gives the
+    trajectory's crossing of that layer, interpolated linearly in ``x`` between the
+    points of the hits before and after it (the true closest points ``(tx, ty)`` with
+    ``positions="wire"``, the resolved crossings with ``"resolved"``). The track builder
+    does the same: it feeds the predicted crossing while it looks on, and once it finds
+    the next hit the model re-reads the missed layers interpolated between the two hits
+    (:mod:`tracknet.building.straw`). Without these entries the next hit would lie one,
+    two or three layers ahead at random (after the third layer of a module, 11 cm
+    further), and the t1 circles would have to cover that whole range.
+
+A hit's position
+    ``positions="wire"``: the fired straw's centre ``(x, y)``. ``positions="resolved"``:
+    the crossing of the layer plane by the trajectory, ``y_wire +- drift * sqrt(1 +
+    slope^2)`` (:func:`resolved_y`) on the side of the true trajectory and with its true
+    slope (the momentum at the hit): the left/right ambiguity of the drift circle
+    resolved with the truth, as the builder resolves it by trying both sides. Drifts
+    below ``min_drift_mm`` stay at the wire.
 
 Noise (``particle_id`` 0), crosstalk (-2) and unlabelled (-1) hits are not track hits and
 never enter a training track; they are background that the builder must leave out.
-
-Coordinates are the measured ones: ``x, y`` of the fired straw's centre (mm). Everything
-is vectorised over all hits of a :class:`~tracknet.simulation.straw.batch.StrawBatch`.
+Everything is vectorised over all hits of a
+:class:`~tracknet.simulation.straw.batch.StrawBatch`.
 """
 
 from __future__ import annotations
@@ -37,7 +45,10 @@ import numpy as np
 
 from ..simulation.straw.batch import StrawBatch
 
-__all__ = ["StrawTracks", "straw_tracks"]
+__all__ = ["POSITIONS", "StrawTracks", "resolved_y", "straw_tracks"]
+
+#: How a hit becomes a track entry: the straw centre, or the drift-resolved crossing.
+POSITIONS: tuple[str, ...] = ("wire", "resolved")
 
 
 @dataclass(frozen=True)
@@ -80,11 +91,34 @@ class StrawTracks:
         )
 
 
-def straw_tracks(batch: StrawBatch, layer_x: np.ndarray, layers_per_module: int, min_hits: int = 3) -> StrawTracks:
+def resolved_y(
+    y_wire: np.ndarray, drift: np.ndarray, side: np.ndarray, slope: np.ndarray, min_drift_mm: float = 0.0
+) -> np.ndarray:
+    """The crossing of the layer plane by a track passing ``drift`` (mm) from the wire at
+    ``y_wire`` on ``side`` (+1: larger ``y``, -1: smaller) with slope ``dy/dx``:
+    ``y_wire + side * drift * sqrt(1 + slope^2)`` (exact for a straight track). A drift
+    below ``min_drift_mm`` is not resolved: the wire itself (within ``min_drift_mm`` of
+    either side), so that a wrong side can never cost more than that."""
+    off = np.where(drift >= min_drift_mm, drift, 0.0) * np.sqrt(1.0 + slope * slope)
+    return y_wire + side * off
+
+
+def straw_tracks(
+    batch: StrawBatch,
+    layer_x: np.ndarray,
+    layers_per_module: int,
+    min_hits: int = 3,
+    positions: str = "wire",
+    min_drift_mm: float = 0.0,
+) -> StrawTracks:
     """The tracks of every labelled particle of ``batch`` with at least ``min_hits`` hits
     after keeping one hit per layer, one entry per layer crossing from the track's
     first hit to its last (see the module docstring); ``layer_x`` (mm) is the ``x`` of
-    every global layer."""
+    every global layer. ``positions``: ``"wire"`` (a hit's entry is its straw centre) or
+    ``"resolved"`` (the left/right ambiguity resolved with the truth: the crossing
+    :func:`resolved_y` on the side of the true trajectory, with its true slope; drifts below ``min_drift_mm`` stay at the wire)."""
+    if positions not in POSITIONS:
+        raise ValueError(f"positions must be one of {list(POSITIONS)}, got {positions!r}")
     layer_x = np.asarray(layer_x, dtype=np.float64)
     h = batch.hits
     labelled = np.flatnonzero(h["particle_id"] > 0)
@@ -126,6 +160,14 @@ def straw_tracks(batch: StrawBatch, layer_x: np.ndarray, layers_per_module: int,
     # A layer crossed without a hit: the trajectory's crossing, interpolated along x
     # between the true points (tx, ty) of the hits around it.
     tx, ty = h["tx"][rows], h["ty"][rows]
+    if positions == "resolved":
+        wire_y = h["y"][rows].astype(np.float64)
+        side = np.where(ty >= wire_y, 1.0, -1.0)
+        tpx, tpy = h["tpx"][rows], h["tpy"][rows]
+        slope = np.where(np.abs(tpx) > 0, tpy / np.where(np.abs(tpx) > 0, tpx, 1.0), 0.0)
+        hit_y = resolved_y(wire_y, h["drift_mm"][rows].astype(np.float64), side, slope, min_drift_mm)
+        y = hit_y[prev]
+        tx, ty = layer_x[layer], hit_y
     virtual = ~is_hit
     if virtual.any():
         p, q = prev[virtual], nxt[virtual]

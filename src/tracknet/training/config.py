@@ -91,6 +91,10 @@ class StrawDataSettings:
     seed: int = 0
     first_event_id: int = 0
     config: dict[str, Any] = field(default_factory=dict)
+    #: Track entries: "wire" (straw centres) or "resolved" (drift-resolved crossings).
+    positions: str = "wire"
+    #: Drift distances (mm) below this are not resolved (the wire position is used).
+    min_drift_mm: float = 0.0
 
 
 @dataclass

@@ -15,7 +15,9 @@
    stale events; the directory appears under its final name only once complete.
 2. **Tracks**: :func:`tracknet.data.straw_tracks.straw_tracks` (labelled particles, hits
    ordered along ``x``, one entry per layer crossing, at least ``data.filter.min_hits``
-   hits); noise and
+   hits; a hit's entry is its straw centre or, with ``data.straw.positions: resolved``,
+   its drift-resolved crossing, drifts below ``data.straw.min_drift_mm`` left at the
+   wire; both recorded in the checkpoint's ``meta.data`` for the builder); noise and
    crosstalk hits are background, never track hits.
 3. **Split by event** (:func:`tracknet.data.cache.split_events` with ``data.split_seed``),
    coordinates ``(x, y)`` divided by ``data.scale_mm`` (the model frame), batches from
@@ -45,7 +47,7 @@ from ..data.straw_tracks import StrawTracks, straw_tracks
 from ..errors import ConfigError, DataError
 from .settings import DataSettings
 
-__all__ = ["STRAW_DIMS", "straw_config", "straw_simulator_fingerprint", "straw_events_dir", "StrawDataModule"]
+__all__ = ["STRAW_DIMS", "straw_config", "straw_positions", "straw_simulator_fingerprint", "straw_events_dir", "StrawDataModule"]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,28 @@ def straw_config(section: Mapping[str, Any] | None) -> Any:
         raise ConfigError(f"data.straw.config: {exc}") from None
 
 
+def straw_positions(straw: Mapping[str, Any]) -> str:
+    """``data.straw.positions``: ``"wire"`` (default when absent) or ``"resolved"``."""
+    from ..data.straw_tracks import POSITIONS
+
+    value = straw.get("positions", "wire")
+    if value not in POSITIONS:
+        raise ConfigError(f"data.straw.positions must be one of {list(POSITIONS)}, got {value!r}")
+    return str(value)
+
+
+def straw_min_drift(straw: Mapping[str, Any]) -> float:
+    """``data.straw.min_drift_mm``: drifts below it are not resolved (default 0)."""
+    value = straw.get("min_drift_mm", 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e3:
+        raise ConfigError(f"data.straw.min_drift_mm must be a number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_straw_settings(straw: Mapping[str, Any]) -> None:
     """One-line errors for bad ``data.straw`` values (before any work)."""
+    straw_positions(straw)
+    straw_min_drift(straw)
     for key, low in (("n_events", 1), ("seed", 0), ("first_event_id", 0)):
         value = straw.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -193,7 +215,10 @@ class StrawDataModule(L.LightningDataModule):
         if not event_ids:
             raise DataError("no straw events", file=str(directory))
         train_ids, val_ids = split_events(event_ids, s.val_fraction, s.min_val_events, s.split_seed)
-        tracks = straw_tracks(batch, geometry.layer_x, geometry.layers_per_module, min_hits=s.track_filter.min_hits)
+        tracks = straw_tracks(
+            batch, geometry.layer_x, geometry.layers_per_module, min_hits=s.track_filter.min_hits,
+            positions=straw_positions(s.straw), min_drift_mm=straw_min_drift(s.straw),
+        )
         train = tracks.take_events(np.asarray(train_ids, dtype=np.int64))
         val = tracks.take_events(np.asarray(val_ids, dtype=np.int64))
         if train.n_tracks == 0:
@@ -239,6 +264,8 @@ class StrawDataModule(L.LightningDataModule):
                 "val_tracks": self.val_tracks.n_tracks if self.val_tracks else 0,
                 "scale_mm": self.settings.scale_mm,
                 "geometry": self.geometry,
+                "positions": straw_positions(self.settings.straw),
+                "min_drift_mm": straw_min_drift(self.settings.straw),
             }
         )
         if not self.settings.dir:
