@@ -230,8 +230,12 @@ DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
         first=((8, 2), (8, 4), *_DISKS[0], *_DISKS[1]),
         second=((8, 6), (8, 8), *_DISKS[1], *_DISKS[2]),
         third=((8, 8), (13, 2), *_DISKS[2], *_DISKS[3]),
-        max_theta_change=0.0075,
-        max_d0_mm=1.5,
+        # Tighter than the first stage's window would need: in a full event this stage
+        # makes three seeds in four; these cuts drop a third of them and no found track
+        # (simulated full events and the event1000-barrel samples).
+        max_third_hits=1,
+        max_theta_change=0.004,
+        max_d0_mm=1.0,
         min_hits=5,
     ),
     SeedStage(
@@ -242,7 +246,8 @@ DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
         max_delta_phi=0.03,
         max_z0_mm=500.0,
         min_pt_gev=1.0,
-        max_theta_change=0.01,
+        max_third_hits=1,
+        max_theta_change=0.007,
         max_d0_mm=None,
         beamline=False,
         min_hits=6,
