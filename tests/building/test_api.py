@@ -48,11 +48,22 @@ def test_config_overrides_and_errors(tmp_path: Path) -> None:
         "workers": 0,
         "seed_stages": [],
         "field_tesla": float("nan"),
+        "max_radius_mm": 0.0,
+        "max_fit_rms_mm": -0.5,
+        "max_chi2_z": float("inf"),
+        "max_outliers": -1,
+        "double_hit_distance_mm": "10",
     }
     for key, value in bad.items():
         with pytest.raises(ConfigError) as info:
             BuildConfig.from_dict({key: value})
         assert "\n" not in str(info.value)
+        assert key in str(info.value)
+    # Every cut can be switched off.
+    off = BuildConfig.from_dict(
+        {"max_radius_mm": None, "max_fit_rms_mm": None, "max_chi2_z": None, "double_hit_distance_mm": None}
+    )
+    assert off.selection().max_fit_rms_mm is None and off.selection().max_chi2_z is None
     with pytest.raises(ConfigError, match="unknown build option"):
         BuildConfig.from_dict({"beam": 3})
     with pytest.raises(ConfigError, match="max_hits"):
