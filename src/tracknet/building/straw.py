@@ -965,26 +965,11 @@ def merge_pieces(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, c
         on = np.flatnonzero(track_of_hit > 0)
         if len(on) == 0:
             break
-        ids, inverse = np.unique(track_of_hit[on], return_inverse=True)
+        ids, on, inverse, x, y, valid, event, _ = _track_matrix(track_of_hit, hit_y, hits)
         n = len(ids)
-        x = np.zeros((n, n_layers))
-        y = np.zeros((n, n_layers))
-        valid = np.zeros((n, n_layers), dtype=bool)
-        x[inverse, hits.layer[on]] = hits.x[on]
-        y[inverse, hits.layer[on]] = hit_y[on]
-        valid[inverse, hits.layer[on]] = True
-        event = np.zeros(n, dtype=np.int64)
-        event[inverse] = hits.event[on]
         first = np.argmax(valid, axis=1)
         last = n_layers - 1 - np.argmax(valid[:, ::-1], axis=1)
-        # All ordered pairs of tracks of one event (tracks sorted by event).
-        order = np.argsort(event, kind="stable")
-        ev_sorted = event[order]
-        start = np.searchsorted(ev_sorted, ev_sorted, side="left")
-        stop = np.searchsorted(ev_sorted, ev_sorted, side="right")
-        count = stop - start
-        a = np.repeat(order, count)
-        b = order[np.repeat(start, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))]
+        a, b = _event_pairs(event)
         pair = last[a] < first[b]
         a, b = a[pair], b[pair]
         if len(a) == 0:
@@ -1004,18 +989,16 @@ def merge_pieces(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, c
         np.minimum.at(best_a, b, rms)
         take = (rms == best_a[a]) & (rms == best_a[b])
         a, b = a[take], b[take]
-        used = np.zeros(n, dtype=bool)
-        first_use = np.ones(len(a), dtype=bool)
-        # Ties can pair one track twice; keep each track's first pair only.
+        # Ties can pair one track twice; keep each track's first pair only, and no
+        # chains (a track both earlier and later piece) within one round.
         _, first_a = np.unique(a, return_index=True)
         keep_a = np.zeros(len(a), dtype=bool)
         keep_a[first_a] = True
         _, first_b = np.unique(b, return_index=True)
         keep_b = np.zeros(len(b), dtype=bool)
         keep_b[first_b] = True
-        first_use &= keep_a & keep_b & ~np.isin(a, b)
-        a, b = a[first_use], b[first_use]
-        used[a] = used[b] = True
+        single = keep_a & keep_b & ~np.isin(a, b)
+        a, b = a[single], b[single]
         if len(a) == 0:
             break
         new_id = ids.copy()
@@ -1114,23 +1097,14 @@ def attach_by_fit(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, 
     circle through their hits (module docstring): on each such layer the free hit whose
     drift circle lies nearest the fitted crossing joins when it lies within
     ``attach_mm``; ``max_misses + 1`` layers in a row without one end it. Vectorised
-    over tracks; one pass per layer step."""
+    over tracks; one pass per layer step. ``hit_y`` gets the crossings of the attached
+    hits (in place)."""
     track_of_hit = track_of_hit.copy()
-    hit_y = hit_y.copy()
-    on = np.flatnonzero(track_of_hit > 0)
-    if len(on) == 0:
+    if not np.any(track_of_hit > 0):
         return track_of_hit
     n_layers = hits.n_layers
-    ids, inverse = np.unique(track_of_hit[on], return_inverse=True)
+    ids, _, _, x, y, valid, event, _ = _track_matrix(track_of_hit, hit_y, hits)
     n = len(ids)
-    x = np.zeros((n, n_layers))
-    y = np.zeros((n, n_layers))
-    valid = np.zeros((n, n_layers), dtype=bool)
-    x[inverse, hits.layer[on]] = hits.x[on]
-    y[inverse, hits.layer[on]] = hit_y[on]
-    valid[inverse, hits.layer[on]] = True
-    event = np.zeros(n, dtype=np.int64)
-    event[inverse] = hits.event[on]
     free = track_of_hit <= 0
     for direction in (-1, 1):
         edge = np.argmax(valid, axis=1) if direction < 0 else n_layers - 1 - np.argmax(valid[:, ::-1], axis=1)
@@ -1144,9 +1118,7 @@ def attach_by_fit(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, 
             _, fit = circle_residuals(x[rows], y[rows], valid[rows], with_fit=True)
             lx = hits.layer_x[target[rows]]
             yc = circle_y_at(fit, lx)
-            slope = np.zeros(len(rows))
-            yd = circle_y_at(fit, lx + 1.0)
-            slope = yd - yc
+            slope = circle_y_at(fit, lx + 1.0) - yc
             sec = np.sqrt(1.0 + np.minimum(slope * slope, _MAX_SLOPE2))
             reach = config.attach_mm + hits.straw_radius_mm * sec
             q, hrow = hits.window(event[rows], target[rows], yc - reach, yc + reach)
