@@ -68,6 +68,19 @@ def _check_number(name: str, value: Any, *, positive: bool = False) -> None:
         raise ConfigError(f"build {name} must be {'>' if positive else '>='} 0, got {value!r}")
 
 
+def read_build_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object of a build settings file; one-line :class:`ConfigError` otherwise."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read build config ({exc.strerror or exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a build config must be a JSON object")
+    return data
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """Every setting of the track builder (lengths mm, field T, momenta GeV).
@@ -212,14 +225,7 @@ class BuildConfig:
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> BuildConfig:
         """The defaults with the overrides of a JSON file (one object)."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read build config ({exc.strerror or exc})") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a build config must be a JSON object")
+        data = read_build_json(path)
         try:
             return cls.from_dict(data)
         except ConfigError as exc:

@@ -100,7 +100,6 @@ for a straw directory.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -115,7 +114,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..events import UNASSIGNED_TRACK_ID
-from .builder import Candidates
+from .builder import Candidates, _first_ranks
 from .selection import SelectionConfig, select_tracks
 
 __all__ = [
@@ -246,14 +245,9 @@ class StrawBuildConfig:
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> StrawBuildConfig:
         """The defaults with the overrides of a JSON file (one object)."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read build config ({exc.strerror or exc})") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a build config must be a JSON object")
+        from .api import read_build_json
+
+        data = read_build_json(path)
         try:
             return cls.from_dict(data)
         except ConfigError as exc:
@@ -598,16 +592,6 @@ def _seed_entries(hits: StrawHits, seeds: np.ndarray, ya: np.ndarray, yb: np.nda
 # --------------------------------------------------------------------------- extension
 
 
-def _ranks(sorted_groups: np.ndarray) -> np.ndarray:
-    n = len(sorted_groups)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    start = np.ones(n, dtype=bool)
-    start[1:] = sorted_groups[1:] != sorted_groups[:-1]
-    first = np.flatnonzero(start)
-    return np.arange(n, dtype=np.int64) - np.repeat(first, np.diff(np.append(first, n)))
-
-
 def resolve_min_drift(follower: Any, config: StrawBuildConfig) -> float:
     """Drifts (mm) below which hits stay at the wire: the config's, else the follower's."""
     if config.resolve_min_drift_mm is not None:
@@ -762,7 +746,7 @@ def extend_straw(
         step_cost = norm + config.drift_weight * np.abs(np.abs(dy) - hits.drift[h]) / radius[q]
         by = np.lexsort((side, h, step_cost, q))
         q, h, step_cost, norm, hit_y, side = q[by], h[by], step_cost[by], norm[by], hit_y[by], side[by]
-        first_rank = _ranks(q)
+        first_rank = _first_ranks(q)
         best = np.full(len(live), np.inf)
         np.minimum.at(best, q, norm)
         take = first_rank < config.max_branches
@@ -781,7 +765,7 @@ def extend_straw(
         # Beam: the best beam_width children of each seed (all its left/right variants).
         child_seed = seed_of[parent]
         o = np.lexsort((child_hit, parent, child_cost, child_seed))
-        keep = o[_ranks(child_seed[o]) < config.beam_width]
+        keep = o[_first_ranks(child_seed[o]) < config.beam_width]
         # Merge children that stand on the same layer after the same two hits.
         is_hit = child_hit >= 0
         last = np.where(is_hit, child_hit, paths[parent, n_hits[parent] - 1])
@@ -1074,7 +1058,7 @@ def absorb_fragments(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHit
     fa, fb_, fclose, fy = a[frag], b[frag], close[frag], y_hit[frag]
     o = np.lexsort((-size[fb_], fa))
     fa, fb_, fclose, fy = fa[o], fb_[o], fclose[o], fy[o]
-    head = _ranks(fa) == 0
+    head = _first_ranks(fa) == 0
     fa, fb_, fclose, fy = fa[head], fb_[head], fclose[head], fy[head]
     # Hosts are not themselves dissolved.
     ok = ~np.isin(fb_, fa)
@@ -1132,11 +1116,11 @@ def attach_by_fit(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, 
             # The nearest hit per track; a hit wanted by two tracks goes to the nearer.
             o = np.lexsort((hrow, dist, q))
             q, hrow, y_hit, dist = q[o], hrow[o], y_hit[o], dist[o]
-            head = _ranks(q) == 0
+            head = _first_ranks(q) == 0
             q, hrow, y_hit, dist = q[head], hrow[head], y_hit[head], dist[head]
             o = np.lexsort((q, dist, hrow))
             q, hrow, y_hit = q[o], hrow[o], y_hit[o]
-            head = _ranks(hrow) == 0
+            head = _first_ranks(hrow) == 0
             q, hrow, y_hit = q[head], hrow[head], y_hit[head]
             r = rows[q]
             t = target[r]
@@ -1185,7 +1169,7 @@ def build_straw_hits(follower: Any, hits: StrawHits, n_events: int, config: Stra
     on = np.flatnonzero(track_of_hit > 0)
     if len(on):
         pairs, inverse = np.unique(np.stack([hits.event[on], track_of_hit[on]], axis=1), axis=0, return_inverse=True)
-        out[on] = (_ranks(pairs[:, 0]) + 1)[inverse.ravel()]
+        out[on] = (_first_ranks(pairs[:, 0]) + 1)[inverse.ravel()]
     return out
 
 
