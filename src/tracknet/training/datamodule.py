@@ -121,6 +121,23 @@ def _simulate_into(directory: Path, config: Any, simulation: dict[str, Any], pro
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def describe_data(module: Any) -> dict[str, Any]:
+    """The checkpoint-meta description shared by the data modules: the settings, the
+    events directory, and the events and tracks used for training and validation."""
+    out = module.settings.describe()
+    out.update(
+        {
+            "events_dir": str(module.events_dir) if module.events_dir else None,
+            "train_events": len(module.train_events),
+            "val_events": len(module.val_events),
+            "train_tracks": module.train_tracks.n_tracks if module.train_tracks else 0,
+            "val_tracks": module.val_tracks.n_tracks if module.val_tracks else 0,
+            "scale_mm": module.settings.scale_mm,
+        }
+    )
+    return out
+
+
 class TrackDataModule(L.LightningDataModule):
     """Training/validation tracks of the ``data`` settings (see the module docstring)."""
 
@@ -266,17 +283,7 @@ class TrackDataModule(L.LightningDataModule):
 
     def describe(self) -> dict[str, Any]:
         """Primitives about the data used (checkpoint meta)."""
-        out = self.settings.describe()
-        out.update(
-            {
-                "events_dir": str(self.events_dir) if self.events_dir else None,
-                "train_events": len(self.train_events),
-                "val_events": len(self.val_events),
-                "train_tracks": self.train_tracks.n_tracks if self.train_tracks else 0,
-                "val_tracks": self.val_tracks.n_tracks if self.val_tracks else 0,
-                "scale_mm": self.settings.scale_mm,
-            }
-        )
+        out = describe_data(self)
         if self.settings.source == "simulated" and not self.settings.dir:
             out["simulation"] = {
                 k: self.settings.simulation[k] for k in ("n_events", "seed", "first_event_id")

@@ -45,6 +45,7 @@ from ..data.dataset import TrackBatch, TrackDataset, make_dataloader
 from ..data.normalize import Normalizer
 from ..data.straw_tracks import StrawTracks, straw_tracks
 from ..errors import ConfigError, DataError
+from .datamodule import describe_data
 from .settings import DataSettings
 
 __all__ = ["STRAW_DIMS", "straw_config", "straw_positions", "straw_simulator_fingerprint", "straw_events_dir", "StrawDataModule"]
@@ -254,15 +255,9 @@ class StrawDataModule(L.LightningDataModule):
 
     def describe(self) -> dict[str, Any]:
         """Primitives about the data used (checkpoint meta)."""
-        out = self.settings.describe()
+        out = describe_data(self)
         out.update(
             {
-                "events_dir": str(self.events_dir) if self.events_dir else None,
-                "train_events": len(self.train_events),
-                "val_events": len(self.val_events),
-                "train_tracks": self.train_tracks.n_tracks if self.train_tracks else 0,
-                "val_tracks": self.val_tracks.n_tracks if self.val_tracks else 0,
-                "scale_mm": self.settings.scale_mm,
                 "geometry": self.geometry,
                 "positions": straw_positions(self.settings.straw),
                 "min_drift_mm": straw_min_drift(self.settings.straw),
