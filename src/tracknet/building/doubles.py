@@ -27,9 +27,8 @@ from .search import HitIndex
 __all__ = ["attach_double_hits"]
 
 
-def _track_paths(track_of_hit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(track_ids, paths, position_of_hit)``: hit rows per track in row order ``(T, L)``
-    (``-1`` padded), and for each hit row its column in its track's path (-1 if none)."""
+def _track_paths(track_of_hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(track_ids, paths)``: hit rows per track in row order ``(T, L)``, ``-1`` padded."""
     rows = np.flatnonzero(track_of_hit > 0)
     tracks = track_of_hit[rows]
     order = np.lexsort((rows, tracks))
@@ -39,9 +38,7 @@ def _track_paths(track_of_hit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     slot = np.repeat(np.arange(len(track_ids)), counts)
     paths = np.full((len(track_ids), int(counts.max()) if len(counts) else 0), -1, dtype=np.int64)
     paths[slot, column] = rows
-    position = np.full(len(track_of_hit), -1, dtype=np.int64)
-    position[rows] = column
-    return track_ids, paths, position
+    return track_ids, paths
 
 
 def attach_double_hits(
@@ -83,11 +80,12 @@ def attach_double_hits(
 
     # Each free hit inserted after its partner in a copy of the partner track's hits,
     # ordered by distance from the beam line.
-    track_ids, paths, _ = _track_paths(out)
+    track_ids, paths = _track_paths(out)
     slot = np.searchsorted(track_ids, out[a])
     base = paths[slot]
     valid = base >= 0
-    radius = np.where(valid, np.hypot(positions[np.maximum(base, 0), 0], positions[np.maximum(base, 0), 1]), np.inf)
+    rows_xy = positions[np.maximum(base, 0), :2]
+    radius = np.where(valid, np.hypot(rows_xy[..., 0], rows_xy[..., 1]), np.inf)
     order = np.argsort(radius, axis=1, kind="stable")
     base = np.take_along_axis(base, order, axis=1)
     col_of_a = np.argmax(base == a[:, None], axis=1)

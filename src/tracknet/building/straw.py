@@ -114,6 +114,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..events import UNASSIGNED_TRACK_ID
+from .api import ALGORITHMS
 from .builder import Candidates, _first_ranks
 from .selection import SelectionConfig, select_tracks
 
@@ -141,7 +142,7 @@ __all__ = [
     "check_straw_model",
 ]
 
-STRAW_ALGORITHMS: tuple[str, ...] = ("tracknet", "baseline")
+STRAW_ALGORITHMS: tuple[str, ...] = ALGORITHMS  # the same two as for TrackML events
 _Y_OFFSET = 5.0e3  # mm: y + offset is positive for any detector smaller than 10 m
 _KEY_SPAN = 1.0e4  # mm between two (event, layer) groups of the search key
 _MAX_SLOPE2 = 3.5**2
