@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP  := $(VENV)/.tracknet-installed
 DEMO_OUT ?= outputs/demo
 
-.PHONY: demo test test-all bench venv clean
+.PHONY: demo test test-fast test-all lint bench venv clean
 
 venv: $(STAMP)
 
@@ -22,9 +22,22 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/tracknet demo --out $(DEMO_OUT)
 
-## The test suite (slow tests included; CI runs this).
+## The test suite (slow tests included, in random order; CI runs this).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## The suite without the tests marked slow.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## Lint, formatting and types (CI runs this too).
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+## Everything CI checks.
+test-all: lint test
 
 bench: $(STAMP)
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done

@@ -7,8 +7,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TRACKML = (REPO_ROOT / ".." / "shared" / "data" / "trackml").resolve()
@@ -34,5 +35,10 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]
 
 
 def emit(name: str, figures: dict[str, Any]) -> None:
-    record = {"benchmark": name, "python": platform.python_version(), "cpus": os.cpu_count(), **figures}
+    record = {
+        "benchmark": name,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        **figures,
+    }
     print(json.dumps(record, sort_keys=True))

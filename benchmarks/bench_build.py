@@ -37,9 +37,9 @@ from typing import Any
 # track building whenever another process holds a core (see tracknet.building.commands).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import torch  # noqa: E402
+import torch
 
-from _common import SHARED_TRACKML, emit, timed  # noqa: E402
+from _common import SHARED_TRACKML, emit, timed
 from tracknet.building.api import BuildConfig, BuildResult, build_tracks
 from tracknet.evaluation import ParticleSelection, evaluate_event
 from tracknet.events import Event
@@ -47,7 +47,10 @@ from tracknet.io.trackml import read_event
 from tracknet.model.checkpoint import LoadedModel, load_checkpoint
 from tracknet.simulation import SimulationConfig, event_rng, simulate_event
 
-REAL_EVENTS = (SHARED_TRACKML / "unlabeled" / "event000001001", SHARED_TRACKML / "unlabeled" / "event000001003")
+REAL_EVENTS = (
+    SHARED_TRACKML / "unlabeled" / "event000001001",
+    SHARED_TRACKML / "unlabeled" / "event000001003",
+)
 SELECTION = ParticleSelection(min_pt=1.0, min_hits=5)
 
 
@@ -69,7 +72,9 @@ def quick_model(n_events: int, directory: Path) -> Path:
     return Path(train(cfg)["last_checkpoint"])
 
 
-def figures(event: Event, algorithm: str, model: LoadedModel | None, config: BuildConfig, repeats: int) -> dict[str, Any]:
+def figures(
+    event: Event, algorithm: str, model: LoadedModel | None, config: BuildConfig, repeats: int
+) -> dict[str, Any]:
     seconds, _, result = timed(lambda: build_tracks(event, algorithm, model, config), repeats)
     assert isinstance(result, BuildResult)
     out: dict[str, Any] = {
@@ -79,11 +84,14 @@ def figures(event: Event, algorithm: str, model: LoadedModel | None, config: Bui
         "tracks": result.n_tracks,
         "assigned_fraction": round(float((result.submission.track_id > 0).mean()), 4),
         "stages": [
-            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in stage.items()} for stage in result.stages
+            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in stage.items()}
+            for stage in result.stages
         ],
     }
     if event.truth is not None:
-        score, metrics, _ = evaluate_event(event, result.submission[["hit_id", "track_id"]], SELECTION)
+        score, metrics, _ = evaluate_event(
+            event, result.submission[["hit_id", "track_id"]], SELECTION
+        )
         out.update(
             trackml_score=round(score, 4),
             efficiency=round(metrics.efficiency, 4),
@@ -118,7 +126,9 @@ def main() -> None:
     for name, event in events.items():
         entry: dict[str, Any] = {"n_hits": event.n_hits}
         for algorithm in ("tracknet", "baseline"):
-            entry[algorithm] = figures(event, algorithm, model if algorithm == "tracknet" else None, config, args.repeats)
+            entry[algorithm] = figures(
+                event, algorithm, model if algorithm == "tracknet" else None, config, args.repeats
+            )
         results[name] = entry
     emit(
         "build",
@@ -128,7 +138,9 @@ def main() -> None:
             "checkpoint": str(args.checkpoint)
             if args.checkpoint
             else f"experiment=simulated_full shortened ({args.quick_events} events, 1 epoch)",
-            "radius_scale": config.radius_scale if config.radius_scale is not None else model.meta.get("radius_scale", 1.0),
+            "radius_scale": config.radius_scale
+            if config.radius_scale is not None
+            else model.meta.get("radius_scale", 1.0),
             "selection": "pt >= 1 GeV, >= 5 hits",
             "events": results,
         },

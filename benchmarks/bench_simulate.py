@@ -16,12 +16,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy is imported
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import argparse
+import statistics
+import time
 
-from _common import emit, pin_to_one_core  # noqa: E402
-from tracknet.simulation import SimulationConfig, event_rng, simulate_event  # noqa: E402
+from _common import emit, pin_to_one_core
+from tracknet.simulation import SimulationConfig, event_rng, simulate_event
 
 
 def main() -> None:

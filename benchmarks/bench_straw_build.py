@@ -34,9 +34,16 @@ def main() -> int:
     else:
         torch.manual_seed(0)
         model = StepAheadTrackNet(input_dim=2, hidden_size=32, num_layers=2, features="straw")
-        loaded, untrained = LoadedModel(model.eval(), Normalizer(250.0), {"detector": "straw"}), True
+        loaded, untrained = (
+            LoadedModel(model.eval(), Normalizer(250.0), {"detector": "straw"}),
+            True,
+        )
     config = StrawBuildConfig()
-    figures: dict[str, object] = {"n_events": N_EVENTS, "untrained_model": untrained, "torch_threads": torch.get_num_threads()}
+    figures: dict[str, object] = {
+        "n_events": N_EVENTS,
+        "untrained_model": untrained,
+        "torch_threads": torch.get_num_threads(),
+    }
     for name, occupancy in (
         ("two_tracks", Occupancy(distribution="fixed", mean=2.0, min_tracks=0, max_tracks=8)),
         ("poisson_mean2", Occupancy()),
@@ -44,10 +51,14 @@ def main() -> int:
         straw = StrawConfig(occupancy=occupancy)
         batch = simulate_straw_batch(straw, N_EVENTS, seed=11)
         for algorithm in ("tracknet", "baseline"):
-            follower = make_straw_follower(algorithm, loaded if algorithm == "tracknet" else None, config)
+            follower = make_straw_follower(
+                algorithm, loaded if algorithm == "tracknet" else None, config
+            )
             stats: dict[str, int] = {}
             seconds, _, _ = timed(
-                lambda: build_straw_batch(batch, straw.geometry, algorithm, None, config, follower=follower, stats=stats),
+                lambda: build_straw_batch(
+                    batch, straw.geometry, algorithm, None, config, follower=follower, stats=stats
+                ),
                 repeats=1,
             )
             figures[f"{name}_{algorithm}_events_per_second"] = round(N_EVENTS / seconds)

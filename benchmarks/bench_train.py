@@ -38,7 +38,6 @@ from pathlib import Path
 import torch
 
 from _common import emit
-
 from tracknet.data.cache import build_dataset, dataset_key, prepare_events, split_events
 from tracknet.data.normalize import Normalizer
 from tracknet.io.trackml import list_events, parse_event_id
@@ -53,7 +52,9 @@ from tracknet.training.settings import DataSettings, TrainingSettings, simulatio
 REFERENCE_ORIGINAL_TRACKS_PER_S = 190
 
 
-def train_throughput(config: dict, events_dir: Path, cache: Path, threads: int, epochs: int) -> dict:
+def train_throughput(
+    config: dict, events_dir: Path, cache: Path, threads: int, epochs: int
+) -> dict:
     import lightning as L
 
     data = dict(config["data"], dir=str(events_dir), cache_dir=str(cache))
@@ -91,7 +92,9 @@ def train_throughput(config: dict, events_dir: Path, cache: Path, threads: int, 
         "tracks_per_s": float(trainer.callback_metrics["train/tracks_per_s"]),
         "fit_seconds_incl_startup": round(total, 2),
         "tracks_per_epoch": n_tracks,
-        "mean_hits_per_track": round(float(datamodule.train_tracks.lengths.mean()), 2) if n_tracks else 0.0,
+        "mean_hits_per_track": round(float(datamodule.train_tracks.lengths.mean()), 2)
+        if n_tracks
+        else 0.0,
     }
 
 
@@ -111,7 +114,11 @@ def main() -> int:
         events_dir = tmp / "events"
         start = time.perf_counter()
         simulate_to_directory(
-            simulation_config(sim), events_dir, n_events=args.events, seed=int(sim["seed"]), progress=False
+            simulation_config(sim),
+            events_dir,
+            n_events=args.events,
+            seed=int(sim["seed"]),
+            progress=False,
         )
         simulate_s = time.perf_counter() - start
 
@@ -131,7 +138,15 @@ def main() -> int:
         normalizer = Normalizer(data.scale_mm)
         key = dataset_key(prepared, val_ids, data.track_filter, data.dims, normalizer)
         start = time.perf_counter()
-        build_dataset(tmp / "cache" / "datasets" / key, prepared, ids, val_ids, data.track_filter, data.dims, normalizer)
+        build_dataset(
+            tmp / "cache" / "datasets" / key,
+            prepared,
+            ids,
+            val_ids,
+            data.track_filter,
+            data.dims,
+            normalizer,
+        )
         build_s = time.perf_counter() - start
 
         figures: dict = {

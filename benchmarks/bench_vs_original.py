@@ -172,14 +172,13 @@ def run_original_child(params: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(params["threads"])
     import pytorch_lightning as pl
+    import train as original_train  # the original train.py (setup_training)
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
     from pytorch_lightning.callbacks import Callback, ModelCheckpoint
     from pytorch_lightning.loggers import TensorBoardLogger
-    from torch.utils.data import DataLoader
-
-    import train as original_train  # the original train.py (setup_training)
     from src.tracknet.data.collate import collate_fn
+    from torch.utils.data import DataLoader
 
     data_dirs = ",".join(str(d) for d in params["data_dirs"])
     epochs, warmup = params["epochs"], params["warmup_epochs"]
@@ -386,7 +385,7 @@ def measure_original(
     if proc.returncode != 0 or not lines:
         tail = log.read_text()[-4000:]
         raise RuntimeError(f"the original code failed (exit {proc.returncode}); log tail:\n{tail}")
-    return json.loads(lines[-1][len(RESULT_TAG):])
+    return json.loads(lines[-1][len(RESULT_TAG) :])
 
 
 # --------------------------------------------------------------------------- ours
@@ -433,7 +432,10 @@ def ours_lightning_module():  # type: ignore[no-untyped-def]
         obj = getattr(training, name, None)
         if isinstance(obj, type) and issubclass(obj, lp.LightningModule):
             return obj, f"tracknet.training.{name}"
-    return None, "our plain PyTorch training step (DataLoader, forward, loss, backward, Adam); the Lightning path is measured by benchmarks/bench_train.py"
+    return (
+        None,
+        "our plain PyTorch training step (DataLoader, forward, loss, backward, Adam); the Lightning path is measured by benchmarks/bench_train.py",
+    )
 
 
 def train_ours_plain(

@@ -15,7 +15,11 @@ from tracknet.io.trackml import write_event
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tracknet", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "tracknet", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -68,14 +72,34 @@ def test_evaluate_json_on_real_event_perfect_and_bad_rows(tmp_path: Path) -> Non
 
     directory = shared_path("event1000-barrel", "ez-0.1")
     truth = pd.read_csv(directory / "event000001000-truth.csv")
-    perfect = pd.DataFrame({"event_id": 1000, "hit_id": truth.hit_id, "track_id": truth.particle_id})
+    perfect = pd.DataFrame(
+        {"event_id": 1000, "hit_id": truth.hit_id, "track_id": truth.particle_id}
+    )
     perfect.to_csv(tmp_path / "perfect.csv", index=False)
-    result = run_cli("evaluate", "--data-dir", str(directory), "--submission", str(tmp_path / "perfect.csv"), "--json", "--min-pt", "1")
+    result = run_cli(
+        "evaluate",
+        "--data-dir",
+        str(directory),
+        "--submission",
+        str(tmp_path / "perfect.csv"),
+        "--json",
+        "--min-pt",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     import json
 
     summary = json.loads(result.stdout)
-    for key in ("trackml_score", "efficiency", "perfect_efficiency", "fake_rate", "duplicate_rate", "n_events", "n_particles", "n_tracks"):
+    for key in (
+        "trackml_score",
+        "efficiency",
+        "perfect_efficiency",
+        "fake_rate",
+        "duplicate_rate",
+        "n_events",
+        "n_particles",
+        "n_tracks",
+    ):
         assert key in summary
     assert summary["trackml_score"] == 1.0
     assert summary["trackml_score_min_pt"] == 1.0
@@ -84,18 +108,32 @@ def test_evaluate_json_on_real_event_perfect_and_bad_rows(tmp_path: Path) -> Non
     bad = perfect.copy()
     bad.loc[7, "hit_id"] = 10**9
     bad.to_csv(tmp_path / "bad.csv", index=False)
-    result = run_cli("evaluate", "--data-dir", str(directory), "--submission", str(tmp_path / "bad.csv"))
+    result = run_cli(
+        "evaluate", "--data-dir", str(directory), "--submission", str(tmp_path / "bad.csv")
+    )
     assert_one_line_error(result, "hit_id")
 
     perfect.drop(columns=["track_id"]).to_csv(tmp_path / "nocol.csv", index=False)
-    result = run_cli("evaluate", "--data-dir", str(directory), "--submission", str(tmp_path / "nocol.csv"))
+    result = run_cli(
+        "evaluate", "--data-dir", str(directory), "--submission", str(tmp_path / "nocol.csv")
+    )
     assert_one_line_error(result, "nocol.csv", "column 'track_id'", "missing column")
 
 
 def test_simulate_is_byte_identical_and_readable(tmp_path: Path) -> None:
     from tracknet.io.trackml import iter_events
 
-    args = ("simulate", "trackml", "--events", "2", "--seed", "5", "--particles", "300", "--no-progress")
+    args = (
+        "simulate",
+        "trackml",
+        "--events",
+        "2",
+        "--seed",
+        "5",
+        "--particles",
+        "300",
+        "--no-progress",
+    )
     first = run_cli(*args, "--out", str(tmp_path / "a"))
     second = run_cli(*args, "--out", str(tmp_path / "b"))
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
@@ -107,9 +145,13 @@ def test_simulate_is_byte_identical_and_readable(tmp_path: Path) -> None:
     events = list(iter_events(tmp_path / "a"))
     assert [e.event_id for e in events] == [1, 2]
 
-    result = run_cli("simulate", "trackml", "--out", str(tmp_path / "a" / names_a[0]), "--events", "1")
+    result = run_cli(
+        "simulate", "trackml", "--out", str(tmp_path / "a" / names_a[0]), "--events", "1"
+    )
     assert_one_line_error(result, "not a directory")
-    result = run_cli("simulate", "trackml", "--out", str(tmp_path / "c"), "--events", "1", "--field", "0")
+    result = run_cli(
+        "simulate", "trackml", "--out", str(tmp_path / "c"), "--events", "1", "--field", "0"
+    )
     assert_one_line_error(result, "field")
     assert not (tmp_path / "c").exists()
 
@@ -117,13 +159,27 @@ def test_simulate_is_byte_identical_and_readable(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     result = run_cli(
-        "demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--train-events", "6", "--test-events", "1", "--no-progress"
+        "demo",
+        "--out",
+        str(tmp_path / "demo"),
+        "--epochs",
+        "1",
+        "--train-events",
+        "6",
+        "--test-events",
+        "1",
+        "--no-progress",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = (tmp_path / "demo" / "report" / "report.md").read_text()
     assert "| metric | TrackNET | baseline |" in report
     assert "Build time per event (s)" in report
-    for name in ("efficiency_pt.png", "efficiency_eta.png", "fake_duplicate_eta.png", "event_display.html"):
+    for name in (
+        "efficiency_pt.png",
+        "efficiency_eta.png",
+        "fake_duplicate_eta.png",
+        "event_display.html",
+    ):
         assert (tmp_path / "demo" / "report" / name).is_file()
     import json
 

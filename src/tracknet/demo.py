@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .evaluation import ParticleSelection, names
 from .evaluation.files import evaluate_submission
@@ -24,7 +25,7 @@ from .io.atomic import write_json_atomic
 from .io.trackml import read_event, read_submission, write_event
 from .simulation import SimulationConfig, event_rng, simulate_event
 
-__all__ = ["DEMO_TRAIN_OVERRIDES", "BARREL_VOLUMES", "run_demo"]
+__all__ = ["BARREL_VOLUMES", "DEMO_TRAIN_OVERRIDES", "run_demo"]
 
 #: The detector of the recipe and of the test events: the TrackML barrel.
 BARREL_VOLUMES: tuple[int, ...] = (8, 13, 17)
@@ -78,7 +79,11 @@ def run_demo(
     for algorithm, label in (("tracknet", "TrackNET"), ("baseline", "baseline")):
         path = out / "submissions" / f"{algorithm}.csv"
         built = build_directory(
-            test_dir, path, algorithm, checkpoint if algorithm == "tracknet" else None, progress=progress
+            test_dir,
+            path,
+            algorithm,
+            checkpoint if algorithm == "tracknet" else None,
+            progress=progress,
         )
         seconds = {int(k): float(v["seconds"]) for k, v in built.events.items()}
         submissions[label] = path
@@ -104,7 +109,9 @@ def run_demo(
     )
     summary = {
         "checkpoint": str(checkpoint),
-        "training": {k: v for k, v in trained.items() if isinstance(v, (int, float, str)) or v is None},
+        "training": {
+            k: v for k, v in trained.items() if isinstance(v, (int, float, str)) or v is None
+        },
         "timings": timings,
         "algorithms": {e.name: e.evaluation.summary for e in entries},
         "build_seconds_per_event": {e.name: e.build_seconds for e in entries},
@@ -117,7 +124,10 @@ def run_demo(
     echo(f"{'':>12}  " + "  ".join(f"{k:>15}" for k in keys))
     for entry in entries:
         values = [entry.evaluation.summary.get(k) for k in keys]
-        echo(f"{entry.name:>12}  " + "  ".join(f"{'n/a' if v is None else f'{v:.4f}':>15}" for v in values))
+        echo(
+            f"{entry.name:>12}  "
+            + "  ".join(f"{'n/a' if v is None else f'{v:.4f}':>15}" for v in values)
+        )
     echo("")
     echo(f"report: {report}")
     echo(f"event display: {display}")

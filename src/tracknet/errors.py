@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TrackNetError", "DataError", "ConfigError", "CheckpointError"]
+__all__ = ["CheckpointError", "ConfigError", "DataError", "TrackNetError"]
 
 
 class TrackNetError(Exception):

@@ -21,32 +21,33 @@ crosstalk hit of the straw tracker. A submission's ``track_id`` of ``0`` (or bel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
-    "MM",
-    "GEV",
-    "TESLA",
-    "NS",
-    "NOISE_PARTICLE_ID",
-    "UNLABELLED_PARTICLE_ID",
-    "CROSSTALK_PARTICLE_ID",
-    "UNASSIGNED_TRACK_ID",
-    "HITS_SCHEMA",
-    "TRUTH_SCHEMA",
-    "PARTICLES_SCHEMA",
-    "PARTICLES_OPTIONAL",
-    "CELLS_SCHEMA",
     "BLACKLIST_HITS_SCHEMA",
     "BLACKLIST_PARTICLES_SCHEMA",
-    "SUBMISSION_SCHEMA",
-    "DETECTORS_SCHEMA",
-    "PART_SCHEMAS",
+    "CELLS_SCHEMA",
     "COORDINATE_COLUMNS",
+    "CROSSTALK_PARTICLE_ID",
+    "DETECTORS_SCHEMA",
+    "GEV",
+    "HITS_SCHEMA",
+    "MM",
+    "NOISE_PARTICLE_ID",
+    "NS",
+    "PARTICLES_OPTIONAL",
+    "PARTICLES_SCHEMA",
+    "PART_SCHEMAS",
+    "SUBMISSION_SCHEMA",
+    "TESLA",
+    "TRUTH_SCHEMA",
+    "UNASSIGNED_TRACK_ID",
+    "UNLABELLED_PARTICLE_ID",
     "Event",
     "particle_kinematics",
 ]

@@ -13,7 +13,9 @@ from tracknet.io.trackml import list_events, write_event
 APP = make_app(overlay=overlay)
 
 
-def test_overlay_straw_and_trackml(tmp_path: Path, straw_source: Path, straw_background: Path) -> None:
+def test_overlay_straw_and_trackml(
+    tmp_path: Path, straw_source: Path, straw_background: Path
+) -> None:
     out = tmp_path / "synthetic"
     code, text = run(APP, "overlay", "--source", str(straw_source), "--out", str(out), "--events", "50", "--tracks-per-event", "2",
                      "--noise-rate", "0.002", "--crosstalk", "0.02", "--seed", "3", "--with-singles", "--no-progress")  # fmt: skip
@@ -27,7 +29,19 @@ def test_overlay_straw_and_trackml(tmp_path: Path, straw_source: Path, straw_bac
     assert code == 0, text and read_dataset_record(tmp_path / "semi")["kind"] == "semi-synthetic"
     source = tmp_path / "tml"
     write_event(make_small_event(event_id=3, n_particles=6), source)
-    code, text = run(APP, "overlay", "--source", str(source), "--out", str(tmp_path / "t"), "--events", "3", "--tracks-per-event", "2", "--no-progress")
+    code, text = run(
+        APP,
+        "overlay",
+        "--source",
+        str(source),
+        "--out",
+        str(tmp_path / "t"),
+        "--events",
+        "3",
+        "--tracks-per-event",
+        "2",
+        "--no-progress",
+    )
     assert code == 0, text and len(list_events(tmp_path / "t")) == 3
 
 
@@ -35,11 +49,88 @@ def test_overlay_errors_are_one_line(tmp_path: Path, straw_source: Path) -> None
     source = tmp_path / "tml"
     write_event(make_small_event(event_id=3), source)
     base = ("overlay", "--out", str(tmp_path / "o"), "--no-progress")
-    assert_one_line_error(run(APP, *base, "--source", str(source), "--events", "2", "--tracks-per-event", "9"), "holds 4 track")
-    assert_one_line_error(run(APP, *base, "--source", str(source), "--events", "2", "--tracks-per-event", "0"), "--tracks-per-event")
-    assert_one_line_error(run(APP, *base, "--source", str(source), "--events", "-2", "--tracks-per-event", "1"), "--events")
-    assert_one_line_error(run(APP, *base, "--source", str(source), "--events", "2", "--tracks-per-event", "1", "--crosstalk", "0.1"), "straw events only")
-    assert_one_line_error(run(APP, *base, "--source", str(source), "--events", "2", "--tracks-per-event", "1", "--background", str(straw_source)), "background holds straw")
-    assert_one_line_error(run(APP, *base, "--source", str(tmp_path / "nope"), "--events", "2", "--tracks-per-event", "1"), "no such directory")
-    assert_one_line_error(run(APP, *base, "--source", str(straw_source), "--events", "2", "--tracks-per-event", "1", "--noise-rate", "1.5"), "noise rate")
-    assert_one_line_error(run(APP, *base, "--source", str(straw_source), "--events", "2", "--tracks-per-event", "1", "--min-hits", "0"), "min_hits")
+    assert_one_line_error(
+        run(APP, *base, "--source", str(source), "--events", "2", "--tracks-per-event", "9"),
+        "holds 4 track",
+    )
+    assert_one_line_error(
+        run(APP, *base, "--source", str(source), "--events", "2", "--tracks-per-event", "0"),
+        "--tracks-per-event",
+    )
+    assert_one_line_error(
+        run(APP, *base, "--source", str(source), "--events", "-2", "--tracks-per-event", "1"),
+        "--events",
+    )
+    assert_one_line_error(
+        run(
+            APP,
+            *base,
+            "--source",
+            str(source),
+            "--events",
+            "2",
+            "--tracks-per-event",
+            "1",
+            "--crosstalk",
+            "0.1",
+        ),
+        "straw events only",
+    )
+    assert_one_line_error(
+        run(
+            APP,
+            *base,
+            "--source",
+            str(source),
+            "--events",
+            "2",
+            "--tracks-per-event",
+            "1",
+            "--background",
+            str(straw_source),
+        ),
+        "background holds straw",
+    )
+    assert_one_line_error(
+        run(
+            APP,
+            *base,
+            "--source",
+            str(tmp_path / "nope"),
+            "--events",
+            "2",
+            "--tracks-per-event",
+            "1",
+        ),
+        "no such directory",
+    )
+    assert_one_line_error(
+        run(
+            APP,
+            *base,
+            "--source",
+            str(straw_source),
+            "--events",
+            "2",
+            "--tracks-per-event",
+            "1",
+            "--noise-rate",
+            "1.5",
+        ),
+        "noise rate",
+    )
+    assert_one_line_error(
+        run(
+            APP,
+            *base,
+            "--source",
+            str(straw_source),
+            "--events",
+            "2",
+            "--tracks-per-event",
+            "1",
+            "--min-hits",
+            "0",
+        ),
+        "min_hits",
+    )

@@ -14,7 +14,11 @@ from tests.conftest import make_small_event
 from tracknet.augment.run import overlay_to_directory
 from tracknet.evaluation import ParticleSelection, names
 from tracknet.evaluation.files import evaluate_submission
-from tracknet.evaluation.semisynthetic import aggregate_semisynthetic, evaluate_semisynthetic, has_unlabelled_hits
+from tracknet.evaluation.semisynthetic import (
+    aggregate_semisynthetic,
+    evaluate_semisynthetic,
+    has_unlabelled_hits,
+)
 from tracknet.evaluation.straw import straw_metrics
 from tracknet.io.straw import StrawDataset
 from tracknet.io.trackml import iter_events, write_event
@@ -22,7 +26,9 @@ from tracknet.io.trackml import iter_events, write_event
 U = -1
 
 
-def _tables(labels: list[int], tracks: dict[int, tuple[int, ...]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tables(
+    labels: list[int], tracks: dict[int, tuple[int, ...]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     truth = pd.DataFrame({"hit_id": np.arange(1, len(labels) + 1), "particle_id": labels})
     rows = [(h, t) for t, hits in tracks.items() for h in hits]
     return truth, pd.DataFrame(rows, columns=["hit_id", "track_id"]).astype("int64")
@@ -42,12 +48,16 @@ def test_semi_synthetic_table() -> None:
     assert (m.n_particles, m.n_found, m.n_perfect) == (2, 1, 0)
     assert m.efficiency == 0.5 and m.perfect_efficiency == 0.0
     assert (m.n_tracks, m.n_tracks_unknown, m.n_matched, m.n_duplicate) == (3, 1, 2, 0)
-    assert (m.n_unlabelled_hits, m.n_unlabelled_hits_on_tracks, m.n_unlabelled_hits_on_matched_tracks) == (6, 5, 2)
+    assert (
+        m.n_unlabelled_hits,
+        m.n_unlabelled_hits_on_tracks,
+        m.n_unlabelled_hits_on_matched_tracks,
+    ) == (6, 5, 2)
     assert m.unlabelled_hits_on_tracks_fraction == pytest.approx(5 / 6)
     assert m.fake_rate is None and m.n_fake is None
     as_dict = m.to_dict()
     assert as_dict[names.FAKE_RATE] is None and as_dict[names.N_FAKE] is None
-    assert list(as_dict)[-len(names.SEMISYNTHETIC_NAMES):] == list(names.SEMISYNTHETIC_NAMES)
+    assert list(as_dict)[-len(names.SEMISYNTHETIC_NAMES) :] == list(names.SEMISYNTHETIC_NAMES)
     tracks = result.per_track.set_index("track_id")
     assert tracks["unknown"].to_dict() == {1: False, 2: False, 3: True, 4: False}
     assert tracks["n_unlabelled"].to_dict() == {1: 1, 2: 0, 3: 3, 4: 1}
@@ -68,14 +78,29 @@ def test_duplicates_among_overlaid_particles_are_known() -> None:
 
 def _perfect(event) -> pd.DataFrame:
     pid = event.truth["particle_id"].to_numpy()
-    return pd.DataFrame({"event_id": event.event_id, "hit_id": event.hits["hit_id"].to_numpy(), "track_id": np.where(pid > 0, pid, 0)})
+    return pd.DataFrame(
+        {
+            "event_id": event.event_id,
+            "hit_id": event.hits["hit_id"].to_numpy(),
+            "track_id": np.where(pid > 0, pid, 0),
+        }
+    )
 
 
 def test_evaluate_submission_switches_to_semi_synthetic(tmp_path: Path) -> None:
     write_event(make_small_event(event_id=3, n_particles=6), tmp_path / "source")
-    background = make_small_event(event_id=5, n_particles=4, n_noise=6).with_parts(truth=None, particles=None)
+    background = make_small_event(event_id=5, n_particles=4, n_noise=6).with_parts(
+        truth=None, particles=None
+    )
     write_event(background, tmp_path / "bg")
-    overlay_to_directory(tmp_path / "source", tmp_path / "semi", n_events=3, tracks_per_event=2, seed=1, background=tmp_path / "bg")
+    overlay_to_directory(
+        tmp_path / "source",
+        tmp_path / "semi",
+        n_events=3,
+        tracks_per_event=2,
+        seed=1,
+        background=tmp_path / "bg",
+    )
     events = list(iter_events(tmp_path / "semi"))
     subs = []
     for event in events:
@@ -94,15 +119,24 @@ def test_evaluate_submission_switches_to_semi_synthetic(tmp_path: Path) -> None:
     assert result.per_track["unknown"].sum() == 3 and not result.per_track["fake"].any()
     assert all(math.isnan(e.metrics.fake_rate) for e in result.events.values())
     # A labelled directory keeps the usual summary.
-    labelled = evaluate_submission(tmp_path / "source", _perfect(make_small_event(event_id=3, n_particles=6)))
-    assert list(labelled.summary) == list(names.METRIC_NAMES) and labelled.summary[names.FAKE_RATE] == 0.0
+    labelled = evaluate_submission(
+        tmp_path / "source", _perfect(make_small_event(event_id=3, n_particles=6))
+    )
+    assert (
+        list(labelled.summary) == list(names.METRIC_NAMES)
+        and labelled.summary[names.FAKE_RATE] == 0.0
+    )
 
 
-def test_evaluate_submission_on_a_straw_dataset(tmp_path: Path, straw_source: Path, straw_background: Path) -> None:
+def test_evaluate_submission_on_a_straw_dataset(
+    tmp_path: Path, straw_source: Path, straw_background: Path
+) -> None:
     batch = StrawDataset.open(straw_background).read_all()
     h = batch.hits
     pid = h["particle_id"]
-    perfect = pd.DataFrame({"event_id": h["event_id"], "hit_id": h["hit_id"], "track_id": np.where(pid > 0, pid, 0)})
+    perfect = pd.DataFrame(
+        {"event_id": h["event_id"], "hit_id": h["hit_id"], "track_id": np.where(pid > 0, pid, 0)}
+    )
     s = evaluate_submission(straw_background, perfect).summary
     for key in (names.PRECISION_ON_FOUND_TRACKS, names.FOUND_FRACTION, names.EFFICIENCY):
         assert s[key] == 1.0
@@ -110,7 +144,9 @@ def test_evaluate_submission_on_a_straw_dataset(tmp_path: Path, straw_source: Pa
     # An event without labelled hits (noise only) scores 0 by the score's definition.
     named = np.unique(h["event_id"])
     with_tracks = np.unique(h["event_id"][pid > 0])
-    assert s[names.TRACKML_SCORE] == pytest.approx(len(with_tracks) / len(named)) and s[names.N_EVENTS] == len(named)
+    assert s[names.TRACKML_SCORE] == pytest.approx(len(with_tracks) / len(named)) and s[
+        names.N_EVENTS
+    ] == len(named)
     assert s[names.N_TRACKS_TRUE] == s[names.N_PARTICLES] > 0
     # Noise and crosstalk swept into the tracks: every one of them is a wrong hit.
     swept = perfect.copy()
@@ -127,9 +163,24 @@ def test_evaluate_submission_on_a_straw_dataset(tmp_path: Path, straw_source: Pa
     )
     assert s[names.PRECISION_ON_FOUND_TRACKS] == pytest.approx(expected.precision_on_found_tracks)
     # Semi-synthetic straw events: unlabelled background, no fake rate.
-    overlay_to_directory(straw_source, tmp_path / "semi", n_events=20, tracks_per_event=2, seed=3, background=straw_background)
+    overlay_to_directory(
+        straw_source,
+        tmp_path / "semi",
+        n_events=20,
+        tracks_per_event=2,
+        seed=3,
+        background=straw_background,
+    )
     semi = StrawDataset.open(tmp_path / "semi").read_all().hits
-    sub = pd.DataFrame({"event_id": semi["event_id"], "hit_id": semi["hit_id"], "track_id": np.where(semi["particle_id"] > 0, semi["particle_id"], 0)})
+    sub = pd.DataFrame(
+        {
+            "event_id": semi["event_id"],
+            "hit_id": semi["hit_id"],
+            "track_id": np.where(semi["particle_id"] > 0, semi["particle_id"], 0),
+        }
+    )
     s = evaluate_submission(tmp_path / "semi", sub, ParticleSelection(min_hits=3)).summary
-    assert s[names.FAKE_RATE] is None and s[names.N_UNLABELLED_HITS] == int((semi["particle_id"] == U).sum())
+    assert s[names.FAKE_RATE] is None and s[names.N_UNLABELLED_HITS] == int(
+        (semi["particle_id"] == U).sum()
+    )
     assert s[names.FOUND_FRACTION] == 1.0 and s[names.N_EVENTS] == 20

@@ -25,10 +25,13 @@ def test_straw_library_takes_isolated_tracks(straw_source: Path) -> None:
     tracks = pd.DataFrame({"e": h["event_id"][labelled], "p": h["particle_id"][labelled]})
     per_event = tracks.drop_duplicates().groupby("e").size()
     sizes = tracks.groupby(["e", "p"]).size()
-    expected = sorted(
-        (e, p) for (e, p), n in sizes.items() if per_event[e] == 1 and n >= 5
+    expected = sorted((e, p) for (e, p), n in sizes.items() if per_event[e] == 1 and n >= 5)
+    got = sorted(
+        zip(
+            library.entries["source_event_id"].tolist(),
+            library.entries["source_particle_id"].tolist(),
+        )
     )
-    got = sorted(zip(library.entries["source_event_id"].tolist(), library.entries["source_particle_id"].tolist()))
     assert got == expected
     # Each entry holds exactly its track's labelled hits, in their source order.
     for i in (0, 7, len(library) - 1):
@@ -40,7 +43,9 @@ def test_straw_library_takes_isolated_tracks(straw_source: Path) -> None:
         part = (source.particles["event_id"] == e) & (source.particles["particle_id"] == p)
         assert library.entries["px"][i] == source.particles["px"][part][0]
     # Looser and stricter criteria.
-    every = straw_library(StrawDataset.open(straw_source), LibraryCriteria(max_tracks=None, min_hits=1))
+    every = straw_library(
+        StrawDataset.open(straw_source), LibraryCriteria(max_tracks=None, min_hits=1)
+    )
     assert len(every) == len(sizes)
     clean = straw_library(StrawDataset.open(straw_source), LibraryCriteria(max_other_hits=0))
     assert 0 < len(clean) < len(library)
@@ -65,7 +70,12 @@ def test_trackml_library(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
-    [({"min_hits": 0}, "min_hits"), ({"max_tracks": 0}, "max_tracks"), ({"max_other_hits": -1}, "max_other_hits"), ({"min_pt_gev": math.nan}, "min_pt_gev")],
+    [
+        ({"min_hits": 0}, "min_hits"),
+        ({"max_tracks": 0}, "max_tracks"),
+        ({"max_other_hits": -1}, "max_other_hits"),
+        ({"min_pt_gev": math.nan}, "min_pt_gev"),
+    ],
 )
 def test_bad_criteria(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):

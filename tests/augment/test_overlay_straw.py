@@ -21,13 +21,17 @@ from tracknet.simulation.straw import StrawBatch, StrawResponse
 
 def _library_hits(library, entry: int) -> pd.DataFrame:
     lo, hi = library.offsets[entry], library.offsets[entry + 1]
-    return pd.DataFrame({c: library.hits[c][lo:hi] for c in ("straw_id", "drift_mm", "tx", "ty", "tpx", "tpy")})
+    return pd.DataFrame(
+        {c: library.hits[c][lo:hi] for c in ("straw_id", "drift_mm", "tx", "ty", "tpx", "tpy")}
+    )
 
 
 def _entry_index(library) -> dict[tuple[int, int], int]:
     return {
         (int(e), int(p)): i
-        for i, (e, p) in enumerate(zip(library.entries["source_event_id"], library.entries["source_particle_id"]))
+        for i, (e, p) in enumerate(
+            zip(library.entries["source_event_id"], library.entries["source_particle_id"])
+        )
     }
 
 
@@ -47,7 +51,14 @@ def test_synthetic_overlay_keeps_labels(straw_source: Path, ideal_response: Stra
     library = build_library(straw_source)
     provenance: list[pd.DataFrame] = []
     batch = StrawBatch.concat(
-        iter_straw_overlay(library, n_events=300, tracks_per_event=2, seed=5, response=ideal_response, provenance=provenance)
+        iter_straw_overlay(
+            library,
+            n_events=300,
+            tracks_per_event=2,
+            seed=5,
+            response=ideal_response,
+            provenance=provenance,
+        )
     )
     batch.validate()
     prov = pd.concat(provenance, ignore_index=True)
@@ -82,11 +93,22 @@ def test_synthetic_overlay_keeps_labels(straw_source: Path, ideal_response: Stra
 
 def test_synthetic_with_noise_crosstalk_and_singles(tmp_path: Path, straw_source: Path) -> None:
     record = overlay_to_directory(
-        straw_source, tmp_path / "a", n_events=500, tracks_per_event=3, seed=2, noise_rate=0.004, crosstalk=0.05, with_singles=True, events_per_chunk=256
+        straw_source,
+        tmp_path / "a",
+        n_events=500,
+        tracks_per_event=3,
+        seed=2,
+        noise_rate=0.004,
+        crosstalk=0.05,
+        with_singles=True,
+        events_per_chunk=256,
     )
     library = build_library(straw_source)
     assert record["kind"] == "synthetic" and record["n_events"] == 500 + len(library)
-    assert record["parameters"]["response"]["noise_rate"] == 0.004 and PROVENANCE_FILE in record["sha256"]
+    assert (
+        record["parameters"]["response"]["noise_rate"] == 0.004
+        and PROVENANCE_FILE in record["sha256"]
+    )
     dataset = StrawDataset.open(tmp_path / "a")
     batch = dataset.read_all()
     h = batch.hits
@@ -94,10 +116,17 @@ def test_synthetic_with_noise_crosstalk_and_singles(tmp_path: Path, straw_source
     overlays = h["event_id"] < 500
     noise = (h["particle_id"] == NOISE_PARTICLE_ID) & overlays
     expected = 0.004 * 1024 * 500
-    assert abs(noise.sum() - expected) < 5 * math.sqrt(expected) + 0.02 * expected  # a few lost under track hits
+    assert (
+        abs(noise.sum() - expected) < 5 * math.sqrt(expected) + 0.02 * expected
+    )  # a few lost under track hits
     crosstalk = np.flatnonzero(h["particle_id"] == CROSSTALK_PARTICLE_ID)
     assert len(crosstalk) > 100
-    fired = set(zip(h["event_id"][h["particle_id"] > 0].tolist(), h["straw_id"][h["particle_id"] > 0].tolist()))
+    fired = set(
+        zip(
+            h["event_id"][h["particle_id"] > 0].tolist(),
+            h["straw_id"][h["particle_id"] > 0].tolist(),
+        )
+    )
     for i in crosstalk:
         e, s = int(h["event_id"][i]), int(h["straw_id"][i])
         assert (e, s - 1) in fired or (e, s + 1) in fired
@@ -114,26 +143,62 @@ def test_synthetic_with_noise_crosstalk_and_singles(tmp_path: Path, straw_source
         assert set(event.hits["straw_id"][track]) == set(expected["straw_id"])
     # Same seed, same bytes; a shorter run holds the same first events.
     overlay_to_directory(
-        straw_source, tmp_path / "b", n_events=500, tracks_per_event=3, seed=2, noise_rate=0.004, crosstalk=0.05, with_singles=True, events_per_chunk=256
+        straw_source,
+        tmp_path / "b",
+        n_events=500,
+        tracks_per_event=3,
+        seed=2,
+        noise_rate=0.004,
+        crosstalk=0.05,
+        with_singles=True,
+        events_per_chunk=256,
     )
-    digest = lambda d: {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.iterdir() if p.name != DATASET_FILE}
+    digest = lambda d: {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in d.iterdir()
+        if p.name != DATASET_FILE
+    }
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    overlay_to_directory(straw_source, tmp_path / "c", n_events=10, tracks_per_event=3, seed=2, noise_rate=0.004, crosstalk=0.05)
+    overlay_to_directory(
+        straw_source,
+        tmp_path / "c",
+        n_events=10,
+        tracks_per_event=3,
+        seed=2,
+        noise_rate=0.004,
+        crosstalk=0.05,
+    )
     short = StrawDataset.open(tmp_path / "c").read_all()
     long = batch.slice(0, 10)
     for column, values in short.hits.items():
         assert np.array_equal(values, long.hits[column]), column
 
 
-def test_semi_synthetic_straw_keeps_background(tmp_path: Path, straw_source: Path, straw_background: Path) -> None:
-    record = overlay_to_directory(straw_source, tmp_path, n_events=60, tracks_per_event=2, seed=4, background=straw_background)
-    assert record["kind"] == "semi-synthetic" and record["parameters"]["response"]["noise_rate"] == 0.0
+def test_semi_synthetic_straw_keeps_background(
+    tmp_path: Path, straw_source: Path, straw_background: Path
+) -> None:
+    record = overlay_to_directory(
+        straw_source, tmp_path, n_events=60, tracks_per_event=2, seed=4, background=straw_background
+    )
+    assert (
+        record["kind"] == "semi-synthetic" and record["parameters"]["response"]["noise_rate"] == 0.0
+    )
     background = StrawDataset.open(straw_background).read_all()
     out = StrawDataset.open(tmp_path).read_all()
     library = build_library(straw_source)
     index = _entry_index(library)
     prov = pd.read_csv(tmp_path / PROVENANCE_FILE)
-    columns = ("hit_id", "x", "y", "z", "volume_id", "layer_id", "module_id", "straw_id", "drift_mm")
+    columns = (
+        "hit_id",
+        "x",
+        "y",
+        "z",
+        "volume_id",
+        "layer_id",
+        "module_id",
+        "straw_id",
+        "drift_mm",
+    )
     for row in range(len(out)):
         event = out.event(row)
         bg = background.event(event.event_id % len(background))
@@ -142,7 +207,9 @@ def test_semi_synthetic_straw_keeps_background(tmp_path: Path, straw_source: Pat
         original = event.hits.iloc[:n_bg]
         assert original[list(columns)].reset_index(drop=True).equals(bg.hits[list(columns)])
         truth_bg = event.truth.iloc[:n_bg]
-        assert np.all(truth_bg["particle_id"] == UNLABELLED_PARTICLE_ID) and np.all(truth_bg["weight"] == 0)
+        assert np.all(truth_bg["particle_id"] == UNLABELLED_PARTICLE_ID) and np.all(
+            truth_bg["weight"] == 0
+        )
         assert np.array_equal(truth_bg["tx"], bg.hits["x"]) and np.all(truth_bg["tpx"] == 0)
         added = event.hits.iloc[n_bg:]
         top = int(bg.hits["hit_id"].max()) if n_bg else 0
@@ -158,6 +225,8 @@ def test_semi_synthetic_straw_keeps_background(tmp_path: Path, straw_source: Pat
         got = set(zip(event.truth["particle_id"][labelled], event.hits["straw_id"][labelled]))
         # Where both tracks cross the same free straw only one of them keeps it.
         assert got <= expected
-        assert {s for _, s in got} == {s for _, s in expected} and len({s for _, s in got}) == len(got)
+        assert {s for _, s in got} == {s for _, s in expected} and len({s for _, s in got}) == len(
+            got
+        )
         other = event.truth["particle_id"].to_numpy()[n_bg:]
         assert set(other) <= {1, 2, CROSSTALK_PARTICLE_ID}

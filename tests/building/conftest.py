@@ -45,7 +45,9 @@ def barrel_event(
 def training_tracks(events: list[Event], min_pt: float = 0.5) -> TrackSet:
     """Truth tracks of ``events`` for training: >= 3 hits, pT >= ``min_pt``, no double hits."""
     sets = [
-        drop_repeated_layers(TrackFilter(min_hits=3, min_pt=min_pt).apply(event_tracks(e)), consecutive_only=True)
+        drop_repeated_layers(
+            TrackFilter(min_hits=3, min_pt=min_pt).apply(event_tracks(e)), consecutive_only=True
+        )
         for e in events
     ]
     return TrackSet.concatenate(sets)
@@ -79,7 +81,9 @@ def train_quick_model(
     The radius scale that makes the t1 spheres hold 95% of the training tracks' next hits
     goes into the checkpoint meta (``radius_scale``), where the builder reads it.
     """
-    events = [barrel_event(1000 + i, n_particles, seed=seed + 1, volumes=volumes) for i in range(n_events)]
+    events = [
+        barrel_event(1000 + i, n_particles, seed=seed + 1, volumes=volumes) for i in range(n_events)
+    ]
     tracks = training_tracks(events)
     normalizer = Normalizer()
     dataset = TrackDataset(tracks, normalizer)

@@ -35,8 +35,12 @@ def test_an_event_without_hits_gives_an_empty_submission(test_event: Event) -> N
 
 
 def test_config_overrides_and_errors(tmp_path: Path) -> None:
-    config = BuildConfig.from_dict({"beam_width": 5, "seed_stages": [{"kind": "pair", "second": [[8, 4]]}]})
-    assert config.beam_width == 5 and config.seed_stages == (SeedStage(kind="pair", second=((8, 4),)),)
+    config = BuildConfig.from_dict(
+        {"beam_width": 5, "seed_stages": [{"kind": "pair", "second": [[8, 4]]}]}
+    )
+    assert config.beam_width == 5 and config.seed_stages == (
+        SeedStage(kind="pair", second=((8, 4),)),
+    )
     assert BuildConfig.from_dict(BuildConfig().to_dict()) == BuildConfig()
     json.dumps(BuildConfig().to_dict())  # JSON-ready
     bad = {
@@ -61,7 +65,12 @@ def test_config_overrides_and_errors(tmp_path: Path) -> None:
         assert key in str(info.value)
     # Every cut can be switched off.
     off = BuildConfig.from_dict(
-        {"max_radius_mm": None, "max_fit_rms_mm": None, "max_chi2_z": None, "double_hit_distance_mm": None}
+        {
+            "max_radius_mm": None,
+            "max_fit_rms_mm": None,
+            "max_chi2_z": None,
+            "double_hit_distance_mm": None,
+        }
     )
     assert off.selection().max_fit_rms_mm is None and off.selection().max_chi2_z is None
     with pytest.raises(ConfigError, match="unknown build option"):
@@ -91,7 +100,9 @@ def test_tracknet_needs_a_model(test_event: Event) -> None:
         build_event(test_event, "kalman")
 
 
-def test_build_directory_writes_one_submission(tmp_path: Path, test_event: Event, quick_checkpoint: Path) -> None:
+def test_build_directory_writes_one_submission(
+    tmp_path: Path, test_event: Event, quick_checkpoint: Path
+) -> None:
     data = tmp_path / "data"
     second = test_event.with_parts(hits=test_event.hits.iloc[: len(test_event.hits) // 2])
     write_event(test_event, data, parts=["hits"])
@@ -102,11 +113,23 @@ def test_build_directory_writes_one_submission(tmp_path: Path, test_event: Event
     frame = read_submission(out)
     assert sorted(frame.event_id.unique().tolist()) == [7, 8]
     meta = read_build_meta(out)  # what `tracknet evaluate --report` reads
-    assert result.meta_path == out.with_name("submission.build.json") and meta["algorithm"] == "baseline"
+    assert (
+        result.meta_path == out.with_name("submission.build.json")
+        and meta["algorithm"] == "baseline"
+    )
     assert sorted(meta["seconds_per_event"]) == ["7", "8"] and meta["config"]["beam_width"] == 3
     assert len(frame) == test_event.n_hits + len(second.hits)
-    only = build_directory(data, tmp_path / "one.csv", algorithm="tracknet", checkpoint=quick_checkpoint, events=[8], progress=False)
-    assert only.n_events == 1 and read_submission(tmp_path / "one.csv").event_id.unique().tolist() == [8]
+    only = build_directory(
+        data,
+        tmp_path / "one.csv",
+        algorithm="tracknet",
+        checkpoint=quick_checkpoint,
+        events=[8],
+        progress=False,
+    )
+    assert only.n_events == 1 and read_submission(
+        tmp_path / "one.csv"
+    ).event_id.unique().tolist() == [8]
     record = read_build_meta(tmp_path / "one.csv")
     assert record["checkpoint"] == str(quick_checkpoint) and record["radius_scale"] > 0
     # Bad inputs: one line, and no output file.
@@ -115,7 +138,11 @@ def test_build_directory_writes_one_submission(tmp_path: Path, test_event: Event
 
     torch.save({"state_dict": {"w": torch.zeros(2)}, "hyper_parameters": {"lr": 0.1}}, foreign)
     cases = [
-        (dict(algorithm="tracknet", checkpoint=foreign), CheckpointError, "not a StepAhead TrackNET checkpoint"),
+        (
+            dict(algorithm="tracknet", checkpoint=foreign),
+            CheckpointError,
+            "not a StepAhead TrackNET checkpoint",
+        ),
         (dict(algorithm="tracknet"), ConfigError, "needs --checkpoint"),
         (dict(algorithm="kalman"), ConfigError, "unknown algorithm"),
         (dict(algorithm="baseline", events=[1234]), DataError, "not found"),
@@ -128,6 +155,8 @@ def test_build_directory_writes_one_submission(tmp_path: Path, test_event: Event
         assert not target.exists() and not target.with_name("bad.build.json").exists()
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no TrackML events"):
-        build_directory(tmp_path / "empty", tmp_path / "bad.csv", algorithm="baseline", progress=False)
+        build_directory(
+            tmp_path / "empty", tmp_path / "bad.csv", algorithm="baseline", progress=False
+        )
     assert not (tmp_path / "bad.csv").exists()
     assert np.all(frame.track_id.to_numpy() >= 0)

@@ -29,8 +29,15 @@ def test_double_hit_on_the_helix_joins_and_impostors_do_not() -> None:
     track_of_hit = np.r_[np.ones(8, dtype=np.int64), 0, 0, 0]
     sigma_z, sigma_r = hit_sigmas(np.full(len(positions), 8))
     out = attach_double_hits(
-        positions, layer, module, track_of_hit, sigma_z, sigma_r,
-        max_distance_mm=10.0, max_residual_mm=0.5, max_pull_z=5.5,
+        positions,
+        layer,
+        module,
+        track_of_hit,
+        sigma_z,
+        sigma_r,
+        max_distance_mm=10.0,
+        max_residual_mm=0.5,
+        max_pull_z=5.5,
     )
     assert out[:8].tolist() == [1] * 8  # the track's own hits are untouched
     assert out[8] == 1  # the double hit joined
@@ -43,7 +50,14 @@ def test_nothing_to_attach_leaves_the_assignment_alone() -> None:
     track_of_hit = np.zeros(8, dtype=np.int64)
     sigma_z, sigma_r = hit_sigmas(np.full(8, 8))
     out = attach_double_hits(
-        positions, np.arange(8), np.arange(8), track_of_hit, sigma_z, sigma_r,
-        max_distance_mm=10.0, max_residual_mm=0.5, max_pull_z=5.5,
+        positions,
+        np.arange(8),
+        np.arange(8),
+        track_of_hit,
+        sigma_z,
+        sigma_r,
+        max_distance_mm=10.0,
+        max_residual_mm=0.5,
+        max_pull_z=5.5,
     )
     assert out.tolist() == [0] * 8

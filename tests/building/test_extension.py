@@ -51,7 +51,12 @@ def lines(n_tracks: int = 6, n_hits: int = 8) -> np.ndarray:
     return direction[:, None, :] * steps[None, :, None]
 
 
-def run(positions: np.ndarray, seeds: np.ndarray, config: ExtensionConfig, extender: LinearExtender | None = None):  # type: ignore[no-untyped-def]
+def run(
+    positions: np.ndarray,
+    seeds: np.ndarray,
+    config: ExtensionConfig,
+    extender: LinearExtender | None = None,
+):  # type: ignore[no-untyped-def]
     extender = extender or LinearExtender()
     keys = np.zeros(len(positions), dtype=np.int64)
     envelope = Envelope.from_positions(positions, margin_mm=5.0)
@@ -66,8 +71,14 @@ def test_whole_tracks_are_followed_to_the_edge() -> None:
     stats: dict[str, int] = {}
     keys = np.zeros(len(positions), dtype=np.int64)
     candidates = extend_seeds(
-        LinearExtender(), positions, keys, rows[:, :3], np.ones(len(positions), bool),
-        Envelope.from_positions(positions, 5.0), ExtensionConfig(skip_branches=False), stats=stats,
+        LinearExtender(),
+        positions,
+        keys,
+        rows[:, :3],
+        np.ones(len(positions), bool),
+        Envelope.from_positions(positions, 5.0),
+        ExtensionConfig(skip_branches=False),
+        stats=stats,
     )
     assert candidates.n_candidates == len(tracks)
     for c in range(candidates.n_candidates):
@@ -89,8 +100,13 @@ def test_a_hole_is_skipped_with_the_t2_sphere() -> None:
     extender = LinearExtender()
     keys = np.zeros(len(positions), dtype=np.int64)
     candidates = extend_seeds(
-        extender, positions, keys, rows[:, :3], available,
-        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=1, miss_penalty=2.0, skip_branches=False),
+        extender,
+        positions,
+        keys,
+        rows[:, :3],
+        available,
+        Envelope.from_positions(positions, 5.0),
+        ExtensionConfig(max_misses=1, miss_penalty=2.0, skip_branches=False),
     )
     hole_track = int(np.flatnonzero(candidates.seed == 1)[0])
     n = candidates.n_hits[hole_track]
@@ -104,16 +120,26 @@ def test_a_hole_is_skipped_with_the_t2_sphere() -> None:
     # Two holes in a row are too many: the candidate ends before them.
     available[rows[1, 5]] = False
     candidates = extend_seeds(
-        LinearExtender(), positions, keys, rows[:, :3], available,
-        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=1, min_hits=3, skip_branches=False),
+        LinearExtender(),
+        positions,
+        keys,
+        rows[:, :3],
+        available,
+        Envelope.from_positions(positions, 5.0),
+        ExtensionConfig(max_misses=1, min_hits=3, skip_branches=False),
     )
     short = int(np.flatnonzero(candidates.seed == 1)[0])
     assert candidates.paths[short, : candidates.n_hits[short]].tolist() == rows[1, :4].tolist()
     # With max_misses=0 a single hole ends the candidate too.
     available[rows[1, 5]] = True
     candidates = extend_seeds(
-        LinearExtender(), positions, keys, rows[:, :3], available,
-        Envelope.from_positions(positions, 5.0), ExtensionConfig(max_misses=0, min_hits=3, skip_branches=False),
+        LinearExtender(),
+        positions,
+        keys,
+        rows[:, :3],
+        available,
+        Envelope.from_positions(positions, 5.0),
+        ExtensionConfig(max_misses=0, min_hits=3, skip_branches=False),
     )
     short = int(np.flatnonzero(candidates.seed == 1)[0])
     assert candidates.n_hits[short] == 4
@@ -127,7 +153,11 @@ def test_branching_beam_and_selection_keep_the_true_hit() -> None:
     decoy = positions[rows[0, 4]] + np.array([0.0, 0.0, 2.0])
     positions = np.vstack([positions, decoy])
     decoy_row = len(positions) - 1
-    wide = run(positions, rows[:, :3], ExtensionConfig(beam_width=3, max_branches=2, min_hits=3, skip_branches=False))
+    wide = run(
+        positions,
+        rows[:, :3],
+        ExtensionConfig(beam_width=3, max_branches=2, min_hits=3, skip_branches=False),
+    )
     # Track 0 branched: one candidate through the true hit, one through the decoy.
     zero = np.flatnonzero(wide.seed == 0)
     holds_decoy = [(wide.paths[c] == decoy_row).any() for c in zero]
@@ -137,7 +167,11 @@ def test_branching_beam_and_selection_keep_the_true_hit() -> None:
     assert len(set(best.tolist())) == 1 and best[0] > 0  # the true track, whole
     assert chosen.track_of_hit[decoy_row] == 0
     # A beam of one keeps only the cheaper branch.
-    narrow = run(positions, rows[:, :3], ExtensionConfig(beam_width=1, max_branches=2, min_hits=3, skip_branches=False))
+    narrow = run(
+        positions,
+        rows[:, :3],
+        ExtensionConfig(beam_width=1, max_branches=2, min_hits=3, skip_branches=False),
+    )
     assert (narrow.seed == 0).sum() == 1
     assert not (narrow.paths[narrow.seed == 0] == decoy_row).any()
 
@@ -147,7 +181,12 @@ def test_own_hits_are_never_reused() -> None:
     positions = tracks.reshape(-1, 3)
     rows = np.arange(len(positions)).reshape(tracks.shape[:2])
     # Huge spheres: the candidate's own hits are always inside, and always excluded.
-    candidates = run(positions, rows[:, :3], ExtensionConfig(min_hits=3, max_hits=12), LinearExtender(r1=500.0, r2=500.0))
+    candidates = run(
+        positions,
+        rows[:, :3],
+        ExtensionConfig(min_hits=3, max_hits=12),
+        LinearExtender(r1=500.0, r2=500.0),
+    )
     for c in range(candidates.n_candidates):
         path = candidates.paths[c, : candidates.n_hits[c]]
         assert len(set(path.tolist())) == len(path)
@@ -169,7 +208,12 @@ def test_skip_branches_bridge_a_hole_that_holds_a_wrong_hit() -> None:
     results = {}
     for skip in (False, True):
         candidates = extend_seeds(
-            LinearExtender(), positions, keys, rows[:, :3], available, envelope,
+            LinearExtender(),
+            positions,
+            keys,
+            rows[:, :3],
+            available,
+            envelope,
             ExtensionConfig(skip_branches=skip, miss_penalty=0.5, min_hits=3),
         )
         chosen = select_tracks(candidates, len(positions), SelectionConfig(min_hits=3))

@@ -18,7 +18,9 @@ from tracknet.building.selection import SelectionConfig, select_tracks
 from tracknet.errors import ConfigError
 
 
-def helix(radius_mm: float, n: int, *, centre=(0.0, 0.0), phi0=0.1, dphi=0.6, z0=-20.0, dz_ds=0.8) -> np.ndarray:
+def helix(
+    radius_mm: float, n: int, *, centre=(0.0, 0.0), phi0=0.1, dphi=0.6, z0=-20.0, dz_ds=0.8
+) -> np.ndarray:
     """Points of a helix: a circle arc in (x, y), z linear in the transverse path length."""
     phi = phi0 + np.linspace(0.0, dphi, n)
     x = centre[0] + radius_mm * np.cos(phi)
@@ -40,7 +42,9 @@ def test_exact_circle_and_line_fit_to_zero() -> None:
     # A 100 GeV track: radius 167 m, indistinguishable from a line over one metre.
     stiff = helix(1.67e5, 8, dphi=0.006)
     positions = np.concatenate([circle, line, stiff])
-    rms = transverse_fit_rms(positions, paths_of(list(range(8)), list(range(8, 16)), list(range(16, 24))))
+    rms = transverse_fit_rms(
+        positions, paths_of(list(range(8)), list(range(8, 16)), list(range(16, 24)))
+    )
     assert rms.shape == (3,)
     assert np.all(rms < 1e-4)
 

@@ -9,7 +9,9 @@ from tracknet.building.search import HitIndex, Neighbours
 from tracknet.errors import ConfigError, DataError
 
 
-def _brute_force(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> set[tuple[int, int]]:
+def _brute_force(
+    points: np.ndarray, centres: np.ndarray, radii: np.ndarray
+) -> set[tuple[int, int]]:
     distance = np.linalg.norm(centres[:, None, :] - points[None, :, :], axis=2)
     q, h = np.nonzero(distance <= radii[:, None])
     return set(zip(q.tolist(), h.tolist()))
@@ -28,12 +30,16 @@ def cloud() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_ball_matches_brute_force(cloud: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     points, centres, radii = cloud
     found = HitIndex(points).ball(centres, radii)
-    assert set(zip(found.query.tolist(), found.hit.tolist())) == _brute_force(points, centres, radii)
+    assert set(zip(found.query.tolist(), found.hit.tolist())) == _brute_force(
+        points, centres, radii
+    )
     # Flat, sorted by (query, distance), distances exact.
     assert np.all(np.diff(found.query) >= 0)
     same = found.query[1:] == found.query[:-1]
     assert np.all(np.diff(found.distance)[same] >= 0)
-    np.testing.assert_allclose(found.distance, np.linalg.norm(points[found.hit] - centres[found.query], axis=1))
+    np.testing.assert_allclose(
+        found.distance, np.linalg.norm(points[found.hit] - centres[found.query], axis=1)
+    )
     assert np.all(found.distance <= radii[found.query])
 
 

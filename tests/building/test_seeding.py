@@ -18,7 +18,9 @@ BARREL = ((8, 2, 32.0), (8, 4, 72.0), (8, 6, 116.0), (8, 8, 172.0))
 DISKS = ((9, 2, 600.0), (9, 4, 700.0))
 
 
-def helix_hits(pt: float, phi0: float, cot_theta: float, z0: float, charge: int = 1) -> list[tuple[float, ...]]:
+def helix_hits(
+    pt: float, phi0: float, cot_theta: float, z0: float, charge: int = 1
+) -> list[tuple[float, ...]]:
     """Crossings of a helix from (0, 0, z0) with the barrel layers and the disks (2 T)."""
     kappa = charge * curvature_from_pt(pt, 2.0)
     rows = []
@@ -27,7 +29,9 @@ def helix_hits(pt: float, phi0: float, cot_theta: float, z0: float, charge: int 
         s = 2.0 * half / kappa
         z = z0 + s * cot_theta
         if abs(z) < 500:
-            rows.append((radius * np.cos(phi0 + half), radius * np.sin(phi0 + half), z, volume, layer))
+            rows.append(
+                (radius * np.cos(phi0 + half), radius * np.sin(phi0 + half), z, volume, layer)
+            )
     for volume, layer, zeta in DISKS:
         s = (zeta - z0) / cot_theta
         if s <= 0:
@@ -35,11 +39,15 @@ def helix_hits(pt: float, phi0: float, cot_theta: float, z0: float, charge: int 
         radius = 2.0 * np.sin(kappa * s / 2.0) / kappa
         if 30.0 < radius < 175.0:
             half = kappa * s / 2.0
-            rows.append((radius * np.cos(phi0 + half), radius * np.sin(phi0 + half), zeta, volume, layer))
+            rows.append(
+                (radius * np.cos(phi0 + half), radius * np.sin(phi0 + half), zeta, volume, layer)
+            )
     return rows
 
 
-def make_hits(tracks: dict[str, list[tuple[float, ...]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, list[int]]]:
+def make_hits(
+    tracks: dict[str, list[tuple[float, ...]]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, list[int]]]:
     positions, volume, layer, rows = [], [], [], {}
     for name, hits in tracks.items():
         rows[name] = []
@@ -71,7 +79,9 @@ def _rows(seeds: np.ndarray) -> set[tuple[int, ...]]:
 
 def test_pairs_pass_exactly_the_compatible_hits(scene) -> None:  # type: ignore[no-untyped-def]
     positions, volume, layer, rows = scene
-    stage = SeedStage(kind="pair", first=((8, 2),), second=((8, 4), (9, 2)), max_z0_mm=100.0, min_pt_gev=0.5)
+    stage = SeedStage(
+        kind="pair", first=((8, 2),), second=((8, 4), (9, 2)), max_z0_mm=100.0, min_pt_gev=0.5
+    )
     seeds = find_seeds(positions, volume, layer, stage)
     expected = {
         (rows["good"][0], rows["good"][1]),
@@ -83,7 +93,14 @@ def test_pairs_pass_exactly_the_compatible_hits(scene) -> None:  # type: ignore[
     assert _rows(seeds) == expected
     assert seeds.dtype == np.int64 and seeds.shape == (5, 2)
     # Loosening the cuts admits the soft and the displaced track.
-    loose = SeedStage(kind="pair", first=((8, 2),), second=((8, 4), (9, 2)), max_z0_mm=None, min_pt_gev=None, max_delta_phi=0.5)
+    loose = SeedStage(
+        kind="pair",
+        first=((8, 2),),
+        second=((8, 4), (9, 2)),
+        max_z0_mm=None,
+        min_pt_gev=None,
+        max_delta_phi=0.5,
+    )
     found = _rows(find_seeds(positions, volume, layer, loose))
     assert (rows["soft"][0], rows["soft"][1]) in found
     assert (rows["displaced_z"][0], rows["displaced_z"][1]) in found
@@ -121,7 +138,9 @@ def test_triplets_follow_the_helix(scene) -> None:  # type: ignore[no-untyped-de
         max_third_hits=2,
         max_theta_change=None,
     )
-    assert (rows["good"][0], rows["good"][1], len(positions) - 1) in _rows(find_seeds(positions, volume, layer, loose))
+    assert (rows["good"][0], rows["good"][1], len(positions) - 1) in _rows(
+        find_seeds(positions, volume, layer, loose)
+    )
 
 
 def test_available_mask_and_single_hits(scene) -> None:  # type: ignore[no-untyped-def]
@@ -129,7 +148,9 @@ def test_available_mask_and_single_hits(scene) -> None:  # type: ignore[no-untyp
     available = np.ones(len(positions), dtype=bool)
     available[rows["good"][1]] = False
     single = find_seeds(positions, volume, layer, SeedStage(kind="single", first=((8, 2),)))
-    assert sorted(single[:, 0].tolist()) == sorted(np.flatnonzero((volume == 8) & (layer == 2)).tolist())
+    assert sorted(single[:, 0].tolist()) == sorted(
+        np.flatnonzero((volume == 8) & (layer == 2)).tolist()
+    )
     pairs = find_seeds(
         positions, volume, layer, SeedStage(kind="pair", second=((8, 4),)), available=available
     )
@@ -141,13 +162,21 @@ def test_available_mask_and_single_hits(scene) -> None:  # type: ignore[no-untyp
 def test_seeds_are_sorted_and_deterministic() -> None:
     rng = np.random.default_rng(3)
     tracks = {
-        f"t{i}": helix_hits(rng.uniform(0.6, 5.0), rng.uniform(-np.pi, np.pi), rng.uniform(-1, 1), rng.normal(0, 20), int(rng.choice([-1, 1])))
+        f"t{i}": helix_hits(
+            rng.uniform(0.6, 5.0),
+            rng.uniform(-np.pi, np.pi),
+            rng.uniform(-1, 1),
+            rng.normal(0, 20),
+            int(rng.choice([-1, 1])),
+        )
         for i in range(60)
     }
     positions, volume, layer, _ = make_hits(tracks)
     stage = DEFAULT_SEED_STAGES[0]
     first = find_seeds(positions, volume, layer, stage)
-    again = find_seeds(positions, volume, layer, stage, surfaces=LayerSurfaces.from_hits(positions, volume, layer))
+    again = find_seeds(
+        positions, volume, layer, stage, surfaces=LayerSurfaces.from_hits(positions, volume, layer)
+    )
     np.testing.assert_array_equal(first, again)
     assert [tuple(r) for r in first.tolist()] == sorted(tuple(r) for r in first.tolist())
     assert len(first) >= 55  # nearly every track gives its true triplet
@@ -170,7 +199,9 @@ def test_stage_validation_is_one_line() -> None:
     assert stage == SeedStage()
     for error in ("kind", "first", "max_delta_phi"):
         try:
-            SeedStage.from_dict({error: None if error != "kind" else "x"} if error != "first" else {"first": []})
+            SeedStage.from_dict(
+                {error: None if error != "kind" else "x"} if error != "first" else {"first": []}
+            )
         except ConfigError as exc:
             assert "\n" not in str(exc)
 
@@ -189,7 +220,11 @@ def test_two_dimensional_window_search_matches_brute_force() -> None:
     low[:5], high[5:10] = -np.inf, np.inf  # half-open windows
     owner, target = _window_pairs_2d(phi_q, half, low, high, phi_t, along_t)
     dphi = np.abs(np.remainder(phi_t[None, :] - phi_q[:, None] + np.pi, 2 * np.pi) - np.pi)
-    inside = (dphi <= half[:, None]) & (along_t[None, :] >= low[:, None]) & (along_t[None, :] <= high[:, None])
+    inside = (
+        (dphi <= half[:, None])
+        & (along_t[None, :] >= low[:, None])
+        & (along_t[None, :] <= high[:, None])
+    )
     expected = set(zip(*np.nonzero(inside)))
     assert set(zip(owner.tolist(), target.tolist())) == {(int(a), int(b)) for a, b in expected}
     assert len(owner) == len(expected)  # no pair twice

@@ -12,7 +12,9 @@ from tracknet.building.selection import SelectionConfig, candidate_order, select
 from tracknet.errors import ConfigError
 
 
-def make_candidates(paths: list[list[int]], costs: list[float], width: int = 8, seed_size: int = 0) -> Candidates:
+def make_candidates(
+    paths: list[list[int]], costs: list[float], width: int = 8, seed_size: int = 0
+) -> Candidates:
     matrix = np.full((len(paths), width), -1, dtype=np.int64)
     for i, p in enumerate(paths):
         matrix[i, : len(p)] = p
@@ -48,7 +50,11 @@ def test_table_of_conflicts() -> None:
     )
     assert candidate_order(candidates).tolist() == [0, 1, 4, 2, 3]
     chosen = select_tracks(candidates, 20, SelectionConfig(min_hits=4))
-    assert tracks_of(chosen.track_of_hit) == {1: [0, 1, 2, 3, 4], 2: [13, 14, 15, 16, 17], 3: [9, 10, 11, 12]}
+    assert tracks_of(chosen.track_of_hit) == {
+        1: [0, 1, 2, 3, 4],
+        2: [13, 14, 15, 16, 17],
+        3: [9, 10, 11, 12],
+    }
     assert chosen.candidate.tolist() == [0, 4, 3] and chosen.n_hits.tolist() == [5, 5, 4]
     # With min_hits 3 the stripped candidate survives without the shared hit.
     chosen = select_tracks(candidates, 20, SelectionConfig(min_hits=3))
@@ -75,7 +81,9 @@ def test_no_candidates_and_config_errors() -> None:
         SelectionConfig(max_mean_cost=-1.0)
 
 
-def sequential_greedy(candidates: Candidates, n_hits: int, config: SelectionConfig) -> list[list[int]]:
+def sequential_greedy(
+    candidates: Candidates, n_hits: int, config: SelectionConfig
+) -> list[list[int]]:
     """Reference: one candidate at a time, in quality order (plain Python, for tests only)."""
     owner = [False] * n_hits
     accepted = []
@@ -99,7 +107,9 @@ def sequential_greedy(candidates: Candidates, n_hits: int, config: SelectionConf
 @settings(max_examples=60, deadline=None)
 @given(
     data=st.lists(
-        st.tuples(st.lists(st.integers(0, 24), min_size=1, max_size=7, unique=True), st.floats(0.0, 2.0)),
+        st.tuples(
+            st.lists(st.integers(0, 24), min_size=1, max_size=7, unique=True), st.floats(0.0, 2.0)
+        ),
         min_size=1,
         max_size=25,
     ),

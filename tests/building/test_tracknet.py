@@ -43,14 +43,20 @@ def test_tracknet_finds_most_high_pt_tracks(quick_checkpoint: Path, test_event: 
     # Figures about the build match the submission.
     assert result.n_tracks == int(result.submission["track_id"].max())
     assert len(result.tracks) == result.n_tracks
-    counts = result.submission.loc[result.submission.track_id > 0, "track_id"].value_counts().sort_index()
+    counts = (
+        result.submission.loc[result.submission.track_id > 0, "track_id"]
+        .value_counts()
+        .sort_index()
+    )
     assert counts.tolist() == result.tracks["n_hits"].tolist()
     assert (result.tracks["n_hits"] >= 4).all()
     assert sum(s["tracks"] for s in result.stages) == result.n_tracks
 
 
 @pytest.mark.parametrize("algorithm", ["tracknet", "baseline"])
-def test_a_removed_hit_is_skipped_and_the_rest_found(quick_checkpoint: Path, test_event: Event, algorithm: str) -> None:
+def test_a_removed_hit_is_skipped_and_the_rest_found(
+    quick_checkpoint: Path, test_event: Event, algorithm: str
+) -> None:
     """Punch a hole into found tracks: each is found again, whole but for the hole (t2)."""
     loaded = load_checkpoint(quick_checkpoint)
     event = without_double_hits(test_event)
@@ -58,17 +64,28 @@ def test_a_removed_hit_is_skipped_and_the_rest_found(quick_checkpoint: Path, tes
     with torch_threads(1):
         full = build_event(event, algorithm, loaded)
     frame = pd.DataFrame(
-        {"track": full.track_id.to_numpy(), "particle": pid, "hit": hits.hit_id.to_numpy(), "r": np.hypot(hits.x, hits.y)}
+        {
+            "track": full.track_id.to_numpy(),
+            "particle": pid,
+            "hit": hits.hit_id.to_numpy(),
+            "r": np.hypot(hits.x, hits.y),
+        }
     )
     frame = frame[frame.track > 0]
-    per_track = frame.groupby("track").agg(n=("particle", "size"), kinds=("particle", "nunique"), particle=("particle", "first"))
-    pure = per_track[(per_track.n >= 7) & (per_track.kinds == 1) & (per_track.particle > 0)].index[:3]
+    per_track = frame.groupby("track").agg(
+        n=("particle", "size"), kinds=("particle", "nunique"), particle=("particle", "first")
+    )
+    pure = per_track[(per_track.n >= 7) & (per_track.kinds == 1) & (per_track.particle > 0)].index[
+        :3
+    ]
     assert len(pure) == 3, "not enough long pure tracks to punch holes into"
     for track in pure:
         mine = frame[frame.track == track].sort_values("r")
         removed = int(mine.hit.iloc[4])  # after the three seed hits, in the middle of the track
         keep = hits.hit_id.to_numpy() != removed
-        holed = event.with_parts(hits=hits[keep].reset_index(drop=True), truth=event.truth[keep].reset_index(drop=True))
+        holed = event.with_parts(
+            hits=hits[keep].reset_index(drop=True), truth=event.truth[keep].reset_index(drop=True)
+        )
         with torch_threads(1):
             rebuilt = build_event(holed, algorithm, loaded)
         _check_submission(holed, rebuilt)
@@ -83,7 +100,9 @@ def test_calibrated_spheres_hold_the_requested_share(quick_checkpoint: Path) -> 
     tracks = training_tracks([barrel_event(5, n_particles=300, seed=4)])
     scale = calibrate_radius_scale(loaded, tracks, quantile=0.9)
     t1, t2 = normalised_distances(loaded, tracks)
-    assert len(t1) == int((tracks.lengths - 1).sum()) and len(t2) == int((tracks.lengths - 2).clip(0).sum())
+    assert len(t1) == int((tracks.lengths - 1).sum()) and len(t2) == int(
+        (tracks.lengths - 2).clip(0).sum()
+    )
     assert np.mean(t1 <= scale) == pytest.approx(0.9, abs=0.01)
     assert loaded.meta["radius_scale"] > 0  # written by the training helper
 

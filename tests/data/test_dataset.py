@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.data.test_filters import hand_tracks
 from tracknet.data.dataset import (
     LengthGroupedBatchSampler,
     TrackDataset,
@@ -14,7 +15,6 @@ from tracknet.data.dataset import (
 )
 from tracknet.data.normalize import Normalizer
 from tracknet.errors import ConfigError
-from tests.data.test_filters import hand_tracks
 
 
 def _tracks(n: int = 203, seed: int = 0):  # type: ignore[no-untyped-def]

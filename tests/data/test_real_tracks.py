@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import shared_path
 from tracknet.data.filters import TrackFilter
 from tracknet.data.tracks import TrackSet, event_tracks, trajectory_path
 from tracknet.events import Event
 from tracknet.io.trackml import read_event
-from tests.conftest import shared_path
 
 pytestmark = pytest.mark.shared_data
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import make_small_event
+from tests.data.helix import BARREL_RADII, ENDCAP_Z, Helix, build_event
 from tracknet.data.tracks import TrackSet, event_tracks, tracks_from_events, trajectory_path
 from tracknet.errors import DataError
 from tracknet.events import particle_kinematics
-from tests.conftest import make_small_event
-from tests.data.helix import BARREL_RADII, ENDCAP_Z, Helix, build_event
 
 
 def _track_hit_ids(tracks: TrackSet, particle_id: int) -> np.ndarray:
@@ -21,13 +21,13 @@ def _track_hit_ids(tracks: TrackSet, particle_id: int) -> np.ndarray:
 
 
 def _barrel(helix: Helix) -> tuple[Helix, np.ndarray, np.ndarray]:
-    radii = BARREL_RADII[BARREL_RADII < 1.99 * helix.radius_mm]
+    radii = BARREL_RADII[1.99 * helix.radius_mm > BARREL_RADII]
     return helix, helix.psi_at_radius(radii), 2 * np.arange(len(radii)) + 2
 
 
 def _looper(helix: Helix, turns: int = 1) -> tuple[Helix, np.ndarray, np.ndarray]:
     """Out through every reachable layer and back in, ``turns`` times."""
-    radii = BARREL_RADII[BARREL_RADII < 1.99 * helix.radius_mm]
+    radii = BARREL_RADII[1.99 * helix.radius_mm > BARREL_RADII]
     layers = 2 * np.arange(len(radii)) + 2
     psi_turn = np.concatenate(
         [helix.psi_at_radius(radii), helix.psi_at_radius(radii[::-1], inward=True)]

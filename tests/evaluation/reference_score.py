@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ["reference_score", "reference_min_pt_weights"]
+__all__ = ["reference_min_pt_weights", "reference_score"]
 
 
 def reference_min_pt_weights(

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRUTH", "PARTICLES", "submission", "truth_table", "particles_table"]
+__all__ = ["PARTICLES", "TRUTH", "particles_table", "submission", "truth_table"]
 
 A, B, C, D = 1, 2, 3, 4
 

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import make_small_event
-from tests.conftest import split_submission, truth_submission
+from tests.conftest import make_small_event, split_submission, truth_submission
 from tracknet.errors import DataError
 from tracknet.evaluation import ParticleSelection
 from tracknet.evaluation.files import evaluate_submission
@@ -31,9 +30,20 @@ def test_report_files_and_numbers(tmp_path: Path, event_dir: Path) -> None:
     selection = ParticleSelection(min_hits=3)
     truth = evaluate_submission(event_dir, truth_submission(event), selection)
     split = evaluate_submission(event_dir, split_submission(event), selection)
-    path = write_report(tmp_path / "report", [ReportEntry("truth", truth, {4: 0.25}), ReportEntry("split", split)], selection=selection)
+    path = write_report(
+        tmp_path / "report",
+        [ReportEntry("truth", truth, {4: 0.25}), ReportEntry("split", split)],
+        selection=selection,
+    )
     names = sorted(p.name for p in path.parent.iterdir())
-    assert names == ["efficiency_eta.png", "efficiency_pt.png", "fake_duplicate_eta.png", "metrics.json", "report.html", "report.md"]
+    assert names == [
+        "efficiency_eta.png",
+        "efficiency_pt.png",
+        "fake_duplicate_eta.png",
+        "metrics.json",
+        "report.html",
+        "report.md",
+    ]
     for png in path.parent.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((path.parent / "metrics.json").read_text())
@@ -57,19 +67,33 @@ def test_per_track_duplicates_match_the_summary(event_dir: Path) -> None:
 
 
 def test_rate_binned_by_hand() -> None:
-    tracks = pd.DataFrame({"eta": [-1.5, -1.2, 0.1, 0.2, 0.3, 2.5], "considered": [True] * 5 + [False], "fake": [True, False, False, False, True, True]})
+    tracks = pd.DataFrame(
+        {
+            "eta": [-1.5, -1.2, 0.1, 0.2, 0.3, 2.5],
+            "considered": [True] * 5 + [False],
+            "fake": [True, False, False, False, True, True],
+        }
+    )
     table = rate_binned(tracks, "eta", [-2, -1, 0, 1], "fake", "considered")
     assert table["n_total"].tolist() == [2, 0, 3]
-    assert table["rate"].iloc[0] == 0.5 and np.isnan(table["rate"].iloc[1]) and table["rate"].iloc[2] == pytest.approx(1 / 3)
+    assert (
+        table["rate"].iloc[0] == 0.5
+        and np.isnan(table["rate"].iloc[1])
+        and table["rate"].iloc[2] == pytest.approx(1 / 3)
+    )
 
 
 def test_report_refuses_a_file_as_directory(tmp_path: Path, event_dir: Path) -> None:
     from tracknet.io.trackml import read_event
 
     (tmp_path / "taken").write_text("x")
-    result = evaluate_submission(event_dir, truth_submission(read_event(event_dir / "event000000004")))
+    result = evaluate_submission(
+        event_dir, truth_submission(read_event(event_dir / "event000000004"))
+    )
     with pytest.raises(DataError, match="not a directory"):
-        write_report(tmp_path / "taken", [ReportEntry("truth", result)], selection=ParticleSelection())
+        write_report(
+            tmp_path / "taken", [ReportEntry("truth", result)], selection=ParticleSelection()
+        )
 
 
 def test_build_meta_path() -> None:

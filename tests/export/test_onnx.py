@@ -16,10 +16,14 @@ from tracknet.export.onnx import OUTPUT_NAMES, StepFunction, export_onnx, requir
 from tracknet.model import StepAheadTrackNet
 from tracknet.model.checkpoint import save_checkpoint
 
-onnxruntime = pytest.importorskip("onnxruntime", reason="the optional extra tracknet[onnx] is not installed")
+onnxruntime = pytest.importorskip(
+    "onnxruntime", reason="the optional extra tracknet[onnx] is not installed"
+)
 
 
-def _checkpoint(tmp_path: Path, features: str, input_dim: int = 3) -> tuple[Path, StepAheadTrackNet]:
+def _checkpoint(
+    tmp_path: Path, features: str, input_dim: int = 3
+) -> tuple[Path, StepAheadTrackNet]:
     model = StepAheadTrackNet(input_dim, hidden_size=12, num_layers=2, features=features)
     gen = torch.Generator().manual_seed(7)
     with torch.no_grad():
@@ -34,7 +38,9 @@ def test_export_matches_pytorch_for_any_batch_size(tmp_path: Path, features: str
     path, model = _checkpoint(tmp_path, features)
     summary = export_onnx(path, tmp_path / "m.onnx")
     assert summary["max_abs_diff_vs_torch"] <= 1e-4 and summary["outputs"] == list(OUTPUT_NAMES)
-    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]
+    )
     gen = np.random.default_rng(3)
     for batch in (1, 9, 300):
         # a short track per row, starting from the all-zero state (incl. the origin case)

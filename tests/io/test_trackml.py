@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import make_small_event, shared_path
 from tracknet.errors import DataError
 from tracknet.events import HITS_SCHEMA, PARTICLES_SCHEMA, TRUTH_SCHEMA
 from tracknet.io.trackml import (
@@ -22,7 +21,6 @@ from tracknet.io.trackml import (
     write_event,
     write_submission,
 )
-from tests.conftest import make_small_event, shared_path
 
 
 def _write(tmp_path: Path) -> Path:
@@ -46,7 +44,9 @@ def test_roundtrip_keeps_values_and_dtypes(tmp_path: Path) -> None:
     assert dict(back.hits.dtypes) == dict(HITS_SCHEMA)
     assert dict(back.truth.dtypes) == dict(TRUTH_SCHEMA)
     assert dict(back.particles.dtypes) == dict(PARTICLES_SCHEMA)
-    assert (tmp_path / "event000000042-hits.csv").read_text().splitlines()[0] == "hit_id,x,y,z,volume_id,layer_id,module_id"
+    assert (tmp_path / "event000000042-hits.csv").read_text().splitlines()[
+        0
+    ] == "hit_id,x,y,z,volume_id,layer_id,module_id"
 
 
 def test_gzip_roundtrip_and_byte_identical_rewrites(tmp_path: Path) -> None:
@@ -98,14 +98,40 @@ def _corrupt(path: Path, line: int, column: int, value: str) -> None:
         ("hits", 2, 3, "inf", "column 'z', row 1 (line 3): non-finite value inf"),
         ("hits", 6, 2, "abc", "column 'y', row 5 (line 7): expected a number, found 'abc'"),
         ("hits", 3, 0, "1", "column 'hit_id', row 2 (line 4): duplicate hit_id 1"),
-        ("hits", 5, 4, "8.5", "column 'volume_id', row 4 (line 6): expected an integer, found '8.5'"),
+        (
+            "hits",
+            5,
+            4,
+            "8.5",
+            "column 'volume_id', row 4 (line 6): expected an integer, found '8.5'",
+        ),
         ("hits", 5, 5, "", "column 'layer_id', row 4 (line 6): missing value"),
-        ("truth", 2, 1, "55555", "column 'particle_id', row 1 (line 3): particle_id 55555 is not in the particles file"),
-        ("truth", 2, 0, "9999", "column 'hit_id', row 1 (line 3): hit_id 9999 is not in the hits file"),
-        ("particles", 1, 0, "1001", "column 'particle_id', row 1 (line 3): duplicate particle_id 1001"),
+        (
+            "truth",
+            2,
+            1,
+            "55555",
+            "column 'particle_id', row 1 (line 3): particle_id 55555 is not in the particles file",
+        ),
+        (
+            "truth",
+            2,
+            0,
+            "9999",
+            "column 'hit_id', row 1 (line 3): hit_id 9999 is not in the hits file",
+        ),
+        (
+            "particles",
+            1,
+            0,
+            "1001",
+            "column 'particle_id', row 1 (line 3): duplicate particle_id 1001",
+        ),
     ],
 )
-def test_bad_values_name_file_column_and_row(tmp_path: Path, part: str, line: int, column: int, value: str, expected: str) -> None:
+def test_bad_values_name_file_column_and_row(
+    tmp_path: Path, part: str, line: int, column: int, value: str, expected: str
+) -> None:
     prefix = _write(tmp_path)
     path = Path(f"{prefix}-{part}.csv")
     _corrupt(path, line, column, value)
@@ -141,7 +167,11 @@ def test_directory_listing_and_selection(tmp_path: Path) -> None:
     for event_id in (5, 2, 11):
         write_event(make_small_event(event_id=event_id), tmp_path)
     (tmp_path / "notes.txt").write_text("not an event")
-    assert [p.name for p in list_events(tmp_path)] == ["event000000002", "event000000005", "event000000011"]
+    assert [p.name for p in list_events(tmp_path)] == [
+        "event000000002",
+        "event000000005",
+        "event000000011",
+    ]
     assert [e.event_id for e in iter_events(tmp_path, event_ids=[11, 2])] == [2, 11]
     with pytest.raises(DataError, match=r"event\(s\) \[3\] not found"):
         list(iter_events(tmp_path, event_ids=[3]))
@@ -155,7 +185,9 @@ def test_submission_roundtrip_and_duplicates(tmp_path: Path) -> None:
     assert path.read_text() == "event_id,hit_id,track_id\n1,1,5\n1,2,5\n2,1,9\n"
     pd.testing.assert_frame_equal(read_submission(path), sub.astype("int64"))
     path.write_text("event_id,hit_id,track_id\n1,1,5\n1,1,6\n")
-    with pytest.raises(DataError, match=r"column 'hit_id', row 1 \(line 3\): hit_id 1 appears twice in event 1"):
+    with pytest.raises(
+        DataError, match=r"column 'hit_id', row 1 \(line 3\): hit_id 1 appears twice in event 1"
+    ):
         read_submission(path)
 
 

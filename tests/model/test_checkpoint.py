@@ -16,7 +16,9 @@ from tracknet.model.step_ahead import StepAheadTrackNet
 def test_roundtrip_with_weights_only(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = StepAheadTrackNet(hidden_size=16)
-    path = save_checkpoint(tmp_path / "m.ckpt", model, Normalizer(scale_mm=500.0), {"detector": "trackml"})
+    path = save_checkpoint(
+        tmp_path / "m.ckpt", model, Normalizer(scale_mm=500.0), {"detector": "trackml"}
+    )
     raw = torch.load(path, weights_only=True)
     assert raw["hyper_parameters"]["tracknet"]["model"]["hidden_size"] == 16
     loaded = load_checkpoint(path)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import make_small_event
 from tracknet.data.normalize import Normalizer
 from tracknet.errors import DataError
 from tracknet.model.density import DENSITY_MAP_KEYS, DensityMap, hits_in_sphere
 from tracknet.model.metrics import METRIC_NAMES, StepAheadMetrics, step_ahead_metrics
 from tracknet.model.step_ahead import Prediction
-from tests.conftest import make_small_event
 
 
 def _one_step(center: list[float], radius: float, truth: list[float]) -> tuple:  # type: ignore[type-arg]

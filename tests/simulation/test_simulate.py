@@ -8,7 +8,6 @@ import pytest
 
 from tracknet.errors import ConfigError
 from tracknet.events import HITS_SCHEMA, PARTICLES_SCHEMA, TRUTH_SCHEMA, Event
-from tracknet.simulation.simulate import POSITION_DECIMALS
 from tracknet.simulation import (
     SimulationConfig,
     event_rng,
@@ -19,6 +18,7 @@ from tracknet.simulation import (
 )
 from tracknet.simulation.helix import radius_of_curvature
 from tracknet.simulation.response import layer_resolution
+from tracknet.simulation.simulate import POSITION_DECIMALS
 
 #: A detector without randomness besides the particles: no material, no noise, no loss.
 CLEAN = SimulationConfig(
@@ -208,7 +208,9 @@ def test_scattering_changes_the_direction_but_not_p() -> None:
     data = merged(simulate_particles(particles, config, 0, np.random.default_rng(3)))
     p = np.linalg.norm(data[["tpx", "tpy", "tpz"]].to_numpy(), axis=1)
     # Momentum components are written to 1e-6 GeV; |p| is kept to that precision.
-    assert np.allclose(p, np.linalg.norm(particles[["px", "py", "pz"]].to_numpy()), rtol=0, atol=2e-6)
+    assert np.allclose(
+        p, np.linalg.norm(particles[["px", "py", "pz"]].to_numpy()), rtol=0, atol=2e-6
+    )
     assert np.ptp(data["tpz"]) > 0
 
 

@@ -14,7 +14,14 @@ C = 0.299792458e-3  # GeV / (T mm)
 
 
 def circle_dca(
-    vx: np.ndarray, vy: np.ndarray, px: np.ndarray, py: np.ndarray, q: np.ndarray, field: float, sx: np.ndarray, sy: np.ndarray
+    vx: np.ndarray,
+    vy: np.ndarray,
+    px: np.ndarray,
+    py: np.ndarray,
+    q: np.ndarray,
+    field: float,
+    sx: np.ndarray,
+    sy: np.ndarray,
 ) -> np.ndarray:
     """Distance from (sx, sy) to the full circle (or line) of a track, the textbook way:
     centre = vertex + R * (unit normal towards the turn), distance = | |S - centre| - R |."""

@@ -25,12 +25,39 @@ def test_simulate_straw_writes_a_dataset(tmp_path: Path) -> None:
     events = StrawDataset.open(out).read_all()
     assert events.events["n_tracks"].max() <= 6
     assert set(events.events["time_in_fill_us"]) == {30.0}
-    code, text = run(APP, "simulate", "straw", "--out", str(tmp_path / "line"), "--events", "3", "--straight", "--no-progress")
-    assert code == 0 and read_dataset_record(tmp_path / "line")["parameters"]["config"]["gun"]["straight"] is True
+    code, text = run(
+        APP,
+        "simulate",
+        "straw",
+        "--out",
+        str(tmp_path / "line"),
+        "--events",
+        "3",
+        "--straight",
+        "--no-progress",
+    )
+    assert (
+        code == 0
+        and read_dataset_record(tmp_path / "line")["parameters"]["config"]["gun"]["straight"]
+        is True
+    )
 
-    code, text = run(APP, "display-straw", "--data-dir", str(out), "--event", "7", "--out", str(tmp_path / "e.png"), "--dpi", "30")
+    code, text = run(
+        APP,
+        "display-straw",
+        "--data-dir",
+        str(out),
+        "--event",
+        "7",
+        "--out",
+        str(tmp_path / "e.png"),
+        "--dpi",
+        "30",
+    )
     assert code == 0, text and (tmp_path / "e.png").is_file()
-    code, text = run(APP, "display-straw", "--geometry-only", "--out", str(tmp_path / "g.png"), "--dpi", "30")
+    code, text = run(
+        APP, "display-straw", "--geometry-only", "--out", str(tmp_path / "g.png"), "--dpi", "30"
+    )
     assert code == 0, text and (tmp_path / "g.png").is_file()
 
 
@@ -40,15 +67,32 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(run(APP, *sim, "--events", "-1"), "--events")
     assert_one_line_error(run(APP, *sim, "--events", "5", "--noise-rate", "2"), "noise rate")
     assert_one_line_error(run(APP, *sim, "--events", "5", "--crosstalk", "-0.1"), "crosstalk")
-    assert_one_line_error(run(APP, *sim, "--events", "5", "--tracks-min", "5", "--tracks-max", "2"), "min tracks")
-    assert_one_line_error(run(APP, *sim, "--events", "5", "--distribution", "gauss"), "distribution")
-    assert_one_line_error(run(APP, *sim, "--events", "5", "--time-in-fill-max", "9"), "time_in_fill")
+    assert_one_line_error(
+        run(APP, *sim, "--events", "5", "--tracks-min", "5", "--tracks-max", "2"), "min tracks"
+    )
+    assert_one_line_error(
+        run(APP, *sim, "--events", "5", "--distribution", "gauss"), "distribution"
+    )
+    assert_one_line_error(
+        run(APP, *sim, "--events", "5", "--time-in-fill-max", "9"), "time_in_fill"
+    )
     assert_one_line_error(run(APP, *sim, "--events", "5", "--seed", "-3"), "--seed")
     (tmp_path / "file").write_text("x")
-    assert_one_line_error(run(APP, "simulate", "straw", "--out", str(tmp_path / "file"), "--events", "2"), "not a directory")
+    assert_one_line_error(
+        run(APP, "simulate", "straw", "--out", str(tmp_path / "file"), "--events", "2"),
+        "not a directory",
+    )
     png = str(tmp_path / "x.png")
     assert_one_line_error(run(APP, "display-straw", "--out", png), "--data-dir and --event")
-    assert_one_line_error(run(APP, "display-straw", "--out", str(tmp_path / "x.jpg"), "--geometry-only"), ".png")
-    assert_one_line_error(run(APP, "display-straw", "--data-dir", str(tmp_path), "--event", "1", "--out", png), "tracknet-dataset.json")
+    assert_one_line_error(
+        run(APP, "display-straw", "--out", str(tmp_path / "x.jpg"), "--geometry-only"), ".png"
+    )
+    assert_one_line_error(
+        run(APP, "display-straw", "--data-dir", str(tmp_path), "--event", "1", "--out", png),
+        "tracknet-dataset.json",
+    )
     run(APP, *sim, "--events", "4")
-    assert_one_line_error(run(APP, "display-straw", "--data-dir", out, "--event", "99", "--out", png), "not in the dataset")
+    assert_one_line_error(
+        run(APP, "display-straw", "--data-dir", out, "--event", "99", "--out", png),
+        "not in the dataset",
+    )

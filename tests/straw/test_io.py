@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import make_small_event
 from tracknet.errors import DataError
 from tracknet.io.straw import (
     DATASET_FILE,
@@ -23,7 +24,6 @@ from tracknet.io.straw import (
 )
 from tracknet.io.trackml import write_event
 from tracknet.simulation.straw import StrawConfig, iter_straw_batches, simulate_straw_batch
-from tests.conftest import make_small_event
 
 CONFIG = StrawConfig()
 
@@ -49,7 +49,8 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     a, b = _digests(tmp_path / "a"), _digests(tmp_path / "b")
     assert a == b
     assert sorted(a) == sorted(
-        [DATASET_FILE] + [f"{t}-{i:06d}.parquet" for t in ("events", "hits", "particles") for i in range(3)]
+        [DATASET_FILE]
+        + [f"{t}-{i:06d}.parquet" for t in ("events", "hits", "particles") for i in range(3)]
     )
     _write(tmp_path / "c", seed=5)
     assert _digests(tmp_path / "c")["hits-000000.parquet"] != a["hits-000000.parquet"]
@@ -69,11 +70,18 @@ def test_record_and_round_trip(tmp_path: Path) -> None:
     generated = simulate_straw_batch(CONFIG, 250, seed=4)
     for table in ("events", "hits", "particles"):
         for column, values in getattr(generated, table).items():
-            assert np.array_equal(getattr(read, table)[column], values, equal_nan=True), (table, column)
+            assert np.array_equal(getattr(read, table)[column], values, equal_nan=True), (
+                table,
+                column,
+            )
     assert np.array_equal(dataset.event_ids(), np.arange(250))
     event = dataset.read_event(123)
     expected = generated.event(123)
-    assert event.hits.equals(expected.hits) and event.truth.equals(expected.truth) and event.particles.equals(expected.particles)
+    assert (
+        event.hits.equals(expected.hits)
+        and event.truth.equals(expected.truth)
+        and event.particles.equals(expected.particles)
+    )
     assert [e.event_id for e in dataset.iter_events([5, 150, 249])] == [5, 150, 249]
     with pytest.raises(DataError, match="not in the dataset"):
         dataset.read_event(250)
@@ -82,7 +90,9 @@ def test_record_and_round_trip(tmp_path: Path) -> None:
 def test_rewrite_removes_stale_chunks(tmp_path: Path) -> None:
     _write(tmp_path, n=250)
     _write(tmp_path, n=50)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([DATASET_FILE, "events-000000.parquet", "hits-000000.parquet", "particles-000000.parquet"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [DATASET_FILE, "events-000000.parquet", "hits-000000.parquet", "particles-000000.parquet"]
+    )
     assert len(StrawDataset.open(tmp_path).read_all()) == 50
 
 
@@ -94,7 +104,9 @@ def test_failure_leaves_no_record(tmp_path: Path) -> None:
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        write_straw_dataset(broken(), tmp_path, kind="straw", parameters={}, seed=1, generator="test")
+        write_straw_dataset(
+            broken(), tmp_path, kind="straw", parameters={}, seed=1, generator="test"
+        )
     assert not (tmp_path / DATASET_FILE).exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     with pytest.raises(DataError, match="no dataset record"):
@@ -121,12 +133,36 @@ def _repeat_a_hit_id(table: pa.Table) -> pa.Table:
 @pytest.mark.parametrize(
     ("change", "fragments"),
     [
-        (lambda t: t.drop_columns(["drift_mm"]), ("hits-000000.parquet", "column 'drift_mm'", "missing column")),
+        (
+            lambda t: t.drop_columns(["drift_mm"]),
+            ("hits-000000.parquet", "column 'drift_mm'", "missing column"),
+        ),
         (lambda t: t.append_column("extra", pa.array(np.zeros(len(t)))), ("unexpected column",)),
-        (lambda t: t.set_column(t.schema.get_field_index("straw_id"), "straw_id", t.column("straw_id").cast(pa.int64())), ("column 'straw_id'", "int32")),
-        (lambda t: t.set_column(t.schema.get_field_index("x"), "x", pa.array(np.where(np.arange(len(t)) == 3, np.nan, t.column("x").to_numpy()))), ("column 'x'", "row 3", "non-finite")),
+        (
+            lambda t: t.set_column(
+                t.schema.get_field_index("straw_id"),
+                "straw_id",
+                t.column("straw_id").cast(pa.int64()),
+            ),
+            ("column 'straw_id'", "int32"),
+        ),
+        (
+            lambda t: t.set_column(
+                t.schema.get_field_index("x"),
+                "x",
+                pa.array(np.where(np.arange(len(t)) == 3, np.nan, t.column("x").to_numpy())),
+            ),
+            ("column 'x'", "row 3", "non-finite"),
+        ),
         (_repeat_a_hit_id, ("column 'hit_id'", "repeats or is out of order")),
-        (lambda t: t.set_column(t.schema.get_field_index("particle_id"), "particle_id", pa.array(np.where(np.arange(len(t)) == 0, 99, t.column("particle_id").to_numpy()))), ("particle_id 99", "row 0")),
+        (
+            lambda t: t.set_column(
+                t.schema.get_field_index("particle_id"),
+                "particle_id",
+                pa.array(np.where(np.arange(len(t)) == 0, 99, t.column("particle_id").to_numpy())),
+            ),
+            ("particle_id 99", "row 0"),
+        ),
     ],
 )
 def test_bad_files_give_one_line(tmp_path: Path, change, fragments: tuple[str, ...]) -> None:

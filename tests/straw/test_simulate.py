@@ -10,7 +10,13 @@ import pytest
 
 from tests.straw.helpers import circle_dca
 from tracknet.errors import ConfigError
-from tracknet.events import CROSSTALK_PARTICLE_ID, HITS_SCHEMA, NOISE_PARTICLE_ID, PARTICLES_SCHEMA, TRUTH_SCHEMA
+from tracknet.events import (
+    CROSSTALK_PARTICLE_ID,
+    HITS_SCHEMA,
+    NOISE_PARTICLE_ID,
+    PARTICLES_SCHEMA,
+    TRUTH_SCHEMA,
+)
 from tracknet.simulation.straw import (
     BLOCK_EVENTS,
     Occupancy,
@@ -28,7 +34,8 @@ CONFIG = StrawConfig()
 
 def _same(a: StrawBatch, b: StrawBatch) -> bool:
     return all(
-        getattr(a, t)[c].dtype == getattr(b, t)[c].dtype and getattr(a, t)[c].tobytes() == getattr(b, t)[c].tobytes()
+        getattr(a, t)[c].dtype == getattr(b, t)[c].dtype
+        and getattr(a, t)[c].tobytes() == getattr(b, t)[c].tobytes()
         for t in ("events", "hits", "particles")
         for c in getattr(a, t)
     )
@@ -36,7 +43,9 @@ def _same(a: StrawBatch, b: StrawBatch) -> bool:
 
 @pytest.fixture(scope="module")
 def batch() -> StrawBatch:
-    return simulate_straw_batch(StrawConfig(response=StrawResponse(crosstalk=0.05, noise_rate=0.003)), 600, seed=7)
+    return simulate_straw_batch(
+        StrawConfig(response=StrawResponse(crosstalk=0.05, noise_rate=0.003)), 600, seed=7
+    )
 
 
 def test_same_seed_same_bytes_and_event_independent_of_run() -> None:
@@ -56,11 +65,19 @@ def test_same_seed_same_bytes_and_event_independent_of_run() -> None:
 
 def test_switching_an_effect_keeps_the_tracks() -> None:
     # Without the one-hit-per-straw rule (a lost hit could hand its straw to another track).
-    ideal = simulate_straw_batch(StrawConfig(response=StrawResponse(1.0, 0.0, 0.0, 0.0, False)), 200, seed=9)
-    lossy = simulate_straw_batch(StrawConfig(response=StrawResponse(0.9, 0.0, 0.0, 0.0, False)), 200, seed=9)
+    ideal = simulate_straw_batch(
+        StrawConfig(response=StrawResponse(1.0, 0.0, 0.0, 0.0, False)), 200, seed=9
+    )
+    lossy = simulate_straw_batch(
+        StrawConfig(response=StrawResponse(0.9, 0.0, 0.0, 0.0, False)), 200, seed=9
+    )
     for name in ("vx", "vy", "px", "py", "q"):
         assert np.array_equal(ideal.particles[name], lossy.particles[name])
-    key = lambda b: set(zip(b.hits["event_id"].tolist(), b.hits["straw_id"].tolist(), b.hits["particle_id"].tolist()))
+    key = lambda b: set(
+        zip(
+            b.hits["event_id"].tolist(), b.hits["straw_id"].tolist(), b.hits["particle_id"].tolist()
+        )
+    )
     kept, full = key(lossy), key(ideal)
     assert kept <= full
     assert abs(len(kept) / len(full) - 0.9) < 0.02
@@ -75,13 +92,33 @@ def test_every_labelled_hit_lies_on_its_track(batch: StrawBatch) -> None:
     row = np.searchsorted(key_p, hits["event_id"][lab] * 100_000 + hits["particle_id"][lab])
     assert np.array_equal(key_p[row], hits["event_id"][lab] * 100_000 + hits["particle_id"][lab])
     sx, sy = hits["x"][lab], hits["y"][lab]
-    assert np.allclose(sx, geometry.straw_x[hits["straw_id"][lab]]) and np.allclose(sy, geometry.straw_y[hits["straw_id"][lab]])
-    dca = circle_dca(parts["vx"][row], parts["vy"][row], parts["px"][row], parts["py"][row], parts["q"][row], 1.45, sx, sy)
+    assert np.allclose(sx, geometry.straw_x[hits["straw_id"][lab]]) and np.allclose(
+        sy, geometry.straw_y[hits["straw_id"][lab]]
+    )
+    dca = circle_dca(
+        parts["vx"][row],
+        parts["vy"][row],
+        parts["px"][row],
+        parts["py"][row],
+        parts["q"][row],
+        1.45,
+        sx,
+        sy,
+    )
     assert np.all(dca < geometry.straw_radius_mm)
     assert np.allclose(hits["drift_mm"][lab], dca, atol=1e-7)
     # The true point is on the trajectory, drift_mm from the wire.
     assert np.allclose(np.hypot(hits["tx"][lab] - sx, hits["ty"][lab] - sy), dca, atol=1e-7)
-    on = circle_dca(parts["vx"][row], parts["vy"][row], parts["px"][row], parts["py"][row], parts["q"][row], 1.45, hits["tx"][lab], hits["ty"][lab])
+    on = circle_dca(
+        parts["vx"][row],
+        parts["vy"][row],
+        parts["px"][row],
+        parts["py"][row],
+        parts["q"][row],
+        1.45,
+        hits["tx"][lab],
+        hits["ty"][lab],
+    )
     assert np.allclose(on, 0.0, atol=1e-7)
     # Ids and coordinates follow the documented convention.
     module, layer, straw = geometry.decompose(hits["straw_id"])
@@ -90,10 +127,16 @@ def test_every_labelled_hit_lies_on_its_track(batch: StrawBatch) -> None:
 
 
 def test_straight_tracks_are_lines() -> None:
-    b = simulate_straw_batch(StrawConfig(gun=TrackGun(straight=True), response=StrawResponse.ideal()), 100, seed=1)
+    b = simulate_straw_batch(
+        StrawConfig(gun=TrackGun(straight=True), response=StrawResponse.ideal()), 100, seed=1
+    )
     h, p = b.hits, b.particles
-    row = np.searchsorted(p["event_id"] * 1000 + p["particle_id"], h["event_id"] * 1000 + h["particle_id"])
-    dca = circle_dca(p["vx"][row], p["vy"][row], p["px"][row], p["py"][row], p["q"][row], 0.0, h["x"], h["y"])
+    row = np.searchsorted(
+        p["event_id"] * 1000 + p["particle_id"], h["event_id"] * 1000 + h["particle_id"]
+    )
+    dca = circle_dca(
+        p["vx"][row], p["vy"][row], p["px"][row], p["py"][row], p["q"][row], 0.0, h["x"], h["y"]
+    )
     assert np.allclose(dca, h["drift_mm"], atol=1e-9)
     assert np.allclose(np.hypot(h["tpx"], h["tpy"]), np.hypot(p["px"][row], p["py"][row]))
     assert np.allclose(np.arctan2(h["tpy"], h["tpx"]), np.arctan2(p["py"][row], p["px"][row]))
@@ -104,27 +147,46 @@ def test_crosstalk_hits_neighbour_a_track_hit(batch: StrawBatch) -> None:
     h = batch.hits
     xt = np.flatnonzero(h["particle_id"] == CROSSTALK_PARTICLE_ID)
     assert len(xt) > 50
-    track_keys = set(zip(h["event_id"][h["particle_id"] > 0].tolist(), h["straw_id"][h["particle_id"] > 0].tolist()))
-    drift_of = dict(zip(zip(h["event_id"].tolist(), h["straw_id"].tolist()), h["drift_mm"].tolist()))
+    track_keys = set(
+        zip(
+            h["event_id"][h["particle_id"] > 0].tolist(),
+            h["straw_id"][h["particle_id"] > 0].tolist(),
+        )
+    )
+    drift_of = dict(
+        zip(zip(h["event_id"].tolist(), h["straw_id"].tolist()), h["drift_mm"].tolist())
+    )
     for i in xt:
         e, s = int(h["event_id"][i]), int(h["straw_id"][i])
-        neighbours = [n for n in (s - 1, s + 1) if n // g.straws_per_layer == s // g.straws_per_layer]
+        neighbours = [
+            n for n in (s - 1, s + 1) if n // g.straws_per_layer == s // g.straws_per_layer
+        ]
         sources = [n for n in neighbours if (e, n) in track_keys]
         assert sources, (e, s)
         assert any(math.isclose(drift_of[(e, n)], h["drift_mm"][i]) for n in sources)
     # Crosstalk and noise truth: straw centre, no momentum, no weight.
     other = h["particle_id"] <= 0
-    assert np.all(h["tx"][other] == h["x"][other]) and np.all(h["tpx"][other] == 0) and np.all(h["weight"][other] == 0)
+    assert (
+        np.all(h["tx"][other] == h["x"][other])
+        and np.all(h["tpx"][other] == 0)
+        and np.all(h["weight"][other] == 0)
+    )
 
 
 def test_crosstalk_rate() -> None:
     p = 0.05
-    b = simulate_straw_batch(StrawConfig(response=StrawResponse(efficiency=1.0, noise_rate=0.0, crosstalk=p)), 1500, seed=2)
+    b = simulate_straw_batch(
+        StrawConfig(response=StrawResponse(efficiency=1.0, noise_rate=0.0, crosstalk=p)),
+        1500,
+        seed=2,
+    )
     h = b.hits
     g = CONFIG.geometry
     track = h["particle_id"] > 0
     within = h["straw_id"][track] % g.straws_per_layer
-    opportunities = int(2 * track.sum() - (within == 0).sum() - (within == g.straws_per_layer - 1).sum())
+    opportunities = int(
+        2 * track.sum() - (within == 0).sum() - (within == g.straws_per_layer - 1).sum()
+    )
     n_xt = int((h["particle_id"] == CROSSTALK_PARTICLE_ID).sum())
     # Crosstalk onto a straw that a track fired is dropped (one hit per straw), so the
     # count lies a little below p * opportunities.
@@ -134,7 +196,9 @@ def test_crosstalk_rate() -> None:
 @pytest.mark.parametrize("rate", [0.001, 0.02])
 def test_noise_counts_follow_the_rate(rate: float) -> None:
     n_events = 2000
-    config = StrawConfig(occupancy=Occupancy(mean=0.0), response=StrawResponse(noise_rate=rate, crosstalk=0.0))
+    config = StrawConfig(
+        occupancy=Occupancy(mean=0.0), response=StrawResponse(noise_rate=rate, crosstalk=0.0)
+    )
     b = simulate_straw_batch(config, n_events, seed=5)
     n_straws = CONFIG.geometry.n_straws
     assert np.all(b.hits["particle_id"] == NOISE_PARTICLE_ID)
@@ -156,8 +220,14 @@ def test_one_hit_per_straw_and_event_model(batch: StrawBatch) -> None:
     events = list(batch.slice(0, 30).iter_events())
     for event in events:
         assert list(event.hits.columns) == [*HITS_SCHEMA, "straw_id", "drift_mm"]
-        assert dict(event.hits.dtypes) == {**HITS_SCHEMA, "straw_id": np.dtype("int32"), "drift_mm": np.dtype("float64")}
-        assert list(event.truth.columns) == list(TRUTH_SCHEMA) and list(event.particles.columns) == list(PARTICLES_SCHEMA)
+        assert dict(event.hits.dtypes) == {
+            **HITS_SCHEMA,
+            "straw_id": np.dtype("int32"),
+            "drift_mm": np.dtype("float64"),
+        }
+        assert list(event.truth.columns) == list(TRUTH_SCHEMA) and list(
+            event.particles.columns
+        ) == list(PARTICLES_SCHEMA)
         assert np.array_equal(event.hits["hit_id"], np.arange(1, event.n_hits + 1))
         assert np.all(np.diff(event.hits["straw_id"]) > 0)
         pid = event.truth["particle_id"].to_numpy()
@@ -175,7 +245,9 @@ def test_one_hit_per_straw_and_event_model(batch: StrawBatch) -> None:
 def test_without_single_hit_rule_tracks_may_share_a_straw() -> None:
     config = StrawConfig(
         occupancy=Occupancy(distribution="fixed", mean=6, max_tracks=6),
-        response=StrawResponse(efficiency=1.0, noise_rate=0.0, crosstalk=0.0, single_hit_per_straw=False),
+        response=StrawResponse(
+            efficiency=1.0, noise_rate=0.0, crosstalk=0.0, single_hit_per_straw=False
+        ),
     )
     h = simulate_straw_batch(config, 300, seed=1).hits
     keys = h["event_id"] * 10_000 + h["straw_id"]
@@ -183,7 +255,9 @@ def test_without_single_hit_rule_tracks_may_share_a_straw() -> None:
 
 
 def test_time_in_fill_events() -> None:
-    config = StrawConfig(occupancy=Occupancy(mean=4.0, max_tracks=40, time_in_fill_us=0.0, time_in_fill_max_us=200.0))
+    config = StrawConfig(
+        occupancy=Occupancy(mean=4.0, max_tracks=40, time_in_fill_us=0.0, time_in_fill_max_us=200.0)
+    )
     b = simulate_straw_batch(config, 4000, seed=8)
     t, n = b.events["time_in_fill_us"], b.events["n_tracks"]
     early, late = n[t < 50].mean(), n[t > 150].mean()

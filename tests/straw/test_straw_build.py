@@ -13,12 +13,12 @@ import pytest
 from tracknet.building.straw import (
     StrawBuildConfig,
     StrawHits,
-    build_straw_batch,
-    extend_straw,
     absorb_fragments,
     attach_by_fit,
+    build_straw_batch,
     circle_residuals,
     circle_y_at,
+    extend_straw,
     find_straw_seeds,
     merge_pieces,
     resolve_seeds,
@@ -26,7 +26,14 @@ from tracknet.building.straw import (
 from tracknet.data.straw_tracks import straw_tracks
 from tracknet.evaluation.straw import evaluate_straw
 from tracknet.io.straw import write_straw_dataset
-from tracknet.simulation.straw import Occupancy, StrawBatch, StrawConfig, StrawResponse, TrackGun, simulate_straw_batch
+from tracknet.simulation.straw import (
+    Occupancy,
+    StrawBatch,
+    StrawConfig,
+    StrawResponse,
+    TrackGun,
+    simulate_straw_batch,
+)
 
 from .helpers import assert_one_line_error, make_app, run
 
@@ -43,7 +50,9 @@ def _single_tracks(n: int, seed: int, *, straight: bool, ideal: bool = True) -> 
 
 
 def _metrics(batch: StrawBatch, submission: pd.DataFrame) -> dict[str, Any]:
-    truth = pd.DataFrame({c: batch.hits[c] for c in ("event_id", "hit_id", "particle_id", "weight")})
+    truth = pd.DataFrame(
+        {c: batch.hits[c] for c in ("event_id", "hit_id", "particle_id", "weight")}
+    )
     return evaluate_straw(truth, submission).straw.to_dict()
 
 
@@ -56,12 +65,21 @@ class TruthFollower:
 
         p = batch.particles
         mom = np.hypot(p["px"], p["py"])
-        states = TrackStates(p["vx"], p["vy"], np.arctan2(p["py"], p["px"]), mom, p["q"], curvature(mom, p["q"], 1.45))
+        states = TrackStates(
+            p["vx"],
+            p["vy"],
+            np.arctan2(p["py"], p["px"]),
+            mom,
+            p["q"],
+            curvature(mom, p["q"], 1.45),
+        )
         track, layer, y, _ = layer_crossings(states, GEOMETRY.layer_x, np.radians(72.5))
         self.table = np.full((len(mom), GEOMETRY.n_layers), np.nan)
         self.table[track, layer] = y
         key = p["event_id"] * 1000 + p["particle_id"]
-        self.particle_of_hit = np.searchsorted(key, batch.hits["event_id"] * 1000 + batch.hits["particle_id"])
+        self.particle_of_hit = np.searchsorted(
+            key, batch.hits["event_id"] * 1000 + batch.hits["particle_id"]
+        )
 
     def start(self, entries: np.ndarray) -> None:
         return None
@@ -76,7 +94,15 @@ class TruthFollower:
     def concatenate(states: list[Any]) -> None:
         return None
 
-    def predict(self, state: Any, paths: np.ndarray, n_hits: np.ndarray, hits: StrawHits, next_x: np.ndarray, **_: Any) -> Any:
+    def predict(
+        self,
+        state: Any,
+        paths: np.ndarray,
+        n_hits: np.ndarray,
+        hits: StrawHits,
+        next_x: np.ndarray,
+        **_: Any,
+    ) -> Any:
         last = paths[np.arange(len(n_hits)), n_hits - 1]
         layer = np.searchsorted(GEOMETRY.layer_x, next_x - 1e-6)
         y = self.table[self.particle_of_hit[last], layer]
@@ -87,7 +113,16 @@ def _hits_of(batch: StrawBatch) -> StrawHits:
     h = batch.hits
     row = np.searchsorted(batch.events["event_id"], h["event_id"])
     layer = h["volume_id"].astype(np.int64) * GEOMETRY.layers_per_module + h["layer_id"]
-    return StrawHits.make(row, h["x"], h["y"], h["drift_mm"], layer, GEOMETRY.layer_x, GEOMETRY.layers_per_module, GEOMETRY.pitch_mm)
+    return StrawHits.make(
+        row,
+        h["x"],
+        h["y"],
+        h["drift_mm"],
+        layer,
+        GEOMETRY.layer_x,
+        GEOMETRY.layers_per_module,
+        GEOMETRY.pitch_mm,
+    )
 
 
 # --------------------------------------------------------------------------- training tracks
@@ -101,7 +136,9 @@ def test_training_tracks_hold_one_entry_per_layer_and_every_hit() -> None:
     first = np.repeat(layer[tracks.offsets[:-1]], tracks.lengths)
     within = np.arange(len(layer)) - np.repeat(tracks.offsets[:-1], tracks.lengths)
     assert np.array_equal(layer, first + within)  # consecutive layers, no gap, no repeat
-    assert np.all(tracks.is_hit[tracks.offsets[:-1]]) and np.all(tracks.is_hit[tracks.offsets[1:] - 1])
+    assert np.all(tracks.is_hit[tracks.offsets[:-1]]) and np.all(
+        tracks.is_hit[tracks.offsets[1:] - 1]
+    )
     # Every labelled hit of a track with >= 3 hits is an entry, at its straw centre.
     labelled = batch.hits["particle_id"] > 0
     events, counts = np.unique(batch.hits["event_id"][labelled], return_counts=True)
@@ -114,7 +151,9 @@ def test_training_tracks_hold_one_entry_per_layer_and_every_hit() -> None:
 
 def test_resolved_training_entries_are_the_true_crossings() -> None:
     batch = _single_tracks(200, 6, straight=True)
-    tracks = straw_tracks(batch, GEOMETRY.layer_x, GEOMETRY.layers_per_module, min_hits=3, positions="resolved")
+    tracks = straw_tracks(
+        batch, GEOMETRY.layer_x, GEOMETRY.layers_per_module, min_hits=3, positions="resolved"
+    )
     p = batch.particles
     row = np.searchsorted(p["event_id"], np.repeat(tracks.event_id, tracks.lengths))
     x, y = tracks.coords[:, 0], tracks.coords[:, 1]
@@ -123,9 +162,13 @@ def test_resolved_training_entries_are_the_true_crossings() -> None:
     wire = straw_tracks(batch, GEOMETRY.layer_x, GEOMETRY.layers_per_module, min_hits=3)
     assert np.abs(wire.coords[wire.is_hit, 1] - true_y[tracks.is_hit]).max() > 1.0
     # Below min_drift_mm a hit stays at its wire.
-    coarse = straw_tracks(batch, GEOMETRY.layer_x, GEOMETRY.layers_per_module, 3, "resolved", min_drift_mm=0.5)
+    coarse = straw_tracks(
+        batch, GEOMETRY.layer_x, GEOMETRY.layers_per_module, 3, "resolved", min_drift_mm=0.5
+    )
     moved = np.abs(coarse.coords[:, 1] - wire.coords[:, 1]) > 0
-    assert np.all(np.abs(coarse.coords[moved & tracks.is_hit, 1] - true_y[moved & tracks.is_hit]) < 1e-6)
+    assert np.all(
+        np.abs(coarse.coords[moved & tracks.is_hit, 1] - true_y[moved & tracks.is_hit]) < 1e-6
+    )
 
 
 def test_seed_variants_take_both_sides_of_both_drift_circles() -> None:
@@ -159,7 +202,11 @@ def test_the_baseline_with_and_without_drift_resolution(resolve: bool) -> None:
 def test_the_circle_fit_is_exact_on_circles_and_lines() -> None:
     x = np.tile(GEOMETRY.layer_x, (3, 1))
     radius = np.array([1150.0, 5000.0, np.inf])[:, None]
-    y = np.where(np.isfinite(radius), 40.0 + np.sqrt(np.where(np.isfinite(radius), radius, 1.0) ** 2 - (x - 300.0) ** 2), 0.0)
+    y = np.where(
+        np.isfinite(radius),
+        40.0 + np.sqrt(np.where(np.isfinite(radius), radius, 1.0) ** 2 - (x - 300.0) ** 2),
+        0.0,
+    )
     y = np.where(np.isfinite(radius), y - y[:, :1], 0.1 * x)
     valid = np.ones_like(x, dtype=bool)
     valid[:, 5] = False
@@ -211,13 +258,17 @@ def test_seeds_pair_hits_of_one_event_and_module_only() -> None:
     a, b = seeds[:, 0], seeds[:, 1]
     assert np.all(hits.event[a] == hits.event[b])
     assert np.all(hits.layer[b] > hits.layer[a]) and np.all(hits.layer[b] - hits.layer[a] <= 2)
-    assert np.all(hits.layer[a] // 4 == hits.layer[b] // 4) and np.all(hits.layer[a] < 4 * StrawBuildConfig().seed_modules)
+    assert np.all(hits.layer[a] // 4 == hits.layer[b] // 4) and np.all(
+        hits.layer[a] < 4 * StrawBuildConfig().seed_modules
+    )
 
 
 def test_a_perfect_follower_finds_every_clean_track_with_all_its_hits() -> None:
     batch = _single_tracks(300, 2, straight=False)
     config = StrawBuildConfig()
-    submission = build_straw_batch(batch, GEOMETRY, "baseline", None, config, follower=TruthFollower(batch))
+    submission = build_straw_batch(
+        batch, GEOMETRY, "baseline", None, config, follower=TruthFollower(batch)
+    )
     m = _metrics(batch, submission)
     # What is left: tracks of 3 hits (shorter than min_track_hits, about 2.5 % of these
     # tracks) and the seeding's reach (no two hits close together in one of the first
@@ -237,7 +288,9 @@ def test_the_baseline_follows_lines_and_circles(straight: bool) -> None:
 
 def test_every_hit_once_and_events_are_never_mixed() -> None:
     # The same event many times over: a builder that mixed events would see stacked hits.
-    one = simulate_straw_batch(StrawConfig(occupancy=Occupancy(distribution="fixed", mean=3.0)), 40, 5)
+    one = simulate_straw_batch(
+        StrawConfig(occupancy=Occupancy(distribution="fixed", mean=3.0)), 40, 5
+    )
     copies = StrawBatch.concat(
         [
             StrawBatch(
@@ -286,8 +339,12 @@ def straw_dir(tmp_path: Path) -> Path:
     config = StrawConfig()
     out = tmp_path / "straw"
     write_straw_dataset(
-        [simulate_straw_batch(config, 60, 9)], out, kind="straw",
-        parameters={"config": config.to_dict(), "first_event_id": 0}, seed=9, generator="test",
+        [simulate_straw_batch(config, 60, 9)],
+        out,
+        kind="straw",
+        parameters={"config": config.to_dict(), "first_event_id": 0},
+        seed=9,
+        generator="test",
     )
     return out
 
@@ -298,7 +355,17 @@ def test_cli_builds_a_straw_directory_with_the_baseline(straw_dir: Path, tmp_pat
     from tracknet.io.trackml import read_submission
 
     out = tmp_path / "sub.csv"
-    code, text = run(make_app(build=build), "build", "--algorithm", "baseline", "--data-dir", str(straw_dir), "--out", str(out), "--no-progress")
+    code, text = run(
+        make_app(build=build),
+        "build",
+        "--algorithm",
+        "baseline",
+        "--data-dir",
+        str(straw_dir),
+        "--out",
+        str(out),
+        "--no-progress",
+    )
     assert code == 0, text
     sub = read_submission(out)
     from tracknet.io.straw import StrawDataset
@@ -306,7 +373,11 @@ def test_cli_builds_a_straw_directory_with_the_baseline(straw_dir: Path, tmp_pat
     assert len(sub) == StrawDataset.open(straw_dir).read_all().n_hits  # every hit, once
     assert not sub.duplicated(["event_id", "hit_id"]).any()
     record = json.loads(build_meta_path(out).read_text())
-    assert record["algorithm"] == "baseline" and record["n_events"] == 60 and record["detector"] == "straw"
+    assert (
+        record["algorithm"] == "baseline"
+        and record["n_events"] == 60
+        and record["detector"] == "straw"
+    )
 
 
 def test_cli_refuses_a_3d_checkpoint_on_straw_data(straw_dir: Path, tmp_path: Path) -> None:
@@ -315,8 +386,22 @@ def test_cli_refuses_a_3d_checkpoint_on_straw_data(straw_dir: Path, tmp_path: Pa
     from tracknet.model.checkpoint import save_checkpoint
     from tracknet.model.step_ahead import StepAheadTrackNet
 
-    ckpt = save_checkpoint(tmp_path / "m3.ckpt", StepAheadTrackNet(input_dim=3, hidden_size=4), Normalizer(), {"detector": "trackml"})
-    outcome = run(make_app(build=build), "build", "--checkpoint", str(ckpt), "--data-dir", str(straw_dir), "--out", str(tmp_path / "s.csv"))
+    ckpt = save_checkpoint(
+        tmp_path / "m3.ckpt",
+        StepAheadTrackNet(input_dim=3, hidden_size=4),
+        Normalizer(),
+        {"detector": "trackml"},
+    )
+    outcome = run(
+        make_app(build=build),
+        "build",
+        "--checkpoint",
+        str(ckpt),
+        "--data-dir",
+        str(straw_dir),
+        "--out",
+        str(tmp_path / "s.csv"),
+    )
     assert_one_line_error(outcome, "cannot build straw events")
     assert not (tmp_path / "s.csv").exists()
 
@@ -330,9 +415,15 @@ def test_experiment_straw_trains_a_2d_model_that_builds(straw_dir: Path, tmp_pat
 
     cfg = compose_config(
         [
-            "experiment=straw", f"run.output_dir={tmp_path / 'run'}", f"data.cache_dir={tmp_path / 'cache'}",
-            "data.straw.n_events=40", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-            "trainer.num_sanity_val_steps=0", "model.hidden_size=8", "data.batch_size=16",
+            "experiment=straw",
+            f"run.output_dir={tmp_path / 'run'}",
+            f"data.cache_dir={tmp_path / 'cache'}",
+            "data.straw.n_events=40",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+            "trainer.num_sanity_val_steps=0",
+            "model.hidden_size=8",
+            "data.batch_size=16",
         ]
     )
     assert cfg.model.input_dim == 2 and list(cfg.data.dims) == [0, 1] and cfg.data.source == "straw"
@@ -340,5 +431,7 @@ def test_experiment_straw_trains_a_2d_model_that_builds(straw_dir: Path, tmp_pat
     loaded = load_checkpoint(results["last_checkpoint"])
     assert loaded.model.input_dim == 2 and loaded.meta["detector"] == "straw"
     assert (tmp_path / "cache" / "straw").is_dir()  # simulated once, cached by its settings
-    built = build_directory(straw_dir, tmp_path / "sub.csv", "tracknet", results["last_checkpoint"], progress=False)
+    built = build_directory(
+        straw_dir, tmp_path / "sub.csv", "tracknet", results["last_checkpoint"], progress=False
+    )
     assert built.n_events == 60 and built.path.is_file()

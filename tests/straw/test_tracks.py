@@ -45,7 +45,9 @@ def _dense_hits(tracks, geometry: StrawGeometry, stop_deg: float) -> dict[tuple[
             if not near.any():
                 continue
             ids = layer * geometry.straws_per_layer + np.arange(geometry.straws_per_layer)
-            d = np.hypot(x[near][:, None] - geometry.straw_x[ids], y[near][:, None] - geometry.straw_y[ids]).min(axis=0)
+            d = np.hypot(
+                x[near][:, None] - geometry.straw_x[ids], y[near][:, None] - geometry.straw_y[ids]
+            ).min(axis=0)
             for j in np.flatnonzero(d < geometry.straw_radius_mm):
                 found[(i, int(ids[j]))] = float(d[j])
     return found
@@ -55,7 +57,9 @@ def _dense_hits(tracks, geometry: StrawGeometry, stop_deg: float) -> dict[tuple[
     "gun",
     [
         TrackGun(p_min_gev=0.15, p_max_gev=0.4, angle_max_deg=30.0),  # strongly curved, many stop
-        TrackGun(straight=True, angle_max_deg=45.0, stop_angle_deg=60.0),  # steep lines: 2 straws per layer
+        TrackGun(
+            straight=True, angle_max_deg=45.0, stop_angle_deg=60.0
+        ),  # steep lines: 2 straws per layer
         TrackGun(charge=0, angle_max_deg=15.0),  # both charges
     ],
 )
@@ -72,7 +76,9 @@ def test_crossings_match_brute_force(gun: TrackGun) -> None:
     assert len(common) > 200
     assert max(abs(mine[k] - brute[k]) for k in common) < 1e-3
     # The closest point is the drift distance away from the wire.
-    wire = np.hypot(hits.tx - GEOMETRY.straw_x[hits.straw_id], hits.ty - GEOMETRY.straw_y[hits.straw_id])
+    wire = np.hypot(
+        hits.tx - GEOMETRY.straw_x[hits.straw_id], hits.ty - GEOMETRY.straw_y[hits.straw_id]
+    )
     assert np.allclose(wire, hits.dca, atol=1e-9)
     # Momentum magnitude is conserved along the track.
     assert np.allclose(np.hypot(hits.tpx, hits.tpy), tracks.p[hits.track])
@@ -92,7 +98,9 @@ def test_closest_approach_against_textbook_circle() -> None:
     assert np.allclose(dca, expected, atol=1e-9)
     assert np.allclose(np.hypot(qx - sx, qy - sy), dca, atol=1e-9)
     # The closest point lies on the circle.
-    assert np.allclose(circle_dca(px, py, p * np.cos(phi), p * np.sin(phi), q, 1.45, qx, qy), 0.0, atol=1e-9)
+    assert np.allclose(
+        circle_dca(px, py, p * np.cos(phi), p * np.sin(phi), q, 1.45, qx, qy), 0.0, atol=1e-9
+    )
     line, _, _, _ = closest_approach(px, py, phi, np.zeros(n), sx, sy)
     assert np.allclose(line, np.abs(-(sx - px) * np.sin(phi) + (sy - py) * np.cos(phi)))
 
@@ -116,11 +124,20 @@ def test_truncated_poisson(mean: float, lo: int, hi: int) -> None:
 
 def test_fixed_uniform_and_zero_mean() -> None:
     rng = np.random.default_rng(2)
-    assert np.all(sample_track_counts(Occupancy(distribution="fixed", mean=3), np.full(10, np.nan), rng) == 3)
-    uniform = sample_track_counts(Occupancy(distribution="uniform", min_tracks=2, max_tracks=4), np.full(30_000, np.nan), rng)
+    assert np.all(
+        sample_track_counts(Occupancy(distribution="fixed", mean=3), np.full(10, np.nan), rng) == 3
+    )
+    uniform = sample_track_counts(
+        Occupancy(distribution="uniform", min_tracks=2, max_tracks=4), np.full(30_000, np.nan), rng
+    )
     assert set(np.unique(uniform)) == {2, 3, 4}
     assert np.allclose(np.bincount(uniform)[2:] / len(uniform), 1 / 3, atol=0.02)
-    assert np.all(sample_track_counts(Occupancy(mean=0.0, min_tracks=2, max_tracks=5), np.full(5, np.nan), rng) == 2)
+    assert np.all(
+        sample_track_counts(
+            Occupancy(mean=0.0, min_tracks=2, max_tracks=5), np.full(5, np.nan), rng
+        )
+        == 2
+    )
     assert np.all(sample_track_counts(Occupancy(mean=0.0), np.full(5, np.nan), rng) == 0)
 
 
@@ -132,7 +149,9 @@ def test_occupancy_falls_with_time_in_fill() -> None:
     means = []
     for t in times:
         occ = Occupancy(mean=6.0, max_tracks=60, time_in_fill_us=float(t), tau_us=tau)
-        counts = sample_track_counts(occ, sample_times(occ, n, np.random.default_rng(3)), np.random.default_rng(int(t) + 7))
+        counts = sample_track_counts(
+            occ, sample_times(occ, n, np.random.default_rng(3)), np.random.default_rng(int(t) + 7)
+        )
         means.append(counts.mean())
     expected = 6.0 * np.exp(-times / tau)
     errors = np.sqrt(expected / n)

@@ -8,7 +8,12 @@ import pytest
 
 from tests.conftest import make_small_event
 from tracknet.errors import DataError
-from tracknet.simulation.straw import StrawConfig, StrawGeometry, StrawResponse, simulate_straw_batch
+from tracknet.simulation.straw import (
+    StrawConfig,
+    StrawGeometry,
+    StrawResponse,
+    simulate_straw_batch,
+)
 from tracknet.viz.straw import render_event_png, render_geometry_png
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -18,7 +23,11 @@ def test_geometry_and_event_png(tmp_path: Path) -> None:
     geometry = StrawGeometry(n_modules=3)
     render_geometry_png(geometry, tmp_path / "geometry.png", dpi=40)
     assert (tmp_path / "geometry.png").read_bytes().startswith(PNG)
-    event = simulate_straw_batch(StrawConfig(geometry=geometry, response=StrawResponse(crosstalk=0.3, noise_rate=0.02)), 1, seed=2).event(0)
+    event = simulate_straw_batch(
+        StrawConfig(geometry=geometry, response=StrawResponse(crosstalk=0.3, noise_rate=0.02)),
+        1,
+        seed=2,
+    ).event(0)
     render_event_png(event, geometry, tmp_path / "event.png", dpi=40)
     assert (tmp_path / "event.png").read_bytes().startswith(PNG)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["event.png", "geometry.png"]

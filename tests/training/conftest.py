@@ -32,7 +32,9 @@ def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
     return [*TINY, f"data.cache_dir={tmp / 'cache'}", f"run.output_dir={tmp / 'run'}", *extra]
 
 
-def write_barrel_events(directory: Path, n_events: int = 3, n_particles: int = 300, seed: int = 5) -> Path:
+def write_barrel_events(
+    directory: Path, n_events: int = 3, n_particles: int = 300, seed: int = 5
+) -> Path:
     """Simulated barrel events with truth, as TrackML CSV files in ``directory``."""
     config = SimulationConfig(n_particles=n_particles, volumes=(8, 13, 17), pt_min_gev=0.5)
     directory.mkdir(parents=True, exist_ok=True)

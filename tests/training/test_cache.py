@@ -71,7 +71,9 @@ def test_split_by_event_is_reproducible_and_complete() -> None:
         split_events(ids, 1.0, 1, seed=0)
 
 
-def test_built_dataset_is_memory_mapped_and_holds_the_filtered_tracks(barrel_dir: Path, tmp_path: Path) -> None:
+def test_built_dataset_is_memory_mapped_and_holds_the_filtered_tracks(
+    barrel_dir: Path, tmp_path: Path
+) -> None:
     prefixes = list_events(barrel_dir)
     settings = PrepSettings()
     prepared = prepare_events(tmp_path, prefixes, settings)
@@ -80,7 +82,9 @@ def test_built_dataset_is_memory_mapped_and_holds_the_filtered_tracks(barrel_dir
     selection = TrackFilter(min_hits=3, min_pt=0.6)
     normalizer = Normalizer(500.0)
     key = dataset_key(prepared, val_ids, selection, (0, 1, 2), normalizer)
-    root = build_dataset(tmp_path / "ds" / key, prepared, ids, val_ids, selection, (0, 1, 2), normalizer)
+    root = build_dataset(
+        tmp_path / "ds" / key, prepared, ids, val_ids, selection, (0, 1, 2), normalizer
+    )
     train = open_split(root, "train")
     val = open_split(root, "val")
     assert isinstance(train.coords, np.memmap) and not train.coords.flags.writeable
@@ -98,7 +102,9 @@ def test_built_dataset_is_memory_mapped_and_holds_the_filtered_tracks(barrel_dir
     assert set(np.unique(train.event_id)) <= set(train_ids)
     assert np.all(train.pt >= 0.6) and np.all(train.lengths >= 3)
     # A dataset over the memory map yields every track once per epoch.
-    loader = make_dataloader(TrackDataset.from_model_arrays(train.coords, train.offsets, normalizer), 32, seed=1)
+    loader = make_dataloader(
+        TrackDataset.from_model_arrays(train.coords, train.offsets, normalizer), 32, seed=1
+    )
     seen = np.concatenate([b.track_index.numpy() for b in loader])
     np.testing.assert_array_equal(np.sort(seen), np.arange(train.n_tracks))
     # Rebuilding is a no-op; a changed filter is another key.
@@ -111,7 +117,15 @@ def test_a_filter_that_leaves_no_track_is_one_line(barrel_dir: Path, tmp_path: P
     prepared = prepare_events(tmp_path, prefixes, PrepSettings())
     ids = [parse_event_id(p) for p in prefixes]
     with pytest.raises(DataError, match="leaves no training track") as info:
-        build_dataset(tmp_path / "ds", prepared, ids, [ids[0]], TrackFilter(min_pt=1e6), (0, 1, 2), Normalizer())
+        build_dataset(
+            tmp_path / "ds",
+            prepared,
+            ids,
+            [ids[0]],
+            TrackFilter(min_pt=1e6),
+            (0, 1, 2),
+            Normalizer(),
+        )
     assert "\n" not in str(info.value)
     assert not (tmp_path / "ds").exists()  # nothing half-written
 
@@ -120,7 +134,9 @@ def test_damaged_dataset_cache_is_a_data_error(barrel_dir: Path, tmp_path: Path)
     prefixes = list_events(barrel_dir)
     prepared = prepare_events(tmp_path, prefixes, PrepSettings())
     ids = [parse_event_id(p) for p in prefixes]
-    root = build_dataset(tmp_path / "ds", prepared, ids, [ids[0]], TrackFilter(min_hits=3), (0, 1, 2), Normalizer())
+    root = build_dataset(
+        tmp_path / "ds", prepared, ids, [ids[0]], TrackFilter(min_hits=3), (0, 1, 2), Normalizer()
+    )
     (root / "train" / "offsets.npy").write_bytes(b"garbage")
     with pytest.raises(DataError, match="damaged dataset cache"):
         open_split(root, "train")

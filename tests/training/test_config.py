@@ -8,10 +8,10 @@ import lightning as L
 import pytest
 import torch
 
+from tracknet.data.normalize import Normalizer
 from tracknet.errors import ConfigError, DataError
 from tracknet.model import StepAheadTrackNet
 from tracknet.model.checkpoint import checkpoint_hparams
-from tracknet.data.normalize import Normalizer
 from tracknet.training.__main__ import main as training_main
 from tracknet.training.config import compose_config, config_groups, to_container
 from tracknet.training.datamodule import TrackDataModule
@@ -25,7 +25,9 @@ def test_required_keys_exist_with_their_defaults() -> None:
     assert cfg.data.dir is None and cfg.training.resume_from is None
     assert cfg.experiment == "default"
     assert cfg.trainer.max_epochs >= 1
-    assert cfg.trainer.strategy == "auto" and cfg.trainer.devices == 1 and cfg.trainer.num_nodes == 1
+    assert (
+        cfg.trainer.strategy == "auto" and cfg.trainer.devices == 1 and cfg.trainer.num_nodes == 1
+    )
     assert config_groups() == {
         "data": ["simulated", "straw", "trackml"],
         "experiment": ["simulated", "simulated_full", "straw", "trackml"],
@@ -53,8 +55,12 @@ def _instantiate(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         config=container,
     )
     assert isinstance(module.model, StepAheadTrackNet)
-    trainer_kwargs = {k: container["trainer"][k] for k in _TRAINER_KEYS if container["trainer"].get(k) is not None}
-    trainer = L.Trainer(**trainer_kwargs, logger=False, enable_checkpointing=False, use_distributed_sampler=False)
+    trainer_kwargs = {
+        k: container["trainer"][k] for k in _TRAINER_KEYS if container["trainer"].get(k) is not None
+    }
+    trainer = L.Trainer(
+        **trainer_kwargs, logger=False, enable_checkpointing=False, use_distributed_sampler=False
+    )
     assert trainer.max_epochs == container["trainer"]["max_epochs"]
 
 
@@ -85,12 +91,23 @@ def test_every_group_option_is_instantiated(overrides: list[str], tmp_path: Path
 
 def test_command_line_overrides_reach_the_config() -> None:
     cfg = compose_config(
-        ["trainer.max_epochs=3", "data.dir=/x", "experiment=simulated", "model.hidden_size=12",
-         "data.dims=[0,1]", "model.input_dim=2", "trainer.strategy=ddp", "trainer.devices=2",
-         "trainer.num_nodes=1", "training.resume_from=/a/b.ckpt"]
+        [
+            "trainer.max_epochs=3",
+            "data.dir=/x",
+            "experiment=simulated",
+            "model.hidden_size=12",
+            "data.dims=[0,1]",
+            "model.input_dim=2",
+            "trainer.strategy=ddp",
+            "trainer.devices=2",
+            "trainer.num_nodes=1",
+            "training.resume_from=/a/b.ckpt",
+        ]
     )
     assert cfg.trainer.max_epochs == 3 and cfg.data.dir == "/x" and cfg.experiment == "simulated"
-    assert cfg.model.hidden_size == 12 and list(cfg.data.dims) == [0, 1] and cfg.model.input_dim == 2
+    assert (
+        cfg.model.hidden_size == 12 and list(cfg.data.dims) == [0, 1] and cfg.model.input_dim == 2
+    )
     assert cfg.training.resume_from == "/a/b.ckpt" and cfg.trainer.strategy == "ddp"
 
 
@@ -124,7 +141,9 @@ def test_bad_values_fail_before_any_work(tmp_path: Path) -> None:
         (["experiment=simulated", "model.features=polar"], "features"),
         (["experiment=simulated", "+data.simulation.config.bogus=1"], "bogus"),
     ):
-        cfg = compose_config([*overrides, f"run.output_dir={tmp_path / 'run'}", f"data.cache_dir={tmp_path}"])
+        cfg = compose_config(
+            [*overrides, f"run.output_dir={tmp_path / 'run'}", f"data.cache_dir={tmp_path}"]
+        )
         with pytest.raises(ConfigError, match=needle) as info:
             train(cfg)
         assert "\n" not in str(info.value)
@@ -134,7 +153,11 @@ def test_bad_values_fail_before_any_work(tmp_path: Path) -> None:
 def test_training_entry_point_prints_one_line_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for argv in (["train", "trainer.max_epochs=abc"], ["train", "--bogus"], ["train", "trainer.foo=1"]):
+    for argv in (
+        ["train", "trainer.max_epochs=abc"],
+        ["train", "--bogus"],
+        ["train", "trainer.foo=1"],
+    ):
         with pytest.raises(SystemExit) as info:
             training_main(argv)
         assert info.value.code == 2
@@ -143,7 +166,14 @@ def test_training_entry_point_prints_one_line_and_exits_2(
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SystemExit) as info:
-        training_main(["train", f"data.dir={empty}", f"data.cache_dir={tmp_path}", f"run.output_dir={tmp_path / 'r'}"])
+        training_main(
+            [
+                "train",
+                f"data.dir={empty}",
+                f"data.cache_dir={tmp_path}",
+                f"run.output_dir={tmp_path / 'r'}",
+            ]
+        )
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "no TrackML events" in err and "\n" not in err
@@ -162,7 +192,11 @@ def test_print_config_shows_the_composed_yaml(capsys: pytest.CaptureFixture[str]
 
 def test_empty_data_dir_is_a_data_error(tmp_path: Path) -> None:
     settings = DataSettings.from_config(
-        {**to_container(compose_config([]))["data"], "dir": str(tmp_path), "cache_dir": str(tmp_path / "c")}
+        {
+            **to_container(compose_config([]))["data"],
+            "dir": str(tmp_path),
+            "cache_dir": str(tmp_path / "c"),
+        }
     )
     with pytest.raises(DataError, match="no TrackML events") as info:
         TrackDataModule(settings, progress=False).prepare_data()

@@ -30,7 +30,9 @@ def test_two_cpu_processes_see_every_training_track_exactly_once_per_epoch(tmp_p
         "data.batch_size=32",
     )
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT / "src"), str(REPO_ROOT), env.get("PYTHONPATH")])
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "tracknet.training", "train", "--json", *overrides],
         cwd=tmp_path,
@@ -56,5 +58,7 @@ def test_two_cpu_processes_see_every_training_track_exactly_once_per_epoch(tmp_p
     second = np.load(seen_dir / "epoch001-rank0.npy")
     assert not np.array_equal(first, second)
     # Both ranks wrote into the same run: one version directory, one set of checkpoints.
-    assert sorted(p.name for p in (tmp_path / "run" / "logs" / "simulated").iterdir()) == ["version_0"]
+    assert sorted(p.name for p in (tmp_path / "run" / "logs" / "simulated").iterdir()) == [
+        "version_0"
+    ]
     assert (version / "last.ckpt").is_file()

@@ -10,10 +10,10 @@ import torch
 
 from tracknet.data import TrackSet
 from tracknet.data.filters import drop_repeated_layers
+from tracknet.data.normalize import Normalizer
 from tracknet.errors import ConfigError
 from tracknet.model import Prediction, StepAheadTrackNet, quantile_sphere_loss
 from tracknet.model.checkpoint import load_checkpoint, save_checkpoint
-from tracknet.data.normalize import Normalizer
 
 
 def _randomised(model: StepAheadTrackNet) -> StepAheadTrackNet:
@@ -27,7 +27,9 @@ def _randomised(model: StepAheadTrackNet) -> StepAheadTrackNet:
 @pytest.mark.parametrize("features", ["position", "delta", "cylindrical"])
 @pytest.mark.parametrize("input_dim", [2, 3])
 def test_forward_equals_step_by_step_for_every_feature_set(features: str, input_dim: int) -> None:
-    model = _randomised(StepAheadTrackNet(input_dim, hidden_size=8, num_layers=2, features=features))
+    model = _randomised(
+        StepAheadTrackNet(input_dim, hidden_size=8, num_layers=2, features=features)
+    )
     x = torch.randn(4, 6, input_dim, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         full = model(x)
@@ -62,7 +64,9 @@ def test_new_heads_start_by_repeating_the_last_step() -> None:
     with torch.no_grad():
         pred = cyl(x)
     # (r, phi, z) extrapolation of the straight radial track
-    torch.testing.assert_close(pred.t1_center[0, 1], torch.tensor([0.110, 0.0, 0.036]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        pred.t1_center[0, 1], torch.tensor([0.110, 0.0, 0.036]), atol=1e-6, rtol=0
+    )
 
 
 def test_cylindrical_model_is_invariant_under_rotations_about_the_beam() -> None:
@@ -70,7 +74,13 @@ def test_cylindrical_model_is_invariant_under_rotations_about_the_beam() -> None
     gen = torch.Generator().manual_seed(5)
     x = torch.rand(3, 5, 3, generator=gen)
     angle = 2.1
-    rot = torch.tensor([[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0], [0.0, 0.0, 1.0]])
+    rot = torch.tensor(
+        [
+            [math.cos(angle), -math.sin(angle), 0.0],
+            [math.sin(angle), math.cos(angle), 0.0],
+            [0.0, 0.0, 1.0],
+        ]
+    )
     with torch.no_grad():
         a = model(x)
         b = model(x @ rot.T)
@@ -103,7 +113,11 @@ def test_radius_scales_multiply_the_radii_and_travel_in_checkpoints(tmp_path) ->
 
 @pytest.mark.parametrize(
     "bad",
-    [{"features": "polar"}, {"features": "delta", "center_mode": "absolute"}, {"features": "cylindrical", "input_dim": 1}],
+    [
+        {"features": "polar"},
+        {"features": "delta", "center_mode": "absolute"},
+        {"features": "cylindrical", "input_dim": 1},
+    ],
 )
 def test_bad_feature_settings_are_config_errors(bad: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigError):
@@ -111,7 +125,14 @@ def test_bad_feature_settings_are_config_errors(bad: dict) -> None:  # type: ign
 
 
 def test_old_configs_without_the_new_keys_still_load() -> None:
-    old = {"input_dim": 3, "hidden_size": 4, "num_layers": 1, "dropout": 0.0, "center_mode": "offset", "radius_eps": 1e-4}
+    old = {
+        "input_dim": 3,
+        "hidden_size": 4,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "center_mode": "offset",
+        "radius_eps": 1e-4,
+    }
     model = StepAheadTrackNet.from_config(old)
     assert model.features == "position" and model.state_size == 4
 
@@ -152,7 +173,9 @@ def test_quantile_loss_is_minimal_at_the_quantile_of_the_distance() -> None:
     for r in grid:
         radius = r.expand(1, n)
         pred = Prediction(zeros, radius, zeros, radius)
-        loss, _ = quantile_sphere_loss(pred, targets, targets, mask, mask, q_t1=0.9, q_t2=0.9, unit=1.0)
+        loss, _ = quantile_sphere_loss(
+            pred, targets, targets, mask, mask, q_t1=0.9, q_t2=0.9, unit=1.0
+        )
         losses.append(float(loss))
     best = float(grid[int(np.argmin(losses))])
     assert best == pytest.approx(float(torch.quantile(distances, 0.9)), abs=0.02)

@@ -58,8 +58,14 @@ def test_model_applies_the_tables_by_region() -> None:
     with torch.no_grad():
         raw = model(x)
     model.set_radius_regions(
-        {"r_edges": [0.1], "z_edges": [], "t1_scales": [2.0, 3.0], "t1_caps": [math.inf, 1e-5],
-         "t2_scales": [1.0, 1.0], "t2_caps": [math.inf, math.inf]}
+        {
+            "r_edges": [0.1],
+            "z_edges": [],
+            "t1_scales": [2.0, 3.0],
+            "t1_caps": [math.inf, 1e-5],
+            "t2_scales": [1.0, 1.0],
+            "t2_caps": [math.inf, math.inf],
+        }
     )
     with torch.no_grad():
         cal = model(x)
@@ -72,7 +78,15 @@ def test_model_applies_the_tables_by_region() -> None:
     with torch.no_grad():
         torch.testing.assert_close(clone.eval()(x).t1_radius, cal.t1_radius)
     with pytest.raises(ConfigError):
-        model.set_radius_regions({"r_edges": [0.1], "z_edges": [], "t1_scales": [1.0], "t1_caps": [1.0],
-                                  "t2_scales": [1.0, 1.0], "t2_caps": [1.0, 1.0]})
+        model.set_radius_regions(
+            {
+                "r_edges": [0.1],
+                "z_edges": [],
+                "t1_scales": [1.0],
+                "t1_caps": [1.0],
+                "t2_scales": [1.0, 1.0],
+                "t2_caps": [1.0, 1.0],
+            }
+        )
     with pytest.raises(ConfigError):
         RegionSettings(r_edges_mm=(200.0, 100.0))

@@ -31,7 +31,14 @@ def test_track_view_is_html_with_every_layer(tmp_path: Path) -> None:
     assert names[:2] == ["input hits", "true next hits"]
     assert "t1 spheres (next hit)" in names and "t2 spheres (hit after next)" in names
     path = write_track_html(
-        tmp_path / "view.html", hits, t1, np.full(3, 3.0), t2, np.full(2, 6.0), title="a track", plotlyjs="cdn"
+        tmp_path / "view.html",
+        hits,
+        t1,
+        np.full(3, 3.0),
+        t2,
+        np.full(2, 6.0),
+        title="a track",
+        plotlyjs="cdn",
     )
     text = path.read_text()
     assert "<html>" in text.lower() and "plotly" in text and "a track" in text

@@ -24,7 +24,6 @@ from tracknet.training.validate import validate_checkpoint
 from .conftest import tiny_overrides
 
 
-
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("train")
@@ -55,21 +54,34 @@ def test_run_layout(first_run: tuple[Path, dict[str, Any]]) -> None:
     assert "plotly" in html and "t1 spheres" in html and "true next hits" in html
     assert json.loads((version / "results.json").read_text())["epochs"] == 1
     assert results["epochs"] == 1 and results["train_tracks"] > 0 and results["val_tracks"] > 0
-    for key in ("val/loss", "val/t1_efficiency", "val/t2_efficiency", "val/t1_radius_scale", "train/tracks_per_s",
-                "region/t1_efficiency", "region/t1_cost_hits_per_sphere"):
+    for key in (
+        "val/loss",
+        "val/t1_efficiency",
+        "val/t2_efficiency",
+        "val/t1_radius_scale",
+        "train/tracks_per_s",
+        "region/t1_efficiency",
+        "region/t1_cost_hits_per_sphere",
+    ):
         assert np.isfinite(results[key]), key
 
 
-def test_checkpoints_hold_primitives_and_the_calibration(first_run: tuple[Path, dict[str, Any]]) -> None:
+def test_checkpoints_hold_primitives_and_the_calibration(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
     _, results = first_run
     for path in (results["best_checkpoint"], results["last_checkpoint"]):
         raw = torch.load(path, weights_only=True)
         record = raw["hyper_parameters"]["tracknet"]
         assert record["kind"] == MODEL_KIND
         # the per-epoch calibration is recorded; the region calibration then replaced it
-        assert record["meta"]["calibration"]["t1_radius_scale"] == pytest.approx(results["val/t1_radius_scale"], rel=1e-5)
+        assert record["meta"]["calibration"]["t1_radius_scale"] == pytest.approx(
+            results["val/t1_radius_scale"], rel=1e-5
+        )
         assert record["meta"]["calibration"]["t1_max_radius_mm"] == 400
-        assert record["model"]["t1_radius_scale"] == 1.0 and record["model"]["t1_max_radius"] == float("inf")
+        assert record["model"]["t1_radius_scale"] == 1.0 and record["model"][
+            "t1_max_radius"
+        ] == float("inf")
         regions = record["model"]["radius_regions"]
         assert len(regions["t1_scales"]) == len(regions["r_edges"]) + 1
         region = record["meta"]["calibration"]["region"]
@@ -77,7 +89,9 @@ def test_checkpoints_hold_primitives_and_the_calibration(first_run: tuple[Path, 
         config = raw["hyper_parameters"]["config"]  # the composed configuration, as primitives
         calibration = config["training"]["calibration"]
         assert record["meta"]["calibration"]["t1_efficiency_target"] == calibration["t1_efficiency"]
-        assert record["meta"]["data"]["repeated_layer_keep"] == config["data"]["repeated_layer_keep"]
+        assert (
+            record["meta"]["data"]["repeated_layer_keep"] == config["data"]["repeated_layer_keep"]
+        )
         assert all(k.startswith("model.") for k in raw["state_dict"])
         loaded = load_checkpoint(path)
         assert loaded.model.t1_radius_scale == record["model"]["t1_radius_scale"]
@@ -94,7 +108,9 @@ def test_resume_continues_the_epochs_without_parsing_csv(
 
     monkeypatch.setattr(cache, "read_event", no_parsing)  # the second run reads only the cache
     cfg = compose_config(
-        tiny_overrides(tmp, f"training.resume_from={first['last_checkpoint']}", "trainer.max_epochs=2")
+        tiny_overrides(
+            tmp, f"training.resume_from={first['last_checkpoint']}", "trainer.max_epochs=2"
+        )
         + [f"run.output_dir={tmp / 'resumed'}"]
     )
     results = train(cfg)
@@ -110,7 +126,9 @@ def test_resume_from_a_bad_checkpoint_is_one_line(first_run: tuple[Path, dict[st
     tmp, _ = first_run
     bad = tmp / "bad.ckpt"
     bad.write_bytes(b"not a checkpoint")
-    cfg = compose_config(tiny_overrides(tmp, f"training.resume_from={bad}") + [f"run.output_dir={tmp / 'x'}"])
+    cfg = compose_config(
+        tiny_overrides(tmp, f"training.resume_from={bad}") + [f"run.output_dir={tmp / 'x'}"]
+    )
     with pytest.raises(CheckpointError) as info:
         train(cfg)
     assert "\n" not in str(info.value) and "bad.ckpt" in str(info.value)
@@ -121,11 +139,20 @@ def _events_dir(first: dict[str, Any]) -> Path:
     return Path(raw["hyper_parameters"]["config"]["data"]["cache_dir"]) / "simulated"
 
 
-def test_validate_counts_hits_in_spheres(first_run: tuple[Path, dict[str, Any]], barrel_dir: Path) -> None:
+def test_validate_counts_hits_in_spheres(
+    first_run: tuple[Path, dict[str, Any]], barrel_dir: Path
+) -> None:
     _, first = first_run
     result = validate_checkpoint(first["last_checkpoint"], barrel_dir, min_pt=0.5)
-    for key in ("t1_efficiency", "t2_efficiency", "t1_hits_in_sphere", "t2_hits_in_sphere",
-                "t1_volume_mm3", "t2_volume_mm3", "n_tracks"):
+    for key in (
+        "t1_efficiency",
+        "t2_efficiency",
+        "t1_hits_in_sphere",
+        "t2_hits_in_sphere",
+        "t1_volume_mm3",
+        "t2_volume_mm3",
+        "n_tracks",
+    ):
         assert key in result
     assert result["n_tracks"] > 0 and result["n_events"] == 3
     assert 0.0 <= result["t1_efficiency"] <= 1.0
@@ -142,12 +169,26 @@ def test_validate_counts_hits_in_spheres(first_run: tuple[Path, dict[str, Any]],
 
 
 def test_density_file_feeds_the_metric(
-    first_run: tuple[Path, dict[str, Any]], barrel_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    first_run: tuple[Path, dict[str, Any]],
+    barrel_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, first = first_run
     out = tmp_path / "density.npz"
     with pytest.raises(SystemExit) as info:
-        training_main(["density", "--data-dir", str(barrel_dir), "--voxel-size", "25", "--output", str(out), "--json"])
+        training_main(
+            [
+                "density",
+                "--data-dir",
+                str(barrel_dir),
+                "--voxel-size",
+                "25",
+                "--output",
+                str(out),
+                "--json",
+            ]
+        )
     assert info.value.code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["n_events"] == 3 and summary["voxel_size_mm"] == 25.0
@@ -167,10 +208,17 @@ def test_density_file_feeds_the_metric(
     pred = Prediction(torch.roll(hits, -1, 1), radius, torch.roll(hits, -2, 1), radius)
     metrics = StepAheadMetrics(load_checkpoint(first["last_checkpoint"]).normalizer, density)
     steps = torch.arange(n)[None]
-    metrics.update(pred, torch.roll(hits, -1, 1), torch.roll(hits, -2, 1), steps < n - 1, steps < n - 2)
+    metrics.update(
+        pred, torch.roll(hits, -1, 1), torch.roll(hits, -2, 1), steps < n - 1, steps < n - 2
+    )
     values = metrics.compute()
     assert values["t1_efficiency"] == 1.0
-    expected = float(np.mean(density.density_at(hits[0, 1:].double().numpy() * 1000.0))) * (4 / 3) * np.pi * 10.0**3
+    expected = (
+        float(np.mean(density.density_at(hits[0, 1:].double().numpy() * 1000.0)))
+        * (4 / 3)
+        * np.pi
+        * 10.0**3
+    )
     assert values["t1_expected_hits"] == pytest.approx(expected, rel=1e-5) and expected > 0
     # ... and so does tracknet validate --density.
     result = validate_checkpoint(first["last_checkpoint"], barrel_dir, min_pt=0.5, density_map=out)
@@ -185,7 +233,9 @@ def test_training_with_a_density_map_logs_expected_hits(
 
     path = tmp_path / "d.npz"
     build_density_map(barrel_dir, path, voxel_size_mm=40.0)
-    cfg = compose_config(tiny_overrides(tmp, f"training.density_map={path}") + [f"run.output_dir={tmp_path / 'run'}"])
+    cfg = compose_config(
+        tiny_overrides(tmp, f"training.density_map={path}") + [f"run.output_dir={tmp_path / 'run'}"]
+    )
     results = train(cfg)
     assert results["val/t1_expected_hits"] > 0 and results["val/t2_expected_hits"] > 0
 

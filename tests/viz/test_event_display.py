@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tests.conftest import make_small_event
-from tests.conftest import truth_submission
+from tests.conftest import make_small_event, truth_submission
 from tracknet.evaluation import ParticleSelection
 from tracknet.viz.event_display import event_figure, polylines, write_event_display
 
@@ -31,4 +30,4 @@ def test_categories_of_a_damaged_submission(tmp_path: Path) -> None:
     assert "found (3)" in names and "missed (1)" in names and "fake (1)" in names
     path = write_event_display(event, tmp_path / "display.html", sub)
     page = path.read_text()
-    assert "Plotly.newPlot" in page and "<script src=\"http" not in page  # self-contained
+    assert "Plotly.newPlot" in page and '<script src="http' not in page  # self-contained

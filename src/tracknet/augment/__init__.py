@@ -11,7 +11,13 @@
 
 from __future__ import annotations
 
-from tracknet.augment.library import LibraryCriteria, TrackLibrary, build_library, straw_library, trackml_library
+from tracknet.augment.library import (
+    LibraryCriteria,
+    TrackLibrary,
+    build_library,
+    straw_library,
+    trackml_library,
+)
 from tracknet.augment.overlay import (
     PROVENANCE_COLUMNS,
     choose_entries,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,32 +13,62 @@ __all__ = ["overlay"]
 
 
 def overlay(
-    source: Path = typer.Option(..., "--source", help="Labelled events to take isolated tracks from (straw dataset or TrackML directory with truth)."),
-    out: Path = typer.Option(..., "--out", help="Output directory (straw dataset, or TrackML CSV files) with tracknet-dataset.json."),
+    source: Path = typer.Option(
+        ...,
+        "--source",
+        help="Labelled events to take isolated tracks from (straw dataset or TrackML directory with truth).",
+    ),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Output directory (straw dataset, or TrackML CSV files) with tracknet-dataset.json.",
+    ),
     events: int = typer.Option(..., "--events", help="Number of overlay events."),
-    tracks_per_event: int = typer.Option(..., "--tracks-per-event", help="Library tracks overlaid into each event (k)."),
-    background: Optional[Path] = typer.Option(
-        None, "--background", help="Events whose own hits are kept, unlabelled (semi-synthetic); same kind as --source."
+    tracks_per_event: int = typer.Option(
+        ..., "--tracks-per-event", help="Library tracks overlaid into each event (k)."
     ),
-    noise_rate: Optional[float] = typer.Option(
-        None, "--noise-rate", help="Straw only: noise hits per straw per event [default: 0.001, or 0 with --background]."
+    background: Path | None = typer.Option(
+        None,
+        "--background",
+        help="Events whose own hits are kept, unlabelled (semi-synthetic); same kind as --source.",
     ),
-    crosstalk: Optional[float] = typer.Option(
-        None, "--crosstalk", help="Straw only: probability that each neighbour of a fired straw fires [default: 0.01]."
+    noise_rate: float | None = typer.Option(
+        None,
+        "--noise-rate",
+        help="Straw only: noise hits per straw per event [default: 0.001, or 0 with --background].",
+    ),
+    crosstalk: float | None = typer.Option(
+        None,
+        "--crosstalk",
+        help="Straw only: probability that each neighbour of a fired straw fires [default: 0.01].",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed; event e depends only on (seed, e)."),
-    with_singles: bool = typer.Option(False, "--with-singles", help="Also write each library track as its own event."),
+    with_singles: bool = typer.Option(
+        False, "--with-singles", help="Also write each library track as its own event."
+    ),
     first_event_id: int = typer.Option(0, "--first-event-id", help="Id of the first event."),
-    min_hits: int = typer.Option(5, "--min-hits", help="Library: tracks with at least this many hits."),
-    min_pt: float = typer.Option(0.0, "--min-pt", help="Library: tracks with hypot(px, py) >= this (GeV)."),
-    max_eta: float = typer.Option(math.inf, "--max-eta", help="Library (TrackML): tracks with |eta| <= this."),
-    max_source_tracks: Optional[int] = typer.Option(
-        None, "--max-source-tracks", help="Library: source events with at most this many labelled tracks [default: 1 for straw, no limit for TrackML]."
+    min_hits: int = typer.Option(
+        5, "--min-hits", help="Library: tracks with at least this many hits."
     ),
-    max_other_hits: Optional[int] = typer.Option(
-        None, "--max-other-hits", help="Library: source events with at most this many noise/crosstalk/unlabelled hits [default: no limit]."
+    min_pt: float = typer.Option(
+        0.0, "--min-pt", help="Library: tracks with hypot(px, py) >= this (GeV)."
     ),
-    events_per_chunk: int = typer.Option(10_000, "--events-per-chunk", help="Straw: events per Parquet chunk."),
+    max_eta: float = typer.Option(
+        math.inf, "--max-eta", help="Library (TrackML): tracks with |eta| <= this."
+    ),
+    max_source_tracks: int | None = typer.Option(
+        None,
+        "--max-source-tracks",
+        help="Library: source events with at most this many labelled tracks [default: 1 for straw, no limit for TrackML].",
+    ),
+    max_other_hits: int | None = typer.Option(
+        None,
+        "--max-other-hits",
+        help="Library: source events with at most this many noise/crosstalk/unlabelled hits [default: no limit].",
+    ),
+    events_per_chunk: int = typer.Option(
+        10_000, "--events-per-chunk", help="Straw: events per Parquet chunk."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Overlay isolated labelled tracks, k per event: synthetic events, or semi-synthetic ones on a --background.
@@ -61,7 +90,11 @@ def overlay(
     if max_source_tracks is None and kind == "straw":
         max_source_tracks = 1
     criteria = LibraryCriteria(
-        min_hits=min_hits, max_tracks=max_source_tracks, max_other_hits=max_other_hits, min_pt_gev=min_pt, max_abs_eta=max_eta
+        min_hits=min_hits,
+        max_tracks=max_source_tracks,
+        max_other_hits=max_other_hits,
+        min_pt_gev=min_pt,
+        max_abs_eta=max_eta,
     )
     record = overlay_to_directory(
         source, out, n_events=events, tracks_per_event=tracks_per_event, seed=seed, background=background,

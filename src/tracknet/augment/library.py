@@ -44,9 +44,9 @@ __all__ = [
     "TRACKML_LIBRARY_HITS",
     "LibraryCriteria",
     "TrackLibrary",
+    "build_library",
     "straw_library",
     "trackml_library",
-    "build_library",
 ]
 
 #: Columns of the entries table (one row per library track).
@@ -103,14 +103,21 @@ class LibraryCriteria:
             if value is None and name != "min_hits":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ConfigError(f"library criterion {name} must be a non-negative integer, got {value!r}")
+                raise ConfigError(
+                    f"library criterion {name} must be a non-negative integer, got {value!r}"
+                )
         if self.min_hits < 1:
             raise ConfigError(f"library criterion min_hits must be >= 1, got {self.min_hits}")
         if self.max_tracks is not None and self.max_tracks < 1:
             raise ConfigError(f"library criterion max_tracks must be >= 1, got {self.max_tracks}")
         for name in ("min_pt_gev", "max_abs_eta"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or math.isnan(value)
+                or value < 0
+            ):
                 raise ConfigError(f"library criterion {name} must be >= 0, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,8 +181,16 @@ def _event_filter(
     """Per hit: whether its event passes the per-event criteria; ``(ok_hit, n_tracks)``."""
     events, inverse = np.unique(event_key, return_inverse=True)
     labelled = pid > 0
-    pairs = np.unique(np.column_stack([inverse[labelled], pid[labelled]]), axis=0) if labelled.any() else np.zeros((0, 2), dtype=np.int64)
-    n_tracks = np.bincount(pairs[:, 0], minlength=len(events)) if len(pairs) else np.zeros(len(events), dtype=np.int64)
+    pairs = (
+        np.unique(np.column_stack([inverse[labelled], pid[labelled]]), axis=0)
+        if labelled.any()
+        else np.zeros((0, 2), dtype=np.int64)
+    )
+    n_tracks = (
+        np.bincount(pairs[:, 0], minlength=len(events))
+        if len(pairs)
+        else np.zeros(len(events), dtype=np.int64)
+    )
     n_other = np.bincount(inverse[~labelled], minlength=len(events))
     ok = np.ones(len(events), dtype=bool)
     if criteria.max_tracks is not None:
@@ -197,10 +212,18 @@ def _select_tracks(
     candidate = np.flatnonzero(ok_event & (pid > 0))
     if len(candidate) == 0:
         return candidate, pd.DataFrame(columns=list(ENTRY_COLUMNS))
-    frame = pd.DataFrame({"event_id": event_id[candidate], "particle_id": pid[candidate], "row": candidate})
-    counts = frame.groupby(["event_id", "particle_id"], sort=True).size().rename("nhits").reset_index()
+    frame = pd.DataFrame(
+        {"event_id": event_id[candidate], "particle_id": pid[candidate], "row": candidate}
+    )
+    counts = (
+        frame.groupby(["event_id", "particle_id"], sort=True).size().rename("nhits").reset_index()
+    )
     known = particles.set_index(["event_id", "particle_id"])
-    counts = counts.join(known.drop(columns=[c for c in ("nhits",) if c in known.columns]), on=["event_id", "particle_id"], how="left")
+    counts = counts.join(
+        known.drop(columns=[c for c in ("nhits",) if c in known.columns]),
+        on=["event_id", "particle_id"],
+        how="left",
+    )
     missing = counts["px"].isna().to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
@@ -215,22 +238,41 @@ def _select_tracks(
     if math.isfinite(criteria.max_abs_eta):
         keep &= np.abs(kin["eta"].to_numpy()) <= criteria.max_abs_eta
     if criteria.primaries_only:
-        from tracknet.evaluation.matching import DEFAULT_PRIMARY_MAX_ABS_VZ_MM, DEFAULT_PRIMARY_MAX_VR_MM
+        from tracknet.evaluation.matching import (
+            DEFAULT_PRIMARY_MAX_ABS_VZ_MM,
+            DEFAULT_PRIMARY_MAX_VR_MM,
+        )
 
-        keep &= (kin["vr"].to_numpy() < DEFAULT_PRIMARY_MAX_VR_MM) & (np.abs(counts["vz"].to_numpy()) < DEFAULT_PRIMARY_MAX_ABS_VZ_MM)
+        keep &= (kin["vr"].to_numpy() < DEFAULT_PRIMARY_MAX_VR_MM) & (
+            np.abs(counts["vz"].to_numpy()) < DEFAULT_PRIMARY_MAX_ABS_VZ_MM
+        )
     chosen = counts.loc[keep].reset_index(drop=True)
-    selected = frame.merge(chosen[["event_id", "particle_id"]], on=["event_id", "particle_id"], how="inner")
+    selected = frame.merge(
+        chosen[["event_id", "particle_id"]], on=["event_id", "particle_id"], how="inner"
+    )
     selected = selected.sort_values(["event_id", "particle_id", "row"], kind="stable")
-    entries = chosen.rename(columns={"event_id": "source_event_id", "particle_id": "source_particle_id"})
+    entries = chosen.rename(
+        columns={"event_id": "source_event_id", "particle_id": "source_particle_id"}
+    )
     return selected["row"].to_numpy(), entries[list(ENTRY_COLUMNS)]
 
 
 def _entries_dict(entries: pd.DataFrame) -> dict[str, np.ndarray]:
-    dtypes = {"source_event_id": np.int64, "source_particle_id": np.int64, "q": np.int32, "nhits": np.int32}
+    dtypes = {
+        "source_event_id": np.int64,
+        "source_particle_id": np.int64,
+        "q": np.int32,
+        "nhits": np.int32,
+    }
     return {c: entries[c].to_numpy().astype(dtypes.get(c, np.float64)) for c in ENTRY_COLUMNS}
 
 
-def straw_library(source: StrawDataset | Iterable[StrawBatch], criteria: LibraryCriteria | None = None, *, geometry: StrawGeometry | None = None) -> TrackLibrary:
+def straw_library(
+    source: StrawDataset | Iterable[StrawBatch],
+    criteria: LibraryCriteria | None = None,
+    *,
+    geometry: StrawGeometry | None = None,
+) -> TrackLibrary:
     """The isolated-track library of straw events (a dataset, or batches of events)."""
     criteria = criteria or LibraryCriteria()
     name = ""
@@ -246,7 +288,9 @@ def straw_library(source: StrawDataset | Iterable[StrawBatch], criteria: Library
     for batch in batches:
         h = batch.hits
         if len(h["straw_id"]) and h["straw_id"].max() >= geometry.n_straws:
-            raise DataError(f"straw_id {int(h['straw_id'].max())} is outside the geometry ({geometry.n_straws} straws)")
+            raise DataError(
+                f"straw_id {int(h['straw_id'].max())} is outside the geometry ({geometry.n_straws} straws)"
+            )
         particles = pd.DataFrame({c: v for c, v in batch.particles.items()})
         rows, entries = _select_tracks(h["event_id"], h["particle_id"], criteria, particles)
         entry_frames.append(entries)
@@ -254,20 +298,31 @@ def straw_library(source: StrawDataset | Iterable[StrawBatch], criteria: Library
     return _finish("straw", entry_frames, hit_parts, STRAW_LIBRARY_HITS, geometry, name, criteria)
 
 
-def trackml_library(events: Iterable[Event], criteria: LibraryCriteria | None = None, *, source: str = "") -> TrackLibrary:
+def trackml_library(
+    events: Iterable[Event], criteria: LibraryCriteria | None = None, *, source: str = ""
+) -> TrackLibrary:
     """The track library of TrackML events with truth and particles."""
     criteria = criteria or LibraryCriteria(max_tracks=None)
     entry_frames: list[pd.DataFrame] = []
     hit_parts: list[dict[str, np.ndarray]] = []
     for event in events:
         if event.truth is None or event.particles is None:
-            raise DataError(f"{event.prefix}: a library source needs truth and particles (unlabelled events cannot give tracks)")
+            raise DataError(
+                f"{event.prefix}: a library source needs truth and particles (unlabelled events cannot give tracks)"
+            )
         pid = event.truth["particle_id"].to_numpy()
         particles = event.particles.assign(event_id=event.event_id)
-        rows, entries = _select_tracks(np.full(len(pid), event.event_id, dtype=np.int64), pid, criteria, particles)
+        rows, entries = _select_tracks(
+            np.full(len(pid), event.event_id, dtype=np.int64), pid, criteria, particles
+        )
         entry_frames.append(entries)
         hits, truth = event.hits, event.truth
-        hit_parts.append({c: (hits[c] if c in hits.columns else truth[c]).to_numpy()[rows] for c in TRACKML_LIBRARY_HITS})
+        hit_parts.append(
+            {
+                c: (hits[c] if c in hits.columns else truth[c]).to_numpy()[rows]
+                for c in TRACKML_LIBRARY_HITS
+            }
+        )
     return _finish("trackml", entry_frames, hit_parts, TRACKML_LIBRARY_HITS, None, source, criteria)
 
 
@@ -281,16 +336,26 @@ def _finish(
     criteria: LibraryCriteria,
 ) -> TrackLibrary:
     frames = [f for f in entry_frames if len(f)]
-    entries = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: np.zeros(0) for c in ENTRY_COLUMNS})
+    entries = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame({c: np.zeros(0) for c in ENTRY_COLUMNS})
+    )
     entry_cols = _entries_dict(entries)
-    hits = {c: np.concatenate([p[c] for p in hit_parts]) if hit_parts else np.zeros(0) for c in columns}
+    hits = {
+        c: np.concatenate([p[c] for p in hit_parts]) if hit_parts else np.zeros(0) for c in columns
+    }
     offsets = np.concatenate([[0], np.cumsum(entry_cols["nhits"].astype(np.int64))])
     if offsets[-1] != len(hits[columns[0]]):
-        raise DataError("library hits and entries disagree")  # pragma: no cover - internal invariant
+        raise DataError(
+            "library hits and entries disagree"
+        )  # pragma: no cover - internal invariant
     return TrackLibrary(detector, entry_cols, hits, offsets, geometry, source, criteria)
 
 
-def build_library(source: str | os.PathLike[str], criteria: LibraryCriteria | None = None) -> TrackLibrary:
+def build_library(
+    source: str | os.PathLike[str], criteria: LibraryCriteria | None = None
+) -> TrackLibrary:
     """The library of a source directory: a straw dataset or TrackML events with truth.
 
     ``criteria`` defaults to isolated tracks (``max_tracks = 1``) for straw sources and
@@ -299,6 +364,9 @@ def build_library(source: str | os.PathLike[str], criteria: LibraryCriteria | No
     kind = source_kind(source)
     if kind == "straw":
         return straw_library(StrawDataset.open(source), criteria)
-    library = trackml_library(iter_events(source, parts=("hits", "truth", "particles")), criteria, source=str(Path(source)))
+    library = trackml_library(
+        iter_events(source, parts=("hits", "truth", "particles")),
+        criteria,
+        source=str(Path(source)),
+    )
     return library
-

@@ -48,7 +48,13 @@ import pandas as pd
 from tracknet.augment.library import TrackLibrary
 from tracknet.errors import ConfigError, DataError
 from tracknet.evaluation.weights import compute_hit_weights
-from tracknet.events import HITS_SCHEMA, PARTICLES_SCHEMA, TRUTH_SCHEMA, UNLABELLED_PARTICLE_ID, Event
+from tracknet.events import (
+    HITS_SCHEMA,
+    PARTICLES_SCHEMA,
+    TRUTH_SCHEMA,
+    UNLABELLED_PARTICLE_ID,
+    Event,
+)
 from tracknet.io.trackml import list_events, read_event
 from tracknet.simulation.straw.batch import StrawBatch, rechunk
 from tracknet.simulation.straw.geometry import StrawGeometry
@@ -62,17 +68,17 @@ from tracknet.simulation.straw.response import (
 from tracknet.simulation.straw.simulate import BLOCK_EVENTS, assemble_batch
 
 __all__ = [
+    "NO_BACKGROUND",
     "OVERLAY_TAG",
+    "PROVENANCE_COLUMNS",
     "SINGLES_TAG",
     "TRACKML_TAG",
-    "PROVENANCE_COLUMNS",
-    "NO_BACKGROUND",
     "check_overlay",
     "choose_entries",
-    "straw_overlay_block",
     "iter_straw_overlay",
-    "trackml_overlay_event",
     "iter_trackml_overlay",
+    "straw_overlay_block",
+    "trackml_overlay_event",
 ]
 
 OVERLAY_TAG = 0x4F56524C4159  # "OVRLAY"
@@ -109,7 +115,9 @@ def choose_entries(n_library: int, n_events: int, k: int, rng: np.random.Generat
     if k < 1:
         raise ConfigError(f"tracks per event must be >= 1, got {k}")
     if k > n_library:
-        raise ConfigError(f"the track library holds {n_library} track(s), fewer than the {k} tracks per event asked for")
+        raise ConfigError(
+            f"the track library holds {n_library} track(s), fewer than the {k} tracks per event asked for"
+        )
     if 4 * k > n_library:
         keys = rng.random((n_events, n_library))
         return np.argsort(keys, axis=1)[:, :k].astype(np.int64)
@@ -122,7 +130,12 @@ def choose_entries(n_library: int, n_events: int, k: int, rng: np.random.Generat
         choice[repeated] = rng.integers(0, n_library, size=(int(repeated.sum()), k))
 
 
-def _provenance(event_ids: np.ndarray, entries: np.ndarray, library: TrackLibrary, background_ids: np.ndarray | None) -> pd.DataFrame:
+def _provenance(
+    event_ids: np.ndarray,
+    entries: np.ndarray,
+    library: TrackLibrary,
+    background_ids: np.ndarray | None,
+) -> pd.DataFrame:
     n, k = entries.shape
     flat = entries.ravel()
     return pd.DataFrame(
@@ -131,7 +144,9 @@ def _provenance(event_ids: np.ndarray, entries: np.ndarray, library: TrackLibrar
             "particle_id": np.tile(np.arange(1, k + 1, dtype=np.int64), n),
             "source_event_id": library.entries["source_event_id"][flat],
             "source_particle_id": library.entries["source_particle_id"][flat],
-            "background_event_id": np.repeat(background_ids, k) if background_ids is not None else np.full(n * k, NO_BACKGROUND),
+            "background_event_id": np.repeat(background_ids, k)
+            if background_ids is not None
+            else np.full(n * k, NO_BACKGROUND),
         }
     )
 
@@ -177,7 +192,9 @@ def straw_overlay_block(
             raise ConfigError("an overlay on a background needs one background row per event")
         bh = background.hits
         lo = np.searchsorted(bh["event_id"], background.events["event_id"], "left")[background_rows]
-        hi = np.searchsorted(bh["event_id"], background.events["event_id"], "right")[background_rows]
+        hi = np.searchsorted(bh["event_id"], background.events["event_id"], "right")[
+            background_rows
+        ]
         count = hi - lo
         b_event = np.repeat(np.arange(n, dtype=np.int64), count)
         b_rows = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
@@ -200,7 +217,14 @@ def straw_overlay_block(
         background_ids = background.events["event_id"][background_rows]
     signal = SignalHits.concat(parts)
     hits, source = detector_hits(
-        signal, n, geometry, response, rng_crosstalk, rng_noise, signal_priority=np.concatenate(priority), with_signal_rows=True
+        signal,
+        n,
+        geometry,
+        response,
+        rng_crosstalk,
+        rng_noise,
+        signal_priority=np.concatenate(priority),
+        with_signal_rows=True,
     )
     hit_ids = None
     if background is not None:
@@ -213,7 +237,11 @@ def straw_overlay_block(
         new_event = hits.event[new]
         hit_ids = np.empty(len(hits.event), dtype=np.int64)
         hit_ids[kept] = original_ids[source[kept]]
-        hit_ids[new] = top[new_event] + 1 + (np.arange(len(new)) - np.searchsorted(new_event, new_event, "left"))
+        hit_ids[new] = (
+            top[new_event]
+            + 1
+            + (np.arange(len(new)) - np.searchsorted(new_event, new_event, "left"))
+        )
     flat = entries.ravel()
     particles = {
         "event": np.repeat(np.arange(n, dtype=np.int64), k),
@@ -221,7 +249,9 @@ def straw_overlay_block(
         **{c: library.entries[c][flat] for c in ("vx", "vy", "px", "py", "q")},
     }
     kind = "semi-synthetic" if background is not None else "synthetic"
-    batch = assemble_batch(event_ids, np.full(n, k), times, hits, particles, geometry, {"kind": kind}, hit_ids=hit_ids)
+    batch = assemble_batch(
+        event_ids, np.full(n, k), times, hits, particles, geometry, {"kind": kind}, hit_ids=hit_ids
+    )
     return batch, _provenance(event_ids, entries, library, background_ids)
 
 
@@ -247,7 +277,9 @@ def check_overlay(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
     if library.detector != detector:
-        raise ConfigError(f"a {detector} overlay needs a {detector} track library, not a {library.detector} one")
+        raise ConfigError(
+            f"a {detector} overlay needs a {detector} track library, not a {library.detector} one"
+        )
     if len(library) == 0:
         raise DataError(f"no track of {library.source or 'the source'} passes the library criteria")
     if tracks_per_event > len(library):
@@ -255,7 +287,9 @@ def check_overlay(
             f"the track library holds {len(library)} track(s), fewer than the {tracks_per_event} tracks per event asked for"
         )
     if with_singles and has_background:
-        raise ConfigError("with singles applies to synthetic overlays, not to overlays on a background")
+        raise ConfigError(
+            "with singles applies to synthetic overlays, not to overlays on a background"
+        )
 
 
 def iter_straw_overlay(
@@ -292,9 +326,19 @@ def iter_straw_overlay(
             entries = choose_entries(len(library), BLOCK_EVENTS, tracks_per_event, streams.choice)
             rows = None if background is None else event_ids % len(background)
             batch, prov = straw_overlay_block(
-                library, entries, event_ids, response, streams.crosstalk, streams.noise, background=background, background_rows=rows
+                library,
+                entries,
+                event_ids,
+                response,
+                streams.crosstalk,
+                streams.noise,
+                background=background,
+                background_rows=rows,
             )
-            lo, hi = max(first_event_id - block * BLOCK_EVENTS, 0), min(stop - block * BLOCK_EVENTS, BLOCK_EVENTS)
+            lo, hi = (
+                max(first_event_id - block * BLOCK_EVENTS, 0),
+                min(stop - block * BLOCK_EVENTS, BLOCK_EVENTS),
+            )
             if (lo, hi) != (0, BLOCK_EVENTS):
                 batch = batch.slice(lo, hi)
                 prov = prov.loc[prov["event_id"].between(event_ids[lo], event_ids[hi - 1])]
@@ -303,9 +347,15 @@ def iter_straw_overlay(
         if with_singles:
             for block in range(-(-len(library) // BLOCK_EVENTS)):
                 streams = _streams(seed, SINGLES_TAG, block)
-                entries = np.arange(block * BLOCK_EVENTS, min((block + 1) * BLOCK_EVENTS, len(library)), dtype=np.int64)[:, None]
+                entries = np.arange(
+                    block * BLOCK_EVENTS,
+                    min((block + 1) * BLOCK_EVENTS, len(library)),
+                    dtype=np.int64,
+                )[:, None]
                 event_ids = stop + entries[:, 0]
-                batch, prov = straw_overlay_block(library, entries, event_ids, response, streams.crosstalk, streams.noise)
+                batch, prov = straw_overlay_block(
+                    library, entries, event_ids, response, streams.crosstalk, streams.noise
+                )
                 sink.append(prov)
                 yield batch
 
@@ -315,32 +365,53 @@ def iter_straw_overlay(
 # --------------------------------------------------------------------------- TrackML
 
 
-def _trackml_frames(library: TrackLibrary, entries: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _trackml_frames(
+    library: TrackLibrary, entries: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Hits (without ids), truth (without ids and weights) and particles of overlaid tracks,
     hits ordered by (volume, layer, module) like the real files."""
     rows, which = library.gather(entries)
     lib = library.hits
-    order = np.lexsort((np.arange(len(rows)), lib["module_id"][rows], lib["layer_id"][rows], lib["volume_id"][rows]))
+    order = np.lexsort(
+        (
+            np.arange(len(rows)),
+            lib["module_id"][rows],
+            lib["layer_id"][rows],
+            lib["volume_id"][rows],
+        )
+    )
     rows, which = rows[order], which[order]
-    hits = pd.DataFrame({c: lib[c][rows] for c in ("x", "y", "z", "volume_id", "layer_id", "module_id")})
+    hits = pd.DataFrame(
+        {c: lib[c][rows] for c in ("x", "y", "z", "volume_id", "layer_id", "module_id")}
+    )
     truth = pd.DataFrame(
-        {"particle_id": (which + 1).astype(np.int64), **{c: lib[c][rows] for c in ("tx", "ty", "tz", "tpx", "tpy", "tpz")}}
+        {
+            "particle_id": (which + 1).astype(np.int64),
+            **{c: lib[c][rows] for c in ("tx", "ty", "tz", "tpx", "tpy", "tpz")},
+        }
     )
     particles = pd.DataFrame(
         {
             "particle_id": np.arange(1, len(entries) + 1, dtype=np.int64),
-            **{c: library.entries[c][entries] for c in ("vx", "vy", "vz", "px", "py", "pz", "q", "nhits")},
+            **{
+                c: library.entries[c][entries]
+                for c in ("vx", "vy", "vz", "px", "py", "pz", "q", "nhits")
+            },
         }
     )
     return hits, truth, particles
 
 
-def trackml_overlay_event(library: TrackLibrary, entries: np.ndarray, event_id: int, background: Event | None = None) -> Event:
+def trackml_overlay_event(
+    library: TrackLibrary, entries: np.ndarray, event_id: int, background: Event | None = None
+) -> Event:
     """One TrackML event of the library ``entries`` (new particle ids ``1..k``), on the
     hits of ``background`` when given (kept unchanged, unlabelled; see the module
     docstring)."""
     if library.detector != "trackml":
-        raise ConfigError(f"a TrackML overlay needs a TrackML track library, not a {library.detector} one")
+        raise ConfigError(
+            f"a TrackML overlay needs a TrackML track library, not a {library.detector} one"
+        )
     entries = np.asarray(entries, dtype=np.int64)
     hits, truth, particles = _trackml_frames(library, entries)
     if background is None:
@@ -364,14 +435,27 @@ def trackml_overlay_event(library: TrackLibrary, entries: np.ndarray, event_id: 
                 "tpz": np.zeros(len(bg)),
             }
         )
-        all_hits = pd.concat([bg[list(HITS_SCHEMA)], hits.assign(hit_id=hit_id)[list(HITS_SCHEMA)]], ignore_index=True)
+        all_hits = pd.concat(
+            [bg[list(HITS_SCHEMA)], hits.assign(hit_id=hit_id)[list(HITS_SCHEMA)]],
+            ignore_index=True,
+        )
         all_truth = pd.concat([real_truth, truth.assign(hit_id=hit_id)], ignore_index=True)
-        meta = {"detector": "trackml", "kind": "semi-synthetic", "background_event_id": background.event_id}
+        meta = {
+            "detector": "trackml",
+            "kind": "semi-synthetic",
+            "background_event_id": background.event_id,
+        }
     all_hits = all_hits[list(HITS_SCHEMA)].astype(dict(HITS_SCHEMA))
     all_truth = all_truth.assign(weight=0.0)[list(TRUTH_SCHEMA)]
     particles = particles[list(PARTICLES_SCHEMA)].astype(dict(PARTICLES_SCHEMA))
     all_truth["weight"] = compute_hit_weights(all_truth, particles)
-    return Event(event_id=int(event_id), hits=all_hits, truth=all_truth.astype(dict(TRUTH_SCHEMA)), particles=particles, meta=meta)
+    return Event(
+        event_id=int(event_id),
+        hits=all_hits,
+        truth=all_truth.astype(dict(TRUTH_SCHEMA)),
+        particles=particles,
+        meta=meta,
+    )
 
 
 def iter_trackml_overlay(
@@ -393,7 +477,10 @@ def iter_trackml_overlay(
     )  # fmt: skip
     prefixes = list_events(background_dir) if background_dir is not None else []
     if background_dir is not None and not prefixes:
-        raise DataError("no TrackML events (event<9 digits>-hits.csv[.gz]) in the background directory", file=str(background_dir))
+        raise DataError(
+            "no TrackML events (event<9 digits>-hits.csv[.gz]) in the background directory",
+            file=str(background_dir),
+        )
     sink = provenance if provenance is not None else []
     cached: tuple[int, Event] | None = None
     for event_id in range(first_event_id, first_event_id + n_events):
@@ -406,7 +493,14 @@ def iter_trackml_overlay(
                 cached = (index, read_event(prefixes[index], parts=("hits",)))
             background = cached[1]
         event = trackml_overlay_event(library, entries, event_id, background)
-        sink.append(_provenance(np.array([event_id]), entries[None, :], library, None if background is None else np.array([background.event_id])))
+        sink.append(
+            _provenance(
+                np.array([event_id]),
+                entries[None, :],
+                library,
+                None if background is None else np.array([background.event_id]),
+            )
+        )
         yield event
     if with_singles:
         for index in range(len(library)):

@@ -31,15 +31,26 @@ import pyarrow.csv as pacsv
 from tqdm import tqdm
 
 from tracknet.augment.library import LibraryCriteria, TrackLibrary, build_library
-from tracknet.augment.overlay import PROVENANCE_COLUMNS, check_overlay, iter_straw_overlay, iter_trackml_overlay
+from tracknet.augment.overlay import (
+    PROVENANCE_COLUMNS,
+    check_overlay,
+    iter_straw_overlay,
+    iter_trackml_overlay,
+)
 from tracknet.errors import ConfigError
 from tracknet.io.atomic import atomic_path
-from tracknet.io.straw import DATASET_FILE, StrawDataset, source_kind, write_dataset_record, write_straw_dataset
+from tracknet.io.straw import (
+    DATASET_FILE,
+    StrawDataset,
+    source_kind,
+    write_dataset_record,
+    write_straw_dataset,
+)
 from tracknet.io.trackml import write_event
 from tracknet.simulation.straw.geometry import StrawGeometry
 from tracknet.simulation.straw.response import StrawResponse
 
-__all__ = ["PROVENANCE_FILE", "GENERATOR", "default_criteria", "overlay_to_directory"]
+__all__ = ["GENERATOR", "PROVENANCE_FILE", "default_criteria", "overlay_to_directory"]
 
 PROVENANCE_FILE = "overlay-provenance.csv"
 GENERATOR = "tracknet.augment"
@@ -53,8 +64,14 @@ def default_criteria(kind: str) -> LibraryCriteria:
 
 
 def _write_provenance(directory: Path, frames: list[pd.DataFrame]) -> str:
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in PROVENANCE_COLUMNS})
-    table = pa.Table.from_pandas(frame[list(PROVENANCE_COLUMNS)].astype("int64"), preserve_index=False).replace_schema_metadata(None)
+    frame = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame({c: [] for c in PROVENANCE_COLUMNS})
+    )
+    table = pa.Table.from_pandas(
+        frame[list(PROVENANCE_COLUMNS)].astype("int64"), preserve_index=False
+    ).replace_schema_metadata(None)
     with atomic_path(directory / PROVENANCE_FILE) as tmp:
         pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_header="none", quoting_style="none"))
     return PROVENANCE_FILE
@@ -95,7 +112,9 @@ def overlay_to_directory(
     if background is not None:
         background_kind = source_kind(background)
         if background_kind != kind:
-            raise ConfigError(f"the background holds {background_kind} events but the source holds {kind} events")
+            raise ConfigError(
+                f"the background holds {background_kind} events but the source holds {kind} events"
+            )
         if Path(background).resolve() == root.resolve():
             raise ConfigError("the output directory must not be the background directory")
     if Path(source).resolve() == root.resolve():
@@ -105,7 +124,11 @@ def overlay_to_directory(
         library, kind, n_events=n_events, tracks_per_event=tracks_per_event, first_event_id=first_event_id,
         seed=seed, with_singles=with_singles, has_background=background is not None,
     )  # fmt: skip
-    if isinstance(events_per_chunk, bool) or not isinstance(events_per_chunk, int) or events_per_chunk < 1:
+    if (
+        isinstance(events_per_chunk, bool)
+        or not isinstance(events_per_chunk, int)
+        or events_per_chunk < 1
+    ):
         raise ConfigError(f"events per chunk must be a positive integer, got {events_per_chunk!r}")
     data_kind = "synthetic" if background is None else "semi-synthetic"
     parameters: dict[str, Any] = {
@@ -121,7 +144,9 @@ def overlay_to_directory(
     if kind == "straw":
         response = StrawResponse(
             efficiency=1.0,
-            noise_rate=(_REALISTIC.noise_rate if background is None else 0.0) if noise_rate is None else noise_rate,
+            noise_rate=(_REALISTIC.noise_rate if background is None else 0.0)
+            if noise_rate is None
+            else noise_rate,
             crosstalk=_REALISTIC.crosstalk if crosstalk is None else crosstalk,
         )
         geometry = library.geometry or StrawGeometry()
@@ -133,12 +158,21 @@ def overlay_to_directory(
             background_batch = background_set.read_all()
         parameters.update(geometry=geometry.to_dict(), response=response.to_dict())
         total = n_events + (len(library) if with_singles else 0)
-        with tqdm(total=total, desc=f"overlay ({data_kind})", unit="event", disable=not progress) as bar:
+        with tqdm(
+            total=total, desc=f"overlay ({data_kind})", unit="event", disable=not progress
+        ) as bar:
             write_straw_dataset(
                 iter_straw_overlay(
-                    library, n_events=n_events, tracks_per_event=tracks_per_event, seed=seed, response=response,
-                    first_event_id=first_event_id, with_singles=with_singles, background=background_batch,
-                    events_per_batch=events_per_chunk, provenance=provenance,
+                    library,
+                    n_events=n_events,
+                    tracks_per_event=tracks_per_event,
+                    seed=seed,
+                    response=response,
+                    first_event_id=first_event_id,
+                    with_singles=with_singles,
+                    background=background_batch,
+                    events_per_batch=events_per_chunk,
+                    provenance=provenance,
                 ),  # fmt: skip
                 root,
                 kind=data_kind,
@@ -150,7 +184,9 @@ def overlay_to_directory(
             )
         return json.loads((root / DATASET_FILE).read_text(encoding="utf-8"))
     if (noise_rate or 0.0) != 0.0 or (crosstalk or 0.0) != 0.0:
-        raise ConfigError("noise rate and crosstalk apply to straw events only (TrackML overlays add no noise)")
+        raise ConfigError(
+            "noise rate and crosstalk apply to straw events only (TrackML overlays add no noise)"
+        )
     return _trackml_to_directory(
         library, root, parameters=parameters, data_kind=data_kind, n_events=n_events, tracks_per_event=tracks_per_event,
         seed=seed, first_event_id=first_event_id, with_singles=with_singles, background=background, progress=progress,
@@ -182,7 +218,9 @@ def _trackml_to_directory(
     (root / DATASET_FILE).unlink(missing_ok=True)
     written: list[str] = []
     total = n_events + (len(library) if with_singles else 0)
-    with tqdm(total=total, desc=f"overlay ({data_kind})", unit="event", disable=not progress) as bar:
+    with tqdm(
+        total=total, desc=f"overlay ({data_kind})", unit="event", disable=not progress
+    ) as bar:
         for event in events:
             written.extend(p.name for p in write_event(event, root))
             bar.update(1)

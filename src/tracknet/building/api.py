@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ..events import HITS_SCHEMA, Event
 from ..evaluation.report import build_meta_path
+from ..events import HITS_SCHEMA, Event
 from ..io.atomic import write_json_atomic
 from ..io.trackml import list_events, parse_event_id, read_event, write_submission
 from ..model.checkpoint import LoadedModel, load_checkpoint
@@ -46,10 +46,10 @@ __all__ = [
     "BuildConfig",
     "BuildResult",
     "DirectoryBuild",
-    "make_extender",
-    "build_tracks",
-    "build_event",
     "build_directory",
+    "build_event",
+    "build_tracks",
+    "make_extender",
     "parse_event_list",
 ]
 
@@ -153,7 +153,9 @@ class BuildConfig:
         _check_number("skip_above", self.skip_above)
         for name in ("skip_branches", "merge_paths"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"build {name} must be true or false, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"build {name} must be true or false, got {getattr(self, name)!r}"
+                )
         _check_int("max_hits", self.max_hits, 2)
         _check_int("max_outliers", self.max_outliers, 0)
         _check_number("envelope_margin_mm", self.envelope_margin_mm)
@@ -169,11 +171,20 @@ class BuildConfig:
         _check_number("baseline_window_mm", self.baseline_window_mm, positive=True)
         _check_number("baseline_t2_window_mm", self.baseline_t2_window_mm, positive=True)
         _check_number("baseline_surface_margin_mm", self.baseline_surface_margin_mm)
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers == 0 or self.workers < -1:
-            raise ConfigError(f"build workers must be a positive integer or -1, got {self.workers!r}")
+        if (
+            isinstance(self.workers, bool)
+            or not isinstance(self.workers, int)
+            or self.workers == 0
+            or self.workers < -1
+        ):
+            raise ConfigError(
+                f"build workers must be a positive integer or -1, got {self.workers!r}"
+            )
         longest = max(s.n_hits for s in parsed)
         if self.max_hits < longest:
-            raise ConfigError(f"build max_hits ({self.max_hits}) is below the seed size ({longest})")
+            raise ConfigError(
+                f"build max_hits ({self.max_hits}) is below the seed size ({longest})"
+            )
         self.selection()  # validates min_hits, max_shared_fraction, max_mean_cost
 
     # ------------------------------------------------------------------ parts
@@ -263,7 +274,11 @@ def _radius_scale(config: BuildConfig, loaded: LoadedModel) -> float:
     if config.radius_scale is not None:
         return float(config.radius_scale)
     value = loaded.meta.get("radius_scale", 1.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value > 0)
+    ):
         raise ConfigError(f"checkpoint meta radius_scale must be a number > 0, got {value!r}")
     return float(value)
 
@@ -377,8 +392,13 @@ def build_tracks(
         stage_start = time.perf_counter()
         available = ~taken
         seeds = find_seeds(
-            positions, volume, layer, stage,
-            field_tesla=config.field_tesla, available=available, surfaces=surfaces,
+            positions,
+            volume,
+            layer,
+            stage,
+            field_tesla=config.field_tesla,
+            available=available,
+            surfaces=surfaces,
             workers=config.workers,
         )
         seeded = time.perf_counter()
@@ -435,7 +455,9 @@ def build_tracks(
             track_of_hit,
             *sigmas,
             max_distance_mm=config.double_hit_distance_mm,
-            max_residual_mm=config.max_fit_rms_mm if config.max_fit_rms_mm is not None else math.inf,
+            max_residual_mm=config.max_fit_rms_mm
+            if config.max_fit_rms_mm is not None
+            else math.inf,
             max_pull_z=math.sqrt(config.max_chi2_z) if config.max_chi2_z is not None else math.inf,
             workers=config.workers,
         )
@@ -533,7 +555,9 @@ def build_directory(
         from .straw import StrawBuildConfig, build_straw_directory
 
         straw_config = config if isinstance(config, StrawBuildConfig) else None
-        return build_straw_directory(data_dir, out_csv, algorithm, checkpoint, events, progress, straw_config)  # type: ignore[no-any-return]
+        return build_straw_directory(
+            data_dir, out_csv, algorithm, checkpoint, events, progress, straw_config
+        )  # type: ignore[no-any-return]
     config = config or BuildConfig()
     _check_algorithm(algorithm)
     loaded: LoadedModel | None = None
@@ -551,7 +575,9 @@ def build_directory(
         raise ConfigError(f"--out {out} is a directory")
     prefixes = list_events(data_dir)
     if not prefixes:
-        raise DataError("no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir))
+        raise DataError(
+            "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir)
+        )
     if events is not None:
         wanted = [int(e) for e in events]
         found = {parse_event_id(p): p for p in prefixes}
@@ -592,7 +618,9 @@ def build_directory(
         result.meta_path,
         {
             "algorithm": algorithm,
-            "checkpoint": None if checkpoint is None or algorithm != "tracknet" else str(checkpoint),
+            "checkpoint": None
+            if checkpoint is None or algorithm != "tracknet"
+            else str(checkpoint),
             "radius_scale": _radius_scale(config, loaded) if loaded is not None else None,
             "data_dir": str(data_dir),
             "n_events": result.n_events,

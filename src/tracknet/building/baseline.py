@@ -36,7 +36,7 @@ from ..errors import ConfigError
 from .builder import Spheres
 from .geometry import LayerSurfaces
 
-__all__ = ["HelixState", "HelixExtender", "helix_frame", "helix_crossings", "helix_points"]
+__all__ = ["HelixExtender", "HelixState", "helix_crossings", "helix_frame", "helix_points"]
 
 _STRAIGHT_CURVATURE = 1e-7  # 1/mm: below this a track is a straight line (R > 10 km)
 
@@ -74,7 +74,9 @@ def helix_frame(state: HelixState) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     ca = np.linalg.norm(a2 - c2, axis=1)
     denom = ab * bc * ca
     with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = np.where(denom > 0, 2.0 * _cross(b2 - a2, c2 - b2) / np.where(denom > 0, denom, 1.0), 0.0)
+        kappa = np.where(
+            denom > 0, 2.0 * _cross(b2 - a2, c2 - b2) / np.where(denom > 0, denom, 1.0), 0.0
+        )
     kappa = np.where(state.n_points >= 2, kappa, 0.0)
     chord = c2 - b2
     unit = chord / np.where(bc > 0, bc, 1.0)[:, None]
@@ -157,7 +159,9 @@ def helix_crossings(
         for sign in (1.0, -1.0):
             v1x = along_c * ux - sign * h * uy - centre[:, 0:1]
             v1y = along_c * uy + sign * h * ux - centre[:, 1:2]
-            angle = np.arctan2(v0[:, 0:1] * v1y - v0[:, 1:2] * v1x, v0[:, 0:1] * v1x + v0[:, 1:2] * v1y)
+            angle = np.arctan2(
+                v0[:, 0:1] * v1y - v0[:, 1:2] * v1x, v0[:, 0:1] * v1x + v0[:, 1:2] * v1y
+            )
             turn = np.mod(np.where(kappa[:, None] > 0, angle, -angle), 2.0 * np.pi)
             arc = turn * radius[:, None]
             s_circle = np.minimum(s_circle, np.where((h2 >= 0) & (arc > eps), arc, np.inf))
@@ -175,20 +179,28 @@ def helix_crossings(
         with np.errstate(divide="ignore", invalid="ignore"):
             s_disk = (surfaces.position[dsk][None, :] - c[:, 2:3]) / tan_lambda[:, None]
         half_turn = np.where(straight, np.inf, np.pi * radius)[:, None]
-        s_disk = np.where(np.isfinite(s_disk) & (s_disk > eps) & (s_disk <= half_turn), s_disk, np.inf)
+        s_disk = np.where(
+            np.isfinite(s_disk) & (s_disk > eps) & (s_disk <= half_turn), s_disk, np.inf
+        )
         finite = np.where(np.isfinite(s_disk), s_disk, 0.0)
         # |p(s)|^2 = d^2 + R^2 - 2 d R cos(angle at the centre between origin and p(s)).
         r2_line = cc[:, None] + 2.0 * finite * ct[:, None] + finite * finite
         to_origin = -centre  # from the circle centre to the beam line
         v0 = c[:, :2] - centre
         cos0 = np.einsum("ij,ij->i", v0, to_origin) / np.maximum(radius * d, 1e-300)
-        sin0 = (v0[:, 0] * to_origin[:, 1] - v0[:, 1] * to_origin[:, 0]) / np.maximum(radius * d, 1e-300)
+        sin0 = (v0[:, 0] * to_origin[:, 1] - v0[:, 1] * to_origin[:, 0]) / np.maximum(
+            radius * d, 1e-300
+        )
         turned = np.where(kappa > 0, 1.0, -1.0)[:, None] * finite / radius[:, None]
         # angle(origin, p(s)) = angle(origin, p0) - turn, signed counter-clockwise.
         cos_now = cos0[:, None] * np.cos(turned) + sin0[:, None] * np.sin(turned)
-        r2_circle = d[:, None] ** 2 + radius[:, None] ** 2 - 2.0 * d[:, None] * radius[:, None] * cos_now
+        r2_circle = (
+            d[:, None] ** 2 + radius[:, None] ** 2 - 2.0 * d[:, None] * radius[:, None] * cos_now
+        )
         r_disk = np.sqrt(np.maximum(np.where(straight[:, None], r2_line, r2_circle), 0.0))
-        ok = (r_disk >= surfaces.low[dsk][None, :] - margin_mm) & (r_disk <= surfaces.high[dsk][None, :] + margin_mm)
+        ok = (r_disk >= surfaces.low[dsk][None, :] - margin_mm) & (
+            r_disk <= surfaces.high[dsk][None, :] + margin_mm
+        )
         s[:, dsk] = np.where(ok, s_disk, np.inf)
 
     # Never the layer of the last hit.
@@ -212,8 +224,10 @@ class HelixExtender:
             ("t2_window_mm", t2_window_mm),
             ("surface_margin_mm", surface_margin_mm),
         ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                math.isfinite(value) and value >= 0
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value >= 0)
             ):
                 raise ConfigError(f"baseline {name} must be a finite number >= 0, got {value!r}")
         self.surfaces = surfaces
@@ -237,15 +251,21 @@ class HelixExtender:
             if ok.any():
                 point[ok] = helix_points(*(f[ok] for f in frame), arc[ok])
             centres.append(point)
-        return Spheres(centres[0], np.full(n, self.window_mm), centres[1], np.full(n, self.t2_window_mm))
+        return Spheres(
+            centres[0], np.full(n, self.window_mm), centres[1], np.full(n, self.t2_window_mm)
+        )
 
-    def start(self, seed_positions: np.ndarray, seed_layers: np.ndarray) -> tuple[HelixState, Spheres]:
+    def start(
+        self, seed_positions: np.ndarray, seed_layers: np.ndarray
+    ) -> tuple[HelixState, Spheres]:
         n, m = seed_positions.shape[:2]
         points = np.zeros((n, 3, 3))
         take = min(m, 3)
         points[:, 3 - take :] = seed_positions[:, m - take :]
         layer = seed_layers[:, -1] if m else np.zeros(n, np.int64)
-        state = HelixState(points, np.full(n, take, dtype=np.int64), np.asarray(layer, dtype=np.int64))
+        state = HelixState(
+            points, np.full(n, take, dtype=np.int64), np.asarray(layer, dtype=np.int64)
+        )
         return state, self._spheres(state)
 
     def advance(

@@ -59,11 +59,11 @@ from .geometry import Envelope
 from .search import HitIndex, Neighbours
 
 __all__ = [
-    "Spheres",
-    "Extender",
-    "TrackNetExtender",
-    "ExtensionConfig",
     "Candidates",
+    "Extender",
+    "ExtensionConfig",
+    "Spheres",
+    "TrackNetExtender",
     "extend_seeds",
 ]
 
@@ -132,7 +132,11 @@ class TrackNetExtender:
             raise ConfigError(
                 f"the track builder needs a model of (x, y, z) hits (input_dim 3), got input_dim {model.input_dim}"
             )
-        if not (isinstance(radius_scale, (int, float)) and np.isfinite(radius_scale) and radius_scale > 0):
+        if not (
+            isinstance(radius_scale, (int, float))
+            and np.isfinite(radius_scale)
+            and radius_scale > 0
+        ):
             raise ConfigError(f"radius_scale must be a finite number > 0, got {radius_scale!r}")
         self.model = model.eval()
         self.normalizer = normalizer
@@ -162,7 +166,10 @@ class TrackNetExtender:
             return np.minimum(mm, self.max_radius_mm)
 
         return Spheres(
-            centre(pred.t1_center), radius(pred.t1_radius), centre(pred.t2_center), radius(pred.t2_radius)
+            centre(pred.t1_center),
+            radius(pred.t1_radius),
+            centre(pred.t2_center),
+            radius(pred.t2_radius),
         )
 
     @torch.no_grad()
@@ -181,7 +188,9 @@ class TrackNetExtender:
             hiddens.append(h)
         return Spheres.concatenate(parts), torch.cat(hiddens, dim=1)
 
-    def start(self, seed_positions: np.ndarray, seed_layers: np.ndarray) -> tuple[torch.Tensor, Spheres]:
+    def start(
+        self, seed_positions: np.ndarray, seed_layers: np.ndarray
+    ) -> tuple[torch.Tensor, Spheres]:
         n, m = seed_positions.shape[:2]
         if n == 0:
             empty = np.zeros((0, 3))
@@ -370,8 +379,14 @@ def extend_seeds(
         inside1 = envelope.contains(spheres.t1_center) & ~full
         q1 = np.flatnonzero(inside1)
         t1 = _search(
-            index, rows_available, spheres.t1_center, spheres.t1_radius, q1, paths,
-            config.max_branches, extra,
+            index,
+            rows_available,
+            spheres.t1_center,
+            spheres.t1_radius,
+            q1,
+            paths,
+            config.max_branches,
+            extra,
         )
         has_t1 = np.zeros(n, dtype=bool)
         has_t1[t1.query] = True
@@ -379,15 +394,23 @@ def extend_seeds(
         if config.skip_branches:
             # Also branch over a hole when the best t1 hit is not clearly right.
             best_t1 = np.full(n, np.inf)
-            np.minimum.at(best_t1, t1.query, t1.distance / np.maximum(spheres.t1_radius[t1.query], 1e-12))
+            np.minimum.at(
+                best_t1, t1.query, t1.distance / np.maximum(spheres.t1_radius[t1.query], 1e-12)
+            )
             may_skip &= best_t1 > config.skip_above
         else:
             may_skip &= ~has_t1
         may_skip &= envelope.contains(spheres.t2_center)
         q2 = np.flatnonzero(may_skip)
         t2 = _search(
-            index, rows_available, spheres.t2_center, spheres.t2_radius, q2, paths,
-            config.max_branches, extra,
+            index,
+            rows_available,
+            spheres.t2_center,
+            spheres.t2_radius,
+            q2,
+            paths,
+            config.max_branches,
+            extra,
         )
         counters["queries"] += len(q1) + len(q2)
 

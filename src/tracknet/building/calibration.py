@@ -22,7 +22,7 @@ from ..data.tracks import TrackSet
 from ..errors import ConfigError, DataError
 from ..model.checkpoint import LoadedModel
 
-__all__ = ["normalised_distances", "calibrate_radius_scale"]
+__all__ = ["calibrate_radius_scale", "normalised_distances"]
 
 
 @torch.no_grad()
@@ -49,16 +49,20 @@ def normalised_distances(
     return np.concatenate(t1), np.concatenate(t2)
 
 
-def calibrate_radius_scale(
-    loaded: LoadedModel, tracks: TrackSet, quantile: float = 0.99
-) -> float:
+def calibrate_radius_scale(loaded: LoadedModel, tracks: TrackSet, quantile: float = 0.99) -> float:
     """The factor on the radii that makes t1 spheres hold ``quantile`` of the true next hits."""
-    if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0.0 < quantile <= 1.0:
+    if (
+        isinstance(quantile, bool)
+        or not isinstance(quantile, (int, float))
+        or not 0.0 < quantile <= 1.0
+    ):
         raise ConfigError(f"calibration quantile must be in (0, 1], got {quantile!r}")
     t1, _ = normalised_distances(loaded, tracks)
     if len(t1) == 0:
         raise DataError("the calibration tracks have no step with a next hit (need >= 2 hits)")
     scale = float(np.quantile(t1, quantile))
     if not (math.isfinite(scale) and scale > 0):
-        raise DataError(f"calibration gave a radius scale of {scale}; the model or tracks are degenerate")
+        raise DataError(
+            f"calibration gave a radius scale of {scale}; the model or tracks are degenerate"
+        )
     return scale

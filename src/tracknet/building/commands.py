@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -22,20 +22,38 @@ __all__ = ["build"]
 
 def build(
     data_dir: Path = typer.Option(
-        ..., "--data-dir", help="Directory of TrackML events, or a straw dataset (only the hits are read)."
+        ...,
+        "--data-dir",
+        help="Directory of TrackML events, or a straw dataset (only the hits are read).",
     ),
-    out: Path = typer.Option(..., "--out", help="Submission CSV to write: event_id,hit_id,track_id."),
-    checkpoint: Optional[Path] = typer.Option(
-        None, "--checkpoint", help="StepAhead TrackNET checkpoint (not needed for --algorithm baseline)."
+    out: Path = typer.Option(
+        ..., "--out", help="Submission CSV to write: event_id,hit_id,track_id."
     ),
-    algorithm: str = typer.Option("tracknet", "--algorithm", help="tracknet (learned search spheres) or baseline (helix follower)."),
-    events: Optional[str] = typer.Option(None, "--events", help="Comma-separated event ids, e.g. 1000,1001 (default: all)."),
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="JSON object of build settings to override (tracknet.building.BuildConfig; StrawBuildConfig for straw data)."
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="StepAhead TrackNET checkpoint (not needed for --algorithm baseline).",
     ),
-    threads: Optional[int] = typer.Option(None, "--threads", help="PyTorch CPU threads (default: PyTorch's choice)."),
+    algorithm: str = typer.Option(
+        "tracknet",
+        "--algorithm",
+        help="tracknet (learned search spheres) or baseline (helix follower).",
+    ),
+    events: str | None = typer.Option(
+        None, "--events", help="Comma-separated event ids, e.g. 1000,1001 (default: all)."
+    ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="JSON object of build settings to override (tracknet.building.BuildConfig; StrawBuildConfig for straw data).",
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", help="PyTorch CPU threads (default: PyTorch's choice)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of a sentence."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON summary instead of a sentence."
+    ),
 ) -> None:
     """Build tracks for the events of --data-dir and write a TrackML submission.
 
@@ -56,7 +74,9 @@ def build(
     if is_straw_dataset(data_dir):
         from .straw import StrawBuildConfig
 
-        settings: Any = StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
+        settings: Any = (
+            StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
+        )
     else:
         settings = BuildConfig.from_json(config) if config is not None else BuildConfig()
     result = build_directory(

@@ -92,7 +92,9 @@ def attach_double_hits(
     width = base.shape[1] + 1
     grid = np.arange(width)[None, :]
     source = np.where(grid <= col_of_a[:, None], grid, grid - 1)
-    inserted = np.take_along_axis(np.concatenate([base, np.full((len(base), 1), -1)], axis=1), source, axis=1)
+    inserted = np.take_along_axis(
+        np.concatenate([base, np.full((len(base), 1), -1)], axis=1), source, axis=1
+    )
     inserted[np.arange(len(u)), col_of_a + 1] = u  # pads stay at the end: a is a real hit
 
     _, residual = transverse_fit(positions, inserted, sigma_r)

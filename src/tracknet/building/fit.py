@@ -34,14 +34,14 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
-    "TRACKML_LONG_SIGMA_MM",
     "BARREL_VOLUMES",
+    "TRACKML_LONG_SIGMA_MM",
+    "FitQuality",
     "hit_sigmas",
+    "longitudinal_fit",
     "transverse_fit",
     "transverse_fit_rms",
-    "longitudinal_fit",
     "trim_outliers",
-    "FitQuality",
 ]
 
 #: Resolution (mm) of a TrackML hit along its module's long direction, per volume: the
@@ -50,9 +50,15 @@ __all__ = [
 #: multiple scattering and alignment. The long direction is z in the barrel volumes and
 #: the radius in the end-cap disks.
 TRACKML_LONG_SIGMA_MM: dict[int, float] = {
-    7: 0.1, 8: 0.1, 9: 0.1,
-    12: 0.36, 13: 0.36, 14: 0.36,
-    16: 3.0, 17: 3.1, 18: 3.0,
+    7: 0.1,
+    8: 0.1,
+    9: 0.1,
+    12: 0.36,
+    13: 0.36,
+    14: 0.36,
+    16: 3.0,
+    17: 3.1,
+    18: 3.0,
 }
 #: Barrel volumes (cylinders: the long direction is z); the others are disks.
 BARREL_VOLUMES: frozenset[int] = frozenset({8, 13, 17})
@@ -91,7 +97,9 @@ def _gather(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.where(valid, paths, 0), w, w.sum(axis=1)
 
 
-def transverse_fit_rms(positions: np.ndarray, paths: np.ndarray, sigma_r: np.ndarray | None = None) -> np.ndarray:
+def transverse_fit_rms(
+    positions: np.ndarray, paths: np.ndarray, sigma_r: np.ndarray | None = None
+) -> np.ndarray:
     """Transverse fit residual (mm, per degree of freedom) of each row of ``paths``.
 
     ``positions``: ``(N, >=2)`` hit positions in mm (``x``, ``y`` first); ``paths``:
@@ -178,7 +186,9 @@ def transverse_fit(
         radius_xy = np.hypot(px, py)
         cosine = np.abs(px * cn_u + py * cn_v) / np.where(radius_xy > 0, radius_xy, 1.0)
         excess = np.maximum(np.asarray(sigma_r)[rows] ** 2 - PRECISE_SIGMA_MM**2, 0.0)
-        residuals = residuals * (PRECISE_SIGMA_MM / np.sqrt(PRECISE_SIGMA_MM**2 + excess * cosine**2)) * w
+        residuals = (
+            residuals * (PRECISE_SIGMA_MM / np.sqrt(PRECISE_SIGMA_MM**2 + excess * cosine**2)) * w
+        )
         rms = np.sqrt((residuals * residuals).sum(axis=1) / dof)
     exact = n <= 3
     rms[exact] = 0.0

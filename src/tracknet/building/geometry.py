@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["layer_keys", "LayerSurfaces", "Envelope"]
+__all__ = ["Envelope", "LayerSurfaces", "layer_keys"]
 
 
 def layer_keys(volume_id: np.ndarray, layer_id: np.ndarray) -> np.ndarray:

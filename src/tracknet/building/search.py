@@ -32,7 +32,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["Neighbours", "HitIndex"]
+__all__ = ["HitIndex", "Neighbours"]
 
 
 class Neighbours(NamedTuple):
@@ -86,7 +86,12 @@ class HitIndex:
             raise DataError(f"hit positions must have shape (N, 3), got {positions.shape}")
         if not np.all(np.isfinite(positions)):
             raise DataError("hit positions must be finite")
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers == 0 or workers < -1:
+        if (
+            isinstance(workers, bool)
+            or not isinstance(workers, int)
+            or workers == 0
+            or workers < -1
+        ):
             raise ConfigError(f"search workers must be a positive integer or -1, got {workers!r}")
         self.positions = positions
         self.workers = workers
@@ -132,16 +137,18 @@ class HitIndex:
         # Recompute exactly (the tree's value can differ in the last bit) and cut per query.
         exact = np.full(distance.shape, np.inf)
         rows, cols = np.nonzero(found)
-        exact[rows, cols] = np.linalg.norm(
-            self.positions[hit[rows, cols]] - centres[rows], axis=1
-        )
+        exact[rows, cols] = np.linalg.norm(self.positions[hit[rows, cols]] - centres[rows], axis=1)
         inside = found & (exact <= radii[:, None])
         # Rows come out by query; within a row the tree orders by distance. Re-sort only
         # the (rare) rows where the exact distances disagree with the tree's order.
-        order = np.argsort(np.where(inside, exact, np.inf), axis=1, kind="stable") if k > 1 else None
+        order = (
+            np.argsort(np.where(inside, exact, np.inf), axis=1, kind="stable") if k > 1 else None
+        )
         if order is not None:
             exact = np.take_along_axis(exact, order, axis=1)
             hit = np.take_along_axis(hit, order, axis=1)
             inside = np.take_along_axis(inside, order, axis=1)
         rows, cols = np.nonzero(inside)
-        return Neighbours(rows.astype(np.int64), hit[rows, cols].astype(np.int64), exact[rows, cols])
+        return Neighbours(
+            rows.astype(np.int64), hit[rows, cols].astype(np.int64), exact[rows, cols]
+        )

@@ -60,11 +60,11 @@ from .geometry import LayerSurfaces, layer_keys
 from .search import HitIndex
 
 __all__ = [
-    "SEED_KINDS",
+    "DEFAULT_SEED_STAGES",
     "PT_PER_TESLA_METRE",
+    "SEED_KINDS",
     "LayerId",
     "SeedStage",
-    "DEFAULT_SEED_STAGES",
     "curvature_from_pt",
     "find_seeds",
 ]
@@ -104,7 +104,9 @@ def _optional_positive(name: str, value: Any, *, allow_zero: bool = False) -> fl
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"seed stage {name} must be a finite number or null, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"seed stage {name} must be {'>=' if allow_zero else '>'} 0, got {value!r}")
+        raise ConfigError(
+            f"seed stage {name} must be {'>=' if allow_zero else '>'} 0, got {value!r}"
+        )
     return float(value)
 
 
@@ -135,7 +137,9 @@ class SeedStage:
 
     def __post_init__(self) -> None:
         if self.kind not in SEED_KINDS:
-            raise ConfigError(f"seed stage kind must be one of {list(SEED_KINDS)}, got {self.kind!r}")
+            raise ConfigError(
+                f"seed stage kind must be one of {list(SEED_KINDS)}, got {self.kind!r}"
+            )
         for name in ("first", "second", "third"):
             object.__setattr__(self, name, _layers(name, getattr(self, name)))
         if not self.first:
@@ -150,7 +154,9 @@ class SeedStage:
         object.__setattr__(self, "min_delta_r_mm", delta_r)
         dphi = _optional_positive("max_delta_phi", self.max_delta_phi)
         if dphi is None or dphi > math.pi:
-            raise ConfigError(f"seed stage max_delta_phi must be in (0, pi], got {self.max_delta_phi!r}")
+            raise ConfigError(
+                f"seed stage max_delta_phi must be in (0, pi], got {self.max_delta_phi!r}"
+            )
         object.__setattr__(self, "max_delta_phi", dphi)
         distance = _optional_positive("max_triplet_distance_mm", self.max_triplet_distance_mm)
         if distance is None:
@@ -169,9 +175,13 @@ class SeedStage:
         if not isinstance(self.beamline, bool):
             raise ConfigError(f"seed stage beamline must be true or false, got {self.beamline!r}")
         if self.min_hits is not None and (
-            isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1
+            isinstance(self.min_hits, bool)
+            or not isinstance(self.min_hits, int)
+            or self.min_hits < 1
         ):
-            raise ConfigError(f"seed stage min_hits must be an integer >= 1 or null, got {self.min_hits!r}")
+            raise ConfigError(
+                f"seed stage min_hits must be an integer >= 1 or null, got {self.min_hits!r}"
+            )
 
     @property
     def n_hits(self) -> int:
@@ -192,7 +202,9 @@ class SeedStage:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ConfigError(f"unknown seed stage option(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ConfigError(
+                f"unknown seed stage option(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
         return cls(**dict(values))
 
 
@@ -279,7 +291,9 @@ def _phi_window_pairs(
     # Wrap: targets near +pi also appear below -pi and vice versa.
     low = phi_target < -np.pi + width
     high = phi_target > np.pi - width
-    phi_all = np.concatenate([phi_target, phi_target[low] + 2 * np.pi, phi_target[high] - 2 * np.pi])
+    phi_all = np.concatenate(
+        [phi_target, phi_target[low] + 2 * np.pi, phi_target[high] - 2 * np.pi]
+    )
     index_all = np.concatenate([index, index[low], index[high]])
     order = np.argsort(phi_all, kind="stable")
     phi_sorted = phi_all[order]
@@ -325,15 +339,21 @@ def _window_pairs_2d(
         index = np.arange(len(phi_target), dtype=np.int64)
         below = phi_target < -np.pi + wrap
         above = phi_target > np.pi - wrap
-        phi_all = np.concatenate([phi_target, phi_target[below] + 2 * np.pi, phi_target[above] - 2 * np.pi])
+        phi_all = np.concatenate(
+            [phi_target, phi_target[below] + 2 * np.pi, phi_target[above] - 2 * np.pi]
+        )
         index_all = np.concatenate([index, index[below], index[above]])
         bins = np.clip(((along_target[index_all] - v_min) / width).astype(np.int64), 0, n_bins - 1)
         stride = 2 * np.pi + 2 * wrap + 1.0
         keys = bins * stride + (phi_all + np.pi + wrap)
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
-        first_bin = np.clip(np.floor((np.maximum(low, v_min - 1.0) - v_min) / width), 0, n_bins - 1).astype(np.int64)
-        last_bin = np.clip(np.floor((np.minimum(high, v_max + 1.0) - v_min) / width), 0, n_bins - 1).astype(np.int64)
+        first_bin = np.clip(
+            np.floor((np.maximum(low, v_min - 1.0) - v_min) / width), 0, n_bins - 1
+        ).astype(np.int64)
+        last_bin = np.clip(
+            np.floor((np.minimum(high, v_max + 1.0) - v_min) / width), 0, n_bins - 1
+        ).astype(np.int64)
         inside = (high >= v_min) & (low <= v_max)
         counts = np.where(inside, last_bin - first_bin + 1, 0)
         query, b = _ragged_ranges(first_bin, first_bin + counts)
@@ -364,7 +384,11 @@ def _circle_curvature(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray
 def _d0(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Distance (mm) of closest approach to the origin of the circle (or line) through a, b, c."""
     # Circumcentre from the perpendicular bisectors.
-    d = 2.0 * (a[:, 0] * (b[:, 1] - c[:, 1]) + b[:, 0] * (c[:, 1] - a[:, 1]) + c[:, 0] * (a[:, 1] - b[:, 1]))
+    d = 2.0 * (
+        a[:, 0] * (b[:, 1] - c[:, 1])
+        + b[:, 0] * (c[:, 1] - a[:, 1])
+        + c[:, 0] * (a[:, 1] - b[:, 1])
+    )
     a2, b2, c2 = (np.einsum("ij,ij->i", p, p) for p in (a, b, c))
     ok = np.abs(d) > 1e-12
     safe = np.where(ok, d, 1.0)
@@ -375,7 +399,9 @@ def _d0(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     # Collinear points: distance of the origin from the line through a and c.
     direction = c - a
     norm = np.linalg.norm(direction, axis=1)
-    line = np.abs(a[:, 0] * direction[:, 1] - a[:, 1] * direction[:, 0]) / np.where(norm > 0, norm, 1.0)
+    line = np.abs(a[:, 0] * direction[:, 1] - a[:, 1] * direction[:, 0]) / np.where(
+        norm > 0, norm, 1.0
+    )
     return np.where(ok, circle, line)
 
 
@@ -446,7 +472,9 @@ def _pairs(
             )
             half = np.minimum(half, np.maximum(bound, 0.0) + 1e-9)
         along = z[targets] if surfaces.barrel[row] else r[targets]
-        owner, target = _window_pairs_2d(phi[query], half, lo[reach], hi[reach], phi[targets], along)
+        owner, target = _window_pairs_2d(
+            phi[query], half, lo[reach], hi[reach], phi[targets], along
+        )
         out1.append(query[owner])
         out2.append(targets[target])
     if not out1:
@@ -484,7 +512,8 @@ def _triplets(
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
     third = np.flatnonzero(
-        np.isin(keys, layer_keys(*np.array(stage.third, dtype=np.int64).reshape(-1, 2).T)) & available
+        np.isin(keys, layer_keys(*np.array(stage.third, dtype=np.int64).reshape(-1, 2).T))
+        & available
     )
     empty = np.zeros(0, dtype=np.int64)
     if len(third) == 0 or len(i1) == 0:
@@ -521,8 +550,10 @@ def _triplets(
             z3 = np.full(len(i1), surfaces.position[row])
             with np.errstate(divide="ignore", invalid="ignore"):
                 r3 = r[i2] + dr / dz * (z3 - z[i2])
-            ok = ((z3 - z[i2]) * dz > 0) & (r3 >= surfaces.low[row] - stage.max_triplet_distance_mm) & (
-                r3 <= surfaces.high[row] + stage.max_triplet_distance_mm
+            ok = (
+                ((z3 - z[i2]) * dz > 0)
+                & (r3 >= surfaces.low[row] - stage.max_triplet_distance_mm)
+                & (r3 <= surfaces.high[row] + stage.max_triplet_distance_mm)
             )
         ok &= np.isfinite(r3) & (r3 - r[i2] >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
         sel = np.flatnonzero(ok)
@@ -566,7 +597,11 @@ def _triplets(
 
 
 def _sorted_rows(columns: list[np.ndarray]) -> np.ndarray:
-    seeds = np.column_stack(columns).astype(np.int64) if columns[0].size else np.zeros((0, len(columns)), np.int64)
+    seeds = (
+        np.column_stack(columns).astype(np.int64)
+        if columns[0].size
+        else np.zeros((0, len(columns)), np.int64)
+    )
     if len(seeds) == 0:
         return seeds
     seeds = np.unique(seeds, axis=0)  # sorted lexicographically, duplicates removed
@@ -618,4 +653,6 @@ def find_seeds(
     i1, i2 = _pairs(positions, keys, surfaces, first, stage, available, kappa_max)
     if stage.kind == "pair":
         return _sorted_rows([i1, i2])
-    return _sorted_rows(list(_triplets(positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers)))
+    return _sorted_rows(
+        list(_triplets(positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers))
+    )

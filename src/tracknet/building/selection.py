@@ -42,7 +42,7 @@ from ..events import UNASSIGNED_TRACK_ID
 from .builder import Candidates
 from .fit import FitQuality
 
-__all__ = ["SelectionConfig", "Selection", "candidate_order", "select_tracks"]
+__all__ = ["Selection", "SelectionConfig", "candidate_order", "select_tracks"]
 
 
 @dataclass(frozen=True)
@@ -56,24 +56,38 @@ class SelectionConfig:
     max_chi2_z: float | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, int) or self.min_hits < 1:
+        if (
+            isinstance(self.min_hits, bool)
+            or not isinstance(self.min_hits, int)
+            or self.min_hits < 1
+        ):
             raise ConfigError(f"selection min_hits must be an integer >= 1, got {self.min_hits!r}")
         fraction = self.max_shared_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, (int, float))
+            or not 0.0 <= fraction < 1.0
+        ):
             raise ConfigError(f"selection max_shared_fraction must be in [0, 1), got {fraction!r}")
         cost = self.max_mean_cost
         if cost is not None and (
-            isinstance(cost, bool) or not isinstance(cost, (int, float)) or not (math.isfinite(cost) and cost > 0)
+            isinstance(cost, bool)
+            or not isinstance(cost, (int, float))
+            or not (math.isfinite(cost) and cost > 0)
         ):
             raise ConfigError(f"selection max_mean_cost must be a number > 0 or null, got {cost!r}")
         rms = self.max_fit_rms_mm
         if rms is not None and (
-            isinstance(rms, bool) or not isinstance(rms, (int, float)) or not (math.isfinite(rms) and rms > 0)
+            isinstance(rms, bool)
+            or not isinstance(rms, (int, float))
+            or not (math.isfinite(rms) and rms > 0)
         ):
             raise ConfigError(f"selection max_fit_rms_mm must be a number > 0 or null, got {rms!r}")
         chi2 = self.max_chi2_z
         if chi2 is not None and (
-            isinstance(chi2, bool) or not isinstance(chi2, (int, float)) or not (math.isfinite(chi2) and chi2 > 0)
+            isinstance(chi2, bool)
+            or not isinstance(chi2, (int, float))
+            or not (math.isfinite(chi2) and chi2 > 0)
         ):
             raise ConfigError(f"selection max_chi2_z must be a number > 0 or null, got {chi2!r}")
 

@@ -119,27 +119,27 @@ from .builder import Candidates, _first_ranks
 from .selection import SelectionConfig, select_tracks
 
 __all__ = [
+    "RESOLVED_RADIUS_SCALE",
     "STRAW_ALGORITHMS",
     "StrawBuildConfig",
-    "StrawHits",
     "StrawFollower",
-    "StrawTrackNetFollower",
+    "StrawHits",
     "StrawLineFollower",
-    "find_straw_seeds",
-    "resolve_seeds",
-    "resolves_drift",
-    "circle_residuals",
-    "circle_y_at",
-    "fit_candidates",
-    "merge_pieces",
-    "attach_by_fit",
+    "StrawTrackNetFollower",
     "absorb_fragments",
-    "RESOLVED_RADIUS_SCALE",
-    "extend_straw",
-    "build_straw_hits",
+    "attach_by_fit",
     "build_straw_batch",
     "build_straw_directory",
+    "build_straw_hits",
     "check_straw_model",
+    "circle_residuals",
+    "circle_y_at",
+    "extend_straw",
+    "find_straw_seeds",
+    "fit_candidates",
+    "merge_pieces",
+    "resolve_seeds",
+    "resolves_drift",
 ]
 
 STRAW_ALGORITHMS: tuple[str, ...] = ALGORITHMS  # the same two as for TrackML events
@@ -150,15 +150,21 @@ _MAX_SLOPE2 = 3.5**2
 RESOLVED_RADIUS_SCALE = 3.0  # the steepest slope (squared) a drift circle is resolved with
 
 
-def _check(name: str, value: Any, *, integer: bool = False, low: float = 0.0, open_low: bool = False) -> None:
+def _check(
+    name: str, value: Any, *, integer: bool = False, low: float = 0.0, open_low: bool = False
+) -> None:
     if integer:
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
     else:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
         ok = ok and (value > low if open_low else value >= low)
     if not ok:
         kind = "an integer" if integer else "a number"
-        raise ConfigError(f"straw build {name} must be {kind} {'>' if open_low else '>='} {low:g}, got {value!r}")
+        raise ConfigError(
+            f"straw build {name} must be {kind} {'>' if open_low else '>='} {low:g}, got {value!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -197,8 +203,14 @@ class StrawBuildConfig:
 
     def __post_init__(self) -> None:
         for name in (
-            "seed_modules", "seed_max_span", "beam_width", "max_branches", "baseline_fit_hits", "min_hits",
-            "min_track_hits", "events_per_batch",
+            "seed_modules",
+            "seed_max_span",
+            "beam_width",
+            "max_branches",
+            "baseline_fit_hits",
+            "min_hits",
+            "min_track_hits",
+            "events_per_batch",
         ):
             _check(name, getattr(self, name), integer=True, low=1)
         _check("max_misses", self.max_misses, integer=True, low=0)
@@ -209,8 +221,16 @@ class StrawBuildConfig:
             if getattr(self, name) is not None:
                 _check(name, getattr(self, name), open_low=True)
         if not isinstance(self.both_sides, bool):
-            raise ConfigError(f"straw build both_sides must be true or false, got {self.both_sides!r}")
-        for name in ("seed_max_slope", "miss_penalty", "skip_above", "drift_weight", "baseline_window_per_mm"):
+            raise ConfigError(
+                f"straw build both_sides must be true or false, got {self.both_sides!r}"
+            )
+        for name in (
+            "seed_max_slope",
+            "miss_penalty",
+            "skip_above",
+            "drift_weight",
+            "baseline_window_per_mm",
+        ):
             _check(name, getattr(self, name))
         _check("baseline_window_mm", self.baseline_window_mm, open_low=True)
         if self.radius_scale is not None:
@@ -218,16 +238,24 @@ class StrawBuildConfig:
         if self.resolve_min_drift_mm is not None:
             _check("resolve_min_drift_mm", self.resolve_min_drift_mm)
         if self.resolve_drift is not None and not isinstance(self.resolve_drift, bool):
-            raise ConfigError(f"straw build resolve_drift must be true, false or null, got {self.resolve_drift!r}")
+            raise ConfigError(
+                f"straw build resolve_drift must be true, false or null, got {self.resolve_drift!r}"
+            )
         if self.baseline_fit_hits < 2:
-            raise ConfigError(f"straw build baseline_fit_hits must be >= 2, got {self.baseline_fit_hits}")
+            raise ConfigError(
+                f"straw build baseline_fit_hits must be >= 2, got {self.baseline_fit_hits}"
+            )
         if self.min_hits < 2:
-            raise ConfigError(f"straw build min_hits must be >= 2 (a seed holds 2 hits), got {self.min_hits}")
+            raise ConfigError(
+                f"straw build min_hits must be >= 2 (a seed holds 2 hits), got {self.min_hits}"
+            )
         self.selection()
 
     def selection(self) -> SelectionConfig:
         return SelectionConfig(
-            min_hits=self.min_hits, max_shared_fraction=self.max_shared_fraction, max_mean_cost=self.max_mean_cost
+            min_hits=self.min_hits,
+            max_shared_fraction=self.max_shared_fraction,
+            max_mean_cost=self.max_mean_cost,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -300,8 +328,16 @@ class StrawHits:
         key = (event * n_layers + layer) * _KEY_SPAN + (y + _Y_OFFSET)
         order = np.argsort(key, kind="stable")
         return cls(
-            event, np.asarray(x, dtype=np.float64), y, np.asarray(drift, dtype=np.float64), layer,
-            np.asarray(layer_x, dtype=np.float64), int(layers_per_module), float(pitch_mm), order, key[order],
+            event,
+            np.asarray(x, dtype=np.float64),
+            y,
+            np.asarray(drift, dtype=np.float64),
+            layer,
+            np.asarray(layer_x, dtype=np.float64),
+            int(layers_per_module),
+            float(pitch_mm),
+            order,
+            key[order],
             float(0.5 * pitch_mm if straw_radius_mm is None else straw_radius_mm),
         )
 
@@ -312,7 +348,9 @@ class StrawHits:
     def __len__(self) -> int:
         return len(self.event)
 
-    def window(self, event: np.ndarray, layer: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def window(
+        self, event: np.ndarray, layer: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Flat ``(query, hit row)`` pairs: the hits of ``(event, layer)`` with ``y_lo <= y <= y_hi``."""
         base = (np.asarray(event, dtype=np.int64) * self.n_layers + layer) * _KEY_SPAN + _Y_OFFSET
         lo = np.searchsorted(self.key, base + y_lo, side="left")
@@ -335,7 +373,14 @@ class StrawFollower(Protocol):
         ...
 
     def predict(
-        self, state: Any, paths: np.ndarray, n_hits: np.ndarray, hits: StrawHits, next_x: np.ndarray, *, path_y: np.ndarray
+        self,
+        state: Any,
+        paths: np.ndarray,
+        n_hits: np.ndarray,
+        hits: StrawHits,
+        next_x: np.ndarray,
+        *,
+        path_y: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Circle ``(centre (N, 2), radius (N,))`` for each candidate's crossing of its next
         layer; ``path_y`` ``(N, width)``: the ``y`` each path hit was taken at (drift-resolved
@@ -365,10 +410,18 @@ class StrawTrackNetFollower:
     project_to_layer = True
 
     def __init__(
-        self, model: Any, normalizer: Any, *, radius_scale: float = 1.0, resolve_drift: bool = False, min_drift_mm: float = 0.0
+        self,
+        model: Any,
+        normalizer: Any,
+        *,
+        radius_scale: float = 1.0,
+        resolve_drift: bool = False,
+        min_drift_mm: float = 0.0,
     ) -> None:
         if model.input_dim != 2:
-            raise ConfigError(f"straw building needs a 2D (x, y) model (input_dim 2), got input_dim {model.input_dim}")
+            raise ConfigError(
+                f"straw building needs a 2D (x, y) model (input_dim 2), got input_dim {model.input_dim}"
+            )
         self.model = model.eval()
         self.normalizer = normalizer
         self.radius_scale = float(radius_scale)
@@ -378,11 +431,16 @@ class StrawTrackNetFollower:
         self.min_drift_mm = float(min_drift_mm)
 
     @torch.no_grad()
-    def _step(self, x_mm: np.ndarray, hidden: torch.Tensor | None) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    def _step(
+        self, x_mm: np.ndarray, hidden: torch.Tensor | None
+    ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         x = torch.as_tensor(self.normalizer.to_model(x_mm), dtype=torch.float32)
         pred, hidden = self.model.step(x, hidden)
         centre = self.normalizer.to_mm(pred.t1_center.numpy().astype(np.float64))
-        radius = self.normalizer.radius_to_mm(pred.t1_radius.numpy().astype(np.float64)) * self.radius_scale
+        radius = (
+            self.normalizer.radius_to_mm(pred.t1_radius.numpy().astype(np.float64))
+            * self.radius_scale
+        )
         return hidden, centre, radius
 
     def start(self, entries: np.ndarray) -> tuple[Any, ...]:
@@ -392,13 +450,33 @@ class StrawTrackNetFollower:
             hidden = self.model.initial_hidden(0)
         for j in range(entries.shape[1]):
             hidden, centre, radius = self._step(entries[:, j], hidden)
-        return hidden, centre, radius, hidden, entries[:, -1].copy(), np.zeros(len(entries), dtype=np.int64)
+        return (
+            hidden,
+            centre,
+            radius,
+            hidden,
+            entries[:, -1].copy(),
+            np.zeros(len(entries), dtype=np.int64),
+        )
 
-    def predict(self, state: Any, paths: np.ndarray, n_hits: np.ndarray, hits: StrawHits, next_x: np.ndarray, **_: Any) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self,
+        state: Any,
+        paths: np.ndarray,
+        n_hits: np.ndarray,
+        hits: StrawHits,
+        next_x: np.ndarray,
+        **_: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
         return state[1], state[2]
 
     def advance(
-        self, state: Any, parents: np.ndarray, entries: np.ndarray, is_hit: np.ndarray | None = None, layer_x: np.ndarray | None = None
+        self,
+        state: Any,
+        parents: np.ndarray,
+        entries: np.ndarray,
+        is_hit: np.ndarray | None = None,
+        layer_x: np.ndarray | None = None,
     ) -> Any:
         """Children's states. A hole's child reads the predicted crossing; a hit after
         ``k`` holes is read after the model re-reads the ``k`` holes as the straight line
@@ -412,8 +490,12 @@ class StrawTrackNetFollower:
         holes = holes_all[parents]
         replay = is_hit & (holes > 0)
         direct = np.flatnonzero(~replay)
-        hidden, centre, radius = self._step(entries[direct], hidden_all[:, torch.as_tensor(parents[direct])])
-        out_hidden = torch.empty((hidden.shape[0], len(parents), hidden.shape[2]), dtype=hidden.dtype)
+        hidden, centre, radius = self._step(
+            entries[direct], hidden_all[:, torch.as_tensor(parents[direct])]
+        )
+        out_hidden = torch.empty(
+            (hidden.shape[0], len(parents), hidden.shape[2]), dtype=hidden.dtype
+        )
         out_centre, out_radius = np.zeros((len(parents), 2)), np.zeros(len(parents))
         out_hidden[:, torch.as_tensor(direct)] = hidden
         out_centre[direct], out_radius[direct] = centre, radius
@@ -440,12 +522,21 @@ class StrawTrackNetFollower:
     def take(self, state: Any, rows: np.ndarray) -> Any:
         rows = np.asarray(rows, dtype=np.int64)
         t = torch.as_tensor(rows)
-        return state[0][:, t], state[1][rows], state[2][rows], state[3][:, t], state[4][rows], state[5][rows]
+        return (
+            state[0][:, t],
+            state[1][rows],
+            state[2][rows],
+            state[3][:, t],
+            state[4][rows],
+            state[5][rows],
+        )
 
     @staticmethod
     def concatenate(states: list[Any]) -> Any:
         return tuple(
-            torch.cat([s[i] for s in states], dim=1) if i in (0, 3) else np.concatenate([s[i] for s in states])
+            torch.cat([s[i] for s in states], dim=1)
+            if i in (0, 3)
+            else np.concatenate([s[i] for s in states])
             for i in range(6)
         )
 
@@ -463,7 +554,14 @@ class StrawLineFollower:
     resolve_drift = True
     min_drift_mm = 0.25
 
-    def __init__(self, *, window_mm: float, window_per_mm: float, fit_hits: int, parabola_span_mm: float = 100.0) -> None:
+    def __init__(
+        self,
+        *,
+        window_mm: float,
+        window_per_mm: float,
+        fit_hits: int,
+        parabola_span_mm: float = 100.0,
+    ) -> None:
         self.window_mm = float(window_mm)
         self.window_per_mm = float(window_per_mm)
         self.fit_hits = int(fit_hits)
@@ -483,7 +581,14 @@ class StrawLineFollower:
         return None
 
     def predict(
-        self, state: Any, paths: np.ndarray, n_hits: np.ndarray, hits: StrawHits, next_x: np.ndarray, *, path_y: np.ndarray | None = None
+        self,
+        state: Any,
+        paths: np.ndarray,
+        n_hits: np.ndarray,
+        hits: StrawHits,
+        next_x: np.ndarray,
+        *,
+        path_y: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         n = len(n_hits)
         k = self.fit_hits
@@ -492,7 +597,9 @@ class StrawLineFollower:
         rows = np.where(valid, paths[np.arange(n)[:, None], np.maximum(cols, 0)], 0)
         x_last = hits.x[paths[np.arange(n), n_hits - 1]]
         x = np.where(valid, hits.x[rows] - x_last[:, None], 0.0) / 100.0  # 100 mm units
-        fitted_y = hits.y[rows] if path_y is None else path_y[np.arange(n)[:, None], np.maximum(cols, 0)]
+        fitted_y = (
+            hits.y[rows] if path_y is None else path_y[np.arange(n)[:, None], np.maximum(cols, 0)]
+        )
         y = np.where(valid, fitted_y, 0.0)
         w = valid.astype(np.float64)
         span = np.where(valid, x, np.inf).min(axis=1)
@@ -501,7 +608,12 @@ class StrawLineFollower:
         s = [np.sum(w * x**p, axis=1) for p in range(5)]
         t = [np.sum(w * y * x**p, axis=1) for p in range(3)]
         m3 = np.stack(
-            [np.stack([s[0], s[1], s[2]], -1), np.stack([s[1], s[2], s[3]], -1), np.stack([s[2], s[3], s[4]], -1)], -2
+            [
+                np.stack([s[0], s[1], s[2]], -1),
+                np.stack([s[1], s[2], s[3]], -1),
+                np.stack([s[2], s[3], s[4]], -1),
+            ],
+            -2,
         )
         r3 = np.stack(t, -1)
         m2 = m3[:, :2, :2]
@@ -511,8 +623,16 @@ class StrawLineFollower:
         if lin.any():
             det = m2[lin, 0, 0] * m2[lin, 1, 1] - m2[lin, 0, 1] ** 2
             safe = np.abs(det) > 1e-12
-            a = np.where(safe, (m2[lin, 1, 1] * r2[lin, 0] - m2[lin, 0, 1] * r2[lin, 1]) / np.where(safe, det, 1), r2[lin, 0] / np.maximum(m2[lin, 0, 0], 1))
-            b = np.where(safe, (m2[lin, 0, 0] * r2[lin, 1] - m2[lin, 0, 1] * r2[lin, 0]) / np.where(safe, det, 1), 0.0)
+            a = np.where(
+                safe,
+                (m2[lin, 1, 1] * r2[lin, 0] - m2[lin, 0, 1] * r2[lin, 1]) / np.where(safe, det, 1),
+                r2[lin, 0] / np.maximum(m2[lin, 0, 0], 1),
+            )
+            b = np.where(
+                safe,
+                (m2[lin, 0, 0] * r2[lin, 1] - m2[lin, 0, 1] * r2[lin, 0]) / np.where(safe, det, 1),
+                0.0,
+            )
             coef[lin, 0], coef[lin, 1] = a, b
         if quadratic.any():
             coef[quadratic] = np.linalg.solve(m3[quadratic], r3[quadratic][..., None])[..., 0]
@@ -525,10 +645,14 @@ class StrawLineFollower:
 # --------------------------------------------------------------------------- seeding
 
 
-def find_straw_seeds(hits: StrawHits, config: StrawBuildConfig, available: np.ndarray | None = None) -> np.ndarray:
+def find_straw_seeds(
+    hits: StrawHits, config: StrawBuildConfig, available: np.ndarray | None = None
+) -> np.ndarray:
     """Seed pairs ``(S, 2)`` of hit rows (module docstring), sorted by first hit then second."""
     lpm = hits.layers_per_module
-    first = np.flatnonzero((hits.layer < config.seed_modules * lpm) & (True if available is None else available))
+    first = np.flatnonzero(
+        (hits.layer < config.seed_modules * lpm) & (True if available is None else available)
+    )
     pairs: list[np.ndarray] = []
     for span in range(1, config.seed_max_span + 1):
         a = first[(hits.layer[first] % lpm) + span < lpm]
@@ -546,7 +670,11 @@ def find_straw_seeds(hits: StrawHits, config: StrawBuildConfig, available: np.nd
 
 
 def resolve_seeds(
-    hits: StrawHits, seeds: np.ndarray, config: StrawBuildConfig, resolve: bool, drift: np.ndarray | None = None
+    hits: StrawHits,
+    seeds: np.ndarray,
+    config: StrawBuildConfig,
+    resolve: bool,
+    drift: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(seed index, y_a, y_b)`` of the seed variants: without ``resolve`` one per seed at
     the straw centres; with it, the four left/right combinations of the two drift
@@ -573,7 +701,9 @@ def resolve_seeds(
     return index[keep], ya[keep], yb[keep]
 
 
-def _seed_entries(hits: StrawHits, seeds: np.ndarray, ya: np.ndarray, yb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def _seed_entries(
+    hits: StrawHits, seeds: np.ndarray, ya: np.ndarray, yb: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Seeds grouped by span: ``(seed rows, entries (S, span + 1, 2))``, with the layers
     between the two hits (at ``y_a``, ``y_b``) filled by linear interpolation."""
     a, b = seeds[:, 0], seeds[:, 1]
@@ -609,7 +739,13 @@ def resolves_drift(follower: Any, config: StrawBuildConfig) -> bool:
 
 
 def _appended_fit_rms(
-    paths: np.ndarray, path_y: np.ndarray, n_hits: np.ndarray, parent: np.ndarray, hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits
+    paths: np.ndarray,
+    path_y: np.ndarray,
+    n_hits: np.ndarray,
+    parent: np.ndarray,
+    hit: np.ndarray,
+    hit_y: np.ndarray,
+    hits: StrawHits,
 ) -> np.ndarray:
     """Residual RMS (mm per degree of freedom; 0 below 4 hits) of the circle through the
     hits of candidates ``parent`` with ``hit`` (taken at ``hit_y``) appended."""
@@ -680,7 +816,9 @@ def extend_straw(
     def finish(index: np.ndarray) -> None:
         keep = index[n_hits[index] >= config.min_hits]
         if len(keep):
-            done.append((paths[keep], n_hits[keep], cost[keep], misses[keep], seed_of[keep], path_y[keep]))
+            done.append(
+                (paths[keep], n_hits[keep], cost[keep], misses[keep], seed_of[keep], path_y[keep])
+            )
 
     while len(n_hits):
         counters["steps"] += 1
@@ -708,18 +846,28 @@ def extend_straw(
             run = centre[:, 0] - last_x
             ok = run > 1e-3 * (next_x - last_x)
             t = np.where(ok, (next_x - last_x) / np.where(ok, run, 1.0), 1.0)
-            centre = np.stack([np.where(ok, next_x, centre[:, 0]), last_y[live] + t * (centre[:, 1] - last_y[live])], axis=1)
+            centre = np.stack(
+                [
+                    np.where(ok, next_x, centre[:, 0]),
+                    last_y[live] + t * (centre[:, 1] - last_y[live]),
+                ],
+                axis=1,
+            )
         dx = next_x - centre[:, 0]
         half = np.sqrt(np.maximum(radius * radius - dx * dx, 0.0))
         if resolve:
             # The slope from the last entry to the predicted crossing: a hit's crossing
             # lies drift * sec on the side of its wire nearest the prediction.
-            slope = (centre[:, 1] - last_y[live]) / np.maximum(next_x - hits.layer_x[layer[live]], 1e-6)
+            slope = (centre[:, 1] - last_y[live]) / np.maximum(
+                next_x - hits.layer_x[layer[live]], 1e-6
+            )
             sec = np.sqrt(1.0 + np.minimum(slope * slope, _MAX_SLOPE2))
             margin = hits.straw_radius_mm * sec
         else:
             sec = margin = np.zeros(len(live))
-        q, h = hits.window(event, nxt[live], centre[:, 1] - half - margin, centre[:, 1] + half + margin)
+        q, h = hits.window(
+            event, nxt[live], centre[:, 1] - half - margin, centre[:, 1] + half + margin
+        )
         hit_y = hits.y[h]
         side = np.zeros(len(h), dtype=np.int64)
         if resolve:
@@ -739,14 +887,38 @@ def extend_straw(
         dy = hit_y - centre[q, 1]
         norm = np.sqrt(dx[q] ** 2 + dy**2) / radius[q]
         keep = norm <= 1.0
-        q, h, dy, norm, hit_y, side = q[keep], h[keep], dy[keep], norm[keep], hit_y[keep], side[keep]
+        q, h, dy, norm, hit_y, side = (
+            q[keep],
+            h[keep],
+            dy[keep],
+            norm[keep],
+            hit_y[keep],
+            side[keep],
+        )
         if resolve and config.beam_fit_rms_mm is not None and len(q):
             # A hit that takes the candidate off a circle through its hits is no child.
-            fits = _appended_fit_rms(paths, path_y, n_hits, live[q], h, hit_y, hits) <= config.beam_fit_rms_mm
-            q, h, dy, norm, hit_y, side = q[fits], h[fits], dy[fits], norm[fits], hit_y[fits], side[fits]
+            fits = (
+                _appended_fit_rms(paths, path_y, n_hits, live[q], h, hit_y, hits)
+                <= config.beam_fit_rms_mm
+            )
+            q, h, dy, norm, hit_y, side = (
+                q[fits],
+                h[fits],
+                dy[fits],
+                norm[fits],
+                hit_y[fits],
+                side[fits],
+            )
         step_cost = norm + config.drift_weight * np.abs(np.abs(dy) - hits.drift[h]) / radius[q]
         by = np.lexsort((side, h, step_cost, q))
-        q, h, step_cost, norm, hit_y, side = q[by], h[by], step_cost[by], norm[by], hit_y[by], side[by]
+        q, h, step_cost, norm, hit_y, side = (
+            q[by],
+            h[by],
+            step_cost[by],
+            norm[by],
+            hit_y[by],
+            side[by],
+        )
         first_rank = _first_ranks(q)
         best = np.full(len(live), np.inf)
         np.minimum.at(best, q, norm)
@@ -756,7 +928,9 @@ def extend_straw(
         hq = np.flatnonzero(hole)
         parent = live[np.concatenate([q, hq])]
         child_hit = np.concatenate([h, np.full(len(hq), -1, dtype=np.int64)])
-        child_cost = cost[parent] + np.concatenate([step_cost, np.full(len(hq), config.miss_penalty)])
+        child_cost = cost[parent] + np.concatenate(
+            [step_cost, np.full(len(hq), config.miss_penalty)]
+        )
         child_y = np.concatenate([hit_y, centre[hq, 1]])
         child_side = np.concatenate([side, np.full(len(hq), 2, dtype=np.int64)])
         child_r2 = radius[np.concatenate([q, hq])] ** 2
@@ -770,14 +944,24 @@ def extend_straw(
         # Merge children that stand on the same layer after the same two hits.
         is_hit = child_hit >= 0
         last = np.where(is_hit, child_hit, paths[parent, n_hits[parent] - 1])
-        before = np.where(is_hit, paths[parent, n_hits[parent] - 1], paths[parent, n_hits[parent] - 2])
+        before = np.where(
+            is_hit, paths[parent, n_hits[parent] - 1], paths[parent, n_hits[parent] - 2]
+        )
         child_n = n_hits[parent] + is_hit
         # The side of the last hit is part of "the same hits" (both sides may live on).
         child_last_side = np.where(is_hit, child_side, last_side[parent])
         if len(keep):
             child_layer = layer[parent] + 1
             m = np.lexsort(
-                (keep, child_cost[keep], -child_n[keep], child_layer[keep], child_last_side[keep], before[keep], last[keep])
+                (
+                    keep,
+                    child_cost[keep],
+                    -child_n[keep],
+                    child_layer[keep],
+                    child_last_side[keep],
+                    before[keep],
+                    last[keep],
+                )
             )
             km = keep[m]
             twin = np.zeros(len(km), dtype=bool)
@@ -789,7 +973,13 @@ def extend_straw(
             )
             keep = np.sort(km[~twin])
         parent, child_hit, child_cost, is_hit, child_y, child_r2, child_last_side = (
-            parent[keep], child_hit[keep], child_cost[keep], is_hit[keep], child_y[keep], child_r2[keep], child_last_side[keep]
+            parent[keep],
+            child_hit[keep],
+            child_cost[keep],
+            is_hit[keep],
+            child_y[keep],
+            child_r2[keep],
+            child_last_side[keep],
         )
         last_side = child_last_side
         new_paths = paths[parent]
@@ -829,7 +1019,9 @@ def extend_straw(
 # --------------------------------------------------------------------------- track fit
 
 
-def circle_residuals(x: np.ndarray, y: np.ndarray, valid: np.ndarray, with_fit: bool = False) -> Any:
+def circle_residuals(
+    x: np.ndarray, y: np.ndarray, valid: np.ndarray, with_fit: bool = False
+) -> Any:
     """Residuals (mm, 0 where not ``valid``) of each row's points ``(x, y)`` ``(N, W)`` from
     the circle fitted through them (rows with at least 3 valid points; fewer: 0).
 
@@ -842,7 +1034,11 @@ def circle_residuals(x: np.ndarray, y: np.ndarray, valid: np.ndarray, with_fit: 
     n, w = x.shape
     if n == 0:
         empty = np.zeros(0)
-        return (np.zeros((0, w)), (empty, empty, empty, empty, empty, np.zeros((0, 3)))) if with_fit else np.zeros((0, w))
+        return (
+            (np.zeros((0, w)), (empty, empty, empty, empty, empty, np.zeros((0, 3))))
+            if with_fit
+            else np.zeros((0, w))
+        )
     count = valid.sum(axis=1)
     first = np.argmax(valid, axis=1)
     last = w - 1 - np.argmax(valid[:, ::-1], axis=1)
@@ -913,15 +1109,25 @@ def fit_candidates(
         n_hits[r] -= 1
     dof = np.maximum(n_hits - 3, 1)
     rms = np.sqrt(np.sum(res * res, axis=1) / dof)
-    keep = rms <= config.max_fit_rms_mm if config.max_fit_rms_mm is not None else np.ones(len(rms), dtype=bool)
+    keep = (
+        rms <= config.max_fit_rms_mm
+        if config.max_fit_rms_mm is not None
+        else np.ones(len(rms), dtype=bool)
+    )
     kept = Candidates(
-        paths=paths[keep], n_hits=n_hits[keep], cost=candidates.cost[keep], misses=candidates.misses[keep],
-        seed=candidates.seed[keep], n_seed_hits=candidates.n_seed_hits,
+        paths=paths[keep],
+        n_hits=n_hits[keep],
+        cost=candidates.cost[keep],
+        misses=candidates.misses[keep],
+        seed=candidates.seed[keep],
+        n_seed_hits=candidates.n_seed_hits,
     )
     return kept, path_y[keep], rms
 
 
-def _track_hit_y(chosen: Any, candidates: Candidates, path_y: np.ndarray, n_hits: int) -> np.ndarray:
+def _track_hit_y(
+    chosen: Any, candidates: Candidates, path_y: np.ndarray, n_hits: int
+) -> np.ndarray:
     """The ``y`` (mm) each hit of a chosen track was taken at (NaN for hits on no track)."""
     out = np.full(n_hits, np.nan)
     if chosen.n_tracks == 0:
@@ -936,7 +1142,9 @@ def _track_hit_y(chosen: Any, candidates: Candidates, path_y: np.ndarray, n_hits
     return out
 
 
-def merge_pieces(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig) -> np.ndarray:
+def merge_pieces(
+    track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig
+) -> np.ndarray:
     """Join tracks of one event that are pieces of one trajectory (module docstring).
 
     Two tracks ``A``, ``B`` of an event with ``A``'s last layer before ``B``'s first are
@@ -992,7 +1200,9 @@ def merge_pieces(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, c
     return track_of_hit
 
 
-def _track_matrix(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits) -> tuple[np.ndarray, ...]:
+def _track_matrix(
+    track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits
+) -> tuple[np.ndarray, ...]:
     """Tracks as ``(ids, inverse, x, y, valid, event, hit row)`` matrices by global layer."""
     on = np.flatnonzero(track_of_hit > 0)
     n_layers = hits.n_layers
@@ -1018,12 +1228,17 @@ def _event_pairs(event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     start = np.searchsorted(ev_sorted, ev_sorted, side="left")
     count = np.searchsorted(ev_sorted, ev_sorted, side="right") - start
     a = np.repeat(order, count)
-    b = order[np.repeat(start, count) + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))]
+    b = order[
+        np.repeat(start, count)
+        + (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    ]
     keep = a != b
     return a[keep], b[keep]
 
 
-def absorb_fragments(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig) -> np.ndarray:
+def absorb_fragments(
+    track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig
+) -> np.ndarray:
     """Dissolve short tracks that are fragments of a longer track of their event (module
     docstring): a track of at most ``fragment_max_hits`` hits, at least half of whose
     drift circles pass within ``attach_mm`` of the circle fitted through a longer track,
@@ -1045,7 +1260,7 @@ def absorb_fragments(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHit
     layer = np.tile(np.arange(n_layers), len(a))
     fb = tuple(f[b[pair_rows]] for f in fit)
     yc = circle_y_at(fb, hits.layer_x[layer]).reshape(len(a), n_layers)
-    slope = (circle_y_at(fb, hits.layer_x[layer] + 1.0).reshape(len(a), n_layers) - yc)
+    slope = circle_y_at(fb, hits.layer_x[layer] + 1.0).reshape(len(a), n_layers) - yc
     sec = np.sqrt(1.0 + np.minimum(slope * slope, _MAX_SLOPE2))
     r = np.maximum(row[a], 0)
     wire = hits.y[r]
@@ -1077,7 +1292,9 @@ def absorb_fragments(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHit
     return track_of_hit
 
 
-def attach_by_fit(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig) -> np.ndarray:
+def attach_by_fit(
+    track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig
+) -> np.ndarray:
     """Grow tracks layer by layer before their first and after their last hit along the
     circle through their hits (module docstring): on each such layer the free hit whose
     drift circle lies nearest the fitted crossing joins when it lies within
@@ -1092,11 +1309,20 @@ def attach_by_fit(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, 
     n = len(ids)
     free = track_of_hit <= 0
     for direction in (-1, 1):
-        edge = np.argmax(valid, axis=1) if direction < 0 else n_layers - 1 - np.argmax(valid[:, ::-1], axis=1)
+        edge = (
+            np.argmax(valid, axis=1)
+            if direction < 0
+            else n_layers - 1 - np.argmax(valid[:, ::-1], axis=1)
+        )
         gap = np.zeros(n, dtype=np.int64)
         for _ in range(n_layers - 1):
             target = edge + direction
-            go = (target >= 0) & (target < n_layers) & (gap <= config.max_misses) & (valid.sum(axis=1) >= 4)
+            go = (
+                (target >= 0)
+                & (target < n_layers)
+                & (gap <= config.max_misses)
+                & (valid.sum(axis=1) >= 4)
+            )
             rows = np.flatnonzero(go)
             if len(rows) == 0:
                 break
@@ -1140,7 +1366,14 @@ def attach_by_fit(track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, 
 # --------------------------------------------------------------------------- events
 
 
-def build_straw_hits(follower: Any, hits: StrawHits, n_events: int, config: StrawBuildConfig, *, stats: dict[str, int] | None = None) -> np.ndarray:
+def build_straw_hits(
+    follower: Any,
+    hits: StrawHits,
+    n_events: int,
+    config: StrawBuildConfig,
+    *,
+    stats: dict[str, int] | None = None,
+) -> np.ndarray:
     """Track ids (int64, per hit row; 1, 2, ... within each event, 0: none) of a chunk."""
     seeds = find_straw_seeds(hits, config)
     candidates, path_y = extend_straw(follower, hits, seeds, config, stats=stats, return_y=True)
@@ -1160,7 +1393,9 @@ def build_straw_hits(follower: Any, hits: StrawHits, n_events: int, config: Stra
     if config.min_track_hits > config.min_hits:
         # Tracks still shorter than min_track_hits after the merge are dropped.
         size = np.bincount(track_of_hit, minlength=chosen.n_tracks + 1)
-        track_of_hit = np.where(size[track_of_hit] >= config.min_track_hits, track_of_hit, UNASSIGNED_TRACK_ID)
+        track_of_hit = np.where(
+            size[track_of_hit] >= config.min_track_hits, track_of_hit, UNASSIGNED_TRACK_ID
+        )
     if stats is not None:
         n_tracks = len(np.unique(track_of_hit[track_of_hit > 0]))
         stats.update(seeds=len(seeds), candidates=candidates.n_candidates, tracks=n_tracks)
@@ -1169,7 +1404,9 @@ def build_straw_hits(follower: Any, hits: StrawHits, n_events: int, config: Stra
     out = np.full(len(hits), UNASSIGNED_TRACK_ID, dtype=np.int64)
     on = np.flatnonzero(track_of_hit > 0)
     if len(on):
-        pairs, inverse = np.unique(np.stack([hits.event[on], track_of_hit[on]], axis=1), axis=0, return_inverse=True)
+        pairs, inverse = np.unique(
+            np.stack([hits.event[on], track_of_hit[on]], axis=1), axis=0, return_inverse=True
+        )
         out[on] = (_first_ranks(pairs[:, 0]) + 1)[inverse.ravel()]
     return out
 
@@ -1187,7 +1424,9 @@ def check_straw_model(loaded: Any, where: str) -> None:
 
 def make_straw_follower(algorithm: str, loaded: Any, config: StrawBuildConfig) -> Any:
     if algorithm not in STRAW_ALGORITHMS:
-        raise ConfigError(f"unknown algorithm {algorithm!r}; choose one of {list(STRAW_ALGORITHMS)}")
+        raise ConfigError(
+            f"unknown algorithm {algorithm!r}; choose one of {list(STRAW_ALGORITHMS)}"
+        )
     if algorithm == "tracknet":
         if loaded is None:
             raise ConfigError("algorithm 'tracknet' needs a model checkpoint")
@@ -1198,13 +1437,20 @@ def make_straw_follower(algorithm: str, loaded: Any, config: StrawBuildConfig) -
             scale = config.radius_scale
         else:
             # With resolution the circle fits judge the hits: wide circles are safe.
-            scale = RESOLVED_RADIUS_SCALE if resolve else float(loaded.meta.get("radius_scale", 1.0))
+            scale = (
+                RESOLVED_RADIUS_SCALE if resolve else float(loaded.meta.get("radius_scale", 1.0))
+            )
         return StrawTrackNetFollower(
-            loaded.model, loaded.normalizer, radius_scale=scale, resolve_drift=resolved,
+            loaded.model,
+            loaded.normalizer,
+            radius_scale=scale,
+            resolve_drift=resolved,
             min_drift_mm=float(data.get("min_drift_mm", 0.0)),
         )
     return StrawLineFollower(
-        window_mm=config.baseline_window_mm, window_per_mm=config.baseline_window_per_mm, fit_hits=config.baseline_fit_hits
+        window_mm=config.baseline_window_mm,
+        window_per_mm=config.baseline_window_per_mm,
+        fit_hits=config.baseline_fit_hits,
     )
 
 
@@ -1237,15 +1483,30 @@ def build_straw_batch(
         sl = slice(lo, hi)
         first = row[lo]
         hits = StrawHits.make(
-            row[sl] - first, h["x"][sl], h["y"][sl], h["drift_mm"][sl], layer[sl],
-            geometry.layer_x, geometry.layers_per_module, geometry.pitch_mm, geometry.straw_radius_mm,
+            row[sl] - first,
+            h["x"][sl],
+            h["y"][sl],
+            h["drift_mm"][sl],
+            layer[sl],
+            geometry.layer_x,
+            geometry.layers_per_module,
+            geometry.pitch_mm,
+            geometry.straw_radius_mm,
         )
         part: dict[str, int] = {}
-        track[sl] = build_straw_hits(follower, hits, int(row[hi - 1] - first + 1), config, stats=part)
+        track[sl] = build_straw_hits(
+            follower, hits, int(row[hi - 1] - first + 1), config, stats=part
+        )
         if stats is not None:
             for k, v in part.items():
                 stats[k] = stats.get(k, 0) + v if k != "live_max" else max(stats.get(k, 0), v)
-    return pd.DataFrame({"event_id": h["event_id"].astype(np.int64), "hit_id": h["hit_id"].astype(np.int64), "track_id": track})
+    return pd.DataFrame(
+        {
+            "event_id": h["event_id"].astype(np.int64),
+            "hit_id": h["hit_id"].astype(np.int64),
+            "track_id": track,
+        }
+    )
 
 
 def build_straw_directory(
@@ -1275,7 +1536,9 @@ def build_straw_directory(
 
     config = config if isinstance(config, StrawBuildConfig) else StrawBuildConfig()
     if algorithm not in STRAW_ALGORITHMS:
-        raise ConfigError(f"unknown algorithm {algorithm!r}; choose one of {list(STRAW_ALGORITHMS)}")
+        raise ConfigError(
+            f"unknown algorithm {algorithm!r}; choose one of {list(STRAW_ALGORITHMS)}"
+        )
     loaded = None
     if algorithm == "tracknet":
         if checkpoint is None:
@@ -1292,13 +1555,20 @@ def build_straw_directory(
         wanted = np.unique(np.asarray([int(e) for e in events], dtype=np.int64))
         missing = wanted[~np.isin(wanted, dataset.event_ids())]
         if len(missing):
-            raise DataError(f"event(s) {missing[:10].tolist()} not found in directory", file=str(data_dir))
+            raise DataError(
+                f"event(s) {missing[:10].tolist()} not found in directory", file=str(data_dir)
+            )
     follower = make_straw_follower(algorithm, loaded, config)
     frames: list[pd.DataFrame] = []
     stats: dict[str, int] = {}
     seconds = 0.0
     n_events = 0
-    bar = tqdm(total=len(dataset) if wanted is None else len(wanted), desc=f"build straw ({algorithm})", unit="event", disable=not progress)
+    bar = tqdm(
+        total=len(dataset) if wanted is None else len(wanted),
+        desc=f"build straw ({algorithm})",
+        unit="event",
+        disable=not progress,
+    )
     for batch in dataset.iter_batches():
         if wanted is not None:
             batch = batch.take(np.flatnonzero(np.isin(batch.events["event_id"], wanted)))
@@ -1307,11 +1577,17 @@ def build_straw_directory(
         for lo in range(0, len(batch), config.events_per_batch):
             part = batch.slice(lo, min(lo + config.events_per_batch, len(batch)))
             started = time.perf_counter()
-            frames.append(build_straw_batch(part, geometry, algorithm, loaded, config, stats=stats, follower=follower))
+            frames.append(
+                build_straw_batch(
+                    part, geometry, algorithm, loaded, config, stats=stats, follower=follower
+                )
+            )
             seconds += time.perf_counter() - started
             n_events += len(part)
             bar.update(len(part))
-            bar.set_postfix(tracks=stats.get("tracks", 0), ev_per_s=f"{n_events / max(seconds, 1e-9):.0f}")
+            bar.set_postfix(
+                tracks=stats.get("tracks", 0), ev_per_s=f"{n_events / max(seconds, 1e-9):.0f}"
+            )
     bar.close()
     if not frames:
         raise DataError("no straw events to build", file=str(data_dir))
@@ -1331,7 +1607,9 @@ def build_straw_directory(
         {
             "algorithm": algorithm,
             "detector": "straw",
-            "checkpoint": None if checkpoint is None or algorithm != "tracknet" else str(checkpoint),
+            "checkpoint": None
+            if checkpoint is None or algorithm != "tracknet"
+            else str(checkpoint),
             "radius_scale": getattr(follower, "radius_scale", None),
             "resolve_drift": resolves_drift(follower, config),
             "data_dir": str(data_dir),

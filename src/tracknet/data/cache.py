@@ -44,20 +44,20 @@ from .tracks import TRACKSET_FORMAT_VERSION, TrackSet, event_tracks
 
 __all__ = [
     "CACHE_ENV",
-    "PREPARATION_VERSION",
     "DATASET_FORMAT_VERSION",
-    "PrepSettings",
+    "PREPARATION_VERSION",
     "FlatTracks",
+    "PrepSettings",
+    "build_dataset",
+    "dataset_key",
     "default_cache_root",
-    "stable_hash",
     "event_fingerprint",
-    "prepared_event_path",
+    "open_split",
     "prepare_event",
     "prepare_events",
+    "prepared_event_path",
     "split_events",
-    "dataset_key",
-    "build_dataset",
-    "open_split",
+    "stable_hash",
 ]
 
 #: Environment variable naming the cache root (default ``~/.cache/tracknet``).
@@ -254,7 +254,10 @@ class _SplitWriter:
         self._coords = open(directory / "coords.f32", "wb")
         self._offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
         self._per_track: dict[str, list[np.ndarray]] = {
-            "event_id": [], "particle_id": [], "pt": [], "eta": []
+            "event_id": [],
+            "particle_id": [],
+            "pt": [],
+            "eta": [],
         }
         self.n_hits = 0
         self.n_tracks = 0
@@ -272,10 +275,18 @@ class _SplitWriter:
         np.save(self.directory / "offsets.npy", np.concatenate(self._offsets))
         np.savez(
             self.directory / "tracks.npz",
-            event_id=np.concatenate(self._per_track["event_id"] or [np.zeros(0, np.int64)]).astype(np.int64),
-            particle_id=np.concatenate(self._per_track["particle_id"] or [np.zeros(0, np.int64)]).astype(np.int64),
-            pt=np.concatenate(self._per_track["pt"] or [np.zeros(0, np.float32)]).astype(np.float32),
-            eta=np.concatenate(self._per_track["eta"] or [np.zeros(0, np.float32)]).astype(np.float32),
+            event_id=np.concatenate(self._per_track["event_id"] or [np.zeros(0, np.int64)]).astype(
+                np.int64
+            ),
+            particle_id=np.concatenate(
+                self._per_track["particle_id"] or [np.zeros(0, np.int64)]
+            ).astype(np.int64),
+            pt=np.concatenate(self._per_track["pt"] or [np.zeros(0, np.float32)]).astype(
+                np.float32
+            ),
+            eta=np.concatenate(self._per_track["eta"] or [np.zeros(0, np.float32)]).astype(
+                np.float32
+            ),
         )
         return {"n_hits": self.n_hits, "n_tracks": self.n_tracks, "n_dims": self.n_dims}
 
@@ -356,7 +367,11 @@ def open_split(directory: str | os.PathLike[str], split: str) -> FlatTracks:
             else np.zeros(shape, dtype=np.float32)
         )
     except (OSError, KeyError, ValueError) as exc:
-        raise DataError(f"damaged dataset cache ({exc}); delete it to rebuild", file=str(root)) from None
+        raise DataError(
+            f"damaged dataset cache ({exc}); delete it to rebuild", file=str(root)
+        ) from None
     if len(offsets) != int(counts["n_tracks"]) + 1 or int(offsets[-1]) != shape[0]:
-        raise DataError("damaged dataset cache (offsets do not match); delete it to rebuild", file=str(root))
+        raise DataError(
+            "damaged dataset cache (offsets do not match); delete it to rebuild", file=str(root)
+        )
     return FlatTracks(coords=coords, offsets=offsets.astype(np.int64), **per_track)

@@ -35,12 +35,12 @@ from .normalize import Normalizer
 from .tracks import TrackSet
 
 __all__ = [
-    "TrackBatch",
-    "pad_tracks",
-    "TrackDataset",
     "LengthGroupedBatchSampler",
+    "TrackBatch",
+    "TrackDataset",
     "distributed_rank",
     "make_dataloader",
+    "pad_tracks",
 ]
 
 
@@ -147,7 +147,12 @@ class TrackDataset(Dataset[TrackBatch]):
             raise ConfigError(
                 f"coords of shape {tuple(coords.shape)} do not hold the {len(dims)} coordinates {dims}"
             )
-        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or int(offsets[-1]) != len(coords):
+        if (
+            offsets.ndim != 1
+            or len(offsets) < 1
+            or offsets[0] != 0
+            or int(offsets[-1]) != len(coords)
+        ):
             raise ConfigError("offsets must start at 0 and end at the number of coordinate rows")
         dataset = cls.__new__(cls)
         dataset.tracks = None

@@ -23,8 +23,8 @@ __all__ = [
     "PRIMARY_MAX_VERTEX_R_MM",
     "REPEATED_LAYER_KEEP",
     "TrackFilter",
-    "layer_key",
     "drop_repeated_layers",
+    "layer_key",
 ]
 
 #: Default bound (mm) on the transverse distance of the production vertex from the beam

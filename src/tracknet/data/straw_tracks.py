@@ -80,7 +80,9 @@ class StrawTracks:
         index = np.flatnonzero(keep)
         lengths = self.lengths[index]
         starts = self.offsets[:-1][index]
-        rows = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+        rows = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(
+            int(lengths.sum())
+        )
         return StrawTracks(
             coords=self.coords[rows],
             offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
@@ -92,7 +94,11 @@ class StrawTracks:
 
 
 def resolved_y(
-    y_wire: np.ndarray, drift: np.ndarray, side: np.ndarray, slope: np.ndarray, min_drift_mm: float = 0.0
+    y_wire: np.ndarray,
+    drift: np.ndarray,
+    side: np.ndarray,
+    slope: np.ndarray,
+    min_drift_mm: float = 0.0,
 ) -> np.ndarray:
     """The crossing of the layer plane by a track passing ``drift`` (mm) from the wire at
     ``y_wire`` on ``side`` (+1: larger ``y``, -1: smaller) with slope ``dy/dx``:
@@ -124,7 +130,9 @@ def straw_tracks(
     labelled = np.flatnonzero(h["particle_id"] > 0)
     event = h["event_id"][labelled]
     pid = h["particle_id"][labelled]
-    layer = h["volume_id"][labelled].astype(np.int64) * int(layers_per_module) + h["layer_id"][labelled]
+    layer = (
+        h["volume_id"][labelled].astype(np.int64) * int(layers_per_module) + h["layer_id"][labelled]
+    )
     drift = h["drift_mm"][labelled]
     order = np.lexsort((drift, layer, pid, event))
     event, pid, layer, rows = event[order], pid[order], layer[order], labelled[order]
@@ -147,8 +155,10 @@ def straw_tracks(
     n_entries = last_layer - first_layer + 1
     entry_track = np.repeat(np.arange(n_tracks, dtype=np.int64), n_entries)
     entry_start = np.cumsum(n_entries) - n_entries
-    entry_layer = first_layer[entry_track] + (np.arange(int(n_entries.sum())) - entry_start[entry_track])
-    span = int(len(layer_x)) + 1
+    entry_layer = first_layer[entry_track] + (
+        np.arange(int(n_entries.sum())) - entry_start[entry_track]
+    )
+    span = len(layer_x) + 1
     hit_track = np.repeat(np.arange(n_tracks, dtype=np.int64), counts)
     hit_key = hit_track * span + layer
     entry_key = entry_track * span + entry_layer
@@ -165,7 +175,9 @@ def straw_tracks(
         side = np.where(ty >= wire_y, 1.0, -1.0)
         tpx, tpy = h["tpx"][rows], h["tpy"][rows]
         slope = np.where(np.abs(tpx) > 0, tpy / np.where(np.abs(tpx) > 0, tpx, 1.0), 0.0)
-        hit_y = resolved_y(wire_y, h["drift_mm"][rows].astype(np.float64), side, slope, min_drift_mm)
+        hit_y = resolved_y(
+            wire_y, h["drift_mm"][rows].astype(np.float64), side, slope, min_drift_mm
+        )
         y = hit_y[prev]
         tx, ty = layer_x[layer], hit_y
     virtual = ~is_hit

@@ -64,16 +64,16 @@ from ..events import NOISE_PARTICLE_ID, Event, particle_kinematics
 from ..io.atomic import atomic_path
 
 __all__ = [
-    "Z_UNWRAP_MIN_COT",
     "BEHIND_VERTEX_TOLERANCE_MM",
-    "TRACKSET_FORMAT_VERSION",
     "HIT_FIELDS",
+    "TRACKSET_FORMAT_VERSION",
     "TRACK_FIELDS",
+    "Z_UNWRAP_MIN_COT",
     "TrackSet",
-    "ragged_gather",
-    "trajectory_path",
     "event_tracks",
+    "ragged_gather",
     "tracks_from_events",
+    "trajectory_path",
 ]
 
 #: Smallest ``|p_z / p_T|`` (at the vertex and at the hit) for which whole turns are
@@ -285,9 +285,8 @@ class TrackSet:
         arrays = self.arrays()
         arrays[_VERSION] = np.array(TRACKSET_FORMAT_VERSION, dtype=np.int64)
         assert set(arrays) == set(_NPZ_KEYS)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                (np.savez_compressed if compress else np.savez)(handle, **arrays)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            (np.savez_compressed if compress else np.savez)(handle, **arrays)
         return path
 
     @classmethod

@@ -15,12 +15,12 @@ import pandas as pd
 from tracknet.errors import DataError
 
 __all__ = [
+    "float_column",
+    "int_column",
     "rate",
     "require_columns",
-    "int_column",
-    "float_column",
-    "unique_ids",
     "submission_tracks",
+    "unique_ids",
 ]
 
 

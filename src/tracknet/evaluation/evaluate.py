@@ -34,7 +34,7 @@ from tracknet.evaluation.matching import (
 from tracknet.evaluation.score import trackml_score
 from tracknet.events import Event
 
-__all__ = ["EventEvaluation", "event_truth", "evaluate_event", "summarize", "evaluate_events"]
+__all__ = ["EventEvaluation", "evaluate_event", "evaluate_events", "event_truth", "summarize"]
 
 
 class EventEvaluation(NamedTuple):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +32,11 @@ from tracknet.evaluation import names
 from tracknet.evaluation.evaluate import EventEvaluation, event_truth, summarize
 from tracknet.evaluation.matching import DEFAULT_MIN_TRACK_HITS, ParticleSelection, match_tracks
 from tracknet.evaluation.score import trackml_score
-from tracknet.evaluation.semisynthetic import SemiSyntheticResult, aggregate_semisynthetic, semisynthetic_from_match
+from tracknet.evaluation.semisynthetic import (
+    SemiSyntheticResult,
+    aggregate_semisynthetic,
+    semisynthetic_from_match,
+)
 from tracknet.events import Event
 from tracknet.io.trackml import iter_events, list_events, parse_event_id, read_submission
 
@@ -63,7 +66,9 @@ def track_kinematics(event: Event, submission: pd.DataFrame) -> pd.DataFrame:
     sub = sub.loc[sub["track_id"].to_numpy() > 0]
     position = pd.Index(event.hits["hit_id"].to_numpy()).get_indexer(sub["hit_id"].to_numpy())
     xyz = event.hits[["x", "y", "z"]].to_numpy()[position]
-    frame = pd.DataFrame({"track_id": sub["track_id"].to_numpy(), "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]})
+    frame = pd.DataFrame(
+        {"track_id": sub["track_id"].to_numpy(), "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
+    )
     centre = frame.groupby("track_id", sort=True)[["x", "y", "z"]].mean()
     r = np.hypot(centre["x"].to_numpy(), centre["y"].to_numpy())
     return pd.DataFrame(
@@ -78,7 +83,13 @@ def track_kinematics(event: Event, submission: pd.DataFrame) -> pd.DataFrame:
 def _flag_duplicates(per_track: pd.DataFrame) -> np.ndarray:
     """Matched tracks of selected particles beyond the first (most majority hits) one."""
     candidates = per_track["matched"].to_numpy() & per_track["majority_selected"].to_numpy()
-    order = np.lexsort((per_track["track_id"].to_numpy(), -per_track["n_majority"].to_numpy(), per_track["majority_particle_id"].to_numpy()))
+    order = np.lexsort(
+        (
+            per_track["track_id"].to_numpy(),
+            -per_track["n_majority"].to_numpy(),
+            per_track["majority_particle_id"].to_numpy(),
+        )
+    )
     flag = np.zeros(len(per_track), dtype=bool)
     sorted_candidates = order[candidates[order]]
     pids = per_track["majority_particle_id"].to_numpy()[sorted_candidates]
@@ -106,7 +117,9 @@ def evaluate_submission(
     if is_straw_dataset(data_dir):
         from tracknet.evaluation.straw import evaluate_straw_submission
 
-        return evaluate_straw_submission(data_dir, submission, selection, min_track_hits=min_track_hits)
+        return evaluate_straw_submission(
+            data_dir, submission, selection, min_track_hits=min_track_hits
+        )
     source = None if isinstance(submission, pd.DataFrame) else str(submission)
     frame = submission if isinstance(submission, pd.DataFrame) else read_submission(submission)
     named = np.unique(frame["event_id"].to_numpy())
@@ -115,7 +128,11 @@ def evaluate_submission(
     available = {parse_event_id(p) for p in list_events(data_dir)}
     missing = sorted(set(named.tolist()) - available)
     if missing:
-        raise DataError(f"submission names event(s) {missing[:5]} that are not in {data_dir}", file=source, column="event_id")
+        raise DataError(
+            f"submission names event(s) {missing[:5]} that are not in {data_dir}",
+            file=source,
+            column="event_id",
+        )
     by_event = {int(k): g for k, g in frame.groupby("event_id", sort=True)}
     selection = selection or ParticleSelection()
     results: dict[int, EventEvaluation] = {}
@@ -126,7 +143,9 @@ def evaluate_submission(
     for event in iter_events(data_dir, parts=("hits", "truth", "particles"), event_ids=by_event):
         sub = by_event[event.event_id][["hit_id", "track_id"]]
         truth = event_truth(event)
-        score = trackml_score(truth, sub, particles=event.particles, use_computed_weights=use_computed_weights)
+        score = trackml_score(
+            truth, sub, particles=event.particles, use_computed_weights=use_computed_weights
+        )
         match = match_tracks(truth, sub, event.particles, selection, min_track_hits=min_track_hits)
         semi[event.event_id] = semisynthetic_from_match(truth, sub, match)
         results[event.event_id] = EventEvaluation(score, match.metrics, match.per_particle)
@@ -137,7 +156,11 @@ def evaluate_submission(
         if selection.min_pt > 0:
             scores_min_pt.append(
                 trackml_score(
-                    truth, sub, particles=event.particles, use_computed_weights=use_computed_weights, min_pt=selection.min_pt
+                    truth,
+                    sub,
+                    particles=event.particles,
+                    use_computed_weights=use_computed_weights,
+                    min_pt=selection.min_pt,
                 )
             )
     summary = summarize(results.values())
@@ -146,7 +169,8 @@ def evaluate_submission(
         summary = {names.TRACKML_SCORE: summary[names.TRACKML_SCORE]}
         summary.update(aggregate_semisynthetic(r.metrics for r in semi.values()).to_dict())
         results = {
-            e: EventEvaluation(r.score, semi[e].metrics.tracking_metrics(), r.per_particle) for e, r in results.items()
+            e: EventEvaluation(r.score, semi[e].metrics.tracking_metrics(), r.per_particle)
+            for e, r in results.items()
         }
         for table in track_tables:
             event_id = int(table["event_id"].iloc[0]) if len(table) else None

@@ -71,15 +71,15 @@ from tracknet.io.atomic import json_ready
 
 __all__ = [
     "DEFAULT_MIN_TRACK_HITS",
-    "DEFAULT_PRIMARY_MAX_VR_MM",
     "DEFAULT_PRIMARY_MAX_ABS_VZ_MM",
+    "DEFAULT_PRIMARY_MAX_VR_MM",
+    "MatchResult",
     "ParticleSelection",
     "TrackingMetrics",
-    "MatchResult",
-    "match_tracks",
-    "tracking_metrics",
     "aggregate",
     "efficiency_binned",
+    "match_tracks",
+    "tracking_metrics",
 ]
 
 DEFAULT_MIN_TRACK_HITS: Final = 3

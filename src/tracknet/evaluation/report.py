@@ -12,9 +12,10 @@ import html
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,12 @@ from tracknet.evaluation.matching import ParticleSelection, efficiency_binned
 from tracknet.io.atomic import atomic_paths
 
 __all__ = [
-    "PT_EDGES_GEV",
     "ETA_EDGES",
+    "PT_EDGES_GEV",
     "ReportEntry",
     "build_meta_path",
-    "read_build_meta",
     "rate_binned",
+    "read_build_meta",
     "write_report",
 ]
 
@@ -71,16 +72,27 @@ def rate_binned(
     """``numerator / denominator`` (boolean track columns) in bins of ``variable``."""
     edges_array = np.asarray(edges, dtype=np.float64)
     base = per_track.loc[per_track[denominator].to_numpy(dtype=bool)]
-    index = np.searchsorted(edges_array, base[variable].to_numpy(dtype=np.float64), side="right") - 1
+    index = (
+        np.searchsorted(edges_array, base[variable].to_numpy(dtype=np.float64), side="right") - 1
+    )
     inside = (index >= 0) & (index < len(edges_array) - 1)
     n_bins = len(edges_array) - 1
     total = np.bincount(index[inside], minlength=n_bins)
-    hits = np.bincount(index[inside], weights=base[numerator].to_numpy(dtype=np.float64)[inside], minlength=n_bins)
+    hits = np.bincount(
+        index[inside], weights=base[numerator].to_numpy(dtype=np.float64)[inside], minlength=n_bins
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(total > 0, hits / np.maximum(total, 1), np.nan)
         error = np.where(total > 0, np.sqrt(rate * (1 - rate) / np.maximum(total, 1)), np.nan)
     return pd.DataFrame(
-        {"bin_low": edges_array[:-1], "bin_high": edges_array[1:], "n_total": total, "n_pass": hits.astype(np.int64), "rate": rate, "error": error}
+        {
+            "bin_low": edges_array[:-1],
+            "bin_high": edges_array[1:],
+            "n_total": total,
+            "n_pass": hits.astype(np.int64),
+            "rate": rate,
+            "error": error,
+        }
     )
 
 
@@ -93,19 +105,30 @@ def _fmt(value: Any) -> str:
 
 
 def _metric_rows(entries: Sequence[ReportEntry]) -> list[tuple[str, list[str]]]:
-    keys = [k for k in (*names.METRIC_NAMES, names.TRACKML_SCORE_MIN_PT) if any(k in e.evaluation.summary for e in entries)]
+    keys = [
+        k
+        for k in (*names.METRIC_NAMES, names.TRACKML_SCORE_MIN_PT)
+        if any(k in e.evaluation.summary for e in entries)
+    ]
     rows = [(names.label(k), [_fmt(e.evaluation.summary.get(k)) for e in entries]) for k in keys]
     if any(e.build_seconds for e in entries):
         rows.append(
             (
                 "Build time per event (s)",
-                [_fmt(float(np.mean(list(e.build_seconds.values())))) if e.build_seconds else "n/a" for e in entries],
+                [
+                    _fmt(float(np.mean(list(e.build_seconds.values()))))
+                    if e.build_seconds
+                    else "n/a"
+                    for e in entries
+                ],
             )
         )
     return rows
 
 
-def _plot(entries: Sequence[ReportEntry], selection: ParticleSelection, paths: dict[str, Path]) -> None:
+def _plot(
+    entries: Sequence[ReportEntry], selection: ParticleSelection, paths: dict[str, Path]
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,7 +147,9 @@ def _plot(entries: Sequence[ReportEntry], selection: ParticleSelection, paths: d
         fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
         for i, entry in enumerate(entries):
             for numerator, style in (("found", "o-"), ("perfect", "s--")):
-                table = efficiency_binned(entry.evaluation.per_particle, variable, edges, numerator=numerator)
+                table = efficiency_binned(
+                    entry.evaluation.per_particle, variable, edges, numerator=numerator
+                )
                 keep = table["n_total"].to_numpy() > 0
                 ax.errorbar(
                     centres(table)[keep],
@@ -158,19 +183,43 @@ def _plot(entries: Sequence[ReportEntry], selection: ParticleSelection, paths: d
         tracks = entry.evaluation.per_track
         if "eta" not in tracks.columns or tracks.empty:
             continue
-        matched_sel = tracks.assign(matched_selected=tracks["matched"].to_numpy() & tracks["majority_selected"].to_numpy())
+        matched_sel = tracks.assign(
+            matched_selected=tracks["matched"].to_numpy() & tracks["majority_selected"].to_numpy()
+        )
         for ax, (numerator, denominator, title) in zip(
-            axes, (("fake", "considered", "Fake rate"), ("duplicate", "matched_selected", "Duplicate rate"))
+            axes,
+            (
+                ("fake", "considered", "Fake rate"),
+                ("duplicate", "matched_selected", "Duplicate rate"),
+            ),
         ):
             table = rate_binned(matched_sel, "eta", ETA_EDGES, numerator, denominator)
             keep = table["n_total"].to_numpy() > 0
-            ax.errorbar(centres(table)[keep], table["rate"].to_numpy()[keep], yerr=table["error"].to_numpy()[keep], fmt="o-", ms=4, capsize=2, color=colours[i % len(colours)], label=entry.name)
+            ax.errorbar(
+                centres(table)[keep],
+                table["rate"].to_numpy()[keep],
+                yerr=table["error"].to_numpy()[keep],
+                fmt="o-",
+                ms=4,
+                capsize=2,
+                color=colours[i % len(colours)],
+                label=entry.name,
+            )
             ax.set_title(title)
             ax.set_xlabel(r"track $\eta$ (centroid of its hits)")
             ax.grid(alpha=0.3)
     for ax in axes:
         # Limits after every curve is drawn; a rate of zero everywhere still shows a scale.
-        top = max([0.05, *[float(np.nanmax(line.get_ydata())) for line in ax.get_lines() if len(line.get_ydata())]])
+        top = max(
+            [
+                0.05,
+                *[
+                    float(np.nanmax(line.get_ydata()))
+                    for line in ax.get_lines()
+                    if len(line.get_ydata())
+                ],
+            ]
+        )
         ax.set_ylim(0.0, 1.15 * top)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
@@ -202,16 +251,30 @@ def write_report(
     )
     n_events = max(int(e.evaluation.summary.get(names.N_EVENTS) or 0) for e in entries)
     header = ["metric", *[e.name for e in entries]]
-    md = [f"# {title}", "", f"{n_events} event(s). Particles selected for the efficiencies: {selection_text}.", ""]
+    md = [
+        f"# {title}",
+        "",
+        f"{n_events} event(s). Particles selected for the efficiencies: {selection_text}.",
+        "",
+    ]
     md += [f"{note}" for note in notes] + ([""] if notes else [])
     md += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join([label, *cells]) + " |" for label, cells in rows]
-    md += ["", "Definitions: see `tracknet.evaluation.matching` (double majority, perfect match, fake and duplicate rates).", ""]
-    for name, caption in zip(_PLOTS, ("Efficiency against pT", "Efficiency against eta", "Fake and duplicate rates against eta")):
+    md += [
+        "",
+        "Definitions: see `tracknet.evaluation.matching` (double majority, perfect match, fake and duplicate rates).",
+        "",
+    ]
+    for name, caption in zip(
+        _PLOTS,
+        ("Efficiency against pT", "Efficiency against eta", "Fake and duplicate rates against eta"),
+    ):
         md += [f"## {caption}", "", f"![{caption}]({name})", ""]
     table_html = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
     for label, cells in rows:
-        table_html += "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [label, *cells]) + "</tr>"
+        table_html += (
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in [label, *cells]) + "</tr>"
+        )
     table_html += "</table>"
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
@@ -223,24 +286,52 @@ def write_report(
         f"{html.escape(selection_text)}.</p>"
         + "".join(f"<p>{html.escape(n)}</p>" for n in notes)
         + table_html
-        + "".join(f"<h2>{c}</h2><img src='{n}' alt='{c}'>" for n, c in zip(_PLOTS, ("Efficiency against pT", "Efficiency against eta", "Fake and duplicate rates against eta")))
+        + "".join(
+            f"<h2>{c}</h2><img src='{n}' alt='{c}'>"
+            for n, c in zip(
+                _PLOTS,
+                (
+                    "Efficiency against pT",
+                    "Efficiency against eta",
+                    "Fake and duplicate rates against eta",
+                ),
+            )
+        )
         + "</body></html>"
     )
     metrics = {
-        "selection": {"min_pt_gev": selection.min_pt, "min_hits": selection.min_hits, "max_abs_eta": None if not math.isfinite(selection.max_abs_eta) else selection.max_abs_eta, "primaries_only": selection.primaries_only},
+        "selection": {
+            "min_pt_gev": selection.min_pt,
+            "min_hits": selection.min_hits,
+            "max_abs_eta": None
+            if not math.isfinite(selection.max_abs_eta)
+            else selection.max_abs_eta,
+            "primaries_only": selection.primaries_only,
+        },
         "algorithms": {
             e.name: {
-                **{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in e.evaluation.summary.items()},
-                "build_seconds_per_event": {str(k): v for k, v in sorted(e.build_seconds.items())} or None,
+                **{
+                    k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in e.evaluation.summary.items()
+                },
+                "build_seconds_per_event": {str(k): v for k, v in sorted(e.build_seconds.items())}
+                or None,
             }
             for e in entries
         },
     }
-    finals = [out / "report.md", out / "report.html", out / "metrics.json", *(out / p for p in _PLOTS)]
+    finals = [
+        out / "report.md",
+        out / "report.html",
+        out / "metrics.json",
+        *(out / p for p in _PLOTS),
+    ]
     with atomic_paths(finals) as temps:
         temps_by_name = dict(zip([p.name for p in finals], temps))
         temps_by_name["report.md"].write_text("\n".join(md), encoding="utf-8")
         temps_by_name["report.html"].write_text(page, encoding="utf-8")
-        temps_by_name["metrics.json"].write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        temps_by_name["metrics.json"].write_text(
+            json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         _plot(entries, selection, {p: temps_by_name[p] for p in _PLOTS})
     return out / "report.md"

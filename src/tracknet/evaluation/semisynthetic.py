@@ -41,7 +41,13 @@ import numpy as np
 import pandas as pd
 
 from tracknet.evaluation import names
-from tracknet.evaluation._tables import int_column, rate, require_columns, submission_tracks, unique_ids
+from tracknet.evaluation._tables import (
+    int_column,
+    rate,
+    require_columns,
+    submission_tracks,
+    unique_ids,
+)
 from tracknet.evaluation.matching import (
     DEFAULT_MIN_TRACK_HITS,
     MatchResult,
@@ -55,10 +61,10 @@ from tracknet.io.atomic import json_ready
 __all__ = [
     "SemiSyntheticMetrics",
     "SemiSyntheticResult",
+    "aggregate_semisynthetic",
+    "evaluate_semisynthetic",
     "has_unlabelled_hits",
     "semisynthetic_from_match",
-    "evaluate_semisynthetic",
-    "aggregate_semisynthetic",
 ]
 
 
@@ -113,7 +119,9 @@ class SemiSyntheticMetrics:
             efficiency=rate(n_found, n_particles, math.nan),
             perfect_efficiency=rate(n_perfect, n_particles, math.nan),
             duplicate_rate=rate(n_duplicate, n_matched, 0.0),
-            unlabelled_hits_on_tracks_fraction=rate(n_unlabelled_hits_on_tracks, n_unlabelled_hits, math.nan),
+            unlabelled_hits_on_tracks_fraction=rate(
+                n_unlabelled_hits_on_tracks, n_unlabelled_hits, math.nan
+            ),
             n_particles=int(n_particles),
             n_found=int(n_found),
             n_perfect=int(n_perfect),
@@ -134,10 +142,14 @@ class SemiSyntheticMetrics:
         """The keys of :data:`~tracknet.evaluation.names.METRIC_NAMES` (without the score;
         ``fake_rate`` and ``n_fake`` ``None``) followed by
         :data:`~tracknet.evaluation.names.SEMISYNTHETIC_NAMES`; NaN becomes ``None``."""
-        values: dict[str, float | int | None] = {f.name: getattr(self, f.name) for f in fields(self)}
+        values: dict[str, float | int | None] = {
+            f.name: getattr(self, f.name) for f in fields(self)
+        }
         values[names.FAKE_RATE] = None
         values[names.N_FAKE] = None
-        ordered = [n for n in names.METRIC_NAMES if n in values] + [n for n in names.SEMISYNTHETIC_NAMES if n in values]
+        ordered = [n for n in names.METRIC_NAMES if n in values] + [
+            n for n in names.SEMISYNTHETIC_NAMES if n in values
+        ]
         return {n: json_ready(values[n]) for n in ordered}
 
     def tracking_metrics(self) -> TrackingMetrics:
@@ -153,7 +165,9 @@ class SemiSyntheticMetrics:
             n_duplicate=self.n_duplicate,
             n_events=self.n_events,
         )
-        return TrackingMetrics(**{**{f.name: getattr(base, f.name) for f in fields(base)}, "fake_rate": math.nan})
+        return TrackingMetrics(
+            **{**{f.name: getattr(base, f.name) for f in fields(base)}, "fake_rate": math.nan}
+        )
 
 
 @dataclass(frozen=True)

@@ -68,15 +68,15 @@ if TYPE_CHECKING:
     from tracknet.evaluation.files import DirectoryEvaluation
 
 __all__ = [
-    "StrawMetrics",
-    "StrawEvaluation",
     "FlatEvents",
-    "flatten_events",
-    "straw_metrics_from_match",
-    "straw_metrics",
+    "StrawEvaluation",
+    "StrawMetrics",
     "aggregate_straw",
     "evaluate_straw",
     "evaluate_straw_submission",
+    "flatten_events",
+    "straw_metrics",
+    "straw_metrics_from_match",
 ]
 
 
@@ -134,7 +134,9 @@ class StrawMetrics:
         """The keys of :data:`~tracknet.evaluation.names.STRAW_NAMES`; NaN becomes ``None``."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return {
-            n: (None if isinstance(values[n], float) and not math.isfinite(values[n]) else values[n])
+            n: (
+                None if isinstance(values[n], float) and not math.isfinite(values[n]) else values[n]
+            )
             for n in names.STRAW_NAMES
         }
 
@@ -142,7 +144,16 @@ class StrawMetrics:
 def aggregate_straw(items: Iterable[StrawMetrics]) -> StrawMetrics:
     """Pool several results: sums of the counts (and of the found-hit fractions)."""
     items = list(items)
-    keys = ("n_tracks_true", "n_found", "n_split", "n_hits_assigned", "n_hits_wrong", "n_hits_unlabelled", "sum_found_hit_fraction", "n_events")
+    keys = (
+        "n_tracks_true",
+        "n_found",
+        "n_split",
+        "n_hits_assigned",
+        "n_hits_wrong",
+        "n_hits_unlabelled",
+        "sum_found_hit_fraction",
+        "n_events",
+    )
     return StrawMetrics.from_counts(**{k: sum(getattr(i, k) for i in items) for k in keys})  # type: ignore[arg-type]
 
 
@@ -166,7 +177,10 @@ class FlatEvents(NamedTuple):
 def _dense(event: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, pd.MultiIndex]:
     """Dense codes 1.. of ``(event, id)`` pairs, increasing with ``id`` within an event,
     and the pairs of the codes."""
-    keys = pd.MultiIndex.from_arrays([np.asarray(event, dtype=np.int64), np.asarray(ids, dtype=np.int64)], names=["event_id", "id"])
+    keys = pd.MultiIndex.from_arrays(
+        [np.asarray(event, dtype=np.int64), np.asarray(ids, dtype=np.int64)],
+        names=["event_id", "id"],
+    )
     codes, uniques = keys.factorize(sort=True)
     return codes.astype(np.int64) + 1, uniques
 
@@ -183,18 +197,30 @@ def flatten_events(
     index = pd.MultiIndex.from_arrays([t_event, t_hit])
     if index.has_duplicates:
         row = int(np.flatnonzero(index.duplicated())[0])
-        raise DataError(f"truth: duplicate hit_id {t_hit[row]} in event {t_event[row]}", column="hit_id", row=row)
+        raise DataError(
+            f"truth: duplicate hit_id {t_hit[row]} in event {t_event[row]}",
+            column="hit_id",
+            row=row,
+        )
     s_event = int_column(submission, "event_id", "submission")
     s_hit = int_column(submission, "hit_id", "submission")
     tid = int_column(submission, "track_id", "submission")
     submitted = pd.MultiIndex.from_arrays([s_event, s_hit])
     if submitted.has_duplicates:
         row = int(np.flatnonzero(submitted.duplicated())[0])
-        raise DataError(f"submission: hit_id {s_hit[row]} appears twice in event {s_event[row]}", column="hit_id", row=row)
+        raise DataError(
+            f"submission: hit_id {s_hit[row]} appears twice in event {s_event[row]}",
+            column="hit_id",
+            row=row,
+        )
     position = index.get_indexer(submitted)
     if (position < 0).any():
         row = int(np.flatnonzero(position < 0)[0])
-        raise DataError(f"submission: hit_id {s_hit[row]} of event {s_event[row]} is not a hit of the truth", column="hit_id", row=row)
+        raise DataError(
+            f"submission: hit_id {s_hit[row]} of event {s_event[row]} is not a hit of the truth",
+            column="hit_id",
+            row=row,
+        )
     dense_pid = np.where(pid > 0, 0, pid).astype(np.int64)
     positive = pid > 0
     codes, particle_keys = _dense(t_event[positive], pid[positive])
@@ -208,7 +234,9 @@ def flatten_events(
     if (~assigned).any():
         other, _ = _dense(s_event[~assigned], tid[~assigned])
         score_tid[~assigned] = -other
-    flat_truth = pd.DataFrame({"hit_id": np.arange(len(t_hit), dtype=np.int64), "particle_id": dense_pid})
+    flat_truth = pd.DataFrame(
+        {"hit_id": np.arange(len(t_hit), dtype=np.int64), "particle_id": dense_pid}
+    )
     for column in ("weight", "tz"):
         if column in truth.columns:
             flat_truth[column] = truth[column].to_numpy()
@@ -216,9 +244,18 @@ def flatten_events(
     if particles is not None:
         require_columns(particles, ("event_id", "particle_id"), "particles")
         where = particle_keys.get_indexer(
-            pd.MultiIndex.from_arrays([int_column(particles, "event_id", "particles"), int_column(particles, "particle_id", "particles")])
+            pd.MultiIndex.from_arrays(
+                [
+                    int_column(particles, "event_id", "particles"),
+                    int_column(particles, "particle_id", "particles"),
+                ]
+            )
         )
-        flat_particles = particles.loc[where >= 0].drop(columns="event_id").assign(particle_id=where[where >= 0] + 1)
+        flat_particles = (
+            particles.loc[where >= 0]
+            .drop(columns="event_id")
+            .assign(particle_id=where[where >= 0] + 1)
+        )
     hits = position
     return FlatEvents(
         truth=flat_truth,
@@ -228,11 +265,13 @@ def flatten_events(
         event_of_row=t_event,
         particle_keys=particle_keys,
         track_keys=track_keys,
-        n_events=int(len(np.unique(t_event))),
+        n_events=len(np.unique(t_event)),
     )
 
 
-def straw_metrics_from_match(truth: pd.DataFrame, submission: pd.DataFrame, match: MatchResult) -> StrawMetrics:
+def straw_metrics_from_match(
+    truth: pd.DataFrame, submission: pd.DataFrame, match: MatchResult
+) -> StrawMetrics:
     """The straw metrics of one (possibly flattened) event from its :func:`match_tracks` result."""
     pp = match.per_particle
     selected = pp["selected"].to_numpy()
@@ -240,9 +279,13 @@ def straw_metrics_from_match(truth: pd.DataFrame, submission: pd.DataFrame, matc
     split = selected & (pp["n_matched_tracks"].to_numpy() >= 2)
     pt = match.per_track
     found_tracks = pt["double_majority"].to_numpy() & pt["majority_selected"].to_numpy()
-    fractions = pt["n_majority"].to_numpy()[found_tracks] / pt["majority_nhits"].to_numpy()[found_tracks]
+    fractions = (
+        pt["n_majority"].to_numpy()[found_tracks] / pt["majority_nhits"].to_numpy()[found_tracks]
+    )
     # Per hit: is it on a long-enough track, and is it the track's matched particle?
-    hit_pid = pd.Series(int_column(truth, "particle_id", "truth"), index=int_column(truth, "hit_id", "truth"))
+    hit_pid = pd.Series(
+        int_column(truth, "particle_id", "truth"), index=int_column(truth, "hit_id", "truth")
+    )
     sub_hit = int_column(submission, "hit_id", "submission")
     sub_tid = int_column(submission, "track_id", "submission")
     on = sub_tid > 0
@@ -275,8 +318,12 @@ def straw_metrics(
     """The straw metrics of one event, or of several when both tables have ``event_id``."""
     if "event_id" in truth.columns and "event_id" in submission.columns:
         flat = flatten_events(truth, submission, particles)
-        match = match_tracks(flat.truth, flat.submission, flat.particles, selection, min_track_hits=min_track_hits)
-        return replace(straw_metrics_from_match(flat.truth, flat.submission, match), n_events=flat.n_events)
+        match = match_tracks(
+            flat.truth, flat.submission, flat.particles, selection, min_track_hits=min_track_hits
+        )
+        return replace(
+            straw_metrics_from_match(flat.truth, flat.submission, match), n_events=flat.n_events
+        )
     match = match_tracks(truth, submission, particles, selection, min_track_hits=min_track_hits)
     return straw_metrics_from_match(truth, submission, match)
 
@@ -315,10 +362,16 @@ def evaluate_straw(
     flat = flatten_events(truth, submission, particles)
     if n_events is not None:
         if n_events < flat.n_events:
-            raise DataError(f"n_events ({n_events}) is below the {flat.n_events} events of the truth table")
+            raise DataError(
+                f"n_events ({n_events}) is below the {flat.n_events} events of the truth table"
+            )
         flat = flat._replace(n_events=int(n_events))
-    match = match_tracks(flat.truth, flat.submission, flat.particles, selection, min_track_hits=min_track_hits)
-    straw = replace(straw_metrics_from_match(flat.truth, flat.submission, match), n_events=flat.n_events)
+    match = match_tracks(
+        flat.truth, flat.submission, flat.particles, selection, min_track_hits=min_track_hits
+    )
+    straw = replace(
+        straw_metrics_from_match(flat.truth, flat.submission, match), n_events=flat.n_events
+    )
     summary: dict[str, float | int | None] = {names.TRACKML_SCORE: _mean_score(flat, truth)}
     per_track = match.per_track
     tracking: TrackingMetrics | SemiSyntheticMetrics
@@ -348,7 +401,9 @@ def _restore_particles(per_particle: pd.DataFrame, particle_keys: pd.MultiIndex)
     return out
 
 
-def _restore_tracks(per_track: pd.DataFrame, track_keys: pd.MultiIndex, particle_keys: pd.MultiIndex) -> pd.DataFrame:
+def _restore_tracks(
+    per_track: pd.DataFrame, track_keys: pd.MultiIndex, particle_keys: pd.MultiIndex
+) -> pd.DataFrame:
     """``event_id``, the original ``track_id`` and ``majority_particle_id`` of a flattened
     per-track table (reserved ids such as noise stay as they are)."""
     out = per_track.copy()
@@ -375,7 +430,9 @@ def _mean_score(flat: FlatEvents, truth: pd.DataFrame) -> float | None:
     weight = truth["weight"].to_numpy(dtype=np.float64)
     events, inverse = np.unique(flat.event_of_row, return_inverse=True)
     total = np.bincount(inverse, weights=weight, minlength=len(events))
-    normalised = np.where(total[inverse] > 0, weight / np.where(total[inverse] > 0, total[inverse], 1.0), 0.0)
+    normalised = np.where(
+        total[inverse] > 0, weight / np.where(total[inverse] > 0, total[inverse], 1.0), 0.0
+    )
     with_weight = int((total > 0).sum())
     if with_weight == 0:
         return 0.0
@@ -410,14 +467,27 @@ def evaluate_straw_submission(
     available = dataset.event_ids()
     missing = named[~np.isin(named, available)]
     if len(missing):
-        raise DataError(f"submission names event(s) {missing[:5].tolist()} that are not in {data_dir}", file=source, column="event_id")
+        raise DataError(
+            f"submission names event(s) {missing[:5].tolist()} that are not in {data_dir}",
+            file=source,
+            column="event_id",
+        )
     batch = dataset.read_all()
     batch = batch.take(np.flatnonzero(np.isin(batch.events["event_id"], named)))
     h = batch.hits
     truth = pd.DataFrame({c: h[c] for c in ("event_id", "hit_id", "particle_id", "weight")})
     particles = pd.DataFrame(batch.particles)
     result = evaluate_straw(
-        truth, frame[["event_id", "hit_id", "track_id"]], particles, selection, min_track_hits=min_track_hits, n_events=len(named)
+        truth,
+        frame[["event_id", "hit_id", "track_id"]],
+        particles,
+        selection,
+        min_track_hits=min_track_hits,
+        n_events=len(named),
     )
-    return DirectoryEvaluation(summary=result.summary, events={}, per_particle=result.per_particle, per_track=result.per_track)
-
+    return DirectoryEvaluation(
+        summary=result.summary,
+        events={},
+        per_particle=result.per_particle,
+        per_track=result.per_track,
+    )

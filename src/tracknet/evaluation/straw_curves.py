@@ -22,13 +22,13 @@ algorithms on each), all atomically.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
 import typer
 
 from ..errors import ConfigError
@@ -39,7 +39,14 @@ def typer_option(flag: str, help_text: str, default: Any = ...) -> Any:
     """A typer option (keeps the command's signature readable)."""
     return typer.Option(default, flag, help=help_text)
 
-__all__ = ["CURVE_METRICS", "StrawCurveSettings", "straw_curves", "write_straw_curves", "straw_curves_command"]
+
+__all__ = [
+    "CURVE_METRICS",
+    "StrawCurveSettings",
+    "straw_curves",
+    "straw_curves_command",
+    "write_straw_curves",
+]
 
 #: The metric families plotted against occupancy and time in fill.
 CURVE_METRICS: tuple[str, ...] = (
@@ -63,16 +70,24 @@ class StrawCurveSettings:
     max_tracks: int = 16
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_events, bool) or not isinstance(self.n_events, int) or self.n_events < 1:
+        if (
+            isinstance(self.n_events, bool)
+            or not isinstance(self.n_events, int)
+            or self.n_events < 1
+        ):
             raise ConfigError(f"--events must be a positive integer, got {self.n_events!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
         if not self.occupancies or any(int(k) != k or k < 1 for k in self.occupancies):
-            raise ConfigError(f"occupancies must be positive integers, got {list(self.occupancies)}")
+            raise ConfigError(
+                f"occupancies must be positive integers, got {list(self.occupancies)}"
+            )
         if not self.times_us or any(not np.isfinite(t) or t < 0 for t in self.times_us):
             raise ConfigError(f"times in fill must be numbers >= 0 (us), got {list(self.times_us)}")
         if max(self.occupancies) > self.max_tracks:
-            raise ConfigError(f"occupancy {max(self.occupancies)} exceeds max_tracks {self.max_tracks}")
+            raise ConfigError(
+                f"occupancy {max(self.occupancies)} exceeds max_tracks {self.max_tracks}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,7 +100,9 @@ class StrawCurveSettings:
         }
 
 
-def _point(config: Any, n_events: int, seed: list[int], followers: dict[str, Any], build_config: Any) -> dict[str, Any]:
+def _point(
+    config: Any, n_events: int, seed: list[int], followers: dict[str, Any], build_config: Any
+) -> dict[str, Any]:
     from ..building.straw import build_straw_batch
     from ..simulation.straw import simulate_straw_batch
     from .straw import evaluate_straw
@@ -95,9 +112,14 @@ def _point(config: Any, n_events: int, seed: list[int], followers: dict[str, Any
     h = batch.hits
     truth = pd.DataFrame({c: h[c] for c in ("event_id", "hit_id", "particle_id", "weight")})
     particles = pd.DataFrame(batch.particles)
-    out: dict[str, Any] = {"simulation_seed": entropy, "mean_tracks": float(batch.events["n_tracks"].mean())}
+    out: dict[str, Any] = {
+        "simulation_seed": entropy,
+        "mean_tracks": float(batch.events["n_tracks"].mean()),
+    }
     for algorithm, follower in followers.items():
-        sub = build_straw_batch(batch, config.geometry, algorithm, None, build_config, follower=follower)
+        sub = build_straw_batch(
+            batch, config.geometry, algorithm, None, build_config, follower=follower
+        )
         result = evaluate_straw(truth, sub, particles, n_events=n_events)
         out[algorithm] = result.straw.to_dict()
     return out
@@ -116,26 +138,50 @@ def straw_curves(
 
     check_straw_model(loaded, "checkpoint")
     build_config = build_config or StrawBuildConfig()
-    followers = {a: make_straw_follower(a, loaded if a == "tracknet" else None, build_config) for a in _ALGORITHMS}
+    followers = {
+        a: make_straw_follower(a, loaded if a == "tracknet" else None, build_config)
+        for a in _ALGORITHMS
+    }
     occupancy_points = []
     for i, k in enumerate(settings.occupancies):
-        occupancy = Occupancy(distribution="fixed", mean=float(k), min_tracks=0, max_tracks=settings.max_tracks)
-        point = _point(StrawConfig(occupancy=occupancy), settings.n_events, [settings.seed, 0, i], followers, build_config)
+        occupancy = Occupancy(
+            distribution="fixed", mean=float(k), min_tracks=0, max_tracks=settings.max_tracks
+        )
+        point = _point(
+            StrawConfig(occupancy=occupancy),
+            settings.n_events,
+            [settings.seed, 0, i],
+            followers,
+            build_config,
+        )
         occupancy_points.append({"tracks_per_event": int(k), **point})
         if progress:
             progress(1)
     time_points = []
     for i, t in enumerate(settings.times_us):
         occupancy = Occupancy(
-            distribution="poisson", mean=settings.tracks_at_t0, min_tracks=0, max_tracks=settings.max_tracks,
+            distribution="poisson",
+            mean=settings.tracks_at_t0,
+            min_tracks=0,
+            max_tracks=settings.max_tracks,
             time_in_fill_us=float(t),
         )
-        point = _point(StrawConfig(occupancy=occupancy), settings.n_events, [settings.seed, 1, i], followers, build_config)
+        point = _point(
+            StrawConfig(occupancy=occupancy),
+            settings.n_events,
+            [settings.seed, 1, i],
+            followers,
+            build_config,
+        )
         time_points.append({"time_in_fill_us": float(t), **point})
         if progress:
             progress(1)
     return {
-        "settings": {**settings.to_dict(), "tau_us": DEFAULT_TAU_US, "response": StrawConfig().response.to_dict()},
+        "settings": {
+            **settings.to_dict(),
+            "tau_us": DEFAULT_TAU_US,
+            "response": StrawConfig().response.to_dict(),
+        },
         "build_config": build_config.to_dict(),
         "radius_scale": getattr(followers["tracknet"], "radius_scale", None),
         "metrics": list(CURVE_METRICS),
@@ -199,14 +245,30 @@ def _numbers(text: str, kind: type, what: str) -> tuple[Any, ...]:
 
 
 def straw_curves_command(
-    checkpoint: Path = typer_option("--checkpoint", "2D straw TrackNET checkpoint (tracknet train experiment=straw)."),
-    out: Path = typer_option("--out", "Output directory: straw_curves.json and one PNG per metric and axis."),
+    checkpoint: Path = typer_option(
+        "--checkpoint", "2D straw TrackNET checkpoint (tracknet train experiment=straw)."
+    ),
+    out: Path = typer_option(
+        "--out", "Output directory: straw_curves.json and one PNG per metric and axis."
+    ),
     events: int = typer_option("--events", "Simulated events per point of each curve.", 2000),
-    seed: int = typer_option("--seed", "Seed; point i of curve c (0: occupancy, 1: time) uses the seed sequence (seed, c, i).", 0),
-    occupancies: str = typer_option("--occupancies", "Tracks per event of the occupancy curve.", "1,2,3,4,5,6,7,8,9,10"),
-    times: str = typer_option("--times", "Times in fill (us) of the time curve.", "0,25,50,75,100,150,200,300"),
-    tracks_at_t0: float = typer_option("--tracks-at-t0", "Mean tracks per event at t = 0 for the time curve.", 8.0),
-    config: Optional[Path] = typer_option("--config", "JSON object of straw build settings to override.", None),
+    seed: int = typer_option(
+        "--seed",
+        "Seed; point i of curve c (0: occupancy, 1: time) uses the seed sequence (seed, c, i).",
+        0,
+    ),
+    occupancies: str = typer_option(
+        "--occupancies", "Tracks per event of the occupancy curve.", "1,2,3,4,5,6,7,8,9,10"
+    ),
+    times: str = typer_option(
+        "--times", "Times in fill (us) of the time curve.", "0,25,50,75,100,150,200,300"
+    ),
+    tracks_at_t0: float = typer_option(
+        "--tracks-at-t0", "Mean tracks per event at t = 0 for the time curve.", 8.0
+    ),
+    config: Path | None = typer_option(
+        "--config", "JSON object of straw build settings to override.", None
+    ),
     progress: bool = typer_option("--progress/--no-progress", "Show a progress bar.", True),
 ) -> None:
     """Straw tracking metrics of TrackNET and the baseline against occupancy and time in fill (JSON + PNG)."""

@@ -39,16 +39,16 @@ from tracknet.errors import DataError
 from tracknet.evaluation._tables import float_column, int_column, require_columns, unique_ids
 
 __all__ = [
-    "ORDER_PROPOSAL",
     "MAX_ORDER_HITS",
     "MIN_WEIGHTED_HITS",
-    "PT_KNOTS_GEV",
-    "PT_FACTORS",
     "ORDER_FACTORS",
-    "pt_factor",
-    "order_factor_table",
-    "hit_order_ranks",
+    "ORDER_PROPOSAL",
+    "PT_FACTORS",
+    "PT_KNOTS_GEV",
     "compute_hit_weights",
+    "hit_order_ranks",
+    "order_factor_table",
+    "pt_factor",
 ]
 
 #: The nine proposal values of the order factor, from the first hit to the last.

@@ -34,13 +34,13 @@ from ..model.checkpoint import load_checkpoint
 from ..model.step_ahead import StepAheadTrackNet
 
 __all__ = [
+    "DEFAULT_OPSET",
     "INPUT_NAMES",
     "OUTPUT_NAMES",
-    "DEFAULT_OPSET",
     "StepFunction",
-    "require_onnx",
-    "export_onnx",
     "check_onnx",
+    "export_onnx",
+    "require_onnx",
 ]
 
 INPUT_NAMES: tuple[str, ...] = ("x_t", "state")
@@ -80,7 +80,11 @@ def _sample_tracks(model: StepAheadTrackNet, batch: int, steps: int, seed: int) 
     radii = np.linspace(0.03, 0.03 + 0.1 * (steps - 1), steps)
     phi = gen.uniform(-np.pi, np.pi, (batch, 1)) + gen.normal(0.0, 0.02, (batch, 1)) * radii
     cot = gen.uniform(-2.0, 2.0, (batch, 1))
-    columns = [radii * np.cos(phi), radii * np.sin(phi), cot * radii + gen.normal(0, 0.005, (batch, 1))]
+    columns = [
+        radii * np.cos(phi),
+        radii * np.sin(phi),
+        cot * radii + gen.normal(0, 0.005, (batch, 1)),
+    ]
     x = np.stack(columns[:d], axis=-1)
     return torch.from_numpy(x.astype(np.float32))
 
@@ -109,7 +113,9 @@ def check_onnx(
             got = session.run(list(OUTPUT_NAMES), {"x_t": x[:, t].numpy(), "state": state_o})
             for e, g in zip(expected, got, strict=True):
                 if tuple(e.shape) != tuple(g.shape):
-                    raise ConfigError(f"ONNX output shape {g.shape} differs from PyTorch {tuple(e.shape)}")
+                    raise ConfigError(
+                        f"ONNX output shape {g.shape} differs from PyTorch {tuple(e.shape)}"
+                    )
                 worst = max(worst, float(np.max(np.abs(e.numpy() - g))) if e.numel() else 0.0)
             state_t = expected[-1]
             state_o = got[-1]

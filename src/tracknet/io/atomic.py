@@ -7,10 +7,18 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-__all__ = ["atomic_path", "atomic_paths", "write_text_atomic", "write_json_atomic", "json_ready", "json_line"]
+__all__ = [
+    "atomic_path",
+    "atomic_paths",
+    "json_line",
+    "json_ready",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 
 def _umask() -> int:
@@ -38,7 +46,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_paths(paths: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...]) -> Iterator[tuple[Path, ...]]:
+def atomic_paths(
+    paths: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...],
+) -> Iterator[tuple[Path, ...]]:
     """Like :func:`atomic_path` for several files that belong together.
 
     Every file is written to a temporary sibling first; only when all of them were

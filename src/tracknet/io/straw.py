@@ -36,10 +36,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -51,19 +51,19 @@ from tracknet.io.atomic import atomic_paths, write_json_atomic
 from tracknet.simulation.straw.batch import EVENT_COLUMNS, HIT_COLUMNS, PARTICLE_COLUMNS, StrawBatch
 
 __all__ = [
+    "CHUNK_TABLES",
     "DATASET_FILE",
     "FORMAT",
     "FORMAT_VERSION",
     "KINDS",
-    "CHUNK_TABLES",
-    "sha256_file",
-    "write_dataset_record",
-    "read_dataset_record",
-    "is_straw_dataset",
-    "source_kind",
-    "write_straw_dataset",
     "StrawDataset",
+    "is_straw_dataset",
+    "read_dataset_record",
     "read_straw_events",
+    "sha256_file",
+    "source_kind",
+    "write_dataset_record",
+    "write_straw_dataset",
 ]
 
 DATASET_FILE = "tracknet-dataset.json"
@@ -77,7 +77,11 @@ CHUNK_TABLES: dict[str, dict[str, np.dtype]] = {
     "particles": PARTICLE_COLUMNS,
 }
 _CHUNK_FILE = re.compile(r"^(events|hits|particles)-(\d{6})\.parquet$")
-_ARROW = {np.dtype("int64"): pa.int64(), np.dtype("int32"): pa.int32(), np.dtype("float64"): pa.float64()}
+_ARROW = {
+    np.dtype("int64"): pa.int64(),
+    np.dtype("int32"): pa.int32(),
+    np.dtype("float64"): pa.float64(),
+}
 _PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 3,
@@ -148,11 +152,15 @@ def read_dataset_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """The record of a dataset directory, checked for its required fields."""
     path = Path(directory) / DATASET_FILE
     if not path.is_file():
-        raise DataError("no dataset record (tracknet-dataset.json) in directory", file=str(directory))
+        raise DataError(
+            "no dataset record (tracknet-dataset.json) in directory", file=str(directory)
+        )
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read dataset record: {str(exc).splitlines()[0]}", file=str(path)) from None
+        raise DataError(
+            f"cannot read dataset record: {str(exc).splitlines()[0]}", file=str(path)
+        ) from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise DataError(f"not a {FORMAT} record (field 'format')", file=str(path))
     if record.get("format_version") != FORMAT_VERSION:
@@ -160,7 +168,13 @@ def read_dataset_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
             f"unsupported format_version {record.get('format_version')!r} (this reader knows {FORMAT_VERSION})",
             file=str(path),
         )
-    for key, kind in (("kind", str), ("detector", str), ("sha256", dict), ("n_events", int), ("parameters", dict)):
+    for key, kind in (
+        ("kind", str),
+        ("detector", str),
+        ("sha256", dict),
+        ("n_events", int),
+        ("parameters", dict),
+    ):
         if not isinstance(record.get(key), kind):
             raise DataError(f"field '{key}' is missing or not a {kind.__name__}", file=str(path))
     if record["kind"] not in KINDS:
@@ -313,21 +327,31 @@ class StrawDataset:
             raise DataError("field 'chunks' is missing or not a list", file=path)
         total = 0
         for i, chunk in enumerate(chunks):
-            if not isinstance(chunk, dict) or any(not isinstance(chunk.get(t), str) for t in CHUNK_TABLES):
-                raise DataError(f"chunk {i} does not name its {list(CHUNK_TABLES)} files", file=path)
+            if not isinstance(chunk, dict) or any(
+                not isinstance(chunk.get(t), str) for t in CHUNK_TABLES
+            ):
+                raise DataError(
+                    f"chunk {i} does not name its {list(CHUNK_TABLES)} files", file=path
+                )
             for table in CHUNK_TABLES:
                 name = chunk[table]
                 if Path(name).name != name:
-                    raise DataError(f"chunk {i}: file name {name!r} must not contain a directory", file=path)
+                    raise DataError(
+                        f"chunk {i}: file name {name!r} must not contain a directory", file=path
+                    )
                 if name not in record["sha256"]:
                     raise DataError(f"chunk {i}: no checksum for {name}", file=path)
                 if not (root / name).is_file():
-                    raise DataError("data file named by the record is missing", file=str(root / name))
+                    raise DataError(
+                        "data file named by the record is missing", file=str(root / name)
+                    )
             if not isinstance(chunk.get("n_events"), int):
                 raise DataError(f"chunk {i}: field 'n_events' is missing", file=path)
             total += chunk["n_events"]
         if total != record["n_events"]:
-            raise DataError(f"chunks hold {total} events, the record says {record['n_events']}", file=path)
+            raise DataError(
+                f"chunks hold {total} events, the record says {record['n_events']}", file=path
+            )
         return cls(root, record, verify)
 
     @property
@@ -357,7 +381,9 @@ class StrawDataset:
         if expected is None:
             raise DataError("file is not in the dataset record", file=str(path))
         if sha256_file(path) != expected:
-            raise DataError("SHA-256 differs from the dataset record (file changed or corrupt)", file=str(path))
+            raise DataError(
+                "SHA-256 differs from the dataset record (file changed or corrupt)", file=str(path)
+            )
 
     def _read_table(self, path: Path, name: str) -> dict[str, np.ndarray]:
         if self.verify:
@@ -365,7 +391,9 @@ class StrawDataset:
         try:
             table = pq.read_table(path)
         except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"cannot read Parquet file: {str(exc).splitlines()[0]}", file=str(path)) from None
+            raise DataError(
+                f"cannot read Parquet file: {str(exc).splitlines()[0]}", file=str(path)
+            ) from None
         expected = _SCHEMAS[name]
         names = table.schema.names
         for field in expected:
@@ -378,7 +406,11 @@ class StrawDataset:
         for field in expected:
             column = table.column(field.name)
             if column.type != field.type:
-                raise DataError(f"expected type {field.type}, found {column.type}", file=str(path), column=field.name)
+                raise DataError(
+                    f"expected type {field.type}, found {column.type}",
+                    file=str(path),
+                    column=field.name,
+                )
             if column.null_count:
                 row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
                 raise DataError("missing value", file=str(path), column=field.name, row=row)
@@ -388,12 +420,17 @@ class StrawDataset:
     def read_chunk(self, index: int) -> StrawBatch:
         """Chunk ``index`` as a checked :class:`StrawBatch`."""
         chunk = self.record["chunks"][index]
-        tables = {name: self._read_table(self.directory / chunk[name], name) for name in CHUNK_TABLES}
-        batch = StrawBatch(tables["events"], tables["hits"], tables["particles"], {"kind": self.kind})
+        tables = {
+            name: self._read_table(self.directory / chunk[name], name) for name in CHUNK_TABLES
+        }
+        batch = StrawBatch(
+            tables["events"], tables["hits"], tables["particles"], {"kind": self.kind}
+        )
         batch.validate(where=str(self.directory / chunk["hits"]))
         if len(batch) != chunk["n_events"]:
             raise DataError(
-                f"holds {len(batch)} events, the record says {chunk['n_events']}", file=str(self.directory / chunk["events"])
+                f"holds {len(batch)} events, the record says {chunk['n_events']}",
+                file=str(self.directory / chunk["events"]),
             )
         return batch
 
@@ -407,7 +444,9 @@ class StrawDataset:
 
     def iter_events(self, event_ids: Iterable[int] | None = None) -> Iterator[Event]:
         """The events (or only ``event_ids``) as :class:`~tracknet.events.Event` objects."""
-        wanted = None if event_ids is None else np.unique(np.asarray(list(event_ids), dtype=np.int64))
+        wanted = (
+            None if event_ids is None else np.unique(np.asarray(list(event_ids), dtype=np.int64))
+        )
         found = 0
         for index, chunk in enumerate(self.record["chunks"]):
             if wanted is not None:
@@ -421,11 +460,17 @@ class StrawDataset:
                 found += len(rows)
             yield from batch.iter_events()
         if wanted is not None and found != len(wanted):
-            raise DataError(f"{len(wanted) - found} requested event id(s) are not in the dataset", file=str(self.directory))
+            raise DataError(
+                f"{len(wanted) - found} requested event id(s) are not in the dataset",
+                file=str(self.directory),
+            )
 
     def event_ids(self) -> np.ndarray:
         """Every event id, in order."""
-        ids = [self._read_table(self.directory / c["events"], "events")["event_id"] for c in self.record["chunks"]]
+        ids = [
+            self._read_table(self.directory / c["events"], "events")["event_id"]
+            for c in self.record["chunks"]
+        ]
         return np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
 
     def read_event(self, event_id: int) -> Event:
@@ -434,6 +479,8 @@ class StrawDataset:
         return events[0]
 
 
-def read_straw_events(directory: str | os.PathLike[str], event_ids: Iterable[int] | None = None) -> Iterator[Event]:
+def read_straw_events(
+    directory: str | os.PathLike[str], event_ids: Iterable[int] | None = None
+) -> Iterator[Event]:
     """Shortcut: the events of a straw dataset directory."""
     return StrawDataset.open(directory).iter_events(event_ids)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import gzip
 import os
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,21 +38,21 @@ from ..events import (
 from .atomic import atomic_path, atomic_paths
 
 __all__ = [
-    "DEFAULT_PARTS",
     "ALL_PARTS",
+    "DEFAULT_PARTS",
     "EVENT_PATTERN",
-    "event_prefix",
     "as_prefix",
+    "available_parts",
+    "event_prefix",
+    "iter_events",
+    "list_events",
     "parse_event_id",
     "part_path",
-    "available_parts",
-    "list_events",
-    "read_table",
+    "read_detectors",
     "read_event",
     "read_part",
-    "iter_events",
-    "read_detectors",
     "read_submission",
+    "read_table",
     "write_event",
     "write_submission",
 ]
@@ -153,7 +153,11 @@ def _locate_bad_value(path: Path, column: str, dtype: np.dtype) -> DataError:
         return DataError(f"cannot parse file: {exc}", file=str(path), column=column)
     raw = table.column(0).to_pandas()
     values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna() & ~raw.str.strip().str.lower().isin(["nan", "-nan", "inf", "-inf"])
+    bad = (
+        values.isna()
+        & raw.notna()
+        & ~raw.str.strip().str.lower().isin(["nan", "-nan", "inf", "-inf"])
+    )
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         return DataError(
@@ -164,11 +168,18 @@ def _locate_bad_value(path: Path, column: str, dtype: np.dtype) -> DataError:
         )
     if dtype.kind == "i":
         finite = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        not_int = ~np.isfinite(finite) | (finite != np.round(finite)) | raw.str.contains(r"[.eE]", regex=True).fillna(False).to_numpy()
+        not_int = (
+            ~np.isfinite(finite)
+            | (finite != np.round(finite))
+            | raw.str.contains(r"[.eE]", regex=True).fillna(False).to_numpy()
+        )
         if not_int.any():
             row = int(np.flatnonzero(not_int)[0])
             return DataError(
-                f"expected an integer, found {raw.iloc[row]!r}", file=str(path), column=column, row=row
+                f"expected an integer, found {raw.iloc[row]!r}",
+                file=str(path),
+                column=column,
+                row=row,
             )
     return DataError("cannot parse column", file=str(path), column=column)
 
@@ -230,21 +241,30 @@ def read_table(
             out = (values < info.min) | (values > info.max)
             if out.any():
                 row = int(np.flatnonzero(out)[0])
-                raise DataError(f"value {values[row]} out of range for {dtype}", file=str(path), column=column, row=row)
+                raise DataError(
+                    f"value {values[row]} out of range for {dtype}",
+                    file=str(path),
+                    column=column,
+                    row=row,
+                )
         data[column] = values.astype(dtype, copy=False)
     for column in finite:
         if column in data:
             bad = ~np.isfinite(data[column])
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
-                raise DataError(f"non-finite value {data[column][row]}", file=str(path), column=column, row=row)
+                raise DataError(
+                    f"non-finite value {data[column][row]}", file=str(path), column=column, row=row
+                )
     if unique is not None:
         values = data[unique]
         order = np.argsort(values, kind="stable")
         dup = values[order[1:]] == values[order[:-1]]
         if dup.any():
             row = int(order[1:][dup].min())
-            raise DataError(f"duplicate {unique} {values[row]}", file=str(path), column=unique, row=row)
+            raise DataError(
+                f"duplicate {unique} {values[row]}", file=str(path), column=unique, row=row
+            )
     return pd.DataFrame(data, copy=False)
 
 
@@ -313,11 +333,18 @@ def read_event(
         truth_ids = truth["hit_id"].to_numpy()
         row = _first_missing(truth_ids, hit_ids)
         if row is not None:
-            raise DataError(f"hit_id {truth_ids[row]} is not in the hits file", file=str(paths["truth"]), column="hit_id", row=row)
+            raise DataError(
+                f"hit_id {truth_ids[row]} is not in the hits file",
+                file=str(paths["truth"]),
+                column="hit_id",
+                row=row,
+            )
         if len(truth_ids) != len(hit_ids):
             row = _first_missing(hit_ids, truth_ids)
             raise DataError(
-                f"hit_id {hit_ids[row]} of the hits file has no truth row", file=str(paths["truth"]), column="hit_id"
+                f"hit_id {hit_ids[row]} of the hits file has no truth row",
+                file=str(paths["truth"]),
+                column="hit_id",
             )
         particles = frames.get("particles")
         if particles is not None:
@@ -340,7 +367,12 @@ def read_event(
     if cells is not None:
         row = _first_missing(cells["hit_id"].to_numpy(), hit_ids)
         if row is not None:
-            raise DataError(f"hit_id {cells['hit_id'].iloc[row]} is not in the hits file", file=str(paths["cells"]), column="hit_id", row=row)
+            raise DataError(
+                f"hit_id {cells['hit_id'].iloc[row]} is not in the hits file",
+                file=str(paths["cells"]),
+                column="hit_id",
+                row=row,
+            )
 
     return Event(
         event_id=event_id,
@@ -362,7 +394,9 @@ def iter_events(
     """Read the events of a directory one after the other (optionally only some ids)."""
     prefixes = list_events(directory)
     if not prefixes:
-        raise DataError("no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(directory))
+        raise DataError(
+            "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(directory)
+        )
     if event_ids is not None:
         wanted = set(int(e) for e in event_ids)
         found = {parse_event_id(p) for p in prefixes}

@@ -12,15 +12,15 @@ from .metrics import METRIC_NAMES, StepAheadMetrics, step_ahead_metrics
 from .step_ahead import Prediction, StepAheadTrackNet
 
 __all__ = [
-    "DensityMap",
     "LOSS_KINDS",
     "METRIC_NAMES",
+    "DensityMap",
     "Prediction",
     "StepAheadMetrics",
     "StepAheadTrackNet",
     "hits_in_sphere",
-    "sphere_volume",
     "quantile_sphere_loss",
+    "sphere_volume",
     "step_ahead_loss",
     "step_ahead_metrics",
 ]

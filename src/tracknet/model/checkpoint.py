@@ -33,8 +33,8 @@ __all__ = [
     "STATE_PREFIX",
     "LoadedModel",
     "checkpoint_hparams",
-    "save_checkpoint",
     "load_checkpoint",
+    "save_checkpoint",
 ]
 
 FORMAT_VERSION = 1
@@ -51,7 +51,9 @@ class LoadedModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def checkpoint_hparams(model: StepAheadTrackNet, normalizer: Normalizer, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def checkpoint_hparams(
+    model: StepAheadTrackNet, normalizer: Normalizer, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The ``hyper_parameters["tracknet"]`` record: primitives only."""
     return {
         "format": FORMAT_VERSION,
@@ -78,36 +80,53 @@ def save_checkpoint(
     return Path(path)
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> LoadedModel:
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> LoadedModel:
     """Open a TrackNET checkpoint with ``weights_only=True``; one-line errors otherwise."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as exc:
+    except (
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        RuntimeError,
+        EOFError,
+        ValueError,
+        OSError,
+    ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first[:160]})") from None
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a TrackNET checkpoint (no dictionary inside)")
     record = (payload.get("hyper_parameters") or {}).get("tracknet")
     if not isinstance(record, dict) or record.get("kind") != MODEL_KIND:
-        raise CheckpointError(f"{path}: not a StepAhead TrackNET checkpoint (no 'tracknet' record of kind {MODEL_KIND!r})")
+        raise CheckpointError(
+            f"{path}: not a StepAhead TrackNET checkpoint (no 'tracknet' record of kind {MODEL_KIND!r})"
+        )
     if record.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {record.get('format')!r}, this TrackNET reads {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path}: checkpoint format {record.get('format')!r}, this TrackNET reads {FORMAT_VERSION}"
+        )
     try:
         model = StepAheadTrackNet.from_config(record["model"])
         normalizer = Normalizer.from_config(record["normalizer"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: model settings in the checkpoint are invalid ({exc})") from None
+        raise CheckpointError(
+            f"{path}: model settings in the checkpoint are invalid ({exc})"
+        ) from None
     state = payload.get("state_dict")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: checkpoint has no state_dict")
-    weights = {k[len(STATE_PREFIX):]: v for k, v in state.items() if k.startswith(STATE_PREFIX)}
+    weights = {k[len(STATE_PREFIX) :]: v for k, v in state.items() if k.startswith(STATE_PREFIX)}
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not fit the model they claim to be ({first[:160]})") from None
+        raise CheckpointError(
+            f"{path}: weights do not fit the model they claim to be ({first[:160]})"
+        ) from None
     model.eval()
     return LoadedModel(model=model, normalizer=normalizer, meta=dict(record.get("meta") or {}))

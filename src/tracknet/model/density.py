@@ -28,13 +28,13 @@ from ..events import Event
 from ..io.atomic import atomic_path
 
 __all__ = [
+    "DEFAULT_VOXEL_SIZE_MM",
     "DENSITY_MAP_FORMAT_VERSION",
     "DENSITY_MAP_KEYS",
-    "DEFAULT_VOXEL_SIZE_MM",
     "MAX_VOXELS",
     "DensityMap",
-    "sphere_volume",
     "hits_in_sphere",
+    "sphere_volume",
 ]
 
 DENSITY_MAP_FORMAT_VERSION = 1
@@ -209,9 +209,8 @@ class DensityMap:
         }
         if tuple(arrays) != DENSITY_MAP_KEYS:  # the writer and the key list cannot drift apart
             raise AssertionError("density map writer out of step with DENSITY_MAP_KEYS")
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez_compressed(handle, **arrays)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
         return path
 
     @classmethod

@@ -38,10 +38,10 @@ from .step_ahead import Prediction
 __all__ = [
     "LOSS_KINDS",
     "LOSS_PART_NAMES",
-    "sphere_loss_terms",
     "quantile_loss_terms",
-    "step_ahead_loss",
     "quantile_sphere_loss",
+    "sphere_loss_terms",
+    "step_ahead_loss",
 ]
 
 #: The loss functions by name (the ``kind`` of a training configuration).

@@ -27,14 +27,14 @@ from .density import DensityMap, sphere_volume
 from .step_ahead import Prediction
 
 __all__ = [
-    "TARGETS",
     "EFFICIENCY",
-    "SEARCH_VOLUME_MM3",
     "EXPECTED_HITS",
-    "RADIUS_MM",
-    "metric_name",
     "METRIC_NAMES",
+    "RADIUS_MM",
+    "SEARCH_VOLUME_MM3",
+    "TARGETS",
     "StepAheadMetrics",
+    "metric_name",
     "step_ahead_metrics",
 ]
 
@@ -74,8 +74,8 @@ class StepAheadMetrics:
         self.reset()
 
     def reset(self) -> None:
-        self._count = {t: 0 for t in TARGETS}
-        self._sums = {t: {q: 0.0 for q in _QUANTITIES} for t in TARGETS}
+        self._count = dict.fromkeys(TARGETS, 0)
+        self._sums = {t: dict.fromkeys(_QUANTITIES, 0.0) for t in TARGETS}
 
     @torch.no_grad()
     def _update_one(

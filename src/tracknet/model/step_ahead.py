@@ -83,11 +83,11 @@ from ..errors import ConfigError
 
 __all__ = [
     "CENTER_MODES",
-    "FEATURES",
-    "INITIAL_RADIUS",
-    "DELTA_FEATURE_SCALE",
     "CYLINDRICAL_FEATURE_SCALES",
     "CYLINDRICAL_OFFSET_SCALES",
+    "DELTA_FEATURE_SCALE",
+    "FEATURES",
+    "INITIAL_RADIUS",
     "STRAW_MAX_SLOPE",
     "Prediction",
     "StepAheadTrackNet",
@@ -142,7 +142,14 @@ _CONFIG_KEYS: tuple[str, ...] = (
     "t2_max_radius",
     "radius_regions",
 )
-_REGION_KEYS: tuple[str, ...] = ("r_edges", "z_edges", "t1_scales", "t1_caps", "t2_scales", "t2_caps")
+_REGION_KEYS: tuple[str, ...] = (
+    "r_edges",
+    "z_edges",
+    "t1_scales",
+    "t1_caps",
+    "t2_scales",
+    "t2_caps",
+)
 
 
 class StepAheadTrackNet(nn.Module):
@@ -204,24 +211,38 @@ class StepAheadTrackNet(nn.Module):
                 "center_mode must be 'offset'"
             )
         if features == "straw" and input_dim != 2:
-            raise ConfigError(f"StepAheadTrackNet features 'straw' need input_dim 2 (x, y), got {input_dim}")
+            raise ConfigError(
+                f"StepAheadTrackNet features 'straw' need input_dim 2 (x, y), got {input_dim}"
+            )
         if features == "cylindrical" and input_dim not in (2, 3):
             raise ConfigError(
                 f"StepAheadTrackNet features 'cylindrical' need input_dim 2 (x, y) or 3 (x, y, z), got {input_dim}"
             )
-        for name, value in (("t1_radius_scale", t1_radius_scale), ("t2_radius_scale", t2_radius_scale)):
+        for name, value in (
+            ("t1_radius_scale", t1_radius_scale),
+            ("t2_radius_scale", t2_radius_scale),
+        ):
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
                 or not math.isfinite(value)
                 or value <= 0
             ):
-                raise ConfigError(f"StepAheadTrackNet {name} must be a finite number > 0, got {value!r}")
+                raise ConfigError(
+                    f"StepAheadTrackNet {name} must be a finite number > 0, got {value!r}"
+                )
         t1_max_radius = math.inf if t1_max_radius is None else t1_max_radius
         t2_max_radius = math.inf if t2_max_radius is None else t2_max_radius
         for name, cap in (("t1_max_radius", t1_max_radius), ("t2_max_radius", t2_max_radius)):
-            if isinstance(cap, bool) or not isinstance(cap, (int, float)) or math.isnan(cap) or cap <= 0:
-                raise ConfigError(f"StepAheadTrackNet {name} must be a number > 0 (inf: no cap), got {cap!r}")
+            if (
+                isinstance(cap, bool)
+                or not isinstance(cap, (int, float))
+                or math.isnan(cap)
+                or cap <= 0
+            ):
+                raise ConfigError(
+                    f"StepAheadTrackNet {name} must be a number > 0 (inf: no cap), got {cap!r}"
+                )
         self.input_dim = input_dim
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -269,7 +290,9 @@ class StepAheadTrackNet(nn.Module):
                 feature_scales = (feature_scales[0], feature_scales[2], feature_scales[3])
                 offset_scales = offset_scales[:2]
             self.register_buffer(
-                "_feature_scale", torch.tensor(feature_scales, dtype=torch.float32), persistent=False
+                "_feature_scale",
+                torch.tensor(feature_scales, dtype=torch.float32),
+                persistent=False,
             )
             self.register_buffer(
                 "_offset_scale", torch.tensor(offset_scales, dtype=torch.float32), persistent=False
@@ -299,7 +322,8 @@ class StepAheadTrackNet(nn.Module):
             return hidden
         # No in-place writes: the step function must trace (ONNX) as it runs.
         extra = torch.cat(
-            [x_t.unsqueeze(0), x_t.new_zeros(self.num_layers - 1, x_t.shape[0], self.input_dim)], dim=0
+            [x_t.unsqueeze(0), x_t.new_zeros(self.num_layers - 1, x_t.shape[0], self.input_dim)],
+            dim=0,
         )
         return torch.cat([hidden, extra.to(hidden.dtype)], dim=-1)
 
@@ -326,7 +350,9 @@ class StepAheadTrackNet(nn.Module):
         dx = step[..., 0]
         ok = dx > 1e-9
         slope = step[..., 1] / torch.where(ok, dx, torch.ones_like(dx))
-        return torch.where(ok, slope.clamp(-STRAW_MAX_SLOPE, STRAW_MAX_SLOPE), torch.zeros_like(slope))
+        return torch.where(
+            ok, slope.clamp(-STRAW_MAX_SLOPE, STRAW_MAX_SLOPE), torch.zeros_like(slope)
+        )
 
     def _gru_input(self, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         if self.features == "position":
@@ -335,7 +361,9 @@ class StepAheadTrackNet(nn.Module):
             return torch.cat([x, (x - prev) * DELTA_FEATURE_SCALE], dim=-1)
         if self.features == "straw":
             step = x - prev
-            return torch.cat([x, step * DELTA_FEATURE_SCALE, self._straw_slope(step).unsqueeze(-1)], dim=-1)
+            return torch.cat(
+                [x, step * DELTA_FEATURE_SCALE, self._straw_slope(step).unsqueeze(-1)], dim=-1
+            )
         r, _, step = self._cylindrical_step(x, prev)
         columns = [r.unsqueeze(-1)]
         if self.input_dim == 3:
@@ -343,7 +371,9 @@ class StepAheadTrackNet(nn.Module):
         columns.append(step)
         return torch.cat(columns, dim=-1) * self._feature_scale
 
-    def _centre(self, head: nn.Linear, hidden: torch.Tensor, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    def _centre(
+        self, head: nn.Linear, hidden: torch.Tensor, x: torch.Tensor, prev: torch.Tensor
+    ) -> torch.Tensor:
         out = head(hidden)
         if self.features == "position":
             return out + x if self.center_mode == "offset" else out
@@ -355,7 +385,9 @@ class StepAheadTrackNet(nn.Module):
             y = x[..., 1] + b * a + out[..., 3] * (1.0 / DELTA_FEATURE_SCALE)
             return torch.stack([x[..., 0] + a, y], dim=-1)
         if self.features == "delta":
-            return x + (1.0 + out[..., :d]) * (x - prev) + out[..., d:] * (1.0 / DELTA_FEATURE_SCALE)
+            return (
+                x + (1.0 + out[..., :d]) * (x - prev) + out[..., d:] * (1.0 / DELTA_FEATURE_SCALE)
+            )
         r, phi, step = self._cylindrical_step(x, prev)
         nxt = (1.0 + out[..., :d]) * step + out[..., d:] * self._offset_scale
         r_next = r + nxt[..., 0]
@@ -370,8 +402,12 @@ class StepAheadTrackNet(nn.Module):
         """Spheres from GRU outputs ``hidden`` (..., H) at inputs ``x`` (..., D) after ``prev``."""
         c1 = self._centre(self.t1_center_head, hidden, x, prev)
         c2 = self._centre(self.t2_center_head, hidden, x, prev)
-        r1 = (F.softplus(self.t1_radius_head(hidden)).squeeze(-1) + self.radius_eps) * self.t1_radius_scale
-        r2 = (F.softplus(self.t2_radius_head(hidden)).squeeze(-1) + self.radius_eps) * self.t2_radius_scale
+        r1 = (
+            F.softplus(self.t1_radius_head(hidden)).squeeze(-1) + self.radius_eps
+        ) * self.t1_radius_scale
+        r2 = (
+            F.softplus(self.t2_radius_head(hidden)).squeeze(-1) + self.radius_eps
+        ) * self.t2_radius_scale
         if math.isfinite(self.t1_max_radius):
             r1 = torch.clamp(r1, max=self.t1_max_radius)
         if math.isfinite(self.t2_max_radius):
@@ -408,12 +444,16 @@ class StepAheadTrackNet(nn.Module):
         try:
             table = {k: [float(v) for v in regions[k]] for k in _REGION_KEYS}
         except (TypeError, ValueError):
-            raise ConfigError("StepAheadTrackNet radius_regions values must be lists of numbers") from None
+            raise ConfigError(
+                "StepAheadTrackNet radius_regions values must be lists of numbers"
+            ) from None
         n_regions = (len(table["r_edges"]) + 1) * (len(table["z_edges"]) + 1)
         for name in ("r_edges", "z_edges"):
             edges = table[name]
             if any(not math.isfinite(e) or e < 0 for e in edges) or edges != sorted(edges):
-                raise ConfigError(f"StepAheadTrackNet radius_regions {name} must be increasing numbers >= 0")
+                raise ConfigError(
+                    f"StepAheadTrackNet radius_regions {name} must be increasing numbers >= 0"
+                )
         if table["z_edges"] and self.input_dim < 3:
             raise ConfigError("StepAheadTrackNet radius_regions z_edges need input_dim 3")
         for name in ("t1_scales", "t1_caps", "t2_scales", "t2_caps"):
@@ -422,11 +462,16 @@ class StepAheadTrackNet(nn.Module):
                 raise ConfigError(
                     f"StepAheadTrackNet radius_regions {name} needs {n_regions} values, got {len(values)}"
                 )
-            if any(math.isnan(v) or v <= 0 or (name.endswith("scales") and not math.isfinite(v)) for v in values):
+            if any(
+                math.isnan(v) or v <= 0 or (name.endswith("scales") and not math.isfinite(v))
+                for v in values
+            ):
                 raise ConfigError(f"StepAheadTrackNet radius_regions {name} must be numbers > 0")
         self.radius_regions = table
         for name in _REGION_KEYS:
-            self.register_buffer(f"_region_{name}", torch.tensor(table[name], dtype=torch.float32), persistent=False)
+            self.register_buffer(
+                f"_region_{name}", torch.tensor(table[name], dtype=torch.float32), persistent=False
+            )
 
     # ------------------------------------------------------------------ entry points
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> Prediction:
@@ -484,7 +529,11 @@ class StepAheadTrackNet(nn.Module):
             "t2_radius_scale": self.t2_radius_scale,
             "t1_max_radius": self.t1_max_radius,
             "t2_max_radius": self.t2_max_radius,
-        } | ({} if self.radius_regions is None else {"radius_regions": {k: list(v) for k, v in self.radius_regions.items()}})
+        } | (
+            {}
+            if self.radius_regions is None
+            else {"radius_regions": {k: list(v) for k, v in self.radius_regions.items()}}
+        )
 
     def set_radius_scales(
         self,
@@ -500,7 +549,9 @@ class StepAheadTrackNet(nn.Module):
         caps = [math.inf if c is None else c for c in (t1_max, t2_max)]
         for name, cap in zip(("t1", "t2"), caps):
             if not (isinstance(cap, (int, float)) and not math.isnan(cap) and cap > 0):
-                raise ConfigError(f"{name} radius cap must be a number > 0 (inf: none), got {cap!r}")
+                raise ConfigError(
+                    f"{name} radius cap must be a number > 0 (inf: none), got {cap!r}"
+                )
         self.t1_radius_scale = float(t1)
         self.t2_radius_scale = float(t2)
         self.t1_max_radius = float(caps[0])

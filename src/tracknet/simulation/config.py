@@ -30,7 +30,7 @@ from typing import Any
 from tracknet.errors import ConfigError
 from tracknet.simulation.geometry import ALL_VOLUMES
 
-__all__ = ["SimulationConfig", "CLI_OPTIONS"]
+__all__ = ["CLI_OPTIONS", "SimulationConfig"]
 
 #: Command-line option of every config field.
 CLI_OPTIONS: dict[str, str] = {

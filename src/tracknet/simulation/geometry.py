@@ -36,9 +36,9 @@ __all__ = [
     "BARREL_VOLUMES",
     "ModuleArrays",
     "TrackMLGeometry",
-    "read_layer_tables",
     "build_modules",
     "load_geometry",
+    "read_layer_tables",
 ]
 
 #: Every volume of the TrackML detector that the simulation knows.

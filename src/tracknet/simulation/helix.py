@@ -17,14 +17,14 @@ import numpy as np
 __all__ = [
     "K_GEV_PER_T_MM",
     "PION_MASS_GEV",
-    "signed_curvature",
-    "radius_of_curvature",
+    "cylinder_path_lengths",
     "helix_advance",
     "helix_direction",
-    "cylinder_path_lengths",
-    "plane_path_lengths",
     "highland_theta0",
+    "plane_path_lengths",
+    "radius_of_curvature",
     "scatter_direction",
+    "signed_curvature",
 ]
 
 #: pT [GeV] = K * B [T] * R [mm] for a unit charge.

@@ -37,13 +37,13 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "QUANTILE_LEVELS",
-    "PT_CHARGE_EDGES",
     "ABS_ETA_EDGES",
+    "PT_CHARGE_EDGES",
+    "QUANTILE_LEVELS",
     "VERTEX_ABS_ETA_EDGES",
-    "tabulate_particles",
-    "tabulate_noise",
     "main",
+    "tabulate_noise",
+    "tabulate_particles",
 ]
 
 #: Probability levels of every quantile table (denser in the tails).
@@ -122,11 +122,11 @@ def tabulate_particles(
 
     return {
         "quantile_levels": [float(v) for v in QUANTILE_LEVELS],
-        "n_particles": int(len(particles)),
+        "n_particles": len(particles),
         "secondary_fraction": round(float(secondary.mean()), 4),
         "primary": {
             "n": int(primary.sum()),
-            "n_vertices": int(len(vertices)),
+            "n_vertices": len(vertices),
             "particles_per_vertex": round(float(primary.sum() / len(vertices)), 3),
             "vertex_sigma_xy_mm": round(
                 _robust_sigma(vertices[["vx", "vy"]].to_numpy().ravel()), 5
@@ -162,7 +162,7 @@ def tabulate_noise(hits: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
     per_volume = noise.groupby("volume_id").size()
     return {
         "noise_fraction": round(float(len(noise) / len(merged)), 4),
-        "n_noise_hits": int(len(noise)),
+        "n_noise_hits": len(noise),
         "volume_share": {
             str(int(v)): round(float(c / len(noise)), 5) for v, c in per_volume.items()
         },

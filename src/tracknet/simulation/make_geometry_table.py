@@ -32,10 +32,10 @@ import pandas as pd
 
 __all__ = [
     "BARREL_VOLUMES",
-    "TECHNOLOGY",
     "MATERIAL_X0",
-    "derive_layer_tables",
+    "TECHNOLOGY",
     "check_reconstruction",
+    "derive_layer_tables",
     "main",
 ]
 

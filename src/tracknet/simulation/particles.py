@@ -38,8 +38,8 @@ from tracknet.simulation.config import SimulationConfig
 __all__ = [
     "ParticleTables",
     "load_particle_tables",
-    "sample_truncated",
     "sample_particles",
+    "sample_truncated",
 ]
 
 _DISTRIBUTIONS_FILE = "trackml_distributions.json"

@@ -26,15 +26,15 @@ import pandas as pd
 from tracknet.events import NOISE_PARTICLE_ID, Event
 
 __all__ = [
-    "TARGET_MAX_TV",
     "TARGET_MAX_REL_DIFF",
-    "layer_shares",
-    "total_variation",
-    "noise_fraction",
-    "hits_per_particle",
-    "pt_summary",
-    "event_figures",
+    "TARGET_MAX_TV",
     "compare_events",
+    "event_figures",
+    "hits_per_particle",
+    "layer_shares",
+    "noise_fraction",
+    "pt_summary",
+    "total_variation",
 ]
 
 #: Largest acceptable TV distance of the layer shares against each real event.
@@ -94,7 +94,7 @@ def event_figures(event: Event) -> dict[str, Any]:
     out: dict[str, Any] = {"event_id": int(event.event_id), "n_hits": int(event.n_hits)}
     out["noise_fraction"] = noise_fraction(event)
     if event.particles is not None:
-        out["n_particles"] = int(len(event.particles))
+        out["n_particles"] = len(event.particles)
         if "nhits" in event.particles:
             out["hits_per_particle"] = hits_per_particle(event.particles)
         out["pt"] = pt_summary(event.particles)

@@ -31,9 +31,9 @@ __all__ = [
     "candidate_modules",
     "intersect_modules",
     "layer_resolution",
-    "smear_on_modules",
     "noise_layer_weights",
     "sample_noise",
+    "smear_on_modules",
 ]
 
 #: Candidates further than this (transverse path, mm) from the crossing are ignored.

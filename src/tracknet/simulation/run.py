@@ -65,7 +65,9 @@ def simulate_to_directory(
             "seed": seed,
             "first_event_id": first_event_id,
             "n_events": n_events,
-            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+            "config": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()
+            },
             "sha256": checksums,
         },
     )

@@ -44,9 +44,9 @@ __all__ = [
     "DETECTOR",
     "GENERATOR",
     "event_rng",
-    "simulate_particles",
     "simulate_event",
     "simulate_events",
+    "simulate_particles",
 ]
 
 DETECTOR = "trackml"
@@ -169,7 +169,9 @@ def simulate_particles(
         "module": np.concatenate([hits.module, noise_module]),
         "measured": np.round(np.concatenate([measured, noise_position]), POSITION_DECIMALS),
         "true": np.round(np.concatenate([hits.position, noise_position]), POSITION_DECIMALS),
-        "momentum": np.round(np.concatenate([hits.momentum, np.zeros((n_noise, 3))]), MOMENTUM_DECIMALS),
+        "momentum": np.round(
+            np.concatenate([hits.momentum, np.zeros((n_noise, 3))]), MOMENTUM_DECIMALS
+        ),
         "particle_id": np.concatenate(
             [pids[particle_row], np.full(n_noise, NOISE_PARTICLE_ID, dtype=np.int64)]
         ),
@@ -179,8 +181,12 @@ def simulate_particles(
     columns = list(_PARTICLE_INPUT) + [c for c in PARTICLES_OPTIONAL if c in particles.columns]
     out_particles = particles[columns].copy()
     out_particles["nhits"] = np.bincount(particle_row, minlength=len(particles))
-    out_particles[["vx", "vy", "vz"]] = np.round(out_particles[["vx", "vy", "vz"]].to_numpy(), VERTEX_DECIMALS)
-    out_particles[["px", "py", "pz"]] = np.round(out_particles[["px", "py", "pz"]].to_numpy(), MOMENTUM_DECIMALS)
+    out_particles[["vx", "vy", "vz"]] = np.round(
+        out_particles[["vx", "vy", "vz"]].to_numpy(), VERTEX_DECIMALS
+    )
+    out_particles[["px", "py", "pz"]] = np.round(
+        out_particles[["px", "py", "pz"]].to_numpy(), MOMENTUM_DECIMALS
+    )
     out_particles = out_particles.astype(
         {
             **PARTICLES_SCHEMA,

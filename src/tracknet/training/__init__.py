@@ -15,7 +15,7 @@ from __future__ import annotations
 __all__ = ["compose_config", "train"]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy re-exports keep `import tracknet.training` light
+def __getattr__(name: str):
     if name == "compose_config":
         from .config import compose_config
 

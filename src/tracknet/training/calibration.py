@@ -27,15 +27,22 @@ import torch
 
 from ..data.normalize import Normalizer
 from ..model.density import DensityMap, sphere_volume
-from ..model.metrics import EFFICIENCY, EXPECTED_HITS, RADIUS_MM, SEARCH_VOLUME_MM3, TARGETS, metric_name
+from ..model.metrics import (
+    EFFICIENCY,
+    EXPECTED_HITS,
+    RADIUS_MM,
+    SEARCH_VOLUME_MM3,
+    TARGETS,
+    metric_name,
+)
 from ..model.step_ahead import Prediction
 
 __all__ = [
-    "LOG_RATIO_MIN",
-    "LOG_RATIO_MAX",
     "LOG_RATIO_BIN",
-    "SphereStats",
+    "LOG_RATIO_MAX",
+    "LOG_RATIO_MIN",
     "Calibration",
+    "SphereStats",
 ]
 
 #: Histogram range and bin width of ``log(distance / radius)``.
@@ -130,17 +137,33 @@ class SphereStats:
             )
             reachable = d <= self.max_radius_mm[i]
             ratio = torch.log(torch.clamp(d[reachable] / r[reachable], min=math.exp(LOG_RATIO_MIN)))
-            bins = ((ratio - LOG_RATIO_MIN) / LOG_RATIO_BIN).floor().clamp(0, _N_BINS - 1).to(torch.int64)
+            bins = (
+                ((ratio - LOG_RATIO_MIN) / LOG_RATIO_BIN)
+                .floor()
+                .clamp(0, _N_BINS - 1)
+                .to(torch.int64)
+            )
             self.hist[i] += torch.bincount(bins, minlength=_N_BINS).to(torch.float64)
             log_r = torch.log(torch.clamp(r, min=math.exp(LOG_RADIUS_MIN)))
-            rbins = ((log_r - LOG_RADIUS_MIN) / LOG_RATIO_BIN).floor().clamp(0, _N_RADIUS_BINS - 1).to(torch.int64)
-            self.radius_hist[i, 0] += torch.bincount(rbins, minlength=_N_RADIUS_BINS).to(torch.float64)
-            self.radius_hist[i, 1] += torch.bincount(rbins, weights=rho, minlength=_N_RADIUS_BINS).to(torch.float64)
+            rbins = (
+                ((log_r - LOG_RADIUS_MIN) / LOG_RATIO_BIN)
+                .floor()
+                .clamp(0, _N_RADIUS_BINS - 1)
+                .to(torch.int64)
+            )
+            self.radius_hist[i, 0] += torch.bincount(rbins, minlength=_N_RADIUS_BINS).to(
+                torch.float64
+            )
+            self.radius_hist[i, 1] += torch.bincount(
+                rbins, weights=rho, minlength=_N_RADIUS_BINS
+            ).to(torch.float64)
 
     # ------------------------------------------------------------------ reduction
     def tensors(self) -> torch.Tensor:
         """All state as one float64 tensor (to be summed over ranks)."""
-        return torch.cat([self.sums.reshape(-1), self.hist.reshape(-1), self.radius_hist.reshape(-1)])
+        return torch.cat(
+            [self.sums.reshape(-1), self.hist.reshape(-1), self.radius_hist.reshape(-1)]
+        )
 
     def load_tensors(self, flat: torch.Tensor) -> None:
         """Replace the state by ``flat`` (e.g. the sum of :meth:`tensors` over ranks)."""
@@ -187,7 +210,8 @@ class SphereStats:
         """Sums of ``min(s r, c)``, its cube, and density times its cube, from the histograms."""
         i = TARGETS.index(target)
         centres = torch.exp(
-            LOG_RADIUS_MIN + (torch.arange(_N_RADIUS_BINS, dtype=torch.float64) + 0.5) * LOG_RATIO_BIN
+            LOG_RADIUS_MIN
+            + (torch.arange(_N_RADIUS_BINS, dtype=torch.float64) + 0.5) * LOG_RATIO_BIN
         )
         radius = torch.clamp(scale * centres, max=self.max_radius_mm[i])
         counts, weighted = self.radius_hist[i, 0], self.radius_hist[i, 1]

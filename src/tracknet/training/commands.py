@@ -16,7 +16,7 @@ point).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -25,10 +25,10 @@ from ..io.atomic import json_line
 
 __all__ = [
     "TRAIN_CONTEXT_SETTINGS",
-    "train_command",
-    "validate_command",
     "density_command",
     "export_command",
+    "train_command",
+    "validate_command",
 ]
 
 #: typer/click settings that let ``tracknet train`` take Hydra overrides as extra arguments.
@@ -39,7 +39,9 @@ def _print_table(data: dict[str, Any], keys: list[str]) -> None:
     width = max(len(k) for k in keys)
     for key in keys:
         value = data.get(key)
-        shown = "n/a" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+        shown = (
+            "n/a" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+        )
         typer.echo(f"{key:<{width}}  {shown}")
 
 
@@ -51,7 +53,9 @@ def train_command(
     print_config: bool = typer.Option(
         False, "--print-config", help="Print the composed configuration (YAML) and exit."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the final figures as one JSON object."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the final figures as one JSON object."
+    ),
 ) -> None:
     """Train StepAhead TrackNET: tracknet train [KEY=VALUE ...] (Hydra overrides).
 
@@ -67,7 +71,9 @@ def train_command(
     overrides = list(ctx.args)
     stray = [a for a in overrides if a.startswith("-")]
     if stray:
-        raise ConfigError(f"unknown option {stray[0]!r}: configuration is given as KEY=VALUE overrides")
+        raise ConfigError(
+            f"unknown option {stray[0]!r}: configuration is given as KEY=VALUE overrides"
+        )
     cfg = compose_config(overrides)
     if print_config:
         typer.echo(OmegaConf.to_yaml(cfg, resolve=True), nl=False)
@@ -77,9 +83,20 @@ def train_command(
         typer.echo(json_line(results))
         return
     keys = [
-        "run_dir", "log_dir", "best_checkpoint", "last_checkpoint", "epochs", "train_seconds",
-        "train/tracks_per_s", "val/loss", "val/t1_efficiency", "val/t2_efficiency",
-        "val/t1_radius_mm", "val/t2_radius_mm", "val/t1_radius_scale", "val/t2_radius_scale",
+        "run_dir",
+        "log_dir",
+        "best_checkpoint",
+        "last_checkpoint",
+        "epochs",
+        "train_seconds",
+        "train/tracks_per_s",
+        "val/loss",
+        "val/t1_efficiency",
+        "val/t2_efficiency",
+        "val/t1_radius_mm",
+        "val/t2_radius_mm",
+        "val/t1_radius_scale",
+        "val/t2_radius_scale",
     ]
     _print_table(results, [k for k in keys if k in results])
 
@@ -89,14 +106,22 @@ def train_command(
 
 def validate_command(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="A TrackNET checkpoint (.ckpt)."),
-    data_dir: Path = typer.Option(..., "--data-dir", help="Directory of TrackML events with truth and particles."),
-    min_pt: float = typer.Option(1.0, "--min-pt", help="Evaluate particles with pT >= this (GeV)."),
-    min_hits: int = typer.Option(3, "--min-hits", help="Evaluate particles with at least this many hits."),
-    density: Optional[Path] = typer.Option(
-        None, "--density", help="A density map from `tracknet density`: adds the expected hits per sphere."
+    data_dir: Path = typer.Option(
+        ..., "--data-dir", help="Directory of TrackML events with truth and particles."
     ),
-    volumes: Optional[str] = typer.Option(
-        None, "--volumes", help="Comma-separated volume ids: use only their hits (e.g. 8,13,17 for the barrel)."
+    min_pt: float = typer.Option(1.0, "--min-pt", help="Evaluate particles with pT >= this (GeV)."),
+    min_hits: int = typer.Option(
+        3, "--min-hits", help="Evaluate particles with at least this many hits."
+    ),
+    density: Path | None = typer.Option(
+        None,
+        "--density",
+        help="A density map from `tracknet density`: adds the expected hits per sphere.",
+    ),
+    volumes: str | None = typer.Option(
+        None,
+        "--volumes",
+        help="Comma-separated volume ids: use only their hits (e.g. 8,13,17 for the barrel).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -113,17 +138,28 @@ def validate_command(
         try:
             volume_ids = [int(v) for v in volumes.split(",")]
         except ValueError:
-            raise ConfigError(f"--volumes must be comma-separated integers, got {volumes!r}") from None
+            raise ConfigError(
+                f"--volumes must be comma-separated integers, got {volumes!r}"
+            ) from None
     result = validate_checkpoint(
-        checkpoint, data_dir, min_pt=min_pt, min_hits=min_hits, density_map=density, volumes=volume_ids
+        checkpoint,
+        data_dir,
+        min_pt=min_pt,
+        min_hits=min_hits,
+        density_map=density,
+        volumes=volume_ids,
     )
     if as_json:
         typer.echo(json_line(result))
         return
     keys = ["n_events", "n_tracks", "n_predictions_t1", "n_predictions_t2"]
     for target in ("t1", "t2"):
-        keys += [f"{target}_efficiency", f"{target}_hits_in_sphere", f"{target}_volume_mm3",
-                 f"{target}_radius_mm_median"]
+        keys += [
+            f"{target}_efficiency",
+            f"{target}_hits_in_sphere",
+            f"{target}_volume_mm3",
+            f"{target}_radius_mm_median",
+        ]
         if density is not None:
             keys.append(f"{target}_expected_hits")
     _print_table(result, keys)
@@ -133,10 +169,14 @@ def validate_command(
 
 
 def density_command(
-    data_dir: Path = typer.Option(..., "--data-dir", help="Directory of TrackML events (hits are enough)."),
+    data_dir: Path = typer.Option(
+        ..., "--data-dir", help="Directory of TrackML events (hits are enough)."
+    ),
     voxel_size: float = typer.Option(20.0, "--voxel-size", help="Edge of the cubic voxels, mm."),
     output: Path = typer.Option(..., "--output", help="The density map file to write (.npz)."),
-    max_events: Optional[int] = typer.Option(None, "--max-events", help="Use only the first N events."),
+    max_events: int | None = typer.Option(
+        None, "--max-events", help="Use only the first N events."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Hit density map (mean hits per mm^3 per event on a voxel grid) of a directory of events.

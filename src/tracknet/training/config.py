@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,21 +32,21 @@ __all__ = [
     "CONFIG_MODULE",
     "CONFIG_NAME",
     "SCHEMA_NAME",
+    "CalibrationConfig",
+    "DataConfig",
     "FilterConfig",
+    "LossConfig",
+    "ModelConfig",
+    "RegionCalibrationConfig",
+    "RunConfig",
     "SimulationSettings",
     "StrawDataSettings",
-    "DataConfig",
-    "ModelConfig",
-    "TrainerConfig",
-    "LossConfig",
-    "CalibrationConfig",
-    "RegionCalibrationConfig",
-    "TrainingConfig",
-    "RunConfig",
     "TrackNetConfig",
-    "register_schema",
+    "TrainerConfig",
+    "TrainingConfig",
     "compose_config",
     "config_groups",
+    "register_schema",
     "to_container",
 ]
 
@@ -63,9 +63,9 @@ class FilterConfig:
     """:class:`tracknet.data.TrackFilter` settings (units: GeV, mm)."""
 
     min_hits: int = 3
-    min_pt: Optional[float] = None
-    max_abs_eta: Optional[float] = None
-    first_layers: Optional[list[list[int]]] = None
+    min_pt: float | None = None
+    max_abs_eta: float | None = None
+    first_layers: list[list[int]] | None = None
     primaries_only: bool = False
     max_vertex_r_mm: float = 1.0
     consistent_only: bool = True
@@ -100,9 +100,9 @@ class StrawDataSettings:
 @dataclass
 class DataConfig:
     source: str = "trackml"
-    dir: Optional[str] = None
-    cache_dir: Optional[str] = None
-    max_events: Optional[int] = None
+    dir: str | None = None
+    cache_dir: str | None = None
+    max_events: int | None = None
     val_fraction: float = 0.1
     min_val_events: int = 1
     split_seed: int = 0
@@ -142,17 +142,17 @@ class TrainerConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     max_epochs: int = 10
-    max_time: Optional[str] = None
+    max_time: str | None = None
     precision: str = "32-true"
-    gradient_clip_val: Optional[float] = 1.0
+    gradient_clip_val: float | None = 1.0
     log_every_n_steps: int = 50
     check_val_every_n_epoch: int = 1
-    limit_train_batches: Optional[float] = None
-    limit_val_batches: Optional[float] = None
+    limit_train_batches: float | None = None
+    limit_val_batches: float | None = None
     num_sanity_val_steps: int = 2
     enable_progress_bar: bool = True
     deterministic: bool = False
-    num_threads: Optional[int] = None
+    num_threads: int | None = None
 
 
 @dataclass
@@ -169,8 +169,8 @@ class CalibrationConfig:
     enabled: bool = True
     t1_efficiency: float = 0.98
     t2_efficiency: float = 0.965
-    t1_max_radius_mm: Optional[float] = None
-    t2_max_radius_mm: Optional[float] = None
+    t1_max_radius_mm: float | None = None
+    t2_max_radius_mm: float | None = None
 
 
 @dataclass
@@ -185,7 +185,21 @@ class RegionCalibrationConfig:
     )
     z_edges_mm: list[float] = field(default_factory=list)
     caps_mm: list[float] = field(
-        default_factory=lambda: [2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 100.0, math.inf]
+        default_factory=lambda: [
+            2.0,
+            3.0,
+            4.0,
+            6.0,
+            8.0,
+            11.0,
+            15.0,
+            20.0,
+            28.0,
+            40.0,
+            60.0,
+            100.0,
+            math.inf,
+        ]
     )
     max_tracks: int = 10000
     cost_source: str = "validation"
@@ -204,9 +218,9 @@ class TrainingConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     region_calibration: RegionCalibrationConfig = field(default_factory=RegionCalibrationConfig)
-    resume_from: Optional[str] = None
+    resume_from: str | None = None
     save_top_k: int = 3
-    density_map: Optional[str] = None
+    density_map: str | None = None
     track_viz: bool = True
     track_viz_plotlyjs: str = "inline"
     record_seen_tracks: bool = False
@@ -214,7 +228,7 @@ class TrainingConfig:
 
 @dataclass
 class RunConfig:
-    output_dir: Optional[str] = None
+    output_dir: str | None = None
     log_level: str = "INFO"
 
 
@@ -290,7 +304,7 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
             cfg = compose(config_name=CONFIG_NAME, overrides=overrides)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(f"bad configuration: {_one_line(_describe(exc))}") from None
-    except Exception as exc:  # noqa: BLE001 - e.g. OmegaConf failing on an odd merge
+    except Exception as exc:
         raise ConfigError(
             f"bad configuration: cannot apply overrides {overrides}: {type(exc).__name__}: {_one_line(str(exc))}"
         ) from None

@@ -58,7 +58,7 @@ from ..errors import ConfigError, DataError
 from ..io.trackml import list_events, parse_event_id, read_event
 from .settings import DataSettings, simulation_config
 
-__all__ = ["TrackDataModule", "simulator_fingerprint", "simulated_events_dir"]
+__all__ = ["TrackDataModule", "simulated_events_dir", "simulator_fingerprint"]
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,9 @@ def simulated_events_dir(cache_root: Path, simulation: dict[str, Any]) -> tuple[
     return cache_root / "simulated" / key, config
 
 
-def _simulate_into(directory: Path, config: Any, simulation: dict[str, Any], progress: bool) -> None:
+def _simulate_into(
+    directory: Path, config: Any, simulation: dict[str, Any], progress: bool
+) -> None:
     """Simulate into a temporary sibling, then rename it to ``directory``."""
     from ..simulation.run import simulate_to_directory
 
@@ -177,7 +179,8 @@ class TrackDataModule(L.LightningDataModule):
         prefixes = list_events(directory)
         if not prefixes:
             raise DataError(
-                "no TrackML events (event<9 digits>-hits.csv[.gz]) in data directory", file=str(directory)
+                "no TrackML events (event<9 digits>-hits.csv[.gz]) in data directory",
+                file=str(directory),
             )
         if self.settings.max_events is not None:
             prefixes = prefixes[: self.settings.max_events]
@@ -190,7 +193,11 @@ class TrackDataModule(L.LightningDataModule):
         event_ids = [parse_event_id(p) for p in prefixes]
         train_ids, val_ids = split_events(event_ids, s.val_fraction, s.min_val_events, s.split_seed)
         if build:
-            wrap = (lambda items: tqdm(items, desc="prepare tracks", unit="event")) if self.progress else None
+            wrap = (
+                (lambda items: tqdm(items, desc="prepare tracks", unit="event"))
+                if self.progress
+                else None
+            )
             prepared = prepare_events(self.cache_root, prefixes, s.prep, progress=wrap)
         else:
             prepared = [prepared_event_path(self.cache_root, p, s.prep) for p in prefixes]
@@ -219,8 +226,11 @@ class TrackDataModule(L.LightningDataModule):
         self.val_tracks = open_split(dataset_dir, "val")
         log.info(
             "data: %d training tracks (%d events), %d validation tracks (%d events), cache %s",
-            self.train_tracks.n_tracks, len(self.train_events),
-            self.val_tracks.n_tracks, len(self.val_events), dataset_dir,
+            self.train_tracks.n_tracks,
+            len(self.train_events),
+            self.val_tracks.n_tracks,
+            len(self.val_events),
+            dataset_dir,
         )
 
     def _dataset(self, tracks: FlatTracks) -> TrackDataset:
@@ -267,15 +277,24 @@ class TrackDataModule(L.LightningDataModule):
             if self.events_dir is None:
                 raise DataError("cost events: setup() has not run")
             ids = set(self.val_events)
-            prefixes = [p for p in self._event_prefixes(self.events_dir) if parse_event_id(p) in ids]
+            prefixes = [
+                p for p in self._event_prefixes(self.events_dir) if parse_event_id(p) in ids
+            ]
         elif source == "simulated":
-            settings = {"n_events": int(n_events), "seed": int(seed), "first_event_id": 900_000, "config": dict(simulation)}
+            settings = {
+                "n_events": int(n_events),
+                "seed": int(seed),
+                "first_event_id": 900_000,
+                "config": dict(simulation),
+            }
             directory, config = simulated_events_dir(self.cache_root, settings)
             if not (directory / _SIMULATION_METADATA).is_file():
                 _simulate_into(directory, config, settings, self.progress)
             prefixes = list_events(directory)
         else:
-            raise ConfigError(f"training.region_calibration.cost_source must be 'validation' or 'simulated', got {source!r}")
+            raise ConfigError(
+                f"training.region_calibration.cost_source must be 'validation' or 'simulated', got {source!r}"
+            )
         if not prefixes:
             raise DataError("no cost events for the region calibration")
         points = [read_event(p, parts=("hits",)).positions() for p in prefixes]

@@ -29,13 +29,19 @@ def build_density_map(
     max_events: int | None = None,
 ) -> dict[str, Any]:
     """Write the density map of the events of ``data_dir`` to ``output``; return a summary."""
-    if not (isinstance(voxel_size_mm, (int, float)) and math.isfinite(voxel_size_mm) and voxel_size_mm > 0):
+    if not (
+        isinstance(voxel_size_mm, (int, float))
+        and math.isfinite(voxel_size_mm)
+        and voxel_size_mm > 0
+    ):
         raise ConfigError(f"--voxel-size must be a number of mm > 0, got {voxel_size_mm!r}")
     if max_events is not None and max_events < 1:
         raise ConfigError(f"--max-events must be >= 1, got {max_events}")
     prefixes = list_events(data_dir)
     if not prefixes:
-        raise DataError("no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir))
+        raise DataError(
+            "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir)
+        )
     if max_events is not None:
         prefixes = prefixes[:max_events]
     output = Path(output)

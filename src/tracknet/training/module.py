@@ -87,18 +87,32 @@ class StepAheadModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> Prediction:
         return self.model(x)
 
-    def _loss(self, pred: Prediction, batch: TrackBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _loss(
+        self, pred: Prediction, batch: TrackBatch
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss = self.settings.loss
         if loss.kind == "quantile":
             # 1 mm in the model frame is the loss unit.
             unit = float(self.normalizer.radius_to_model(1.0))
             return quantile_sphere_loss(
-                pred, batch.targets_t1, batch.targets_t2, batch.mask_t1, batch.mask_t2,
-                q_t1=loss.q_t1, q_t2=loss.q_t2, t2_weight=loss.t2_weight, unit=unit,
+                pred,
+                batch.targets_t1,
+                batch.targets_t2,
+                batch.mask_t1,
+                batch.mask_t2,
+                q_t1=loss.q_t1,
+                q_t2=loss.q_t2,
+                t2_weight=loss.t2_weight,
+                unit=unit,
             )
         return step_ahead_loss(
-            pred, batch.targets_t1, batch.targets_t2, batch.mask_t1, batch.mask_t2,
-            alpha=loss.alpha, t2_weight=loss.t2_weight,
+            pred,
+            batch.targets_t1,
+            batch.targets_t2,
+            batch.mask_t1,
+            batch.mask_t2,
+            alpha=loss.alpha,
+            t2_weight=loss.t2_weight,
         )
 
     # ------------------------------------------------------------------ training
@@ -146,7 +160,8 @@ class StepAheadModule(L.LightningModule):
         n1 = float(batch.mask_t1.sum())
         n2 = float(batch.mask_t2.sum())
         self._val_loss_sums += torch.tensor(
-            [float(parts["loss_t1"]) * n1, n1, float(parts["loss_t2"]) * n2, n2], dtype=torch.float64
+            [float(parts["loss_t1"]) * n1, n1, float(parts["loss_t2"]) * n2, n2],
+            dtype=torch.float64,
         )
         self.stats.update(pred, batch.targets_t1, batch.targets_t2, batch.mask_t1, batch.mask_t2)
 
@@ -190,7 +205,9 @@ class StepAheadModule(L.LightningModule):
             for target in ("t1", "t2"):
                 cap_mm = self.calibration.cap(target)
                 config[f"{target}_max_radius"] = (
-                    float(self.normalizer.radius_to_model(cap_mm)) if math.isfinite(cap_mm) else math.inf
+                    float(self.normalizer.radius_to_model(cap_mm))
+                    if math.isfinite(cap_mm)
+                    else math.inf
                 )
         return config
 
@@ -243,7 +260,12 @@ class StepAheadModule(L.LightningModule):
             if step < warmup:
                 return 0.04 + 0.96 * step / max(warmup, 1)
             progress = min((step - warmup) / max(total - warmup, 1), 1.0)
-            return FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * 0.5 * (1.0 + math.cos(math.pi * progress))
+            return FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * 0.5 * (
+                1.0 + math.cos(math.pi * progress)
+            )
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

@@ -41,14 +41,14 @@ from ..errors import ConfigError
 from ..model.step_ahead import StepAheadTrackNet
 
 __all__ = [
-    "SCALE_GRID",
     "NEAREST_HITS",
-    "RegionSettings",
+    "SCALE_GRID",
     "RegionPredictions",
-    "predict_regions",
-    "hit_counts",
-    "fit_region_tables",
+    "RegionSettings",
     "calibrate_regions",
+    "fit_region_tables",
+    "hit_counts",
+    "predict_regions",
 ]
 
 #: Candidate scale factors (geometric, 0.1 to 10).
@@ -64,9 +64,34 @@ class RegionSettings:
 
     t1_efficiency: float = 0.98
     t2_efficiency: float = 0.97
-    r_edges_mm: tuple[float, ...] = (50.0, 90.0, 140.0, 200.0, 240.0, 300.0, 420.0, 560.0, 740.0, 900.0)
+    r_edges_mm: tuple[float, ...] = (
+        50.0,
+        90.0,
+        140.0,
+        200.0,
+        240.0,
+        300.0,
+        420.0,
+        560.0,
+        740.0,
+        900.0,
+    )
     z_edges_mm: tuple[float, ...] = ()
-    caps_mm: tuple[float, ...] = (2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 100.0, math.inf)
+    caps_mm: tuple[float, ...] = (
+        2.0,
+        3.0,
+        4.0,
+        6.0,
+        8.0,
+        11.0,
+        15.0,
+        20.0,
+        28.0,
+        40.0,
+        60.0,
+        100.0,
+        math.inf,
+    )
     max_tracks: int = 10000
     seed: int = 0
 
@@ -74,13 +99,19 @@ class RegionSettings:
         for name in ("t1_efficiency", "t2_efficiency"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
-                raise ConfigError(f"training.region_calibration.{name} must be in (0, 1), got {value}")
+                raise ConfigError(
+                    f"training.region_calibration.{name} must be in (0, 1), got {value}"
+                )
         for name in ("r_edges_mm", "z_edges_mm"):
             edges = [float(e) for e in getattr(self, name)]
             if edges != sorted(edges) or any(not math.isfinite(e) or e <= 0 for e in edges):
-                raise ConfigError(f"training.region_calibration.{name} must be increasing numbers > 0")
+                raise ConfigError(
+                    f"training.region_calibration.{name} must be increasing numbers > 0"
+                )
         if not self.caps_mm or any(not c > 0 for c in self.caps_mm):
-            raise ConfigError("training.region_calibration.caps_mm must be numbers > 0 (.inf: no cap)")
+            raise ConfigError(
+                "training.region_calibration.caps_mm must be numbers > 0 (.inf: no cap)"
+            )
         if self.max_tracks < 1:
             raise ConfigError("training.region_calibration.max_tracks must be >= 1")
 
@@ -91,7 +122,11 @@ class RegionSettings:
     def region_of(self, centres_mm: np.ndarray) -> np.ndarray:
         """Region index (``r`` major) of centres ``(n, 3)`` in mm, as the model computes it."""
         rho = np.hypot(centres_mm[:, 0], centres_mm[:, 1])
-        index = (rho[:, None] >= np.asarray(self.r_edges_mm)[None, :]).sum(1) if self.r_edges_mm else np.zeros(len(rho), np.int64)
+        index = (
+            (rho[:, None] >= np.asarray(self.r_edges_mm)[None, :]).sum(1)
+            if self.r_edges_mm
+            else np.zeros(len(rho), np.int64)
+        )
         if self.z_edges_mm:
             iz = (np.abs(centres_mm[:, 2])[:, None] >= np.asarray(self.z_edges_mm)[None, :]).sum(1)
             index = index * (len(self.z_edges_mm) + 1) + iz
@@ -135,7 +170,12 @@ def predict_regions(
             radius = normalizer.radius_to_mm(r[m].double().numpy())
             parts[target].append((centre, radius, np.linalg.norm(centre - truth, axis=1)))
     return {
-        t: RegionPredictions(*(np.concatenate([p[i] for p in v]) if v else np.zeros((0, 3) if i == 0 else 0) for i in range(3)))
+        t: RegionPredictions(
+            *(
+                np.concatenate([p[i] for p in v]) if v else np.zeros((0, 3) if i == 0 else 0)
+                for i in range(3)
+            )
+        )
         for t, v in parts.items()
     }
 
@@ -153,7 +193,10 @@ def hit_counts(tree: cKDTree, n_events: int, centres: np.ndarray, radii: np.ndar
     offset = 2.0 * max(finite_cap, float(np.max(radii[np.isfinite(radii)], initial=1.0))) + 1.0
     shifted = (np.minimum(dist, offset / 2) + np.arange(n)[:, None] * offset).ravel()
     query = np.minimum(radii, offset / 2 - 1e-6) + np.arange(n)[:, None] * offset
-    counts = np.searchsorted(shifted, query.ravel(), side="right").reshape(n, -1) - np.arange(n)[:, None] * k
+    counts = (
+        np.searchsorted(shifted, query.ravel(), side="right").reshape(n, -1)
+        - np.arange(n)[:, None] * k
+    )
     counts = counts.astype(np.float64)
     beyond = radii > dist[:, -1:]
     if np.any(beyond):
@@ -178,8 +221,11 @@ def fit_region_tables(
     n = len(preds.distance)
     if n == 0:
         return {
-            "scales": [1.0] * n_regions, "caps": [math.inf] * n_regions,
-            "efficiency": float("nan"), "hits_per_sphere": float("nan"), "n_predictions": 0,
+            "scales": [1.0] * n_regions,
+            "caps": [math.inf] * n_regions,
+            "efficiency": float("nan"),
+            "hits_per_sphere": float("nan"),
+            "n_predictions": 0,
         }
     radii = np.minimum(preds.radius[:, None] * grid_s[None, :], grid_c[None, :])  # (n, G)
     inside = (preds.distance[:, None] <= radii).astype(np.float64)
@@ -251,7 +297,8 @@ def calibrate_regions(
         fit = fit_region_tables(preds[target], tree, n_cost_events, settings, want)
         table[f"{target}_scales"] = fit["scales"]
         table[f"{target}_caps"] = [
-            float(normalizer.radius_to_model(c)) if math.isfinite(c) else math.inf for c in fit["caps"]
+            float(normalizer.radius_to_model(c)) if math.isfinite(c) else math.inf
+            for c in fit["caps"]
         ]
         report[target] = {
             "efficiency_target": want,

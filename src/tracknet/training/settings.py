@@ -18,14 +18,14 @@ from ..errors import ConfigError
 from ..model.loss import LOSS_KINDS
 
 __all__ = [
-    "SCHEDULERS",
-    "OPTIMIZERS",
     "DATA_SOURCES",
-    "simulation_config",
+    "OPTIMIZERS",
+    "SCHEDULERS",
+    "CalibrationSettings",
     "DataSettings",
     "LossSettings",
-    "CalibrationSettings",
     "TrainingSettings",
+    "simulation_config",
 ]
 
 SCHEDULERS: tuple[str, ...] = ("onecycle", "cosine", "constant")
@@ -171,7 +171,9 @@ class LossSettings:
 
     def __post_init__(self) -> None:
         if self.kind not in LOSS_KINDS:
-            raise ConfigError(f"training.loss.kind must be one of {list(LOSS_KINDS)}, got {self.kind!r}")
+            raise ConfigError(
+                f"training.loss.kind must be one of {list(LOSS_KINDS)}, got {self.kind!r}"
+            )
         _fraction("training.loss.alpha", self.alpha, open_low=False, open_high=False)
         _fraction("training.loss.q_t1", self.q_t1)
         _fraction("training.loss.q_t2", self.q_t2)
@@ -193,12 +195,15 @@ class CalibrationSettings:
         for name in ("t1_max_radius_mm", "t2_max_radius_mm"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"training.calibration.{name} must be null or a number > 0, got {value!r}")
+                raise ConfigError(
+                    f"training.calibration.{name} must be null or a number > 0, got {value!r}"
+                )
 
     def caps_mm(self) -> tuple[float, float]:
         """The radius caps in mm (``inf`` where none)."""
         return tuple(  # type: ignore[return-value]
-            math.inf if v is None else float(v) for v in (self.t1_max_radius_mm, self.t2_max_radius_mm)
+            math.inf if v is None else float(v)
+            for v in (self.t1_max_radius_mm, self.t2_max_radius_mm)
         )
 
 
@@ -220,9 +225,13 @@ class TrainingSettings:
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"training.optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ConfigError(
+                f"training.optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
         if self.scheduler not in SCHEDULERS:
-            raise ConfigError(f"training.scheduler must be one of {list(SCHEDULERS)}, got {self.scheduler!r}")
+            raise ConfigError(
+                f"training.scheduler must be one of {list(SCHEDULERS)}, got {self.scheduler!r}"
+            )
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"training.lr must be > 0, got {self.lr!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):

@@ -32,9 +32,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -48,7 +49,14 @@ from ..errors import ConfigError, DataError
 from .datamodule import describe_data
 from .settings import DataSettings
 
-__all__ = ["STRAW_DIMS", "straw_config", "straw_positions", "straw_simulator_fingerprint", "straw_events_dir", "StrawDataModule"]
+__all__ = [
+    "STRAW_DIMS",
+    "StrawDataModule",
+    "straw_config",
+    "straw_events_dir",
+    "straw_positions",
+    "straw_simulator_fingerprint",
+]
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +176,15 @@ class StrawDataModule(L.LightningDataModule):
     def __init__(self, settings: DataSettings, *, progress: bool = True) -> None:
         super().__init__()
         if tuple(settings.dims) != STRAW_DIMS:
-            raise ConfigError(f"data.dims must be [0, 1] (x, y) for straw data, got {list(settings.dims)}")
+            raise ConfigError(
+                f"data.dims must be [0, 1] (x, y) for straw data, got {list(settings.dims)}"
+            )
         self.settings = settings
         self.progress = progress
         self.normalizer = Normalizer(settings.scale_mm)
-        self.cache_root = Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_root()
+        self.cache_root = (
+            Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_root()
+        )
         self.train_tracks: FlatTracks | None = None
         self.val_tracks: FlatTracks | None = None
         self.events_dir: Path | None = None
@@ -189,7 +201,10 @@ class StrawDataModule(L.LightningDataModule):
             if not root.is_dir():
                 raise DataError("data.dir is not a directory", file=str(root))
             if not is_straw_dataset(root):
-                raise DataError("data.dir is not a straw dataset (no straw tracknet-dataset.json)", file=str(root))
+                raise DataError(
+                    "data.dir is not a straw dataset (no straw tracknet-dataset.json)",
+                    file=str(root),
+                )
             return root
         directory, config = straw_events_dir(self.cache_root, s.straw)
         if not (directory / "tracknet-dataset.json").is_file():
@@ -217,8 +232,12 @@ class StrawDataModule(L.LightningDataModule):
             raise DataError("no straw events", file=str(directory))
         train_ids, val_ids = split_events(event_ids, s.val_fraction, s.min_val_events, s.split_seed)
         tracks = straw_tracks(
-            batch, geometry.layer_x, geometry.layers_per_module, min_hits=s.track_filter.min_hits,
-            positions=straw_positions(s.straw), min_drift_mm=straw_min_drift(s.straw),
+            batch,
+            geometry.layer_x,
+            geometry.layers_per_module,
+            min_hits=s.track_filter.min_hits,
+            positions=straw_positions(s.straw),
+            min_drift_mm=straw_min_drift(s.straw),
         )
         train = tracks.take_events(np.asarray(train_ids, dtype=np.int64))
         val = tracks.take_events(np.asarray(val_ids, dtype=np.int64))
@@ -227,21 +246,37 @@ class StrawDataModule(L.LightningDataModule):
                 f"no training track with at least {s.track_filter.min_hits} hits in {len(train_ids)} straw event(s)",
                 file=str(directory),
             )
-        self.train_tracks, self.val_tracks = _flat(train, self.normalizer), _flat(val, self.normalizer)
+        self.train_tracks, self.val_tracks = (
+            _flat(train, self.normalizer),
+            _flat(val, self.normalizer),
+        )
         self.events_dir, self.train_events, self.val_events = directory, train_ids, val_ids
         self.geometry = geometry.to_dict()
         log.info(
             "straw data: %d training tracks (%d events), %d validation tracks (%d events), from %s",
-            train.n_tracks, len(train_ids), val.n_tracks, len(val_ids), directory,
+            train.n_tracks,
+            len(train_ids),
+            val.n_tracks,
+            len(val_ids),
+            directory,
         )
 
-    def _loader(self, tracks: FlatTracks | None, batch_size: int, shuffle: bool) -> DataLoader[TrackBatch]:
+    def _loader(
+        self, tracks: FlatTracks | None, batch_size: int, shuffle: bool
+    ) -> DataLoader[TrackBatch]:
         assert tracks is not None, "setup() first"
         s = self.settings
-        dataset = TrackDataset.from_model_arrays(tracks.coords, tracks.offsets, self.normalizer, s.dims)
+        dataset = TrackDataset.from_model_arrays(
+            tracks.coords, tracks.offsets, self.normalizer, s.dims
+        )
         return make_dataloader(
-            dataset, batch_size, shuffle=shuffle, seed=s.split_seed, num_workers=s.num_workers,
-            bucket_batches=s.bucket_batches, persistent_workers=s.num_workers > 0,
+            dataset,
+            batch_size,
+            shuffle=shuffle,
+            seed=s.split_seed,
+            num_workers=s.num_workers,
+            bucket_batches=s.bucket_batches,
+            persistent_workers=s.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader[TrackBatch]:
@@ -251,7 +286,9 @@ class StrawDataModule(L.LightningDataModule):
         return self._loader(self.val_tracks, self.settings.val_batch_size, False)
 
     def cost_points(self, *args: Any, **kwargs: Any) -> tuple[np.ndarray, int]:
-        raise ConfigError("training.region_calibration is for 3D detectors; straw models use training.calibration")
+        raise ConfigError(
+            "training.region_calibration is for 3D detectors; straw models use training.calibration"
+        )
 
     def describe(self) -> dict[str, Any]:
         """Primitives about the data used (checkpoint meta)."""

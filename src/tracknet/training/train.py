@@ -31,9 +31,10 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,9 +57,21 @@ RUN_DIR_ENV = "TRACKNET_RUN_DIR"
 RUN_VERSION_ENV = "TRACKNET_RUN_VERSION"
 TRACK_VIZ_FILE = "last_track_viz.html"
 _TRAINER_KEYS = (
-    "accelerator", "devices", "num_nodes", "strategy", "max_epochs", "max_time", "precision",
-    "gradient_clip_val", "log_every_n_steps", "check_val_every_n_epoch", "limit_train_batches",
-    "limit_val_batches", "num_sanity_val_steps", "enable_progress_bar", "deterministic",
+    "accelerator",
+    "devices",
+    "num_nodes",
+    "strategy",
+    "max_epochs",
+    "max_time",
+    "precision",
+    "gradient_clip_val",
+    "log_every_n_steps",
+    "check_val_every_n_epoch",
+    "limit_train_batches",
+    "limit_val_batches",
+    "num_sanity_val_steps",
+    "enable_progress_bar",
+    "deterministic",
 )
 
 log = logging.getLogger("tracknet.training")
@@ -88,11 +101,15 @@ def resolve_run_dir(output_dir: str | None, now: dt.datetime | None = None) -> P
 def _next_version(directory: Path) -> int:
     if _is_child_process() and RUN_VERSION_ENV in os.environ:
         return int(os.environ[RUN_VERSION_ENV])
-    taken = [
-        int(p.name.split("_", 1)[1])
-        for p in directory.glob("version_*")
-        if p.is_dir() and p.name.split("_", 1)[1].isdigit()
-    ] if directory.is_dir() else []
+    taken = (
+        [
+            int(p.name.split("_", 1)[1])
+            for p in directory.glob("version_*")
+            if p.is_dir() and p.name.split("_", 1)[1].isdigit()
+        ]
+        if directory.is_dir()
+        else []
+    )
     return max(taken) + 1 if taken else 0
 
 
@@ -210,18 +227,25 @@ def _calibrate_run_checkpoints(
         return None
     started = time.perf_counter()
     points, n_events = datamodule.cost_points(
-        section["cost_source"], int(section["cost_events"]), int(section["cost_seed"]), dict(section["cost_simulation"])
+        section["cost_source"],
+        int(section["cost_events"]),
+        int(section["cost_seed"]),
+        dict(section["cost_simulation"]),
     )
     report: dict[str, Any] | None = None
     for path in sorted(log_dir.glob("*.ckpt"), key=lambda p: p.name != "last.ckpt"):
         raw = torch.load(path, map_location="cpu", weights_only=True)
         record = raw["hyper_parameters"]["tracknet"]
         base = dict(record["model"])
-        base.update(t1_radius_scale=1.0, t2_radius_scale=1.0, t1_max_radius=math.inf, t2_max_radius=math.inf)
+        base.update(
+            t1_radius_scale=1.0, t2_radius_scale=1.0, t1_max_radius=math.inf, t2_max_radius=math.inf
+        )
         base.pop("radius_regions", None)
         model = StepAheadTrackNet.from_config(base)
         prefix = "model."
-        model.load_state_dict({k[len(prefix):]: v for k, v in raw["state_dict"].items() if k.startswith(prefix)})
+        model.load_state_dict(
+            {k[len(prefix) :]: v for k, v in raw["state_dict"].items() if k.startswith(prefix)}
+        )
         table, fitted = calibrate_regions(
             model, datamodule.val_tracks, datamodule.normalizer, points, n_events, settings
         )
@@ -237,8 +261,11 @@ def _calibrate_run_checkpoints(
             report = fitted
         log.info(
             "region calibration of %s: t1 efficiency %.4f at %.2f cost hits per sphere, t2 %.4f at %.2f",
-            path.name, fitted["t1"]["efficiency"], fitted["t1"]["cost_hits_per_sphere"],
-            fitted["t2"]["efficiency"], fitted["t2"]["cost_hits_per_sphere"],
+            path.name,
+            fitted["t1"]["efficiency"],
+            fitted["t1"]["cost_hits_per_sphere"],
+            fitted["t2"]["efficiency"],
+            fitted["t2"]["cost_hits_per_sphere"],
         )
     if report is not None:
         report = {**report, "seconds": round(time.perf_counter() - started, 2)}
@@ -291,7 +318,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if data_settings.source == "straw":
             from .straw_data import StrawDataModule
 
-            datamodule = StrawDataModule(data_settings, progress=bool(trainer_config.get("enable_progress_bar", True)))
+            datamodule = StrawDataModule(
+                data_settings, progress=bool(trainer_config.get("enable_progress_bar", True))
+            )
         else:
             datamodule = TrackDataModule(
                 data_settings, progress=bool(trainer_config.get("enable_progress_bar", True))
@@ -302,7 +331,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             torch.manual_seed(int(config["seed"]))
             model = StepAheadTrackNet.from_config(model_config)
         meta = {
-            "detector": "straw" if data_settings.source == "straw" else ("trackml" if len(data_settings.dims) == 3 else "2d"),
+            "detector": "straw"
+            if data_settings.source == "straw"
+            else ("trackml" if len(data_settings.dims) == 3 else "2d"),
             "experiment": experiment,
             "data": data_settings.describe(),
             "training": {"loss": training_settings.to_dict()["loss"]},
@@ -315,7 +346,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         module.model.load_state_dict(model.state_dict())
         module.run_dir = log_dir
         if training_settings.track_viz:
-            module.viz = _viz_writer(datamodule, log_dir / TRACK_VIZ_FILE, training_settings.track_viz_plotlyjs)
+            module.viz = _viz_writer(
+                datamodule, log_dir / TRACK_VIZ_FILE, training_settings.track_viz_plotlyjs
+            )
 
         logger = TensorBoardLogger(
             save_dir=str(logs_root), name=experiment, version=version, default_hp_metric=False
@@ -347,7 +380,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         with _environment(env), warnings.catch_warnings():
             # Expected here: the logger made the version directory first (hparams.yaml), and
             # a resumed run writes its checkpoints into its own, new directory.
-            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            warnings.filterwarnings(
+                "ignore", message=r"Checkpoint directory .* exists and is not empty"
+            )
             warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
         seconds = time.perf_counter() - started
@@ -362,7 +397,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "log_dir": str(log_dir),
             "experiment": experiment,
             "best_checkpoint": checkpoints.best_model_path or None,
-            "last_checkpoint": str(log_dir / "last.ckpt") if (log_dir / "last.ckpt").is_file() else None,
+            "last_checkpoint": str(log_dir / "last.ckpt")
+            if (log_dir / "last.ckpt").is_file()
+            else None,
             "epochs": int(trainer.current_epoch),
             "resumed_from": resume,
             "train_seconds": round(seconds, 2),
@@ -373,7 +410,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if region_report is not None:
             for target in ("t1", "t2"):
                 results[f"region/{target}_efficiency"] = region_report[target]["efficiency"]
-                results[f"region/{target}_cost_hits_per_sphere"] = region_report[target]["cost_hits_per_sphere"]
+                results[f"region/{target}_cost_hits_per_sphere"] = region_report[target][
+                    "cost_hits_per_sphere"
+                ]
             results["region_calibration_seconds"] = region_report["seconds"]
         if trainer.is_global_zero:
             write_json_atomic(log_dir / "results.json", results)

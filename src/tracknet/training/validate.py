@@ -89,7 +89,8 @@ def sphere_figures(
     coords = np.ascontiguousarray(normalizer.to_model(coords_mm), dtype=np.float32)
     tree = cKDTree(np.asarray(event_points_mm, dtype=np.float64)) if len(event_points_mm) else None
     out: dict[str, dict[str, list[np.ndarray]]] = {
-        t: {k: [] for k in ("inside", "hits", "volume", "radius", "expected", "step")} for t in _TARGETS
+        t: {k: [] for k in ("inside", "hits", "volume", "radius", "expected", "step")}
+        for t in _TARGETS
     }
     n_tracks = len(offsets) - 1
     for lo in range(0, n_tracks, batch_size):
@@ -131,13 +132,15 @@ def sphere_figures(
     }
 
 
-def _summary(figures: dict[str, dict[str, np.ndarray]], n_tracks: int, density: bool) -> dict[str, Any]:
+def _summary(
+    figures: dict[str, dict[str, np.ndarray]], n_tracks: int, density: bool
+) -> dict[str, Any]:
     out: dict[str, Any] = {"n_tracks": int(n_tracks)}
     for target in _TARGETS:
         f = figures[target]
         n = len(f["inside"])
         out[f"n_predictions_{target}"] = n
-        mean = (lambda a: float(np.mean(a)) if n else float("nan"))
+        mean = lambda a: float(np.mean(a)) if n else float("nan")
         out[f"{target}_efficiency"] = mean(f["inside"])
         out[f"{target}_hits_in_sphere"] = mean(f["hits"])
         out[f"{target}_volume_mm3"] = mean(f["volume"])
@@ -174,7 +177,9 @@ def validate_checkpoint(
     density = DensityMap.load(density_map) if density_map is not None else None
     prefixes = list_events(data_dir)
     if not prefixes:
-        raise DataError("no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir))
+        raise DataError(
+            "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir)
+        )
     selection = TrackFilter(min_hits=min_hits, min_pt=min_pt)
     totals: dict[str, dict[str, list[np.ndarray]]] = {t: {} for t in _TARGETS}
     per_event: list[dict[str, Any]] = []
@@ -183,12 +188,21 @@ def validate_checkpoint(
         parts = available_parts(prefix)
         missing = [p for p in ("truth", "particles") if p not in parts]
         if missing:
-            raise DataError(f"event has no {' or '.join(missing)} file: validation needs truth", file=str(prefix))
-        wanted = tuple(p for p in parts if p in ("hits", "truth", "particles", "blacklist_hits", "blacklist_particles"))
+            raise DataError(
+                f"event has no {' or '.join(missing)} file: validation needs truth",
+                file=str(prefix),
+            )
+        wanted = tuple(
+            p
+            for p in parts
+            if p in ("hits", "truth", "particles", "blacklist_hits", "blacklist_particles")
+        )
         event = read_event(prefix, parts=wanted)
         if volumes is not None:
             event = _only_volumes(event, volumes)
-        tracks = selection.apply(prep.apply(event_tracks(event, apply_blacklists=prep.apply_blacklists)))
+        tracks = selection.apply(
+            prep.apply(event_tracks(event, apply_blacklists=prep.apply_blacklists))
+        )
         figures = sphere_figures(
             loaded,
             tracks.coords[:, dims].astype(np.float64),
@@ -221,6 +235,7 @@ def validate_checkpoint(
     )
     if n_tracks == 0:
         raise DataError(
-            f"no track with pT >= {min_pt} GeV and at least {min_hits} hits in the events", file=str(data_dir)
+            f"no track with pT >= {min_pt} GeV and at least {min_hits} hits in the events",
+            file=str(data_dir),
         )
     return result

@@ -23,7 +23,7 @@ from tracknet.evaluation.matching import ParticleSelection, match_tracks
 from tracknet.events import Event
 from tracknet.io.atomic import atomic_path
 
-__all__ = ["CATEGORY_COLOURS", "polylines", "event_figure", "write_event_display"]
+__all__ = ["CATEGORY_COLOURS", "event_figure", "polylines", "write_event_display"]
 
 CATEGORY_COLOURS: dict[str, str] = {
     "found": "#2ca02c",
@@ -69,11 +69,15 @@ def event_figure(
 
     def add_lines(name: str, mask: np.ndarray, group: np.ndarray) -> None:
         x, y, z = polylines(hits.loc[mask], group[mask])
-        counts[name] = int(len(np.unique(group[mask])))
+        counts[name] = len(np.unique(group[mask]))
         line_hits[mask] = True
         fig.add_trace(
             go.Scatter3d(
-                x=x, y=y, z=z, mode="lines+markers", name=f"{name} ({counts[name]})",
+                x=x,
+                y=y,
+                z=z,
+                mode="lines+markers",
+                name=f"{name} ({counts[name]})",
                 line={"color": CATEGORY_COLOURS[name], "width": 3},
                 marker={"size": 2, "color": CATEGORY_COLOURS[name]},
             )
@@ -83,17 +87,28 @@ def event_figure(
         if event.truth is None:
             raise DataError(f"{event.prefix}: a display with a submission needs the event's truth")
         sub = submission[["hit_id", "track_id"]]
-        result = match_tracks(event.truth, sub, event.particles, selection, min_track_hits=min_track_hits)
-        track_of_hit = pd.Series(sub["track_id"].to_numpy(), index=sub["hit_id"].to_numpy()).reindex(hits["hit_id"].to_numpy()).fillna(0).to_numpy(dtype=np.int64)
+        result = match_tracks(
+            event.truth, sub, event.particles, selection, min_track_hits=min_track_hits
+        )
+        track_of_hit = (
+            pd.Series(sub["track_id"].to_numpy(), index=sub["hit_id"].to_numpy())
+            .reindex(hits["hit_id"].to_numpy())
+            .fillna(0)
+            .to_numpy(dtype=np.int64)
+        )
         tracks = result.per_track
-        found_tracks = tracks.loc[tracks["double_majority"] & tracks["majority_selected"], "track_id"].to_numpy()
+        found_tracks = tracks.loc[
+            tracks["double_majority"] & tracks["majority_selected"], "track_id"
+        ].to_numpy()
         fake_tracks = tracks.loc[tracks["fake"], "track_id"].to_numpy()
         long_tracks = tracks.loc[tracks["long_enough"], "track_id"].to_numpy()
         other_tracks = np.setdiff1d(long_tracks, np.union1d(found_tracks, fake_tracks))
         for name, ids in (("found", found_tracks), ("fake", fake_tracks), ("other", other_tracks)):
             add_lines(name, np.isin(track_of_hit, ids) & (track_of_hit > 0), track_of_hit)
         per_particle = result.per_particle
-        missed = per_particle.loc[per_particle["selected"] & ~per_particle["found"], "particle_id"].to_numpy()
+        missed = per_particle.loc[
+            per_particle["selected"] & ~per_particle["found"], "particle_id"
+        ].to_numpy()
         pids = event.truth["particle_id"].to_numpy()
         add_lines("missed", np.isin(pids, missed), pids)
         title = f"{event.prefix}: found, missed and fake tracks"
@@ -103,7 +118,9 @@ def event_figure(
         else:
             pids = event.truth["particle_id"].to_numpy()
             # The per-particle table of an empty submission says which particles are selected.
-            empty = pd.DataFrame({"hit_id": np.empty(0, dtype=np.int64), "track_id": np.empty(0, dtype=np.int64)})
+            empty = pd.DataFrame(
+                {"hit_id": np.empty(0, dtype=np.int64), "track_id": np.empty(0, dtype=np.int64)}
+            )
             chosen = match_tracks(event.truth, empty, event.particles, selection).per_particle
             chosen = chosen.loc[chosen["selected"], "particle_id"].to_numpy()
             add_lines("particles", np.isin(pids, chosen), pids)
@@ -111,13 +128,22 @@ def event_figure(
     rest = hits.loc[~line_hits]
     fig.add_trace(
         go.Scatter3d(
-            x=rest["x"], y=rest["y"], z=rest["z"], mode="markers", name=f"other hits ({len(rest)})",
+            x=rest["x"],
+            y=rest["y"],
+            z=rest["z"],
+            mode="markers",
+            name=f"other hits ({len(rest)})",
             marker={"size": 1, "color": "#9a9a9a", "opacity": 0.4},
         )
     )
     fig.update_layout(
         title=title,
-        scene={"xaxis_title": "x [mm]", "yaxis_title": "y [mm]", "zaxis_title": "z [mm]", "aspectmode": "data"},
+        scene={
+            "xaxis_title": "x [mm]",
+            "yaxis_title": "y [mm]",
+            "zaxis_title": "z [mm]",
+            "aspectmode": "data",
+        },
         legend={"itemsizing": "constant"},
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
     )

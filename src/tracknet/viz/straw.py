@@ -30,10 +30,10 @@ from tracknet.simulation.straw.geometry import StrawGeometry
 
 __all__ = [
     "LABEL_COLOURS",
-    "draw_geometry",
     "draw_event",
-    "render_geometry_png",
+    "draw_geometry",
     "render_event_png",
+    "render_geometry_png",
 ]
 
 #: Colours of the reserved labels.
@@ -42,14 +42,33 @@ LABEL_COLOURS: dict[int, str] = {
     CROSSTALK_PARTICLE_ID: "#ff7f0e",
     UNLABELLED_PARTICLE_ID: "#000000",
 }
-_TRACK_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+_TRACK_COLOURS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+)
 _VIEW_COLOURS = {"U": "#9fb4c7", "V": "#a9c4a0"}
 
 
-def _circles(ax: Axes, x: np.ndarray, y: np.ndarray, radius: np.ndarray | float, **style: object) -> None:
+def _circles(
+    ax: Axes, x: np.ndarray, y: np.ndarray, radius: np.ndarray | float, **style: object
+) -> None:
     size = np.broadcast_to(2.0 * np.asarray(radius, dtype=np.float64), np.shape(x))
     ax.add_collection(
-        EllipseCollection(size, size, np.zeros(len(x)), units="xy", offsets=np.column_stack([x, y]), offset_transform=ax.transData, **style)
+        EllipseCollection(
+            size,
+            size,
+            np.zeros(len(x)),
+            units="xy",
+            offsets=np.column_stack([x, y]),
+            offset_transform=ax.transData,
+            **style,
+        )
     )
 
 
@@ -60,7 +79,15 @@ def draw_geometry(ax: Axes, geometry: StrawGeometry) -> None:
     for view, colour in _VIEW_COLOURS.items():
         sel = straw_view == view
         if sel.any():
-            _circles(ax, geometry.straw_x[sel], geometry.straw_y[sel], geometry.straw_radius_mm, facecolors="none", edgecolors=colour, linewidths=0.4)
+            _circles(
+                ax,
+                geometry.straw_x[sel],
+                geometry.straw_y[sel],
+                geometry.straw_radius_mm,
+                facecolors="none",
+                edgecolors=colour,
+                linewidths=0.4,
+            )
     xlo, xhi = geometry.x_range
     ylo, yhi = geometry.y_range
     pad = 0.03 * (xhi - xlo)
@@ -70,7 +97,18 @@ def draw_geometry(ax: Axes, geometry: StrawGeometry) -> None:
     ax.set_xlabel("x (mm), along the modules")
     ax.set_ylabel("y (mm), across the straws")
     ax.legend(
-        handles=[Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor=c, label=f"{v} layers") for v, c in _VIEW_COLOURS.items()],
+        handles=[
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                markerfacecolor="none",
+                markeredgecolor=c,
+                label=f"{v} layers",
+            )
+            for v, c in _VIEW_COLOURS.items()
+        ],
         loc="lower left",
         bbox_to_anchor=(0.0, 1.0),
         fontsize="small",
@@ -103,9 +141,15 @@ def draw_event(ax: Axes, event: Event, geometry: StrawGeometry, *, show_truth: b
     x = hits["x"].to_numpy(dtype=np.float64)
     y = hits["y"].to_numpy(dtype=np.float64)
     drift = hits["drift_mm"].to_numpy(dtype=np.float64)
-    pid = event.truth["particle_id"].to_numpy() if event.truth is not None else np.full(len(x), UNLABELLED_PARTICLE_ID)
+    pid = (
+        event.truth["particle_id"].to_numpy()
+        if event.truth is not None
+        else np.full(len(x), UNLABELLED_PARTICLE_ID)
+    )
     colours = _label_colours(pid)
-    _circles(ax, x, y, geometry.straw_radius_mm, facecolors=list(colours), edgecolors="none", alpha=0.35)
+    _circles(
+        ax, x, y, geometry.straw_radius_mm, facecolors=list(colours), edgecolors="none", alpha=0.35
+    )
     _circles(ax, x, y, drift, facecolors="none", edgecolors=list(colours), linewidths=0.8)
     handles = []
     if show_truth and event.truth is not None and {"tx", "ty"} <= set(event.truth.columns):
@@ -123,12 +167,23 @@ def draw_event(ax: Axes, event: Event, geometry: StrawGeometry, *, show_truth: b
             ax.add_collection(LineCollection(segments, colors=seg_colours, linewidths=0.7))
         for track, colour in zip(tracks[:8], seg_colours[:8]):
             handles.append(Line2D([], [], color=colour, label=f"track {track}"))
-    for label, name in ((NOISE_PARTICLE_ID, "noise"), (CROSSTALK_PARTICLE_ID, "crosstalk"), (UNLABELLED_PARTICLE_ID, "unlabelled")):
+    for label, name in (
+        (NOISE_PARTICLE_ID, "noise"),
+        (CROSSTALK_PARTICLE_ID, "crosstalk"),
+        (UNLABELLED_PARTICLE_ID, "unlabelled"),
+    ):
         if np.any(pid == label):
-            handles.append(Line2D([], [], marker="o", linestyle="", color=LABEL_COLOURS[label], label=name))
+            handles.append(
+                Line2D([], [], marker="o", linestyle="", color=LABEL_COLOURS[label], label=name)
+            )
     if handles:
         ax.legend(
-            handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize="small", ncols=min(len(handles), 6), frameon=False
+            handles=handles,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            fontsize="small",
+            ncols=min(len(handles), 6),
+            frameon=False,
         )
 
 
@@ -152,7 +207,9 @@ def _figure(geometry: StrawGeometry) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def render_geometry_png(geometry: StrawGeometry, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
+def render_geometry_png(
+    geometry: StrawGeometry, path: str | os.PathLike[str], *, dpi: int = 150
+) -> Path:
     """Write a PNG of the straw geometry alone."""
     fig, ax = _figure(geometry)
     draw_geometry(ax, geometry)
@@ -166,14 +223,30 @@ def render_geometry_png(geometry: StrawGeometry, path: str | os.PathLike[str], *
 
 
 def render_event_png(
-    event: Event, geometry: StrawGeometry, path: str | os.PathLike[str], *, dpi: int = 150, show_truth: bool = True
+    event: Event,
+    geometry: StrawGeometry,
+    path: str | os.PathLike[str],
+    *,
+    dpi: int = 150,
+    show_truth: bool = True,
 ) -> Path:
     """Write a PNG of one straw event over its geometry."""
     fig, ax = _figure(geometry)
     draw_event(ax, event, geometry, show_truth=show_truth)
-    n_tracks = int(np.unique(event.truth["particle_id"].to_numpy()[event.truth["particle_id"].to_numpy() > 0]).size) if event.truth is not None else 0
+    n_tracks = (
+        int(
+            np.unique(
+                event.truth["particle_id"].to_numpy()[event.truth["particle_id"].to_numpy() > 0]
+            ).size
+        )
+        if event.truth is not None
+        else 0
+    )
     time = event.meta.get("time_in_fill_us")
     when = f", t = {time:.1f} us" if isinstance(time, (int, float)) else ""
-    ax.set_title(f"event {event.event_id}: {event.n_hits} hits, {n_tracks} labelled tracks{when}", loc="right")
+    ax.set_title(
+        f"event {event.event_id}: {event.n_hits} hits, {n_tracks} labelled tracks{when}",
+        loc="right",
+    )
     fig.tight_layout()
     return _save(fig, path, dpi)

@@ -71,8 +71,13 @@ def track_figure(
     fig = go.Figure()
     fig.add_trace(
         go.Scatter3d(
-            x=hits[:, 0], y=hits[:, 1], z=hits[:, 2], mode="lines+markers",
-            name="input hits", marker={"size": 4, "color": "black"}, line={"color": "gray"},
+            x=hits[:, 0],
+            y=hits[:, 1],
+            z=hits[:, 2],
+            mode="lines+markers",
+            name="input hits",
+            marker={"size": 4, "color": "black"},
+            line={"color": "gray"},
             text=[f"hit {i}" for i in range(len(hits))],
         )
     )
@@ -80,7 +85,11 @@ def track_figure(
         nxt = hits[1:]
         fig.add_trace(
             go.Scatter3d(
-                x=nxt[:, 0], y=nxt[:, 1], z=nxt[:, 2], mode="markers", name="true next hits",
+                x=nxt[:, 0],
+                y=nxt[:, 1],
+                z=nxt[:, 2],
+                mode="markers",
+                name="true next hits",
                 marker={"size": 6, "color": "green", "symbol": "diamond"},
                 text=[f"true hit {i + 1}" for i in range(len(nxt))],
             )
@@ -96,21 +105,38 @@ def track_figure(
         vertices, faces = sphere_mesh(centers, radii)
         fig.add_trace(
             go.Mesh3d(
-                x=vertices[:, 0], y=vertices[:, 1], z=vertices[:, 2],
-                i=faces[:, 0], j=faces[:, 1], k=faces[:, 2],
-                color=color, opacity=0.25, name=name, showlegend=True, hoverinfo="skip",
+                x=vertices[:, 0],
+                y=vertices[:, 1],
+                z=vertices[:, 2],
+                i=faces[:, 0],
+                j=faces[:, 1],
+                k=faces[:, 2],
+                color=color,
+                opacity=0.25,
+                name=name,
+                showlegend=True,
+                hoverinfo="skip",
             )
         )
         fig.add_trace(
             go.Scatter3d(
-                x=centers[:, 0], y=centers[:, 1], z=centers[:, 2], mode="markers",
-                name=f"{name.split()[0]} centres", marker={"size": 3, "color": color},
+                x=centers[:, 0],
+                y=centers[:, 1],
+                z=centers[:, 2],
+                mode="markers",
+                name=f"{name.split()[0]} centres",
+                marker={"size": 3, "color": color},
                 text=[f"after hit {i}: r = {r:.2f} mm" for i, r in enumerate(radii)],
             )
         )
     fig.update_layout(
         title=title,
-        scene={"xaxis_title": "x [mm]", "yaxis_title": "y [mm]", "zaxis_title": "z [mm]", "aspectmode": "data"},
+        scene={
+            "xaxis_title": "x [mm]",
+            "yaxis_title": "y [mm]",
+            "zaxis_title": "z [mm]",
+            "aspectmode": "data",
+        },
         legend={"itemclick": "toggle"},
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
     )
@@ -133,5 +159,7 @@ def write_track_html(
     fig = track_figure(hits_mm, t1_centers_mm, t1_radii_mm, t2_centers_mm, t2_radii_mm, title)
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.write_html(tmp, include_plotlyjs=True if plotlyjs == "inline" else "cdn", full_html=True)
+        fig.write_html(
+            tmp, include_plotlyjs=True if plotlyjs == "inline" else "cdn", full_html=True
+        )
     return path

@@ -33,17 +33,20 @@ from tracknet.events import HITS_SCHEMA, PARTICLES_SCHEMA, TRUTH_SCHEMA, Event
 
 __all__ = [
     "DETECTOR",
-    "STRAW_HIT_EXTRA",
     "EVENT_COLUMNS",
     "HIT_COLUMNS",
     "PARTICLE_COLUMNS",
+    "STRAW_HIT_EXTRA",
     "StrawBatch",
     "rechunk",
 ]
 
 DETECTOR = "straw"
 #: Extra hit columns of a straw event (beside :data:`~tracknet.events.HITS_SCHEMA`).
-STRAW_HIT_EXTRA: dict[str, np.dtype] = {"straw_id": np.dtype("int32"), "drift_mm": np.dtype("float64")}
+STRAW_HIT_EXTRA: dict[str, np.dtype] = {
+    "straw_id": np.dtype("int32"),
+    "drift_mm": np.dtype("float64"),
+}
 EVENT_COLUMNS: dict[str, np.dtype] = {
     "event_id": np.dtype("int64"),
     "n_tracks": np.dtype("int32"),
@@ -106,7 +109,10 @@ class StrawBatch:
             missing = [c for c in schema if c not in given]
             if missing:
                 raise DataError(f"straw {name} table lacks column(s) {missing}")
-            tables[name] = {c: np.ascontiguousarray(np.asarray(given[c]).astype(schema[c], copy=False)) for c in schema}
+            tables[name] = {
+                c: np.ascontiguousarray(np.asarray(given[c]).astype(schema[c], copy=False))
+                for c in schema
+            }
         batch = cls(tables["events"], tables["hits"], tables["particles"], dict(meta or {}))
         if validate:
             batch.validate()
@@ -114,7 +120,10 @@ class StrawBatch:
 
     @classmethod
     def empty(cls, meta: Mapping[str, Any] | None = None) -> StrawBatch:
-        zero = {name: {c: np.zeros(0, dtype=t) for c, t in schema.items()} for name, schema in _TABLES.items()}
+        zero = {
+            name: {c: np.zeros(0, dtype=t) for c, t in schema.items()}
+            for name, schema in _TABLES.items()
+        }
         return cls(zero["events"], zero["hits"], zero["particles"], dict(meta or {}))
 
     @classmethod
@@ -133,23 +142,31 @@ class StrawBatch:
         return batch
 
     @classmethod
-    def from_events(cls, events: Iterable[Event], meta: Mapping[str, Any] | None = None) -> StrawBatch:
+    def from_events(
+        cls, events: Iterable[Event], meta: Mapping[str, Any] | None = None
+    ) -> StrawBatch:
         """A batch of straw :class:`~tracknet.events.Event` objects with truth and particles."""
         ev_rows: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
         hit_frames: list[pd.DataFrame] = []
         particle_frames: list[pd.DataFrame] = []
         for event in events:
             if event.truth is None or event.particles is None:
-                raise DataError(f"{event.prefix}: a straw event needs truth and particles to be stored")
+                raise DataError(
+                    f"{event.prefix}: a straw event needs truth and particles to be stored"
+                )
             missing = [c for c in (*HITS_SCHEMA, *STRAW_HIT_EXTRA) if c not in event.hits.columns]
             if missing:
                 raise DataError(f"{event.prefix}: straw hits lack column(s) {missing}")
             if len(event.truth) != len(event.hits):
-                raise DataError(f"{event.prefix}: truth has {len(event.truth)} rows for {len(event.hits)} hits")
+                raise DataError(
+                    f"{event.prefix}: truth has {len(event.truth)} rows for {len(event.hits)} hits"
+                )
             if "hit_id" in event.truth.columns and not np.array_equal(
                 event.truth["hit_id"].to_numpy(), event.hits["hit_id"].to_numpy()
             ):
-                raise DataError(f"{event.prefix}: truth rows are not in the order of the hits", column="hit_id")
+                raise DataError(
+                    f"{event.prefix}: truth rows are not in the order of the hits", column="hit_id"
+                )
             time = event.meta.get("time_in_fill_us")
             ev_rows["event_id"].append(event.event_id)
             ev_rows["n_tracks"].append(int(event.meta.get("n_tracks", len(event.particles))))
@@ -170,8 +187,12 @@ class StrawBatch:
             return cls.empty(meta)
         order = np.argsort(np.asarray(ev_rows["event_id"]), kind="stable")
         events_cols = {c: np.asarray(v)[order] for c, v in ev_rows.items()}
-        hits_all = pd.concat(hit_frames, ignore_index=True).sort_values(["event_id", "hit_id"], kind="stable")
-        parts_all = pd.concat(particle_frames, ignore_index=True).sort_values(["event_id", "particle_id"], kind="stable")
+        hits_all = pd.concat(hit_frames, ignore_index=True).sort_values(
+            ["event_id", "hit_id"], kind="stable"
+        )
+        parts_all = pd.concat(particle_frames, ignore_index=True).sort_values(
+            ["event_id", "particle_id"], kind="stable"
+        )
         return cls.from_columns(
             events_cols,
             {c: hits_all[c].to_numpy() for c in HIT_COLUMNS},
@@ -191,16 +212,30 @@ class StrawBatch:
                 raise DataError(f"straw {name} columns differ in length", file=where)
             for column, dtype in schema.items():
                 if table[column].dtype != dtype:
-                    raise DataError(f"straw {name}: expected {dtype}, found {table[column].dtype}", file=where, column=column)
+                    raise DataError(
+                        f"straw {name}: expected {dtype}, found {table[column].dtype}",
+                        file=where,
+                        column=column,
+                    )
             for column in _FINITE.get(name, ()):
                 bad = ~np.isfinite(table[column])
                 if bad.any():
                     row = int(np.flatnonzero(bad)[0])
-                    raise DataError(f"straw {name}: non-finite value {table[column][row]}", file=where, column=column, row=row)
+                    raise DataError(
+                        f"straw {name}: non-finite value {table[column][row]}",
+                        file=where,
+                        column=column,
+                        row=row,
+                    )
         ev = self.events["event_id"]
         if len(ev) > 1 and np.any(np.diff(ev) <= 0):
             row = int(np.flatnonzero(np.diff(ev) <= 0)[0]) + 1
-            raise DataError(f"straw events: event_id {ev[row]} repeats or is out of order", file=where, column="event_id", row=row)
+            raise DataError(
+                f"straw events: event_id {ev[row]} repeats or is out of order",
+                file=where,
+                column="event_id",
+                row=row,
+            )
         for name, inner in (("hits", "hit_id"), ("particles", "particle_id")):
             table = getattr(self, name)
             bad = _sorted_pairs(table["event_id"], table[inner])
@@ -216,14 +251,26 @@ class StrawBatch:
             unknown = ~np.isin(table["event_id"], ev)
             if unknown.any():
                 row = int(np.flatnonzero(unknown)[0])
-                raise DataError(f"straw {name}: event_id {table['event_id'][row]} is not in the events table", file=where, column="event_id", row=row)
+                raise DataError(
+                    f"straw {name}: event_id {table['event_id'][row]} is not in the events table",
+                    file=where,
+                    column="event_id",
+                    row=row,
+                )
         hits = self.hits
         if len(hits["hit_id"]) and hits["hit_id"].min() < 1:
             row = int(np.flatnonzero(hits["hit_id"] < 1)[0])
-            raise DataError(f"straw hits: hit_id {hits['hit_id'][row]} must be positive", file=where, column="hit_id", row=row)
+            raise DataError(
+                f"straw hits: hit_id {hits['hit_id'][row]} must be positive",
+                file=where,
+                column="hit_id",
+                row=row,
+            )
         if len(hits["z"]) and np.any(hits["z"] != 0):
             row = int(np.flatnonzero(hits["z"] != 0)[0])
-            raise DataError("straw hits: z must be 0 in the 2D model", file=where, column="z", row=row)
+            raise DataError(
+                "straw hits: z must be 0 in the 2D model", file=where, column="z", row=row
+            )
         pid = hits["particle_id"]
         labelled = pid > 0
         if labelled.any():
@@ -240,7 +287,12 @@ class StrawBatch:
                 )
         if len(self.particles["particle_id"]) and self.particles["particle_id"].min() < 1:
             row = int(np.flatnonzero(self.particles["particle_id"] < 1)[0])
-            raise DataError("straw particles: particle_id must be positive", file=where, column="particle_id", row=row)
+            raise DataError(
+                "straw particles: particle_id must be positive",
+                file=where,
+                column="particle_id",
+                row=row,
+            )
         return self
 
     # ------------------------------------------------------------------ access
@@ -292,7 +344,10 @@ class StrawBatch:
             raise IndexError(f"event row {row} out of range for a batch of {n} events")
         row %= n
         ev = self.events["event_id"]
-        lo, hi = np.searchsorted(self.hits["event_id"], ev[row], "left"), np.searchsorted(self.hits["event_id"], ev[row], "right")
+        lo, hi = (
+            np.searchsorted(self.hits["event_id"], ev[row], "left"),
+            np.searchsorted(self.hits["event_id"], ev[row], "right"),
+        )
         plo, phi = (
             np.searchsorted(self.particles["event_id"], ev[row], "left"),
             np.searchsorted(self.particles["event_id"], ev[row], "right"),
@@ -301,9 +356,12 @@ class StrawBatch:
 
     def _event(self, row: int, hits: slice, particles: slice) -> Event:
         h = self.hits
-        hit_frame = pd.DataFrame({c: h[c][hits] for c in (*HITS_SCHEMA, *STRAW_HIT_EXTRA)}, copy=True)
+        hit_frame = pd.DataFrame(
+            {c: h[c][hits] for c in (*HITS_SCHEMA, *STRAW_HIT_EXTRA)}, copy=True
+        )
         truth = pd.DataFrame(
-            {"hit_id": h["hit_id"][hits], **{c: h[c][hits] for c in TRUTH_SCHEMA if c != "hit_id"}}, copy=True
+            {"hit_id": h["hit_id"][hits], **{c: h[c][hits] for c in TRUTH_SCHEMA if c != "hit_id"}},
+            copy=True,
         )
         parts = pd.DataFrame({c: self.particles[c][particles] for c in PARTICLES_SCHEMA}, copy=True)
         time = float(self.events["time_in_fill_us"][row])
@@ -313,7 +371,13 @@ class StrawBatch:
             "time_in_fill_us": None if math.isnan(time) else time,
             "n_tracks": int(self.events["n_tracks"][row]),
         }
-        return Event(event_id=int(self.events["event_id"][row]), hits=hit_frame, truth=truth, particles=parts, meta=meta)
+        return Event(
+            event_id=int(self.events["event_id"][row]),
+            hits=hit_frame,
+            truth=truth,
+            particles=parts,
+            meta=meta,
+        )
 
     def iter_events(self) -> Iterator[Event]:
         """The events one after the other, as :class:`Event` objects."""
@@ -344,7 +408,11 @@ def rechunk(batches: Iterable[StrawBatch], events_per_batch: int) -> Iterator[St
         while pending_n >= events_per_batch:
             merged = StrawBatch.concat(pending) if len(pending) > 1 else pending[0]
             yield merged.slice(0, events_per_batch) if len(merged) > events_per_batch else merged
-            rest = merged.slice(events_per_batch, len(merged)) if len(merged) > events_per_batch else None
+            rest = (
+                merged.slice(events_per_batch, len(merged))
+                if len(merged) > events_per_batch
+                else None
+            )
             pending, pending_n = ([rest], len(rest)) if rest is not None else ([], 0)
     if pending_n:
         yield StrawBatch.concat(pending) if len(pending) > 1 else pending[0]

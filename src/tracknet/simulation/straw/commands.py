@@ -13,7 +13,7 @@ CLI prints as one line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,7 +22,7 @@ from tracknet.errors import ConfigError
 if TYPE_CHECKING:
     from tracknet.simulation.straw.simulate import StrawConfig
 
-__all__ = ["straw", "display_straw", "config_from_options"]
+__all__ = ["config_from_options", "display_straw", "straw"]
 
 
 def config_from_options(
@@ -56,7 +56,12 @@ def config_from_options(
     return StrawConfig(
         geometry=StrawGeometry(n_modules=modules, straws_per_layer=straws),
         gun=TrackGun(
-            p_min_gev=p_min, p_max_gev=p_max, angle_max_deg=angle_max, charge=charge, field_tesla=field, straight=straight
+            p_min_gev=p_min,
+            p_max_gev=p_max,
+            angle_max_deg=angle_max,
+            charge=charge,
+            field_tesla=field,
+            straight=straight,
         ),
         occupancy=Occupancy(
             distribution=distribution,
@@ -67,39 +72,68 @@ def config_from_options(
             time_in_fill_max_us=time_in_fill_max,
             tau_us=tau,
         ),
-        response=StrawResponse(efficiency=efficiency, noise_rate=noise_rate, crosstalk=crosstalk, drift_sigma_mm=drift_sigma),
+        response=StrawResponse(
+            efficiency=efficiency,
+            noise_rate=noise_rate,
+            crosstalk=crosstalk,
+            drift_sigma_mm=drift_sigma,
+        ),
     )
 
 
 def straw(
-    out: Path = typer.Option(..., "--out", help="Output directory of the straw dataset (Parquet chunks + tracknet-dataset.json)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Output directory of the straw dataset (Parquet chunks + tracknet-dataset.json).",
+    ),
     events: int = typer.Option(..., "--events", help="Number of events."),
     seed: int = typer.Option(0, "--seed", help="Seed; event k depends only on (seed, k)."),
     first_event_id: int = typer.Option(0, "--first-event-id", help="Id of the first event."),
-    tracks_mean: float = typer.Option(2.0, "--tracks-mean", help="Mean tracks per event (at t = 0 with --time-in-fill)."),
+    tracks_mean: float = typer.Option(
+        2.0, "--tracks-mean", help="Mean tracks per event (at t = 0 with --time-in-fill)."
+    ),
     tracks_min: int = typer.Option(0, "--tracks-min", help="Fewest tracks per event."),
-    tracks_max: int = typer.Option(8, "--tracks-max", help="Most tracks per event (the distribution is truncated)."),
-    distribution: str = typer.Option("poisson", "--distribution", help="Tracks per event: poisson, fixed or uniform."),
-    time_in_fill: Optional[float] = typer.Option(
+    tracks_max: int = typer.Option(
+        8, "--tracks-max", help="Most tracks per event (the distribution is truncated)."
+    ),
+    distribution: str = typer.Option(
+        "poisson", "--distribution", help="Tracks per event: poisson, fixed or uniform."
+    ),
+    time_in_fill: float | None = typer.Option(
         None, "--time-in-fill", help="Time in the fill (us): the mean becomes A * exp(-t / tau)."
     ),
-    time_in_fill_max: Optional[float] = typer.Option(
-        None, "--time-in-fill-max", help="With --time-in-fill: draw each event's time uniformly up to this (us)."
+    time_in_fill_max: float | None = typer.Option(
+        None,
+        "--time-in-fill-max",
+        help="With --time-in-fill: draw each event's time uniformly up to this (us).",
     ),
     tau: float = typer.Option(64.4, "--tau", help="Decay time of the rate in the fill (us)."),
-    efficiency: float = typer.Option(0.98, "--efficiency", help="Probability that a crossed straw records a hit (1: off)."),
-    noise_rate: float = typer.Option(0.001, "--noise-rate", help="Noise hits per straw per event (0: off)."),
-    crosstalk: float = typer.Option(0.01, "--crosstalk", help="Probability that each neighbour of a fired straw fires (0: off)."),
-    drift_sigma: float = typer.Option(0.0, "--drift-sigma", help="Drift-distance resolution (mm; 0: exact DCA)."),
+    efficiency: float = typer.Option(
+        0.98, "--efficiency", help="Probability that a crossed straw records a hit (1: off)."
+    ),
+    noise_rate: float = typer.Option(
+        0.001, "--noise-rate", help="Noise hits per straw per event (0: off)."
+    ),
+    crosstalk: float = typer.Option(
+        0.01, "--crosstalk", help="Probability that each neighbour of a fired straw fires (0: off)."
+    ),
+    drift_sigma: float = typer.Option(
+        0.0, "--drift-sigma", help="Drift-distance resolution (mm; 0: exact DCA)."
+    ),
     field: float = typer.Option(1.45, "--field", help="Magnetic field (T) out of the 2D plane."),
     straight: bool = typer.Option(False, "--straight", help="Straight tracks (no field)."),
     p_min: float = typer.Option(0.5, "--p-min", help="Lowest track momentum (GeV)."),
     p_max: float = typer.Option(3.0, "--p-max", help="Highest track momentum (GeV)."),
-    angle_max: float = typer.Option(10.0, "--angle-max", help="Largest entry angle to the x axis (degrees)."),
+    angle_max: float = typer.Option(
+        10.0, "--angle-max", help="Largest entry angle to the x axis (degrees)."
+    ),
     charge: int = typer.Option(1, "--charge", help="Track charge: 1, -1, or 0 for a random sign."),
     modules: int = typer.Option(8, "--modules", help="Straw modules (4 layers each)."),
     straws: int = typer.Option(32, "--straws", help="Straws per layer."),
-    events_per_chunk: int = typer.Option(10_000, "--events-per-chunk", help="Events per Parquet chunk."),
+    events_per_chunk: int = typer.Option(
+        10_000, "--events-per-chunk", help="Events per Parquet chunk."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Simulate straw-tracker events (a 2D model of the Muon g-2 tracker) into a Parquet dataset."""
@@ -126,7 +160,9 @@ def straw(
     )  # fmt: skip
     with tqdm(total=events, desc="simulate straw", unit="event", disable=not progress) as bar:
         write_straw_dataset(
-            iter_straw_batches(config, events, seed, first_event_id, events_per_batch=events_per_chunk),
+            iter_straw_batches(
+                config, events, seed, first_event_id, events_per_batch=events_per_chunk
+            ),
             out,
             kind="straw",
             parameters={"config": config.to_dict(), "first_event_id": first_event_id},
@@ -139,9 +175,13 @@ def straw(
 
 def display_straw(
     out: Path = typer.Option(..., "--out", help="PNG file to write."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Straw dataset directory."),
-    event: Optional[int] = typer.Option(None, "--event", help="Event id to draw."),
-    geometry_only: bool = typer.Option(False, "--geometry-only", help="Draw the straws only (the dataset's geometry, or the default one)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Straw dataset directory."),
+    event: int | None = typer.Option(None, "--event", help="Event id to draw."),
+    geometry_only: bool = typer.Option(
+        False,
+        "--geometry-only",
+        help="Draw the straws only (the dataset's geometry, or the default one).",
+    ),
     truth: bool = typer.Option(True, "--truth/--no-truth", help="Join each track's true points."),
     dpi: int = typer.Option(150, "--dpi", help="Resolution of the PNG."),
 ) -> None:
@@ -155,7 +195,11 @@ def display_straw(
     if dpi < 10 or dpi > 1200:
         raise ConfigError(f"--dpi must be in [10, 1200], got {dpi}")
     dataset = StrawDataset.open(data_dir) if data_dir is not None else None
-    geometry = StrawGeometry.from_dict(dataset.geometry_parameters()) if dataset is not None else StrawGeometry()
+    geometry = (
+        StrawGeometry.from_dict(dataset.geometry_parameters())
+        if dataset is not None
+        else StrawGeometry()
+    )
     if geometry_only:
         render_geometry_png(geometry, out, dpi=dpi)
     else:

@@ -39,15 +39,16 @@ Units: millimetres, degrees only where the name says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from tracknet.errors import ConfigError
 
-__all__ = ["StrawGeometry", "G2_GEOMETRY"]
+__all__ = ["G2_GEOMETRY", "StrawGeometry"]
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -89,7 +90,9 @@ class StrawGeometry:
         for name in ("layer_x_mm", "layer_offset_pitch", "layer_views"):
             value = getattr(self, name)
             if isinstance(value, (list, np.ndarray)):
-                object.__setattr__(self, name, tuple(value.tolist() if isinstance(value, np.ndarray) else value))
+                object.__setattr__(
+                    self, name, tuple(value.tolist() if isinstance(value, np.ndarray) else value)
+                )
         self.validate()
 
     # ------------------------------------------------------------------ checks
@@ -104,10 +107,19 @@ class StrawGeometry:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"StrawGeometry.{name} must be a positive number, got {value!r}")
-        if not (isinstance(self.first_module_x_mm, (int, float)) and math.isfinite(self.first_module_x_mm)):
-            raise ConfigError(f"StrawGeometry.first_module_x_mm must be finite, got {self.first_module_x_mm!r}")
-        if not (isinstance(self.stereo_angle_deg, (int, float)) and 0 <= self.stereo_angle_deg < 90):
-            raise ConfigError(f"StrawGeometry.stereo_angle_deg must be in [0, 90), got {self.stereo_angle_deg!r}")
+        if not (
+            isinstance(self.first_module_x_mm, (int, float))
+            and math.isfinite(self.first_module_x_mm)
+        ):
+            raise ConfigError(
+                f"StrawGeometry.first_module_x_mm must be finite, got {self.first_module_x_mm!r}"
+            )
+        if not (
+            isinstance(self.stereo_angle_deg, (int, float)) and 0 <= self.stereo_angle_deg < 90
+        ):
+            raise ConfigError(
+                f"StrawGeometry.stereo_angle_deg must be in [0, 90), got {self.stereo_angle_deg!r}"
+            )
         n = self.layers_per_module
         for name in ("layer_x_mm", "layer_offset_pitch", "layer_views"):
             if len(getattr(self, name)) != n:
@@ -115,10 +127,14 @@ class StrawGeometry:
                     f"StrawGeometry.{name} needs {n} values (one per layer), got {len(getattr(self, name))}"
                 )
         if any(v not in ("U", "V") for v in self.layer_views):
-            raise ConfigError(f"StrawGeometry.layer_views must be 'U' or 'V', got {self.layer_views!r}")
+            raise ConfigError(
+                f"StrawGeometry.layer_views must be 'U' or 'V', got {self.layer_views!r}"
+            )
         xs = np.asarray(self.layer_x_mm, dtype=np.float64)
         if not np.all(np.isfinite(xs)) or np.any(np.diff(xs) <= 0) or xs[0] != 0.0:
-            raise ConfigError(f"StrawGeometry.layer_x_mm must start at 0 and increase, got {self.layer_x_mm!r}")
+            raise ConfigError(
+                f"StrawGeometry.layer_x_mm must start at 0 and increase, got {self.layer_x_mm!r}"
+            )
         if not np.all(np.isfinite(np.asarray(self.layer_offset_pitch, dtype=np.float64))):
             raise ConfigError("StrawGeometry.layer_offset_pitch must be finite")
         if self.pitch_mm < 2 * self.straw_radius_mm:
@@ -202,19 +218,31 @@ class StrawGeometry:
     @property
     def x_range(self) -> tuple[float, float]:
         """Extent of the straws along ``x`` (mm), walls included."""
-        return (float(self.layer_x[0] - self.straw_radius_mm), float(self.layer_x[-1] + self.straw_radius_mm))
+        return (
+            float(self.layer_x[0] - self.straw_radius_mm),
+            float(self.layer_x[-1] + self.straw_radius_mm),
+        )
 
     @property
     def y_range(self) -> tuple[float, float]:
         """Extent of the straws along ``y`` (mm), walls included."""
         return (
             float(self.layer_y0.min() - self.straw_radius_mm),
-            float(self.layer_y0.max() + (self.straws_per_layer - 1) * self.pitch_mm + self.straw_radius_mm),
+            float(
+                self.layer_y0.max()
+                + (self.straws_per_layer - 1) * self.pitch_mm
+                + self.straw_radius_mm
+            ),
         )
 
     def layer_stereo_deg(self) -> np.ndarray:
         """Stereo angle of every layer of a module (+angle for U, -angle for V)."""
-        return np.array([self.stereo_angle_deg if v == "U" else -self.stereo_angle_deg for v in self.layer_views])
+        return np.array(
+            [
+                self.stereo_angle_deg if v == "U" else -self.stereo_angle_deg
+                for v in self.layer_views
+            ]
+        )
 
     # ------------------------------------------------------------------ records
 

@@ -31,8 +31,9 @@ Pure functions on flat arrays of many events at once; randomness only from ``rng
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,17 +43,17 @@ from tracknet.simulation.straw.geometry import StrawGeometry
 
 __all__ = [
     "PRIORITY_BACKGROUND",
-    "PRIORITY_TRACK",
     "PRIORITY_CROSSTALK",
     "PRIORITY_NOISE",
-    "StrawResponse",
+    "PRIORITY_TRACK",
     "SignalHits",
-    "efficiency_mask",
-    "smear_drift",
+    "StrawResponse",
     "crosstalk_hits",
+    "detector_hits",
+    "efficiency_mask",
     "noise_hits",
     "single_hit_mask",
-    "detector_hits",
+    "smear_drift",
 ]
 
 #: Which hit a straw keeps when several sources fire it (smallest first).
@@ -78,14 +79,24 @@ class StrawResponse:
     def validate(self) -> StrawResponse:
         for name in ("efficiency", "noise_rate", "crosstalk"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 <= value <= 1.0):
-                raise ConfigError(f"{name.replace('_', ' ')} must be a probability in [0, 1], got {value!r}")
-        if isinstance(self.drift_sigma_mm, bool) or not isinstance(self.drift_sigma_mm, (int, float)) or not (
-            math.isfinite(self.drift_sigma_mm) and self.drift_sigma_mm >= 0
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (0.0 <= value <= 1.0)
+            ):
+                raise ConfigError(
+                    f"{name.replace('_', ' ')} must be a probability in [0, 1], got {value!r}"
+                )
+        if (
+            isinstance(self.drift_sigma_mm, bool)
+            or not isinstance(self.drift_sigma_mm, (int, float))
+            or not (math.isfinite(self.drift_sigma_mm) and self.drift_sigma_mm >= 0)
         ):
             raise ConfigError(f"drift sigma must be >= 0 mm, got {self.drift_sigma_mm!r}")
         if not isinstance(self.single_hit_per_straw, (bool, np.bool_)):
-            raise ConfigError(f"single_hit_per_straw must be true or false, got {self.single_hit_per_straw!r}")
+            raise ConfigError(
+                f"single_hit_per_straw must be true or false, got {self.single_hit_per_straw!r}"
+            )
         return self
 
     @classmethod
@@ -112,7 +123,9 @@ def efficiency_mask(n: int, efficiency: float, rng: np.random.Generator) -> np.n
     return rng.random(n) < efficiency
 
 
-def smear_drift(dca: np.ndarray, sigma_mm: float, radius_mm: float, rng: np.random.Generator) -> np.ndarray:
+def smear_drift(
+    dca: np.ndarray, sigma_mm: float, radius_mm: float, rng: np.random.Generator
+) -> np.ndarray:
     """Measured drift distances: ``dca + N(0, sigma)`` clipped to ``[0, radius]``."""
     if sigma_mm <= 0:
         return np.asarray(dca, dtype=np.float64).copy()
@@ -169,7 +182,9 @@ def noise_hits(
     return event, straw, drift
 
 
-def single_hit_mask(event: np.ndarray, straw_id: np.ndarray, priority: np.ndarray, drift: np.ndarray) -> np.ndarray:
+def single_hit_mask(
+    event: np.ndarray, straw_id: np.ndarray, priority: np.ndarray, drift: np.ndarray
+) -> np.ndarray:
     """Keep one hit per ``(event, straw)``: the smallest ``priority``, then the smallest
     drift (then the first row)."""
     n = len(event)
@@ -224,13 +239,21 @@ def detector_hits(
     :data:`PRIORITY_TRACK` for every row) lets a caller rank some signal rows first
     (the unchanged background of a semi-synthetic event).
     """
-    priority = np.full(len(signal.event), PRIORITY_TRACK, dtype=np.int64) if signal_priority is None else signal_priority
+    priority = (
+        np.full(len(signal.event), PRIORITY_TRACK, dtype=np.int64)
+        if signal_priority is None
+        else signal_priority
+    )
     rows = np.arange(len(signal.event), dtype=np.int64)
     if response.single_hit_per_straw and len(signal.event):
-        keep = single_hit_mask(signal.event, signal.straw_id, priority, signal.drift) | (priority == PRIORITY_BACKGROUND)
+        keep = single_hit_mask(signal.event, signal.straw_id, priority, signal.drift) | (
+            priority == PRIORITY_BACKGROUND
+        )
         signal, priority, rows = signal.subset(keep), priority[keep], rows[keep]
     sources = np.flatnonzero(priority == PRIORITY_TRACK)
-    source, neighbour = crosstalk_hits(signal.straw_id[sources], geometry, response.crosstalk, rng_crosstalk)
+    source, neighbour = crosstalk_hits(
+        signal.straw_id[sources], geometry, response.crosstalk, rng_crosstalk
+    )
     source = sources[source]
     n_event, n_straw, n_drift = noise_hits(n_events, geometry, response.noise_rate, rng_noise)
     extra_straw = np.concatenate([neighbour, n_straw])
@@ -253,7 +276,9 @@ def detector_hits(
     )
     rows = np.concatenate([rows, np.full(n_extra, -1, dtype=np.int64)])
     if response.single_hit_per_straw:
-        keep = single_hit_mask(hits.event, hits.straw_id, priority, hits.drift) | (priority == PRIORITY_BACKGROUND)
+        keep = single_hit_mask(hits.event, hits.straw_id, priority, hits.drift) | (
+            priority == PRIORITY_BACKGROUND
+        )
         hits, priority, rows = hits.subset(keep), priority[keep], rows[keep]
     order = np.lexsort((priority, hits.drift, hits.straw_id, hits.event))
     return (hits.subset(order), rows[order]) if with_signal_rows else hits.subset(order)

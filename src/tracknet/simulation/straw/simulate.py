@@ -29,9 +29,9 @@ The event
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -58,17 +58,17 @@ from tracknet.simulation.straw.tracks import (
 
 __all__ = [
     "BLOCK_EVENTS",
-    "STREAM_TAG",
     "GENERATOR",
-    "StrawConfig",
+    "STREAM_TAG",
     "BlockStreams",
-    "block_streams",
+    "StrawConfig",
     "assemble_batch",
+    "block_streams",
+    "iter_straw_batches",
     "simulate_block",
     "simulate_straw_batch",
-    "iter_straw_batches",
-    "simulate_straw_events",
     "simulate_straw_event",
+    "simulate_straw_events",
 ]
 
 #: Events per random-stream block: part of the definition of the generated data.
@@ -89,9 +89,16 @@ class StrawConfig:
     response: StrawResponse = field(default_factory=StrawResponse)
 
     def __post_init__(self) -> None:
-        for name, cls in (("geometry", StrawGeometry), ("gun", TrackGun), ("occupancy", Occupancy), ("response", StrawResponse)):
+        for name, cls in (
+            ("geometry", StrawGeometry),
+            ("gun", TrackGun),
+            ("occupancy", Occupancy),
+            ("response", StrawResponse),
+        ):
             if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"StrawConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+                raise ConfigError(
+                    f"StrawConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain parameters (JSON-ready)."""
@@ -135,7 +142,9 @@ def _check_seed(seed: int) -> int:
 
 def block_streams(seed: int, block: int, tag: int = STREAM_TAG) -> BlockStreams:
     """The random streams of block ``block`` of a run with ``seed``."""
-    children = np.random.SeedSequence([_check_seed(seed), int(tag), int(block)]).spawn(len(BlockStreams._fields))
+    children = np.random.SeedSequence([_check_seed(seed), int(tag), int(block)]).spawn(
+        len(BlockStreams._fields)
+    )
     return BlockStreams(*(np.random.default_rng(c) for c in children))
 
 
@@ -164,7 +173,9 @@ def assemble_batch(
         hits = SignalHits(*(getattr(hits, f)[order] for f in SignalHits._fields))
         hit_id = np.asarray(hit_ids, dtype=np.int64)[order]
     else:
-        hit_id = np.arange(n, dtype=np.int64) - np.searchsorted(hits.event, hits.event, side="left") + 1
+        hit_id = (
+            np.arange(n, dtype=np.int64) - np.searchsorted(hits.event, hits.event, side="left") + 1
+        )
     event_row = hits.event
     module, layer, straw = geometry.decompose(hits.straw_id)
     labelled = hits.particle_id > 0
@@ -235,7 +246,9 @@ def simulate_block(config: StrawConfig, seed: int, block: int) -> StrawBatch:
     true = straw_crossings(tracks, geometry, gun.stop_angle_deg)
     keep = efficiency_mask(len(true.track), response.efficiency, streams.efficiency)
     track = true.track[keep]
-    drift = smear_drift(true.dca[keep], response.drift_sigma_mm, geometry.straw_radius_mm, streams.drift)
+    drift = smear_drift(
+        true.dca[keep], response.drift_sigma_mm, geometry.straw_radius_mm, streams.drift
+    )
     track_start = np.cumsum(counts) - counts
     event_row = track_event[track]
     particle_id = track - track_start[event_row] + 1
@@ -283,7 +296,11 @@ def iter_straw_batches(
     ``events_per_batch`` (the last may be shorter)."""
     _check_range(n_events, first_event_id)
     _check_seed(seed)
-    if isinstance(events_per_batch, bool) or not isinstance(events_per_batch, (int, np.integer)) or events_per_batch < 1:
+    if (
+        isinstance(events_per_batch, bool)
+        or not isinstance(events_per_batch, (int, np.integer))
+        or events_per_batch < 1
+    ):
         raise ConfigError(f"events per batch must be a positive integer, got {events_per_batch!r}")
     stop = first_event_id + n_events
 
@@ -297,19 +314,28 @@ def iter_straw_batches(
     yield from rechunk(blocks(), events_per_batch)
 
 
-def simulate_straw_batch(config: StrawConfig, n_events: int, seed: int, first_event_id: int = 0) -> StrawBatch:
+def simulate_straw_batch(
+    config: StrawConfig, n_events: int, seed: int, first_event_id: int = 0
+) -> StrawBatch:
     """Events ``first_event_id ..`` (``n_events`` of them) as one :class:`StrawBatch`."""
-    batches = list(iter_straw_batches(config, n_events, seed, first_event_id, events_per_batch=max(n_events, 1)))
+    batches = list(
+        iter_straw_batches(
+            config, n_events, seed, first_event_id, events_per_batch=max(n_events, 1)
+        )
+    )
     return StrawBatch.concat(batches) if batches else StrawBatch.empty({"kind": "straw"})
 
 
-def simulate_straw_events(config: StrawConfig, n_events: int, seed: int, first_event_id: int = 0) -> Iterator[Event]:
+def simulate_straw_events(
+    config: StrawConfig, n_events: int, seed: int, first_event_id: int = 0
+) -> Iterator[Event]:
     """The events one by one as :class:`~tracknet.events.Event` objects."""
-    for batch in iter_straw_batches(config, n_events, seed, first_event_id, events_per_batch=BLOCK_EVENTS):
+    for batch in iter_straw_batches(
+        config, n_events, seed, first_event_id, events_per_batch=BLOCK_EVENTS
+    ):
         yield from batch.iter_events()
 
 
 def simulate_straw_event(config: StrawConfig, event_id: int, seed: int) -> Event:
     """The one event ``event_id`` of the run with ``seed``."""
     return simulate_straw_batch(config, 1, seed, event_id).event(0)
-

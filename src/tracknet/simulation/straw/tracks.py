@@ -36,8 +36,9 @@ once); randomness only through the ``rng`` arguments.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -52,13 +53,13 @@ __all__ = [
     "TrackGun",
     "TrackStates",
     "TrueHits",
-    "mean_tracks",
-    "sample_track_counts",
-    "sample_times",
-    "sample_tracks",
+    "closest_approach",
     "curvature",
     "layer_crossings",
-    "closest_approach",
+    "mean_tracks",
+    "sample_times",
+    "sample_track_counts",
+    "sample_tracks",
     "straw_crossings",
 ]
 
@@ -73,8 +74,19 @@ _MAX_TRACKS_LIMIT = 10_000
 _CANDIDATE_MARGIN_MM = 0.5
 
 
-def _number(value: Any, name: str, *, low: float | None = None, low_open: bool = False, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+def _number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    low_open: bool = False,
+    high: float | None = None,
+) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+    ):
         raise ConfigError(f"{name} must be a finite number, got {value!r}")
     if low is not None and (value < low or (low_open and value == low)):
         raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
@@ -87,7 +99,9 @@ def _integer(value: Any, name: str, *, low: int = 0, high: int | None = None) ->
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ConfigError(f"{name} must be an integer, got {value!r}")
     if value < low or (high is not None and value > high):
-        raise ConfigError(f"{name} must be in [{low}, {high if high is not None else 'inf'}], got {value}")
+        raise ConfigError(
+            f"{name} must be in [{low}, {high if high is not None else 'inf'}], got {value}"
+        )
     return int(value)
 
 
@@ -132,7 +146,9 @@ class Occupancy:
 
     def validate(self) -> Occupancy:
         if self.distribution not in DISTRIBUTIONS:
-            raise ConfigError(f"occupancy distribution must be one of {list(DISTRIBUTIONS)}, got {self.distribution!r}")
+            raise ConfigError(
+                f"occupancy distribution must be one of {list(DISTRIBUTIONS)}, got {self.distribution!r}"
+            )
         _number(self.mean, "tracks mean", low=0.0)
         lo = _integer(self.min_tracks, "min tracks", low=0, high=_MAX_TRACKS_LIMIT)
         hi = _integer(self.max_tracks, "max tracks", low=0, high=_MAX_TRACKS_LIMIT)
@@ -142,11 +158,15 @@ class Occupancy:
         if self.time_in_fill_us is not None:
             _number(self.time_in_fill_us, "time in fill (us)", low=0.0)
             if self.distribution == "uniform":
-                raise ConfigError("a time in the fill needs the poisson or fixed occupancy, not uniform")
+                raise ConfigError(
+                    "a time in the fill needs the poisson or fixed occupancy, not uniform"
+                )
         if self.time_in_fill_max_us is not None:
             if self.time_in_fill_us is None:
                 raise ConfigError("time_in_fill_max_us needs time_in_fill_us (the lower end)")
-            _number(self.time_in_fill_max_us, "time in fill max (us)", low=float(self.time_in_fill_us))
+            _number(
+                self.time_in_fill_max_us, "time in fill max (us)", low=float(self.time_in_fill_us)
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,7 +216,9 @@ def sample_track_counts(
     if occupancy.distribution == "uniform":
         return lo + np.minimum((u * (hi - lo + 1)).astype(np.int64), hi - lo)
     t = np.asarray(times_us, dtype=np.float64)
-    mean = np.where(np.isnan(t), occupancy.mean, occupancy.mean * np.exp(-np.nan_to_num(t) / occupancy.tau_us))
+    mean = np.where(
+        np.isnan(t), occupancy.mean, occupancy.mean * np.exp(-np.nan_to_num(t) / occupancy.tau_us)
+    )
     if occupancy.distribution == "fixed":
         return np.clip(np.rint(mean), lo, hi).astype(np.int64)
     k = np.arange(lo, hi + 1, dtype=np.float64)
@@ -255,7 +277,9 @@ class TrackGun:
         stop = _number(self.stop_angle_deg, "stop angle (deg)", low=0.0, low_open=True, high=85.0)
         _number(self.angle_max_deg, "angle_max (deg)", low=0.0)
         if self.angle_max_deg >= stop:
-            raise ConfigError(f"angle_max ({self.angle_max_deg} deg) must be below the stop angle ({stop} deg)")
+            raise ConfigError(
+                f"angle_max ({self.angle_max_deg} deg) must be below the stop angle ({stop} deg)"
+            )
         _number(self.entry_gap_mm, "entry gap (mm)", low=0.0)
         _number(self.field_tesla, "field (T)")
         if self.charge not in (-1, 0, 1) or isinstance(self.charge, bool):
@@ -265,7 +289,11 @@ class TrackGun:
         for name in ("entry_y_min_mm", "entry_y_max_mm"):
             if getattr(self, name) is not None:
                 _number(getattr(self, name), name)
-        if self.entry_y_min_mm is not None and self.entry_y_max_mm is not None and self.entry_y_min_mm > self.entry_y_max_mm:
+        if (
+            self.entry_y_min_mm is not None
+            and self.entry_y_max_mm is not None
+            and self.entry_y_min_mm > self.entry_y_max_mm
+        ):
             raise ConfigError("entry_y_min_mm must not exceed entry_y_max_mm")
         return self
 
@@ -298,10 +326,16 @@ class TrackStates(NamedTuple):
 
 def curvature(p: np.ndarray, q: np.ndarray, field_tesla: float) -> np.ndarray:
     """Signed curvature (1/mm) of charge ``q`` with momentum ``p`` (GeV) in ``B`` (T)."""
-    return -np.asarray(q, dtype=np.float64) * (field_tesla * C_GEV_PER_T_MM) / np.asarray(p, dtype=np.float64)
+    return (
+        -np.asarray(q, dtype=np.float64)
+        * (field_tesla * C_GEV_PER_T_MM)
+        / np.asarray(p, dtype=np.float64)
+    )
 
 
-def sample_tracks(gun: TrackGun, geometry: StrawGeometry, n: int, rng: np.random.Generator) -> TrackStates:
+def sample_tracks(
+    gun: TrackGun, geometry: StrawGeometry, n: int, rng: np.random.Generator
+) -> TrackStates:
     """``n`` tracks from the gun; always four uniform draws per track, in a fixed order."""
     u = rng.random((4, n))
     ylo, yhi = gun.entry_range(geometry)
@@ -388,7 +422,9 @@ class TrueHits(NamedTuple):
     tpy: np.ndarray
 
 
-def straw_crossings(tracks: TrackStates, geometry: StrawGeometry, stop_angle_deg: float) -> TrueHits:
+def straw_crossings(
+    tracks: TrackStates, geometry: StrawGeometry, stop_angle_deg: float
+) -> TrueHits:
     """Every straw whose centre lies within the straw radius of a track's trajectory.
 
     Sorted by track, then global layer, then straw.
@@ -400,7 +436,9 @@ def straw_crossings(tracks: TrackStates, geometry: StrawGeometry, stop_angle_deg
     half = r / np.cos(phi) + _CANDIDATE_MARGIN_MM
     y0 = geometry.layer_y0[layer]
     lo = np.maximum(np.ceil((y - half - y0) / pitch), 0).astype(np.int64)
-    hi = np.minimum(np.floor((y + half - y0) / pitch), geometry.straws_per_layer - 1).astype(np.int64)
+    hi = np.minimum(np.floor((y + half - y0) / pitch), geometry.straws_per_layer - 1).astype(
+        np.int64
+    )
     count = np.maximum(hi - lo + 1, 0)
     crossing = np.repeat(np.arange(len(track)), count)
     starts = np.cumsum(count) - count
