@@ -148,7 +148,7 @@ def _primaries(
     n: int, config: SimulationConfig, tables: ParticleTables, rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], int]:
     """``n`` primaries (columns of ``_SAMPLED``) and the number of vertices used."""
-    n_vertices = max(1, int(round(n / config.particles_per_vertex)))
+    n_vertices = max(1, round(n / config.particles_per_vertex))
     vertex_xyz = np.column_stack(
         [
             rng.normal(0.0, config.vertex_sigma_xy_mm, n_vertices),
