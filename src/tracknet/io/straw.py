@@ -236,7 +236,7 @@ def write_straw_dataset(
     seed: int | None,
     generator: str,
     extra: Mapping[str, Any] | None = None,
-    on_chunk: Callable[[StrawBatch], None] | None = None,
+    on_chunk: Callable[[StrawBatch], object] | None = None,
     extra_files: Callable[[], Iterable[str]] | None = None,
 ) -> Path:
     """Write each batch as one chunk into ``directory``, then the record; return its path.
@@ -246,6 +246,7 @@ def write_straw_dataset(
     files of an earlier, longer run are removed at the end. ``extra_files``, called once
     every chunk is written, may write more files into ``directory`` and returns their
     names: they are checksummed in the record too (an overlay's provenance table).
+    ``on_chunk`` is called with each batch once written (its return value is ignored).
     """
     if kind not in KINDS:
         raise DataError(f"dataset kind must be one of {list(KINDS)}, got {kind!r}")
