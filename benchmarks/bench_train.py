@@ -171,7 +171,10 @@ def main() -> int:
                 "torch": torch.__version__,
                 "cpu_load_1min": round(os.getloadavg()[0], 2),
                 "reference_original_tracks_per_s": REFERENCE_ORIGINAL_TRACKS_PER_S,
-                "reference_note": "stated in issue 5 for the original TrackNET code on this machine; not re-measured here",
+                "reference_note": (
+                    "stated in issue 5 for the original TrackNET code on this machine; "
+                    "not re-measured here"
+                ),
             }
         )
     emit("train", figures)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -220,6 +220,30 @@ class SignalHits(NamedTuple):
         return SignalHits(*(getattr(self, f)[keep] for f in self._fields))
 
 
+@overload
+def detector_hits(
+    signal: SignalHits,
+    n_events: int,
+    geometry: StrawGeometry,
+    response: StrawResponse,
+    rng_crosstalk: np.random.Generator,
+    rng_noise: np.random.Generator,
+    *,
+    signal_priority: np.ndarray | None = ...,
+    with_signal_rows: Literal[False] = ...,
+) -> SignalHits: ...
+@overload
+def detector_hits(
+    signal: SignalHits,
+    n_events: int,
+    geometry: StrawGeometry,
+    response: StrawResponse,
+    rng_crosstalk: np.random.Generator,
+    rng_noise: np.random.Generator,
+    *,
+    signal_priority: np.ndarray | None = ...,
+    with_signal_rows: Literal[True],
+) -> tuple[SignalHits, np.ndarray]: ...
 def detector_hits(
     signal: SignalHits,
     n_events: int,
