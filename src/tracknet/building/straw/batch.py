@@ -1,0 +1,242 @@
+"""Straw building of whole chunks, batches and dataset directories."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...errors import ConfigError, DataError
+from ...events import UNASSIGNED_TRACK_ID
+from ..builder import _first_ranks
+from ..selection import select_tracks
+from .beam import extend_straw
+from .cleanup import absorb_fragments, attach_by_fit, merge_pieces
+from .fits import _track_hit_y, fit_candidates
+from .followers import check_straw_model, make_straw_follower, resolves_drift
+from .hits import StrawHits
+from .seeding import find_straw_seeds
+from .settings import STRAW_ALGORITHMS, StrawBuildConfig
+
+__all__ = ["build_straw_batch", "build_straw_directory", "build_straw_hits"]
+
+
+def build_straw_hits(
+    follower: Any,
+    hits: StrawHits,
+    n_events: int,
+    config: StrawBuildConfig,
+    *,
+    stats: dict[str, int] | None = None,
+) -> np.ndarray:
+    """Track ids (int64, per hit row; 1, 2, ... within each event, 0: none) of a chunk."""
+    seeds = find_straw_seeds(hits, config)
+    candidates, path_y = extend_straw(follower, hits, seeds, config, stats=stats, return_y=True)
+    if config.max_fit_rms_mm is not None and resolves_drift(follower, config):
+        candidates, path_y, _ = fit_candidates(candidates, path_y, hits, config)
+    chosen = select_tracks(candidates, len(hits), config.selection())
+    track_of_hit = chosen.track_of_hit
+    if config.merge_rms_mm is not None and resolves_drift(follower, config) and chosen.n_tracks > 1:
+        hit_y = _track_hit_y(chosen, candidates, path_y, len(hits))
+        track_of_hit = merge_pieces(track_of_hit, hit_y, hits, config)
+    if config.attach_mm is not None and resolves_drift(follower, config) and chosen.n_tracks > 0:
+        if config.merge_rms_mm is None or chosen.n_tracks <= 1:
+            hit_y = _track_hit_y(chosen, candidates, path_y, len(hits))
+        track_of_hit = attach_by_fit(track_of_hit, hit_y, hits, config)
+        if config.fragment_max_hits > 0:
+            track_of_hit = absorb_fragments(track_of_hit, hit_y, hits, config)
+    if config.min_track_hits > config.min_hits:
+        # Tracks still shorter than min_track_hits after the merge are dropped.
+        size = np.bincount(track_of_hit, minlength=chosen.n_tracks + 1)
+        track_of_hit = np.where(
+            size[track_of_hit] >= config.min_track_hits, track_of_hit, UNASSIGNED_TRACK_ID
+        )
+    if stats is not None:
+        n_tracks = len(np.unique(track_of_hit[track_of_hit > 0]))
+        stats.update(seeds=len(seeds), candidates=candidates.n_candidates, tracks=n_tracks)
+    # Renumber 1, 2, ... within each event, in quality order (selection numbers tracks
+    # by quality; clean-up keeps the number of a track's best piece).
+    out = np.full(len(hits), UNASSIGNED_TRACK_ID, dtype=np.int64)
+    on = np.flatnonzero(track_of_hit > 0)
+    if len(on):
+        pairs, inverse = np.unique(
+            np.stack([hits.event[on], track_of_hit[on]], axis=1), axis=0, return_inverse=True
+        )
+        out[on] = (_first_ranks(pairs[:, 0]) + 1)[inverse.ravel()]
+    return out
+
+
+def build_straw_batch(
+    batch: Any,
+    geometry: Any,
+    algorithm: str = "tracknet",
+    loaded: Any = None,
+    config: StrawBuildConfig = StrawBuildConfig(),
+    *,
+    stats: dict[str, int] | None = None,
+    follower: Any = None,
+) -> pd.DataFrame:
+    """The submission ``event_id, hit_id, track_id`` of every hit of a
+    :class:`~tracknet.simulation.straw.StrawBatch` (only hit columns are read), built in
+    chunks of ``config.events_per_batch`` events."""
+    follower = follower if follower is not None else make_straw_follower(algorithm, loaded, config)
+    h = batch.hits
+    n_events = len(batch)
+    event_ids = batch.events["event_id"]
+    row = np.searchsorted(event_ids, h["event_id"])
+    layer = h["volume_id"].astype(np.int64) * geometry.layers_per_module + h["layer_id"]
+    track = np.zeros(len(row), dtype=np.int64)
+    starts = np.searchsorted(row, np.arange(0, n_events + 1, config.events_per_batch))
+    if starts[-1] != len(row):
+        starts = np.append(starts, len(row))
+    for lo, hi in zip(starts[:-1], starts[1:]):
+        if hi <= lo:
+            continue
+        sl = slice(lo, hi)
+        first = row[lo]
+        hits = StrawHits.make(
+            row[sl] - first,
+            h["x"][sl],
+            h["y"][sl],
+            h["drift_mm"][sl],
+            layer[sl],
+            geometry.layer_x,
+            geometry.layers_per_module,
+            geometry.pitch_mm,
+            geometry.straw_radius_mm,
+        )
+        part: dict[str, int] = {}
+        track[sl] = build_straw_hits(
+            follower, hits, int(row[hi - 1] - first + 1), config, stats=part
+        )
+        if stats is not None:
+            for k, v in part.items():
+                stats[k] = stats.get(k, 0) + v if k != "live_max" else max(stats.get(k, 0), v)
+    return pd.DataFrame(
+        {
+            "event_id": h["event_id"].astype(np.int64),
+            "hit_id": h["hit_id"].astype(np.int64),
+            "track_id": track,
+        }
+    )
+
+
+def build_straw_directory(
+    data_dir: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    algorithm: str = "tracknet",
+    checkpoint: str | os.PathLike[str] | None = None,
+    events: Iterable[int] | None = None,
+    progress: bool = True,
+    config: StrawBuildConfig | None = None,
+) -> Any:
+    """Build every event (or the ``events`` ids) of a straw dataset into one submission CSV.
+
+    Same contract as :func:`tracknet.building.api.build_directory`: inputs checked first
+    (algorithm, a 2D straw checkpoint for ``tracknet``, the directory, the event ids),
+    the CSV written atomically at the end, the build record ``SUB.build.json`` beside it.
+    """
+    from tqdm.auto import tqdm
+
+    from ...evaluation.report import build_meta_path
+    from ...io.atomic import write_json_atomic
+    from ...io.straw import StrawDataset
+    from ...io.trackml import write_submission
+    from ...model.checkpoint import load_checkpoint
+    from ...simulation.straw import StrawGeometry
+    from ..api import DirectoryBuild
+
+    config = config if isinstance(config, StrawBuildConfig) else StrawBuildConfig()
+    if algorithm not in STRAW_ALGORITHMS:
+        raise ConfigError(
+            f"unknown algorithm {algorithm!r}; choose one of {list(STRAW_ALGORITHMS)}"
+        )
+    loaded = None
+    if algorithm == "tracknet":
+        if checkpoint is None:
+            raise ConfigError("algorithm 'tracknet' needs --checkpoint")
+        loaded = load_checkpoint(checkpoint)
+        check_straw_model(loaded, str(checkpoint))
+    out = Path(out_csv)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory")
+    dataset = StrawDataset.open(data_dir)
+    geometry = StrawGeometry.from_dict(dataset.geometry_parameters())
+    wanted = None
+    if events is not None:
+        wanted = np.unique(np.asarray([int(e) for e in events], dtype=np.int64))
+        missing = wanted[~np.isin(wanted, dataset.event_ids())]
+        if len(missing):
+            raise DataError(
+                f"event(s) {missing[:10].tolist()} not found in directory", file=str(data_dir)
+            )
+    follower = make_straw_follower(algorithm, loaded, config)
+    frames: list[pd.DataFrame] = []
+    stats: dict[str, int] = {}
+    seconds = 0.0
+    n_events = 0
+    bar = tqdm(
+        total=len(dataset) if wanted is None else len(wanted),
+        desc=f"build straw ({algorithm})",
+        unit="event",
+        disable=not progress,
+    )
+    for batch in dataset.iter_batches():
+        if wanted is not None:
+            batch = batch.take(np.flatnonzero(np.isin(batch.events["event_id"], wanted)))
+        if not len(batch):
+            continue
+        for lo in range(0, len(batch), config.events_per_batch):
+            part = batch.slice(lo, min(lo + config.events_per_batch, len(batch)))
+            started = time.perf_counter()
+            frames.append(
+                build_straw_batch(
+                    part, geometry, algorithm, loaded, config, stats=stats, follower=follower
+                )
+            )
+            seconds += time.perf_counter() - started
+            n_events += len(part)
+            bar.update(len(part))
+            bar.set_postfix(
+                tracks=stats.get("tracks", 0), ev_per_s=f"{n_events / max(seconds, 1e-9):.0f}"
+            )
+    bar.close()
+    if not frames:
+        raise DataError("no straw events to build", file=str(data_dir))
+    submission = pd.concat(frames, ignore_index=True)
+    result = DirectoryBuild(
+        path=out,
+        meta_path=build_meta_path(out),
+        n_events=n_events,
+        n_hits=len(submission),
+        n_tracks=int(stats.get("tracks", 0)),
+        seconds_per_event=seconds / max(n_events, 1),
+        events={},
+    )
+    write_submission(submission, out)
+    write_json_atomic(
+        result.meta_path,
+        {
+            "algorithm": algorithm,
+            "detector": "straw",
+            "checkpoint": None
+            if checkpoint is None or algorithm != "tracknet"
+            else str(checkpoint),
+            "radius_scale": getattr(follower, "radius_scale", None),
+            "resolve_drift": resolves_drift(follower, config),
+            "data_dir": str(data_dir),
+            "n_events": n_events,
+            "n_hits": result.n_hits,
+            "n_tracks": result.n_tracks,
+            "mean_seconds_per_event": result.seconds_per_event,
+            "events_per_second": n_events / max(seconds, 1e-9),
+            "counts": stats,
+            "config": config.to_dict(),
+        },
+    )
+    return result
