@@ -29,8 +29,8 @@ Seeding
     ``|y_b - y_a| <= seed_max_slope * (x_b - x_a) + pitch``. Pairs on non-neighbouring
     layers bridge a layer the track crossed between two straws (about one in five). With
     resolution a seed has up to four *variants*, the side combinations of its two hits
-    (slope and sides iterated to agreement; variants steeper than ``seed_max_slope`` dropped); they share
-    the seed's beam.
+    (slope and sides iterated to agreement; variants steeper than ``seed_max_slope``
+    dropped); they share the seed's beam.
 
 Extension: one layer per step
     A candidate stands on a layer ``l`` and looks for its hit on layer ``l + 1``:
@@ -92,14 +92,14 @@ Selection and clean-up (the last four only with resolution)
     no track".
 
 :func:`build_straw_batch` builds a :class:`~tracknet.simulation.straw.StrawBatch`;
-:func:`build_straw_directory` a straw dataset directory into one submission CSV (written
-atomically, with the build record beside it), which is what ``tracknet build`` runs
-for a straw directory.
+:class:`~tracknet.building.straw.backend.StrawBuildBackend` is what the one directory driver
+(:func:`tracknet.building.directory.build_directory`, ``tracknet build``) runs for a straw
+directory.
 """
 
 from __future__ import annotations
 
-from .batch import build_straw_batch, build_straw_directory, build_straw_hits
+from .batch import build_straw_batch, build_straw_hits
 from .beam import extend_straw
 from .cleanup import absorb_fragments, attach_by_fit, merge_pieces
 from .fits import circle_residuals, circle_y_at, fit_candidates
@@ -114,11 +114,10 @@ from .followers import (
 )
 from .hits import StrawHits
 from .seeding import find_straw_seeds, resolve_seeds
-from .settings import RESOLVED_RADIUS_SCALE, STRAW_ALGORITHMS, StrawBuildConfig
+from .settings import RESOLVED_RADIUS_SCALE, StrawBuildConfig
 
 __all__ = [
     "RESOLVED_RADIUS_SCALE",
-    "STRAW_ALGORITHMS",
     "StrawBuildConfig",
     "StrawFollower",
     "StrawHits",
@@ -127,7 +126,6 @@ __all__ = [
     "absorb_fragments",
     "attach_by_fit",
     "build_straw_batch",
-    "build_straw_directory",
     "build_straw_hits",
     "check_straw_model",
     "circle_residuals",

@@ -1,29 +1,25 @@
-"""Straw building of whole chunks, batches and dataset directories."""
+"""Straw building of a chunk of events and of a :class:`~tracknet.simulation.straw.StrawBatch`."""
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterable
-from pathlib import Path
+import itertools
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ...errors import ConfigError, DataError
 from ...events import UNASSIGNED_TRACK_ID
 from ..builder import _first_ranks
 from ..selection import select_tracks
 from .beam import extend_straw
 from .cleanup import absorb_fragments, attach_by_fit, merge_pieces
 from .fits import _track_hit_y, fit_candidates
-from .followers import check_straw_model, make_straw_follower, resolves_drift
+from .followers import make_straw_follower, resolves_drift
 from .hits import StrawHits
 from .seeding import find_straw_seeds
-from .settings import STRAW_ALGORITHMS, StrawBuildConfig
+from .settings import StrawBuildConfig
 
-__all__ = ["build_straw_batch", "build_straw_directory", "build_straw_hits"]
+__all__ = ["build_straw_batch", "build_straw_hits"]
 
 
 def build_straw_hits(
@@ -94,7 +90,7 @@ def build_straw_batch(
     starts = np.searchsorted(row, np.arange(0, n_events + 1, config.events_per_batch))
     if starts[-1] != len(row):
         starts = np.append(starts, len(row))
-    for lo, hi in zip(starts[:-1], starts[1:]):
+    for lo, hi in itertools.pairwise(starts):
         if hi <= lo:
             continue
         sl = slice(lo, hi)
@@ -124,119 +120,3 @@ def build_straw_batch(
             "track_id": track,
         }
     )
-
-
-def build_straw_directory(
-    data_dir: str | os.PathLike[str],
-    out_csv: str | os.PathLike[str],
-    algorithm: str = "tracknet",
-    checkpoint: str | os.PathLike[str] | None = None,
-    events: Iterable[int] | None = None,
-    progress: bool = True,
-    config: StrawBuildConfig | None = None,
-) -> Any:
-    """Build every event (or the ``events`` ids) of a straw dataset into one submission CSV.
-
-    Same contract as :func:`tracknet.building.api.build_directory`: inputs checked first
-    (algorithm, a 2D straw checkpoint for ``tracknet``, the directory, the event ids),
-    the CSV written atomically at the end, the build record ``SUB.build.json`` beside it.
-    """
-    from tqdm.auto import tqdm
-
-    from ...evaluation.report import build_meta_path
-    from ...io.atomic import write_json_atomic
-    from ...io.straw import StrawDataset
-    from ...io.trackml import write_submission
-    from ...model.checkpoint import load_checkpoint
-    from ...simulation.straw import StrawGeometry
-    from ..api import DirectoryBuild
-
-    config = config if isinstance(config, StrawBuildConfig) else StrawBuildConfig()
-    if algorithm not in STRAW_ALGORITHMS:
-        raise ConfigError(
-            f"unknown algorithm {algorithm!r}; choose one of {list(STRAW_ALGORITHMS)}"
-        )
-    loaded = None
-    if algorithm == "tracknet":
-        if checkpoint is None:
-            raise ConfigError("algorithm 'tracknet' needs --checkpoint")
-        loaded = load_checkpoint(checkpoint)
-        check_straw_model(loaded, str(checkpoint))
-    out = Path(out_csv)
-    if out.is_dir():
-        raise ConfigError(f"--out {out} is a directory")
-    dataset = StrawDataset.open(data_dir)
-    geometry = StrawGeometry.from_dict(dataset.geometry_parameters())
-    wanted = None
-    if events is not None:
-        wanted = np.unique(np.asarray([int(e) for e in events], dtype=np.int64))
-        missing = wanted[~np.isin(wanted, dataset.event_ids())]
-        if len(missing):
-            raise DataError(
-                f"event(s) {missing[:10].tolist()} not found in directory", file=str(data_dir)
-            )
-    follower = make_straw_follower(algorithm, loaded, config)
-    frames: list[pd.DataFrame] = []
-    stats: dict[str, int] = {}
-    seconds = 0.0
-    n_events = 0
-    bar = tqdm(
-        total=len(dataset) if wanted is None else len(wanted),
-        desc=f"build straw ({algorithm})",
-        unit="event",
-        disable=not progress,
-    )
-    for batch in dataset.iter_batches():
-        if wanted is not None:
-            batch = batch.take(np.flatnonzero(np.isin(batch.events["event_id"], wanted)))
-        if not len(batch):
-            continue
-        for lo in range(0, len(batch), config.events_per_batch):
-            part = batch.slice(lo, min(lo + config.events_per_batch, len(batch)))
-            started = time.perf_counter()
-            frames.append(
-                build_straw_batch(
-                    part, geometry, algorithm, loaded, config, stats=stats, follower=follower
-                )
-            )
-            seconds += time.perf_counter() - started
-            n_events += len(part)
-            bar.update(len(part))
-            bar.set_postfix(
-                tracks=stats.get("tracks", 0), ev_per_s=f"{n_events / max(seconds, 1e-9):.0f}"
-            )
-    bar.close()
-    if not frames:
-        raise DataError("no straw events to build", file=str(data_dir))
-    submission = pd.concat(frames, ignore_index=True)
-    result = DirectoryBuild(
-        path=out,
-        meta_path=build_meta_path(out),
-        n_events=n_events,
-        n_hits=len(submission),
-        n_tracks=int(stats.get("tracks", 0)),
-        seconds_per_event=seconds / max(n_events, 1),
-        events={},
-    )
-    write_submission(submission, out)
-    write_json_atomic(
-        result.meta_path,
-        {
-            "algorithm": algorithm,
-            "detector": "straw",
-            "checkpoint": None
-            if checkpoint is None or algorithm != "tracknet"
-            else str(checkpoint),
-            "radius_scale": getattr(follower, "radius_scale", None),
-            "resolve_drift": resolves_drift(follower, config),
-            "data_dir": str(data_dir),
-            "n_events": n_events,
-            "n_hits": result.n_hits,
-            "n_tracks": result.n_tracks,
-            "mean_seconds_per_event": result.seconds_per_event,
-            "events_per_second": n_events / max(seconds, 1e-9),
-            "counts": stats,
-            "config": config.to_dict(),
-        },
-    )
-    return result

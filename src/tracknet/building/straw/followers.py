@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError
+from ..settings import check_algorithm
 from .hits import StrawHits
-from .settings import RESOLVED_RADIUS_SCALE, STRAW_ALGORITHMS, StrawBuildConfig
+from .settings import RESOLVED_RADIUS_SCALE, StrawBuildConfig
 
 __all__ = [
     "StrawFollower",
@@ -77,7 +78,8 @@ class StrawTrackNetFollower:
     ) -> None:
         if model.input_dim != 2:
             raise ConfigError(
-                f"straw building needs a 2D (x, y) model (input_dim 2), got input_dim {model.input_dim}"
+                "straw building needs a 2D (x, y) model (input_dim 2), "
+                f"got input_dim {model.input_dim}"
             )
         self.model = model.eval()
         self.normalizer = normalizer
@@ -326,10 +328,8 @@ def check_straw_model(loaded: Any, where: str) -> None:
 
 
 def make_straw_follower(algorithm: str, loaded: Any, config: StrawBuildConfig) -> Any:
-    if algorithm not in STRAW_ALGORITHMS:
-        raise ConfigError(
-            f"unknown algorithm {algorithm!r}; choose one of {list(STRAW_ALGORITHMS)}"
-        )
+    """The straw follower of ``algorithm`` (TrackNET needs ``loaded``, a 2D model)."""
+    check_algorithm(algorithm)
     if algorithm == "tracknet":
         if loaded is None:
             raise ConfigError("algorithm 'tracknet' needs a model checkpoint")

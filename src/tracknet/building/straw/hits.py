@@ -79,7 +79,8 @@ class StrawHits:
     def window(
         self, event: np.ndarray, layer: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Flat ``(query, hit row)`` pairs: the hits of ``(event, layer)`` with ``y_lo <= y <= y_hi``."""
+        """Flat ``(query, hit row)`` pairs: the hits of ``(event, layer)`` with
+        ``y_lo <= y <= y_hi``."""
         base = (np.asarray(event, dtype=np.int64) * self.n_layers + layer) * _KEY_SPAN + _Y_OFFSET
         lo = np.searchsorted(self.key, base + y_lo, side="left")
         hi = np.searchsorted(self.key, base + y_hi, side="right")
