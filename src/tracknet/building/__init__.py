@@ -16,7 +16,8 @@ Pipeline, per event and per seeding stage (each stage on the hits earlier stages
 :mod:`~tracknet.building.directory` is the one directory driver (:func:`build_directory`)
 for every detector, each through its :class:`~tracknet.building.backend.BuildBackend`
 (:mod:`~tracknet.building.trackml`, :mod:`~tracknet.building.straw`);
-:mod:`~tracknet.building.commands` holds the ``tracknet build`` command; :mod:`~tracknet.building.calibration` finds a model's ``radius_scale``;
+:mod:`~tracknet.building.commands` holds the ``tracknet build`` command;
+:mod:`~tracknet.building.calibration` finds a model's ``radius_scale``;
 :mod:`~tracknet.building.geometry` reads layer surfaces and the envelope off the hits.
 """
 

@@ -44,7 +44,10 @@ def build(
     config: Path | None = typer.Option(
         None,
         "--config",
-        help="JSON object of build settings to override (tracknet.building.BuildConfig; StrawBuildConfig for straw data).",
+        help=(
+            "JSON object of build settings to override "
+            "(tracknet.building.BuildConfig; StrawBuildConfig for straw data)."
+        ),
     ),
     threads: int | None = typer.Option(
         None, "--threads", help="PyTorch CPU threads (default: PyTorch's choice)."

@@ -282,7 +282,7 @@ def extend_straw(
     if not done:
         empty = Candidates.empty(width, 2)
         return (empty, np.zeros((0, width))) if return_y else empty
-    parts = list(zip(*done))
+    parts = list(zip(*done, strict=True))
     candidates = Candidates(
         paths=np.concatenate(parts[0]),
         n_hits=np.concatenate(parts[1]),

@@ -118,7 +118,7 @@ def absorb_fragments(
     track_of_hit = track_of_hit.copy()
     if not np.any(track_of_hit > 0):
         return track_of_hit
-    ids, on, inverse, x, y, valid, event, row = _track_matrix(track_of_hit, hit_y, hits)
+    ids, _on, _inverse, x, y, valid, event, row = _track_matrix(track_of_hit, hit_y, hits)
     size = valid.sum(axis=1)
     a, b = _event_pairs(event)  # a: fragment candidate, b: longer track
     keep = (size[a] <= config.fragment_max_hits) & (size[b] > size[a]) & (size[b] >= 4)
