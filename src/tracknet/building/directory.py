@@ -27,6 +27,7 @@ from .settings import check_algorithm
 
 __all__ = ["DirectoryBuild", "build_directory", "parse_event_list"]
 
+
 @dataclass(frozen=True)
 class DirectoryBuild:
     """What :func:`build_directory` wrote: the submission, its build record (JSON beside

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ..errors import ConfigError
 from ..schema import Settings, setting
-from .builder import ExtensionConfig
+from .builder import ExtensionConfig, workers_problem
 from .seeding import DEFAULT_SEED_STAGES, SeedStage
 from .selection import SelectionConfig
 
@@ -22,10 +22,6 @@ def check_algorithm(algorithm: str) -> None:
     """One-line :class:`ConfigError` unless ``algorithm`` is one of :data:`ALGORITHMS`."""
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
-
-
-def _workers(value: Any) -> str | None:
-    return None if value == -1 or value > 0 else "must be a positive integer or -1"
 
 
 _EXT = ExtensionConfig()
@@ -88,7 +84,7 @@ class BuildConfig(Settings):
     max_chi2_z: float | None = setting(30.0, low=0, open_low=True)
     max_outliers: int = setting(2, low=0)
     double_hit_distance_mm: float | None = setting(10.0, low=0, open_low=True)
-    workers: int = setting(_EXT.workers, check=_workers)
+    workers: int = setting(_EXT.workers, check=workers_problem)
 
     def __post_init__(self) -> None:
         stages = self.seed_stages
