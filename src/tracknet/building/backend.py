@@ -56,10 +56,15 @@ class UnitBuilder(Protocol):
 class BuildBackend(Protocol):
     """One detector's track building, as the directory driver uses it."""
 
-    #: The settings class of ``--config`` (a :class:`~tracknet.schema.Settings`).
-    config_type: type[Settings]
-    #: The progress bar's label (``"build"``, ``"build straw"``).
-    progress_label: str
+    @property
+    def config_type(self) -> type[Settings]:
+        """The settings class of ``--config`` (a :class:`~tracknet.schema.Settings`)."""
+        ...
+
+    @property
+    def progress_label(self) -> str:
+        """The progress bar's label (``"build"``, ``"build straw"``)."""
+        ...
 
     def check_model(self, loaded: LoadedModel, where: str, config: Any) -> None:
         """One-line :class:`~tracknet.errors.ConfigError` unless the model can build."""

@@ -198,8 +198,8 @@ class TrackNetExtender:
         n, m = seed_positions.shape[:2]
         if n == 0:
             empty = np.zeros((0, 3))
-            hidden = self.model.initial_hidden(0, device=self._device)
-            return hidden, Spheres(empty, np.zeros(0), empty.copy(), np.zeros(0))
+            initial = self.model.initial_hidden(0, device=self._device)
+            return initial, Spheres(empty, np.zeros(0), empty.copy(), np.zeros(0))
         x = self._to_model(seed_positions)
         hidden: torch.Tensor | None = None
         spheres: Spheres | None = None
@@ -300,7 +300,8 @@ class Candidates:
     def mean_cost(self) -> np.ndarray:
         """Cost per hit added beyond the seed (0 for a bare seed)."""
         added = np.maximum(self.n_hits - self.n_seed_hits, 1)
-        return self.cost / added
+        mean: np.ndarray = self.cost / added
+        return mean
 
 
 def _first_ranks(sorted_groups: np.ndarray) -> np.ndarray:

@@ -212,7 +212,8 @@ def _d0(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     line = np.abs(a[:, 0] * direction[:, 1] - a[:, 1] * direction[:, 0]) / np.where(
         norm > 0, norm, 1.0
     )
-    return np.where(ok, circle, line)
+    d0: np.ndarray = np.where(ok, circle, line)
+    return d0
 
 
 def _members(keys: np.ndarray, layers: Iterable[LayerId], available: np.ndarray) -> np.ndarray:

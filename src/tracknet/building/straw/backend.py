@@ -61,6 +61,7 @@ class _ChunkBuilder:
                 yield batch.slice(lo, min(lo + step, len(batch)))
 
     def build(self, unit: StrawBatch) -> UnitBuild:
+        assert self.geometry is not None, "units() gives the geometry"
         before = self.stats.get("tracks", 0)
         started = time.perf_counter()
         submission = build_straw_batch(

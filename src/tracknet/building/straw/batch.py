@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ...events import UNASSIGNED_TRACK_ID
+from ...model.checkpoint import LoadedModel
+from ...simulation.straw import StrawBatch, StrawGeometry
 from ..builder import _first_ranks
 from ..selection import select_tracks
 from .beam import extend_straw
@@ -68,10 +70,10 @@ def build_straw_hits(
 
 
 def build_straw_batch(
-    batch: Any,
-    geometry: Any,
+    batch: StrawBatch,
+    geometry: StrawGeometry,
     algorithm: str = "tracknet",
-    loaded: Any = None,
+    loaded: LoadedModel | None = None,
     config: StrawBuildConfig = StrawBuildConfig(),
     *,
     stats: dict[str, int] | None = None,

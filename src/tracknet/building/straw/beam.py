@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -45,6 +45,30 @@ def _appended_fit_rms(
     return rms
 
 
+@overload
+def extend_straw(
+    follower: Any,
+    hits: StrawHits,
+    seeds: np.ndarray,
+    config: StrawBuildConfig,
+    *,
+    stats: dict[str, int] | None = ...,
+    return_y: Literal[False] = ...,
+) -> Candidates: ...
+
+
+@overload
+def extend_straw(
+    follower: Any,
+    hits: StrawHits,
+    seeds: np.ndarray,
+    config: StrawBuildConfig,
+    *,
+    stats: dict[str, int] | None = ...,
+    return_y: Literal[True],
+) -> tuple[Candidates, np.ndarray]: ...
+
+
 def extend_straw(
     follower: Any,
     hits: StrawHits,
@@ -53,7 +77,7 @@ def extend_straw(
     *,
     stats: dict[str, int] | None = None,
     return_y: bool = False,
-) -> Any:
+) -> Candidates | tuple[Candidates, np.ndarray]:
     """Grow every seed layer by layer (module docstring); the ended candidates, and with
     ``return_y`` also the ``y`` (mm) each path hit was taken at (drift-resolved or the
     straw centre), ``(n_candidates, width)``."""

@@ -76,7 +76,8 @@ def circle_y_at(fit: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
         u = ((x - xm) / scale + v * s) / np.where(np.abs(c) > 1e-9, c, 1e-9)
         w = a + b * u + k * u * u
         v = 2.0 * w / (1.0 + np.sqrt(np.maximum(1.0 - 4.0 * k * w, 0.0)))
-    return ym + scale * (u * s + v * c)
+    y: np.ndarray = ym + scale * (u * s + v * c)
+    return y
 
 
 def fit_candidates(

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError
+from ...model.checkpoint import LoadedModel
 from ..settings import check_algorithm
 from .hits import StrawHits
 from .settings import RESOLVED_RADIUS_SCALE, StrawBuildConfig
@@ -159,6 +160,7 @@ class StrawTrackNetFollower:
         out_hidden[:, torch.as_tensor(direct)] = hidden
         out_centre[direct], out_radius[direct] = centre, radius
         for k in np.unique(holes[replay]):
+            assert layer_x is not None  # replays only happen with layer_x given
             rows = np.flatnonzero(replay & (holes == k))
             h = anchor_all[:, torch.as_tensor(parents[rows])]
             x0, y0 = anchor_xy_all[parents[rows], 0], anchor_xy_all[parents[rows], 1]
@@ -316,7 +318,7 @@ def resolves_drift(follower: Any, config: StrawBuildConfig) -> bool:
     return bool(getattr(follower, "resolve_drift", False))
 
 
-def check_straw_model(loaded: Any, where: str) -> None:
+def check_straw_model(loaded: LoadedModel, where: str) -> None:
     """One-line :class:`ConfigError` unless ``loaded`` is a 2D straw model."""
     dim = loaded.model.input_dim
     detector = (loaded.meta or {}).get("detector")
@@ -327,7 +329,9 @@ def check_straw_model(loaded: Any, where: str) -> None:
         )
 
 
-def make_straw_follower(algorithm: str, loaded: Any, config: StrawBuildConfig) -> Any:
+def make_straw_follower(
+    algorithm: str, loaded: LoadedModel | None, config: StrawBuildConfig
+) -> StrawTrackNetFollower | StrawLineFollower:
     """The straw follower of ``algorithm`` (TrackNET needs ``loaded``, a 2D model)."""
     check_algorithm(algorithm)
     if algorithm == "tracknet":
