@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -45,7 +44,10 @@ def build(
     config: Path | None = typer.Option(
         None,
         "--config",
-        help="JSON object of build settings to override (tracknet.building.BuildConfig; StrawBuildConfig for straw data).",
+        help=(
+            "JSON object of build settings to override "
+            "(tracknet.building.BuildConfig; StrawBuildConfig for straw data)."
+        ),
     ),
     threads: int | None = typer.Option(
         None, "--threads", help="PyTorch CPU threads (default: PyTorch's choice)."
@@ -59,7 +61,9 @@ def build(
 
     Every hit of every event is written once; hits on no track get track_id 0.
     """
-    from .api import ALGORITHMS, BuildConfig, build_directory, parse_event_list
+    from ..detectors import detector_of
+    from .directory import build_directory, parse_event_list
+    from .settings import ALGORITHMS
 
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown --algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
@@ -69,16 +73,8 @@ def build(
         import torch
 
         torch.set_num_threads(threads)
-    from ..io.straw import is_straw_dataset
-
-    if is_straw_dataset(data_dir):
-        from .straw import StrawBuildConfig
-
-        settings: Any = (
-            StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
-        )
-    else:
-        settings = BuildConfig.from_json(config) if config is not None else BuildConfig()
+    config_type = detector_of(data_dir).build_backend().config_type
+    settings = config_type.from_json(config) if config is not None else config_type()
     result = build_directory(
         data_dir,
         out,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ..building.backend import BuildBackend
 
 __all__ = ["Detector"]
 
@@ -22,3 +25,8 @@ class Detector(ABC):
 
     def __repr__(self) -> str:
         return f"<detector {self.name}>"
+
+    # ------------------------------------------------------------------ building
+    def build_backend(self) -> BuildBackend:
+        """Track building of this detector's datasets (see :mod:`tracknet.building.backend`)."""
+        raise NotImplementedError(f"{self.name}: no track building")

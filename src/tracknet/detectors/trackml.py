@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import Detector
+
+if TYPE_CHECKING:
+    from ..building.backend import BuildBackend
 
 __all__ = ["TrackMLDetector"]
 
@@ -10,3 +15,10 @@ __all__ = ["TrackMLDetector"]
 class TrackMLDetector(Detector):
     name = "trackml"
     dims = 3
+
+    # ------------------------------------------------------------------ building
+    def build_backend(self) -> BuildBackend:
+        """Track building of this detector's datasets (:mod:`tracknet.building.trackml`)."""
+        from ..building.trackml import TrackMLBuildBackend
+
+        return TrackMLBuildBackend()
