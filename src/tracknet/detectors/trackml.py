@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import Detector
 
 __all__ = ["TrackMLDetector"]
@@ -10,3 +12,16 @@ __all__ = ["TrackMLDetector"]
 class TrackMLDetector(Detector):
     name = "trackml"
     dims = 3
+
+    # ------------------------------------------------------------------ training
+    def simulation_cache(self) -> Any:
+        """The cache of simulated TrackML-like training events."""
+        from ..training.simulation_cache import TRACKML_EVENTS
+
+        return TRACKML_EVENTS
+
+    def data_module(self, settings: Any, *, progress: bool = True) -> Any:
+        """The training data module of these ``data`` settings (TrackML CSV events)."""
+        from ..training.datamodule import TrackDataModule
+
+        return TrackDataModule(settings, progress=progress, simulation=self.simulation_cache())
