@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -91,13 +90,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@functools.cache
+_SCHEMAS: dict[type[Settings], type] = {}
+
+
 def hydra_schema(settings: type[Settings] = TrackNetSettings) -> type:
     """The Hydra structured config of a settings class: its keys, types and defaults.
 
     Generated, so the keys and defaults exist only in :mod:`tracknet.training.settings`;
     the node is named by the class's ``schema_name`` (Hydra's messages name it).
     """
+    if settings in _SCHEMAS:
+        return _SCHEMAS[settings]
     hints = typing.get_type_hints(settings)
     defaults = settings()
     specs = [
@@ -105,7 +108,8 @@ def hydra_schema(settings: type[Settings] = TrackNetSettings) -> type:
         for f in dataclasses.fields(settings)  # type: ignore[arg-type]
     ]
     name = getattr(settings, "schema_name", settings.__name__)
-    return dataclasses.make_dataclass(name, specs)
+    schema = _SCHEMAS[settings] = dataclasses.make_dataclass(name, specs)
+    return schema
 
 
 def register_schema() -> None:
@@ -169,7 +173,8 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
         raise ConfigError(f"bad configuration: {_one_line(_describe(exc))}") from None
     except Exception as exc:
         raise ConfigError(
-            f"bad configuration: cannot apply overrides {overrides}: {type(exc).__name__}: {_one_line(str(exc))}"
+            f"bad configuration: cannot apply overrides {overrides}: "
+            f"{type(exc).__name__}: {_one_line(str(exc))}"
         ) from None
     return cfg
 

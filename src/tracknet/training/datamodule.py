@@ -78,7 +78,7 @@ class TrainingData(Protocol):
 def describe_data(module: Any) -> dict[str, Any]:
     """The checkpoint-meta description shared by the data modules: the settings, the
     events directory, and the events and tracks used for training and validation."""
-    out = module.settings.describe()
+    out: dict[str, Any] = module.settings.describe()
     out.update(
         {
             "events_dir": str(module.events_dir) if module.events_dir else None,
@@ -248,7 +248,8 @@ class TrackDataModule(L.LightningDataModule):
             prefixes = list_events(directory)
         else:
             raise ConfigError(
-                f"training.region_calibration.cost_source must be 'validation' or 'simulated', got {source!r}"
+                "training.region_calibration.cost_source must be 'validation' or 'simulated', "
+                f"got {source!r}"
             )
         if not prefixes:
             raise DataError("no cost events for the region calibration")

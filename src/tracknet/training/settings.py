@@ -235,7 +235,8 @@ class DataSettings(Section):
         settings = super().from_config(section)
         if settings.source == "trackml" and not settings.dir:
             raise ConfigError(
-                "data.dir is not set: give data.dir=DIR (a directory of TrackML events with truth), "
+                "data.dir is not set: give data.dir=DIR "
+                "(a directory of TrackML events with truth), "
                 "or experiment=simulated to train on simulated events"
             )
         return settings

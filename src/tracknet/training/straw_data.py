@@ -150,7 +150,8 @@ class StrawDataModule(L.LightningDataModule):
         val = tracks.take_events(np.asarray(val_ids, dtype=np.int64))
         if train.n_tracks == 0:
             raise DataError(
-                f"no training track with at least {s.track_filter.min_hits} hits in {len(train_ids)} straw event(s)",
+                f"no training track with at least {s.track_filter.min_hits} hits in "
+                f"{len(train_ids)} straw event(s)",
                 file=str(directory),
             )
         self.train_tracks, self.val_tracks = (

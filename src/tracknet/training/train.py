@@ -133,7 +133,7 @@ def _run_log(path: Path, level: str) -> Iterator[None]:
     try:
         yield
     finally:
-        for lg, old in zip(loggers, old_levels):
+        for lg, old in zip(loggers, old_levels, strict=True):
             lg.removeHandler(handler)
             lg.setLevel(old)
         handler.close()
@@ -252,7 +252,8 @@ def _calibrate_run_checkpoints(
         if path.name == "last.ckpt" or report is None:
             report = fitted
         log.info(
-            "region calibration of %s: t1 efficiency %.4f at %.2f cost hits per sphere, t2 %.4f at %.2f",
+            "region calibration of %s: t1 efficiency %.4f at %.2f cost hits per sphere, "
+            "t2 %.4f at %.2f",
             path.name,
             fitted["t1"]["efficiency"],
             fitted["t1"]["cost_hits_per_sphere"],
@@ -297,7 +298,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     log_dir = logs_root / experiment / f"version_{version}"
     if settings.trainer.num_threads is not None:
         torch.set_num_threads(settings.trainer.num_threads)
-    detector = detector_named(data_settings.detector)
+    detector: Any = detector_named(data_settings.detector)  # its training stage methods
 
     with _run_log(run_dir / "train.log", settings.run.log_level):
         log.info("run directory %s", run_dir)
