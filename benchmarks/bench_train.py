@@ -114,7 +114,7 @@ def main() -> int:
         events_dir = tmp / "events"
         start = time.perf_counter()
         simulate_to_directory(
-            simulation_config(sim),
+            simulation_config(sim["config"]),
             events_dir,
             n_events=args.events,
             seed=int(sim["seed"]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import Detector
 
@@ -22,3 +22,16 @@ class TrackMLDetector(Detector):
         from ..building.trackml import TrackMLBuildBackend
 
         return TrackMLBuildBackend()
+
+    # ------------------------------------------------------------------ training
+    def simulation_cache(self) -> Any:
+        """The cache of simulated TrackML-like training events."""
+        from ..training.simulation_cache import TRACKML_EVENTS
+
+        return TRACKML_EVENTS
+
+    def data_module(self, settings: Any, *, progress: bool = True) -> Any:
+        """The training data module of these ``data`` settings (TrackML CSV events)."""
+        from ..training.datamodule import TrackDataModule
+
+        return TrackDataModule(settings, progress=progress, simulation=self.simulation_cache())
