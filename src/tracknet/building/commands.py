@@ -1,6 +1,6 @@
 """The ``tracknet build`` command, as a plain typer-compatible function.
 
-Registered in :mod:`tracknet.cli` with ``app.command("build")(build)``. Input errors
+Added to the ``tracknet`` app by :func:`register` (from :mod:`tracknet.cli`). Input errors
 (unknown algorithm, a checkpoint of another model, a directory without hits, unknown
 event ids, a bad ``--config``) raise :class:`~tracknet.errors.TrackNetError`, which the
 CLI prints as one line ``error: ...`` with exit status 2; the submission file is only
@@ -16,7 +16,7 @@ import typer
 
 from ..errors import ConfigError
 
-__all__ = ["build"]
+__all__ = ["build", "register"]
 
 
 def build(
@@ -103,3 +103,8 @@ def build(
             f"wrote {result.n_tracks} tracks ({algorithm}) for {result.n_events} event(s), "
             f"{result.seconds_per_event:.2f} s per event, to {result.path}"
         )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``build`` to ``app``."""
+    app.command("build")(build)
