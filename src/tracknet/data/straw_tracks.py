@@ -91,7 +91,7 @@ def straw_tracks(
 ) -> StrawTracks:
     """The tracks of every labelled particle of ``batch`` with at least ``min_hits`` hits
     after keeping one hit per layer, one entry per layer crossing from the track's
-    first hit to its last (see the module docstring); ``layer_x`` (mm) is the ``x`` of
+    first hit to its last (see ``docs/training-data.md``); ``layer_x`` (mm) is the ``x`` of
     every global layer. ``positions``: ``"wire"`` (a hit's entry is its straw centre) or
     ``"resolved"`` (the left/right ambiguity resolved with the truth: the crossing
     :func:`resolved_y` on the side of the true trajectory, with its true slope; drifts

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: Smallest ``|p_z / p_T|`` (at the vertex and at the hit) for which whole turns are
-#: counted from the longitudinal motion (step 4 of the module docstring).
+#: counted from the longitudinal motion (step 4 in ``docs/training-data.md``).
 Z_UNWRAP_MIN_COT = 0.1
 #: How far (mm of transverse arc) a hit may lie *behind* the vertex when whole turns
 #: cannot be counted from z; anything further back is taken as the end of the first turn
@@ -300,8 +300,8 @@ def trajectory_path(
     momentum at each hit; ``particle_index`` ``(n,)`` points into ``vertices`` ``(m, 3)``
     mm and ``momenta0`` ``(m, 3)`` GeV, the production vertex and momentum of each
     particle. The method (a per-particle circle fit through the vertex, the turning angle
-    around it, whole turns counted from z where the pitch allows) is described in the
-    module docstring. Sorting a particle's hits by the result orders them along its
+    around it, whole turns counted from z where the pitch allows) is described in
+    ``docs/training-data.md``. Sorting a particle's hits by the result orders them along its
     trajectory. Pure function; float64 throughout.
     """
     positions = np.asarray(positions, dtype=np.float64)
@@ -366,7 +366,7 @@ def event_tracks(event: Event, *, apply_blacklists: bool = True) -> TrackSet:
     When ``apply_blacklists`` and the event carries ``blacklist_hits`` /
     ``blacklist_particles``, those hits and all hits of those particles are left out too.
     Tracks come in increasing ``particle_id``; coordinates are the measured hit positions
-    (mm), the order uses the truth positions and momenta (see the module docstring).
+    (mm), the order uses the truth positions and momenta (see ``docs/training-data.md``).
 
     Raises :class:`~tracknet.errors.DataError` when the event has no truth or particles
     table, or a hit names a particle that the particles table lacks.

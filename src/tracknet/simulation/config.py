@@ -63,12 +63,12 @@ class SimulationConfig:
     Attributes:
         n_particles: particles generated per event, including those that leave no hit
             (the real unlabelled events 1001 and 1003 list 8,915 and 10,261, the
-            full event 1000 12,263; the default gives their hits per event).
+            full event 1000 12,263).
         field_tesla: solenoid field along +z, tesla (> 0).
         pt_min_gev, pt_max_gev: generated transverse-momentum range, GeV; the spectrum
             is the real one (tabulated between 0.1 and 56 GeV) restricted to it.
         eta_max: generated pseudorapidity range ``|eta| <= eta_max``.
-        pt_min_tracked_gev: particles below this pT get no hits (see module doc).
+        pt_min_tracked_gev: particles below this pT get no hits (see ``docs/simulation.md``).
         secondary_fraction: share of particles born in the detector material (their
             vertex and momentum tables come from the real event).
         particles_per_vertex: mean number of primary particles per pile-up vertex.

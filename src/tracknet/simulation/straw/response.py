@@ -259,7 +259,7 @@ def detector_hits(
     crosstalk of the fired straws, noise; sorted by ``(event, straw_id)``.
 
     Crosstalk and noise rows carry their reserved particle id, their straw centre as
-    ``(tx, ty)`` and zero momentum. ``signal_priority`` (default
+    ``(tx, ty)`` and zero momentum. ``signal_priority`` (None:
     :data:`PRIORITY_TRACK` for every row) lets a caller rank some signal rows first
     (the unchanged background of a semi-synthetic event).
     """

@@ -253,8 +253,8 @@ class TrackGun:
             around the ``x`` axis.
         entry_y_min_mm, entry_y_max_mm: entry ``y`` range; ``None``: the straws' extent.
         entry_gap_mm: the entry point lies this far before the first straw wall.
-        charge: ``+1`` (positrons, default), ``-1``, or ``0`` for a random sign.
-        field_tesla: magnetic field along ``+z`` (1.45 T, the g-2 storage ring).
+        charge: ``+1`` (positrons), ``-1``, or ``0`` for a random sign.
+        field_tesla: magnetic field along ``+z``, tesla.
         straight: straight lines whatever the field.
         stop_angle_deg: a track is followed while ``|phi|`` stays below this.
     """
