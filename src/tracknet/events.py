@@ -1,22 +1,11 @@
 """The one event model of TrackNET: column names, dtypes and units in one place.
 
-Every source (the TrackML reader, the detector simulators, the overlays) produces an
-:class:`Event`; every consumer (track preparation, the track builder, evaluation and the
-event display) takes one. No stage invents its own format.
+Every source (the TrackML reader, the simulators, the overlays) produces an
+:class:`Event`; every consumer takes one. Units: mm (``MM``), GeV/c (``GEV``), charge in
+e, tesla (``T``), ns (``NS``). Particle id ``0`` is noise; :data:`UNLABELLED_PARTICLE_ID`
+and :data:`CROSSTALK_PARTICLE_ID` are reserved; a ``track_id`` <= 0 is "on no track".
 
-Units, stated once for the whole package:
-
-* lengths and positions: millimetres (``MM``)
-* momenta: GeV/c (``GEV``)
-* charge: elementary charge ``e``
-* magnetic field: tesla (``T``)
-* time: nanoseconds (``NS``)
-
-Particle ids follow TrackML: ``0`` marks a noise hit. Two further reserved values are used
-by TrackNET's own data: :data:`UNLABELLED_PARTICLE_ID` marks a real hit whose origin is not
-known (the background of a semi-synthetic event) and :data:`CROSSTALK_PARTICLE_ID` marks a
-crosstalk hit of the straw tracker. A submission's ``track_id`` of ``0`` (or below) means
-"on no track".
+See ``docs/architecture.md`` (One event model).
 """
 
 from __future__ import annotations

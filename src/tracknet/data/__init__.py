@@ -4,6 +4,8 @@ Pipeline: :func:`event_tracks` (an :class:`~tracknet.events.Event` with truth ->
 :class:`TrackSet`), :class:`TrackFilter` / :func:`drop_repeated_layers`, then
 :class:`TrackDataset` + :func:`make_dataloader` (padded :class:`TrackBatch` es in the
 model frame of a :class:`Normalizer`). Plain numpy and PyTorch; no Lightning here.
+
+See ``docs/training-data.md``.
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
 """On-disk caches of training tracks: parse each event's CSV once, stream the rest.
 
-Two levels, both plain NumPy files, both keyed by content so a stale entry is never used:
+Two content-keyed levels of plain NumPy files: prepared events (one
+:class:`~tracknet.data.tracks.TrackSet` ``.npz`` per event, after :class:`PrepSettings`)
+and datasets (the selected tracks of a train/val split in the model frame, read through a
+memory map). Also :func:`split_events` and :func:`default_cache_root`.
 
-1. **Prepared events** (``<root>/tracks/``): one :class:`~tracknet.data.tracks.TrackSet`
-   ``.npz`` per event: every truth track of the event, ordered along its trajectory,
-   after the preparation settings (:class:`PrepSettings`: blacklists, repeated-layer
-   hits). The file name holds a hash of the event's files (name, size, modification
-   time in ns) and of the preparation settings and format versions, so an edited event
-   or other settings give a new entry and CSV is parsed only for events never seen.
-
-2. **Datasets** (``<root>/datasets/<key>/{train,val}/``): the selected tracks of the
-   training and the validation events (split by event), in the model frame, as flat
-   arrays: ``coords.f32`` (raw float32, ``(n_hits, D)``, opened with ``np.memmap``),
-   ``offsets.npy`` and per-track ``tracks.npz`` (event id, particle id, pT, eta), with a
-   ``manifest.json`` written last. The key hashes the prepared-event entries, the split,
-   the track filter, the coordinates and the normaliser. Building streams one event at a
-   time and appends to the files, and training reads ``coords`` through a memory map, so
-   memory stays bounded when the data does not fit in RAM.
-
-Every file and directory appears complete under its final name or not at all
-(temporary names, then rename); concurrent builders of the same entry both succeed.
+See ``docs/training-data.md`` (Caching) for the layout, keys and atomicity.
 """
 
 from __future__ import annotations

@@ -1,24 +1,11 @@
 """Plain-PyTorch data pipeline: a map-style track dataset, a length-grouping sampler, padding.
 
-Design (why map-style): the sampler runs in the main process and hands each *batch of
-track indices* to exactly one DataLoader worker, so every track is produced exactly once
-per epoch for any ``num_workers``, with no per-worker sharding logic to get wrong. The
-dataset turns a whole index array into a padded :class:`TrackBatch` at once (index
-arithmetic on the flat arrays, no Python loop over tracks or hits), so the DataLoader is
-used with ``batch_size=None`` and :class:`LengthGroupedBatchSampler` as its ``sampler``
-(:func:`make_dataloader` wires this up).
+:class:`TrackDataset` turns a whole array of track indices into a padded
+:class:`TrackBatch` at once; :class:`LengthGroupedBatchSampler` hands each batch of
+indices to one DataLoader worker and shards by rank itself; :func:`make_dataloader` wires
+them up (``batch_size=None``). With Lightning, keep ``use_distributed_sampler=False``.
 
-Distributed training: the sampler shards by rank itself (``rank``/``world_size``, taken
-from ``torch.distributed`` when it is initialised). Tracks of one shuffled permutation,
-shared by all ranks through the seed, are dealt out round-robin, so ranks get disjoint
-sets covering every track once: *no padding duplicates*. Every rank makes the same
-number of batches (batch sizes may then differ by one track) so that collective
-operations stay in step; only when there are fewer tracks than ``world_size`` times the
-batch count can some rank have fewer batches. With Lightning, turn its automatic
-``DistributedSampler`` off (``use_distributed_sampler=False``) and keep this one.
-
-Batches group tracks of similar length (sorted within buckets of ``bucket_batches``
-batches of a random permutation), which keeps padding and wasted GRU steps small.
+See ``docs/training-data.md`` (Caching, Batches).
 """
 
 from __future__ import annotations
@@ -102,7 +89,7 @@ class TrackDataset(Dataset[TrackBatch]):
     (a sequence or 1-d array of ints, as yielded by :class:`LengthGroupedBatchSampler`)
     is the padded batch of those tracks. ``dims`` picks the coordinates the model sees:
     ``(0, 1, 2)`` for x, y, z; ``(0, 1)`` for a straw event (input_dim 2). Coordinates are
-    converted once, at construction, with ``normalizer`` (default 1000 mm -> 1).
+    converted once, at construction, with ``normalizer`` (``Normalizer()`` if None).
 
     :meth:`from_model_arrays` wraps flat arrays already in the model frame (e.g. the
     memory-mapped ``coords`` of :func:`tracknet.data.cache.open_split`) without copying

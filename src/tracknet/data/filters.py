@@ -1,10 +1,9 @@
 """Track selections and transforms on a :class:`~tracknet.data.tracks.TrackSet`, vectorised.
 
-Selections (:class:`TrackFilter`) look at whole tracks: hit count, pT and eta at
-production, the (volume, layer) of the first hit, the transverse distance of the
-production vertex from the beam line, the trajectory-consistency count. Transforms
-(:func:`drop_repeated_layers`) remove hits inside tracks. Every operation works on the
-flat arrays at once; none loops over tracks or hits in Python.
+:class:`TrackFilter` keeps or drops whole tracks; :func:`drop_repeated_layers` removes
+hits inside tracks. Every operation works on the flat arrays at once.
+
+See ``docs/training-data.md`` (Preparation and filters).
 """
 
 from __future__ import annotations

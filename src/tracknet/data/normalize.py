@@ -1,13 +1,9 @@
 """One isotropic coordinate scale between millimetres and the model's frame.
 
-The model sees positions divided by a single constant ``scale_mm`` (default 1000 mm, so a
-TrackML barrel of radius ~1 m maps to about unit size). The same constant multiplies
-predicted centres and radii back to millimetres. Because x, y and z share one scale, a
-sphere in the model frame is a sphere in millimetres: no axis is stretched, unlike a
-per-axis min-max normalisation which turns every predicted sphere into an ellipsoid.
+:class:`Normalizer` divides positions by one constant ``scale_mm`` (no shift, the same
+factor for x, y, z and radii), so a sphere in the model frame is a sphere in mm.
 
-There is deliberately no shift: the origin of both frames is the nominal interaction
-point, so a radius (a length) and a position convert with the same factor.
+See ``docs/training-data.md`` (Normalisation).
 """
 
 from __future__ import annotations

@@ -1,40 +1,11 @@
 """Straw events -> training tracks: each particle's hits ordered along ``x``, one per layer.
 
-A straw track (particle ``particle_id > 0`` of an event) is the sequence of its hits in
-the order the particle crossed the layers. Tracks of the 2D straw model travel along
-``+x`` and cross every layer plane once (the simulator follows a track only while it
-moves forward, :mod:`tracknet.simulation.straw.tracks`), so the order is the order of
-the *global layer* ``volume_id * layers_per_module + layer_id`` (equivalently of ``x``).
-When a particle fired two straws of one layer (possible for steep tracks), only the
-hit with the smaller drift distance (the straw the track passes nearest) is kept.
+:func:`straw_tracks` orders the labelled hits of a
+:class:`~tracknet.simulation.straw.batch.StrawBatch` by global layer, keeps one entry per
+layer crossing (missed layers interpolated) and places hits at the wire or at the
+resolved crossing (:func:`resolved_y`). Noise, crosstalk and unlabelled hits never enter.
 
-One entry per layer crossing
-    A track's sequence holds **one entry per layer** from its first hit's layer to its
-    last hit's layer, so that every step of the model goes exactly one layer further
-    (``x`` of the next entry is the next layer's ``x``). A layer with a hit gives the
-    hit's position (below). A layer the track crossed without a hit (it passed between
-    two straws, about one layer in five, or the straw was inefficient) gives the
-    trajectory's crossing of that layer, interpolated linearly in ``x`` between the
-    points of the hits before and after it (the true closest points ``(tx, ty)`` with
-    ``positions="wire"``, the resolved crossings with ``"resolved"``). The track builder
-    does the same: it feeds the predicted crossing while it looks on, and once it finds
-    the next hit the model re-reads the missed layers interpolated between the two hits
-    (:mod:`tracknet.building.straw`). Without these entries the next hit would lie one,
-    two or three layers ahead at random (after the third layer of a module, 11 cm
-    further), and the t1 circles would have to cover that whole range.
-
-A hit's position
-    ``positions="wire"``: the fired straw's centre ``(x, y)``. ``positions="resolved"``:
-    the crossing of the layer plane by the trajectory, ``y_wire +- drift * sqrt(1 +
-    slope^2)`` (:func:`resolved_y`) on the side of the true trajectory and with its true
-    slope (the momentum at the hit): the left/right ambiguity of the drift circle
-    resolved with the truth, as the builder resolves it by trying both sides. Drifts
-    below ``min_drift_mm`` stay at the wire.
-
-Noise (``particle_id`` 0), crosstalk (-2) and unlabelled (-1) hits are not track hits and
-never enter a training track; they are background that the builder must leave out.
-Everything is vectorised over all hits of a
-:class:`~tracknet.simulation.straw.batch.StrawBatch`.
+See ``docs/training-data.md`` (Straw tracks).
 """
 
 from __future__ import annotations
@@ -120,7 +91,7 @@ def straw_tracks(
 ) -> StrawTracks:
     """The tracks of every labelled particle of ``batch`` with at least ``min_hits`` hits
     after keeping one hit per layer, one entry per layer crossing from the track's
-    first hit to its last (see the module docstring); ``layer_x`` (mm) is the ``x`` of
+    first hit to its last (see ``docs/training-data.md``); ``layer_x`` (mm) is the ``x`` of
     every global layer. ``positions``: ``"wire"`` (a hit's entry is its straw centre) or
     ``"resolved"`` (the left/right ambiguity resolved with the truth: the crossing
     :func:`resolved_y` on the side of the true trajectory, with its true slope; drifts

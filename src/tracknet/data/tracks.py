@@ -1,52 +1,11 @@
 """Events with truth -> training tracks: hits grouped by particle, ordered along the trajectory.
 
-A *track* here is the list of one particle's hits in the order the particle crossed them.
-:func:`event_tracks` builds them for a whole event with array operations only (a sort and
-``np.unique`` over all hits; no Python loop per hit or per particle) and returns a
-:class:`TrackSet`, a compact ragged container that saves to one ``.npz`` file.
+:func:`event_tracks` builds every truth track of an event with array operations only and
+returns a :class:`TrackSet` (ragged, saves to one ``.npz``). Hits are ordered by their
+transverse arc length from the production vertex along a fitted helix, which handles
+loopers and end-cap tracks. Units: coordinates in mm, ``pt`` in GeV, vertex in mm.
 
-Ordering along the trajectory
------------------------------
-Sorting a particle's hits by the distance from the origin is wrong for a *looper* (a
-low-pT particle that curls back and crosses the same layers again, inwards) and fragile
-for end-cap tracks (successive disks at increasing ``|z|`` but nearly equal radius) and
-for secondaries produced away from the origin. Instead every hit gets the **transverse
-arc length** ``s`` (mm) travelled from the particle's production vertex along the helix,
-computed from truth only:
-
-1. In the transverse plane, hit ``i`` of a particle with vertex ``v`` and production
-   momentum ``p0`` is written in the frame of the initial direction: ``u`` along
-   ``p0_T``, ``w`` along its left normal (both mm, relative to ``v``).
-2. A circle through the vertex, tangent to ``p0_T``, has the signed curvature ``k``
-   (1/mm, ``k > 0`` turning left) and satisfies ``k (u^2 + w^2) = 2 w``. ``k`` is fitted
-   per particle by linear least squares over its hits (closed form, sums by
-   ``np.bincount``), so neither the field strength nor its sign nor the charge is
-   assumed.
-3. The turning angle of the hit around the circle centre, measured from the vertex in
-   the direction of motion, is ``psi = atan2(|k| u, 1 - k w)`` in ``(-pi, pi]``; ``psi``
-   grows monotonically along a helix but is only known modulo ``2 pi``.
-4. Whole turns are counted with the longitudinal motion, which is linear in the turning
-   angle on a helix: ``Psi_z = |k| (z - v_z) / cot(theta)``, with ``cot(theta) =
-   p_z / p_T`` averaged between the vertex and the hit (truth momenta). The turning angle
-   is ``Psi = psi + 2 pi n`` with ``n = round((Psi_z - psi) / 2 pi)``. This is used only
-   where the pitch is measurable: ``|cot(theta)| >= Z_UNWRAP_MIN_COT`` at both the vertex
-   and the hit, with equal signs. Elsewhere (a particle moving nearly perpendicular to
-   the beam) whole turns cannot be told apart and the first turn is assumed: ``psi`` is
-   taken in ``[0, 2 pi)``, except that a hit at most ``BEHIND_VERTEX_TOLERANCE_MM`` of
-   arc behind the vertex keeps its small negative angle (a hit on the module where a
-   secondary was produced).
-5. ``s = Psi / |k|`` (mm); for a straight track (``k = 0``) ``s = u``. Ties are broken by
-   the longitudinal progress ``(z - v_z) sign(p0_z)``.
-
-This orders correctly radial barrel tracks, end-cap tracks (``s`` grows with ``|z|``
-although ``r`` barely changes), loopers within their first turn (the inward half has
-``Psi > pi``), and multi-turn loopers whose pitch is measurable. Real TrackML truth has
-a few *particle-id collisions* (hits of two particles under one id); no order is right
-for those. :attr:`TrackSet.backward_steps` counts, per track, the consecutive steps whose
-displacement points against the truth momentum at either end, so such tracks can be
-filtered out (:class:`tracknet.data.filters.TrackFilter` ``consistent_only``).
-
-Units: coordinates in mm, ``pt`` in GeV, ``eta`` dimensionless, vertex in mm.
+See ``docs/training-data.md`` (TrackML tracks: ordering along the trajectory).
 """
 
 from __future__ import annotations
@@ -77,7 +36,7 @@ __all__ = [
 ]
 
 #: Smallest ``|p_z / p_T|`` (at the vertex and at the hit) for which whole turns are
-#: counted from the longitudinal motion (step 4 of the module docstring).
+#: counted from the longitudinal motion (step 4 in ``docs/training-data.md``).
 Z_UNWRAP_MIN_COT = 0.1
 #: How far (mm of transverse arc) a hit may lie *behind* the vertex when whole turns
 #: cannot be counted from z; anything further back is taken as the end of the first turn
@@ -341,8 +300,8 @@ def trajectory_path(
     momentum at each hit; ``particle_index`` ``(n,)`` points into ``vertices`` ``(m, 3)``
     mm and ``momenta0`` ``(m, 3)`` GeV, the production vertex and momentum of each
     particle. The method (a per-particle circle fit through the vertex, the turning angle
-    around it, whole turns counted from z where the pitch allows) is described in the
-    module docstring. Sorting a particle's hits by the result orders them along its
+    around it, whole turns counted from z where the pitch allows) is described in
+    ``docs/training-data.md``. Sorting a particle's hits by the result orders them along its
     trajectory. Pure function; float64 throughout.
     """
     positions = np.asarray(positions, dtype=np.float64)
@@ -407,7 +366,7 @@ def event_tracks(event: Event, *, apply_blacklists: bool = True) -> TrackSet:
     When ``apply_blacklists`` and the event carries ``blacklist_hits`` /
     ``blacklist_particles``, those hits and all hits of those particles are left out too.
     Tracks come in increasing ``particle_id``; coordinates are the measured hit positions
-    (mm), the order uses the truth positions and momenta (see the module docstring).
+    (mm), the order uses the truth positions and momenta (see ``docs/training-data.md``).
 
     Raises :class:`~tracknet.errors.DataError` when the event has no truth or particles
     table, or a hit names a particle that the particles table lacks.

@@ -1,19 +1,11 @@
 """Export the step function of a StepAhead TrackNET checkpoint to ONNX, and check it.
 
-The exported graph is :meth:`tracknet.model.StepAheadTrackNet.step` with an explicit
-state, in the model frame of the checkpoint's normaliser (positions in mm divided by
-``scale_mm``; radii likewise, calibration included)::
+The graph is :meth:`tracknet.model.StepAheadTrackNet.step` with an explicit state (inputs
+``x_t``, ``state``; outputs ``t1_center``, ``t1_radius``, ``t2_center``, ``t2_radius``,
+``new_state``) in the model frame of the checkpoint's normaliser, dynamic batch size.
+:func:`export_onnx` writes it and compares onnxruntime with PyTorch (``atol``).
 
-    inputs:  x_t    (batch, input_dim)              float32  the current hit
-             state  (num_layers, batch, state_size) float32  zeros before the first hit
-    outputs: t1_center (batch, input_dim), t1_radius (batch,),
-             t2_center (batch, input_dim), t2_radius (batch,),
-             new_state (num_layers, batch, state_size)
-
-The batch size is dynamic. :func:`export_onnx` runs the exported file with onnxruntime
-on several batch sizes (tracks of a few steps, so the state is exercised) and compares
-every output with PyTorch; a difference above ``atol`` is an error. ``onnx`` and
-``onnxruntime`` are the optional extra ``tracknet[onnx]``.
+See ``docs/model.md`` (ONNX export) for the shapes; needs the extra ``tracknet[onnx]``.
 """
 
 from __future__ import annotations

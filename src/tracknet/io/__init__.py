@@ -1,4 +1,7 @@
-"""Input and output: TrackML CSV events, submissions and detector descriptions."""
+"""Input and output: TrackML CSV events, submissions and detector descriptions.
+
+See ``docs/architecture.md`` (Input and output).
+"""
 
 from __future__ import annotations
 

@@ -1,33 +1,11 @@
 """Straw events on disk: chunked Parquet files and the dataset record ``tracknet-dataset.json``.
 
-Layout of a straw dataset directory (10,000 events and more are common, so events are
-stored in chunks rather than one file each)::
+:class:`StrawDataset` reads a directory chunk by chunk; :func:`write_straw_dataset` writes
+the chunks and the record (:func:`write_dataset_record`). The reader guarantees the columns, dtypes,
+sort orders and checksums of the record, or raises a one-line
+:class:`~tracknet.errors.DataError` naming the file; writes are atomic and deterministic.
 
-    DIR/tracknet-dataset.json        the record (below)
-    DIR/events-000000.parquet        one row per event:    EVENT_COLUMNS
-    DIR/hits-000000.parquet          one row per hit:      HIT_COLUMNS (hits + truth)
-    DIR/particles-000000.parquet     one row per particle: PARTICLE_COLUMNS
-    DIR/events-000001.parquet ...    the next chunk
-
-Every table carries ``event_id`` and is sorted by it (hits then by ``hit_id``, particles
-by ``particle_id``); the column sets and dtypes are those of
-:mod:`tracknet.simulation.straw.batch`. Reading checks them strictly: a missing or
-extra column, a wrong type, unsorted or repeated ids, a NaN, a particle id without a
-particle, or a file whose SHA-256 differs from the record raise
-:class:`~tracknet.errors.DataError` with one line naming the file.
-
-The record (``tracknet-dataset.json``) holds ``format`` and ``format_version``,
-``kind`` (``straw``, ``synthetic`` or ``semi-synthetic``), ``detector``, ``generator``,
-``seed``, ``parameters`` (everything needed to regenerate the data), ``n_events``,
-``chunks`` (file names and event-id range of each chunk) and ``sha256`` (the checksum
-of every data file). The same record, without ``chunks``, describes TrackML CSV
-directories written by the overlays (:func:`write_dataset_record`).
-
-Determinism: files are written from arrow tables built column by column (no pandas
-index or timestamps), with fixed writer options; the same data gives the same bytes
-with the same pyarrow version (``created_by`` in the Parquet footer names it, and the
-record's ``writer`` field too). All files are written atomically: a chunk's three
-files appear together, the record last.
+See ``docs/architecture.md`` (Input and output) for the layout and the record.
 """
 
 from __future__ import annotations
@@ -308,7 +286,7 @@ def write_straw_dataset(
 class StrawDataset:
     """A straw dataset directory: its record and chunk-wise access to its events.
 
-    ``verify`` (default true) checks each file's SHA-256 against the record before it
+    ``verify`` checks each file's SHA-256 against the record before it
     is parsed.
     """
 

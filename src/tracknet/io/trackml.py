@@ -1,16 +1,10 @@
 """Read and write TrackML-format events and submissions, strictly and fast.
 
-File names are ``event<9 digits>-<part>.csv`` or ``.csv.gz`` with the parts ``hits``,
-``truth``, ``particles``, ``cells``, ``blacklist_hits`` and ``blacklist_particles``.
-Both variants of the particles table are accepted (the Kaggle one, and the CodaLab one
-with an extra ``particle_type`` column), as is a ``detectors.csv`` with or without a
-leading unnamed index column.
+The reader guarantees the columns and dtypes of :mod:`tracknet.events` (ids integers,
+particle ids 64-bit); anything else raises a one-line :class:`tracknet.errors.DataError`
+naming the file, the column and the row. I/O and format checks only; it computes nothing.
 
-Every value is parsed with the dtype of :mod:`tracknet.events` (ids are integers, particle
-ids 64-bit, never floats). Anything wrong raises :class:`tracknet.errors.DataError` whose
-one-line message names the file, the column and, where it applies, the row.
-
-This module only does I/O and format checks; it computes nothing.
+See ``docs/architecture.md`` (Input and output) for file names and accepted variants.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Nothing here imports Lightning; the training module wraps these pieces, and the track
 builder and the ONNX exporter use :class:`StepAheadTrackNet` directly.
+
+See ``docs/model.md``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """StepAhead TrackNET checkpoints: what they hold, how to open them without Lightning.
 
-A checkpoint is a ``torch.save`` dictionary that ``torch.load(path, weights_only=True)``
-opens: tensors and primitives only. Lightning writes the same layout (``state_dict`` and
-``hyper_parameters``); the builder, the exporter and ``tracknet validate`` read it with
-:func:`load_checkpoint`, no Trainer needed.
+A ``torch.save`` dictionary of tensors and primitives (``weights_only=True``) in
+Lightning's layout: ``hyper_parameters["tracknet"]`` (format, kind, model and normaliser
+config, ``meta``) and ``state_dict`` (keys prefixed ``"model."``). :func:`save_checkpoint`
+writes one, :func:`load_checkpoint` opens one into a :class:`LoadedModel`.
 
-* ``hyper_parameters["tracknet"]``: ``{"format": FORMAT_VERSION, "kind": MODEL_KIND,
-  "model": StepAheadTrackNet.config(), "normalizer": Normalizer.config(), "meta": {...}}``
-  where ``meta`` holds plain facts (detector, input dims, training data description).
-* ``state_dict``: the model's parameters, keys prefixed ``"model."``.
+See ``docs/model.md`` (Checkpoints).
 """
 
 from __future__ import annotations

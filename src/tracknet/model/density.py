@@ -1,16 +1,11 @@
 """Hit density of the detector on a voxel grid, and exact hit counts inside spheres.
 
-:class:`DensityMap` answers "how many hits per mm^3 does an event have around this
-point?": a Cartesian voxel grid (cubic voxels of ``voxel_size_mm``) over the bounding box
-of the hits, holding the hit count of each voxel averaged over the events it was built
-from and divided by the voxel volume. Multiplying the density at a sphere's centre by
-the sphere's volume gives the expected number of hits a search in that sphere returns.
+:class:`DensityMap`: hits per mm^3 per event on a grid of cubic voxels, stored as one
+``.npz`` with the keys :data:`DENSITY_MAP_KEYS`; density times a sphere's volume is the
+expected number of hits a search returns. :func:`hits_in_sphere` counts actual hits
+inside spheres of individual radii with a k-d tree.
 
-The file format is one ``.npz`` whose keys are :data:`DENSITY_MAP_KEYS`, written and
-checked from that one tuple.
-
-:func:`hits_in_sphere` counts actual hits inside spheres of individual radii with a k-d
-tree.
+See ``docs/model.md`` (Density map).
 """
 
 from __future__ import annotations
@@ -117,7 +112,7 @@ class DensityMap:
     ) -> DensityMap:
         """Average the hits of several events, each an ``(n_i, 3)`` array of positions in mm.
 
-        The grid spans ``bounds_mm`` (``(low, high)`` corners) or, by default, the bounding
+        The grid spans ``bounds_mm`` (``(low, high)`` corners) or, when None, the bounding
         box of all points; points outside given bounds are not counted.
         """
         voxel = float(voxel_size_mm)

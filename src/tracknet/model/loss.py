@@ -1,31 +1,11 @@
 """The StepAhead TrackNET losses: small spheres that still contain the true hit.
 
-``kind="tracknet"`` (:func:`step_ahead_loss`), the loss of the TrackNET papers. For one
-prediction (centre ``c``, radius ``r``) and the true hit ``y``, all in the model frame
-(mm / scale)::
+``kind="tracknet"`` (:func:`step_ahead_loss`, the papers' ``alpha |c - y| / r + (1 -
+alpha) r**2``) and ``kind="quantile"`` (:func:`quantile_sphere_loss`, an L1 centre term
+plus a pinball radius term, scale-free); each averages t1 and t2 over their masks and
+returns ``t1 + t2_weight * t2`` with its parts.
 
-    term = alpha * |c - y| / r + (1 - alpha) * r**2
-
-The first part pulls the centre onto the hit and lets the radius grow with the
-remaining distance; the second keeps spheres small. Per prediction its minimum lies at
-``r**3 = alpha |c - y| / (2 (1 - alpha))``: the radius grows with the cube root of the
-miss distance, and the balance depends on the unit of length, so ``alpha`` must be
-tuned to the normaliser's scale (tight spheres at 1000 mm per unit need ``alpha`` far
-below the papers' 0.9).
-
-``kind="quantile"`` (:func:`quantile_sphere_loss`), scale-free::
-
-    term = d / unit + pinball_q(d.detach() - r) / unit,   d = |c - y|
-    pinball_q(u) = max(q u, (q - 1) u)
-
-The first part pulls the centre onto the hit (a robust L1-type term); the second makes
-the radius the conditional ``q``-quantile of the miss distance, so that a share ``q``
-of true hits falls inside the spheres wherever the model is sure or unsure. The
-distance is detached in the radius term, so the radius never pushes the centre.
-
-Each of ``t1`` (next hit) and ``t2`` (hit after next) is the mean of its term over the
-positions where its mask is true (0 when there are none); the total is
-``t1 + t2_weight * t2``.
+See ``docs/model.md`` (Losses) for the formulas and their optima.
 """
 
 from __future__ import annotations
@@ -119,10 +99,10 @@ def quantile_sphere_loss(
     t2_weight: float = 1.0,
     unit: float = 1e-3,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The ``quantile`` loss (module docstring): total and parts, like :func:`step_ahead_loss`.
+    """The ``quantile`` loss (``docs/model.md``): total and parts, like :func:`step_ahead_loss`.
 
-    ``unit`` is the length (model units) that counts as 1 in the loss, 1 mm at the default
-    scale; it sets the size of the numbers, not the optimum.
+    ``unit`` is the length (model units) that counts as 1 in the loss; it sets the size of
+    the numbers, not the optimum.
     """
     for name, q in (("q_t1", q_t1), ("q_t2", q_t2)):
         if not 0.0 < q < 1.0:

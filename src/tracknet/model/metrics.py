@@ -1,19 +1,12 @@
 """Quality of the predicted search spheres, for t1 (next hit) and t2 (hit after next).
 
-Per prediction, with centre and radius converted to mm by the
-:class:`~tracknet.data.normalize.Normalizer` (one isotropic scale, so a sphere stays a
-sphere):
+Efficiency, search volume (mm^3), expected hits (from a
+:class:`~tracknet.model.density.DensityMap`) and radius (mm), in mm via the
+:class:`~tracknet.data.normalize.Normalizer`. :class:`StepAheadMetrics` accumulates exact
+sums over batches; :func:`step_ahead_metrics` is the one-batch shortcut; keys are
+:data:`METRIC_NAMES`.
 
-* **efficiency**: the true hit lies inside the sphere, ``|centre - hit| <= radius``;
-* **search volume** (mm^3): ``4/3 pi radius^3``;
-* **expected hits**: density of hits at the centre (hits per mm^3 per event, from a
-  :class:`~tracknet.model.density.DensityMap`) times the search volume, i.e. how many hits
-  a search in this sphere is expected to return in a typical event;
-* **radius** (mm).
-
-Each metric is the mean over the positions where the target exists (the t1 / t2 masks).
-:class:`StepAheadMetrics` accumulates exact sums over batches; :func:`step_ahead_metrics`
-is the one-batch shortcut. The metric keys are defined once here (:data:`METRIC_NAMES`).
+See ``docs/model.md`` (Sphere metrics).
 """
 
 from __future__ import annotations
@@ -139,7 +132,7 @@ def step_ahead_metrics(
     normalizer: Normalizer | None = None,
     density: DensityMap | None = None,
 ) -> dict[str, float]:
-    """The metrics of one batch (see the module docstring)."""
+    """The metrics of one batch (see ``docs/model.md``)."""
     metrics = StepAheadMetrics(normalizer, density)
     metrics.update(pred, targets_t1, targets_t2, mask_t1, mask_t2)
     return metrics.compute()

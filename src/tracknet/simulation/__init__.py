@@ -4,6 +4,8 @@ Pipeline: :mod:`particles` (gun following a real event) -> :mod:`propagation` (h
 in a solenoid, layer crossings, multiple scattering) -> :mod:`response` (module hits,
 efficiency, resolution, noise) -> :mod:`simulate` (the Event). The detector is rebuilt
 from the embedded tables by :mod:`geometry`; :mod:`realism` compares with real events.
+
+See ``docs/simulation.md``.
 """
 
 from __future__ import annotations

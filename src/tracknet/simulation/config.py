@@ -1,24 +1,11 @@
 """Parameters of the TrackML-like detector simulation.
 
-Every field maps to one command-line option of ``tracknet simulate trackml`` (the name
-with ``_`` replaced by ``-``, unit suffixes dropped, see :data:`CLI_OPTIONS`). Defaults
-reproduce the real TrackML events (see ``benchmarks/realism.py``).
+:class:`SimulationConfig`: every field maps to one command-line option of ``tracknet
+simulate trackml`` (the name with ``_`` replaced by ``-``, unit suffixes dropped, see
+:data:`CLI_OPTIONS`); its values reproduce the real TrackML events
+(``benchmarks/realism.py``).
 
-Design decisions:
-
-* ``field_tesla`` must be positive: the particle gun samples transverse momenta, the
-  loopers are bounded by a number of turns and the hit-finding solves helix/cylinder
-  crossings, all of which need a finite radius of curvature. A field-free straight-line
-  detector is not what this simulates.
-* ``noise_fraction`` is the expected fraction of *all* hits that are noise, so it lies in
-  ``[0, 1)``; ``noise_fraction = 0.2`` adds 0.25 noise hits per particle hit.
-* ``max_turns`` bounds every particle to that many transverse turns (2 pi of turning
-  angle). The real TrackML simulation records no hits after a particle starts to curl
-  back (its apex, half a turn for a particle from the beam line), hence the default
-  ``0.5``; larger values let loopers curl back through the layers.
-* ``pt_min_tracked_gev``: particles below it are generated and listed (with ``nhits``
-  0) but not propagated, as observed in the real event (particles below 150 MeV carry
-  almost no hits).
+See ``docs/simulation.md``.
 """
 
 from __future__ import annotations
@@ -71,12 +58,12 @@ class SimulationConfig(Settings):
     Attributes:
         n_particles: particles generated per event, including those that leave no hit
             (the real unlabelled events 1001 and 1003 list 8,915 and 10,261, the
-            full event 1000 12,263; the default gives their hits per event).
+            full event 1000 12,263).
         field_tesla: solenoid field along +z, tesla (> 0).
         pt_min_gev, pt_max_gev: generated transverse-momentum range, GeV; the spectrum
             is the real one (tabulated between 0.1 and 56 GeV) restricted to it.
         eta_max: generated pseudorapidity range ``|eta| <= eta_max``.
-        pt_min_tracked_gev: particles below this pT get no hits (see module doc).
+        pt_min_tracked_gev: particles below this pT get no hits (see ``docs/simulation.md``).
         secondary_fraction: share of particles born in the detector material (their
             vertex and momentum tables come from the real event).
         particles_per_vertex: mean number of primary particles per pile-up vertex.

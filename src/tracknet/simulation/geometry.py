@@ -1,23 +1,10 @@
 """The TrackML detector geometry, rebuilt from the embedded layer and ring tables.
 
-The tables ``data_files/trackml_layers.csv`` and ``data_files/trackml_rings.csv`` were
-derived from the real TrackML ``detectors.csv`` by
-:mod:`tracknet.simulation.make_geometry_table`. From them this module rebuilds every
-module (centre, local axes u / v / w, half sizes, real ``module_id``) and the simple
-surfaces the propagation steps through:
+Rebuilds every module (centre, local axes u / v / w, half sizes, real ``module_id``) from
+``data_files/trackml_layers.csv`` and ``trackml_rings.csv``, and the reference cylinders
+(barrel layers) and planes (end-cap z) the propagation steps through. Units: mm.
 
-* one reference **cylinder** per barrel layer (radius ``r_ref``, the mean module centre
-  radius), active for ``z_min <= z <= z_max``;
-* one reference **plane** per distinct end-cap z (pixel, short-strip and long-strip
-  disks at the same z share one plane), each active on the r ranges of its layers.
-
-Barrel modules are flat, tilted about their axis parallel to z and staggered in radius
-between neighbouring z rings; end-cap modules are trapezoids (narrow side inwards) in
-rings, alternating in z. Module numbering follows the real detector: barrel
-``module_id = iz * n_phi + iphi + 1`` (phi from -pi, z from -z_max); end-cap ids as listed
-per ring in the table.
-
-Units: mm.
+See ``docs/simulation.md`` (Geometry).
 """
 
 from __future__ import annotations

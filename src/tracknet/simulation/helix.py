@@ -1,13 +1,11 @@
 """Helix kernels for a uniform solenoid field along +z: pure functions on arrays.
 
-A track is described at a point by its position ``(x, y, z)`` (mm), the azimuth ``phi``
-of its momentum, ``cot_theta = pz / pT`` and the signed curvature ``rho`` (rad per mm of
-*transverse* path) ``rho = -q * K * B / pT``, with ``K = 0.299792458e-3 GeV / (T mm)``:
-a positive particle turns clockwise seen from +z. The free parameter along the helix
-is the transverse path length ``L`` (mm); the 3D path length is ``L * sqrt(1 + cot^2)``.
+A track at a point is ``(x, y, z)`` (mm), the momentum azimuth ``phi``, ``cot_theta =
+pz / pT`` and the signed curvature ``rho`` (rad per mm of transverse path); the free
+parameter is the transverse path length ``L`` (mm). Written with ``np.sinc`` so that very
+stiff tracks stay exact; the cylinder crossing needs ``rho != 0``.
 
-Everything is written with ``sin(x) / x`` (``np.sinc``) so that it stays exact for very
-stiff tracks; the cylinder crossing needs ``rho != 0`` (a field and a finite pT).
+See ``docs/simulation.md`` (Propagation).
 """
 
 from __future__ import annotations

@@ -1,29 +1,11 @@
 """Tabulate the particle and noise distributions of real TrackML events.
 
-Developer tool, run once; writes ``data_files/trackml_distributions.json``, which the
-simulation reads at run time. Only summaries are stored (quantile tables and
-histograms), never per-particle rows.
+Developer tool, run once; writes ``data_files/trackml_distributions.json`` (quantile
+tables and histograms, never per-particle rows), which the simulation reads at run time::
 
-Inputs:
+    python -m tracknet.simulation.make_distribution_tables PARTICLES.csv HITS.csv TRUTH.csv
 
-* a full particles file (``event000001000-particles.csv``, 12,263 particles): primaries
-  (vertex radius below 1 mm) and secondaries (born in the material), with
-
-  - primaries: |eta|-binned log10(pT) quantiles, eta quantiles, the fraction of positive
-    charge per pT bin, the vertex spread and the number of particles per vertex;
-  - secondaries: their share, a 2D histogram of the vertex (r, z) on quantile-adaptive
-    bins, log10(pT) quantiles, the quantiles of eta and phi of the momentum relative to
-    eta and phi of the vertex position, the positive-charge fraction per pT bin;
-
-* a labelled event with hits and truth over the whole detector (``sample-event1``): the
-  share of noise hits (``particle_id == 0``) per volume.
-
-Usage::
-
-    python -m tracknet.simulation.make_distribution_tables \
-        PARTICLES.csv HITS.csv TRUTH.csv [--out FILE]
-
-Units: mm, GeV.
+See ``docs/simulation.md`` (Particle gun) for what the tables hold.
 """
 
 from __future__ import annotations
@@ -88,7 +70,7 @@ def _robust_sigma(values: np.ndarray) -> float:
 def tabulate_particles(
     particles: pd.DataFrame, n_vr_bins: int = 25, n_vz_bins: int = 20
 ) -> dict[str, Any]:
-    """The particle tables (see module doc) of one real particles frame."""
+    """The particle tables (see ``docs/simulation.md``) of one real particles frame."""
     px, py, pz = (particles[c].to_numpy(dtype=np.float64) for c in ("px", "py", "pz"))
     vx, vy, vz = (particles[c].to_numpy(dtype=np.float64) for c in ("vx", "vy", "vz"))
     q = particles["q"].to_numpy()

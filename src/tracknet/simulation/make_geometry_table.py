@@ -1,24 +1,12 @@
 """Derive the compact TrackML layer and ring tables from the real ``detectors.csv``.
 
-Developer tool, run once; the package itself only reads the tables it writes:
-
-* ``trackml_layers.csv``: one row per (volume, layer): kind (barrel / endcap), technology,
-  reference surface (cylinder radius or disk z), active envelope, barrel module grid
-  (staves in phi, rings in z, staggered radii, tilt), module size, silicon thickness,
-  pitch and the assumed material budget;
-* ``trackml_rings.csv``: one row per end-cap ring: module centre radius, modules in phi,
-  the z offsets of the modules (a repeating pattern), the trapezoid and the real module
-  ids in phi order.
-
-From these two tables :mod:`tracknet.simulation.geometry` rebuilds all 18,728 modules
-(centre, orientation, size, real ``module_id``). This script checks that the rebuilt
-modules match ``detectors.csv`` (centres to 0.01 mm, axes to 1e-4) before writing.
-
-Usage::
+Developer tool, run once; writes ``trackml_layers.csv`` and ``trackml_rings.csv`` after
+checking that :mod:`tracknet.simulation.geometry` rebuilds the modules of
+``detectors.csv`` from them::
 
     python -m tracknet.simulation.make_geometry_table /path/to/detectors.csv [--out DIR]
 
-Units: mm.
+See ``docs/simulation.md`` (Geometry) for the table columns.
 """
 
 from __future__ import annotations

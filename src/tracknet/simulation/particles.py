@@ -1,23 +1,11 @@
 """Particle gun following the real TrackML event: pile-up primaries and secondaries.
 
-The distributions are the embedded tables of ``data_files/trackml_distributions.json``
-(written by :mod:`tracknet.simulation.make_distribution_tables` from the real event
-000001000):
+Samples primaries from pile-up vertices and secondaries born in the material from the
+embedded tables of ``data_files/trackml_distributions.json``; pT and eta ranges are
+applied by exact inverse-CDF sampling. Particle ids: ``vertex_number * 2**32 + rank``
+(primaries share their vertex number); the table is sorted by particle id.
 
-* **primaries** come from pile-up vertices (Gaussian spread in x, y and z, a mean number
-  of particles per vertex); eta from the real eta quantiles, log10(pT) from the real
-  quantiles of its |eta| bin, phi uniform, the charge sign from the real fraction of
-  positive particles in the pT bin;
-* **secondaries** (born in the material) take their vertex (r, z) from the real
-  2D histogram (uniform within a bin, phi uniform), their pT from the real quantiles
-  and their direction relative to the vertex position (eta and phi differences) from
-  the real quantile tables.
-
-Ranges (pT, |eta|) are applied by sampling the truncated distributions exactly (inverse
-CDF between the CDF values of the range ends), not by rejection.
-
-Particle ids: ``vertex_number * 2**32 + rank``; primaries share their vertex number,
-every secondary has its own; the table is sorted by particle id.
+See ``docs/simulation.md`` (Particle gun).
 """
 
 from __future__ import annotations
@@ -59,7 +47,7 @@ _SAMPLED: dict[str, type] = {
 
 @dataclass(frozen=True)
 class ParticleTables:
-    """The embedded particle and noise tables as arrays (see module doc)."""
+    """The embedded particle and noise tables as arrays (see ``docs/simulation.md``)."""
 
     levels: np.ndarray
     primary_eta: np.ndarray

@@ -1,21 +1,11 @@
 """Step all particles at once from surface to surface along helices.
 
-At every step each live particle moves to its nearest crossing among: the reference
-cylinders of the barrel layers, the reference planes of the end-cap disks, the outer
-boundary of the detector (cylinder ``r_world`` and planes ``|z| = z_world``) and the end
-of its turn budget (``max_turns`` transverse turns). A crossing inside the active
-envelope of a layer is recorded (the state on arrival) and the particle is scattered
-there (Highland, the layer's ``x_over_x0`` times ``material_scale`` divided by the
-cosine of the incidence angle). A particle stops when it leaves the detector, has used
-its turns or interacts in a layer (an effective nuclear-interaction rate per radiation
-length; its hit in that layer is kept). The Python loop runs over steps (bounded by the
-number of surfaces and turns), never over particles.
+Each step moves every live particle to its nearest crossing (barrel cylinders, end-cap
+planes, the outer boundary ``r_world`` / ``|z| = z_world``, the end of its turn budget),
+records crossings inside a layer's active envelope and scatters there; the Python loop
+runs over steps, never over particles. No energy loss.
 
-Loopers curl back naturally: a circle meets a cylinder twice per turn, and
-:func:`~tracknet.simulation.helix.cylinder_path_lengths` returns the next crossing
-ahead, whether outwards or inwards.
-
-No energy loss is simulated (|p| is kept through scattering).
+See ``docs/simulation.md`` (Propagation).
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """Compare simulated events with real TrackML events: pure functions on events/tables.
 
-Figures:
+Layer shares and their total-variation distance, hits per event, noise fraction, hits
+per particle and the pT spectrum; :func:`compare_events` pools the simulated events and
+compares them with each real event.
 
-* **layer shares**: the share of an event's hits in each (volume_id, layer_id), and the
-  total-variation distance ``TV = 0.5 * sum |p - q|`` between two such distributions;
-* **hits per event**;
-* **noise fraction**: from truth (``particle_id == 0``) when present, otherwise from the
-  particles table as ``1 - sum(nhits) / n_hits`` (the real unlabelled events come with a
-  particles table whose ``nhits`` count the hits of each particle);
-* **hits per particle**: mean ``nhits`` over all listed particles and over those with at
-  least one hit, and the share of particles without hits;
-* **pT spectrum**: quantiles (10, 50, 90 %) and mean of the particles' pT.
-
-:func:`compare_events` pools the simulated events and compares them with each real event.
+See ``docs/simulation.md`` (The event and reproducibility).
 """
 
 from __future__ import annotations

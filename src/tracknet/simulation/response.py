@@ -1,19 +1,11 @@
 """Detector response: which modules a crossing hits, efficiency, resolution and noise.
 
-* :func:`intersect_modules` turns each layer crossing into module hits. The candidate
-  modules are the neighbours of the crossing point (5 in phi x 4 in z for a barrel
-  layer, 5 in phi per nearby ring for an end-cap disk); the exact intersection of the helix
-  with each candidate's plane is found by Newton's method on the transverse path length
-  (exact in one step for the end-cap planes, which are normal to z), and kept when it
-  lies inside the module (rectangle or trapezoid). Overlapping modules therefore give
-  the double hits of the real detector.
-* :func:`smear_on_modules` moves hits in the module plane by Gaussian errors of
-  ``pitch / sqrt(12)`` along the module's u and v axes (times a scale), clipped to the
-  module: the measured hit stays on its module.
-* :func:`sample_noise` draws noise hits uniformly over the module surfaces, with a
-  share per volume taken from the real event (the strip barrels carry most of it).
+:func:`intersect_modules` (crossings -> module hits, exact helix/plane intersection),
+:func:`smear_on_modules` (Gaussian ``pitch / sqrt(12)`` errors, clipped to the module),
+:func:`sample_noise` (uniform over the module surfaces, real per-volume shares). Pure
+functions: arrays in, arrays out; randomness only from the ``rng`` argument.
 
-Pure functions: arrays in, arrays out; randomness only from the ``rng`` argument.
+See ``docs/simulation.md`` (Response).
 """
 
 from __future__ import annotations
@@ -171,7 +163,7 @@ def _plane_offset(
 
 
 def intersect_modules(crossings: LayerCrossings, geometry: TrackMLGeometry) -> ModuleHits:
-    """The module hits of all crossings (see module doc), in crossing order.
+    """The module hits of all crossings (see ``docs/simulation.md``), in crossing order.
 
     A hit is kept only if it lies on the helix segment of its crossing (between the
     previous and the next surface crossing of the particle), so that a module is not

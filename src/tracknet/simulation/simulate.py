@@ -1,15 +1,11 @@
 """Simulate TrackML-like events: particles -> helices -> module hits -> an :class:`Event`.
 
-``simulate_event(config, event_id, rng)`` generates one event from a given generator;
-``simulate_events(config, n_events, seed)`` yields events whose random streams depend only
-on ``(seed, event_id)``, so an event is the same whatever batch it is generated in.
-``simulate_particles(particles, config, event_id, rng)`` runs the detector on a
-particles table of your own (a particle gun for tests or studies).
+``simulate_event(config, event_id, rng)`` generates one event; ``simulate_events(config,
+n_events, seed)`` yields events whose random streams depend only on ``(seed, event_id)``;
+``simulate_particles(particles, config, event_id, rng)`` runs the detector on a particles
+table of your own.
 
-Hits are ordered by (volume_id, layer_id, module_id) like the real files and numbered
-``hit_id = 1..N``; truth rows follow the hits. Noise hits have ``particle_id`` 0, the
-true position equal to the hit position, zero momentum and zero weight. ``weight`` is
-the TrackML phase-1 hit weight (:func:`tracknet.evaluation.weights.compute_hit_weights`).
+See ``docs/simulation.md`` (The event and reproducibility) for hit order, ids and truth.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Submodules are imported on use, so importing :mod:`tracknet.viz` loads no plotting
 library.
+
+See ``docs/model.md`` (Event displays).
 """
 
 from __future__ import annotations

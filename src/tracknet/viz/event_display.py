@@ -1,13 +1,10 @@
 """Interactive 3D event display (plotly HTML): found, missed and fake tracks.
 
-With a submission, every track and particle of the event is classified by the evaluation
-(:func:`tracknet.evaluation.match_tracks`): *found* (the track that double-majority
-matches a selected particle), *missed* (a selected particle no track finds, drawn through
-its true hits), *fake* (a track whose majority particle holds at most half of its hits),
-*other* (the rest: duplicates and tracks of particles outside the selection). Without a
-submission, the true particles of the selection are drawn. Noise and unassigned hits are
-small grey points. Tracks are drawn as lines through their hits ordered by distance from
-the beam line, which is right for display, not for physics.
+With a submission, tracks and particles are classified by
+:func:`tracknet.evaluation.match_tracks` (found, missed, fake, other); without one, the
+true particles of the selection are drawn. Noise and unassigned hits are grey points.
+
+See ``docs/model.md`` (Event displays).
 """
 
 from __future__ import annotations
@@ -62,7 +59,7 @@ def event_figure(
     *,
     min_track_hits: int = 3,
 ) -> go.Figure:
-    """The plotly figure of ``event`` (see the module docstring)."""
+    """The plotly figure of ``event`` (see ``docs/model.md``, Event displays)."""
     import plotly.graph_objects as go
 
     selection = selection or ParticleSelection()

@@ -1,14 +1,11 @@
 """Event display of the 2D straw tracker: matplotlib PNG, written atomically.
 
-* :func:`draw_geometry`: every straw as a circle (U layers blue-grey, V layers
-  green-grey), on a given axes;
-* :func:`draw_event`: the fired straws filled in the colour of their label (one colour
-  per track; noise grey, crosstalk orange, unlabelled black), the drift circle of each
-  hit, and each track's true closest-approach points joined in order of ``x``;
-* :func:`render_geometry_png`, :func:`render_event_png`: a whole figure to a PNG file.
+:func:`draw_geometry` and :func:`draw_event` draw on a given axes (straws, fired straws
+in their label's colour, drift circles, true closest-approach points);
+:func:`render_geometry_png` and :func:`render_event_png` write a whole figure. Built on
+the Agg canvas directly (no pyplot), so rendering works without a display.
 
-Figures are built with the Agg canvas directly (no pyplot, no global backend state),
-so rendering works on a machine without a display.
+See ``docs/model.md`` (Event displays).
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Interactive 3D view of one track and its predicted search spheres (plotly, HTML only).
 
-:func:`track_figure` draws a track's hits (mm) joined in order, the true next hit of
-every step, and the spheres predicted after each hit for the next hit (t1) and the hit
-after next (t2) as translucent meshes, each kind a legend entry that can be toggled.
-:func:`write_track_html` writes the figure as a self-contained HTML file (or one that
-loads plotly.js from its CDN), atomically. No static image export (it would need a
-browser engine).
+:func:`track_figure` draws a track's hits (mm), the true next hit of every step and the
+t1 / t2 spheres predicted after each hit; :func:`write_track_html` writes it as a
+self-contained HTML file (or one loading plotly.js from its CDN), atomically.
+
+See ``docs/model.md`` (Event displays).
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 Pipeline: :mod:`geometry` (modules, U/V layers, straws) -> :mod:`tracks` (occupancy and
 time in the fill, the track gun, straw crossings) -> :mod:`response` (inefficiency,
-crosstalk, noise, one hit per straw) -> :mod:`simulate` (many events at once, as a flat
-:class:`~tracknet.simulation.straw.batch.StrawBatch` or as
-:class:`~tracknet.events.Event` objects). :mod:`commands` holds the command-line
-functions.
+crosstalk, noise, one hit per straw) -> :mod:`simulate` (a flat
+:class:`~tracknet.simulation.straw.batch.StrawBatch` or :class:`~tracknet.events.Event`
+objects). :mod:`commands` holds the command-line functions.
+
+See ``docs/simulation.md`` (The straw tracker).
 """
 
 from __future__ import annotations

@@ -1,21 +1,11 @@
 """Many straw events as flat column arrays: the fast form of straw data.
 
-Generating, overlaying and storing tens of thousands of straw events per second is not
-possible one :class:`~tracknet.events.Event` (three DataFrames) at a time. A
-:class:`StrawBatch` holds the events of a batch in three flat tables of numpy columns,
-each with an ``event_id`` column:
+A :class:`StrawBatch` holds the ``events`` (:data:`EVENT_COLUMNS`), ``hits``
+(:data:`HIT_COLUMNS`) and ``particles`` (:data:`PARTICLE_COLUMNS`) of many events as numpy
+columns, each with ``event_id``; :meth:`StrawBatch.event`, :meth:`StrawBatch.iter_events`
+and :meth:`StrawBatch.from_events` convert to and from the one event model.
 
-* ``events`` (:data:`EVENT_COLUMNS`): one row per event, sorted by ``event_id``
-  (unique): ``n_tracks`` (tracks generated, with or without hits) and
-  ``time_in_fill_us`` (NaN when the events have no time in the fill);
-* ``hits`` (:data:`HIT_COLUMNS`): one row per hit, sorted by ``(event_id, hit_id)``:
-  the columns of :data:`~tracknet.events.HITS_SCHEMA`, the straw columns ``straw_id``
-  and ``drift_mm`` and the truth columns of :data:`~tracknet.events.TRUTH_SCHEMA`;
-* ``particles`` (:data:`PARTICLE_COLUMNS`): one row per track, sorted by
-  ``(event_id, particle_id)``.
-
-:meth:`StrawBatch.event` and :meth:`StrawBatch.iter_events` turn rows into the one event
-model; :meth:`StrawBatch.from_events` goes the other way.
+See ``docs/simulation.md`` (The event and reproducibility).
 """
 
 from __future__ import annotations
@@ -79,7 +69,7 @@ def _sorted_pairs(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StrawBatch:
-    """Flat tables of a batch of straw events (see the module docstring).
+    """Flat tables of a batch of straw events (see ``docs/simulation.md``).
 
     ``meta`` holds plain facts shared by every event of the batch (``kind`` of data, for
     instance); each event's :attr:`~tracknet.events.Event.meta` gets them together with
@@ -205,7 +195,7 @@ class StrawBatch:
 
     def validate(self, where: str | None = None) -> StrawBatch:
         """Raise :class:`DataError` (one line; ``where`` names the file) when the tables
-        break a rule of the module docstring."""
+        break their columns, dtypes or sort orders (see ``docs/simulation.md``)."""
         for name, schema in _TABLES.items():
             table = getattr(self, name)
             lengths = {len(table[c]) for c in schema}

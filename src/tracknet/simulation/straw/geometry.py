@@ -1,39 +1,11 @@
 """Geometry of a planar straw-tube tracker, modelled in 2D (the Muon g-2 arrangement).
 
-The 2D model
-------------
-The Muon g-2 tracker stations are stacks of modules; each module holds four layers of
-32 straws (radius 2.5 mm, pitch about 6 mm): two *U* layers whose straws lean by +7.5
-degrees from the vertical and two *V* layers leaning by -7.5 degrees, the two layers of
-a pair staggered by half a pitch. Modules sit about 13 cm apart along the direction in
-which the decay positrons travel.
+:class:`StrawGeometry`: modules of U/V layers of straws in the horizontal mid-plane;
+``x`` (mm) is the depth along which tracks travel, ``y`` (mm) the measuring coordinate,
+a straw the circle of ``straw_radius_mm`` about its centre. Identifiers are 0-based
+(module, layer, straw, global layer, ``straw_id``). Degrees only where the name says so.
 
-TrackNET models the tracker in the horizontal mid-plane (vertical coordinate 0):
-
-* ``x`` (mm) is the depth coordinate: the direction along which the modules follow one
-  another and in which tracks travel. Every layer is a line ``x = const``.
-* ``y`` (mm) is the measuring coordinate across the straws of a layer.
-* A straw is the circle of radius ``straw_radius_mm`` around its centre ``(x, y)``,
-  where the straw's wire crosses the mid-plane. (A straw leaning by 7.5 degrees cuts the
-  plane in an ellipse 1/cos(7.5 deg) = 1.009 times wider along ``y``; that is ignored.)
-* The stereo angle cannot be measured in one plane; it is kept as a label of each layer
-  (``layer_views``, ``stereo_angle_deg``) and it shows in the layer's offset across the
-  straws: layer ``l``'s straw ``s`` sits at
-  ``y = (s - (straws_per_layer - 1) / 2 + layer_offset_pitch[l]) * pitch_mm``. The
-  defaults stagger the U pair by half a pitch (0, 0.5) and place the V pair a quarter
-  pitch further (0.25, 0.75), so in the mid-plane the U and V views sample ``y`` at
-  different points, as the crossing stereo views do around the mid-plane.
-* Layer ``l`` of module ``m`` lies at
-  ``x = first_module_x_mm + m * module_spacing_mm + layer_x_mm[l]``.
-
-Identifiers (all 0-based): ``module`` in ``[0, n_modules)``, ``layer`` in
-``[0, layers_per_module)`` within its module, ``straw`` in ``[0, straws_per_layer)``
-within its layer, the *global layer* ``module * layers_per_module + layer`` and the
-global ``straw_id = global_layer * straws_per_layer + straw``. In an
-:class:`~tracknet.events.Event` a straw hit has ``volume_id = module``,
-``layer_id = layer``, ``module_id = straw`` and the extra column ``straw_id``.
-
-Units: millimetres, degrees only where the name says so.
+See ``docs/simulation.md`` (Geometry: the 2D model).
 """
 
 from __future__ import annotations
@@ -58,7 +30,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StrawGeometry:
-    """A planar straw tracker in 2D (see the module docstring for the model).
+    """A planar straw tracker in 2D (see ``docs/simulation.md`` for the model).
 
     Attributes:
         n_modules: modules, one after the other along ``x``.

@@ -1,31 +1,10 @@
 """Detector response of the straw tracker: inefficiency, drift smearing, crosstalk, noise.
 
-Each effect is switched off by its neutral value and tuned by the same number:
+:class:`StrawResponse` holds the settings, each effect off at its neutral value; the
+functions here apply them, together with one hit per straw, as pure functions on flat
+arrays of many events at once; randomness only from ``rng``.
 
-* **inefficiency**: each straw crossed by a track records a hit with probability
-  ``efficiency`` (default 0.98, a typical single-straw efficiency of a gas straw
-  tracker such as g-2's; 1 turns it off);
-* **drift resolution**: the recorded drift distance is the distance of closest approach
-  (DCA) plus Gaussian noise of ``drift_sigma_mm`` (default 0: ``drift_mm`` is the true
-  DCA), clipped to ``[0, straw radius]``;
-* **crosstalk**: when a straw fires, each of its two neighbours in the same layer fires
-  too with probability ``crosstalk`` (default 0.01), independently; a crosstalk hit has
-  the drift distance of the hit that caused it (the induced pulse is simultaneous) and
-  the label :data:`~tracknet.events.CROSSTALK_PARTICLE_ID` (-2);
-* **noise**: every straw of every event fires on its own with probability
-  ``noise_rate`` (default 0.001 per straw and event: about one noise hit in the 1,024
-  straws of the default tracker), with a drift distance uniform in ``[0, radius)`` and
-  the label :data:`~tracknet.events.NOISE_PARTICLE_ID` (0);
-* **one hit per straw** (``single_hit_per_straw``, default on): a straw records one hit
-  per event. When several sources fire the same straw, track hits win over crosstalk
-  and crosstalk over noise; between tracks the smallest drift distance (the earliest
-  signal) wins. Crosstalk comes from the straws that fired after that rule.
-
-The defaults are documented as *realistic* for the study: a few per cent of hits lost,
-about one noise hit per event and crosstalk on about 2% of the fired straws. They are
-not measured values of a particular detector.
-
-Pure functions on flat arrays of many events at once; randomness only from ``rng``.
+See ``docs/simulation.md`` (The straw tracker, Response).
 """
 
 from __future__ import annotations
@@ -64,7 +43,7 @@ PRIORITY_NOISE = 2
 
 @dataclass(frozen=True)
 class StrawResponse(Settings):
-    """Detector effects (see the module docstring); each is off at its neutral value."""
+    """Detector effects (see ``docs/simulation.md``); each is off at its neutral value."""
 
     label: ClassVar[str] = "straw response"
 
@@ -223,7 +202,7 @@ def detector_hits(
     crosstalk of the fired straws, noise; sorted by ``(event, straw_id)``.
 
     Crosstalk and noise rows carry their reserved particle id, their straw centre as
-    ``(tx, ty)`` and zero momentum. ``signal_priority`` (default
+    ``(tx, ty)`` and zero momentum. ``signal_priority`` (None:
     :data:`PRIORITY_TRACK` for every row) lets a caller rank some signal rows first
     (the unchanged background of a semi-synthetic event).
     """

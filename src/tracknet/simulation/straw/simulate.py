@@ -1,30 +1,11 @@
 """Simulate straw-tracker events, many at a time: occupancy -> tracks -> straws -> response.
 
-Random streams and reproducibility
-    Events are generated in blocks of :data:`BLOCK_EVENTS` consecutive event ids (block
-    ``b`` holds ids ``b * BLOCK_EVENTS ...``), all events of a block at once with flat
-    arrays. Block ``b`` of a run with seed ``s`` draws from
-    ``SeedSequence([s, STREAM_TAG, b])``, split into one child stream per step (times,
-    track counts, track parameters, efficiency, drift smearing, crosstalk, noise). An
-    event therefore depends only on ``(config, seed, event_id)``: it is the same whether
-    1 or 10,000 events are generated, whatever the first event id of the run, and
-    switching one detector effect off leaves the tracks and the other effects as they
-    were.
-The event
-    Hits are sorted by ``straw_id`` (the readout order) and numbered ``hit_id = 1..N``.
-    ``x, y`` are the centre of the fired straw (what the detector measures), ``z = 0``,
-    ``volume_id = module``, ``layer_id = layer`` (in its module), ``module_id = straw``
-    (in its layer), plus ``straw_id`` (global) and ``drift_mm`` (the recorded drift
-    distance; without drift smearing the exact distance of closest approach). The truth
-    row of a track hit holds the particle id (1..n_tracks in the event), the
-    trajectory's point of closest approach to the wire as ``tx, ty`` (so
-    ``hypot(tx - x, ty - y)`` is the true drift distance), the momentum there as
-    ``tpx, tpy`` (GeV), ``tz = tpz = 0``, and ``weight = 1 / (labelled hits of the
-    event)``; noise (id 0) and crosstalk (id -2) rows hold the straw centre, zero
-    momentum and weight 0. The particles table has one row per generated track (with or
-    without hits): the entry point ``vx, vy`` (``vz = 0``), the momentum there ``px, py``
-    (``pz = 0``), the charge ``q`` and ``nhits``, its hits in the event.
-    ``meta = {"detector": "straw", "time_in_fill_us": t or None, "n_tracks": n}``.
+Events are generated in blocks of :data:`BLOCK_EVENTS` ids with flat arrays; an event
+depends only on ``(config, seed, event_id)``, and switching one effect off leaves the
+tracks and the other effects unchanged.
+
+See ``docs/simulation.md`` (The straw tracker) for the random streams and the event
+format.
 """
 
 from __future__ import annotations
@@ -164,7 +145,7 @@ def assemble_batch(
 
     ``particles`` holds per-track columns ``event`` (row), ``particle_id``, ``vx``,
     ``vy``, ``px``, ``py``, ``q``, sorted by ``(event, particle_id)``; ``nhits`` is
-    counted from ``hits``. Hit positions, ids, weights follow the module docstring;
+    counted from ``hits``. Hit positions, ids, weights follow ``docs/simulation.md``;
     ``hit_ids`` (one per hit, unique within each event) replaces the numbering, and the
     hits are then re-ordered by ``(event, hit_id)``.
     """

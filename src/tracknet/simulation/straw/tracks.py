@@ -1,36 +1,11 @@
 """Tracks of the 2D straw tracker: occupancy, the track gun and straw crossings.
 
-Occupancy
-    The number of tracks of an event follows :class:`Occupancy`: a Poisson distribution
-    of mean ``A`` truncated to ``[min_tracks, max_tracks]`` (the conditional
-    distribution, not a clip), a fixed number, or a uniform integer. With a time in
-    the fill ``t`` (microseconds) the Poisson mean is ``A(t) = A * exp(-t / tau)``
-    (``tau = 64.4`` us by default, the time-dilated muon lifetime in the g-2 ring):
-    ``A`` is then the rate at the start of the fill, and the decay positrons thin out
-    as the muons decay.
-Track gun
-    A track starts at ``x0 = x_min - entry_gap_mm`` (before the first layer; ``x_min``
-    the tracker's first straw wall), at ``y0`` uniform in the entry range (the straws'
-    extent by default), with direction ``phi0`` (angle to the ``x`` axis) uniform in
-    ``[-angle_max_deg, angle_max_deg]``, momentum ``p`` uniform in
-    ``[p_min_gev, p_max_gev]`` and charge ``q`` (fixed, or +-1 at random).
-Trajectory
-    In a field ``B`` (tesla, along ``+z``, out of the 2D plane) a track is a circle of
-    signed curvature ``kappa = -q * B * 0.299792458e-3 / p`` (1/mm; ``kappa > 0`` turns
-    counter-clockwise, so a positive charge in ``B > 0`` turns clockwise); with
-    ``straight`` or ``B = 0`` it is a line (``kappa = 0``). The direction after an arc
-    length ``s`` is ``phi0 + kappa * s``. A track is followed while it moves forward,
-    ``|phi| <= stop_angle_deg`` (72.5 degrees by default): one crossing per layer, and a
-    low-momentum track that curls away stops there.
-Hits
-    A straw is hit when the trajectory passes within ``straw_radius_mm`` of its centre;
-    the distance of closest approach (DCA, mm) is the drift distance. For every layer
-    the crossing of the plane ``x = X_layer`` is computed in closed form and only the
-    straws within ``r / cos(phi) + margin`` of it are tested (exact DCA to the circle),
-    which is all that can be within reach.
+:class:`Occupancy` (tracks per event, optionally decaying with the time in the fill),
+:class:`TrackGun` (entry point, direction, momentum, charge; circles in the field) and the
+straw crossings (closed-form plane crossings, exact DCA). Pure functions on flat arrays
+of many tracks; randomness only through the ``rng`` arguments.
 
-Everything here is a pure function on flat arrays of many tracks (of many events at
-once); randomness only through the ``rng`` arguments.
+See ``docs/simulation.md`` (Occupancy and time in the fill, Track gun and trajectories).
 """
 
 from __future__ import annotations
@@ -121,7 +96,7 @@ def _from_dict(cls: type[_Settings], data: Mapping[str, Any], what: str) -> _Set
 
 @dataclass(frozen=True)
 class Occupancy:
-    """How many tracks an event holds (see the module docstring).
+    """How many tracks an event holds (see ``docs/simulation.md``).
 
     Attributes:
         distribution: ``"poisson"`` (mean ``mean``, truncated to the range), ``"fixed"``
@@ -245,7 +220,7 @@ def sample_track_counts(
 
 @dataclass(frozen=True)
 class TrackGun:
-    """Randomised tracks entering the tracker (see the module docstring).
+    """Randomised tracks entering the tracker (see ``docs/simulation.md``).
 
     Attributes:
         p_min_gev, p_max_gev: momentum range (uniform), GeV.
@@ -253,8 +228,8 @@ class TrackGun:
             around the ``x`` axis.
         entry_y_min_mm, entry_y_max_mm: entry ``y`` range; ``None``: the straws' extent.
         entry_gap_mm: the entry point lies this far before the first straw wall.
-        charge: ``+1`` (positrons, default), ``-1``, or ``0`` for a random sign.
-        field_tesla: magnetic field along ``+z`` (1.45 T, the g-2 storage ring).
+        charge: ``+1`` (positrons), ``-1``, or ``0`` for a random sign.
+        field_tesla: magnetic field along ``+z``, tesla.
         straight: straight lines whatever the field.
         stop_angle_deg: a track is followed while ``|phi|`` stays below this.
     """
