@@ -117,7 +117,7 @@ def test_overlay_errors_are_one_line(tmp_path: Path, straw_source: Path) -> None
             "--noise-rate",
             "1.5",
         ),
-        "noise rate",
+        "noise_rate must be <= 1.0, got 1.5",
     )
     assert_one_line_error(
         run(

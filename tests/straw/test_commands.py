@@ -66,7 +66,9 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     out = str(tmp_path / "o")
     sim = ("simulate", "straw", "--out", out, "--no-progress")
     assert_one_line_error(run(APP, *sim, "--events", "-1"), "--events")
-    assert_one_line_error(run(APP, *sim, "--events", "5", "--noise-rate", "2"), "noise rate")
+    assert_one_line_error(
+        run(APP, *sim, "--events", "5", "--noise-rate", "2"), "noise_rate must be <= 1.0, got 2"
+    )
     assert_one_line_error(run(APP, *sim, "--events", "5", "--crosstalk", "-0.1"), "crosstalk")
     assert_one_line_error(
         run(APP, *sim, "--events", "5", "--tracks-min", "5", "--tracks-max", "2"), "min tracks"
