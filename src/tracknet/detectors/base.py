@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from abc import ABC
-from typing import ClassVar
+import os
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..evaluation.evaluate import DirectoryEvaluation
+    from ..evaluation.matching import ParticleSelection
 
 __all__ = ["Detector"]
 
@@ -22,3 +29,18 @@ class Detector(ABC):
 
     def __repr__(self) -> str:
         return f"<detector {self.name}>"
+
+    # -- evaluation ------------------------------------------------------------------
+
+    @abstractmethod
+    def evaluate_directory(
+        self,
+        data_dir: str | os.PathLike[str],
+        submission: str | os.PathLike[str] | pd.DataFrame,
+        selection: ParticleSelection | None,
+        *,
+        min_track_hits: int,
+        use_computed_weights: bool = False,
+    ) -> DirectoryEvaluation:
+        """Evaluate every event of the dataset ``data_dir`` that the submission names
+        (the stage behind :func:`tracknet.evaluation.files.evaluate_submission`)."""

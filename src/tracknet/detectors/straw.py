@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from .base import Detector
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..evaluation.evaluate import DirectoryEvaluation
+    from ..evaluation.matching import ParticleSelection
 
 __all__ = ["StrawDetector"]
 
@@ -10,3 +19,21 @@ __all__ = ["StrawDetector"]
 class StrawDetector(Detector):
     name = "straw"
     dims = 2
+
+    def evaluate_directory(
+        self,
+        data_dir: str | os.PathLike[str],
+        submission: str | os.PathLike[str] | pd.DataFrame,
+        selection: ParticleSelection | None,
+        *,
+        min_track_hits: int,
+        use_computed_weights: bool = False,
+    ) -> DirectoryEvaluation:
+        """Mean TrackML score, tracking and straw metrics of all named events at once
+        (:func:`tracknet.evaluation.straw.evaluate_straw_submission`). Straw events carry
+        their hit weights, so ``use_computed_weights`` does not apply."""
+        from ..evaluation.straw import evaluate_straw_submission
+
+        return evaluate_straw_submission(
+            data_dir, submission, selection, min_track_hits=min_track_hits
+        )

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from .base import Detector
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..evaluation.evaluate import DirectoryEvaluation
+    from ..evaluation.matching import ParticleSelection
 
 __all__ = ["TrackMLDetector"]
 
@@ -10,3 +19,24 @@ __all__ = ["TrackMLDetector"]
 class TrackMLDetector(Detector):
     name = "trackml"
     dims = 3
+
+    def evaluate_directory(
+        self,
+        data_dir: str | os.PathLike[str],
+        submission: str | os.PathLike[str] | pd.DataFrame,
+        selection: ParticleSelection | None,
+        *,
+        min_track_hits: int,
+        use_computed_weights: bool = False,
+    ) -> DirectoryEvaluation:
+        """TrackML score and tracking metrics (semi-synthetic ones when the truth holds
+        unlabelled hits): :mod:`tracknet.evaluation.trackml_files`."""
+        from ..evaluation.trackml_files import evaluate_trackml_submission
+
+        return evaluate_trackml_submission(
+            data_dir,
+            submission,
+            selection,
+            min_track_hits=min_track_hits,
+            use_computed_weights=use_computed_weights,
+        )
