@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..augment.library import LibraryCriteria, TrackLibrary
+    from ..augment.writers import OverlayJob
     from ..evaluation.evaluate import DirectoryEvaluation
     from ..evaluation.matching import ParticleSelection
 
@@ -44,3 +46,20 @@ class Detector(ABC):
     ) -> DirectoryEvaluation:
         """Evaluate every event of the dataset ``data_dir`` that the submission names
         (the stage behind :func:`tracknet.evaluation.files.evaluate_submission`)."""
+
+    # -- augmentation ----------------------------------------------------------------
+
+    @abstractmethod
+    def overlay_library_criteria(self) -> LibraryCriteria:
+        """The default criteria of a track library cut from this detector's events."""
+
+    @abstractmethod
+    def track_library(
+        self, source: str | os.PathLike[str], criteria: LibraryCriteria | None
+    ) -> TrackLibrary:
+        """The track library of a labelled source directory of this detector's events
+        (``criteria`` ``None``: the library's own defaults)."""
+
+    @abstractmethod
+    def write_overlay(self, job: OverlayJob) -> dict[str, Any]:
+        """Write an overlay in this detector's event format; return the dataset record."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import Detector
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..augment.library import LibraryCriteria, TrackLibrary
+    from ..augment.writers import OverlayJob
     from ..evaluation.evaluate import DirectoryEvaluation
     from ..evaluation.matching import ParticleSelection
 
@@ -37,3 +39,22 @@ class StrawDetector(Detector):
         return evaluate_straw_submission(
             data_dir, submission, selection, min_track_hits=min_track_hits
         )
+
+    def overlay_library_criteria(self) -> LibraryCriteria:
+        """Library criteria: isolated tracks, one labelled track per source event."""
+        from ..augment.library import LibraryCriteria
+
+        return LibraryCriteria()
+
+    def track_library(
+        self, source: str | os.PathLike[str], criteria: LibraryCriteria | None
+    ) -> TrackLibrary:
+        from ..augment.library import straw_library
+        from ..io.straw import StrawDataset
+
+        return straw_library(StrawDataset.open(source), criteria)
+
+    def write_overlay(self, job: OverlayJob) -> dict[str, Any]:
+        from ..augment.writers import write_straw_overlay
+
+        return write_straw_overlay(job)
