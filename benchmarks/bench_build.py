@@ -40,7 +40,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 
 from _common import SHARED_TRACKML, emit, timed
-from tracknet.building.api import BuildConfig, BuildResult, build_tracks
+from tracknet.building import BuildConfig, BuildResult, build_tracks
 from tracknet.evaluation import ParticleSelection, evaluate_event
 from tracknet.events import Event
 from tracknet.io.trackml import read_event

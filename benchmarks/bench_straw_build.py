@@ -14,6 +14,7 @@ event. Simulation is excluded from the timing.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from _common import emit, timed
@@ -55,12 +56,17 @@ def main() -> int:
                 algorithm, loaded if algorithm == "tracknet" else None, config
             )
             stats: dict[str, int] = {}
-            seconds, _, _ = timed(
-                lambda: build_straw_batch(
-                    batch, straw.geometry, algorithm, None, config, follower=follower, stats=stats
-                ),
-                repeats=1,
+            build = functools.partial(
+                build_straw_batch,
+                batch,
+                straw.geometry,
+                algorithm,
+                None,
+                config,
+                follower=follower,
+                stats=stats,
             )
+            seconds, _, _ = timed(build, repeats=1)
             figures[f"{name}_{algorithm}_events_per_second"] = round(N_EVENTS / seconds)
         figures[f"{name}_hits_per_event"] = round(batch.n_hits / len(batch), 2)
     emit("straw_build", figures)

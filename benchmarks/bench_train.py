@@ -114,7 +114,7 @@ def main() -> int:
         events_dir = tmp / "events"
         start = time.perf_counter()
         simulate_to_directory(
-            simulation_config(sim),
+            simulation_config(sim["config"]),
             events_dir,
             n_events=args.events,
             seed=int(sim["seed"]),
@@ -171,7 +171,10 @@ def main() -> int:
                 "torch": torch.__version__,
                 "cpu_load_1min": round(os.getloadavg()[0], 2),
                 "reference_original_tracks_per_s": REFERENCE_ORIGINAL_TRACKS_PER_S,
-                "reference_note": "stated in issue 5 for the original TrackNET code on this machine; not re-measured here",
+                "reference_note": (
+                    "stated in issue 5 for the original TrackNET code on this machine; "
+                    "not re-measured here"
+                ),
             }
         )
     emit("train", figures)

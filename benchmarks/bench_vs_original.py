@@ -434,7 +434,8 @@ def ours_lightning_module():  # type: ignore[no-untyped-def]
             return obj, f"tracknet.training.{name}"
     return (
         None,
-        "our plain PyTorch training step (DataLoader, forward, loss, backward, Adam); the Lightning path is measured by benchmarks/bench_train.py",
+        "our plain PyTorch training step (DataLoader, forward, loss, backward, Adam); "
+        "the Lightning path is measured by benchmarks/bench_train.py",
     )
 
 

@@ -194,3 +194,13 @@ def test_info_accepts_a_file_in_a_dashed_directory(tmp_path: Path) -> None:
     result = run_cli("info", str(directory / "event000000009-hits.csv"), "--json")
     assert result.returncode == 0, result.stderr
     assert '"event_id": 9' in result.stdout
+
+
+def test_every_command_is_registered_once_in_help_order() -> None:
+    from tracknet import cli
+    from tracknet.training.__main__ import app as training_app
+
+    assert [c.name for c in cli.app.registered_commands] == list(cli.HELP_ORDER)
+    assert [g.name for g in cli.app.registered_groups] == ["simulate"]
+    training = [c.name for c in training_app.registered_commands]
+    assert training == ["train", "validate", "density", "export"]

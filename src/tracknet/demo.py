@@ -47,7 +47,7 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the main job into ``out_dir`` and return its summary (also ``summary.json``)."""
-    from .building.api import build_directory
+    from .building.directory import build_directory
     from .training.config import compose_config
     from .training.train import train
     from .viz.event_display import write_event_display

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tracknet.building.api import BuildConfig, build_directory, build_event, parse_event_list
+from tracknet.building import BuildConfig, build_directory, build_event, parse_event_list
 from tracknet.building.seeding import SeedStage
 from tracknet.errors import CheckpointError, ConfigError, DataError
 from tracknet.evaluation.report import read_build_meta

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracknet.building.api import BuildConfig, build_tracks
+from tracknet.building import BuildConfig, build_tracks
 from tracknet.building.baseline import (
     HelixExtender,
     HelixState,

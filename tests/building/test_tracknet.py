@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tracknet.building.api import BuildConfig, build_event, build_tracks
+from tracknet.building import BuildConfig, build_event, build_tracks
 from tracknet.building.calibration import calibrate_radius_scale, normalised_distances
 from tracknet.evaluation import ParticleSelection, evaluate_event
 from tracknet.events import Event

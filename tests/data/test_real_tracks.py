@@ -66,7 +66,7 @@ def test_ez01_path_increases_and_fast_tracks_have_short_steps() -> None:
 
 
 def test_full_detector_sample_endcap_tracks_progress_in_z() -> None:
-    event, tracks = _load("sample-event1", "event000000001")
+    _, tracks = _load("sample-event1", "event000000001")
     fast = TrackFilter(min_pt=1.0, min_hits=3, primaries_only=True, consistent_only=True).mask(
         tracks
     )

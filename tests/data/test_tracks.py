@@ -191,7 +191,7 @@ def test_events_without_truth_or_particles_are_refused() -> None:
         event_tracks(event.with_parts(truth=None))
     with pytest.raises(DataError, match="no particles"):
         event_tracks(event.with_parts(particles=None))
-    with pytest.raises(DataError, match="particle_id 1000 .* not in the particles table"):
+    with pytest.raises(DataError, match=r"particle_id 1000 .* not in the particles table"):
         event_tracks(event.with_parts(particles=event.particles.iloc[1:]))
 
 

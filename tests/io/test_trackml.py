@@ -78,7 +78,7 @@ def test_truth_is_reordered_to_hits(tmp_path: Path) -> None:
     prefix = _write(tmp_path)
     truth_file = Path(f"{prefix}-truth.csv")
     lines = truth_file.read_text().splitlines()
-    truth_file.write_text("\n".join([lines[0]] + lines[1:][::-1]) + "\n")
+    truth_file.write_text("\n".join([lines[0], *lines[1:][::-1]]) + "\n")
     back = read_event(prefix)
     assert np.array_equal(back.truth.hit_id.to_numpy(), back.hits.hit_id.to_numpy())
 

@@ -6,15 +6,16 @@ from pathlib import Path
 
 from tests.straw.helpers import assert_one_line_error, make_app, run
 from tracknet.io.straw import StrawDataset, read_dataset_record
-from tracknet.simulation.straw.commands import display_straw, straw
+from tracknet.simulation.straw.commands import straw
+from tracknet.viz.commands import display_straw
 
 APP = make_app(simulate_straw=straw, display_straw=display_straw)
 
 
 def test_simulate_straw_writes_a_dataset(tmp_path: Path) -> None:
     out = tmp_path / "straw"
-    code, text = run(APP, "simulate", "straw", "--out", str(out), "--events", "300", "--seed", "5", "--tracks-mean", "3",
-                     "--tracks-max", "6", "--noise-rate", "0.002", "--crosstalk", "0.05", "--time-in-fill", "30",
+    code, text = run(APP, "simulate", "straw", "--out", str(out), "--events", "300", "--seed", "5", "--tracks-mean", "3",  # noqa: E501
+                     "--tracks-max", "6", "--noise-rate", "0.002", "--crosstalk", "0.05", "--time-in-fill", "30",  # noqa: E501
                      "--events-per-chunk", "128", "--no-progress")  # fmt: skip
     assert code == 0, text
     record = read_dataset_record(out)

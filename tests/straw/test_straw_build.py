@@ -408,7 +408,7 @@ def test_cli_refuses_a_3d_checkpoint_on_straw_data(straw_dir: Path, tmp_path: Pa
 
 @pytest.mark.slow
 def test_experiment_straw_trains_a_2d_model_that_builds(straw_dir: Path, tmp_path: Path) -> None:
-    from tracknet.building.api import build_directory
+    from tracknet.building.directory import build_directory
     from tracknet.model.checkpoint import load_checkpoint
     from tracknet.training.config import compose_config
     from tracknet.training.train import train

@@ -1,4 +1,4 @@
-"""Command-line function of the overlays (registered in :mod:`tracknet.cli` as ``overlay``)."""
+"""The ``tracknet overlay`` command; :func:`register` adds it to the ``tracknet`` app."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import typer
 
 from tracknet.errors import ConfigError
 
-__all__ = ["overlay"]
+__all__ = ["overlay", "register"]
 
 
 def overlay(
     source: Path = typer.Option(
         ...,
         "--source",
-        help="Labelled events to take isolated tracks from (straw dataset or TrackML directory with truth).",
+        help="Labelled events to take isolated tracks from "
+        "(straw dataset or TrackML directory with truth).",
     ),
     out: Path = typer.Option(
         ...,
@@ -59,12 +60,14 @@ def overlay(
     max_source_tracks: int | None = typer.Option(
         None,
         "--max-source-tracks",
-        help="Library: source events with at most this many labelled tracks [default: 1 for straw, no limit for TrackML].",
+        help="Library: source events with at most this many labelled tracks "
+        "[default: 1 for straw, no limit for TrackML].",
     ),
     max_other_hits: int | None = typer.Option(
         None,
         "--max-other-hits",
-        help="Library: source events with at most this many noise/crosstalk/unlabelled hits [default: no limit].",
+        help="Library: source events with at most this many noise/crosstalk/unlabelled hits "
+        "[default: no limit].",
     ),
     events_per_chunk: int = typer.Option(
         10_000, "--events-per-chunk", help="Straw: events per Parquet chunk."
@@ -75,7 +78,7 @@ def overlay(
 
     Works for straw datasets (written as Parquet) and TrackML directories (written as
     TrackML CSV); the kind is detected from --source.
-    """
+    """  # noqa: E501
     from tracknet.augment.library import LibraryCriteria
     from tracknet.augment.run import overlay_to_directory, source_detector
 
@@ -95,8 +98,8 @@ def overlay(
         max_abs_eta=max_eta,
     )
     record = overlay_to_directory(
-        source, out, n_events=events, tracks_per_event=tracks_per_event, seed=seed, background=background,
-        noise_rate=noise_rate, crosstalk=crosstalk, with_singles=with_singles, first_event_id=first_event_id,
+        source, out, n_events=events, tracks_per_event=tracks_per_event, seed=seed, background=background,  # noqa: E501
+        noise_rate=noise_rate, crosstalk=crosstalk, with_singles=with_singles, first_event_id=first_event_id,  # noqa: E501
         criteria=criteria, events_per_chunk=events_per_chunk, progress=progress,
     )  # fmt: skip
     library = record["parameters"]["library"]
@@ -104,3 +107,8 @@ def overlay(
         f"wrote {record['n_events']} {record['kind']} {record['detector']} events to {out} "
         f"(library: {library['n_tracks']} tracks from {source})"
     )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``overlay`` to ``app``."""
+    app.command("overlay")(overlay)

@@ -11,9 +11,13 @@ Pipeline, per event and per seeding stage (each stage on the hits earlier stages
   seed, holes bridged by the t2 sphere;
 * :mod:`~tracknet.building.selection`: candidates become tracks, each hit on at most one.
 
-:mod:`~tracknet.building.api` runs it all (:func:`build_event`, :func:`build_directory`,
-:class:`BuildConfig`); :mod:`~tracknet.building.commands` holds the ``tracknet build``
-command; :mod:`~tracknet.building.calibration` finds a model's ``radius_scale``;
+:mod:`~tracknet.building.settings` holds :class:`BuildConfig`;
+:mod:`~tracknet.building.pipeline` runs it all for one event (:func:`build_event`);
+:mod:`~tracknet.building.directory` is the one directory driver (:func:`build_directory`)
+for every detector, each through its :class:`~tracknet.building.backend.BuildBackend`
+(:mod:`~tracknet.building.trackml`, :mod:`~tracknet.building.straw`);
+:mod:`~tracknet.building.commands` holds the ``tracknet build`` command;
+:mod:`~tracknet.building.calibration` finds a model's ``radius_scale``;
 :mod:`~tracknet.building.geometry` reads layer surfaces and the envelope off the hits.
 """
 
@@ -25,18 +29,9 @@ from typing import Any
 # Public names and the module that defines each; imported on first use, so that
 # ``tracknet build --help`` (and the CLI as a whole) does not pay for torch at start-up.
 _EXPORTS: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "ALGORITHMS",
-            "BuildConfig",
-            "BuildResult",
-            "DirectoryBuild",
-            "build_directory",
-            "build_event",
-            "build_tracks",
-        ),
-        "api",
-    ),
+    **dict.fromkeys(("ALGORITHMS", "BuildConfig"), "settings"),
+    **dict.fromkeys(("BuildResult", "build_event", "build_tracks", "make_extender"), "pipeline"),
+    **dict.fromkeys(("DirectoryBuild", "build_directory", "parse_event_list"), "directory"),
     "HelixExtender": "baseline",
     **dict.fromkeys(
         (
@@ -95,6 +90,8 @@ __all__ = [
     "extend_seeds",
     "find_seeds",
     "layer_keys",
+    "make_extender",
     "normalised_distances",
+    "parse_event_list",
     "select_tracks",
 ]

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -55,6 +55,7 @@ import torch
 from ..data.normalize import Normalizer
 from ..errors import ConfigError
 from ..model.step_ahead import StepAheadTrackNet
+from ..schema import Settings, setting
 from .geometry import Envelope
 from .search import HitIndex, Neighbours
 
@@ -65,6 +66,7 @@ __all__ = [
     "Spheres",
     "TrackNetExtender",
     "extend_seeds",
+    "workers_problem",
 ]
 
 
@@ -89,7 +91,8 @@ class Extender(Protocol):
     """What the extension loop needs from a track follower (state is opaque to it)."""
 
     def start(self, seed_positions: np.ndarray, seed_layers: np.ndarray) -> tuple[Any, Spheres]:
-        """State and spheres after reading seeds: positions ``(S, m, 3)`` mm, layer keys ``(S, m)``."""
+        """State and spheres after reading seeds: positions ``(S, m, 3)`` mm, layer keys
+        ``(S, m)``."""
         ...
 
     def advance(
@@ -130,7 +133,8 @@ class TrackNetExtender:
     ) -> None:
         if model.input_dim != 3:
             raise ConfigError(
-                f"the track builder needs a model of (x, y, z) hits (input_dim 3), got input_dim {model.input_dim}"
+                "the track builder needs a model of (x, y, z) hits (input_dim 3), "
+                f"got input_dim {model.input_dim}"
             )
         if not (
             isinstance(radius_scale, (int, float))
@@ -194,8 +198,8 @@ class TrackNetExtender:
         n, m = seed_positions.shape[:2]
         if n == 0:
             empty = np.zeros((0, 3))
-            hidden = self.model.initial_hidden(0, device=self._device)
-            return hidden, Spheres(empty, np.zeros(0), empty.copy(), np.zeros(0))
+            initial = self.model.initial_hidden(0, device=self._device)
+            return initial, Spheres(empty, np.zeros(0), empty.copy(), np.zeros(0))
         x = self._to_model(seed_positions)
         hidden: torch.Tensor | None = None
         spheres: Spheres | None = None
@@ -227,7 +231,7 @@ class TrackNetExtender:
             hidden = hidden.clone()
             hidden[:, rows] = h2
             spheres = Spheres(*(a.copy() for a in spheres))
-            for field_now, field_new in zip(spheres, second):
+            for field_now, field_new in zip(spheres, second, strict=True):
                 field_now[holes] = field_new
         return hidden, spheres
 
@@ -235,8 +239,13 @@ class TrackNetExtender:
 # --------------------------------------------------------------------------- loop
 
 
+def workers_problem(value: int) -> str | None:
+    """What is wrong with a ``workers`` value (k-d tree threads: -1 or a positive count)."""
+    return None if value == -1 or value > 0 else "must be a positive integer or -1"
+
+
 @dataclass(frozen=True)
-class ExtensionConfig:
+class ExtensionConfig(Settings):
     """Settings of the extension loop (see the module docstring).
 
     ``beam_width``: live candidates kept per seed; ``max_branches``: hits one candidate may
@@ -246,16 +255,18 @@ class ExtensionConfig:
     hits are dropped at once; ``workers``: k-d tree query threads (-1: all cores).
     """
 
-    beam_width: int = 3
-    max_branches: int = 2
-    max_misses: int = 1
-    miss_penalty: float = 0.5
-    max_hits: int = 30
-    min_hits: int = 4
+    label: ClassVar[str] = "extension"
+
+    beam_width: int = setting(3, low=1)
+    max_branches: int = setting(2, low=1)
+    max_misses: int = setting(1, low=0)
+    miss_penalty: float = setting(0.5, low=0)
+    max_hits: int = setting(30, low=2)
+    min_hits: int = setting(4, low=1)
     skip_branches: bool = True
-    skip_above: float = 0.3
+    skip_above: float = setting(0.3, low=0)
     merge_paths: bool = True
-    workers: int = -1
+    workers: int = setting(-1, check=workers_problem)
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,7 +300,8 @@ class Candidates:
     def mean_cost(self) -> np.ndarray:
         """Cost per hit added beyond the seed (0 for a bare seed)."""
         added = np.maximum(self.n_hits - self.n_seed_hits, 1)
-        return self.cost / added
+        mean: np.ndarray = self.cost / added
+        return mean
 
 
 def _first_ranks(sorted_groups: np.ndarray) -> np.ndarray:
@@ -465,7 +477,7 @@ def extend_seeds(
         stats.update(counters)
     if not done:
         return Candidates.empty(width, m)
-    parts = list(zip(*done))
+    parts = list(zip(*done, strict=True))
     return Candidates(
         paths=np.concatenate(parts[0]),
         n_hits=np.concatenate(parts[1]),

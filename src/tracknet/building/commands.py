@@ -1,6 +1,6 @@
 """The ``tracknet build`` command, as a plain typer-compatible function.
 
-Registered in :mod:`tracknet.cli` with ``app.command("build")(build)``. Input errors
+Added to the ``tracknet`` app by :func:`register` (from :mod:`tracknet.cli`). Input errors
 (unknown algorithm, a checkpoint of another model, a directory without hits, unknown
 event ids, a bad ``--config``) raise :class:`~tracknet.errors.TrackNetError`, which the
 CLI prints as one line ``error: ...`` with exit status 2; the submission file is only
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from ..errors import ConfigError
 
-__all__ = ["build"]
+__all__ = ["build", "register"]
 
 
 def build(
@@ -45,7 +44,10 @@ def build(
     config: Path | None = typer.Option(
         None,
         "--config",
-        help="JSON object of build settings to override (tracknet.building.BuildConfig; StrawBuildConfig for straw data).",
+        help=(
+            "JSON object of build settings to override "
+            "(tracknet.building.BuildConfig; StrawBuildConfig for straw data)."
+        ),
     ),
     threads: int | None = typer.Option(
         None, "--threads", help="PyTorch CPU threads (default: PyTorch's choice)."
@@ -59,7 +61,9 @@ def build(
 
     Every hit of every event is written once; hits on no track get track_id 0.
     """
-    from .api import ALGORITHMS, BuildConfig, build_directory, parse_event_list
+    from ..detectors import detector_of
+    from .directory import build_directory, parse_event_list
+    from .settings import ALGORITHMS
 
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown --algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
@@ -69,16 +73,8 @@ def build(
         import torch
 
         torch.set_num_threads(threads)
-    from ..io.straw import is_straw_dataset
-
-    if is_straw_dataset(data_dir):
-        from .straw import StrawBuildConfig
-
-        settings: Any = (
-            StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
-        )
-    else:
-        settings = BuildConfig.from_json(config) if config is not None else BuildConfig()
+    config_type = detector_of(data_dir).build_backend().config_type
+    settings = config_type.from_json(config) if config is not None else config_type()
     result = build_directory(
         data_dir,
         out,
@@ -107,3 +103,8 @@ def build(
             f"wrote {result.n_tracks} tracks ({algorithm}) for {result.n_events} event(s), "
             f"{result.seconds_per_event:.2f} s per event, to {result.path}"
         )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``build`` to ``app``."""
+    app.command("build")(build)

@@ -49,15 +49,14 @@ lexicographic order, so seeding is deterministic.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
 from .geometry import LayerSurfaces, layer_keys
 from .search import HitIndex
+from .stages import DEFAULT_SEED_STAGES, SEED_KINDS, LayerId, SeedStage
 
 __all__ = [
     "DEFAULT_SEED_STAGES",
@@ -69,9 +68,6 @@ __all__ = [
     "find_seeds",
 ]
 
-SEED_KINDS: tuple[str, ...] = ("single", "pair", "triplet")
-LayerId = tuple[int, int]
-
 #: pT [GeV] = PT_PER_TESLA_METRE * B [T] * R [m].
 PT_PER_TESLA_METRE = 0.299792458
 
@@ -79,192 +75,6 @@ PT_PER_TESLA_METRE = 0.299792458
 def curvature_from_pt(pt_gev: float, field_tesla: float) -> float:
     """The curvature (1/mm) of a track of transverse momentum ``pt_gev`` in ``field_tesla``."""
     return PT_PER_TESLA_METRE * field_tesla / (1000.0 * pt_gev)
-
-
-def _layers(name: str, value: Any) -> tuple[LayerId, ...]:
-    if value is None:
-        return ()
-    out: list[LayerId] = []
-    try:
-        for pair in value:
-            volume, layer = (int(v) for v in pair)
-            if volume < 0 or layer < 0:
-                raise ValueError
-            out.append((volume, layer))
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"seed stage {name} must be a list of (volume_id, layer_id) pairs of integers >= 0, got {value!r}"
-        ) from None
-    return tuple(out)
-
-
-def _optional_positive(name: str, value: Any, *, allow_zero: bool = False) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"seed stage {name} must be a finite number or null, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(
-            f"seed stage {name} must be {'>=' if allow_zero else '>'} 0, got {value!r}"
-        )
-    return float(value)
-
-
-@dataclass(frozen=True)
-class SeedStage:
-    """Where seed hits lie and which seeds pass (see the module docstring).
-
-    ``first``, ``second``, ``third``: ``(volume_id, layer_id)`` lists for the seed's first,
-    second and third hit. Lengths in mm, angles in rad, momenta in GeV. ``min_hits``, when
-    set, replaces the builder's minimum track length for tracks of this stage (seeds
-    without the vertex cuts are less pure, so their tracks may be asked to be longer).
-    """
-
-    kind: str = "triplet"
-    first: tuple[LayerId, ...] = ((8, 2),)
-    second: tuple[LayerId, ...] = ((8, 4),)
-    third: tuple[LayerId, ...] = ((8, 6),)
-    min_delta_r_mm: float = 1.0
-    max_delta_phi: float = 0.2
-    max_z0_mm: float | None = 100.0
-    min_pt_gev: float | None = 0.5
-    max_triplet_distance_mm: float = 10.0
-    max_third_hits: int = 2
-    max_theta_change: float | None = 0.01
-    max_d0_mm: float | None = 2.0
-    beamline: bool = True
-    min_hits: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in SEED_KINDS:
-            raise ConfigError(
-                f"seed stage kind must be one of {list(SEED_KINDS)}, got {self.kind!r}"
-            )
-        for name in ("first", "second", "third"):
-            object.__setattr__(self, name, _layers(name, getattr(self, name)))
-        if not self.first:
-            raise ConfigError("seed stage first must name at least one (volume_id, layer_id)")
-        if self.kind in ("pair", "triplet") and not self.second:
-            raise ConfigError(f"a {self.kind} seed stage needs second layers")
-        if self.kind == "triplet" and not self.third:
-            raise ConfigError("a triplet seed stage needs third layers")
-        delta_r = _optional_positive("min_delta_r_mm", self.min_delta_r_mm, allow_zero=True)
-        if delta_r is None:
-            raise ConfigError("seed stage min_delta_r_mm must be a number >= 0")
-        object.__setattr__(self, "min_delta_r_mm", delta_r)
-        dphi = _optional_positive("max_delta_phi", self.max_delta_phi)
-        if dphi is None or dphi > math.pi:
-            raise ConfigError(
-                f"seed stage max_delta_phi must be in (0, pi], got {self.max_delta_phi!r}"
-            )
-        object.__setattr__(self, "max_delta_phi", dphi)
-        distance = _optional_positive("max_triplet_distance_mm", self.max_triplet_distance_mm)
-        if distance is None:
-            raise ConfigError("seed stage max_triplet_distance_mm must be a number > 0")
-        object.__setattr__(self, "max_triplet_distance_mm", distance)
-        if (
-            isinstance(self.max_third_hits, bool)
-            or not isinstance(self.max_third_hits, int)
-            or self.max_third_hits < 1
-        ):
-            raise ConfigError(
-                f"seed stage max_third_hits must be an integer >= 1, got {self.max_third_hits!r}"
-            )
-        for name in ("max_z0_mm", "min_pt_gev", "max_theta_change", "max_d0_mm"):
-            object.__setattr__(self, name, _optional_positive(name, getattr(self, name)))
-        if not isinstance(self.beamline, bool):
-            raise ConfigError(f"seed stage beamline must be true or false, got {self.beamline!r}")
-        if self.min_hits is not None and (
-            isinstance(self.min_hits, bool)
-            or not isinstance(self.min_hits, int)
-            or self.min_hits < 1
-        ):
-            raise ConfigError(
-                f"seed stage min_hits must be an integer >= 1 or null, got {self.min_hits!r}"
-            )
-
-    @property
-    def n_hits(self) -> int:
-        """Hits per seed: 1, 2 or 3."""
-        return SEED_KINDS.index(self.kind) + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (layer lists as lists of lists), for JSON and configs."""
-        out = asdict(self)
-        for name in ("first", "second", "third"):
-            out[name] = [list(p) for p in getattr(self, name)]
-        return out
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> SeedStage:
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"a seed stage must be a mapping of options, got {values!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown seed stage option(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        return cls(**dict(values))
-
-
-#: Pixel layers of the TrackML detector, from the beam outwards: barrel (volume 8) layers
-#: 2, 4, 6, 8 at r = 32, 72, 116, 172 mm; end-cap disks (volume 7 at z < 0, volume 9 at
-#: z > 0) at |z| = 600, 700, 820, 960, 1100, 1300, 1500 mm (layers 14..2 of volume 7,
-#: 2..14 of volume 9).
-_DISKS = (((7, 14), (9, 2)), ((7, 12), (9, 4)), ((7, 10), (9, 6)), ((7, 8), (9, 8)))
-
-#: Default seeding for TrackML-like detectors, as triplets of the pixel layers.
-#: Stage 1 seeds tracks that start in the innermost barrel layer (most primaries; at large
-#: |eta| the later hits lie on the first end-cap disks). Stage 2 runs on the hits that
-#: stage 1 left unassigned and seeds tracks starting one layer further out (a missed
-#: first hit, a particle produced between layers, a forward track starting on a disk).
-#: Stage 3 seeds what is left from the last pixel and the strip barrel layers without
-#: assuming a track from the beam line (a straight continuation in the transverse plane,
-#: a wide z0 window, no d0 cut): secondaries produced in the detector, pT >= 1 GeV.
-#: The triplet cuts hold the true triplets of primaries (simulated full event: 99% have
-#: an (r, z) angle change below 0.004 rad in stage 1 and 0.007 in stage 2, and d0 below
-#: 0.6 and 1.5 mm; the real barrel samples agree) while removing a third of the fakes.
-#: Later stages seed among fewer, less pure hits (noise and the leftovers of earlier
-#: stages), so their tracks must be longer: 5 hits in stage 2, 6 in stage 3 (on the real
-#: barrel samples this removes nearly all fakes of those stages, which are 4-hit tracks).
-DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
-    SeedStage(
-        kind="triplet",
-        first=((8, 2),),
-        second=((8, 4), *_DISKS[0], *_DISKS[1]),
-        third=((8, 6), *_DISKS[0], *_DISKS[1], *_DISKS[2]),
-        max_theta_change=0.005,
-        max_d0_mm=1.0,
-    ),
-    SeedStage(
-        kind="triplet",
-        first=((8, 2), (8, 4), *_DISKS[0], *_DISKS[1]),
-        second=((8, 6), (8, 8), *_DISKS[1], *_DISKS[2]),
-        third=((8, 8), (13, 2), *_DISKS[2], *_DISKS[3]),
-        # Tighter than the first stage's window would need: in a full event this stage
-        # makes three seeds in four; these cuts drop a third of them and no found track
-        # (simulated full events and the event1000-barrel samples).
-        max_third_hits=1,
-        max_theta_change=0.004,
-        max_d0_mm=1.0,
-        min_hits=5,
-    ),
-    SeedStage(
-        kind="triplet",
-        first=((8, 8), (13, 2), (13, 4)),
-        second=((13, 2), (13, 4), (13, 6)),
-        third=((13, 4), (13, 6), (13, 8)),
-        max_delta_phi=0.03,
-        max_z0_mm=500.0,
-        min_pt_gev=1.0,
-        max_third_hits=1,
-        max_theta_change=0.007,
-        max_d0_mm=None,
-        beamline=False,
-        min_hits=6,
-    ),
-)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -402,7 +212,8 @@ def _d0(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     line = np.abs(a[:, 0] * direction[:, 1] - a[:, 1] * direction[:, 0]) / np.where(
         norm > 0, norm, 1.0
     )
-    return np.where(ok, circle, line)
+    d0: np.ndarray = np.where(ok, circle, line)
+    return d0
 
 
 def _members(keys: np.ndarray, layers: Iterable[LayerId], available: np.ndarray) -> np.ndarray:

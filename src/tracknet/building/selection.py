@@ -32,64 +32,35 @@ are numbered ``1, 2, ...`` in quality order.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..events import UNASSIGNED_TRACK_ID
+from ..schema import Settings, setting
 from .builder import Candidates
 from .fit import FitQuality
 
 __all__ = ["Selection", "SelectionConfig", "candidate_order", "select_tracks"]
 
 
+def _fraction(value: float) -> str | None:
+    return "must be in [0, 1)" if value >= 1.0 else None
+
+
 @dataclass(frozen=True)
-class SelectionConfig:
+class SelectionConfig(Settings):
     """Quality cuts and conflict resolution (see the module docstring)."""
 
-    min_hits: int = 4
-    max_shared_fraction: float = 0.5
-    max_mean_cost: float | None = None
-    max_fit_rms_mm: float | None = None
-    max_chi2_z: float | None = None
+    label: ClassVar[str] = "selection"
 
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.min_hits, bool)
-            or not isinstance(self.min_hits, int)
-            or self.min_hits < 1
-        ):
-            raise ConfigError(f"selection min_hits must be an integer >= 1, got {self.min_hits!r}")
-        fraction = self.max_shared_fraction
-        if (
-            isinstance(fraction, bool)
-            or not isinstance(fraction, (int, float))
-            or not 0.0 <= fraction < 1.0
-        ):
-            raise ConfigError(f"selection max_shared_fraction must be in [0, 1), got {fraction!r}")
-        cost = self.max_mean_cost
-        if cost is not None and (
-            isinstance(cost, bool)
-            or not isinstance(cost, (int, float))
-            or not (math.isfinite(cost) and cost > 0)
-        ):
-            raise ConfigError(f"selection max_mean_cost must be a number > 0 or null, got {cost!r}")
-        rms = self.max_fit_rms_mm
-        if rms is not None and (
-            isinstance(rms, bool)
-            or not isinstance(rms, (int, float))
-            or not (math.isfinite(rms) and rms > 0)
-        ):
-            raise ConfigError(f"selection max_fit_rms_mm must be a number > 0 or null, got {rms!r}")
-        chi2 = self.max_chi2_z
-        if chi2 is not None and (
-            isinstance(chi2, bool)
-            or not isinstance(chi2, (int, float))
-            or not (math.isfinite(chi2) and chi2 > 0)
-        ):
-            raise ConfigError(f"selection max_chi2_z must be a number > 0 or null, got {chi2!r}")
+    min_hits: int = setting(4, low=1)
+    max_shared_fraction: float = setting(0.5, low=0, check=_fraction)
+    max_mean_cost: float | None = setting(None, low=0, open_low=True)
+    max_fit_rms_mm: float | None = setting(None, low=0, open_low=True)
+    max_chi2_z: float | None = setting(None, low=0, open_low=True)
 
 
 @dataclass(frozen=True, eq=False)

@@ -97,7 +97,8 @@ class PrepSettings:
     def __post_init__(self) -> None:
         if self.repeated_layer_keep not in REPEATED_LAYER_KEEP:
             raise ConfigError(
-                f"repeated_layer_keep must be one of {list(REPEATED_LAYER_KEEP)}, got {self.repeated_layer_keep!r}"
+                f"repeated_layer_keep must be one of {list(REPEATED_LAYER_KEEP)}, "
+                f"got {self.repeated_layer_keep!r}"
             )
 
     def config(self) -> dict[str, Any]:
@@ -185,10 +186,11 @@ def split_events(
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
     if min_val_events < 0:
         raise ConfigError(f"data.min_val_events must be >= 0, got {min_val_events}")
-    n_val = max(int(round(val_fraction * n)), int(min_val_events))
+    n_val = max(round(val_fraction * n), int(min_val_events))
     if n_val > 0 and n - n_val < 1:
         raise DataError(
-            f"{n} event(s) cannot be split into training and validation events by event; need at least {n_val + 1}"
+            f"{n} event(s) cannot be split into training and validation events by event; "
+            f"need at least {n_val + 1}"
         )
     perm = np.random.default_rng(int(seed)).permutation(n)
     val = sorted(ids[i] for i in perm[:n_val])
@@ -251,7 +253,8 @@ class _SplitWriter:
         self.directory = directory
         directory.mkdir(parents=True)
         self.n_dims = n_dims
-        self._coords = open(directory / "coords.f32", "wb")
+        self._coords = directory / "coords.f32"
+        self._coords.write_bytes(b"")
         self._offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
         self._per_track: dict[str, list[np.ndarray]] = {
             "event_id": [],
@@ -263,7 +266,8 @@ class _SplitWriter:
         self.n_tracks = 0
 
     def add(self, coords: np.ndarray, tracks: TrackSet) -> None:
-        self._coords.write(np.ascontiguousarray(coords, dtype=np.float32).tobytes())
+        with self._coords.open("ab") as handle:
+            handle.write(np.ascontiguousarray(coords, dtype=np.float32).tobytes())
         self._offsets.append(tracks.offsets[1:] + self.n_hits)
         for name, values in self._per_track.items():
             values.append(np.asarray(getattr(tracks, name)))
@@ -271,7 +275,6 @@ class _SplitWriter:
         self.n_tracks += tracks.n_tracks
 
     def close(self) -> dict[str, int]:
-        self._coords.close()
         np.save(self.directory / "offsets.npy", np.concatenate(self._offsets))
         np.savez(
             self.directory / "tracks.npz",
@@ -349,7 +352,10 @@ def build_dataset(
 
 
 def open_split(directory: str | os.PathLike[str], split: str) -> FlatTracks:
-    """The tracks of ``split`` (``"train"`` or ``"val"``) of a built dataset, ``coords`` memory-mapped."""
+    """The tracks of ``split`` (``"train"`` or ``"val"``) of a built dataset.
+
+    ``coords`` is memory-mapped.
+    """
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
     root = Path(directory)

@@ -69,7 +69,8 @@ class TrackBatch(NamedTuple):
 
 
 def pad_tracks(coords: np.ndarray, offsets: np.ndarray, index: np.ndarray) -> TrackBatch:
-    """Pad the tracks ``index`` of flat ``coords`` ``(N, D)`` / ``offsets`` into a :class:`TrackBatch`.
+    """Pad the tracks ``index`` of flat ``coords`` ``(N, D)`` / ``offsets`` into a
+    :class:`TrackBatch`.
 
     Vectorised: one boolean ``(B, T + 2)`` validity grid selects the source rows, and the
     t1/t2 targets are the same padded array shifted by one and two steps.
@@ -145,7 +146,8 @@ class TrackDataset(Dataset[TrackBatch]):
         dims = tuple(int(d) for d in dims)
         if coords.ndim != 2 or coords.shape[1] != len(dims):
             raise ConfigError(
-                f"coords of shape {tuple(coords.shape)} do not hold the {len(dims)} coordinates {dims}"
+                f"coords of shape {tuple(coords.shape)} do not hold "
+                f"the {len(dims)} coordinates {dims}"
             )
         if (
             offsets.ndim != 1
@@ -291,7 +293,8 @@ def make_dataloader(
         batch_size=None,
         sampler=sampler,
         num_workers=num_workers,
-        collate_fn=_identity,
+        # torch types collate_fn for batched loading; with batch_size=None it gets one sample.
+        collate_fn=_identity,  # type: ignore[arg-type]
         pin_memory=pin_memory,
         persistent_workers=persistent_workers and num_workers > 0,
     )

@@ -51,23 +51,23 @@ class Normalizer:
     # Points and radii are both lengths: one factor for both.
     def to_model(self, points_mm: ArrayT) -> ArrayT:
         """Positions in mm -> model frame (any shape; every component divided by the scale)."""
-        return points_mm / self.scale_mm  # type: ignore[return-value]
+        return points_mm / self.scale_mm
 
     def to_mm(self, points_model: ArrayT) -> ArrayT:
         """Positions in the model frame -> mm."""
-        return points_model * self.scale_mm  # type: ignore[return-value]
+        return points_model * self.scale_mm
 
     def radius_to_model(self, radius_mm: ArrayT) -> ArrayT:
         """A length (sphere radius, distance) in mm -> model frame."""
-        return radius_mm / self.scale_mm  # type: ignore[return-value]
+        return radius_mm / self.scale_mm
 
     def radius_to_mm(self, radius_model: ArrayT) -> ArrayT:
         """A length (sphere radius, distance) in the model frame -> mm."""
-        return radius_model * self.scale_mm  # type: ignore[return-value]
+        return radius_model * self.scale_mm
 
     def volume_to_mm3(self, volume_model: ArrayT) -> ArrayT:
         """A volume in model units cubed -> mm^3."""
-        return volume_model * self.scale_mm**3  # type: ignore[return-value]
+        return volume_model * self.scale_mm**3
 
     def config(self) -> dict[str, float]:
         """Primitives only, for checkpoints and configs."""

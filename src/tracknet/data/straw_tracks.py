@@ -106,7 +106,8 @@ def resolved_y(
     below ``min_drift_mm`` is not resolved: the wire itself (within ``min_drift_mm`` of
     either side), so that a wrong side can never cost more than that."""
     off = np.where(drift >= min_drift_mm, drift, 0.0) * np.sqrt(1.0 + slope * slope)
-    return y_wire + side * off
+    crossing: np.ndarray = y_wire + side * off
+    return crossing
 
 
 def straw_tracks(
@@ -122,7 +123,8 @@ def straw_tracks(
     first hit to its last (see the module docstring); ``layer_x`` (mm) is the ``x`` of
     every global layer. ``positions``: ``"wire"`` (a hit's entry is its straw centre) or
     ``"resolved"`` (the left/right ambiguity resolved with the truth: the crossing
-    :func:`resolved_y` on the side of the true trajectory, with its true slope; drifts below ``min_drift_mm`` stay at the wire)."""
+    :func:`resolved_y` on the side of the true trajectory, with its true slope; drifts
+    below ``min_drift_mm`` stay at the wire)."""
     if positions not in POSITIONS:
         raise ValueError(f"positions must be one of {list(POSITIONS)}, got {positions!r}")
     layer_x = np.asarray(layer_x, dtype=np.float64)

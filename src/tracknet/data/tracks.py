@@ -52,7 +52,7 @@ Units: coordinates in mm, ``pt`` in GeV, ``eta`` dimensionless, vertex in mm.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -249,7 +249,10 @@ class TrackSet:
         return self.take(index)
 
     def select_hits(self, keep: np.ndarray) -> TrackSet:
-        """Keep the hits where ``keep`` (bool, ``(n_hits,)``) is true; tracks left empty are dropped."""
+        """Keep the hits where ``keep`` (bool, ``(n_hits,)``) is true.
+
+        Tracks left empty are dropped.
+        """
         keep = np.asarray(keep, dtype=bool)
         if keep.shape != (self.n_hits,):
             raise DataError(f"hit mask has shape {keep.shape}, expected ({self.n_hits},)")
@@ -280,13 +283,18 @@ class TrackSet:
 
     # ------------------------------------------------------------------ storage
     def save(self, path: str | os.PathLike[str], *, compress: bool = False) -> Path:
-        """Write one ``.npz`` file atomically (keys: the field names, ``offsets``, ``format_version``)."""
+        """Write one ``.npz`` file atomically.
+
+        Keys: the field names, ``offsets``, ``format_version``.
+        """
         path = Path(path)
         arrays = self.arrays()
         arrays[_VERSION] = np.array(TRACKSET_FORMAT_VERSION, dtype=np.int64)
         assert set(arrays) == set(_NPZ_KEYS)
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            (np.savez_compressed if compress else np.savez)(handle, **arrays)
+            # Typed as Callable[..., None]: the stubs would match **arrays to allow_pickle.
+            savez: Callable[..., None] = np.savez_compressed if compress else np.savez
+            savez(handle, **arrays)
         return path
 
     @classmethod
@@ -302,7 +310,8 @@ class TrackSet:
                 version = int(data[_VERSION])
                 if version != TRACKSET_FORMAT_VERSION:
                     raise DataError(
-                        f"track set format version {version}, this code reads {TRACKSET_FORMAT_VERSION}",
+                        f"track set format version {version}, "
+                        f"this code reads {TRACKSET_FORMAT_VERSION}",
                         file=str(path),
                     )
                 arrays = {key: data[key] for key in _NPZ_KEYS if key != _VERSION}
@@ -379,14 +388,16 @@ def trajectory_path(
     behind = psi < -BEHIND_VERTEX_TOLERANCE_MM * abs_k  # more than the tolerance of arc behind
     turns = np.where(pitch_known & np.isfinite(turns_z), turns_z, behind.astype(np.float64))
     turning_angle = psi + 2.0 * np.pi * turns
-    return np.where(k == 0.0, u, turning_angle / np.where(k == 0.0, 1.0, abs_k))
+    arc: np.ndarray = np.where(k == 0.0, u, turning_angle / np.where(k == 0.0, 1.0, abs_k))
+    return arc
 
 
 # --------------------------------------------------------------------------- events
 
 
 def _column(frame: Any, name: str, dtype: type) -> np.ndarray:
-    return frame[name].to_numpy(dtype=dtype)
+    values: np.ndarray = frame[name].to_numpy(dtype=dtype)
+    return values
 
 
 def event_tracks(event: Event, *, apply_blacklists: bool = True) -> TrackSet:
@@ -437,7 +448,8 @@ def event_tracks(event: Event, *, apply_blacklists: bool = True) -> TrackSet:
     if not found.all():
         bad = int(np.flatnonzero(~found)[0])
         raise DataError(
-            f"{where}: particle_id {hit_pid[bad]} of hit {hit_id[sel[bad]]} is not in the particles table"
+            f"{where}: particle_id {hit_pid[bad]} of hit {hit_id[sel[bad]]} "
+            "is not in the particles table"
         )
 
     # Group: one track per distinct particle, in increasing particle id.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from abc import ABC, abstractmethod
+from abc import ABC
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from ..augment.library import LibraryCriteria, TrackLibrary
     from ..augment.writers import OverlayJob
+    from ..building.backend import BuildBackend
     from ..evaluation.evaluate import DirectoryEvaluation
     from ..evaluation.matching import ParticleSelection
 
@@ -32,9 +33,12 @@ class Detector(ABC):
     def __repr__(self) -> str:
         return f"<detector {self.name}>"
 
-    # -- evaluation ------------------------------------------------------------------
+    # ------------------------------------------------------------------ building
+    def build_backend(self) -> BuildBackend:
+        """Track building of this detector's datasets (see :mod:`tracknet.building.backend`)."""
+        raise NotImplementedError(f"{self.name}: no track building")
 
-    @abstractmethod
+    # ------------------------------------------------------------------ evaluation
     def evaluate_directory(
         self,
         data_dir: str | os.PathLike[str],
@@ -46,20 +50,21 @@ class Detector(ABC):
     ) -> DirectoryEvaluation:
         """Evaluate every event of the dataset ``data_dir`` that the submission names
         (the stage behind :func:`tracknet.evaluation.files.evaluate_submission`)."""
+        raise NotImplementedError(f"{self.name}: no evaluation")
 
-    # -- augmentation ----------------------------------------------------------------
-
-    @abstractmethod
+    # ------------------------------------------------------------------ augmentation
     def overlay_library_criteria(self) -> LibraryCriteria:
         """The default criteria of a track library cut from this detector's events."""
+        raise NotImplementedError(f"{self.name}: no overlays")
 
-    @abstractmethod
     def track_library(
         self, source: str | os.PathLike[str], criteria: LibraryCriteria | None
     ) -> TrackLibrary:
         """The track library of a labelled source directory of this detector's events
         (``criteria`` ``None``: the library's own defaults)."""
+        raise NotImplementedError(f"{self.name}: no overlays")
 
-    @abstractmethod
     def write_overlay(self, job: OverlayJob) -> dict[str, Any]:
-        """Write an overlay in this detector's event format; return the dataset record."""
+        """Write an overlay in this detector's event format; return the dataset record
+        (see :mod:`tracknet.augment.writers`)."""
+        raise NotImplementedError(f"{self.name}: no overlays")

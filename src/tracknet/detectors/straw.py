@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from ..augment.library import LibraryCriteria, TrackLibrary
     from ..augment.writers import OverlayJob
+    from ..building.backend import BuildBackend
     from ..evaluation.evaluate import DirectoryEvaluation
     from ..evaluation.matching import ParticleSelection
 
@@ -22,6 +23,33 @@ class StrawDetector(Detector):
     name = "straw"
     dims = 2
 
+    # ------------------------------------------------------------------ building
+    def build_backend(self) -> BuildBackend:
+        """Track building of this detector's datasets (:mod:`tracknet.building.straw.backend`)."""
+        from ..building.straw.backend import StrawBuildBackend
+
+        return StrawBuildBackend()
+
+    # ------------------------------------------------------------------ training
+    def simulation_cache(self) -> Any:
+        """The cache of simulated straw training events."""
+        from ..training.simulation_cache import STRAW_EVENTS
+
+        return STRAW_EVENTS
+
+    def data_module(self, settings: Any, *, progress: bool = True) -> Any:
+        """The training data module of these ``data`` settings (straw datasets)."""
+        from ..io.straw import is_straw_dataset
+        from ..training.straw_data import StrawDataModule
+
+        return StrawDataModule(
+            settings,
+            progress=progress,
+            simulation=self.simulation_cache(),
+            is_dataset=is_straw_dataset,
+        )
+
+    # ------------------------------------------------------------------ evaluation
     def evaluate_directory(
         self,
         data_dir: str | os.PathLike[str],
@@ -40,6 +68,7 @@ class StrawDetector(Detector):
             data_dir, submission, selection, min_track_hits=min_track_hits
         )
 
+    # ------------------------------------------------------------------ augmentation
     def overlay_library_criteria(self) -> LibraryCriteria:
         """Library criteria: isolated tracks, one labelled track per source event."""
         from ..augment.library import LibraryCriteria

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from ..augment.library import LibraryCriteria, TrackLibrary
     from ..augment.writers import OverlayJob
+    from ..building.backend import BuildBackend
     from ..evaluation.evaluate import DirectoryEvaluation
     from ..evaluation.matching import ParticleSelection
 
@@ -22,6 +23,27 @@ class TrackMLDetector(Detector):
     name = "trackml"
     dims = 3
 
+    # ------------------------------------------------------------------ building
+    def build_backend(self) -> BuildBackend:
+        """Track building of this detector's datasets (:mod:`tracknet.building.trackml`)."""
+        from ..building.trackml import TrackMLBuildBackend
+
+        return TrackMLBuildBackend()
+
+    # ------------------------------------------------------------------ training
+    def simulation_cache(self) -> Any:
+        """The cache of simulated TrackML-like training events."""
+        from ..training.simulation_cache import TRACKML_EVENTS
+
+        return TRACKML_EVENTS
+
+    def data_module(self, settings: Any, *, progress: bool = True) -> Any:
+        """The training data module of these ``data`` settings (TrackML CSV events)."""
+        from ..training.datamodule import TrackDataModule
+
+        return TrackDataModule(settings, progress=progress, simulation=self.simulation_cache())
+
+    # ------------------------------------------------------------------ evaluation
     def evaluate_directory(
         self,
         data_dir: str | os.PathLike[str],
@@ -43,6 +65,7 @@ class TrackMLDetector(Detector):
             use_computed_weights=use_computed_weights,
         )
 
+    # ------------------------------------------------------------------ augmentation
     def overlay_library_criteria(self) -> LibraryCriteria:
         """Library criteria: every track of at least 5 hits (a TrackML event holds
         thousands of particles: no per-event limit)."""

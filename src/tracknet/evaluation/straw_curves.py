@@ -29,22 +29,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
 from ..errors import ConfigError
 from . import names
-
-
-def typer_option(flag: str, help_text: str, default: Any = ...) -> Any:
-    """A typer option (keeps the command's signature readable)."""
-    return typer.Option(default, flag, help=help_text)
-
 
 __all__ = [
     "CURVE_METRICS",
     "StrawCurveSettings",
     "straw_curves",
-    "straw_curves_command",
     "write_straw_curves",
 ]
 
@@ -232,67 +224,3 @@ def write_straw_curves(result: dict[str, Any], out_dir: str | os.PathLike[str]) 
             written.append(path)
     written.append(write_json_atomic(out / "straw_curves.json", result))
     return written
-
-
-def _numbers(text: str, kind: type, what: str) -> tuple[Any, ...]:
-    try:
-        values = tuple(kind(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"{what} must name at least one value")
-    return values
-
-
-def straw_curves_command(
-    checkpoint: Path = typer_option(
-        "--checkpoint", "2D straw TrackNET checkpoint (tracknet train experiment=straw)."
-    ),
-    out: Path = typer_option(
-        "--out", "Output directory: straw_curves.json and one PNG per metric and axis."
-    ),
-    events: int = typer_option("--events", "Simulated events per point of each curve.", 2000),
-    seed: int = typer_option(
-        "--seed",
-        "Seed; point i of curve c (0: occupancy, 1: time) uses the seed sequence (seed, c, i).",
-        0,
-    ),
-    occupancies: str = typer_option(
-        "--occupancies", "Tracks per event of the occupancy curve.", "1,2,3,4,5,6,7,8,9,10"
-    ),
-    times: str = typer_option(
-        "--times", "Times in fill (us) of the time curve.", "0,25,50,75,100,150,200,300"
-    ),
-    tracks_at_t0: float = typer_option(
-        "--tracks-at-t0", "Mean tracks per event at t = 0 for the time curve.", 8.0
-    ),
-    config: Path | None = typer_option(
-        "--config", "JSON object of straw build settings to override.", None
-    ),
-    progress: bool = typer_option("--progress/--no-progress", "Show a progress bar.", True),
-) -> None:
-    """Straw tracking metrics of TrackNET and the baseline against occupancy and time in fill (JSON + PNG)."""
-    import typer
-    from tqdm.auto import tqdm
-
-    from ..building.straw import StrawBuildConfig
-    from ..model.checkpoint import load_checkpoint
-
-    settings = StrawCurveSettings(
-        n_events=events,
-        seed=seed,
-        occupancies=_numbers(occupancies, int, "--occupancies"),
-        times_us=_numbers(times, float, "--times"),
-        tracks_at_t0=float(tracks_at_t0),
-        max_tracks=max(16, max(_numbers(occupancies, int, "--occupancies"))),
-    )
-    build_config = StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
-    loaded = load_checkpoint(checkpoint)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory")
-    total = len(settings.occupancies) + len(settings.times_us)
-    with tqdm(total=total, desc="straw curves", unit="point", disable=not progress) as bar:
-        result = straw_curves(loaded, settings, build_config, progress=bar.update)
-    result["checkpoint"] = str(checkpoint)
-    written = write_straw_curves(result, out)
-    typer.echo(f"wrote {len(written)} files ({total} points x 2 algorithms) to {out}")

@@ -67,8 +67,8 @@ def require_onnx() -> tuple[Any, Any]:
         ort = importlib.import_module("onnxruntime")
     except ImportError as exc:
         raise ConfigError(
-            f"ONNX export needs the optional packages onnx and onnxruntime ({exc.name} is missing): "
-            "pip install 'tracknet[onnx]'"
+            "ONNX export needs the optional packages onnx and onnxruntime "
+            f"({exc.name} is missing): pip install 'tracknet[onnx]'"
         ) from None
     return onnx, ort
 
@@ -134,7 +134,8 @@ def _trace_to_onnx(
     with warnings.catch_warnings():
         # The tracer notes that shape checks become constants, and the TorchScript-based
         # exporter announces its deprecation: neither concerns this fixed-rank step graph.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # torch.jit re-exports TracerWarning without listing it in its __all__.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)

@@ -7,7 +7,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_paths(
-    paths: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...],
+    paths: Sequence[str | os.PathLike[str]],
 ) -> Iterator[tuple[Path, ...]]:
     """Like :func:`atomic_path` for several files that belong together.
 
@@ -61,7 +61,7 @@ def atomic_paths(
             final.parent.mkdir(parents=True, exist_ok=True)
             temps.append(_temp_sibling(final))
         yield tuple(temps)
-        for tmp, final in zip(temps, finals):
+        for tmp, final in zip(temps, finals, strict=True):
             os.replace(tmp, final)
     finally:
         for tmp in temps:

@@ -165,7 +165,8 @@ def read_dataset_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise DataError(f"not a {FORMAT} record (field 'format')", file=str(path))
     if record.get("format_version") != FORMAT_VERSION:
         raise DataError(
-            f"unsupported format_version {record.get('format_version')!r} (this reader knows {FORMAT_VERSION})",
+            f"unsupported format_version {record.get('format_version')!r} "
+            f"(this reader knows {FORMAT_VERSION})",
             file=str(path),
         )
     for key, kind in (
@@ -206,7 +207,8 @@ def source_kind(directory: str | os.PathLike[str]) -> str:
     if list_events(root):
         return "trackml"
     raise DataError(
-        "neither a straw dataset (tracknet-dataset.json) nor TrackML events (event<9 digits>-hits.csv)",
+        "neither a straw dataset (tracknet-dataset.json) "
+        "nor TrackML events (event<9 digits>-hits.csv)",
         file=str(root),
     )
 
@@ -234,7 +236,7 @@ def write_straw_dataset(
     seed: int | None,
     generator: str,
     extra: Mapping[str, Any] | None = None,
-    on_chunk: Callable[[StrawBatch], None] | None = None,
+    on_chunk: Callable[[StrawBatch], object] | None = None,
     extra_files: Callable[[], Iterable[str]] | None = None,
 ) -> Path:
     """Write each batch as one chunk into ``directory``, then the record; return its path.
@@ -244,6 +246,7 @@ def write_straw_dataset(
     files of an earlier, longer run are removed at the end. ``extra_files``, called once
     every chunk is written, may write more files into ``directory`` and returns their
     names: they are checksummed in the record too (an overlay's provenance table).
+    ``on_chunk`` is called with each batch once written (its return value is ignored).
     """
     if kind not in KINDS:
         raise DataError(f"dataset kind must be one of {list(KINDS)}, got {kind!r}")
@@ -262,7 +265,7 @@ def write_straw_dataset(
             raise DataError("chunks must hold increasing event ids")
         names = _chunk_names(index)
         with atomic_paths([root / n for n in names.values()]) as temps:
-            for (table, _), tmp in zip(names.items(), temps):
+            for table, tmp in zip(names, temps, strict=True):
                 pq.write_table(_arrow_table(batch, table), tmp, **_PARQUET_OPTIONS)
         ids = batch.events["event_id"]
         chunks.append(

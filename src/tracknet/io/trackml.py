@@ -130,7 +130,7 @@ def list_events(directory: str | os.PathLike[str]) -> list[Path]:
 def _header(path: Path) -> list[str]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
             line = handle.readline()
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise DataError(f"cannot read file: {exc}", file=str(path)) from None
@@ -161,7 +161,8 @@ def _locate_bad_value(path: Path, column: str, dtype: np.dtype) -> DataError:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         return DataError(
-            f"expected {'an integer' if dtype.kind == 'i' else 'a number'}, found {raw.iloc[row]!r}",
+            f"expected {'an integer' if dtype.kind == 'i' else 'a number'}, "
+            f"found {raw.iloc[row]!r}",
             file=str(path),
             column=column,
             row=row,
@@ -350,9 +351,9 @@ def read_event(
         if particles is not None:
             # Checked in the truth file's own row order, so the row named is the file's.
             pids = truth["particle_id"].to_numpy()
-            unknown = (pids > 0) & ~np.isin(pids, particles["particle_id"].to_numpy())
-            if unknown.any():
-                row = int(np.flatnonzero(unknown)[0])
+            orphan = (pids > 0) & ~np.isin(pids, particles["particle_id"].to_numpy())
+            if orphan.any():
+                row = int(np.flatnonzero(orphan)[0])
                 raise DataError(
                     f"particle_id {pids[row]} is not in the particles file",
                     file=str(paths["truth"]),
@@ -398,7 +399,7 @@ def iter_events(
             "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(directory)
         )
     if event_ids is not None:
-        wanted = set(int(e) for e in event_ids)
+        wanted = {int(e) for e in event_ids}
         found = {parse_event_id(p) for p in prefixes}
         missing = sorted(wanted - found)
         if missing:
@@ -421,7 +422,8 @@ def read_submission(path: str | os.PathLike[str]) -> pd.DataFrame:
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         raise DataError(
-            f"hit_id {frame['hit_id'].iloc[row]} appears twice in event {frame['event_id'].iloc[row]}",
+            f"hit_id {frame['hit_id'].iloc[row]} appears twice "
+            f"in event {frame['event_id'].iloc[row]}",
             file=str(path),
             column="hit_id",
             row=row,
@@ -477,7 +479,7 @@ def write_event(
     suffix = ".csv.gz" if compress else ".csv"
     finals = [root / f"{event.prefix}-{name}{suffix}" for name in names]
     with atomic_paths(finals) as temps:
-        for name, tmp, final in zip(names, temps, finals):
+        for name, tmp in zip(names, temps, strict=True):
             target = tmp.with_name(tmp.name + (".gz" if compress else ""))
             _write_csv(frames[name], target)
             if compress:

@@ -104,11 +104,13 @@ def load_checkpoint(
     record = (payload.get("hyper_parameters") or {}).get("tracknet")
     if not isinstance(record, dict) or record.get("kind") != MODEL_KIND:
         raise CheckpointError(
-            f"{path}: not a StepAhead TrackNET checkpoint (no 'tracknet' record of kind {MODEL_KIND!r})"
+            f"{path}: not a StepAhead TrackNET checkpoint "
+            f"(no 'tracknet' record of kind {MODEL_KIND!r})"
         )
     if record.get("format") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format {record.get('format')!r}, this TrackNET reads {FORMAT_VERSION}"
+            f"{path}: checkpoint format {record.get('format')!r}, "
+            f"this TrackNET reads {FORMAT_VERSION}"
         )
     try:
         model = StepAheadTrackNet.from_config(record["model"])

@@ -16,8 +16,9 @@ tree.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import torch
@@ -52,9 +53,16 @@ DEFAULT_VOXEL_SIZE_MM = 20.0
 MAX_VOXELS = 200_000_000
 
 
+@overload
+def sphere_volume(radius: torch.Tensor) -> torch.Tensor: ...
+@overload
+def sphere_volume(radius: np.ndarray) -> np.ndarray: ...
+@overload
+def sphere_volume(radius: float) -> float: ...
 def sphere_volume(radius: np.ndarray | torch.Tensor | float) -> np.ndarray | torch.Tensor | float:
-    """``4/3 pi r^3`` in the cube of the radius' unit."""
-    return (4.0 / 3.0) * np.pi * radius**3
+    """``4/3 pi r^3`` in the cube of the radius' unit (an array, a tensor or a number)."""
+    volume: np.ndarray | torch.Tensor | float = (4.0 / 3.0) * np.pi * radius**3
+    return volume
 
 
 class DensityMap:
@@ -92,7 +100,8 @@ class DensityMap:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.density_per_mm3.shape)  # type: ignore[return-value]
+        nx, ny, nz = self.density_per_mm3.shape
+        return int(nx), int(ny), int(nz)
 
     @property
     def voxel_volume_mm3(self) -> float:
@@ -126,13 +135,15 @@ class DensityMap:
             low, high = (np.asarray(b, dtype=np.float64) for b in bounds_mm)
             if low.shape != (3,) or high.shape != (3,) or np.any(high <= low):
                 raise ConfigError(
-                    f"density map bounds must be (low, high) corners with high > low, got {bounds_mm!r}"
+                    "density map bounds must be (low, high) corners with high > low, "
+                    f"got {bounds_mm!r}"
                 )
         shape = (np.floor((high - low) / voxel).astype(np.int64) + 1).clip(min=1)
         n_voxels = int(np.prod(shape))
         if n_voxels > MAX_VOXELS:
             raise ConfigError(
-                f"density map of {n_voxels} voxels ({tuple(shape)}) exceeds {MAX_VOXELS}; use a larger voxel_size_mm"
+                f"density map of {n_voxels} voxels ({tuple(shape)}) exceeds {MAX_VOXELS}; "
+                "use a larger voxel_size_mm"
             )
         counts = np.zeros(n_voxels, dtype=np.float64)
         for points in sets:
@@ -154,6 +165,10 @@ class DensityMap:
         return cls.from_points((e.positions() for e in events), voxel_size_mm, bounds_mm)
 
     # ------------------------------------------------------------------ lookup
+    @overload
+    def density_at(self, points_mm: torch.Tensor) -> torch.Tensor: ...
+    @overload
+    def density_at(self, points_mm: np.ndarray) -> np.ndarray: ...
     def density_at(self, points_mm: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         """Density (hits per mm^3) at points ``(..., 3)`` in mm; 0 outside the grid.
 
@@ -210,7 +225,9 @@ class DensityMap:
         if tuple(arrays) != DENSITY_MAP_KEYS:  # the writer and the key list cannot drift apart
             raise AssertionError("density map writer out of step with DENSITY_MAP_KEYS")
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            # Typed as Callable[..., None]: the stubs would match **arrays to allow_pickle.
+            savez: Callable[..., None] = np.savez_compressed
+            savez(handle, **arrays)
         return path
 
     @classmethod
@@ -230,7 +247,8 @@ class DensityMap:
         version = int(values["format_version"])
         if version != DENSITY_MAP_FORMAT_VERSION:
             raise DataError(
-                f"density map format version {version}, this code reads {DENSITY_MAP_FORMAT_VERSION}",
+                f"density map format version {version}, "
+                f"this code reads {DENSITY_MAP_FORMAT_VERSION}",
                 file=str(path),
             )
         try:
@@ -250,7 +268,8 @@ def hits_in_sphere(
     radii_mm: np.ndarray,
     tree: cKDTree | None = None,
 ) -> np.ndarray:
-    """How many of ``points_mm`` ``(N, 3)`` lie within ``radii_mm`` ``(M,)`` of ``centers_mm`` ``(M, 3)``.
+    """How many of ``points_mm`` ``(N, 3)`` lie within ``radii_mm`` ``(M,)`` of
+    ``centers_mm`` ``(M, 3)``.
 
     A point at distance exactly ``r`` counts. Pass a prebuilt ``tree`` (``cKDTree`` of
     the points) to reuse it across calls. Returns int64 ``(M,)``.

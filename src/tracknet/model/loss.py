@@ -55,7 +55,7 @@ def sphere_loss_terms(
     center: torch.Tensor, radius: torch.Tensor, target: torch.Tensor, alpha: float
 ) -> torch.Tensor:
     """``alpha * |center - target| / radius + (1 - alpha) * radius**2`` per position."""
-    distance = torch.linalg.vector_norm(center - target, dim=-1)
+    distance: torch.Tensor = torch.linalg.vector_norm(center - target, dim=-1)
     return alpha * distance / radius + (1.0 - alpha) * radius * radius
 
 

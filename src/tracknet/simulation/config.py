@@ -23,11 +23,11 @@ Design decisions:
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from tracknet.errors import ConfigError
+from tracknet.schema import Settings, setting
 from tracknet.simulation.geometry import ALL_VOLUMES
 
 __all__ = ["CLI_OPTIONS", "SimulationConfig"]
@@ -56,8 +56,16 @@ CLI_OPTIONS: dict[str, str] = {
 _MAX_TURNS_LIMIT = 50.0
 
 
+def _positive_field(value: Any) -> str | None:
+    return None if value > 0 else "must be > 0 (helices, pT and the looper bound need a field)"
+
+
+def _below_one(value: Any) -> str | None:
+    return None if 0.0 <= value < 1.0 else "must be in [0, 1)"
+
+
 @dataclass(frozen=True)
-class SimulationConfig:
+class SimulationConfig(Settings):
     """Parameters of :func:`tracknet.simulation.simulate_event` (units in the names).
 
     Attributes:
@@ -85,22 +93,24 @@ class SimulationConfig:
             material, no noise).
     """
 
-    n_particles: int = 9_600
-    field_tesla: float = 2.0
-    pt_min_gev: float = 0.1
+    label: ClassVar[str] = "simulation"
+
+    n_particles: int = setting(9_600, low=0)
+    field_tesla: float = setting(2.0, check=_positive_field)
+    pt_min_gev: float = setting(0.1, low=0.0, open_low=True)
     pt_max_gev: float = 100.0
-    eta_max: float = 4.0
-    pt_min_tracked_gev: float = 0.15
-    secondary_fraction: float = 0.30
-    particles_per_vertex: float = 35.4
-    vertex_sigma_xy_mm: float = 0.0175
-    vertex_sigma_z_mm: float = 5.5
-    hit_efficiency: float = 1.0
-    noise_fraction: float = 0.17
-    smearing_scale: float = 1.0
-    material_scale: float = 1.0
-    interactions_per_x0: float = 1.0
-    max_turns: float = 0.5
+    eta_max: float = setting(4.0, low=0.0, open_low=True)
+    pt_min_tracked_gev: float = setting(0.15, low=0.0)
+    secondary_fraction: float = setting(0.30, low=0.0, high=1.0)
+    particles_per_vertex: float = setting(35.4, low=1.0)
+    vertex_sigma_xy_mm: float = setting(0.0175, low=0.0)
+    vertex_sigma_z_mm: float = setting(5.5, low=0.0)
+    hit_efficiency: float = setting(1.0, low=0.0, high=1.0)
+    noise_fraction: float = setting(0.17, check=_below_one)
+    smearing_scale: float = setting(1.0, low=0.0)
+    material_scale: float = setting(1.0, low=0.0)
+    interactions_per_x0: float = setting(1.0, low=0.0)
+    max_turns: float = setting(0.5, low=0.0, open_low=True, high=_MAX_TURNS_LIMIT)
     volumes: tuple[int, ...] = ALL_VOLUMES
 
     def __post_init__(self) -> None:
@@ -110,56 +120,13 @@ class SimulationConfig:
         except (TypeError, ValueError):
             raise ConfigError(f"volumes must be integers, got {self.volumes!r}") from None
         object.__setattr__(self, "volumes", volumes)
+        super().__post_init__()
 
-    def validate(self) -> SimulationConfig:
-        """Check every field; raise :class:`ConfigError` (one line) on the first bad one."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name != "volumes" and (
-                isinstance(value, bool) or not isinstance(value, (int, float))
-            ):
-                raise ConfigError(f"{f.name} must be a number, got {value!r}")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(f"{f.name} must be finite, got {value!r}")
-        if not isinstance(self.n_particles, int) or self.n_particles < 0:
-            raise ConfigError(
-                f"n_particles must be a non-negative integer, got {self.n_particles!r}"
-            )
-        if self.field_tesla <= 0:
-            raise ConfigError(
-                "field_tesla must be > 0 (helices, pT and the looper bound need a field), "
-                f"got {self.field_tesla}"
-            )
-        if self.pt_min_gev <= 0:
-            raise ConfigError(f"pt_min_gev must be > 0, got {self.pt_min_gev}")
+    def validate(self) -> SimulationConfig:  # type: ignore[override]
+        """The relations between fields; one-line :class:`ConfigError` (returns ``self``)."""
         if self.pt_max_gev <= self.pt_min_gev:
             raise ConfigError(
                 f"pt_max_gev ({self.pt_max_gev}) must be above pt_min_gev ({self.pt_min_gev})"
-            )
-        if self.eta_max <= 0:
-            raise ConfigError(f"eta_max must be > 0, got {self.eta_max}")
-        if self.pt_min_tracked_gev < 0:
-            raise ConfigError(f"pt_min_tracked_gev must be >= 0, got {self.pt_min_tracked_gev}")
-        for name in ("secondary_fraction", "hit_efficiency"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {value}")
-        if not 0.0 <= self.noise_fraction < 1.0:
-            raise ConfigError(f"noise_fraction must be in [0, 1), got {self.noise_fraction}")
-        if self.particles_per_vertex < 1:
-            raise ConfigError(f"particles_per_vertex must be >= 1, got {self.particles_per_vertex}")
-        for name in (
-            "vertex_sigma_xy_mm",
-            "vertex_sigma_z_mm",
-            "smearing_scale",
-            "material_scale",
-            "interactions_per_x0",
-        ):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 < self.max_turns <= _MAX_TURNS_LIMIT:
-            raise ConfigError(
-                f"max_turns must be in (0, {_MAX_TURNS_LIMIT:g}], got {self.max_turns}"
             )
         if not self.volumes:
             raise ConfigError("volumes must name at least one TrackML volume")
@@ -169,9 +136,3 @@ class SimulationConfig:
         if unknown:
             raise ConfigError(f"unknown TrackML volume id(s) {unknown}; known: {list(ALL_VOLUMES)}")
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (volumes as a list), e.g. for event meta or JSON."""
-        out = asdict(self)
-        out["volumes"] = list(self.volumes)
-        return out

@@ -79,10 +79,11 @@ class ModuleArrays:
     @property
     def area(self) -> np.ndarray:
         """Module area in mm^2."""
-        return (self.hu_min + self.hu_max) * 2.0 * self.hv
+        area: np.ndarray = (self.hu_min + self.hu_max) * 2.0 * self.hv
+        return area
 
 
-def _phi0(n_phi: np.ndarray) -> np.ndarray:
+def _phi0(n_phi: float) -> float:
     return -np.pi + np.pi / n_phi
 
 
@@ -224,13 +225,14 @@ class TrackMLGeometry:
 
         ring_layer, ring_r, ring_n, ring_hv, ring_start, ring_mods = [], [], [], [], [], []
         start = 0
-        for index, row in layers.iterrows():
+        # After reset_index the row position is the layer index.
+        for index, (_, row) in enumerate(layers.iterrows()):
             if row["kind"] != "endcap":
                 continue
             sel = (rings["volume_id"] == row["volume_id"]) & (rings["layer_id"] == row["layer_id"])
             for _, ring in rings[sel].sort_values("r_centre").iterrows():
                 ids = np.array([int(v) for v in str(ring["module_ids"]).split()], dtype=np.int64)
-                ring_layer.append(int(index))
+                ring_layer.append(index)
                 ring_r.append(float(ring["r_centre"]))
                 ring_n.append(len(ids))
                 ring_hv.append(float(ring["hv"]))

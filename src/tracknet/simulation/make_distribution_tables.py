@@ -29,6 +29,7 @@ Units: mm, GeV.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ def tabulate_particles(
     vertices = particles.loc[primary, ["vx", "vy", "vz"]].drop_duplicates()
     pt_tables = []
     abs_eta = np.abs(eta)
-    for lo, hi in zip(ABS_ETA_EDGES[:-1], ABS_ETA_EDGES[1:], strict=True):
+    for lo, hi in itertools.pairwise(ABS_ETA_EDGES):
         sel = primary & (abs_eta >= lo) & (abs_eta < hi)
         pt_tables.append(_quantiles(np.log10(pt[sel])))
 
@@ -164,7 +165,8 @@ def tabulate_noise(hits: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
         "noise_fraction": round(float(len(noise) / len(merged)), 4),
         "n_noise_hits": len(noise),
         "volume_share": {
-            str(int(v)): round(float(c / len(noise)), 5) for v, c in per_volume.items()
+            str(int(v)): round(float(c / len(noise)), 5)
+            for v, c in zip(per_volume.index.to_numpy(), per_volume.to_numpy(), strict=True)
         },
     }
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -217,8 +218,9 @@ def derive_layer_tables(detectors: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     """The layer table and the end-cap ring table of a TrackML ``detectors`` frame."""
     layer_rows: list[dict[str, object]] = []
     ring_rows: list[dict[str, object]] = []
-    for (volume, layer), mods in detectors.groupby(["volume_id", "layer_id"], sort=True):
-        volume, layer = int(volume), int(layer)
+    for key, mods in detectors.groupby(["volume_id", "layer_id"], sort=True):
+        # pandas-stubs type a group key as Hashable; grouped by two int columns it is a pair.
+        volume, layer = (int(k) for k in cast("tuple[int, int]", key))
         if volume not in TECHNOLOGY:
             raise ValueError(f"unknown volume {volume}")
         if volume in BARREL_VOLUMES:

@@ -134,7 +134,8 @@ def sample_truncated(
     p_high = np.interp(high, knots, levels)
     if p_high <= p_low:
         return np.full(np.shape(u), low if p_low >= 1.0 else high, dtype=np.float64)
-    return np.interp(p_low + np.asarray(u) * (p_high - p_low), levels, knots)
+    samples: np.ndarray = np.interp(p_low + np.asarray(u) * (p_high - p_low), levels, knots)
+    return samples
 
 
 def _charges(
@@ -148,7 +149,7 @@ def _primaries(
     n: int, config: SimulationConfig, tables: ParticleTables, rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], int]:
     """``n`` primaries (columns of ``_SAMPLED``) and the number of vertices used."""
-    n_vertices = max(1, int(round(n / config.particles_per_vertex)))
+    n_vertices = max(1, round(n / config.particles_per_vertex))
     vertex_xyz = np.column_stack(
         [
             rng.normal(0.0, config.vertex_sigma_xy_mm, n_vertices),
@@ -259,7 +260,9 @@ def sample_particles(
         )
     n_secondary = int(rng.binomial(config.n_particles, config.secondary_fraction))
     n_primary = config.n_particles - n_secondary
-    parts = [{name: np.zeros(0, dtype=dtype) for name, dtype in _SAMPLED.items()}]
+    parts: list[dict[str, np.ndarray]] = [
+        {name: np.zeros(0, dtype=dtype) for name, dtype in _SAMPLED.items()}
+    ]
     first_vertex = 1
     if n_primary:
         primaries, n_vertices = _primaries(n_primary, config, tables, rng)
@@ -267,7 +270,7 @@ def sample_particles(
         parts.append(primaries)
     if n_secondary:
         parts.append(_secondaries(n_secondary, first_vertex, config, tables, rng))
-    cat = {
+    cat: dict[str, np.ndarray] = {
         name: np.concatenate([part[name] for part in parts]).astype(dtype)
         for name, dtype in _SAMPLED.items()
     }

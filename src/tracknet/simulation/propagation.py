@@ -95,7 +95,8 @@ def propagate(
     Neutral particles, particles without transverse momentum and particles starting
     outside the detector are not propagated. In every crossed layer a particle stops (a
     nuclear interaction) with probability ``1 - exp(-interactions_per_x0 * x)``, ``x``
-    the material traversed in radiation lengths. Randomness (scattering, interactions) comes only from ``rng``.
+    the material traversed in radiation lengths. Randomness (scattering, interactions)
+    comes only from ``rng``.
     """
     position = np.asarray(position, dtype=np.float64).reshape(-1, 3)
     momentum = np.asarray(momentum, dtype=np.float64).reshape(-1, 3)

@@ -79,7 +79,8 @@ class ModuleHits:
 
 def _nearest_phi_index(phi: np.ndarray, n_phi: np.ndarray) -> np.ndarray:
     step = 2.0 * np.pi / n_phi
-    return np.round((phi + np.pi - 0.5 * step) / step).astype(np.int64) % n_phi
+    index: np.ndarray = np.round((phi + np.pi - 0.5 * step) / step).astype(np.int64) % n_phi
+    return index
 
 
 def candidate_modules(
@@ -156,7 +157,8 @@ def _inside(
     hu = mods.hu_min[module] + (mods.hu_max[module] - mods.hu_min[module]) * (
         np.clip(v, -hv, hv) + hv
     ) / (2 * hv)
-    return (np.abs(v) <= hv + margin) & (np.abs(u) <= hu + margin)
+    inside: np.ndarray = (np.abs(v) <= hv + margin) & (np.abs(u) <= hu + margin)
+    return inside
 
 
 def _plane_offset(
@@ -254,7 +256,10 @@ def smear_on_modules(
     v = np.clip(v + noise[1] * sigma_v[layer], -hv, hv)
     hu = mods.hu_min[module] + (mods.hu_max[module] - mods.hu_min[module]) * (v + hv) / (2 * hv)
     u = np.clip(u + noise[0] * sigma_u[layer], -hu, hu)
-    return mods.centre[module] + u[:, None] * mods.u_axis[module] + v[:, None] * mods.v_axis[module]
+    measured: np.ndarray = (
+        mods.centre[module] + u[:, None] * mods.u_axis[module] + v[:, None] * mods.v_axis[module]
+    )
+    return measured
 
 
 def noise_layer_weights(geometry: TrackMLGeometry, volume_share: dict[int, float]) -> np.ndarray:
@@ -277,7 +282,8 @@ def noise_layer_weights(geometry: TrackMLGeometry, volume_share: dict[int, float
         dtype=np.float64,
     )
     weights = share * area / np.array([volume_area[int(v)] for v in volume])
-    return weights / weights.sum()
+    normalised: np.ndarray = weights / weights.sum()
+    return normalised
 
 
 def sample_noise(

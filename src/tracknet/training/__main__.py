@@ -1,6 +1,7 @@
 """``python -m tracknet.training COMMAND ...``: the training commands without the main CLI.
 
-The same functions the ``tracknet`` app registers (train, validate, density, export).
+The same commands, registered by the same function, as on the ``tracknet`` app (train,
+validate, density, export).
 Lightning's DDP launcher re-runs this module for the other ranks of a run.
 """
 
@@ -11,13 +12,7 @@ import sys
 import typer
 
 from ..errors import TrackNetError
-from .commands import (
-    TRAIN_CONTEXT_SETTINGS,
-    density_command,
-    export_command,
-    train_command,
-    validate_command,
-)
+from .commands import register
 
 __all__ = ["app", "main"]
 
@@ -28,10 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.command("train", context_settings=TRAIN_CONTEXT_SETTINGS)(train_command)
-app.command("validate")(validate_command)
-app.command("density")(density_command)
-app.command("export")(export_command)
+register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

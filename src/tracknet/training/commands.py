@@ -1,16 +1,10 @@
-"""Command-line commands of the training pipeline, as plain typer-compatible functions.
+"""Command-line commands of the training pipeline: train, validate, density, export.
 
-Registered on the ``tracknet`` app by :mod:`tracknet.cli`::
-
-    app.command("train", context_settings=TRAIN_CONTEXT_SETTINGS)(train_command)
-    app.command("validate")(validate_command)
-    app.command("density")(density_command)
-    app.command("export")(export_command)
-
-and runnable without it as ``python -m tracknet.training COMMAND ...``. Each command
-parses, calls one function and prints; errors caused by the input are
-:class:`~tracknet.errors.TrackNetError` (one line, exit status 2 from the app's entry
-point).
+:func:`register` adds them to an app, the same way for the ``tracknet`` app
+(:mod:`tracknet.cli`) and for ``python -m tracknet.training COMMAND ...``
+(:mod:`tracknet.training.__main__`). Each command parses, calls one function and prints;
+errors caused by the input are :class:`~tracknet.errors.TrackNetError` (one line, exit
+status 2 from the app's entry point).
 """
 
 from __future__ import annotations
@@ -20,6 +14,7 @@ from typing import Any
 
 import typer
 
+from ..commands_common import echo_table, parse_int_list
 from ..errors import ConfigError
 from ..io.atomic import json_line
 
@@ -27,6 +22,7 @@ __all__ = [
     "TRAIN_CONTEXT_SETTINGS",
     "density_command",
     "export_command",
+    "register",
     "train_command",
     "validate_command",
 ]
@@ -36,13 +32,7 @@ TRAIN_CONTEXT_SETTINGS: dict[str, Any] = {"allow_extra_args": True, "ignore_unkn
 
 
 def _print_table(data: dict[str, Any], keys: list[str]) -> None:
-    width = max(len(k) for k in keys)
-    for key in keys:
-        value = data.get(key)
-        shown = (
-            "n/a" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
-        )
-        typer.echo(f"{key:<{width}}  {shown}")
+    echo_table(((key, data.get(key)) for key in keys), ".6g")
 
 
 # --------------------------------------------------------------------------- train
@@ -135,12 +125,7 @@ def validate_command(
 
     volume_ids = None
     if volumes:
-        try:
-            volume_ids = [int(v) for v in volumes.split(",")]
-        except ValueError:
-            raise ConfigError(
-                f"--volumes must be comma-separated integers, got {volumes!r}"
-            ) from None
+        volume_ids = parse_int_list(volumes, "--volumes")
     result = validate_checkpoint(
         checkpoint,
         data_dir,
@@ -221,3 +206,11 @@ def export_command(
             f"wrote {summary['onnx']} (opset {summary['opset']}; max |onnxruntime - torch| = "
             f"{summary['max_abs_diff_vs_torch']:.2g})"
         )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train``, ``validate``, ``density`` and ``export`` to ``app``."""
+    app.command("train", context_settings=TRAIN_CONTEXT_SETTINGS)(train_command)
+    app.command("validate")(validate_command)
+    app.command("density")(density_command)
+    app.command("export")(export_command)

@@ -1,10 +1,11 @@
 """The training configuration: a typed schema, composition with Hydra, one-line errors.
 
-The YAML files under ``tracknet/configs/`` (shipped inside the package) hold the values;
-:class:`TrackNetConfig` (registered in Hydra's ConfigStore as ``tracknet_schema``, the
-first entry of ``config.yaml``'s defaults list) holds the keys and their types. Every
-group file merges into the schema, so a key that does not exist or a value of the wrong
-type fails at composition, and :func:`compose_config` turns any Hydra / OmegaConf error
+The keys, types and defaults are those of :class:`~tracknet.training.settings.TrackNetSettings`;
+:func:`hydra_schema` turns it into the structured config registered in Hydra's ConfigStore
+as ``tracknet_schema`` (the first entry of ``config.yaml``'s defaults list). The YAML files
+under ``tracknet/configs/`` (shipped inside the package) hold what a group option changes.
+Every group file merges into the schema, so a key that does not exist or a value of the
+wrong type fails at composition, and :func:`compose_config` turns any Hydra / OmegaConf error
 into a one-line :class:`~tracknet.errors.ConfigError`.
 
 Groups: ``data`` (trackml, simulated, straw), ``model`` (step_ahead), ``trainer`` (cpu, ddp),
@@ -20,32 +21,27 @@ changes the working directory.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+import copy
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import ConfigError
+from ..schema import Settings
+from .settings import TrackNetSettings
 
 __all__ = [
     "CONFIG_MODULE",
     "CONFIG_NAME",
     "SCHEMA_NAME",
-    "CalibrationConfig",
-    "DataConfig",
-    "FilterConfig",
-    "LossConfig",
-    "ModelConfig",
-    "RegionCalibrationConfig",
-    "RunConfig",
-    "SimulationSettings",
-    "StrawDataSettings",
-    "TrackNetConfig",
-    "TrainerConfig",
-    "TrainingConfig",
     "compose_config",
     "config_groups",
+    "hydra_schema",
     "register_schema",
     "to_container",
 ]
@@ -58,198 +54,69 @@ CONFIG_NAME = "config"
 SCHEMA_NAME = "tracknet_schema"
 
 
-@dataclass
-class FilterConfig:
-    """:class:`tracknet.data.TrackFilter` settings (units: GeV, mm)."""
-
-    min_hits: int = 3
-    min_pt: float | None = None
-    max_abs_eta: float | None = None
-    first_layers: list[list[int]] | None = None
-    primaries_only: bool = False
-    max_vertex_r_mm: float = 1.0
-    consistent_only: bool = True
-
-
-@dataclass
-class SimulationSettings:
-    """Simulated data: events, seed and :class:`tracknet.simulation.SimulationConfig` fields."""
-
-    n_events: int = 100
-    seed: int = 0
-    first_event_id: int = 1
-    config: dict[str, Any] = field(default_factory=dict)
+def _schema_type(hint: Any) -> Any:
+    """The OmegaConf type of a settings field (tuples as lists, nested settings generated)."""
+    optional = False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+    origin = typing.get_origin(hint)
+    if isinstance(hint, type) and issubclass(hint, Settings):
+        out: Any = hydra_schema(hint)
+    elif origin is tuple:
+        out = list[_schema_type(typing.get_args(hint)[0])]  # type: ignore[misc]
+    elif origin in (dict, Mapping):
+        out = dict[str, Any]
+    else:
+        out = hint
+    return typing.Optional[out] if optional else out  # noqa: UP045
 
 
-@dataclass
-class StrawDataSettings:
-    """Simulated straw events (``data.source: straw`` without ``data.dir``): events, seed
-    and :class:`tracknet.simulation.straw.StrawConfig` sections (geometry, gun, occupancy,
-    response)."""
-
-    n_events: int = 20000
-    seed: int = 0
-    first_event_id: int = 0
-    config: dict[str, Any] = field(default_factory=dict)
-    #: Track entries: "wire" (straw centres) or "resolved" (drift-resolved crossings).
-    positions: str = "wire"
-    #: Drift distances (mm) below this are not resolved (the wire position is used).
-    min_drift_mm: float = 0.0
+def _schema_field(value: Any) -> Any:
+    if isinstance(value, Settings):
+        return field(default_factory=hydra_schema(type(value)))
+    if isinstance(value, tuple | list | dict):
+        plain = _plain(value)
+        return field(default_factory=lambda: copy.deepcopy(plain))
+    return field(default=value)
 
 
-@dataclass
-class DataConfig:
-    source: str = "trackml"
-    dir: str | None = None
-    cache_dir: str | None = None
-    max_events: int | None = None
-    val_fraction: float = 0.1
-    min_val_events: int = 1
-    split_seed: int = 0
-    apply_blacklists: bool = True
-    drop_repeated_layers: bool = True
-    repeated_layer_keep: str = "first"
-    filter: FilterConfig = field(default_factory=FilterConfig)
-    dims: list[int] = field(default_factory=lambda: [0, 1, 2])
-    scale_mm: float = 1000.0
-    batch_size: int = 256
-    val_batch_size: int = 2048
-    bucket_batches: int = 64
-    num_workers: int = 0
-    simulation: SimulationSettings = field(default_factory=SimulationSettings)
-    straw: StrawDataSettings = field(default_factory=StrawDataSettings)
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
-@dataclass
-class ModelConfig:
-    """:class:`tracknet.model.StepAheadTrackNet` settings."""
-
-    input_dim: int = 3
-    hidden_size: int = 32
-    num_layers: int = 2
-    dropout: float = 0.0
-    features: str = "cylindrical"
-    center_mode: str = "offset"
-    radius_eps: float = 1e-4
+_SCHEMAS: dict[type[Settings], type] = {}
 
 
-@dataclass
-class TrainerConfig:
-    """Lightning Trainer settings (``num_threads``: ``torch.set_num_threads``)."""
+def hydra_schema(settings: type[Settings] = TrackNetSettings) -> type:
+    """The Hydra structured config of a settings class: its keys, types and defaults.
 
-    accelerator: str = "cpu"
-    devices: Any = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    max_epochs: int = 10
-    max_time: str | None = None
-    precision: str = "32-true"
-    gradient_clip_val: float | None = 1.0
-    log_every_n_steps: int = 50
-    check_val_every_n_epoch: int = 1
-    limit_train_batches: float | None = None
-    limit_val_batches: float | None = None
-    num_sanity_val_steps: int = 2
-    enable_progress_bar: bool = True
-    deterministic: bool = False
-    num_threads: int | None = None
-
-
-@dataclass
-class LossConfig:
-    kind: str = "quantile"
-    alpha: float = 0.9
-    q_t1: float = 0.98
-    q_t2: float = 0.97
-    t2_weight: float = 1.0
-
-
-@dataclass
-class CalibrationConfig:
-    enabled: bool = True
-    t1_efficiency: float = 0.98
-    t2_efficiency: float = 0.965
-    t1_max_radius_mm: float | None = None
-    t2_max_radius_mm: float | None = None
-
-
-@dataclass
-class RegionCalibrationConfig:
-    """:mod:`tracknet.training.region_calibration` settings (mm)."""
-
-    enabled: bool = False
-    t1_efficiency: float = 0.98
-    t2_efficiency: float = 0.97
-    r_edges_mm: list[float] = field(
-        default_factory=lambda: [50.0, 90.0, 140.0, 200.0, 240.0, 300.0, 420.0, 560.0, 740.0, 900.0]
-    )
-    z_edges_mm: list[float] = field(default_factory=list)
-    caps_mm: list[float] = field(
-        default_factory=lambda: [
-            2.0,
-            3.0,
-            4.0,
-            6.0,
-            8.0,
-            11.0,
-            15.0,
-            20.0,
-            28.0,
-            40.0,
-            60.0,
-            100.0,
-            math.inf,
-        ]
-    )
-    max_tracks: int = 10000
-    cost_source: str = "validation"
-    cost_events: int = 4
-    cost_seed: int = 1
-    cost_simulation: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class TrainingConfig:
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    scheduler: str = "onecycle"
-    warmup_fraction: float = 0.1
-    loss: LossConfig = field(default_factory=LossConfig)
-    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
-    region_calibration: RegionCalibrationConfig = field(default_factory=RegionCalibrationConfig)
-    resume_from: str | None = None
-    save_top_k: int = 3
-    density_map: str | None = None
-    track_viz: bool = True
-    track_viz_plotlyjs: str = "inline"
-    record_seen_tracks: bool = False
-
-
-@dataclass
-class RunConfig:
-    output_dir: str | None = None
-    log_level: str = "INFO"
-
-
-@dataclass
-class TrackNetConfig:
-    """The whole training configuration (the schema every YAML file merges into)."""
-
-    experiment: str = "default"
-    seed: int = 0
-    run: RunConfig = field(default_factory=RunConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
+    Generated, so the keys and defaults exist only in :mod:`tracknet.training.settings`;
+    the node is named by the class's ``schema_name`` (Hydra's messages name it).
+    """
+    if settings in _SCHEMAS:
+        return _SCHEMAS[settings]
+    hints = typing.get_type_hints(settings)
+    defaults = settings()
+    specs = [
+        (f.name, _schema_type(hints[f.name]), _schema_field(getattr(defaults, f.name)))
+        for f in dataclasses.fields(settings)  # type: ignore[arg-type]
+    ]
+    name = getattr(settings, "schema_name", settings.__name__)
+    schema = _SCHEMAS[settings] = dataclasses.make_dataclass(name, specs)
+    return schema
 
 
 def register_schema() -> None:
     """Store :class:`TrackNetConfig` in Hydra's ConfigStore (idempotent)."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=TrackNetConfig)
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=hydra_schema(TrackNetSettings))
 
 
 def _one_line(text: str) -> str:
@@ -306,7 +173,8 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
         raise ConfigError(f"bad configuration: {_one_line(_describe(exc))}") from None
     except Exception as exc:
         raise ConfigError(
-            f"bad configuration: cannot apply overrides {overrides}: {type(exc).__name__}: {_one_line(str(exc))}"
+            f"bad configuration: cannot apply overrides {overrides}: "
+            f"{type(exc).__name__}: {_one_line(str(exc))}"
         ) from None
     return cfg
 

@@ -27,14 +27,9 @@ opens it. The cache root is ``data.cache_dir`` or :func:`tracknet.data.cache.def
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import shutil
-import tempfile
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import lightning as L
 import numpy as np
@@ -50,83 +45,40 @@ from ..data.cache import (
     prepare_events,
     prepared_event_path,
     split_events,
-    stable_hash,
 )
 from ..data.dataset import TrackBatch, TrackDataset, make_dataloader
 from ..data.normalize import Normalizer
 from ..errors import ConfigError, DataError
 from ..io.trackml import list_events, parse_event_id, read_event
 from .settings import DataSettings, simulation_config
+from .simulation_cache import TRACKML_EVENTS, SimulationCache
 
-__all__ = ["TrackDataModule", "simulated_events_dir", "simulator_fingerprint"]
+__all__ = ["TrackDataModule", "TrainingData", "describe_data"]
 
 log = logging.getLogger(__name__)
 
-_SIMULATION_METADATA = "tracknet-simulation.json"
 
+class TrainingData(Protocol):
+    """What a training run needs of a data module (TrackML or straw): its settings, the
+    model frame, the prepared splits, the cost events of the region calibration and the
+    checkpoint-meta description."""
 
-def simulator_fingerprint() -> str:
-    """SHA-256 of the simulator's source files and embedded tables (part of the sim key)."""
-    digest = hashlib.sha256()
-    for package in ("tracknet.simulation", "tracknet.data_files"):
-        try:
-            root = resources.files(package)
-        except ModuleNotFoundError:
-            continue
-        for entry in sorted(root.iterdir(), key=lambda e: e.name):
-            if entry.is_file() and entry.name.endswith((".py", ".csv", ".json")):
-                digest.update(entry.name.encode())
-                digest.update(entry.read_bytes())
-    return digest.hexdigest()[:20]
+    settings: DataSettings
+    normalizer: Normalizer
+    train_tracks: FlatTracks | None
+    val_tracks: FlatTracks | None
 
+    def cost_points(
+        self, source: str, n_events: int, seed: int, simulation: dict[str, Any]
+    ) -> tuple[np.ndarray, int]: ...
 
-def simulated_events_dir(cache_root: Path, simulation: dict[str, Any]) -> tuple[Path, Any]:
-    """``(directory, SimulationConfig)`` of the cached simulated events of these settings."""
-    config = simulation_config(simulation)
-    key = stable_hash(
-        {
-            "config": config.to_dict(),
-            "n_events": int(simulation["n_events"]),
-            "seed": int(simulation["seed"]),
-            "first_event_id": int(simulation["first_event_id"]),
-            "simulator": simulator_fingerprint(),
-        }
-    )
-    return cache_root / "simulated" / key, config
-
-
-def _simulate_into(
-    directory: Path, config: Any, simulation: dict[str, Any], progress: bool
-) -> None:
-    """Simulate into a temporary sibling, then rename it to ``directory``."""
-    from ..simulation.run import simulate_to_directory
-
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        log.info("simulating %d events into %s", simulation["n_events"], directory)
-        simulate_to_directory(
-            config,
-            tmp,
-            n_events=int(simulation["n_events"]),
-            seed=int(simulation["seed"]),
-            first_event_id=int(simulation["first_event_id"]),
-            progress=progress,
-        )
-        try:
-            os.replace(tmp, directory)
-        except OSError:
-            if not (directory / _SIMULATION_METADATA).is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    def describe(self) -> dict[str, Any]: ...
 
 
 def describe_data(module: Any) -> dict[str, Any]:
     """The checkpoint-meta description shared by the data modules: the settings, the
     events directory, and the events and tracks used for training and validation."""
-    out = module.settings.describe()
+    out: dict[str, Any] = module.settings.describe()
     out.update(
         {
             "events_dir": str(module.events_dir) if module.events_dir else None,
@@ -143,10 +95,17 @@ def describe_data(module: Any) -> dict[str, Any]:
 class TrackDataModule(L.LightningDataModule):
     """Training/validation tracks of the ``data`` settings (see the module docstring)."""
 
-    def __init__(self, settings: DataSettings, *, progress: bool = True) -> None:
+    def __init__(
+        self,
+        settings: DataSettings,
+        *,
+        progress: bool = True,
+        simulation: SimulationCache = TRACKML_EVENTS,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.progress = progress
+        self.simulation = simulation
         self.normalizer = Normalizer(settings.scale_mm)
         self.cache_root = (
             Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_root()
@@ -166,14 +125,15 @@ class TrackDataModule(L.LightningDataModule):
             if not root.is_dir():
                 raise DataError("data.dir is not a directory", file=str(root))
             return root
-        directory, config = simulated_events_dir(self.cache_root, s.simulation)
-        if not (directory / _SIMULATION_METADATA).is_file():
-            if not create:
-                raise DataError(
-                    "simulated events are missing (prepare_data has not run)", file=str(directory)
-                )
-            _simulate_into(directory, config, s.simulation, self.progress)
-        return directory
+        sim = s.simulation
+        config = simulation_config(sim.config)
+        args = (config, sim.n_events, sim.seed, sim.first_event_id)
+        directory = self.simulation.directory(self.cache_root, *args)
+        if not create and not self.simulation.is_complete(directory):
+            raise DataError(
+                "simulated events are missing (prepare_data has not run)", file=str(directory)
+            )
+        return self.simulation.events(self.cache_root, *args, progress=self.progress)
 
     def _event_prefixes(self, directory: Path) -> list[Path]:
         prefixes = list_events(directory)
@@ -281,19 +241,15 @@ class TrackDataModule(L.LightningDataModule):
                 p for p in self._event_prefixes(self.events_dir) if parse_event_id(p) in ids
             ]
         elif source == "simulated":
-            settings = {
-                "n_events": int(n_events),
-                "seed": int(seed),
-                "first_event_id": 900_000,
-                "config": dict(simulation),
-            }
-            directory, config = simulated_events_dir(self.cache_root, settings)
-            if not (directory / _SIMULATION_METADATA).is_file():
-                _simulate_into(directory, config, settings, self.progress)
+            config = simulation_config(simulation)
+            directory = self.simulation.events(
+                self.cache_root, config, int(n_events), int(seed), 900_000, progress=self.progress
+            )
             prefixes = list_events(directory)
         else:
             raise ConfigError(
-                f"training.region_calibration.cost_source must be 'validation' or 'simulated', got {source!r}"
+                "training.region_calibration.cost_source must be 'validation' or 'simulated', "
+                f"got {source!r}"
             )
         if not prefixes:
             raise DataError("no cost events for the region calibration")
@@ -304,8 +260,11 @@ class TrackDataModule(L.LightningDataModule):
         """Primitives about the data used (checkpoint meta)."""
         out = describe_data(self)
         if self.settings.source == "simulated" and not self.settings.dir:
+            sim = self.settings.simulation
             out["simulation"] = {
-                k: self.settings.simulation[k] for k in ("n_events", "seed", "first_event_id")
+                "n_events": sim.n_events,
+                "seed": sim.seed,
+                "first_event_id": sim.first_event_id,
+                "config": simulation_config(sim.config).to_dict(),
             }
-            out["simulation"]["config"] = simulation_config(self.settings.simulation).to_dict()
         return out

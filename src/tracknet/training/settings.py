@@ -1,154 +1,262 @@
-"""Plain, checked settings objects built from the composed configuration.
+"""The training configuration's one schema: checked settings with their defaults.
 
-The Hydra schema (:mod:`tracknet.training.config`) guarantees keys and types; the
-dataclasses here check the values (ranges, choices) and are what the training code
-uses, so a bad value fails before any work starts, with one line naming the key.
+Every section of the composed configuration (``run``, ``data``, ``model``, ``trainer``,
+``training``) is a :class:`~tracknet.schema.Settings` dataclass here: its fields' types,
+defaults and bounds are written once, in this module. The Hydra schema that the YAML
+files merge into is generated from these classes (:func:`tracknet.training.config.hydra_schema`),
+so the group files under ``tracknet/configs/`` only hold what an option changes. A bad
+value fails before any work starts, with one line naming the key.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 from ..data.cache import PrepSettings
 from ..data.filters import REPEATED_LAYER_KEEP, TrackFilter
+from ..data.straw_tracks import POSITIONS
 from ..errors import ConfigError
 from ..model.loss import LOSS_KINDS
+from ..schema import Check, Settings, setting
 
 __all__ = [
+    "COST_SOURCES",
     "DATA_SOURCES",
     "OPTIMIZERS",
     "SCHEDULERS",
+    "SOURCE_DETECTORS",
     "CalibrationSettings",
     "DataSettings",
+    "FilterSettings",
     "LossSettings",
+    "ModelSettings",
+    "RegionCalibrationSettings",
+    "RunSettings",
+    "SimulationSettings",
+    "StrawDataSettings",
+    "TrackNetSettings",
+    "TrainerSettings",
     "TrainingSettings",
     "simulation_config",
+    "straw_config",
 ]
 
 SCHEDULERS: tuple[str, ...] = ("onecycle", "cosine", "constant")
 OPTIMIZERS: tuple[str, ...] = ("adam", "adamw")
-DATA_SOURCES: tuple[str, ...] = ("trackml", "simulated", "straw")
+#: Every data source and the detector its events come from (the one place for this).
+SOURCE_DETECTORS: dict[str, str] = {"trackml": "trackml", "simulated": "trackml", "straw": "straw"}
+DATA_SOURCES: tuple[str, ...] = tuple(SOURCE_DETECTORS)
+COST_SOURCES: tuple[str, ...] = ("validation", "simulated")
 
 
-def _positive_int(key: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
-    return value
+def _fraction(*, open_low: bool = True, open_high: bool = True) -> Check:
+    """A check that a number lies in (0, 1) / [0, 1) / [0, 1] (as asked)."""
+    text = f"must be in {'(' if open_low else '['}0, 1{')' if open_high else ']'}"
+
+    def check(value: Any) -> str | None:
+        above = value > 0 if open_low else value >= 0
+        below = value < 1 if open_high else value <= 1
+        return None if above and below else text
+
+    return check
 
 
-def _fraction(key: str, value: Any, *, open_low: bool = True, open_high: bool = True) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > 0 if open_low else value >= 0) and (value < 1 if open_high else value <= 1)
-    if not ok:
-        low = "(0" if open_low else "[0"
-        high = "1)" if open_high else "1]"
-        raise ConfigError(f"{key} must be in {low}, {high}, got {value!r}")
-    return float(value)
+def _dims(value: tuple[int, ...]) -> str | None:
+    if not value or len(set(value)) != len(value) or any(d not in (0, 1, 2) for d in value):
+        return "must be distinct indices among 0, 1, 2"
+    return None
 
 
-def simulation_config(simulation: Mapping[str, Any]) -> Any:
-    """The checked :class:`tracknet.simulation.SimulationConfig` of ``data.simulation.config``."""
+def simulation_config(
+    values: Mapping[str, Any] | None, where: str = "data.simulation.config"
+) -> Any:
+    """The checked :class:`tracknet.simulation.SimulationConfig` of these fields."""
     from ..simulation import SimulationConfig
 
-    values = dict(simulation.get("config") or {})
+    values = dict(values or {})
     if isinstance(values.get("volumes"), list):
         values["volumes"] = tuple(values["volumes"])
     try:
         return SimulationConfig(**values).validate()
-    except TypeError as exc:
-        raise ConfigError(f"data.simulation.config: {exc}") from None
-    except ConfigError as exc:
-        raise ConfigError(f"data.simulation.config: {exc}") from None
+    except (TypeError, ConfigError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def straw_config(section: Mapping[str, Any] | None, where: str = "data.straw.config") -> Any:
+    """The checked :class:`~tracknet.simulation.straw.StrawConfig` of these sections."""
+    from ..simulation.straw import StrawConfig
+
+    try:
+        return StrawConfig.from_dict(dict(section or {}))
+    except (TypeError, ConfigError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+class Section(Settings):
+    """A section of the training configuration: errors name the dotted key.
+
+    ``schema_name`` names the generated Hydra schema node (it appears in Hydra's
+    messages about unknown keys).
+    """
+
+    label: ClassVar[str] = "config"
+    schema_name: ClassVar[str] = "Config"
+
+    def fail(self, name: str, what: str, value: Any) -> ConfigError:
+        return ConfigError(f"{self.label}.{name} {what}, got {value!r}")
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> Self:
+        """From a composed section; keys this schema does not know are ignored."""
+        known = set(cls.field_names())
+        return cls.from_dict({k: v for k, v in dict(section).items() if k in known})
+
+
+# ---------------------------------------------------------------------------- run
+@dataclass(frozen=True)
+class RunSettings(Section):
+    label = "run"
+    schema_name = "RunConfig"
+
+    #: Run directory; null means outputs/YYYY-MM-DD/HH-MM-SS under the current directory.
+    output_dir: str | None = None
+    #: Level of the messages written to <run>/train.log.
+    log_level: str = "INFO"
+
+
+# ---------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class FilterSettings(Section):
+    """Track selection (:class:`tracknet.data.TrackFilter`; GeV, mm), applied to the
+    training and validation tracks."""
+
+    label = "data.filter"
+    schema_name = "FilterConfig"
+
+    min_hits: int = 3
+    min_pt: float | None = None
+    max_abs_eta: float | None = None
+    first_layers: tuple[tuple[int, int], ...] | None = None
+    primaries_only: bool = False
+    max_vertex_r_mm: float = 1.0
+    consistent_only: bool = True
 
 
 @dataclass(frozen=True)
-class DataSettings:
-    """The ``data`` section, checked."""
+class SimulationSettings(Section):
+    """Simulated TrackML-like events (``data.source: simulated`` without ``data.dir``)."""
 
-    source: str
-    dir: str | None
-    cache_dir: str | None
-    max_events: int | None
-    val_fraction: float
-    min_val_events: int
-    split_seed: int
-    prep: PrepSettings
-    track_filter: TrackFilter
-    dims: tuple[int, ...]
-    scale_mm: float
-    batch_size: int
-    val_batch_size: int
-    bucket_batches: int
-    num_workers: int
-    simulation: dict[str, Any] = field(default_factory=dict)
-    straw: dict[str, Any] = field(default_factory=dict)
+    label = "data.simulation"
+    schema_name = "SimulationSettings"
 
-    @classmethod
-    def from_config(cls, data: Mapping[str, Any]) -> DataSettings:
-        source = data["source"]
-        if source not in DATA_SOURCES:
-            raise ConfigError(f"data.source must be one of {list(DATA_SOURCES)}, got {source!r}")
-        if source == "trackml" and not data.get("dir"):
-            raise ConfigError(
-                "data.dir is not set: give data.dir=DIR (a directory of TrackML events with truth), "
-                "or experiment=simulated to train on simulated events"
-            )
-        max_events = data.get("max_events")
-        if max_events is not None:
-            _positive_int("data.max_events", max_events)
-        dims = tuple(int(d) for d in data["dims"])
-        if not dims or len(set(dims)) != len(dims) or any(d not in (0, 1, 2) for d in dims):
-            raise ConfigError(f"data.dims must be distinct indices among 0, 1, 2, got {list(dims)}")
-        scale = data["scale_mm"]
-        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-            raise ConfigError(f"data.scale_mm must be a finite number > 0, got {scale!r}")
-        keep = data.get("repeated_layer_keep", "first")
-        if keep not in REPEATED_LAYER_KEEP:
-            raise ConfigError(
-                f"data.repeated_layer_keep must be one of {list(REPEATED_LAYER_KEEP)}, got {keep!r}"
-            )
+    n_events: int = setting(100, low=1)
+    seed: int = setting(0, low=0)
+    first_event_id: int = setting(1, low=0)
+    #: Fields of tracknet.simulation.SimulationConfig; the ones left out keep its defaults.
+    config: dict[str, Any] = setting(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StrawDataSettings(Section):
+    """Simulated straw events (``data.source: straw`` without ``data.dir``): events, seed
+    and :class:`tracknet.simulation.straw.StrawConfig` sections (geometry, gun, occupancy,
+    response; the ones left out keep their defaults)."""
+
+    label = "data.straw"
+    schema_name = "StrawDataSettings"
+
+    n_events: int = setting(20000, low=1)
+    seed: int = setting(0, low=0)
+    first_event_id: int = setting(0, low=0)
+    config: dict[str, Any] = setting(default_factory=dict)
+    #: Track entries: "wire" (straw centres) or "resolved" (the drift circle's side of the
+    #: true trajectory: the crossing y_wire +- drift * sqrt(1 + slope^2)). The builder
+    #: resolves hits the same way (both sides tried, tracknet.building.straw).
+    positions: str = setting("wire", choices=POSITIONS)
+    #: Drift distances (mm) below this are not resolved (left at the wire; a wrong side
+    #: then costs at most this); 0: every hit resolved.
+    min_drift_mm: float = setting(0.0, low=0.0, high=1e3)
+
+
+@dataclass(frozen=True)
+class DataSettings(Section):
+    """The ``data`` section: where the events come from, their preparation, the split and
+    the batches."""
+
+    label = "data"
+    schema_name = "DataConfig"
+
+    source: str = setting("trackml", choices=DATA_SOURCES)
+    #: Directory of TrackML CSV events (event<9 digits>-{hits,truth,particles}.csv[.gz]),
+    #: or of a straw dataset for source straw.
+    dir: str | None = None
+    #: Cache of prepared tracks; null means $TRACKNET_CACHE_DIR or ~/.cache/tracknet.
+    cache_dir: str | None = None
+    #: Use only the first N events of the directory (by event id); null: all.
+    max_events: int | None = setting(None, low=1)
+    #: Validation events: this share of the events (at least min_val_events), split by event.
+    val_fraction: float = setting(0.1, check=_fraction(open_low=False))
+    min_val_events: int = setting(1, low=0)
+    split_seed: int = 0
+    #: Preparation (part of the cache key): blacklists honoured; one hit per track and
+    #: (volume, layer) kept: the first along the trajectory ('first') or the first in the
+    #: event's file order ('lowest_hit_id', how the event1000-barrel samples were made).
+    apply_blacklists: bool = True
+    drop_repeated_layers: bool = True
+    repeated_layer_keep: str = setting("first", choices=REPEATED_LAYER_KEEP)
+    filter: FilterSettings = setting(default_factory=FilterSettings)
+    #: Coordinates the model sees (0, 1, 2 = x, y, z; [0, 1] for a 2D detector) and the one
+    #: isotropic length (mm) that becomes 1 in the model frame.
+    dims: tuple[int, ...] = setting((0, 1, 2), check=_dims)
+    scale_mm: float = setting(1000.0, low=0.0, open_low=True)
+    batch_size: int = setting(256, low=1)
+    val_batch_size: int = setting(2048, low=1)
+    bucket_batches: int = setting(64, low=1)
+    num_workers: int = setting(0, low=0)
+    simulation: SimulationSettings = setting(default_factory=SimulationSettings)
+    straw: StrawDataSettings = setting(default_factory=StrawDataSettings)
+
+    def validate(self) -> None:
         try:
-            track_filter = TrackFilter.from_config(dict(data["filter"]))
+            TrackFilter.from_config(self.filter.to_dict())
         except ConfigError as exc:
             raise ConfigError(f"data.filter: {exc}") from None
-        simulation = dict(data.get("simulation") or {})
-        if source == "simulated" and not data.get("dir"):
-            _positive_int("data.simulation.n_events", simulation.get("n_events"))
-            _positive_int("data.simulation.seed", simulation.get("seed"), low=0)
-            _positive_int("data.simulation.first_event_id", simulation.get("first_event_id"), low=0)
-            simulation_config(simulation)  # fail now, not after the run started
-        straw = dict(data.get("straw") or {})
-        if source == "straw" and not data.get("dir"):
-            from .straw_data import check_straw_settings
+        if self.source == "simulated" and not self.dir:
+            simulation_config(self.simulation.config)  # fail now, not after the run started
+        if self.source == "straw" and not self.dir:
+            straw_config(self.straw.config)
 
-            check_straw_settings(straw)
-        return cls(
-            source=source,
-            dir=data.get("dir"),
-            cache_dir=data.get("cache_dir"),
-            max_events=max_events,
-            val_fraction=_fraction("data.val_fraction", data["val_fraction"], open_low=False),
-            min_val_events=_positive_int("data.min_val_events", data["min_val_events"], low=0),
-            split_seed=int(data["split_seed"]),
-            prep=PrepSettings(
-                apply_blacklists=bool(data["apply_blacklists"]),
-                drop_repeated_layers=bool(data["drop_repeated_layers"]),
-                repeated_layer_keep=keep,
-            ),
-            track_filter=track_filter,
-            dims=dims,
-            scale_mm=float(scale),
-            batch_size=_positive_int("data.batch_size", data["batch_size"]),
-            val_batch_size=_positive_int("data.val_batch_size", data["val_batch_size"]),
-            bucket_batches=_positive_int("data.bucket_batches", data["bucket_batches"]),
-            num_workers=_positive_int("data.num_workers", data["num_workers"], low=0),
-            simulation=simulation,
-            straw=straw,
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> Self:
+        """The checked section of a training run (TrackML events need ``data.dir``)."""
+        settings = super().from_config(section)
+        if settings.source == "trackml" and not settings.dir:
+            raise ConfigError(
+                "data.dir is not set: give data.dir=DIR "
+                "(a directory of TrackML events with truth), "
+                "or experiment=simulated to train on simulated events"
+            )
+        return settings
+
+    @property
+    def detector(self) -> str:
+        """The name of the detector whose events this source gives."""
+        return SOURCE_DETECTORS[self.source]
+
+    @property
+    def prep(self) -> PrepSettings:
+        return PrepSettings(
+            apply_blacklists=self.apply_blacklists,
+            drop_repeated_layers=self.drop_repeated_layers,
+            repeated_layer_keep=self.repeated_layer_keep,
         )
+
+    @property
+    def track_filter(self) -> TrackFilter:
+        return TrackFilter.from_config(self.filter.to_dict())
 
     def describe(self) -> dict[str, Any]:
         """Primitives describing the data preparation (checkpoint meta)."""
@@ -161,109 +269,207 @@ class DataSettings:
         }
 
 
+# ---------------------------------------------------------------------------- model
 @dataclass(frozen=True)
-class LossSettings:
-    kind: str = "quantile"
-    alpha: float = 0.9
-    q_t1: float = 0.98
-    q_t2: float = 0.97
-    t2_weight: float = 1.0
+class ModelSettings(Section):
+    """:class:`tracknet.model.StepAheadTrackNet` settings (checked by the model itself);
+    input_dim must equal the number of data.dims."""
 
-    def __post_init__(self) -> None:
-        if self.kind not in LOSS_KINDS:
-            raise ConfigError(
-                f"training.loss.kind must be one of {list(LOSS_KINDS)}, got {self.kind!r}"
-            )
-        _fraction("training.loss.alpha", self.alpha, open_low=False, open_high=False)
-        _fraction("training.loss.q_t1", self.q_t1)
-        _fraction("training.loss.q_t2", self.q_t2)
-        if not (math.isfinite(self.t2_weight) and self.t2_weight >= 0):
-            raise ConfigError(f"training.loss.t2_weight must be >= 0, got {self.t2_weight!r}")
+    label = "model"
+    schema_name = "ModelConfig"
+
+    input_dim: int = 3
+    hidden_size: int = 32
+    num_layers: int = 2
+    dropout: float = 0.0
+    #: position | delta | cylindrical (see tracknet.model.step_ahead)
+    features: str = "cylindrical"
+    center_mode: str = "offset"
+    radius_eps: float = 1e-4
+
+
+# ---------------------------------------------------------------------------- trainer
+@dataclass(frozen=True)
+class TrainerSettings(Section):
+    """Lightning Trainer settings (one CPU process by default; ``trainer=ddp``: distributed
+    data parallel over CPU processes)."""
+
+    label = "trainer"
+    schema_name = "TrainerConfig"
+
+    accelerator: str = "cpu"
+    devices: Any = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    max_epochs: int = 10
+    #: Stop after this wall time ("DD:HH:MM:SS"); null: no limit.
+    max_time: str | None = None
+    precision: str = "32-true"
+    gradient_clip_val: float | None = 1.0
+    log_every_n_steps: int = 50
+    check_val_every_n_epoch: int = 1
+    #: Fractions (float) or counts (int) of batches per epoch; null: all.
+    limit_train_batches: float | None = None
+    limit_val_batches: float | None = None
+    num_sanity_val_steps: int = 2
+    enable_progress_bar: bool = True
+    deterministic: bool = False
+    #: torch.set_num_threads in every process; null leaves PyTorch's default.
+    num_threads: int | None = setting(None, low=1)
+
+
+# ---------------------------------------------------------------------------- training
+@dataclass(frozen=True)
+class LossSettings(Section):
+    """The loss (see tracknet.model.loss)."""
+
+    label = "training.loss"
+    schema_name = "LossConfig"
+
+    kind: str = setting("quantile", choices=LOSS_KINDS)
+    #: tracknet: alpha * |c - y| / r + (1 - alpha) * r^2
+    alpha: float = setting(0.9, check=_fraction(open_low=False, open_high=False))
+    #: quantile: the radius heads learn these quantiles of the miss distance
+    q_t1: float = setting(0.98, check=_fraction())
+    q_t2: float = setting(0.97, check=_fraction())
+    t2_weight: float = setting(1.0, low=0.0)
 
 
 @dataclass(frozen=True)
-class CalibrationSettings:
+class CalibrationSettings(Section):
+    """After every validation the radius scale factor that puts this share of the true
+    hits inside the spheres is measured on the validation tracks and stored in the
+    checkpoints (model settings t1_radius_scale / t2_radius_scale). Caps on the calibrated
+    radii (mm; null: none) are stored with the scales: a cap gives up on the rare
+    predictions that only a huge sphere would cover."""
+
+    label = "training.calibration"
+    schema_name = "CalibrationConfig"
+
     enabled: bool = True
-    t1_efficiency: float = 0.98
-    t2_efficiency: float = 0.965
-    t1_max_radius_mm: float | None = None
-    t2_max_radius_mm: float | None = None
-
-    def __post_init__(self) -> None:
-        _fraction("training.calibration.t1_efficiency", self.t1_efficiency)
-        _fraction("training.calibration.t2_efficiency", self.t2_efficiency)
-        for name in ("t1_max_radius_mm", "t2_max_radius_mm"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ConfigError(
-                    f"training.calibration.{name} must be null or a number > 0, got {value!r}"
-                )
+    t1_efficiency: float = setting(0.98, check=_fraction())
+    t2_efficiency: float = setting(0.965, check=_fraction())
+    t1_max_radius_mm: float | None = setting(None, low=0.0, open_low=True)
+    t2_max_radius_mm: float | None = setting(None, low=0.0, open_low=True)
 
     def caps_mm(self) -> tuple[float, float]:
         """The radius caps in mm (``inf`` where none)."""
-        return tuple(  # type: ignore[return-value]
-            math.inf if v is None else float(v)
-            for v in (self.t1_max_radius_mm, self.t2_max_radius_mm)
-        )
+        t1, t2 = self.t1_max_radius_mm, self.t2_max_radius_mm
+        return (math.inf if t1 is None else float(t1), math.inf if t2 is None else float(t2))
 
 
 @dataclass(frozen=True)
-class TrainingSettings:
-    """The ``training`` section, checked (everything the LightningModule needs)."""
+class RegionCalibrationSettings(Section):
+    """After training, per-region radius scales and caps (tracknet.training.region_calibration)
+    are fitted on the validation tracks and written into every checkpoint of the run: the
+    spheres then hold this share of the validation hits while returning as few hits of
+    the cost events as possible. Regions: transverse radius and |z| of the predicted
+    centre (interior edges, mm); candidate caps per region (mm; .inf: none). The hits a
+    sphere costs are counted in the validation events (cost_source: validation) or in
+    cost_events events simulated with the SimulationConfig fields cost_simulation
+    (cost_source: simulated; realistic density: all particles and the noise), cached
+    like the training data."""
 
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    scheduler: str = "onecycle"
-    warmup_fraction: float = 0.1
-    loss: LossSettings = field(default_factory=LossSettings)
-    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+    label = "training.region_calibration"
+    schema_name = "RegionCalibrationConfig"
+
+    enabled: bool = False
+    t1_efficiency: float = 0.98
+    t2_efficiency: float = 0.97
+    r_edges_mm: tuple[float, ...] = (
+        50.0,
+        90.0,
+        140.0,
+        200.0,
+        240.0,
+        300.0,
+        420.0,
+        560.0,
+        740.0,
+        900.0,
+    )
+    z_edges_mm: tuple[float, ...] = ()
+    caps_mm: tuple[float, ...] = (
+        2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 100.0, math.inf
+    )  # fmt: skip
+    max_tracks: int = 10000
+    cost_source: str = setting("validation", choices=COST_SOURCES)
+    cost_events: int = setting(4, low=1)
+    cost_seed: int = 1
+    cost_simulation: dict[str, Any] = setting(default_factory=dict)
+
+    def _check_type(self, name: str, hint: Any, value: Any) -> Any:
+        # A cap may be infinite (no cap in that region).
+        if name == "caps_mm" and hint is float and value == math.inf:
+            return value
+        return super()._check_type(name, hint, value)
+
+    def validate(self) -> None:
+        if self.enabled and self.cost_source == "simulated":
+            simulation_config(self.cost_simulation, "training.region_calibration.cost_simulation")
+
+
+@dataclass(frozen=True)
+class TrainingSettings(Section):
+    """The ``training`` section: optimisation, loss, radius calibration and run outputs."""
+
+    label = "training"
+    schema_name = "TrainingConfig"
+
+    optimizer: str = setting("adam", choices=OPTIMIZERS)
+    lr: float = setting(3e-3, low=0.0, open_low=True)
+    weight_decay: float = setting(0.0, low=0.0)
+    #: onecycle (warm-up then cosine decay over max_epochs) | cosine | constant
+    scheduler: str = setting("onecycle", choices=SCHEDULERS)
+    warmup_fraction: float = setting(0.1, check=_fraction(open_low=False))
+    loss: LossSettings = setting(default_factory=LossSettings)
+    calibration: CalibrationSettings = setting(default_factory=CalibrationSettings)
+    region_calibration: RegionCalibrationSettings = setting(
+        default_factory=RegionCalibrationSettings
+    )
+    #: Continue a run from a checkpoint (.ckpt of an earlier run): epochs, optimiser, scheduler.
+    resume_from: str | None = None
+    save_top_k: int = 3
+    #: A density map written by `tracknet density`: adds val/t1_expected_hits, val/t2_expected_hits.
     density_map: str | None = None
+    #: Write logs/<experiment>/version_N/last_track_viz.html after every validation.
     track_viz: bool = True
-    track_viz_plotlyjs: str = "inline"
+    #: inline (self-contained HTML, ~5 MB) | cdn (small, needs internet to view)
+    track_viz_plotlyjs: str = setting("inline", choices=("inline", "cdn"))
+    #: Write the track indices each rank trains on to seen_tracks/ (checks exactly-once
+    #: sampling, e.g. under DDP).
     record_seen_tracks: bool = False
 
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"training.optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}"
-            )
-        if self.scheduler not in SCHEDULERS:
-            raise ConfigError(
-                f"training.scheduler must be one of {list(SCHEDULERS)}, got {self.scheduler!r}"
-            )
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"training.lr must be > 0, got {self.lr!r}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ConfigError(f"training.weight_decay must be >= 0, got {self.weight_decay!r}")
-        _fraction("training.warmup_fraction", self.warmup_fraction, open_low=False)
-        if self.track_viz_plotlyjs not in ("inline", "cdn"):
-            raise ConfigError(
-                f"training.track_viz_plotlyjs must be 'inline' or 'cdn', got {self.track_viz_plotlyjs!r}"
-            )
-
-    @classmethod
-    def from_config(cls, training: Mapping[str, Any]) -> TrainingSettings:
-        """From the ``training`` section (keys not used by the module are ignored)."""
-        values = {
-            k: training[k]
-            for k in (
-                "optimizer",
-                "lr",
-                "weight_decay",
-                "scheduler",
-                "warmup_fraction",
-                "density_map",
-                "track_viz",
-                "track_viz_plotlyjs",
-                "record_seen_tracks",
-            )
-            if k in training
-        }
-        values["loss"] = LossSettings(**dict(training.get("loss") or {}))
-        values["calibration"] = CalibrationSettings(**dict(training.get("calibration") or {}))
-        return cls(**values)
+    #: The run-level keys, not hyperparameters of the LightningModule.
+    RUN_KEYS: ClassVar[tuple[str, ...]] = ("region_calibration", "resume_from", "save_top_k")
 
     def to_dict(self) -> dict[str, Any]:
-        """Primitives only (LightningModule hyperparameters)."""
-        return asdict(self)
+        """Primitives of the LightningModule's settings (its hyperparameters)."""
+        return {k: v for k, v in super().to_dict().items() if k not in self.RUN_KEYS}
+
+
+# ---------------------------------------------------------------------------- whole
+@dataclass(frozen=True)
+class TrackNetSettings(Section):
+    """The whole training configuration (the Hydra schema is generated from it)."""
+
+    label = "config"
+    schema_name = "TrackNetConfig"
+
+    #: Name of the recipe; selects logs/<experiment>/ in the run directory. Every file of
+    #: the experiment group sets it.
+    experiment: str = "default"
+    #: Seed of the model's initial weights (a forked torch RNG; the global RNG is untouched).
+    seed: int = 0
+    run: RunSettings = setting(default_factory=RunSettings)
+    data: DataSettings = setting(default_factory=DataSettings)
+    model: ModelSettings = setting(default_factory=ModelSettings)
+    trainer: TrainerSettings = setting(default_factory=TrainerSettings)
+    training: TrainingSettings = setting(default_factory=TrainingSettings)
+
+    def validate(self) -> None:
+        if self.model.input_dim != len(self.data.dims):
+            raise ConfigError(
+                f"model.input_dim ({self.model.input_dim}) must equal the number of data.dims "
+                f"({len(self.data.dims)}: {list(self.data.dims)})"
+            )

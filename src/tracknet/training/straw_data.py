@@ -5,14 +5,13 @@
 
 1. **Events.** ``data.dir`` set: that straw dataset directory (``tracknet simulate
    straw`` pseudo-data, a ``tracknet overlay`` synthetic dataset, any
-   :func:`~tracknet.io.straw.is_straw_dataset`; only labelled tracks are used). Unset:
+   directory the straw detector recognises; only labelled tracks are used). Unset:
    ``data.straw.n_events`` events are simulated with
    :func:`~tracknet.simulation.straw.iter_straw_batches` (``data.straw.config`` holds
    :class:`~tracknet.simulation.straw.StrawConfig` sections: ``geometry``, ``gun``,
    ``occupancy``, ``response``; the ones left out keep their defaults) once into
-   ``<cache>/straw/<key>/`` and reused after. The key hashes the settings, the seed, the
-   event ids and the straw simulator's source files, so a changed simulator never serves
-   stale events; the directory appears under its final name only once complete.
+   ``<cache>/straw/<key>/`` and reused after
+   (:mod:`tracknet.training.simulation_cache`, the same cache as simulated TrackML events).
 2. **Tracks**: :func:`tracknet.data.straw_tracks.straw_tracks` (labelled particles, hits
    ordered along ``x``, one entry per layer crossing, at least ``data.filter.min_hits``
    hits; a hit's entry is its straw centre or, with ``data.straw.positions: resolved``,
@@ -27,13 +26,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Mapping
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,122 +35,21 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
 
-from ..data.cache import FlatTracks, default_cache_root, split_events, stable_hash
+from ..data.cache import FlatTracks, default_cache_root, split_events
 from ..data.dataset import TrackBatch, TrackDataset, make_dataloader
 from ..data.normalize import Normalizer
 from ..data.straw_tracks import StrawTracks, straw_tracks
 from ..errors import ConfigError, DataError
 from .datamodule import describe_data
-from .settings import DataSettings
+from .settings import DataSettings, straw_config
+from .simulation_cache import STRAW_EVENTS, SimulationCache
 
-__all__ = [
-    "STRAW_DIMS",
-    "StrawDataModule",
-    "straw_config",
-    "straw_events_dir",
-    "straw_positions",
-    "straw_simulator_fingerprint",
-]
+__all__ = ["STRAW_DIMS", "StrawDataModule"]
 
 log = logging.getLogger(__name__)
 
 #: The coordinates a straw model reads: x and y.
 STRAW_DIMS: tuple[int, ...] = (0, 1)
-
-
-def straw_config(section: Mapping[str, Any] | None) -> Any:
-    """The checked :class:`~tracknet.simulation.straw.StrawConfig` of ``data.straw.config``."""
-    from ..simulation.straw import StrawConfig
-
-    try:
-        return StrawConfig.from_dict(dict(section or {}))
-    except TypeError as exc:
-        raise ConfigError(f"data.straw.config: {exc}") from None
-    except ConfigError as exc:
-        raise ConfigError(f"data.straw.config: {exc}") from None
-
-
-def straw_positions(straw: Mapping[str, Any]) -> str:
-    """``data.straw.positions``: ``"wire"`` (default when absent) or ``"resolved"``."""
-    from ..data.straw_tracks import POSITIONS
-
-    value = straw.get("positions", "wire")
-    if value not in POSITIONS:
-        raise ConfigError(f"data.straw.positions must be one of {list(POSITIONS)}, got {value!r}")
-    return str(value)
-
-
-def straw_min_drift(straw: Mapping[str, Any]) -> float:
-    """``data.straw.min_drift_mm``: drifts below it are not resolved (default 0)."""
-    value = straw.get("min_drift_mm", 0.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e3:
-        raise ConfigError(f"data.straw.min_drift_mm must be a number >= 0, got {value!r}")
-    return float(value)
-
-
-def check_straw_settings(straw: Mapping[str, Any]) -> None:
-    """One-line errors for bad ``data.straw`` values (before any work)."""
-    straw_positions(straw)
-    straw_min_drift(straw)
-    for key, low in (("n_events", 1), ("seed", 0), ("first_event_id", 0)):
-        value = straw.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"data.straw.{key} must be an integer >= {low}, got {value!r}")
-    straw_config(straw.get("config"))
-
-
-def straw_simulator_fingerprint() -> str:
-    """SHA-256 of the straw simulator's source files (part of the cache key)."""
-    digest = hashlib.sha256()
-    root = resources.files("tracknet.simulation.straw")
-    for entry in sorted(root.iterdir(), key=lambda e: e.name):
-        if entry.is_file() and entry.name.endswith(".py"):
-            digest.update(entry.name.encode())
-            digest.update(entry.read_bytes())
-    return digest.hexdigest()[:20]
-
-
-def straw_events_dir(cache_root: Path, straw: Mapping[str, Any]) -> tuple[Path, Any]:
-    """``(directory, StrawConfig)`` of the cached simulated straw events of these settings."""
-    config = straw_config(straw.get("config"))
-    key = stable_hash(
-        {
-            "config": config.to_dict(),
-            "n_events": int(straw["n_events"]),
-            "seed": int(straw["seed"]),
-            "first_event_id": int(straw["first_event_id"]),
-            "simulator": straw_simulator_fingerprint(),
-        }
-    )
-    return cache_root / "straw" / key, config
-
-
-def _simulate_into(directory: Path, config: Any, straw: Mapping[str, Any]) -> None:
-    """Simulate into a temporary sibling, then rename it to ``directory``."""
-    from ..io.straw import write_straw_dataset
-    from ..simulation.straw.simulate import GENERATOR, iter_straw_batches
-
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    n, seed, first = int(straw["n_events"]), int(straw["seed"]), int(straw["first_event_id"])
-    try:
-        log.info("simulating %d straw events into %s", n, directory)
-        write_straw_dataset(
-            iter_straw_batches(config, n, seed, first, events_per_batch=10_000),
-            tmp,
-            kind="straw",
-            parameters={"config": config.to_dict(), "first_event_id": first},
-            seed=seed,
-            generator=GENERATOR,
-        )
-        try:
-            os.replace(tmp, directory)
-        except OSError:
-            if not (directory / "tracknet-dataset.json").is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _flat(tracks: StrawTracks, normalizer: Normalizer) -> FlatTracks:
@@ -173,7 +66,16 @@ def _flat(tracks: StrawTracks, normalizer: Normalizer) -> FlatTracks:
 class StrawDataModule(L.LightningDataModule):
     """Training/validation straw tracks of the ``data`` settings (module docstring)."""
 
-    def __init__(self, settings: DataSettings, *, progress: bool = True) -> None:
+    def __init__(
+        self,
+        settings: DataSettings,
+        *,
+        progress: bool = True,
+        simulation: SimulationCache = STRAW_EVENTS,
+        is_dataset: Callable[[Path], bool] | None = None,
+    ) -> None:
+        """``is_dataset``: whether a ``data.dir`` holds a straw dataset (the detector's test;
+        ``None`` accepts any directory)."""
         super().__init__()
         if tuple(settings.dims) != STRAW_DIMS:
             raise ConfigError(
@@ -181,6 +83,8 @@ class StrawDataModule(L.LightningDataModule):
             )
         self.settings = settings
         self.progress = progress
+        self.simulation = simulation
+        self.is_dataset = is_dataset
         self.normalizer = Normalizer(settings.scale_mm)
         self.cache_root = (
             Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_root()
@@ -195,21 +99,24 @@ class StrawDataModule(L.LightningDataModule):
     def _events_dir(self) -> Path:
         s = self.settings
         if s.dir:
-            from ..io.straw import is_straw_dataset
-
             root = Path(s.dir).expanduser()
             if not root.is_dir():
                 raise DataError("data.dir is not a directory", file=str(root))
-            if not is_straw_dataset(root):
+            if self.is_dataset is not None and not self.is_dataset(root):
                 raise DataError(
                     "data.dir is not a straw dataset (no straw tracknet-dataset.json)",
                     file=str(root),
                 )
             return root
-        directory, config = straw_events_dir(self.cache_root, s.straw)
-        if not (directory / "tracknet-dataset.json").is_file():
-            _simulate_into(directory, config, s.straw)
-        return directory
+        straw = s.straw
+        return self.simulation.events(
+            self.cache_root,
+            straw_config(straw.config),
+            straw.n_events,
+            straw.seed,
+            straw.first_event_id,
+            progress=self.progress,
+        )
 
     def prepare_data(self) -> None:
         self._events_dir()
@@ -236,14 +143,15 @@ class StrawDataModule(L.LightningDataModule):
             geometry.layer_x,
             geometry.layers_per_module,
             min_hits=s.track_filter.min_hits,
-            positions=straw_positions(s.straw),
-            min_drift_mm=straw_min_drift(s.straw),
+            positions=s.straw.positions,
+            min_drift_mm=s.straw.min_drift_mm,
         )
         train = tracks.take_events(np.asarray(train_ids, dtype=np.int64))
         val = tracks.take_events(np.asarray(val_ids, dtype=np.int64))
         if train.n_tracks == 0:
             raise DataError(
-                f"no training track with at least {s.track_filter.min_hits} hits in {len(train_ids)} straw event(s)",
+                f"no training track with at least {s.track_filter.min_hits} hits in "
+                f"{len(train_ids)} straw event(s)",
                 file=str(directory),
             )
         self.train_tracks, self.val_tracks = (
@@ -296,12 +204,16 @@ class StrawDataModule(L.LightningDataModule):
         out.update(
             {
                 "geometry": self.geometry,
-                "positions": straw_positions(self.settings.straw),
-                "min_drift_mm": straw_min_drift(self.settings.straw),
+                "positions": self.settings.straw.positions,
+                "min_drift_mm": self.settings.straw.min_drift_mm,
             }
         )
         if not self.settings.dir:
             straw = self.settings.straw
-            out["straw"] = {k: straw[k] for k in ("n_events", "seed", "first_event_id")}
-            out["straw"]["config"] = straw_config(straw.get("config")).to_dict()
+            out["straw"] = {
+                "n_events": straw.n_events,
+                "seed": straw.seed,
+                "first_event_id": straw.first_event_id,
+                "config": straw_config(straw.config).to_dict(),
+            }
         return out

@@ -41,15 +41,16 @@ import torch
 from omegaconf import DictConfig
 
 from ..data.normalize import Normalizer
+from ..detectors import detector_named
 from ..errors import ConfigError
 from ..io.atomic import atomic_path, write_json_atomic
 from ..model.checkpoint import checkpoint_hparams, load_checkpoint
 from ..model.step_ahead import StepAheadTrackNet
 from .config import to_container
-from .datamodule import TrackDataModule
+from .datamodule import TrainingData
 from .module import StepAheadModule
 from .region_calibration import RegionSettings, calibrate_regions
-from .settings import DataSettings, TrainingSettings, simulation_config
+from .settings import DataSettings, RegionCalibrationSettings, TrackNetSettings
 
 __all__ = ["RUN_DIR_ENV", "RUN_VERSION_ENV", "TRACK_VIZ_FILE", "resolve_run_dir", "train"]
 
@@ -132,7 +133,7 @@ def _run_log(path: Path, level: str) -> Iterator[None]:
     try:
         yield
     finally:
-        for lg, old in zip(loggers, old_levels):
+        for lg, old in zip(loggers, old_levels, strict=True):
             lg.removeHandler(handler)
             lg.setLevel(old)
         handler.close()
@@ -152,7 +153,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _viz_writer(datamodule: TrackDataModule, path: Path, plotlyjs: str) -> Any:
+def _viz_writer(datamodule: TrainingData, path: Path, plotlyjs: str) -> Any:
     """A callable(module) that writes the track view of one validation track to ``path``."""
     from ..viz.track_viz import write_track_html
 
@@ -195,42 +196,33 @@ def _check_resume(path: str | None) -> str | None:
     return str(resume)
 
 
-def _region_settings(section: dict[str, Any]) -> RegionSettings | None:
-    """The checked region-calibration settings, or None when it is off."""
-    if not section.get("enabled"):
+def _region_settings(section: RegionCalibrationSettings) -> RegionSettings | None:
+    """The region-calibration settings of the fit, or None when it is off."""
+    if not section.enabled:
         return None
-    if section["cost_source"] not in ("validation", "simulated"):
-        raise ConfigError(
-            f"training.region_calibration.cost_source must be 'validation' or 'simulated', got {section['cost_source']!r}"
-        )
-    if section["cost_events"] < 1:
-        raise ConfigError("training.region_calibration.cost_events must be >= 1")
-    if section["cost_source"] == "simulated":
-        simulation_config({"config": section["cost_simulation"]})
     return RegionSettings(
-        t1_efficiency=float(section["t1_efficiency"]),
-        t2_efficiency=float(section["t2_efficiency"]),
-        r_edges_mm=tuple(float(v) for v in section["r_edges_mm"]),
-        z_edges_mm=tuple(float(v) for v in section["z_edges_mm"]),
-        caps_mm=tuple(float(v) for v in section["caps_mm"]),
-        max_tracks=int(section["max_tracks"]),
+        t1_efficiency=float(section.t1_efficiency),
+        t2_efficiency=float(section.t2_efficiency),
+        r_edges_mm=tuple(float(v) for v in section.r_edges_mm),
+        z_edges_mm=tuple(float(v) for v in section.z_edges_mm),
+        caps_mm=tuple(float(v) for v in section.caps_mm),
+        max_tracks=int(section.max_tracks),
     )
 
 
 def _calibrate_run_checkpoints(
-    log_dir: Path, datamodule: TrackDataModule, settings: RegionSettings, config: dict[str, Any]
+    log_dir: Path,
+    datamodule: TrainingData,
+    settings: RegionSettings,
+    section: RegionCalibrationSettings,
 ) -> dict[str, Any] | None:
     """Fit the region tables for every checkpoint of the run and write them into it."""
-    section = config["training"]["region_calibration"]
     if datamodule.val_tracks is None or datamodule.val_tracks.n_tracks == 0:
         log.warning("region calibration skipped: no validation tracks")
         return None
     started = time.perf_counter()
     points, n_events = datamodule.cost_points(
-        section["cost_source"],
-        int(section["cost_events"]),
-        int(section["cost_seed"]),
-        dict(section["cost_simulation"]),
+        section.cost_source, section.cost_events, section.cost_seed, dict(section.cost_simulation)
     )
     report: dict[str, Any] | None = None
     for path in sorted(log_dir.glob("*.ckpt"), key=lambda p: p.name != "last.ckpt"):
@@ -260,7 +252,8 @@ def _calibrate_run_checkpoints(
         if path.name == "last.ckpt" or report is None:
             report = fitted
         log.info(
-            "region calibration of %s: t1 efficiency %.4f at %.2f cost hits per sphere, t2 %.4f at %.2f",
+            "region calibration of %s: t1 efficiency %.4f at %.2f cost hits per sphere, "
+            "t2 %.4f at %.2f",
             path.name,
             fitted["t1"]["efficiency"],
             fitted["t1"]["cost_hits_per_sphere"],
@@ -286,54 +279,40 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     config = to_container(cfg)
-    data_settings = DataSettings.from_config(config["data"])
-    training_settings = TrainingSettings.from_config(config["training"])
-    model_config = dict(config["model"])
-    if model_config["input_dim"] != len(data_settings.dims):
-        raise ConfigError(
-            f"model.input_dim ({model_config['input_dim']}) must equal the number of data.dims "
-            f"({len(data_settings.dims)}: {list(data_settings.dims)})"
-        )
+    data_settings = DataSettings.from_config(config["data"])  # TrackML events need data.dir
+    settings = TrackNetSettings.from_config(config)
+    training_settings = settings.training
+    model_config = settings.model.to_dict()
     trainer_config = dict(config["trainer"])
-    region_settings = _region_settings(config["training"]["region_calibration"])
-    resume = _check_resume(config["training"].get("resume_from"))
+    region_settings = _region_settings(training_settings.region_calibration)
+    resume = _check_resume(training_settings.resume_from)
     try:
         StepAheadTrackNet.from_config(model_config)
     except ConfigError as exc:
         raise ConfigError(f"model: {exc}") from None
 
-    run_dir = resolve_run_dir(config["run"].get("output_dir"))
-    experiment = str(config["experiment"])
+    run_dir = resolve_run_dir(settings.run.output_dir)
+    experiment = settings.experiment
     logs_root = run_dir / "logs"
     version = _next_version(logs_root / experiment)
     log_dir = logs_root / experiment / f"version_{version}"
-    threads = trainer_config.get("num_threads")
-    if threads is not None:
-        if threads < 1:
-            raise ConfigError(f"trainer.num_threads must be >= 1, got {threads}")
-        torch.set_num_threads(int(threads))
+    if settings.trainer.num_threads is not None:
+        torch.set_num_threads(settings.trainer.num_threads)
+    detector: Any = detector_named(data_settings.detector)  # its training stage methods
 
-    with _run_log(run_dir / "train.log", str(config["run"]["log_level"])):
+    with _run_log(run_dir / "train.log", settings.run.log_level):
         log.info("run directory %s", run_dir)
-        if data_settings.source == "straw":
-            from .straw_data import StrawDataModule
-
-            datamodule = StrawDataModule(
-                data_settings, progress=bool(trainer_config.get("enable_progress_bar", True))
-            )
-        else:
-            datamodule = TrackDataModule(
-                data_settings, progress=bool(trainer_config.get("enable_progress_bar", True))
-            )
+        datamodule = detector.data_module(
+            data_settings, progress=settings.trainer.enable_progress_bar
+        )
         normalizer = Normalizer(data_settings.scale_mm)
         # Initial weights from a forked RNG seeded by `seed`: reproducible, global state untouched.
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(config["seed"]))
+            torch.manual_seed(settings.seed)
             model = StepAheadTrackNet.from_config(model_config)
         meta = {
-            "detector": "straw"
-            if data_settings.source == "straw"
-            else ("trackml" if len(data_settings.dims) == 3 else "2d"),
+            # A TrackML model of fewer coordinates is recorded as "2d".
+            "detector": detector.name if len(data_settings.dims) == detector.dims else "2d",
             "experiment": experiment,
             "data": data_settings.describe(),
             "training": {"loss": training_settings.to_dict()["loss"]},
@@ -359,7 +338,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             auto_insert_metric_name=False,
             monitor="val/loss",
             mode="min",
-            save_top_k=int(config["training"]["save_top_k"]),
+            save_top_k=training_settings.save_top_k,
             save_last=True,
         )
         kwargs = {k: trainer_config[k] for k in _TRAINER_KEYS if trainer_config.get(k) is not None}
@@ -389,7 +368,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
         region_report = None
         if region_settings is not None and trainer.is_global_zero:
-            region_report = _calibrate_run_checkpoints(log_dir, datamodule, region_settings, config)
+            region_report = _calibrate_run_checkpoints(
+                log_dir, datamodule, region_settings, training_settings.region_calibration
+            )
 
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         results: dict[str, Any] = {

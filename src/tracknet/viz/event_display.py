@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from tracknet.errors import DataError
 from tracknet.evaluation.matching import ParticleSelection, match_tracks
 from tracknet.events import Event
 from tracknet.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 __all__ = ["CATEGORY_COLOURS", "event_figure", "polylines", "write_event_display"]
 
@@ -57,7 +61,7 @@ def event_figure(
     selection: ParticleSelection | None = None,
     *,
     min_track_hits: int = 3,
-):  # -> plotly.graph_objects.Figure
+) -> go.Figure:
     """The plotly figure of ``event`` (see the module docstring)."""
     import plotly.graph_objects as go
 

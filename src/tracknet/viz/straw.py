@@ -165,7 +165,7 @@ def draw_event(ax: Axes, event: Event, geometry: StrawGeometry, *, show_truth: b
             seg_colours.append(colours[order[0]])
         if segments:
             ax.add_collection(LineCollection(segments, colors=seg_colours, linewidths=0.7))
-        for track, colour in zip(tracks[:8], seg_colours[:8]):
+        for track, colour in zip(tracks[:8], seg_colours[:8], strict=True):
             handles.append(Line2D([], [], color=colour, label=f"track {track}"))
     for label, name in (
         (NOISE_PARTICLE_ID, "noise"),
@@ -215,7 +215,8 @@ def render_geometry_png(
     draw_geometry(ax, geometry)
     ax.set_title(
         f"straw tracker: {geometry.n_modules} modules x {geometry.layers_per_module} layers "
-        f"({''.join(geometry.layer_views)}) x {geometry.straws_per_layer} straws, r = {geometry.straw_radius_mm} mm",
+        f"({''.join(geometry.layer_views)}) x {geometry.straws_per_layer} straws, "
+        f"r = {geometry.straw_radius_mm} mm",
         loc="right",
     )
     fig.tight_layout()

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 __all__ = ["sphere_mesh", "track_figure", "write_track_html"]
 
@@ -59,7 +63,7 @@ def track_figure(
     t2_centers_mm: np.ndarray,
     t2_radii_mm: np.ndarray,
     title: str = "",
-):  # -> plotly.graph_objects.Figure
+) -> go.Figure:
     """The figure of one track with ``n`` hits (mm).
 
     ``t1_*`` are the ``n - 1`` spheres predicted after hits ``0 .. n-2`` for the next hit,

@@ -20,6 +20,7 @@ model; :meth:`StrawBatch.from_events` goes the other way.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -242,7 +243,8 @@ class StrawBatch:
             if len(bad):
                 row = int(bad[0])
                 raise DataError(
-                    f"straw {name}: ({table['event_id'][row]}, {table[inner][row]}) repeats or is out of order "
+                    f"straw {name}: ({table['event_id'][row]}, {table[inner][row]}) "
+                    "repeats or is out of order "
                     f"(rows must be sorted by event_id, {inner})",
                     file=where,
                     column=inner,
@@ -280,7 +282,8 @@ class StrawBatch:
             if missing.any():
                 row = int(np.flatnonzero(labelled)[np.flatnonzero(missing)[0]])
                 raise DataError(
-                    f"straw hits: particle_id {pid[row]} of event {hits['event_id'][row]} is not in the particles table",
+                    f"straw hits: particle_id {pid[row]} of event {hits['event_id'][row]} "
+                    "is not in the particles table",
                     file=where,
                     column="particle_id",
                     row=row,
@@ -354,7 +357,8 @@ class StrawBatch:
         )
         return self._event(row, slice(lo, hi), slice(plo, phi))
 
-    def _event(self, row: int, hits: slice, particles: slice) -> Event:
+    # builtins.slice: in the class body ``slice`` names the method above.
+    def _event(self, row: int, hits: builtins.slice, particles: builtins.slice) -> Event:
         h = self.hits
         hit_frame = pd.DataFrame(
             {c: h[c][hits] for c in (*HITS_SCHEMA, *STRAW_HIT_EXTRA)}, copy=True
@@ -392,7 +396,8 @@ class StrawBatch:
     def hit_counts(self) -> np.ndarray:
         """Hits per event, in the order of the events table."""
         lo, hi = self._bounds("hits")
-        return hi - lo
+        counts: np.ndarray = hi - lo
+        return counts
 
 
 def rechunk(batches: Iterable[StrawBatch], events_per_batch: int) -> Iterator[StrawBatch]:

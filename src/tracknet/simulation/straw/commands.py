@@ -1,13 +1,10 @@
-"""Command-line functions of the straw tracker (registered in :mod:`tracknet.cli`).
+"""The ``tracknet simulate straw`` command (registered on the ``simulate`` group).
 
-* :func:`straw`: ``tracknet simulate straw --out DIR --events N [--seed S] ...`` writes a
-  straw dataset (chunked Parquet and ``tracknet-dataset.json``);
-* :func:`display_straw`: ``tracknet display-straw --data-dir DIR --event ID --out
-  FILE.png`` (or ``--geometry-only``) draws an event or the geometry.
-
-Each is a plain typer-compatible function: bad input raises
-:class:`~tracknet.errors.ConfigError` or :class:`~tracknet.errors.DataError`, which the
-CLI prints as one line.
+:func:`straw`: ``tracknet simulate straw --out DIR --events N [--seed S] ...`` writes a
+straw dataset (chunked Parquet and ``tracknet-dataset.json``). It is a plain
+typer-compatible function: bad input raises :class:`~tracknet.errors.ConfigError` or
+:class:`~tracknet.errors.DataError`, which the CLI prints as one line.
+:mod:`tracknet.simulation.commands` adds it to the ``simulate`` group with :func:`register`.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from tracknet.errors import ConfigError
 if TYPE_CHECKING:
     from tracknet.simulation.straw.simulate import StrawConfig
 
-__all__ = ["config_from_options", "display_straw", "straw"]
+__all__ = ["config_from_options", "register", "straw"]
 
 
 def config_from_options(
@@ -153,10 +150,10 @@ def straw(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
     config = config_from_options(
-        tracks_mean=tracks_mean, tracks_min=tracks_min, tracks_max=tracks_max, distribution=distribution,
-        time_in_fill=time_in_fill, time_in_fill_max=time_in_fill_max, tau=tau, efficiency=efficiency,
-        noise_rate=noise_rate, crosstalk=crosstalk, drift_sigma=drift_sigma, field=field, straight=straight,
-        p_min=p_min, p_max=p_max, angle_max=angle_max, charge=charge, modules=modules, straws=straws,
+        tracks_mean=tracks_mean, tracks_min=tracks_min, tracks_max=tracks_max, distribution=distribution,  # noqa: E501
+        time_in_fill=time_in_fill, time_in_fill_max=time_in_fill_max, tau=tau, efficiency=efficiency,  # noqa: E501
+        noise_rate=noise_rate, crosstalk=crosstalk, drift_sigma=drift_sigma, field=field, straight=straight,  # noqa: E501
+        p_min=p_min, p_max=p_max, angle_max=angle_max, charge=charge, modules=modules, straws=straws,  # noqa: E501
     )  # fmt: skip
     with tqdm(total=events, desc="simulate straw", unit="event", disable=not progress) as bar:
         write_straw_dataset(
@@ -173,37 +170,6 @@ def straw(
     typer.echo(f"wrote {events} straw events to {out}")
 
 
-def display_straw(
-    out: Path = typer.Option(..., "--out", help="PNG file to write."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Straw dataset directory."),
-    event: int | None = typer.Option(None, "--event", help="Event id to draw."),
-    geometry_only: bool = typer.Option(
-        False,
-        "--geometry-only",
-        help="Draw the straws only (the dataset's geometry, or the default one).",
-    ),
-    truth: bool = typer.Option(True, "--truth/--no-truth", help="Join each track's true points."),
-    dpi: int = typer.Option(150, "--dpi", help="Resolution of the PNG."),
-) -> None:
-    """Draw a straw event (hits coloured by label, drift circles) or the straw geometry as a PNG."""
-    from tracknet.io.straw import StrawDataset
-    from tracknet.simulation.straw.geometry import StrawGeometry
-    from tracknet.viz.straw import render_event_png, render_geometry_png
-
-    if out.suffix.lower() != ".png":
-        raise ConfigError(f"--out must name a .png file, got {out}")
-    if dpi < 10 or dpi > 1200:
-        raise ConfigError(f"--dpi must be in [10, 1200], got {dpi}")
-    dataset = StrawDataset.open(data_dir) if data_dir is not None else None
-    geometry = (
-        StrawGeometry.from_dict(dataset.geometry_parameters())
-        if dataset is not None
-        else StrawGeometry()
-    )
-    if geometry_only:
-        render_geometry_png(geometry, out, dpi=dpi)
-    else:
-        if dataset is None or event is None:
-            raise ConfigError("display-straw needs --data-dir and --event (or --geometry-only)")
-        render_event_png(dataset.read_event(event), geometry, out, dpi=dpi, show_truth=truth)
-    typer.echo(f"wrote {out}")
+def register(simulate_app: typer.Typer) -> None:
+    """Add ``straw`` to the ``simulate`` group."""
+    simulate_app.command("straw")(straw)

@@ -124,7 +124,8 @@ class StrawGeometry:
         for name in ("layer_x_mm", "layer_offset_pitch", "layer_views"):
             if len(getattr(self, name)) != n:
                 raise ConfigError(
-                    f"StrawGeometry.{name} needs {n} values (one per layer), got {len(getattr(self, name))}"
+                    f"StrawGeometry.{name} needs {n} values (one per layer), "
+                    f"got {len(getattr(self, name))}"
                 )
         if any(v not in ("U", "V") for v in self.layer_views):
             raise ConfigError(
@@ -145,7 +146,8 @@ class StrawGeometry:
         depth = xs[-1] + 2 * self.straw_radius_mm
         if self.n_modules > 1 and depth > self.module_spacing_mm:
             raise ConfigError(
-                f"StrawGeometry: modules overlap (module depth {depth:.2f} mm > spacing {self.module_spacing_mm} mm)"
+                f"StrawGeometry: modules overlap (module depth {depth:.2f} mm "
+                f"> spacing {self.module_spacing_mm} mm)"
             )
         # Straws of two layers closer than a diameter in x must not overlap either.
         r2 = 2 * self.straw_radius_mm
@@ -180,7 +182,10 @@ class StrawGeometry:
         module = np.asarray(module, dtype=np.int64)
         layer = np.asarray(layer, dtype=np.int64)
         straw = np.asarray(straw, dtype=np.int64)
-        return (module * self.layers_per_module + layer) * self.straws_per_layer + straw
+        straw_id: np.ndarray = (
+            module * self.layers_per_module + layer
+        ) * self.straws_per_layer + straw
+        return straw_id
 
     def decompose(self, straw_id: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(module, layer, straw)`` of global straw ids (int64 arrays)."""
@@ -257,7 +262,9 @@ class StrawGeometry:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown straw geometry parameter(s) {unknown}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
         return cls(**values)
 
 

@@ -31,14 +31,13 @@ Pure functions on flat arrays of many events at once; randomness only from ``rng
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import ClassVar, Literal, NamedTuple, overload
 
 import numpy as np
 
-from tracknet.errors import ConfigError
 from tracknet.events import CROSSTALK_PARTICLE_ID, NOISE_PARTICLE_ID
+from tracknet.schema import Settings, setting
 from tracknet.simulation.straw.geometry import StrawGeometry
 
 __all__ = [
@@ -64,56 +63,21 @@ PRIORITY_NOISE = 2
 
 
 @dataclass(frozen=True)
-class StrawResponse:
+class StrawResponse(Settings):
     """Detector effects (see the module docstring); each is off at its neutral value."""
 
-    efficiency: float = 0.98
-    noise_rate: float = 0.001
-    crosstalk: float = 0.01
-    drift_sigma_mm: float = 0.0
+    label: ClassVar[str] = "straw response"
+
+    efficiency: float = setting(0.98, low=0.0, high=1.0)
+    noise_rate: float = setting(0.001, low=0.0, high=1.0)
+    crosstalk: float = setting(0.01, low=0.0, high=1.0)
+    drift_sigma_mm: float = setting(0.0, low=0.0)
     single_hit_per_straw: bool = True
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> StrawResponse:
-        for name in ("efficiency", "noise_rate", "crosstalk"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not (0.0 <= value <= 1.0)
-            ):
-                raise ConfigError(
-                    f"{name.replace('_', ' ')} must be a probability in [0, 1], got {value!r}"
-                )
-        if (
-            isinstance(self.drift_sigma_mm, bool)
-            or not isinstance(self.drift_sigma_mm, (int, float))
-            or not (math.isfinite(self.drift_sigma_mm) and self.drift_sigma_mm >= 0)
-        ):
-            raise ConfigError(f"drift sigma must be >= 0 mm, got {self.drift_sigma_mm!r}")
-        if not isinstance(self.single_hit_per_straw, (bool, np.bool_)):
-            raise ConfigError(
-                f"single_hit_per_straw must be true or false, got {self.single_hit_per_straw!r}"
-            )
-        return self
 
     @classmethod
     def ideal(cls) -> StrawResponse:
         """Every effect off: full efficiency, exact drift, no crosstalk, no noise."""
         return cls(efficiency=1.0, noise_rate=0.0, crosstalk=0.0, drift_sigma_mm=0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StrawResponse:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown straw response parameter(s) {unknown}")
-        return cls(**data)
 
 
 def efficiency_mask(n: int, efficiency: float, rng: np.random.Generator) -> np.ndarray:
@@ -220,6 +184,30 @@ class SignalHits(NamedTuple):
         return SignalHits(*(getattr(self, f)[keep] for f in self._fields))
 
 
+@overload
+def detector_hits(
+    signal: SignalHits,
+    n_events: int,
+    geometry: StrawGeometry,
+    response: StrawResponse,
+    rng_crosstalk: np.random.Generator,
+    rng_noise: np.random.Generator,
+    *,
+    signal_priority: np.ndarray | None = ...,
+    with_signal_rows: Literal[False] = ...,
+) -> SignalHits: ...
+@overload
+def detector_hits(
+    signal: SignalHits,
+    n_events: int,
+    geometry: StrawGeometry,
+    response: StrawResponse,
+    rng_crosstalk: np.random.Generator,
+    rng_noise: np.random.Generator,
+    *,
+    signal_priority: np.ndarray | None = ...,
+    with_signal_rows: Literal[True],
+) -> tuple[SignalHits, np.ndarray]: ...
 def detector_hits(
     signal: SignalHits,
     n_events: int,

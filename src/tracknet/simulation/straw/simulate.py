@@ -97,7 +97,8 @@ class StrawConfig:
         ):
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(
-                    f"StrawConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}"
+                    f"StrawConfig.{name} must be a {cls.__name__}, "
+                    f"got {type(getattr(self, name)).__name__}"
                 )
 
     def to_dict(self) -> dict[str, Any]:

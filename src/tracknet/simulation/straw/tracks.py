@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -105,7 +105,10 @@ def _integer(value: Any, name: str, *, low: int = 0, high: int | None = None) ->
     return int(value)
 
 
-def _from_dict(cls: type, data: Mapping[str, Any], what: str) -> Any:
+_Settings = TypeVar("_Settings", "Occupancy", "TrackGun")
+
+
+def _from_dict(cls: type[_Settings], data: Mapping[str, Any], what: str) -> _Settings:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -147,7 +150,8 @@ class Occupancy:
     def validate(self) -> Occupancy:
         if self.distribution not in DISTRIBUTIONS:
             raise ConfigError(
-                f"occupancy distribution must be one of {list(DISTRIBUTIONS)}, got {self.distribution!r}"
+                f"occupancy distribution must be one of {list(DISTRIBUTIONS)}, "
+                f"got {self.distribution!r}"
             )
         _number(self.mean, "tracks mean", low=0.0)
         lo = _integer(self.min_tracks, "min tracks", low=0, high=_MAX_TRACKS_LIMIT)

@@ -1,0 +1,285 @@
+"""Build tracks for one TrackML event: TrackNET or the classical baseline.
+
+:func:`build_event` turns an :class:`~tracknet.events.Event` into the TrackML submission
+table ``event_id, hit_id, track_id`` (every hit exactly once, 0 for "on no track"),
+reading only the hits: truth is never used to build.
+
+Pipeline per event, for each seeding stage of :class:`~tracknet.building.settings.BuildConfig`
+in turn, on the hits that earlier stages left unassigned: seeds
+(:mod:`~tracknet.building.seeding`), batched extension (:mod:`~tracknet.building.builder`,
+with :class:`~tracknet.building.builder.TrackNetExtender` or the helix follower of
+:mod:`~tracknet.building.baseline`), selection (:mod:`~tracknet.building.selection`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, DataError
+from ..events import HITS_SCHEMA, Event
+from ..model.checkpoint import LoadedModel
+from .baseline import HelixExtender
+from .builder import Candidates, Extender, TrackNetExtender, extend_seeds
+from .doubles import attach_double_hits
+from .fit import FitQuality, hit_sigmas, longitudinal_fit, transverse_fit_rms, trim_outliers
+from .geometry import Envelope, LayerSurfaces, layer_keys
+from .seeding import find_seeds
+from .selection import select_tracks
+from .settings import BuildConfig, check_algorithm
+
+__all__ = ["BuildResult", "build_event", "build_tracks", "make_extender", "radius_scale_of"]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """One built event: the submission and figures about the build.
+
+    ``stages``: per seeding stage, counts (seeds, candidates, tracks, extension steps,
+    sphere queries, most live candidates) and seconds (seeding, extension, selection).
+    ``tracks``: one row per track, ``track_id, stage, n_hits`` (final), ``n_candidate_hits``
+    (before shared hits were removed), ``mean_cost``, ``misses``, ``fit_rms_mm``,
+    ``chi2_z`` and ``n_double_hits`` (attached after selection, counted in ``n_hits``).
+    """
+
+    submission: pd.DataFrame
+    n_seeds: int
+    n_candidates: int
+    n_tracks: int
+    seconds: float
+    stages: list[dict[str, float | int]] = field(default_factory=list)
+    tracks: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def radius_scale_of(config: BuildConfig, loaded: LoadedModel) -> float:
+    """The radius scale of a build: the config's, else the checkpoint meta's (else 1)."""
+    if config.radius_scale is not None:
+        return float(config.radius_scale)
+    value = loaded.meta.get("radius_scale", 1.0)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise ConfigError(f"checkpoint meta radius_scale must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def make_extender(
+    algorithm: str,
+    surfaces: LayerSurfaces,
+    loaded_model: LoadedModel | None,
+    config: BuildConfig,
+) -> Extender:
+    """The track follower of ``algorithm`` for an event with these surfaces."""
+    check_algorithm(algorithm)
+    if algorithm == "tracknet":
+        if loaded_model is None:
+            raise ConfigError("algorithm 'tracknet' needs a model checkpoint")
+        return TrackNetExtender(
+            loaded_model.model,
+            loaded_model.normalizer,
+            radius_scale=radius_scale_of(config, loaded_model),
+            max_radius_mm=config.max_radius_mm if config.max_radius_mm is not None else math.inf,
+        )
+    return HelixExtender(
+        surfaces,
+        window_mm=config.baseline_window_mm,
+        t2_window_mm=config.baseline_t2_window_mm,
+        surface_margin_mm=config.baseline_surface_margin_mm,
+    )
+
+
+def _hit_arrays(event: Event) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    hits = event.hits
+    missing = [c for c in HITS_SCHEMA if c not in hits.columns]
+    if missing:
+        raise DataError(f"{event.prefix}: hits lack column(s) {missing}")
+    hit_id = hits["hit_id"].to_numpy(dtype=np.int64)
+    if len(np.unique(hit_id)) != len(hit_id):
+        raise DataError(f"{event.prefix}: duplicate hit_id in hits", column="hit_id")
+    positions = hits[["x", "y", "z"]].to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(positions)):
+        raise DataError(f"{event.prefix}: non-finite hit coordinates")
+    volume = hits["volume_id"].to_numpy(dtype=np.int64)
+    layer = hits["layer_id"].to_numpy(dtype=np.int64)
+    if np.any(volume < 0) or np.any(layer < 0):
+        raise DataError(f"{event.prefix}: negative volume_id or layer_id")
+    return hit_id, positions, volume, layer
+
+
+def _fitted(
+    candidates: Candidates,
+    positions: np.ndarray,
+    sigmas: tuple[np.ndarray, np.ndarray],
+    config: BuildConfig,
+    min_hits: int,
+) -> tuple[Candidates, FitQuality]:
+    """The candidates' fit figures; with fit cuts, their worst-fitting hits dropped first
+    (:func:`~tracknet.building.fit.trim_outliers`). Only candidates that pass the length
+    and mean-cost cuts are fitted (the others are dropped by the selection anyway; they
+    get infinite figures)."""
+    worth = candidates.n_hits >= min_hits
+    if config.max_mean_cost is not None:
+        worth &= candidates.mean_cost() <= config.max_mean_cost
+    rows = np.flatnonzero(worth)
+    sub_paths = candidates.paths[rows]
+    rms = np.full(candidates.n_candidates, np.inf)
+    chi2 = np.full(candidates.n_candidates, np.inf)
+    if config.max_fit_rms_mm is None and config.max_chi2_z is None:
+        rms[rows] = transverse_fit_rms(positions, sub_paths, sigmas[1])
+        chi2[rows] = longitudinal_fit(positions, sub_paths, *sigmas)[0]
+        return candidates, FitQuality(rms, chi2)
+    sub_paths, sub_fit = trim_outliers(
+        positions,
+        sub_paths,
+        config.max_fit_rms_mm if config.max_fit_rms_mm is not None else math.inf,
+        config.max_outliers,
+        min_hits,
+        max_chi2_z=config.max_chi2_z,
+        sigma_z=sigmas[0],
+        sigma_r=sigmas[1],
+    )
+    rms[rows], chi2[rows] = sub_fit.rms_mm, sub_fit.chi2_z
+    paths = candidates.paths.copy()
+    paths[rows] = sub_paths
+    n_hits = (paths >= 0).sum(axis=1).astype(candidates.n_hits.dtype)
+    return dataclasses.replace(candidates, paths=paths, n_hits=n_hits), FitQuality(rms, chi2)
+
+
+def build_tracks(
+    event: Event,
+    algorithm: str = "tracknet",
+    loaded_model: LoadedModel | None = None,
+    config: BuildConfig = BuildConfig(),
+) -> BuildResult:
+    """Build one event and report what it took (see :func:`build_event`)."""
+    start = time.perf_counter()
+    check_algorithm(algorithm)
+    hit_id, positions, volume, layer = _hit_arrays(event)
+    n = len(hit_id)
+    keys = layer_keys(volume, layer)
+    sigmas = hit_sigmas(volume)
+    surfaces = LayerSurfaces.from_hits(positions, volume, layer)
+    envelope = Envelope.from_positions(positions, config.envelope_margin_mm)
+    extender = make_extender(algorithm, surfaces, loaded_model, config)
+    extension, selection = config.extension(), config.selection()
+
+    track_of_hit = np.zeros(n, dtype=np.int64)
+    taken = np.zeros(n, dtype=bool)
+    n_tracks = n_seeds = n_candidates = 0
+    stages: list[dict[str, float | int]] = []
+    tables: list[pd.DataFrame] = []
+    for stage_number, stage in enumerate(config.seed_stages, start=1):
+        stage_start = time.perf_counter()
+        available = ~taken
+        seeds = find_seeds(
+            positions,
+            volume,
+            layer,
+            stage,
+            field_tesla=config.field_tesla,
+            available=available,
+            surfaces=surfaces,
+            workers=config.workers,
+        )
+        seeded = time.perf_counter()
+        counts: dict[str, int] = {}
+        stage_extension, stage_selection = extension, selection
+        if stage.min_hits is not None:
+            stage_extension = dataclasses.replace(extension, min_hits=stage.min_hits)
+            stage_selection = dataclasses.replace(selection, min_hits=stage.min_hits)
+        candidates = extend_seeds(
+            extender, positions, keys, seeds, available, envelope, stage_extension, stats=counts
+        )
+        extended = time.perf_counter()
+        candidates, fit = _fitted(candidates, positions, sigmas, config, stage_selection.min_hits)
+        chosen = select_tracks(candidates, n, stage_selection, taken=taken, fit=fit)
+        found = chosen.n_tracks
+        new = chosen.track_of_hit > 0
+        track_of_hit[new] = chosen.track_of_hit[new] + n_tracks
+        taken |= new
+        tables.append(
+            pd.DataFrame(
+                {
+                    "track_id": np.arange(n_tracks + 1, n_tracks + found + 1, dtype=np.int64),
+                    "stage": np.full(found, stage_number, dtype=np.int64),
+                    "n_hits": chosen.n_hits,
+                    "n_candidate_hits": candidates.n_hits[chosen.candidate],
+                    "mean_cost": candidates.mean_cost()[chosen.candidate],
+                    "misses": candidates.misses[chosen.candidate],
+                    "fit_rms_mm": fit.rms_mm[chosen.candidate],
+                    "chi2_z": fit.chi2_z[chosen.candidate],
+                }
+            )
+        )
+        n_tracks += found
+        n_seeds += len(seeds)
+        n_candidates += candidates.n_candidates
+        stages.append(
+            {
+                "seeds": len(seeds),
+                "candidates": candidates.n_candidates,
+                "tracks": found,
+                "steps": counts.get("steps", 0),
+                "queries": counts.get("queries", 0),
+                "live_max": counts.get("live_max", 0),
+                "seconds_seeding": seeded - stage_start,
+                "seconds_extension": extended - seeded,
+                "seconds_selection": time.perf_counter() - extended,
+            }
+        )
+    if config.double_hit_distance_mm is not None and "module_id" in event.hits.columns:
+        track_of_hit = attach_double_hits(
+            positions,
+            keys,
+            event.hits["module_id"].to_numpy(dtype=np.int64),
+            track_of_hit,
+            *sigmas,
+            max_distance_mm=config.double_hit_distance_mm,
+            max_residual_mm=config.max_fit_rms_mm
+            if config.max_fit_rms_mm is not None
+            else math.inf,
+            max_pull_z=math.sqrt(config.max_chi2_z) if config.max_chi2_z is not None else math.inf,
+            workers=config.workers,
+        )
+    track_table = pd.concat(tables, ignore_index=True)
+    final_hits = np.bincount(track_of_hit, minlength=n_tracks + 1)[1:]
+    track_table["n_double_hits"] = final_hits - track_table["n_hits"].to_numpy()
+    track_table["n_hits"] = final_hits
+    submission = pd.DataFrame(
+        {
+            "event_id": np.full(n, event.event_id, dtype=np.int64),
+            "hit_id": hit_id,
+            "track_id": track_of_hit,
+        }
+    )
+    return BuildResult(
+        submission=submission,
+        n_seeds=n_seeds,
+        n_candidates=n_candidates,
+        n_tracks=n_tracks,
+        seconds=time.perf_counter() - start,
+        stages=stages,
+        tracks=track_table,
+    )
+
+
+def build_event(
+    event: Event,
+    algorithm: str = "tracknet",
+    loaded_model: LoadedModel | None = None,
+    config: BuildConfig = BuildConfig(),
+) -> pd.DataFrame:
+    """The submission ``event_id, hit_id, track_id`` of one event (hits only are read).
+
+    Every hit of the event appears exactly once; hits on no track have ``track_id`` 0.
+    ``algorithm`` is ``"tracknet"`` (needs ``loaded_model``, from
+    :func:`~tracknet.model.checkpoint.load_checkpoint`) or ``"baseline"``.
+    """
+    return build_tracks(event, algorithm, loaded_model, config).submission

@@ -1,0 +1,135 @@
+"""Settings of the TrackML track builder (:class:`BuildConfig`) and the algorithms it knows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..errors import ConfigError
+from ..schema import Settings, setting
+from .builder import ExtensionConfig, workers_problem
+from .seeding import DEFAULT_SEED_STAGES, SeedStage
+from .selection import SelectionConfig
+
+__all__ = ["ALGORITHMS", "BuildConfig", "check_algorithm"]
+
+#: The track building algorithms, for every detector.
+ALGORITHMS: tuple[str, ...] = ("tracknet", "baseline")
+
+
+def check_algorithm(algorithm: str) -> None:
+    """One-line :class:`ConfigError` unless ``algorithm`` is one of :data:`ALGORITHMS`."""
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"unknown algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+
+
+_EXT = ExtensionConfig()
+
+
+@dataclass(frozen=True)
+class BuildConfig(Settings):
+    """Every setting of the track builder (lengths mm, field T, momenta GeV).
+
+    Seeding: ``seed_stages`` (see :class:`~tracknet.building.seeding.SeedStage`),
+    ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature).
+    Extension (see :mod:`~tracknet.building.builder`): ``beam_width``, ``max_branches``,
+    ``max_misses``, ``miss_penalty``, ``skip_branches``, ``skip_above``, ``merge_paths``,
+    ``max_hits``, ``envelope_margin_mm`` (how far beyond the hits' region a sphere centre
+    may lie), ``radius_scale`` (multiplies the model's radii; ``None``: the checkpoint
+    meta's ``radius_scale``, else 1), ``max_radius_mm`` (caps every sphere radius at
+    build time, ``None``: no cap; in a full event a sphere wider than 40 mm holds dozens
+    of hits, so its pick is a guess and it costs the most time).
+    Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
+    ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.
+    Selection (see :mod:`~tracknet.building.selection`): ``min_hits``,
+    ``max_shared_fraction``, ``max_mean_cost``, ``max_fit_rms_mm`` (the transverse
+    circle-fit residual a track may have, mm per degree of freedom, see
+    :mod:`~tracknet.building.fit`; ``None``: no cut), ``max_chi2_z`` (chi2 per degree
+    of freedom of its straight line in transverse path length and z, with the TrackML
+    hit resolutions of :func:`~tracknet.building.fit.hit_sigmas`) and ``max_outliers`` (how many
+    worst-fitting hits a candidate may lose to pass it). ``double_hit_distance_mm``: after
+    selection, a free hit within this distance of a track's hit in the same layer (another
+    module) joins the track when it fits its helix (:mod:`~tracknet.building.doubles`;
+    ``None``: off). The cost of a hit is its distance from the
+    sphere centre over the sphere radius, so ``max_mean_cost`` assumes radii that hold
+    most true hits: the baseline's windows, or a model's radii times a calibrated
+    ``radius_scale`` (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
+    ``workers``: k-d tree query threads (-1: all cores).
+    The extension defaults are :class:`~tracknet.building.builder.ExtensionConfig`'s.
+    """
+
+    label: ClassVar[str] = "build"
+
+    seed_stages: tuple[SeedStage, ...] = DEFAULT_SEED_STAGES
+    field_tesla: float = setting(2.0, low=0, open_low=True)
+    beam_width: int = setting(_EXT.beam_width, low=1)
+    max_branches: int = setting(_EXT.max_branches, low=1)
+    max_misses: int = setting(_EXT.max_misses, low=0)
+    miss_penalty: float = setting(_EXT.miss_penalty, low=0)
+    skip_branches: bool = _EXT.skip_branches
+    skip_above: float = setting(_EXT.skip_above, low=0)
+    merge_paths: bool = _EXT.merge_paths
+    max_hits: int = setting(_EXT.max_hits, low=2)
+    envelope_margin_mm: float = setting(50.0, low=0)
+    radius_scale: float | None = setting(None, low=0, open_low=True)
+    max_radius_mm: float | None = setting(40.0, low=0, open_low=True)
+    baseline_window_mm: float = setting(10.0, low=0, open_low=True)
+    baseline_t2_window_mm: float = setting(20.0, low=0, open_low=True)
+    baseline_surface_margin_mm: float = setting(10.0, low=0)
+    min_hits: int = _EXT.min_hits
+    max_shared_fraction: float = 0.5
+    max_mean_cost: float | None = 0.7
+    max_fit_rms_mm: float | None = setting(0.5, low=0, open_low=True)
+    max_chi2_z: float | None = setting(30.0, low=0, open_low=True)
+    max_outliers: int = setting(2, low=0)
+    double_hit_distance_mm: float | None = setting(10.0, low=0, open_low=True)
+    workers: int = setting(_EXT.workers, check=workers_problem)
+
+    def __post_init__(self) -> None:
+        stages = self.seed_stages
+        if isinstance(stages, SeedStage | Mapping | str) or not isinstance(stages, Iterable):
+            raise ConfigError("build seed_stages must be a list of seed stages")
+        parsed = tuple(s if isinstance(s, SeedStage) else SeedStage.from_dict(s) for s in stages)
+        if not parsed:
+            raise ConfigError("build seed_stages must hold at least one stage")
+        object.__setattr__(self, "seed_stages", parsed)
+        super().__post_init__()
+
+    def validate(self) -> None:
+        longest = max(s.n_hits for s in self.seed_stages)
+        if self.max_hits < longest:
+            raise ConfigError(
+                f"build max_hits ({self.max_hits}) is below the seed size ({longest})"
+            )
+        self.selection()  # validates min_hits, max_shared_fraction, max_mean_cost
+
+    # ------------------------------------------------------------------ parts
+    def extension(self) -> ExtensionConfig:
+        return ExtensionConfig(
+            beam_width=self.beam_width,
+            max_branches=self.max_branches,
+            max_misses=self.max_misses,
+            miss_penalty=float(self.miss_penalty),
+            max_hits=self.max_hits,
+            min_hits=self.min_hits,
+            skip_branches=self.skip_branches,
+            skip_above=float(self.skip_above),
+            merge_paths=self.merge_paths,
+            workers=self.workers,
+        )
+
+    def selection(self) -> SelectionConfig:
+        return SelectionConfig(
+            min_hits=self.min_hits,
+            max_shared_fraction=self.max_shared_fraction,
+            max_mean_cost=self.max_mean_cost,
+            max_fit_rms_mm=self.max_fit_rms_mm,
+            max_chi2_z=self.max_chi2_z,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (stages as dicts), JSON-ready."""
+        out = super().to_dict()
+        out["seed_stages"] = [s.to_dict() for s in self.seed_stages]
+        return out

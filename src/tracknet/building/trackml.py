@@ -1,0 +1,107 @@
+"""The TrackML detector's track building, as the directory driver uses it: one event at a time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..errors import ConfigError, DataError
+from ..io.trackml import list_events, parse_event_id, read_event
+from ..model.checkpoint import LoadedModel
+from .backend import UnitBuild
+from .pipeline import build_tracks, radius_scale_of
+from .settings import BuildConfig
+
+__all__ = ["TrackMLBuildBackend"]
+
+
+@dataclass(frozen=True)
+class _Events:
+    """The event file prefixes to build."""
+
+    prefixes: list[Path]
+
+    @property
+    def n_events(self) -> int:
+        return len(self.prefixes)
+
+
+class _EventBuilder:
+    """Builds one TrackML event per unit; keeps the figures per event for the record."""
+
+    def __init__(self, algorithm: str, loaded: LoadedModel | None, config: BuildConfig) -> None:
+        self.algorithm = algorithm
+        self.loaded = loaded
+        self.config = config
+        self.per_event: dict[int, dict[str, float | int]] = {}
+
+    def units(self, selection: _Events) -> Iterator[Path]:
+        return iter(selection.prefixes)
+
+    def build(self, unit: Path) -> UnitBuild:
+        event = read_event(unit, parts=("hits",))
+        result = build_tracks(event, self.algorithm, self.loaded, self.config)
+        figures: dict[str, float | int] = {
+            "n_hits": event.n_hits,
+            "n_seeds": result.n_seeds,
+            "n_candidates": result.n_candidates,
+            "n_tracks": result.n_tracks,
+            "seconds": result.seconds,
+        }
+        self.per_event[event.event_id] = figures
+        return UnitBuild(
+            submission=result.submission,
+            n_events=1,
+            n_tracks=result.n_tracks,
+            seconds=result.seconds,
+            events={event.event_id: figures},
+        )
+
+    def record_extras(self) -> dict[str, Any]:
+        loaded = self.loaded
+        return {
+            "radius_scale": radius_scale_of(self.config, loaded) if loaded is not None else None,
+            "seconds_per_event": {str(k): v["seconds"] for k, v in self.per_event.items()},
+            "events": {str(k): v for k, v in self.per_event.items()},
+        }
+
+
+class TrackMLBuildBackend:
+    """Builds TrackML event directories (``event<id>-hits.csv[.gz]``) with a 3-D model."""
+
+    config_type: ClassVar[type[BuildConfig]] = BuildConfig
+    progress_label: ClassVar[str] = "build"
+
+    def check_model(self, loaded: LoadedModel, where: str, config: BuildConfig) -> None:
+        if loaded.model.input_dim != 3:
+            raise ConfigError(
+                f"{where}: the model reads {loaded.model.input_dim}-d hits; "
+                "building needs (x, y, z) hits"
+            )
+        radius_scale_of(config, loaded)
+
+    def select_events(
+        self, data_dir: str | os.PathLike[str], events: Sequence[int] | None
+    ) -> _Events:
+        prefixes = list_events(data_dir)
+        if not prefixes:
+            raise DataError(
+                "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory",
+                file=str(data_dir),
+            )
+        if events is not None:
+            wanted = [int(e) for e in events]
+            found = {parse_event_id(p): p for p in prefixes}
+            missing = sorted(set(wanted) - set(found))
+            if missing:
+                raise DataError(f"event(s) {missing} not found in directory", file=str(data_dir))
+            prefixes = [found[e] for e in sorted(set(wanted))]
+        return _Events(prefixes)
+
+    def builder(
+        self, algorithm: str, loaded: LoadedModel | None, config: BuildConfig
+    ) -> _EventBuilder:
+        return _EventBuilder(algorithm, loaded, config)

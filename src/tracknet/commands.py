@@ -1,0 +1,55 @@
+"""The ``tracknet demo`` command: the package's main job (:mod:`tracknet.demo`).
+
+Train on simulated events, build with TrackNET and the baseline, evaluate, report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .errors import ConfigError
+
+__all__ = ["demo", "register"]
+
+
+def demo(
+    out: Path = typer.Option(Path("outputs/demo"), "--out", help="Output directory of the demo."),
+    epochs: int | None = typer.Option(
+        None, "--epochs", help="Training epochs (default: the demo recipe's)."
+    ),
+    train_events: int | None = typer.Option(
+        None, "--train-events", help="Simulated training events (default: the demo recipe's)."
+    ),
+    test_events: int = typer.Option(
+        2, "--test-events", help="Simulated held-out events to build and evaluate."
+    ),
+    seed: int = typer.Option(2026, "--seed", help="Seed of the test events."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """The main job: train on simulated events, build with TrackNET and the baseline, evaluate, report."""  # noqa: E501
+    from .demo import DEMO_TRAIN_OVERRIDES, run_demo
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    if test_events < 1:
+        raise ConfigError(f"--test-events must be >= 1, got {test_events}")
+    overrides = list(DEMO_TRAIN_OVERRIDES)
+    if epochs is not None:
+        overrides.append(f"trainer.max_epochs={epochs}")
+    if train_events is not None:
+        overrides.append(f"data.simulation.n_events={train_events}")
+    run_demo(
+        out,
+        n_test_events=test_events,
+        seed=seed,
+        train_overrides=tuple(overrides),
+        progress=progress,
+        echo=typer.echo,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` to ``app``."""
+    app.command("demo")(demo)

@@ -1,0 +1,145 @@
+"""The evaluation commands: ``tracknet evaluate`` and ``tracknet straw-curves``.
+
+Each parses, calls one function of :mod:`tracknet.evaluation` and prints; input errors
+are :class:`~tracknet.errors.TrackNetError` (one line, exit status 2 from the CLI).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+
+from ..commands_common import echo_table, parse_numbers, typer_option
+from ..errors import ConfigError
+from ..io.atomic import json_line
+
+__all__ = ["evaluate", "register", "straw_curves_command"]
+
+
+def evaluate(
+    data_dir: Path = typer.Option(
+        ..., "--data-dir", help="Directory of TrackML events with truth and particles."
+    ),
+    submission: Path = typer.Option(..., "--submission", help="CSV with event_id,hit_id,track_id."),
+    min_pt: float = typer.Option(0.0, "--min-pt", help="Select particles with pT >= this (GeV)."),
+    min_hits: int = typer.Option(
+        3, "--min-hits", help="Select particles with at least this many hits."
+    ),
+    max_eta: float = typer.Option(
+        math.inf, "--max-eta", help="Select particles with |eta| <= this."
+    ),
+    primaries_only: bool = typer.Option(
+        False, "--primaries-only", help="Select primary particles only."
+    ),
+    min_track_hits: int = typer.Option(
+        3, "--min-track-hits", help="Ignore shorter tracks in the metrics."
+    ),
+    computed_weights: bool = typer.Option(
+        False,
+        "--computed-weights",
+        help="Score with computed phase-1 weights, not the truth file's.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="Also write a report (Markdown, HTML, JSON, PNG plots) into this directory.",
+    ),
+) -> None:
+    """TrackML score and tracking metrics of a submission, over every event it names.
+
+    trackml_score follows the published rules whatever the selection; with --min-pt,
+    trackml_score_min_pt gives the score with lower-pT particles weighted zero.
+    """
+    from . import ParticleSelection, names
+    from .files import evaluate_submission
+
+    selection = ParticleSelection(
+        min_pt=min_pt, min_hits=min_hits, max_abs_eta=max_eta, primaries_only=primaries_only
+    )
+    result = evaluate_submission(
+        data_dir,
+        submission,
+        selection,
+        min_track_hits=min_track_hits,
+        use_computed_weights=computed_weights,
+    )
+    if report is not None:
+        from .report import ReportEntry, read_build_meta, write_report
+
+        meta = read_build_meta(submission)
+        seconds = {int(k): float(v) for k, v in (meta.get("seconds_per_event") or {}).items()}
+        name = str(meta.get("algorithm") or submission.stem)
+        path = write_report(report, [ReportEntry(name, result, seconds)], selection=selection)
+        if not as_json:
+            typer.echo(f"report: {path}")
+    if as_json:
+        typer.echo(json_line(result.summary))
+        return
+    echo_table(((names.label(k), v) for k, v in result.summary.items()), ".6f")
+
+
+def straw_curves_command(
+    checkpoint: Path = typer_option(
+        "--checkpoint", "2D straw TrackNET checkpoint (tracknet train experiment=straw)."
+    ),
+    out: Path = typer_option(
+        "--out", "Output directory: straw_curves.json and one PNG per metric and axis."
+    ),
+    events: int = typer_option("--events", "Simulated events per point of each curve.", 2000),
+    seed: int = typer_option(
+        "--seed",
+        "Seed; point i of curve c (0: occupancy, 1: time) uses the seed sequence (seed, c, i).",
+        0,
+    ),
+    occupancies: str = typer_option(
+        "--occupancies", "Tracks per event of the occupancy curve.", "1,2,3,4,5,6,7,8,9,10"
+    ),
+    times: str = typer_option(
+        "--times", "Times in fill (us) of the time curve.", "0,25,50,75,100,150,200,300"
+    ),
+    tracks_at_t0: float = typer_option(
+        "--tracks-at-t0", "Mean tracks per event at t = 0 for the time curve.", 8.0
+    ),
+    config: Path | None = typer_option(
+        "--config", "JSON object of straw build settings to override.", None
+    ),
+    progress: bool = typer_option("--progress/--no-progress", "Show a progress bar.", True),
+) -> None:
+    """Straw tracking metrics of TrackNET and the baseline against occupancy and time in fill (JSON + PNG)."""  # noqa: E501
+    from tqdm.auto import tqdm
+
+    from ..building.straw import StrawBuildConfig
+    from ..model.checkpoint import load_checkpoint
+    from .straw_curves import StrawCurveSettings, straw_curves, write_straw_curves
+
+    settings = StrawCurveSettings(
+        n_events=events,
+        seed=seed,
+        occupancies=parse_numbers(occupancies, int, "--occupancies"),
+        times_us=parse_numbers(times, float, "--times"),
+        tracks_at_t0=float(tracks_at_t0),
+        max_tracks=max(16, max(parse_numbers(occupancies, int, "--occupancies"))),
+    )
+    build_config = StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
+    loaded = load_checkpoint(checkpoint)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    total = len(settings.occupancies) + len(settings.times_us)
+    with tqdm(total=total, desc="straw curves", unit="point", disable=not progress) as bar:
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        result = straw_curves(loaded, settings, build_config, progress=advance)
+    result["checkpoint"] = str(checkpoint)
+    written = write_straw_curves(result, out)
+    typer.echo(f"wrote {len(written)} files ({total} points x 2 algorithms) to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate`` and ``straw-curves`` to ``app``."""
+    app.command("evaluate")(evaluate)
+    app.command("straw-curves")(straw_curves_command)
