@@ -19,6 +19,7 @@ the generic entry point is :func:`tracknet.evaluation.files.evaluate_submission`
 from __future__ import annotations
 
 import os
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ def evaluate_trackml_submission(
             file=source,
             column="event_id",
         )
-    by_event = {int(k): g for k, g in frame.groupby("event_id", sort=True)}
+    by_event = {int(cast(int, k)): g for k, g in frame.groupby("event_id", sort=True)}
     selection = selection or ParticleSelection()
     results: dict[int, EventEvaluation] = {}
     particles_tables: list[pd.DataFrame] = []
@@ -149,7 +150,7 @@ def evaluate_trackml_submission(
             for e, r in results.items()
         }
         for table in track_tables:
-            event_id = int(table["event_id"].iloc[0]) if len(table) else None
+            event_id = int(table["event_id"].to_numpy()[0]) if len(table) else None
             if event_id is not None:
                 flags = semi[event_id].per_track.set_index("track_id")
                 table["unknown"] = flags["unknown"].reindex(table["track_id"]).to_numpy()
