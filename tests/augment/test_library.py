@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_small_event
-from tracknet.augment.library import LibraryCriteria, build_library, straw_library, trackml_library
+from tracknet.augment.library import LibraryCriteria, straw_library, trackml_library
+from tracknet.augment.run import build_library
 from tracknet.errors import ConfigError, DataError
 from tracknet.io.straw import StrawDataset
 from tracknet.io.trackml import write_event
@@ -30,6 +31,7 @@ def test_straw_library_takes_isolated_tracks(straw_source: Path) -> None:
         zip(
             library.entries["source_event_id"].tolist(),
             library.entries["source_particle_id"].tolist(),
+            strict=False,
         )
     )
     assert got == expected

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tracknet.augment.library import build_library
 from tracknet.augment.overlay import choose_entries, iter_straw_overlay
-from tracknet.augment.run import PROVENANCE_FILE, overlay_to_directory
+from tracknet.augment.run import PROVENANCE_FILE, build_library, overlay_to_directory
 from tracknet.errors import ConfigError
 from tracknet.events import CROSSTALK_PARTICLE_ID, NOISE_PARTICLE_ID, UNLABELLED_PARTICLE_ID
 from tracknet.io.straw import DATASET_FILE, StrawDataset
@@ -30,7 +29,11 @@ def _entry_index(library) -> dict[tuple[int, int], int]:
     return {
         (int(e), int(p)): i
         for i, (e, p) in enumerate(
-            zip(library.entries["source_event_id"], library.entries["source_particle_id"])
+            zip(
+                library.entries["source_event_id"],
+                library.entries["source_particle_id"],
+                strict=False,
+            )
         )
     }
 
@@ -125,6 +128,7 @@ def test_synthetic_with_noise_crosstalk_and_singles(tmp_path: Path, straw_source
         zip(
             h["event_id"][h["particle_id"] > 0].tolist(),
             h["straw_id"][h["particle_id"] > 0].tolist(),
+            strict=False,
         )
     )
     for i in crosstalk:
@@ -153,11 +157,14 @@ def test_synthetic_with_noise_crosstalk_and_singles(tmp_path: Path, straw_source
         with_singles=True,
         events_per_chunk=256,
     )
-    digest = lambda d: {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in d.iterdir()
-        if p.name != DATASET_FILE
-    }
+
+    def digest(d):
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in d.iterdir()
+            if p.name != DATASET_FILE
+        }
+
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     overlay_to_directory(
         straw_source,
@@ -222,7 +229,11 @@ def test_semi_synthetic_straw_keeps_background(
             lib = _library_hits(library, index[(p.source_event_id, p.source_particle_id)])
             expected |= {(p.particle_id, s) for s in lib["straw_id"] if s not in fired}
         labelled = event.truth["particle_id"].to_numpy() > 0
-        got = set(zip(event.truth["particle_id"][labelled], event.hits["straw_id"][labelled]))
+        got = set(
+            zip(
+                event.truth["particle_id"][labelled], event.hits["straw_id"][labelled], strict=False
+            )
+        )
         # Where both tracks cross the same free straw only one of them keeps it.
         assert got <= expected
         assert {s for _, s in got} == {s for _, s in expected} and len({s for _, s in got}) == len(

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_small_event, shared_path
-from tracknet.augment.library import LibraryCriteria, build_library, trackml_library
+from tracknet.augment.library import LibraryCriteria, trackml_library
 from tracknet.augment.overlay import trackml_overlay_event
-from tracknet.augment.run import PROVENANCE_FILE, overlay_to_directory
+from tracknet.augment.run import PROVENANCE_FILE, build_library, overlay_to_directory
 from tracknet.errors import ConfigError, DataError
 from tracknet.events import HITS_SCHEMA, UNLABELLED_PARTICLE_ID
 from tracknet.io.straw import DATASET_FILE, read_dataset_record, sha256_file
@@ -57,7 +57,11 @@ def test_semi_synthetic_on_a_real_unlabelled_event(tmp_path: Path) -> None:
     index = {
         (e, p): i
         for i, (e, p) in enumerate(
-            zip(library.entries["source_event_id"], library.entries["source_particle_id"])
+            zip(
+                library.entries["source_event_id"],
+                library.entries["source_particle_id"],
+                strict=False,
+            )
         )
     }
     expected = []

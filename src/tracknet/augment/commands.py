@@ -80,8 +80,7 @@ def overlay(
     TrackML CSV); the kind is detected from --source.
     """  # noqa: E501
     from tracknet.augment.library import LibraryCriteria
-    from tracknet.augment.run import overlay_to_directory
-    from tracknet.io.straw import source_kind
+    from tracknet.augment.run import overlay_to_directory, source_detector
 
     if events < 0:
         raise ConfigError(f"--events must be >= 0, got {events}")
@@ -89,9 +88,8 @@ def overlay(
         raise ConfigError(f"--tracks-per-event must be >= 1, got {tracks_per_event}")
     if seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {seed}")
-    kind = source_kind(source)
-    if max_source_tracks is None and kind == "straw":
-        max_source_tracks = 1
+    if max_source_tracks is None:
+        max_source_tracks = source_detector(source).overlay_library_criteria().max_tracks
     criteria = LibraryCriteria(
         min_hits=min_hits,
         max_tracks=max_source_tracks,

@@ -22,10 +22,8 @@ charge). All selection is done with array operations over whole events.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,8 +31,7 @@ import pandas as pd
 
 from tracknet.errors import ConfigError, DataError
 from tracknet.events import Event, particle_kinematics
-from tracknet.io.straw import StrawDataset, source_kind
-from tracknet.io.trackml import iter_events
+from tracknet.io.straw import StrawDataset
 from tracknet.simulation.straw.batch import StrawBatch
 from tracknet.simulation.straw.geometry import StrawGeometry
 
@@ -44,7 +41,6 @@ __all__ = [
     "TRACKML_LIBRARY_HITS",
     "LibraryCriteria",
     "TrackLibrary",
-    "build_library",
     "straw_library",
     "trackml_library",
 ]
@@ -228,7 +224,8 @@ def _select_tracks(
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
         raise DataError(
-            f"particle {counts['particle_id'].iloc[row]} of event {counts['event_id'].iloc[row]} is not in the particles table"
+            f"particle {counts['particle_id'].iloc[row]} of event {counts['event_id'].iloc[row]} "
+            "is not in the particles table"
         )
     with np.errstate(invalid="ignore", divide="ignore"):
         kin = particle_kinematics(counts)
@@ -289,9 +286,10 @@ def straw_library(
         h = batch.hits
         if len(h["straw_id"]) and h["straw_id"].max() >= geometry.n_straws:
             raise DataError(
-                f"straw_id {int(h['straw_id'].max())} is outside the geometry ({geometry.n_straws} straws)"
+                f"straw_id {int(h['straw_id'].max())} is outside the geometry "
+                f"({geometry.n_straws} straws)"
             )
-        particles = pd.DataFrame({c: v for c, v in batch.particles.items()})
+        particles = pd.DataFrame(dict(batch.particles.items()))
         rows, entries = _select_tracks(h["event_id"], h["particle_id"], criteria, particles)
         entry_frames.append(entries)
         hit_parts.append({c: h[c][rows] for c in STRAW_LIBRARY_HITS})
@@ -308,7 +306,8 @@ def trackml_library(
     for event in events:
         if event.truth is None or event.particles is None:
             raise DataError(
-                f"{event.prefix}: a library source needs truth and particles (unlabelled events cannot give tracks)"
+                f"{event.prefix}: a library source needs truth and particles "
+                "(unlabelled events cannot give tracks)"
             )
         pid = event.truth["particle_id"].to_numpy()
         particles = event.particles.assign(event_id=event.event_id)
@@ -351,22 +350,3 @@ def _finish(
             "library hits and entries disagree"
         )  # pragma: no cover - internal invariant
     return TrackLibrary(detector, entry_cols, hits, offsets, geometry, source, criteria)
-
-
-def build_library(
-    source: str | os.PathLike[str], criteria: LibraryCriteria | None = None
-) -> TrackLibrary:
-    """The library of a source directory: a straw dataset or TrackML events with truth.
-
-    ``criteria`` defaults to isolated tracks (``max_tracks = 1``) for straw sources and
-    to every track of at least 5 hits for TrackML sources.
-    """
-    kind = source_kind(source)
-    if kind == "straw":
-        return straw_library(StrawDataset.open(source), criteria)
-    library = trackml_library(
-        iter_events(source, parts=("hits", "truth", "particles")),
-        criteria,
-        source=str(Path(source)),
-    )
-    return library

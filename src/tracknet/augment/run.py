@@ -1,91 +1,62 @@
 """Overlay a labelled source into a directory: the work behind ``tracknet overlay``.
 
-:func:`overlay_to_directory` detects the kind of the source (a straw dataset or
-TrackML events with truth), builds the track library, generates synthetic events (no
-background) or semi-synthetic events (with a background of the same kind) and writes
-them in the project's event format: a straw dataset (chunked Parquet) for straw
-events, TrackML CSV files for TrackML events. Beside the events it writes the
-provenance table ``overlay-provenance.csv`` (:data:`~tracknet.augment.overlay.PROVENANCE_COLUMNS`)
-and the record ``tracknet-dataset.json`` (kind, parameters, seed, SHA-256 of every
-file; see :mod:`tracknet.io.straw`). Same inputs and seed, same bytes.
-
-Detector-effect defaults of straw overlays (``noise_rate`` / ``crosstalk`` left
-``None``): synthetic events get the realistic defaults of
-:class:`~tracknet.simulation.straw.response.StrawResponse` (noise 0.001 per straw,
-crosstalk 0.01); semi-synthetic events get crosstalk 0.01 but no added noise (the real
-background carries its own). The library's tracks already went through the straw
-efficiency of their source, so no further inefficiency is applied. TrackML overlays
-have no noise or crosstalk model: giving either raises :class:`ConfigError`.
+:func:`overlay_to_directory` asks the source's detector (a straw dataset or TrackML
+events with truth) for the track library, generates synthetic events (no background)
+or semi-synthetic events (with a background of the same detector) and has the detector
+write them in the project's event format (:mod:`tracknet.augment.writers`: a straw
+dataset for straw events, TrackML CSV files for TrackML events), with the provenance
+table ``overlay-provenance.csv`` and the record ``tracknet-dataset.json`` (kind,
+parameters, seed, SHA-256 of every file; see :mod:`tracknet.io.straw`). Same inputs and
+seed, same bytes. The detector-effect defaults of each detector are described in
+:mod:`tracknet.augment.writers`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-from tqdm import tqdm
-
-from tracknet.augment.library import LibraryCriteria, TrackLibrary, build_library
-from tracknet.augment.overlay import (
-    PROVENANCE_COLUMNS,
-    check_overlay,
-    iter_straw_overlay,
-    iter_trackml_overlay,
-)
+from tracknet.augment.library import LibraryCriteria, TrackLibrary
+from tracknet.augment.overlay import check_overlay
+from tracknet.augment.writers import GENERATOR, PROVENANCE_FILE, OverlayJob
+from tracknet.detectors import Detector, detector_named
 from tracknet.errors import ConfigError
-from tracknet.io.atomic import atomic_path
-from tracknet.io.straw import (
-    DATASET_FILE,
-    StrawDataset,
-    source_kind,
-    write_dataset_record,
-    write_straw_dataset,
-)
-from tracknet.io.trackml import write_event
-from tracknet.simulation.straw.geometry import StrawGeometry
-from tracknet.simulation.straw.response import StrawResponse
+from tracknet.io.straw import source_kind
 
-__all__ = ["GENERATOR", "PROVENANCE_FILE", "default_criteria", "overlay_to_directory"]
+__all__ = [
+    "GENERATOR",
+    "PROVENANCE_FILE",
+    "build_library",
+    "default_criteria",
+    "overlay_to_directory",
+    "source_detector",
+]
 
-PROVENANCE_FILE = "overlay-provenance.csv"
-GENERATOR = "tracknet.augment"
-_REALISTIC = StrawResponse()
+
+def source_detector(directory: str | os.PathLike[str]) -> Detector:
+    """The detector of a labelled source (or background) directory; a one-line
+    :class:`~tracknet.errors.DataError` when it is neither a straw dataset nor TrackML
+    events."""
+    return detector_named(source_kind(directory))
 
 
 def default_criteria(kind: str) -> LibraryCriteria:
-    """Isolated tracks (one labelled track per source event) for straw sources; every
-    track of at least 5 hits for TrackML sources."""
-    return LibraryCriteria() if kind == "straw" else LibraryCriteria(max_tracks=None)
+    """The library criteria of the detector called ``kind``: isolated tracks (one labelled
+    track per source event) for straw sources; every track of at least 5 hits for
+    TrackML sources."""
+    return detector_named(kind).overlay_library_criteria()
 
 
-def _write_provenance(directory: Path, frames: list[pd.DataFrame]) -> str:
-    frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame({c: [] for c in PROVENANCE_COLUMNS})
-    )
-    table = pa.Table.from_pandas(
-        frame[list(PROVENANCE_COLUMNS)].astype("int64"), preserve_index=False
-    ).replace_schema_metadata(None)
-    with atomic_path(directory / PROVENANCE_FILE) as tmp:
-        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_header="none", quoting_style="none"))
-    return PROVENANCE_FILE
+def build_library(
+    source: str | os.PathLike[str], criteria: LibraryCriteria | None = None
+) -> TrackLibrary:
+    """The library of a source directory: a straw dataset or TrackML events with truth.
 
-
-def _previous_files(directory: Path) -> set[str]:
-    record = directory / DATASET_FILE
-    if not record.is_file():
-        return set()
-    try:
-        names = json.loads(record.read_text(encoding="utf-8")).get("sha256", {})
-    except (OSError, ValueError, AttributeError):
-        return set()
-    return {n for n in names if isinstance(n, str) and Path(n).name == n}
+    ``criteria`` defaults to isolated tracks (``max_tracks = 1``) for straw sources and
+    to every track of at least 5 hits for TrackML sources.
+    """
+    return source_detector(source).track_library(source, criteria)
 
 
 def overlay_to_directory(
@@ -108,21 +79,23 @@ def overlay_to_directory(
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"output path {root} exists and is not a directory")
-    kind = source_kind(source)
+    detector = source_detector(source)
     if background is not None:
-        background_kind = source_kind(background)
-        if background_kind != kind:
+        background_detector = source_detector(background)
+        if background_detector.name != detector.name:
             raise ConfigError(
-                f"the background holds {background_kind} events but the source holds {kind} events"
+                f"the background holds {background_detector.name} events "
+                f"but the source holds {detector.name} events"
             )
         if Path(background).resolve() == root.resolve():
             raise ConfigError("the output directory must not be the background directory")
     if Path(source).resolve() == root.resolve():
         raise ConfigError("the output directory must not be the source directory")
-    library = build_library(source, criteria or default_criteria(kind))
+    library = detector.track_library(source, criteria or detector.overlay_library_criteria())
     check_overlay(
-        library, kind, n_events=n_events, tracks_per_event=tracks_per_event, first_event_id=first_event_id,
-        seed=seed, with_singles=with_singles, has_background=background is not None,
+        library, detector.name, n_events=n_events, tracks_per_event=tracks_per_event,
+        first_event_id=first_event_id, seed=seed, with_singles=with_singles,
+        has_background=background is not None,
     )  # fmt: skip
     if (
         isinstance(events_per_chunk, bool)
@@ -140,101 +113,21 @@ def overlay_to_directory(
         "with_singles": with_singles,
         "library": library.describe(),
     }
-    provenance: list[pd.DataFrame] = []
-    if kind == "straw":
-        response = StrawResponse(
-            efficiency=1.0,
-            noise_rate=(_REALISTIC.noise_rate if background is None else 0.0)
-            if noise_rate is None
-            else noise_rate,
-            crosstalk=_REALISTIC.crosstalk if crosstalk is None else crosstalk,
+    return detector.write_overlay(
+        OverlayJob(
+            library=library,
+            root=root,
+            parameters=parameters,
+            data_kind=data_kind,
+            n_events=n_events,
+            tracks_per_event=tracks_per_event,
+            seed=seed,
+            first_event_id=first_event_id,
+            with_singles=with_singles,
+            background=background,
+            noise_rate=noise_rate,
+            crosstalk=crosstalk,
+            events_per_chunk=events_per_chunk,
+            progress=progress,
         )
-        geometry = library.geometry or StrawGeometry()
-        background_batch = None
-        if background is not None:
-            background_set = StrawDataset.open(background)
-            if StrawGeometry.from_dict(background_set.geometry_parameters()) != geometry:
-                raise ConfigError("the background's straw geometry differs from the source's")
-            background_batch = background_set.read_all()
-        parameters.update(geometry=geometry.to_dict(), response=response.to_dict())
-        total = n_events + (len(library) if with_singles else 0)
-        with tqdm(
-            total=total, desc=f"overlay ({data_kind})", unit="event", disable=not progress
-        ) as bar:
-            write_straw_dataset(
-                iter_straw_overlay(
-                    library,
-                    n_events=n_events,
-                    tracks_per_event=tracks_per_event,
-                    seed=seed,
-                    response=response,
-                    first_event_id=first_event_id,
-                    with_singles=with_singles,
-                    background=background_batch,
-                    events_per_batch=events_per_chunk,
-                    provenance=provenance,
-                ),  # fmt: skip
-                root,
-                kind=data_kind,
-                parameters=parameters,
-                seed=seed,
-                generator=GENERATOR,
-                on_chunk=lambda batch: bar.update(len(batch)),
-                extra_files=lambda: [_write_provenance(root, provenance)],
-            )
-        return json.loads((root / DATASET_FILE).read_text(encoding="utf-8"))
-    if (noise_rate or 0.0) != 0.0 or (crosstalk or 0.0) != 0.0:
-        raise ConfigError(
-            "noise rate and crosstalk apply to straw events only (TrackML overlays add no noise)"
-        )
-    return _trackml_to_directory(
-        library, root, parameters=parameters, data_kind=data_kind, n_events=n_events, tracks_per_event=tracks_per_event,
-        seed=seed, first_event_id=first_event_id, with_singles=with_singles, background=background, progress=progress,
-        provenance=provenance,
-    )  # fmt: skip
-
-
-def _trackml_to_directory(
-    library: TrackLibrary,
-    root: Path,
-    *,
-    parameters: dict[str, Any],
-    data_kind: str,
-    n_events: int,
-    tracks_per_event: int,
-    seed: int,
-    first_event_id: int,
-    with_singles: bool,
-    background: str | os.PathLike[str] | None,
-    progress: bool,
-    provenance: list[pd.DataFrame],
-) -> dict[str, Any]:
-    events = iter_trackml_overlay(
-        library, n_events=n_events, tracks_per_event=tracks_per_event, seed=seed, first_event_id=first_event_id,
-        with_singles=with_singles, background_dir=background, provenance=provenance,
-    )  # fmt: skip
-    previous = _previous_files(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / DATASET_FILE).unlink(missing_ok=True)
-    written: list[str] = []
-    total = n_events + (len(library) if with_singles else 0)
-    with tqdm(
-        total=total, desc=f"overlay ({data_kind})", unit="event", disable=not progress
-    ) as bar:
-        for event in events:
-            written.extend(p.name for p in write_event(event, root))
-            bar.update(1)
-    written.append(_write_provenance(root, provenance))
-    for name in previous - set(written):
-        (root / name).unlink(missing_ok=True)
-    write_dataset_record(
-        root,
-        kind=data_kind,
-        detector="trackml",
-        generator=GENERATOR,
-        seed=seed,
-        parameters=parameters,
-        n_events=total,
-        files=written,
     )
-    return json.loads((root / DATASET_FILE).read_text(encoding="utf-8"))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..augment.library import LibraryCriteria, TrackLibrary
+    from ..augment.writers import OverlayJob
     from ..building.backend import BuildBackend
+    from ..evaluation.evaluate import DirectoryEvaluation
+    from ..evaluation.matching import ParticleSelection
 
 __all__ = ["Detector"]
 
@@ -30,3 +37,34 @@ class Detector(ABC):
     def build_backend(self) -> BuildBackend:
         """Track building of this detector's datasets (see :mod:`tracknet.building.backend`)."""
         raise NotImplementedError(f"{self.name}: no track building")
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate_directory(
+        self,
+        data_dir: str | os.PathLike[str],
+        submission: str | os.PathLike[str] | pd.DataFrame,
+        selection: ParticleSelection | None,
+        *,
+        min_track_hits: int,
+        use_computed_weights: bool = False,
+    ) -> DirectoryEvaluation:
+        """Evaluate every event of the dataset ``data_dir`` that the submission names
+        (the stage behind :func:`tracknet.evaluation.files.evaluate_submission`)."""
+        raise NotImplementedError(f"{self.name}: no evaluation")
+
+    # ------------------------------------------------------------------ augmentation
+    def overlay_library_criteria(self) -> LibraryCriteria:
+        """The default criteria of a track library cut from this detector's events."""
+        raise NotImplementedError(f"{self.name}: no overlays")
+
+    def track_library(
+        self, source: str | os.PathLike[str], criteria: LibraryCriteria | None
+    ) -> TrackLibrary:
+        """The track library of a labelled source directory of this detector's events
+        (``criteria`` ``None``: the library's own defaults)."""
+        raise NotImplementedError(f"{self.name}: no overlays")
+
+    def write_overlay(self, job: OverlayJob) -> dict[str, Any]:
+        """Write an overlay in this detector's event format; return the dataset record
+        (see :mod:`tracknet.augment.writers`)."""
+        raise NotImplementedError(f"{self.name}: no overlays")

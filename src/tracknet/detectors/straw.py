@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from .base import Detector
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..augment.library import LibraryCriteria, TrackLibrary
+    from ..augment.writers import OverlayJob
     from ..building.backend import BuildBackend
+    from ..evaluation.evaluate import DirectoryEvaluation
+    from ..evaluation.matching import ParticleSelection
 
 __all__ = ["StrawDetector"]
 
@@ -41,3 +48,42 @@ class StrawDetector(Detector):
             simulation=self.simulation_cache(),
             is_dataset=is_straw_dataset,
         )
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate_directory(
+        self,
+        data_dir: str | os.PathLike[str],
+        submission: str | os.PathLike[str] | pd.DataFrame,
+        selection: ParticleSelection | None,
+        *,
+        min_track_hits: int,
+        use_computed_weights: bool = False,
+    ) -> DirectoryEvaluation:
+        """Mean TrackML score, tracking and straw metrics of all named events at once
+        (:func:`tracknet.evaluation.straw.evaluate_straw_submission`). Straw events carry
+        their hit weights, so ``use_computed_weights`` does not apply."""
+        from ..evaluation.straw import evaluate_straw_submission
+
+        return evaluate_straw_submission(
+            data_dir, submission, selection, min_track_hits=min_track_hits
+        )
+
+    # ------------------------------------------------------------------ augmentation
+    def overlay_library_criteria(self) -> LibraryCriteria:
+        """Library criteria: isolated tracks, one labelled track per source event."""
+        from ..augment.library import LibraryCriteria
+
+        return LibraryCriteria()
+
+    def track_library(
+        self, source: str | os.PathLike[str], criteria: LibraryCriteria | None
+    ) -> TrackLibrary:
+        from ..augment.library import straw_library
+        from ..io.straw import StrawDataset
+
+        return straw_library(StrawDataset.open(source), criteria)
+
+    def write_overlay(self, job: OverlayJob) -> dict[str, Any]:
+        from ..augment.writers import write_straw_overlay
+
+        return write_straw_overlay(job)

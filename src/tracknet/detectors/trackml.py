@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from .base import Detector
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..augment.library import LibraryCriteria, TrackLibrary
+    from ..augment.writers import OverlayJob
     from ..building.backend import BuildBackend
+    from ..evaluation.evaluate import DirectoryEvaluation
+    from ..evaluation.matching import ParticleSelection
 
 __all__ = ["TrackMLDetector"]
 
@@ -35,3 +42,52 @@ class TrackMLDetector(Detector):
         from ..training.datamodule import TrackDataModule
 
         return TrackDataModule(settings, progress=progress, simulation=self.simulation_cache())
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate_directory(
+        self,
+        data_dir: str | os.PathLike[str],
+        submission: str | os.PathLike[str] | pd.DataFrame,
+        selection: ParticleSelection | None,
+        *,
+        min_track_hits: int,
+        use_computed_weights: bool = False,
+    ) -> DirectoryEvaluation:
+        """TrackML score and tracking metrics (semi-synthetic ones when the truth holds
+        unlabelled hits): :mod:`tracknet.evaluation.trackml_files`."""
+        from ..evaluation.trackml_files import evaluate_trackml_submission
+
+        return evaluate_trackml_submission(
+            data_dir,
+            submission,
+            selection,
+            min_track_hits=min_track_hits,
+            use_computed_weights=use_computed_weights,
+        )
+
+    # ------------------------------------------------------------------ augmentation
+    def overlay_library_criteria(self) -> LibraryCriteria:
+        """Library criteria: every track of at least 5 hits (a TrackML event holds
+        thousands of particles: no per-event limit)."""
+        from ..augment.library import LibraryCriteria
+
+        return LibraryCriteria(max_tracks=None)
+
+    def track_library(
+        self, source: str | os.PathLike[str], criteria: LibraryCriteria | None
+    ) -> TrackLibrary:
+        from pathlib import Path
+
+        from ..augment.library import trackml_library
+        from ..io.trackml import iter_events
+
+        return trackml_library(
+            iter_events(source, parts=("hits", "truth", "particles")),
+            criteria,
+            source=str(Path(source)),
+        )
+
+    def write_overlay(self, job: OverlayJob) -> dict[str, Any]:
+        from ..augment.writers import write_trackml_overlay
+
+        return write_trackml_overlay(job)

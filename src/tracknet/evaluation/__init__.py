@@ -5,7 +5,9 @@
 * :mod:`~tracknet.evaluation.matching`: double-majority efficiency, perfect matches, fake
   and duplicate rates, binned efficiencies, pooling over events;
 * :mod:`~tracknet.evaluation.evaluate`: all of it for :class:`~tracknet.events.Event`
-  objects, and the JSON summary;
+  objects, the JSON summary and the directory result type;
+* :mod:`~tracknet.evaluation.files`: a submission against a dataset directory, evaluated
+  by the directory's detector (:mod:`~tracknet.evaluation.trackml_files` for TrackML);
 * :mod:`~tracknet.evaluation.semisynthetic`: semi-synthetic events (overlaid tracks on
   unlabelled real hits): efficiency on the overlaid tracks, no fake rate;
 * :mod:`~tracknet.evaluation.straw`: the straw tracker's metrics (precision on found

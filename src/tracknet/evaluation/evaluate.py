@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -34,7 +35,14 @@ from tracknet.evaluation.matching import (
 from tracknet.evaluation.score import trackml_score
 from tracknet.events import Event
 
-__all__ = ["EventEvaluation", "evaluate_event", "evaluate_events", "event_truth", "summarize"]
+__all__ = [
+    "DirectoryEvaluation",
+    "EventEvaluation",
+    "evaluate_event",
+    "evaluate_events",
+    "event_truth",
+    "summarize",
+]
 
 
 class EventEvaluation(NamedTuple):
@@ -43,6 +51,23 @@ class EventEvaluation(NamedTuple):
     score: float
     metrics: TrackingMetrics
     per_particle: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class DirectoryEvaluation:
+    """The summary (flat, JSON-ready) and the per-event results behind it.
+
+    ``per_particle`` and ``per_track`` concatenate the events' tables of
+    :func:`~tracknet.evaluation.matching.match_tracks` with an ``event_id`` column;
+    ``per_track`` adds ``eta`` and ``phi`` of the track (direction of the centroid of its
+    hits seen from the origin) and ``duplicate`` (a matched track of a selected particle
+    that another, longer-majority track of the same particle already matches).
+    """
+
+    summary: dict[str, float | int | None]
+    events: dict[int, EventEvaluation]
+    per_particle: pd.DataFrame = field(repr=False)
+    per_track: pd.DataFrame = field(repr=False)
 
 
 def event_truth(event: Event) -> pd.DataFrame:

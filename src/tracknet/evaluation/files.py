@@ -1,101 +1,33 @@
-"""Evaluate a submission file against a directory of events: reading plus evaluation.
+"""Evaluate a submission file against a directory of events: the generic entry point.
 
 The submission names its events (``event_id`` column); every named event must be in the
 directory and carry truth. Hits of those events that the submission leaves out are on
 no track.
 
-Two kinds of data switch the evaluation automatically:
+The directory's detector (:func:`tracknet.detectors.detector_of`) evaluates it:
 
 * a **straw dataset** directory (``tracknet-dataset.json`` of a straw detector) is
   evaluated by :func:`tracknet.evaluation.straw.evaluate_straw_submission`: the summary
   adds the straw metrics (``precision_on_found_tracks``, ``wrong_hit_fraction``,
   ``found_fraction``, ``split_fraction``, ``n_tracks_true``...);
-* **semi-synthetic** events (some truth ``particle_id`` equals -1, an unlabelled real
-  hit) are evaluated as in :mod:`tracknet.evaluation.semisynthetic`: efficiencies and
-  duplicates on the overlaid particles, the unlabelled hits taken by the tracks, and
-  ``fake_rate`` / ``n_fake`` ``None`` (unknowable). In that mode each event's
-  ``metrics`` has ``fake_rate`` NaN and ``n_fake`` 0 (not counted), and ``per_track``
-  flags tracks without an overlaid majority ``unknown`` (never ``fake`` nor
-  ``considered``).
+* a directory of TrackML events by
+  :func:`tracknet.evaluation.trackml_files.evaluate_trackml_submission`, which switches
+  to the semi-synthetic metrics (:mod:`tracknet.evaluation.semisynthetic`: no fake rate)
+  when some truth ``particle_id`` equals -1, an unlabelled real hit.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from tracknet.errors import DataError
-from tracknet.evaluation import names
-from tracknet.evaluation.evaluate import EventEvaluation, event_truth, summarize
-from tracknet.evaluation.matching import DEFAULT_MIN_TRACK_HITS, ParticleSelection, match_tracks
-from tracknet.evaluation.score import trackml_score
-from tracknet.evaluation.semisynthetic import (
-    SemiSyntheticResult,
-    aggregate_semisynthetic,
-    semisynthetic_from_match,
-)
-from tracknet.events import Event
-from tracknet.io.trackml import iter_events, list_events, parse_event_id, read_submission
+from tracknet.detectors import detector_of
+from tracknet.evaluation.evaluate import DirectoryEvaluation
+from tracknet.evaluation.matching import DEFAULT_MIN_TRACK_HITS, ParticleSelection
+from tracknet.evaluation.trackml_files import track_kinematics
 
 __all__ = ["DirectoryEvaluation", "evaluate_submission", "track_kinematics"]
-
-
-@dataclass(frozen=True)
-class DirectoryEvaluation:
-    """The summary (flat, JSON-ready) and the per-event results behind it.
-
-    ``per_particle`` and ``per_track`` concatenate the events' tables of
-    :func:`~tracknet.evaluation.matching.match_tracks` with an ``event_id`` column;
-    ``per_track`` adds ``eta`` and ``phi`` of the track (direction of the centroid of its
-    hits seen from the origin) and ``duplicate`` (a matched track of a selected particle
-    that another, longer-majority track of the same particle already matches).
-    """
-
-    summary: dict[str, float | int | None]
-    events: dict[int, EventEvaluation]
-    per_particle: pd.DataFrame = field(repr=False)
-    per_track: pd.DataFrame = field(repr=False)
-
-
-def track_kinematics(event: Event, submission: pd.DataFrame) -> pd.DataFrame:
-    """``track_id, eta, phi`` of every track (id > 0) from the centroid of its hits."""
-    sub = submission[["hit_id", "track_id"]]
-    sub = sub.loc[sub["track_id"].to_numpy() > 0]
-    position = pd.Index(event.hits["hit_id"].to_numpy()).get_indexer(sub["hit_id"].to_numpy())
-    xyz = event.hits[["x", "y", "z"]].to_numpy()[position]
-    frame = pd.DataFrame(
-        {"track_id": sub["track_id"].to_numpy(), "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
-    )
-    centre = frame.groupby("track_id", sort=True)[["x", "y", "z"]].mean()
-    r = np.hypot(centre["x"].to_numpy(), centre["y"].to_numpy())
-    return pd.DataFrame(
-        {
-            "track_id": centre.index.to_numpy(),
-            "eta": np.arcsinh(centre["z"].to_numpy() / np.maximum(r, 1e-9)),
-            "phi": np.arctan2(centre["y"].to_numpy(), centre["x"].to_numpy()),
-        }
-    )
-
-
-def _flag_duplicates(per_track: pd.DataFrame) -> np.ndarray:
-    """Matched tracks of selected particles beyond the first (most majority hits) one."""
-    candidates = per_track["matched"].to_numpy() & per_track["majority_selected"].to_numpy()
-    order = np.lexsort(
-        (
-            per_track["track_id"].to_numpy(),
-            -per_track["n_majority"].to_numpy(),
-            per_track["majority_particle_id"].to_numpy(),
-        )
-    )
-    flag = np.zeros(len(per_track), dtype=bool)
-    sorted_candidates = order[candidates[order]]
-    pids = per_track["majority_particle_id"].to_numpy()[sorted_candidates]
-    repeat = np.r_[False, pids[1:] == pids[:-1]]
-    flag[sorted_candidates[repeat]] = True
-    return flag
 
 
 def evaluate_submission(
@@ -111,80 +43,12 @@ def evaluate_submission(
     ``trackml_score`` always follows the published rules (all particles). When the
     selection has a pT cut, ``trackml_score_min_pt`` is added: the score with the weight
     of hits of particles below that pT set to zero (renormalised to the rest).
+    ``use_computed_weights`` applies to TrackML events (straw events carry their weights).
     """
-    from tracknet.io.straw import is_straw_dataset
-
-    if is_straw_dataset(data_dir):
-        from tracknet.evaluation.straw import evaluate_straw_submission
-
-        return evaluate_straw_submission(
-            data_dir, submission, selection, min_track_hits=min_track_hits
-        )
-    source = None if isinstance(submission, pd.DataFrame) else str(submission)
-    frame = submission if isinstance(submission, pd.DataFrame) else read_submission(submission)
-    named = np.unique(frame["event_id"].to_numpy())
-    if len(named) == 0:
-        raise DataError("submission names no event", file=source)
-    available = {parse_event_id(p) for p in list_events(data_dir)}
-    missing = sorted(set(named.tolist()) - available)
-    if missing:
-        raise DataError(
-            f"submission names event(s) {missing[:5]} that are not in {data_dir}",
-            file=source,
-            column="event_id",
-        )
-    by_event = {int(k): g for k, g in frame.groupby("event_id", sort=True)}
-    selection = selection or ParticleSelection()
-    results: dict[int, EventEvaluation] = {}
-    particles_tables: list[pd.DataFrame] = []
-    track_tables: list[pd.DataFrame] = []
-    scores_min_pt: list[float] = []
-    semi: dict[int, SemiSyntheticResult] = {}
-    for event in iter_events(data_dir, parts=("hits", "truth", "particles"), event_ids=by_event):
-        sub = by_event[event.event_id][["hit_id", "track_id"]]
-        truth = event_truth(event)
-        score = trackml_score(
-            truth, sub, particles=event.particles, use_computed_weights=use_computed_weights
-        )
-        match = match_tracks(truth, sub, event.particles, selection, min_track_hits=min_track_hits)
-        semi[event.event_id] = semisynthetic_from_match(truth, sub, match)
-        results[event.event_id] = EventEvaluation(score, match.metrics, match.per_particle)
-        per_track = match.per_track.merge(track_kinematics(event, sub), on="track_id", how="left")
-        per_track["duplicate"] = _flag_duplicates(per_track)
-        particles_tables.append(match.per_particle.assign(event_id=event.event_id))
-        track_tables.append(per_track.assign(event_id=event.event_id))
-        if selection.min_pt > 0:
-            scores_min_pt.append(
-                trackml_score(
-                    truth,
-                    sub,
-                    particles=event.particles,
-                    use_computed_weights=use_computed_weights,
-                    min_pt=selection.min_pt,
-                )
-            )
-    summary = summarize(results.values())
-    if any(r.metrics.n_unlabelled_hits for r in semi.values()):
-        # Semi-synthetic events: no fake rate, and the unlabelled hits the tracks took.
-        summary = {names.TRACKML_SCORE: summary[names.TRACKML_SCORE]}
-        summary.update(aggregate_semisynthetic(r.metrics for r in semi.values()).to_dict())
-        results = {
-            e: EventEvaluation(r.score, semi[e].metrics.tracking_metrics(), r.per_particle)
-            for e, r in results.items()
-        }
-        for table in track_tables:
-            event_id = int(table["event_id"].iloc[0]) if len(table) else None
-            if event_id is not None:
-                flags = semi[event_id].per_track.set_index("track_id")
-                table["unknown"] = flags["unknown"].reindex(table["track_id"]).to_numpy()
-                table["n_unlabelled"] = flags["n_unlabelled"].reindex(table["track_id"]).to_numpy()
-                table["fake"] = False
-                table["considered"] = False
-    if scores_min_pt:
-        summary[names.TRACKML_SCORE_MIN_PT] = float(np.mean(scores_min_pt))
-    return DirectoryEvaluation(
-        summary=summary,
-        events=results,
-        per_particle=pd.concat(particles_tables, ignore_index=True),
-        per_track=pd.concat(track_tables, ignore_index=True),
+    return detector_of(data_dir).evaluate_directory(
+        data_dir,
+        submission,
+        selection,
+        min_track_hits=min_track_hits,
+        use_computed_weights=use_computed_weights,
     )

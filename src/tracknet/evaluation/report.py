@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tracknet.evaluation import names
-from tracknet.evaluation.files import DirectoryEvaluation
+from tracknet.evaluation.evaluate import DirectoryEvaluation
 from tracknet.evaluation.matching import ParticleSelection, efficiency_binned
 from tracknet.io.atomic import atomic_paths
 
@@ -151,6 +151,7 @@ def _plot(
                     entry.evaluation.per_particle, variable, edges, numerator=numerator
                 )
                 keep = table["n_total"].to_numpy() > 0
+                match_name = "double majority" if numerator == "found" else "perfect match"
                 ax.errorbar(
                     centres(table)[keep],
                     table["efficiency"].to_numpy()[keep],
@@ -159,7 +160,7 @@ def _plot(
                     color=colours[i % len(colours)],
                     ms=4,
                     capsize=2,
-                    label=f"{entry.name}: {'double majority' if numerator == 'found' else 'perfect match'}",
+                    label=f"{entry.name}: {match_name}",
                 )
         if variable == "pt":
             from matplotlib.ticker import NullFormatter, ScalarFormatter
@@ -192,6 +193,7 @@ def _plot(
                 ("fake", "considered", "Fake rate"),
                 ("duplicate", "matched_selected", "Duplicate rate"),
             ),
+            strict=True,
         ):
             table = rate_binned(matched_sel, "eta", ETA_EDGES, numerator, denominator)
             keep = table["n_total"].to_numpy() > 0
@@ -262,12 +264,14 @@ def write_report(
     md += ["| " + " | ".join([label, *cells]) + " |" for label, cells in rows]
     md += [
         "",
-        "Definitions: see `tracknet.evaluation.matching` (double majority, perfect match, fake and duplicate rates).",
+        "Definitions: see `tracknet.evaluation.matching` (double majority, perfect match, "
+        "fake and duplicate rates).",
         "",
     ]
     for name, caption in zip(
         _PLOTS,
         ("Efficiency against pT", "Efficiency against eta", "Fake and duplicate rates against eta"),
+        strict=True,
     ):
         md += [f"## {caption}", "", f"![{caption}]({name})", ""]
     table_html = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
@@ -280,9 +284,11 @@ def write_report(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
         + html.escape(title)
         + "</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
+        "table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
         "td:first-child,th:first-child{text-align:left}img{max-width:100%}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{n_events} event(s). Particles selected for the efficiencies: "
+        f"<h1>{html.escape(title)}</h1><p>{n_events} event(s). "
+        "Particles selected for the efficiencies: "
         f"{html.escape(selection_text)}.</p>"
         + "".join(f"<p>{html.escape(n)}</p>" for n in notes)
         + table_html
@@ -295,6 +301,7 @@ def write_report(
                     "Efficiency against eta",
                     "Fake and duplicate rates against eta",
                 ),
+                strict=True,
             )
         )
         + "</body></html>"
@@ -327,7 +334,7 @@ def write_report(
         *(out / p for p in _PLOTS),
     ]
     with atomic_paths(finals) as temps:
-        temps_by_name = dict(zip([p.name for p in finals], temps))
+        temps_by_name = dict(zip([p.name for p in finals], temps, strict=True))
         temps_by_name["report.md"].write_text("\n".join(md), encoding="utf-8")
         temps_by_name["report.html"].write_text(page, encoding="utf-8")
         temps_by_name["metrics.json"].write_text(

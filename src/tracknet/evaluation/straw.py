@@ -45,7 +45,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,7 @@ import pandas as pd
 from tracknet.errors import DataError
 from tracknet.evaluation import names
 from tracknet.evaluation._tables import int_column, rate, require_columns
+from tracknet.evaluation.evaluate import DirectoryEvaluation
 from tracknet.evaluation.matching import (
     DEFAULT_MIN_TRACK_HITS,
     MatchResult,
@@ -63,9 +64,6 @@ from tracknet.evaluation.matching import (
 from tracknet.evaluation.score import trackml_score
 from tracknet.evaluation.semisynthetic import SemiSyntheticMetrics, semisynthetic_from_match
 from tracknet.events import UNLABELLED_PARTICLE_ID
-
-if TYPE_CHECKING:
-    from tracknet.evaluation.files import DirectoryEvaluation
 
 __all__ = [
     "FlatEvents",
@@ -449,11 +447,10 @@ def evaluate_straw_submission(
 ) -> DirectoryEvaluation:
     """Evaluate a submission against a straw dataset directory (every event it names).
 
-    Returns a :class:`~tracknet.evaluation.files.DirectoryEvaluation` whose summary holds
+    Returns a :class:`~tracknet.evaluation.evaluate.DirectoryEvaluation` whose summary holds
     the TrackML score (mean over events), the tracking metrics and the straw metrics;
     its ``events`` mapping is empty (straw events are evaluated all at once).
     """
-    from tracknet.evaluation.files import DirectoryEvaluation
     from tracknet.io.straw import StrawDataset
     from tracknet.io.trackml import read_submission
 

@@ -14,7 +14,7 @@ step rather than absolute positions; ``center_mode="absolute"`` predicts
 positive, model units; multiply by the normalizer's scale for mm). The radius heads
 start at about ``INITIAL_RADIUS`` (0.1 model units = 100 mm at the default scale).
 
-Input features (``features``):
+Input features (``features``; one strategy each in :mod:`tracknet.model.features`):
 
 * ``"position"`` (default): the GRU reads the hit position ``x_t`` itself.
 * ``"delta"``: the GRU reads ``x_t`` and the step ``x_t - x_{t-1}`` (scaled by
@@ -45,7 +45,8 @@ index and concatenate it along dimension 1 (the batch) only.
 
 Radius calibration: ``t1_radius_scale`` and ``t2_radius_scale`` (default 1) multiply
 the predicted radii, and ``t1_max_radius`` / ``t2_max_radius`` (model units, default
-``inf``: no limit; None is read as ``inf``) cap them, in both entry points. Training leaves them alone; the training
+``inf``: no limit; None is read as ``inf``) cap them, in both entry points. Training
+leaves them alone; the training
 pipeline measures the scales on validation tracks (the factor that makes a target share
 of true hits fall inside the capped spheres) and stores scales and caps in the
 checkpoint's model settings, so every user of a loaded model (track builder, ONNX
@@ -80,6 +81,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
+from .features import (
+    CYLINDRICAL_FEATURE_SCALES,
+    CYLINDRICAL_OFFSET_SCALES,
+    DELTA_FEATURE_SCALE,
+    FEATURE_SETS,
+    STRAW_MAX_SLOPE,
+    FeatureSet,
+)
 
 __all__ = [
     "CENTER_MODES",
@@ -94,25 +103,10 @@ __all__ = [
 ]
 
 CENTER_MODES: tuple[str, ...] = ("offset", "absolute")
-FEATURES: tuple[str, ...] = ("position", "delta", "cylindrical", "straw")
-#: ``"delta"`` features: the step ``x_t - x_{t-1}`` (model units) is multiplied by this.
-DELTA_FEATURE_SCALE = 10.0
-#: ``"cylindrical"`` features, in order ``r, z, step_r, step_phi, step_z`` (model units
-#: and radians): factors that bring each to order one for a TrackML-sized detector at
-#: the default scale of 1000 mm (steps of ~0.1 in r and z, ~0.03 rad in phi).
-CYLINDRICAL_FEATURE_SCALES: tuple[float, ...] = (1.0, 1.0, 5.0, 30.0, 5.0)
-#: ``"cylindrical"`` centres: the offset head's outputs (r, phi, z) are multiplied by
-#: these (model units, radians) so that its initial weights give steps of that order.
-CYLINDRICAL_OFFSET_SCALES: tuple[float, ...] = (0.1, 0.03, 0.1)
-#: ``"straw"`` features: the step slope fed to the GRU is clipped to this.
-STRAW_MAX_SLOPE = 3.0
+#: The ``features`` names (:data:`~tracknet.model.features.FEATURE_SETS`).
+FEATURES: tuple[str, ...] = tuple(FEATURE_SETS)
 #: Radius (model units) that the radius heads predict before training.
 INITIAL_RADIUS = 0.1
-
-
-def _atan2(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``atan2`` with ``atan2(0, 0) = 0`` in every backend (ONNX computes it through y / x)."""
-    return torch.atan2(y, torch.where((x == 0) & (y == 0), torch.ones_like(x), x))
 
 
 class Prediction(NamedTuple):
@@ -193,7 +187,8 @@ class StepAheadTrackNet(nn.Module):
             raise ConfigError(f"StepAheadTrackNet dropout must be in [0, 1), got {dropout!r}")
         if center_mode not in CENTER_MODES:
             raise ConfigError(
-                f"StepAheadTrackNet center_mode must be one of {list(CENTER_MODES)}, got {center_mode!r}"
+                f"StepAheadTrackNet center_mode must be one of {list(CENTER_MODES)}, "
+                f"got {center_mode!r}"
             )
         if (
             isinstance(radius_eps, bool)
@@ -205,19 +200,7 @@ class StepAheadTrackNet(nn.Module):
             raise ConfigError(
                 f"StepAheadTrackNet features must be one of {list(FEATURES)}, got {features!r}"
             )
-        if features != "position" and center_mode != "offset":
-            raise ConfigError(
-                f"StepAheadTrackNet features {features!r} predict centres from the last step; "
-                "center_mode must be 'offset'"
-            )
-        if features == "straw" and input_dim != 2:
-            raise ConfigError(
-                f"StepAheadTrackNet features 'straw' need input_dim 2 (x, y), got {input_dim}"
-            )
-        if features == "cylindrical" and input_dim not in (2, 3):
-            raise ConfigError(
-                f"StepAheadTrackNet features 'cylindrical' need input_dim 2 (x, y) or 3 (x, y, z), got {input_dim}"
-            )
+        FEATURE_SETS[features].check(input_dim, center_mode)
         for name, value in (
             ("t1_radius_scale", t1_radius_scale),
             ("t2_radius_scale", t2_radius_scale),
@@ -256,14 +239,9 @@ class StepAheadTrackNet(nn.Module):
         self.t2_max_radius = float(t2_max_radius)
         self.radius_regions: dict[str, list[float]] | None = None
         self.set_radius_regions(radius_regions)
-        if features == "position":
-            gru_input, head_out = input_dim, input_dim
-        elif features == "delta":
-            gru_input, head_out = 2 * input_dim, 2 * input_dim
-        elif features == "straw":  # x, y, step x, step y, slope -> step (m, o_x), o_b, o_y
-            gru_input, head_out = 5, 4
-        else:  # cylindrical: r, (z), step r, step phi, (step z)
-            gru_input, head_out = 2 * input_dim - 1, 2 * input_dim
+        #: The feature set (no parameters, no persistent buffers: not in the state_dict).
+        self.feature_set: FeatureSet = FEATURE_SETS[features](input_dim, center_mode)
+        gru_input, head_out = self.feature_set.sizes()
         self.gru = nn.GRU(
             input_size=gru_input,
             hidden_size=hidden_size,
@@ -278,31 +256,17 @@ class StepAheadTrackNet(nn.Module):
         initial_bias = math.log(math.expm1(INITIAL_RADIUS))  # softplus^-1
         for head in (self.t1_radius_head, self.t2_radius_head):
             nn.init.constant_(head.bias, initial_bias)
-        if features != "position":
+        if self.feature_set.uses_previous:
             # Start as "repeat the last step": multipliers and offsets 0.
             for head in (self.t1_center_head, self.t2_center_head):
                 nn.init.zeros_(head.weight)
                 nn.init.zeros_(head.bias)
-        if features == "cylindrical":
-            feature_scales = CYLINDRICAL_FEATURE_SCALES
-            offset_scales = CYLINDRICAL_OFFSET_SCALES
-            if input_dim == 2:  # no z: r, step r, step phi
-                feature_scales = (feature_scales[0], feature_scales[2], feature_scales[3])
-                offset_scales = offset_scales[:2]
-            self.register_buffer(
-                "_feature_scale",
-                torch.tensor(feature_scales, dtype=torch.float32),
-                persistent=False,
-            )
-            self.register_buffer(
-                "_offset_scale", torch.tensor(offset_scales, dtype=torch.float32), persistent=False
-            )
 
     # ------------------------------------------------------------------ state
     @property
     def state_size(self) -> int:
         """Size of the last dimension of the recurrent state (see the module docstring)."""
-        return self.hidden_size + (0 if self.features == "position" else self.input_dim)
+        return self.hidden_size + (self.input_dim if self.feature_set.uses_previous else 0)
 
     def _split_state(
         self, state: torch.Tensor | None, batch: int, like: torch.Tensor
@@ -313,12 +277,12 @@ class StepAheadTrackNet(nn.Module):
         expected = (self.num_layers, batch, self.state_size)
         if tuple(state.shape) != expected:
             raise ValueError(f"expected a state of shape {expected}, got {tuple(state.shape)}")
-        if self.features == "position":
+        if not self.feature_set.uses_previous:
             return state, like.new_zeros(0)
         return state[..., : self.hidden_size].contiguous(), state[0, :, self.hidden_size :]
 
     def _join_state(self, hidden: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
-        if self.features == "position":
+        if not self.feature_set.uses_previous:
             return hidden
         # No in-place writes: the step function must trace (ONNX) as it runs.
         extra = torch.cat(
@@ -327,81 +291,11 @@ class StepAheadTrackNet(nn.Module):
         )
         return torch.cat([hidden, extra.to(hidden.dtype)], dim=-1)
 
-    # ------------------------------------------------------------------ features
-    def _cylindrical_step(
-        self, x: torch.Tensor, prev: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(r, phi)`` of ``x`` and the step ``(dr, dphi[, dz])`` from ``prev`` (..., D)."""
-        r = torch.sqrt(x[..., 0] * x[..., 0] + x[..., 1] * x[..., 1])
-        r_prev = torch.sqrt(prev[..., 0] * prev[..., 0] + prev[..., 1] * prev[..., 1])
-        # Turning angle between the previous and the current hit, wrap-free; 0 from the origin.
-        dphi = _atan2(
-            prev[..., 0] * x[..., 1] - prev[..., 1] * x[..., 0],
-            prev[..., 0] * x[..., 0] + prev[..., 1] * x[..., 1],
-        )
-        parts = [r - r_prev, dphi]
-        if self.input_dim == 3:
-            parts.append(x[..., 2] - prev[..., 2])
-        return r, _atan2(x[..., 1], x[..., 0]), torch.stack(parts, dim=-1)
-
-    @staticmethod
-    def _straw_slope(step: torch.Tensor) -> torch.Tensor:
-        """``dy / dx`` of a step (``"straw"`` features), clipped; 0 where ``dx <= 0``."""
-        dx = step[..., 0]
-        ok = dx > 1e-9
-        slope = step[..., 1] / torch.where(ok, dx, torch.ones_like(dx))
-        return torch.where(
-            ok, slope.clamp(-STRAW_MAX_SLOPE, STRAW_MAX_SLOPE), torch.zeros_like(slope)
-        )
-
-    def _gru_input(self, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        if self.features == "position":
-            return x
-        if self.features == "delta":
-            return torch.cat([x, (x - prev) * DELTA_FEATURE_SCALE], dim=-1)
-        if self.features == "straw":
-            step = x - prev
-            return torch.cat(
-                [x, step * DELTA_FEATURE_SCALE, self._straw_slope(step).unsqueeze(-1)], dim=-1
-            )
-        r, _, step = self._cylindrical_step(x, prev)
-        columns = [r.unsqueeze(-1)]
-        if self.input_dim == 3:
-            columns.append(x[..., 2:3])
-        columns.append(step)
-        return torch.cat(columns, dim=-1) * self._feature_scale
-
-    def _centre(
-        self, head: nn.Linear, hidden: torch.Tensor, x: torch.Tensor, prev: torch.Tensor
-    ) -> torch.Tensor:
-        out = head(hidden)
-        if self.features == "position":
-            return out + x if self.center_mode == "offset" else out
-        d = self.input_dim
-        if self.features == "straw":
-            step = x - prev
-            a = (1.0 + out[..., 0]) * step[..., 0] + out[..., 1] * (1.0 / DELTA_FEATURE_SCALE)
-            b = self._straw_slope(step) + out[..., 2]
-            y = x[..., 1] + b * a + out[..., 3] * (1.0 / DELTA_FEATURE_SCALE)
-            return torch.stack([x[..., 0] + a, y], dim=-1)
-        if self.features == "delta":
-            return (
-                x + (1.0 + out[..., :d]) * (x - prev) + out[..., d:] * (1.0 / DELTA_FEATURE_SCALE)
-            )
-        r, phi, step = self._cylindrical_step(x, prev)
-        nxt = (1.0 + out[..., :d]) * step + out[..., d:] * self._offset_scale
-        r_next = r + nxt[..., 0]
-        phi_next = phi + nxt[..., 1]
-        columns = [r_next * torch.cos(phi_next), r_next * torch.sin(phi_next)]
-        if d == 3:
-            columns.append(x[..., 2] + nxt[..., 2])
-        return torch.stack(columns, dim=-1)
-
     # ------------------------------------------------------------------ heads
     def _heads(self, hidden: torch.Tensor, x: torch.Tensor, prev: torch.Tensor) -> Prediction:
         """Spheres from GRU outputs ``hidden`` (..., H) at inputs ``x`` (..., D) after ``prev``."""
-        c1 = self._centre(self.t1_center_head, hidden, x, prev)
-        c2 = self._centre(self.t2_center_head, hidden, x, prev)
+        c1 = self.feature_set.centre(self.t1_center_head(hidden), x, prev)
+        c2 = self.feature_set.centre(self.t2_center_head(hidden), x, prev)
         r1 = (
             F.softplus(self.t1_radius_head(hidden)).squeeze(-1) + self.radius_eps
         ) * self.t1_radius_scale
@@ -460,7 +354,8 @@ class StepAheadTrackNet(nn.Module):
             values = table[name]
             if len(values) != n_regions:
                 raise ConfigError(
-                    f"StepAheadTrackNet radius_regions {name} needs {n_regions} values, got {len(values)}"
+                    f"StepAheadTrackNet radius_regions {name} needs {n_regions} values, "
+                    f"got {len(values)}"
                 )
             if any(
                 math.isnan(v) or v <= 0 or (name.endswith("scales") and not math.isfinite(v))
@@ -488,7 +383,7 @@ class StepAheadTrackNet(nn.Module):
         if lengths is not None and lengths.shape != x.shape[:1]:
             raise ValueError(f"lengths must have shape ({x.shape[0]},), got {tuple(lengths.shape)}")
         prev = torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
-        out, _ = self.gru(self._gru_input(x, prev))
+        out, _ = self.gru(self.feature_set.inputs(x, prev))
         return self._heads(out, x, prev)
 
     def step(
@@ -505,7 +400,7 @@ class StepAheadTrackNet(nn.Module):
                 f"expected input of shape (B, {self.input_dim}), got {tuple(x_t.shape)}"
             )
         gru_hidden, prev = self._split_state(hidden, x_t.shape[0], x_t)
-        out, new_hidden = self.gru(self._gru_input(x_t, prev).unsqueeze(1), gru_hidden)
+        out, new_hidden = self.gru(self.feature_set.inputs(x_t, prev).unsqueeze(1), gru_hidden)
         return self._heads(out.squeeze(1), x_t, prev), self._join_state(new_hidden, x_t)
 
     def initial_hidden(
@@ -542,12 +437,13 @@ class StepAheadTrackNet(nn.Module):
         t1_max: float | None = math.inf,
         t2_max: float | None = math.inf,
     ) -> None:
-        """Set the calibration of the t1 and t2 radii: scale factors and caps (model units, inf: none)."""
+        """Set the calibration of the t1 and t2 radii: scale factors and caps (model units,
+        inf: none)."""
         for name, value in (("t1", t1), ("t2", t2)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name} radius scale must be a finite number > 0, got {value!r}")
         caps = [math.inf if c is None else c for c in (t1_max, t2_max)]
-        for name, cap in zip(("t1", "t2"), caps):
+        for name, cap in zip(("t1", "t2"), caps, strict=True):
             if not (isinstance(cap, (int, float)) and not math.isnan(cap) and cap > 0):
                 raise ConfigError(
                     f"{name} radius cap must be a number > 0 (inf: none), got {cap!r}"
@@ -563,6 +459,7 @@ class StepAheadTrackNet(nn.Module):
         unknown = set(config) - set(_CONFIG_KEYS)
         if unknown:
             raise ConfigError(
-                f"unknown StepAheadTrackNet option(s) {sorted(unknown)}; known: {list(_CONFIG_KEYS)}"
+                f"unknown StepAheadTrackNet option(s) {sorted(unknown)}; "
+                f"known: {list(_CONFIG_KEYS)}"
             )
         return cls(**dict(config))

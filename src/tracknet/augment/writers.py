@@ -1,0 +1,198 @@
+"""Write overlay events in the project's event format, one writer per detector.
+
+A straw overlay is written as a straw dataset (chunked Parquet), a TrackML overlay as
+TrackML CSV files; both write the provenance table ``overlay-provenance.csv``
+(:data:`~tracknet.augment.overlay.PROVENANCE_COLUMNS`) and the record
+``tracknet-dataset.json`` beside the events. The detectors call these writers
+(``Detector.write_overlay``); the generic job is
+:func:`tracknet.augment.run.overlay_to_directory`.
+
+Detector-effect defaults of straw overlays (``noise_rate`` / ``crosstalk`` left
+``None``): synthetic events get the realistic defaults of
+:class:`~tracknet.simulation.straw.response.StrawResponse` (noise 0.001 per straw,
+crosstalk 0.01); semi-synthetic events get crosstalk 0.01 but no added noise (the real
+background carries its own). The library's tracks already went through the straw
+efficiency of their source, so no further inefficiency is applied. TrackML overlays
+have no noise or crosstalk model: giving either raises :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from tqdm import tqdm
+
+from tracknet.augment.library import TrackLibrary
+from tracknet.augment.overlay import PROVENANCE_COLUMNS, iter_straw_overlay, iter_trackml_overlay
+from tracknet.errors import ConfigError
+from tracknet.io.atomic import atomic_path
+from tracknet.io.straw import DATASET_FILE, StrawDataset, write_dataset_record, write_straw_dataset
+from tracknet.io.trackml import write_event
+from tracknet.simulation.straw.geometry import StrawGeometry
+from tracknet.simulation.straw.response import StrawResponse
+
+__all__ = [
+    "GENERATOR",
+    "PROVENANCE_FILE",
+    "OverlayJob",
+    "write_straw_overlay",
+    "write_trackml_overlay",
+]
+
+PROVENANCE_FILE = "overlay-provenance.csv"
+GENERATOR = "tracknet.augment"
+_REALISTIC = StrawResponse()
+
+
+@dataclass(frozen=True)
+class OverlayJob:
+    """One overlay to write: the library, where, and the (already checked) settings of
+    :func:`tracknet.augment.run.overlay_to_directory`; ``parameters`` is the record's
+    parameters so far (a writer adds its detector's own)."""
+
+    library: TrackLibrary
+    root: Path
+    parameters: dict[str, Any]
+    data_kind: str
+    n_events: int
+    tracks_per_event: int
+    seed: int
+    first_event_id: int
+    with_singles: bool
+    background: str | os.PathLike[str] | None
+    noise_rate: float | None
+    crosstalk: float | None
+    events_per_chunk: int
+    progress: bool
+
+    @property
+    def total(self) -> int:
+        """Events written: the overlays, and the singles when asked for."""
+        return self.n_events + (len(self.library) if self.with_singles else 0)
+
+
+def _write_provenance(directory: Path, frames: list[pd.DataFrame]) -> str:
+    frame = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame({c: [] for c in PROVENANCE_COLUMNS})
+    )
+    table = pa.Table.from_pandas(
+        frame[list(PROVENANCE_COLUMNS)].astype("int64"), preserve_index=False
+    ).replace_schema_metadata(None)
+    with atomic_path(directory / PROVENANCE_FILE) as tmp:
+        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_header="none", quoting_style="none"))
+    return PROVENANCE_FILE
+
+
+def _previous_files(directory: Path) -> set[str]:
+    record = directory / DATASET_FILE
+    if not record.is_file():
+        return set()
+    try:
+        names = json.loads(record.read_text(encoding="utf-8")).get("sha256", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and Path(n).name == n}
+
+
+def _record(root: Path) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads((root / DATASET_FILE).read_text(encoding="utf-8"))
+    return record
+
+
+def write_straw_overlay(job: OverlayJob) -> dict[str, Any]:
+    """Write a straw overlay as a straw dataset; return the dataset record."""
+    library, root, background = job.library, job.root, job.background
+    response = StrawResponse(
+        efficiency=1.0,
+        noise_rate=(_REALISTIC.noise_rate if background is None else 0.0)
+        if job.noise_rate is None
+        else job.noise_rate,
+        crosstalk=_REALISTIC.crosstalk if job.crosstalk is None else job.crosstalk,
+    )
+    geometry = library.geometry or StrawGeometry()
+    background_batch = None
+    if background is not None:
+        background_set = StrawDataset.open(background)
+        if StrawGeometry.from_dict(background_set.geometry_parameters()) != geometry:
+            raise ConfigError("the background's straw geometry differs from the source's")
+        background_batch = background_set.read_all()
+    parameters = {**job.parameters, "geometry": geometry.to_dict(), "response": response.to_dict()}
+    provenance: list[pd.DataFrame] = []
+    with tqdm(
+        total=job.total, desc=f"overlay ({job.data_kind})", unit="event", disable=not job.progress
+    ) as bar:
+        write_straw_dataset(
+            iter_straw_overlay(
+                library,
+                n_events=job.n_events,
+                tracks_per_event=job.tracks_per_event,
+                seed=job.seed,
+                response=response,
+                first_event_id=job.first_event_id,
+                with_singles=job.with_singles,
+                background=background_batch,
+                events_per_batch=job.events_per_chunk,
+                provenance=provenance,
+            ),
+            root,
+            kind=job.data_kind,
+            parameters=parameters,
+            seed=job.seed,
+            generator=GENERATOR,
+            on_chunk=lambda batch: bar.update(len(batch)),
+            extra_files=lambda: [_write_provenance(root, provenance)],
+        )
+    return _record(root)
+
+
+def write_trackml_overlay(job: OverlayJob) -> dict[str, Any]:
+    """Write a TrackML overlay as TrackML CSV files; return the dataset record."""
+    if (job.noise_rate or 0.0) != 0.0 or (job.crosstalk or 0.0) != 0.0:
+        raise ConfigError(
+            "noise rate and crosstalk apply to straw events only (TrackML overlays add no noise)"
+        )
+    root = job.root
+    provenance: list[pd.DataFrame] = []
+    events = iter_trackml_overlay(
+        job.library,
+        n_events=job.n_events,
+        tracks_per_event=job.tracks_per_event,
+        seed=job.seed,
+        first_event_id=job.first_event_id,
+        with_singles=job.with_singles,
+        background_dir=job.background,
+        provenance=provenance,
+    )
+    previous = _previous_files(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / DATASET_FILE).unlink(missing_ok=True)
+    written: list[str] = []
+    with tqdm(
+        total=job.total, desc=f"overlay ({job.data_kind})", unit="event", disable=not job.progress
+    ) as bar:
+        for event in events:
+            written.extend(p.name for p in write_event(event, root))
+            bar.update(1)
+    written.append(_write_provenance(root, provenance))
+    for name in previous - set(written):
+        (root / name).unlink(missing_ok=True)
+    write_dataset_record(
+        root,
+        kind=job.data_kind,
+        detector="trackml",
+        generator=GENERATOR,
+        seed=job.seed,
+        parameters=job.parameters,
+        n_events=job.total,
+        files=written,
+    )
+    return _record(root)

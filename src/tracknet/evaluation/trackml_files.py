@@ -1,0 +1,167 @@
+"""Evaluate a submission against a directory of TrackML events: reading plus evaluation.
+
+The submission names its events (``event_id`` column); every named event must be in the
+directory and carry truth. Hits of those events that the submission leaves out are on
+no track.
+
+**Semi-synthetic** events (some truth ``particle_id`` equals -1, an unlabelled real
+hit) are evaluated as in :mod:`tracknet.evaluation.semisynthetic`: efficiencies and
+duplicates on the overlaid particles, the unlabelled hits taken by the tracks, and
+``fake_rate`` / ``n_fake`` ``None`` (unknowable). In that mode each event's
+``metrics`` has ``fake_rate`` NaN and ``n_fake`` 0 (not counted), and ``per_track``
+flags tracks without an overlaid majority ``unknown`` (never ``fake`` nor
+``considered``).
+
+Called through :meth:`tracknet.detectors.trackml.TrackMLDetector.evaluate_directory`;
+the generic entry point is :func:`tracknet.evaluation.files.evaluate_submission`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import cast
+
+import numpy as np
+import pandas as pd
+
+from tracknet.errors import DataError
+from tracknet.evaluation import names
+from tracknet.evaluation.evaluate import (
+    DirectoryEvaluation,
+    EventEvaluation,
+    event_truth,
+    summarize,
+)
+from tracknet.evaluation.matching import DEFAULT_MIN_TRACK_HITS, ParticleSelection, match_tracks
+from tracknet.evaluation.score import trackml_score
+from tracknet.evaluation.semisynthetic import (
+    SemiSyntheticResult,
+    aggregate_semisynthetic,
+    semisynthetic_from_match,
+)
+from tracknet.events import Event
+from tracknet.io.trackml import iter_events, list_events, parse_event_id, read_submission
+
+__all__ = ["evaluate_trackml_submission", "track_kinematics"]
+
+
+def track_kinematics(event: Event, submission: pd.DataFrame) -> pd.DataFrame:
+    """``track_id, eta, phi`` of every track (id > 0) from the centroid of its hits."""
+    sub = submission[["hit_id", "track_id"]]
+    sub = sub.loc[sub["track_id"].to_numpy() > 0]
+    position = pd.Index(event.hits["hit_id"].to_numpy()).get_indexer(sub["hit_id"].to_numpy())
+    xyz = event.hits[["x", "y", "z"]].to_numpy()[position]
+    frame = pd.DataFrame(
+        {"track_id": sub["track_id"].to_numpy(), "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
+    )
+    centre = frame.groupby("track_id", sort=True)[["x", "y", "z"]].mean()
+    r = np.hypot(centre["x"].to_numpy(), centre["y"].to_numpy())
+    return pd.DataFrame(
+        {
+            "track_id": centre.index.to_numpy(),
+            "eta": np.arcsinh(centre["z"].to_numpy() / np.maximum(r, 1e-9)),
+            "phi": np.arctan2(centre["y"].to_numpy(), centre["x"].to_numpy()),
+        }
+    )
+
+
+def _flag_duplicates(per_track: pd.DataFrame) -> np.ndarray:
+    """Matched tracks of selected particles beyond the first (most majority hits) one."""
+    candidates = per_track["matched"].to_numpy() & per_track["majority_selected"].to_numpy()
+    order = np.lexsort(
+        (
+            per_track["track_id"].to_numpy(),
+            -per_track["n_majority"].to_numpy(),
+            per_track["majority_particle_id"].to_numpy(),
+        )
+    )
+    flag = np.zeros(len(per_track), dtype=bool)
+    sorted_candidates = order[candidates[order]]
+    pids = per_track["majority_particle_id"].to_numpy()[sorted_candidates]
+    repeat = np.r_[False, pids[1:] == pids[:-1]]
+    flag[sorted_candidates[repeat]] = True
+    return flag
+
+
+def evaluate_trackml_submission(
+    data_dir: str | os.PathLike[str],
+    submission: str | os.PathLike[str] | pd.DataFrame,
+    selection: ParticleSelection | None = None,
+    *,
+    min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
+    use_computed_weights: bool = False,
+) -> DirectoryEvaluation:
+    """Evaluate every event of the TrackML directory ``data_dir`` that the submission names.
+
+    ``trackml_score`` always follows the published rules (all particles). When the
+    selection has a pT cut, ``trackml_score_min_pt`` is added: the score with the weight
+    of hits of particles below that pT set to zero (renormalised to the rest).
+    """
+    source = None if isinstance(submission, pd.DataFrame) else str(submission)
+    frame = submission if isinstance(submission, pd.DataFrame) else read_submission(submission)
+    named = np.unique(frame["event_id"].to_numpy())
+    if len(named) == 0:
+        raise DataError("submission names no event", file=source)
+    available = {parse_event_id(p) for p in list_events(data_dir)}
+    missing = sorted(set(named.tolist()) - available)
+    if missing:
+        raise DataError(
+            f"submission names event(s) {missing[:5]} that are not in {data_dir}",
+            file=source,
+            column="event_id",
+        )
+    by_event = {int(cast(int, k)): g for k, g in frame.groupby("event_id", sort=True)}
+    selection = selection or ParticleSelection()
+    results: dict[int, EventEvaluation] = {}
+    particles_tables: list[pd.DataFrame] = []
+    track_tables: list[pd.DataFrame] = []
+    scores_min_pt: list[float] = []
+    semi: dict[int, SemiSyntheticResult] = {}
+    for event in iter_events(data_dir, parts=("hits", "truth", "particles"), event_ids=by_event):
+        sub = by_event[event.event_id][["hit_id", "track_id"]]
+        truth = event_truth(event)
+        score = trackml_score(
+            truth, sub, particles=event.particles, use_computed_weights=use_computed_weights
+        )
+        match = match_tracks(truth, sub, event.particles, selection, min_track_hits=min_track_hits)
+        semi[event.event_id] = semisynthetic_from_match(truth, sub, match)
+        results[event.event_id] = EventEvaluation(score, match.metrics, match.per_particle)
+        per_track = match.per_track.merge(track_kinematics(event, sub), on="track_id", how="left")
+        per_track["duplicate"] = _flag_duplicates(per_track)
+        particles_tables.append(match.per_particle.assign(event_id=event.event_id))
+        track_tables.append(per_track.assign(event_id=event.event_id))
+        if selection.min_pt > 0:
+            scores_min_pt.append(
+                trackml_score(
+                    truth,
+                    sub,
+                    particles=event.particles,
+                    use_computed_weights=use_computed_weights,
+                    min_pt=selection.min_pt,
+                )
+            )
+    summary = summarize(results.values())
+    if any(r.metrics.n_unlabelled_hits for r in semi.values()):
+        # Semi-synthetic events: no fake rate, and the unlabelled hits the tracks took.
+        summary = {names.TRACKML_SCORE: summary[names.TRACKML_SCORE]}
+        summary.update(aggregate_semisynthetic(r.metrics for r in semi.values()).to_dict())
+        results = {
+            e: EventEvaluation(r.score, semi[e].metrics.tracking_metrics(), r.per_particle)
+            for e, r in results.items()
+        }
+        for table in track_tables:
+            event_id = int(table["event_id"].to_numpy()[0]) if len(table) else None
+            if event_id is not None:
+                flags = semi[event_id].per_track.set_index("track_id")
+                table["unknown"] = flags["unknown"].reindex(table["track_id"]).to_numpy()
+                table["n_unlabelled"] = flags["n_unlabelled"].reindex(table["track_id"]).to_numpy()
+                table["fake"] = False
+                table["considered"] = False
+    if scores_min_pt:
+        summary[names.TRACKML_SCORE_MIN_PT] = float(np.mean(scores_min_pt))
+    return DirectoryEvaluation(
+        summary=summary,
+        events=results,
+        per_particle=pd.concat(particles_tables, ignore_index=True),
+        per_track=pd.concat(track_tables, ignore_index=True),
+    )
