@@ -98,3 +98,18 @@ def test_json_files_name_themselves_in_errors(tmp_path: Path) -> None:
         Demo.from_json(listed)
     with pytest.raises(ConfigError, match="cannot read"):
         Demo.from_json(tmp_path / "missing.json")
+
+
+@dataclass(frozen=True)
+class Caps(Settings):
+    label = "caps"
+    caps: tuple[float, ...] = setting((1.0, float("inf")), allow_inf=True)
+    limit: float = 2.0
+
+
+def test_infinity_only_where_a_field_allows_it() -> None:
+    assert Caps().caps[-1] == float("inf")
+    with pytest.raises(ConfigError, match="caps limit must be a finite number"):
+        Caps.from_dict({"limit": float("inf")})
+    with pytest.raises(ConfigError, match="caps caps must be a finite number, got nan"):
+        Caps.from_dict({"caps": [float("nan")]})

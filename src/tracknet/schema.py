@@ -37,15 +37,24 @@ def setting(
     open_low: bool = False,
     choices: Sequence[Any] | None = None,
     check: Check | None = None,
+    allow_inf: bool = False,
     default_factory: Callable[[], Any] | None = None,
 ) -> Any:
     """A :class:`Settings` field: its default and its constraints.
 
     ``low``/``high`` bound a number (``open_low``: strictly above ``low``), ``choices``
     lists the allowed values, ``check`` is a custom test returning what is wrong (or
-    ``None``). A field typed ``X | None`` also takes ``None``.
+    ``None``), ``allow_inf`` lets a float (or each float of a tuple) be infinite. A field
+    typed ``X | None`` also takes ``None``.
     """
-    meta = {"low": low, "high": high, "open_low": open_low, "choices": choices, "check": check}
+    meta = {
+        "low": low,
+        "high": high,
+        "open_low": open_low,
+        "choices": choices,
+        "check": check,
+        "allow_inf": allow_inf,
+    }
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -140,12 +149,12 @@ class Settings:
             if optional or base is Any:
                 return None
             raise self.fail(name, "must be set", value)
-        value = self._check_type(name, base, value)
+        value = self._check_type(name, base, value, finite=not meta.get("allow_inf", False))
         if meta:
             self._check_meta(name, value, meta)
         return value
 
-    def _check_type(self, name: str, hint: Any, value: Any) -> Any:
+    def _check_type(self, name: str, hint: Any, value: Any, finite: bool = True) -> Any:
         origin = typing.get_origin(hint)
         nested = _settings_type(hint)
         if nested is not None:
@@ -161,7 +170,7 @@ class Settings:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise self.fail(name, "must be an integer", value)
         elif hint is float:
-            if not _is_number(value) or not math.isfinite(value):
+            if not _is_number(value) or math.isnan(value) or (finite and math.isinf(value)):
                 raise self.fail(name, "must be a finite number", value)
         elif hint is str:
             if not isinstance(value, str):
@@ -171,10 +180,12 @@ class Settings:
             if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
                 raise self.fail(name, "must be a list", value)
             if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(self._check_type(name, args[0], v) for v in value)
+                return tuple(self._check_type(name, args[0], v, finite) for v in value)
             if args and len(args) != len(value):
                 raise self.fail(name, f"must be a list of {len(args)} values", value)
-            return tuple(self._check_type(name, a, v) for a, v in zip(args, value, strict=False))
+            return tuple(
+                self._check_type(name, a, v, finite) for a, v in zip(args, value, strict=False)
+            )
         elif origin in (dict, Mapping) and not isinstance(value, Mapping):
             raise self.fail(name, "must be a mapping", value)
         return value

@@ -389,20 +389,16 @@ class RegionCalibrationSettings(Section):
         900.0,
     )
     z_edges_mm: tuple[float, ...] = ()
-    caps_mm: tuple[float, ...] = (
-        2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 100.0, math.inf
-    )  # fmt: skip
+    #: Sphere radius caps per region; an infinite cap means no cap there.
+    caps_mm: tuple[float, ...] = setting(
+        (2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 100.0, math.inf),
+        allow_inf=True,
+    )
     max_tracks: int = 10000
     cost_source: str = setting("validation", choices=COST_SOURCES)
     cost_events: int = setting(4, low=1)
     cost_seed: int = 1
     cost_simulation: dict[str, Any] = setting(default_factory=dict)
-
-    def _check_type(self, name: str, hint: Any, value: Any) -> Any:
-        # A cap may be infinite (no cap in that region).
-        if name == "caps_mm" and hint is float and value == math.inf:
-            return value
-        return super()._check_type(name, hint, value)
 
     def validate(self) -> None:
         if self.enabled and self.cost_source == "simulated":
