@@ -1,14 +1,27 @@
-"""Shared fixtures: small events built in code, and the real TrackML data when present."""
+"""Shared fixtures: small events built in code, the real TrackML data when present, one
+tiny model trained through ``train(cfg)`` per session, and the per-test isolation of global
+state (torch RNG and thread count, caches in a temporary directory)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tracknet.events import Event
+
+try:  # Hypothesis keeps no example database in the repository tree.
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("tracknet-tests", database=None)
+    _hypothesis_settings.load_profile("tracknet-tests")
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TRACKML = (REPO_ROOT / ".." / "shared" / "data" / "trackml").resolve()
@@ -18,7 +31,8 @@ def shared_path(*parts: str) -> Path:
     """A path under ../shared/data/trackml, skipping the test when it is absent."""
     if not SHARED_TRACKML.is_dir():
         pytest.skip(
-            f"real TrackML data not available: {SHARED_TRACKML} is absent (it sits beside the repo in CI)"
+            f"real TrackML data not available: {SHARED_TRACKML} is absent"
+            " (it sits beside the repo in CI)"
         )
     return SHARED_TRACKML.joinpath(*parts)
 
@@ -26,6 +40,89 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def shared_trackml() -> Path:
     return shared_path()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _caches_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches (``$TRACKNET_CACHE_DIR``, matplotlib's) under the session's temporary
+    directory: no test reads or writes ``~/.cache``, so a second run starts as bare."""
+    root = tmp_path_factory.mktemp("caches")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKNET_CACHE_DIR", str(root / "tracknet"))
+        patch.setenv("MPLCONFIGDIR", str(root / "matplotlib"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _torch_state() -> Iterator[None]:
+    """Each test starts from the same torch RNG seed and leaves the thread count as it
+    found it (``train`` and ``tracknet build --threads`` set it process-wide)."""
+    threads = torch.get_num_threads()
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)
+
+
+#: Overrides of a ``train(cfg)`` run that takes seconds: the simulated barrel recipe on
+#: three small events, a one-layer model of hidden size 8, one epoch.
+TINY_TRAINING = [
+    "experiment=simulated",
+    "data.simulation.n_events=3",
+    "+data.simulation.config.n_particles=400",
+    "data.val_fraction=0.34",
+    "data.batch_size=64",
+    "model.hidden_size=8",
+    "model.num_layers=1",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.log_every_n_steps=1",
+    "training.track_viz_plotlyjs=cdn",
+    "training.region_calibration.enabled=false",
+]
+
+
+def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
+    """:data:`TINY_TRAINING` with the cache and the run directory under ``tmp``."""
+    return [
+        *TINY_TRAINING,
+        f"data.cache_dir={tmp / 'cache'}",
+        f"run.output_dir={tmp / 'run'}",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One tiny ``train(cfg)`` run per session (with the per-region calibration and a t1
+    cap): its temporary directory (cache under ``cache/``, run under ``run/``) and results.
+
+    Tests may read it and train further runs beside it (other ``run.output_dir``), never
+    change it; they assert loose figures of it, never exact tracks of one training run.
+    """
+    from tracknet.training.config import compose_config
+    from tracknet.training.train import train
+
+    tmp = tmp_path_factory.mktemp("tiny_run")
+    cfg = compose_config(
+        tiny_overrides(
+            tmp,
+            "training.calibration.t1_max_radius_mm=400",
+            "training.region_calibration.enabled=true",
+            "training.region_calibration.cost_source=validation",
+        )
+    )
+    threads = torch.get_num_threads()
+    try:
+        return tmp, train(cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_run: tuple[Path, dict[str, Any]]) -> Path:
+    """The best checkpoint of :func:`tiny_run`."""
+    return Path(tiny_run[1]["best_checkpoint"])
 
 
 def make_small_event(
