@@ -28,13 +28,17 @@ SHARED_TRACKML = (REPO_ROOT / ".." / "shared" / "data" / "trackml").resolve()
 
 
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared/data/trackml, skipping the test when it is absent."""
+    """A path under ../shared/data/trackml, skipping the test when it is absent (the whole
+    directory, or only the file asked for)."""
     if not SHARED_TRACKML.is_dir():
         pytest.skip(
             f"real TrackML data not available: {SHARED_TRACKML} is absent"
             " (it sits beside the repo in CI)"
         )
-    return SHARED_TRACKML.joinpath(*parts)
+    path = SHARED_TRACKML.joinpath(*parts)
+    if parts and not path.exists():
+        pytest.skip(f"real TrackML file not available: {path}")
+    return path
 
 
 @pytest.fixture
