@@ -1,9 +1,12 @@
 """Shared fixtures: small events built in code, the real TrackML data when present, one
-tiny model trained through ``train(cfg)`` per session, and the per-test isolation of global
-state (torch RNG and thread count, caches in a temporary directory)."""
+tiny model trained through ``train(cfg)`` per session, and the isolation of global state
+(caches in a temporary directory; per test, the torch RNG seed and thread count)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,28 +18,21 @@ import torch
 
 from tracknet.events import Event
 
-try:  # Hypothesis keeps no example database in the repository tree.
-    from hypothesis import settings as _hypothesis_settings
-
-    _hypothesis_settings.register_profile("tracknet-tests", database=None)
-    _hypothesis_settings.load_profile("tracknet-tests")
-except ImportError:  # pragma: no cover - hypothesis is a test dependency
-    pass
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TRACKML = (REPO_ROOT / ".." / "shared" / "data" / "trackml").resolve()
 
 
 def shared_path(*parts: str) -> Path:
     """A path under ../shared/data/trackml, skipping the test when it is absent (the whole
-    directory, or only the file asked for)."""
+    directory, or only the file or event asked for)."""
     if not SHARED_TRACKML.is_dir():
         pytest.skip(
             f"real TrackML data not available: {SHARED_TRACKML} is absent"
             " (it sits beside the repo in CI)"
         )
     path = SHARED_TRACKML.joinpath(*parts)
-    if parts and not path.exists():
+    # An event is asked for by its prefix (.../event000001000), its files by their names.
+    if parts and not (path.exists() or any(path.parent.glob(f"{path.name}-*"))):
         pytest.skip(f"real TrackML file not available: {path}")
     return path
 
@@ -46,15 +42,43 @@ def shared_trackml() -> Path:
     return shared_path()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _caches_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Caches (``$TRACKNET_CACHE_DIR``, matplotlib's) under the session's temporary
-    directory: no test reads or writes ``~/.cache``, so a second run starts as bare."""
-    root = tmp_path_factory.mktemp("caches")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TRACKNET_CACHE_DIR", str(root / "tracknet"))
-        patch.setenv("MPLCONFIGDIR", str(root / "matplotlib"))
-        yield
+#: Caches that libraries would write under $HOME or the working directory, and where they
+#: go during the tests instead (subprocesses of CLI tests inherit them).
+CACHE_ENV = {
+    "TRACKNET_CACHE_DIR": "tracknet",
+    "XDG_CACHE_HOME": "xdg-cache",  # onnxruntime's ~/.cache/Microsoft, and others
+    "MPLCONFIGDIR": "matplotlib",
+    "HYPOTHESIS_STORAGE_DIRECTORY": "hypothesis",  # not .hypothesis/ in the repository
+}
+_saved_env: dict[str, str | None] = {}
+_cache_root: list[Path] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection: caches into a fresh temporary directory, so no test reads or
+    writes ``~/.cache`` or the repository tree, and a second run starts as bare as the
+    first. Removed again when the session ends."""
+    root = Path(tempfile.mkdtemp(prefix="tracknet-tests-"))
+    _cache_root.append(root)
+    for name, folder in CACHE_ENV.items():
+        _saved_env[name] = os.environ.get(name)
+        os.environ[name] = str(root / folder)
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:  # pragma: no cover - hypothesis is a test dependency
+        return
+    set_hypothesis_home_dir(root / CACHE_ENV["HYPOTHESIS_STORAGE_DIRECTORY"])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()
+    while _cache_root:
+        shutil.rmtree(_cache_root.pop(), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
