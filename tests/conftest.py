@@ -1,12 +1,20 @@
-"""Shared fixtures: small events built in code, and the real TrackML data when present."""
+"""Shared fixtures: small events built in code, the real TrackML data when present, one
+tiny model trained through ``train(cfg)`` per session, and the isolation of global state
+(caches in a temporary directory; per test, the torch RNG seed and thread count)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tracknet.events import Event
 
@@ -15,17 +23,134 @@ SHARED_TRACKML = (REPO_ROOT / ".." / "shared" / "data" / "trackml").resolve()
 
 
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared/data/trackml, skipping the test when it is absent."""
+    """A path under ../shared/data/trackml, skipping the test when it is absent (the whole
+    directory, or only the file or event asked for)."""
     if not SHARED_TRACKML.is_dir():
         pytest.skip(
-            f"real TrackML data not available: {SHARED_TRACKML} is absent (it sits beside the repo in CI)"
+            f"real TrackML data not available: {SHARED_TRACKML} is absent"
+            " (it sits beside the repo in CI)"
         )
-    return SHARED_TRACKML.joinpath(*parts)
+    path = SHARED_TRACKML.joinpath(*parts)
+    # An event is asked for by its prefix (.../event000001000), its files by their names.
+    if parts and not (path.exists() or any(path.parent.glob(f"{path.name}-*"))):
+        pytest.skip(f"real TrackML file not available: {path}")
+    return path
 
 
 @pytest.fixture
 def shared_trackml() -> Path:
     return shared_path()
+
+
+#: Caches that libraries would write under $HOME or the working directory, and where they
+#: go during the tests instead (subprocesses of CLI tests inherit them).
+CACHE_ENV = {
+    "TRACKNET_CACHE_DIR": "tracknet",
+    "XDG_CACHE_HOME": "xdg-cache",  # onnxruntime's ~/.cache/Microsoft, and others
+    "MPLCONFIGDIR": "matplotlib",
+    "HYPOTHESIS_STORAGE_DIRECTORY": "hypothesis",  # not .hypothesis/ in the repository
+}
+_saved_env: dict[str, str | None] = {}
+_cache_root: list[Path] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection: caches into a fresh temporary directory, so no test reads or
+    writes ``~/.cache`` or the repository tree, and a second run starts as bare as the
+    first. Removed again when the session ends."""
+    root = Path(tempfile.mkdtemp(prefix="tracknet-tests-"))
+    _cache_root.append(root)
+    for name, folder in CACHE_ENV.items():
+        _saved_env[name] = os.environ.get(name)
+        os.environ[name] = str(root / folder)
+    try:
+        from hypothesis.configuration import set_hypothesis_home_dir
+    except ImportError:  # pragma: no cover - hypothesis is a test dependency
+        return
+    set_hypothesis_home_dir(root / CACHE_ENV["HYPOTHESIS_STORAGE_DIRECTORY"])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()
+    while _cache_root:
+        shutil.rmtree(_cache_root.pop(), ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _torch_state() -> Iterator[None]:
+    """Each test starts from the same torch RNG seed and leaves the thread count as it
+    found it (``train`` and ``tracknet build --threads`` set it process-wide)."""
+    threads = torch.get_num_threads()
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)
+
+
+#: Overrides of a ``train(cfg)`` run that takes seconds: the simulated barrel recipe on
+#: three small events, a one-layer model of hidden size 8, one epoch.
+TINY_TRAINING = [
+    "experiment=simulated",
+    "data.simulation.n_events=3",
+    "+data.simulation.config.n_particles=400",
+    "data.val_fraction=0.34",
+    "data.batch_size=64",
+    "model.hidden_size=8",
+    "model.num_layers=1",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.log_every_n_steps=1",
+    "training.track_viz_plotlyjs=cdn",
+    "training.region_calibration.enabled=false",
+]
+
+
+def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
+    """:data:`TINY_TRAINING` with the cache and the run directory under ``tmp``."""
+    return [
+        *TINY_TRAINING,
+        f"data.cache_dir={tmp / 'cache'}",
+        f"run.output_dir={tmp / 'run'}",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One tiny ``train(cfg)`` run per session (with the per-region calibration and a t1
+    cap): its temporary directory (cache under ``cache/``, run under ``run/``) and results.
+
+    Tests may read it and train further runs beside it (other ``run.output_dir``), never
+    change it; they assert loose figures of it, never exact tracks of one training run.
+    """
+    from tracknet.training.config import compose_config
+    from tracknet.training.train import train
+
+    tmp = tmp_path_factory.mktemp("tiny_run")
+    cfg = compose_config(
+        tiny_overrides(
+            tmp,
+            "training.calibration.t1_max_radius_mm=400",
+            "training.region_calibration.enabled=true",
+            "training.region_calibration.cost_source=validation",
+        )
+    )
+    threads = torch.get_num_threads()
+    try:
+        return tmp, train(cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_run: tuple[Path, dict[str, Any]]) -> Path:
+    """The best checkpoint of :func:`tiny_run`."""
+    return Path(tiny_run[1]["best_checkpoint"])
 
 
 def make_small_event(

@@ -1,33 +1,21 @@
-"""Helpers for the building tests: small simulated barrel events and a quickly trained model.
+"""Helpers for the building tests: small simulated barrel events.
 
-:func:`train_quick_model` is a deliberately tiny plain-PyTorch loop (a few seconds on one
-CPU core) over simulated tracks, using the project's own data preparation, loss and
-checkpoint format; it is not a training pipeline, just enough of a model to build with.
+Behaviour is tested with oracle models (:mod:`tests.building.oracle`); the model trained
+through ``train(cfg)`` once per session is the shared ``tiny_checkpoint`` fixture of
+``tests/conftest.py``, and its tests assert only loose figures.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tracknet.building.calibration import calibrate_radius_scale
-from tracknet.data import (
-    Normalizer,
-    TrackDataset,
-    TrackFilter,
-    TrackSet,
-    drop_repeated_layers,
-    event_tracks,
-    make_dataloader,
-)
+from tracknet.data import TrackFilter, TrackSet, drop_repeated_layers, event_tracks
 from tracknet.events import Event
-from tracknet.model import StepAheadTrackNet, step_ahead_loss
-from tracknet.model.checkpoint import load_checkpoint, save_checkpoint
 from tracknet.simulation import SimulationConfig, event_rng, simulate_event
 
 #: The barrel volumes of the real samples in ../shared/data/trackml/event1000-barrel.
@@ -61,66 +49,6 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def train_quick_model(
-    path: Path,
-    *,
-    n_events: int = 3,
-    n_particles: int = 2500,
-    steps: int = 1500,
-    seed: int = 0,
-    hidden_size: int = 32,
-    volumes: tuple[int, ...] = BARREL_VOLUMES,
-) -> Path:
-    """Train StepAhead TrackNET for ``steps`` Adam steps on simulated tracks; save it.
-
-    The events cover the barrel volumes unless ``volumes`` says otherwise (e.g.
-    ``tracknet.simulation.ALL_VOLUMES`` for the whole detector).
-
-    The radius scale that makes the t1 spheres hold 95% of the training tracks' next hits
-    goes into the checkpoint meta (``radius_scale``), where the builder reads it.
-    """
-    events = [
-        barrel_event(1000 + i, n_particles, seed=seed + 1, volumes=volumes) for i in range(n_events)
-    ]
-    tracks = training_tracks(events)
-    normalizer = Normalizer()
-    dataset = TrackDataset(tracks, normalizer)
-    with torch_threads(1):
-        torch.manual_seed(seed)
-        model = StepAheadTrackNet(hidden_size=hidden_size, num_layers=2)
-        optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-        loader = make_dataloader(dataset, 128, seed=seed)
-        done, epoch = 0, 0
-        model.train()
-        while done < steps:
-            loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
-            epoch += 1
-            for batch in loader:
-                pred = model(batch.inputs, batch.lengths)
-                loss, _ = step_ahead_loss(
-                    pred, batch.targets_t1, batch.targets_t2, batch.mask_t1, batch.mask_t2
-                )
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                done += 1
-                if done >= steps:
-                    break
-        model.eval()
-        detector = "trackml-barrel" if tuple(volumes) == BARREL_VOLUMES else "trackml"
-        save_checkpoint(path, model, normalizer, {"detector": detector})
-        scale = calibrate_radius_scale(load_checkpoint(path), tracks, quantile=0.95)
-    return save_checkpoint(
-        path, model, normalizer, {"detector": detector, "radius_scale": scale, "steps": steps}
-    )
-
-
-@pytest.fixture(scope="session")
-def quick_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A checkpoint of a model trained for a few seconds (once per test session)."""
-    return train_quick_model(tmp_path_factory.mktemp("model") / "quick.ckpt")
 
 
 @pytest.fixture(scope="session")

@@ -101,7 +101,7 @@ def test_tracknet_needs_a_model(test_event: Event) -> None:
 
 
 def test_build_directory_writes_one_submission(
-    tmp_path: Path, test_event: Event, quick_checkpoint: Path
+    tmp_path: Path, test_event: Event, tiny_checkpoint: Path
 ) -> None:
     data = tmp_path / "data"
     second = test_event.with_parts(hits=test_event.hits.iloc[: len(test_event.hits) // 2])
@@ -123,7 +123,7 @@ def test_build_directory_writes_one_submission(
         data,
         tmp_path / "one.csv",
         algorithm="tracknet",
-        checkpoint=quick_checkpoint,
+        checkpoint=tiny_checkpoint,
         events=[8],
         progress=False,
     )
@@ -131,7 +131,7 @@ def test_build_directory_writes_one_submission(
         tmp_path / "one.csv"
     ).event_id.unique().tolist() == [8]
     record = read_build_meta(tmp_path / "one.csv")
-    assert record["checkpoint"] == str(quick_checkpoint) and record["radius_scale"] > 0
+    assert record["checkpoint"] == str(tiny_checkpoint) and record["radius_scale"] > 0
     # Bad inputs: one line, and no output file.
     foreign = tmp_path / "foreign.ckpt"
     import torch
@@ -139,13 +139,13 @@ def test_build_directory_writes_one_submission(
     torch.save({"state_dict": {"w": torch.zeros(2)}, "hyper_parameters": {"lr": 0.1}}, foreign)
     cases = [
         (
-            dict(algorithm="tracknet", checkpoint=foreign),
+            {"algorithm": "tracknet", "checkpoint": foreign},
             CheckpointError,
             "not a StepAhead TrackNET checkpoint",
         ),
-        (dict(algorithm="tracknet"), ConfigError, "needs --checkpoint"),
-        (dict(algorithm="kalman"), ConfigError, "unknown algorithm"),
-        (dict(algorithm="baseline", events=[1234]), DataError, "not found"),
+        ({"algorithm": "tracknet"}, ConfigError, "needs --checkpoint"),
+        ({"algorithm": "kalman"}, ConfigError, "unknown algorithm"),
+        ({"algorithm": "baseline", "events": [1234]}, DataError, "not found"),
     ]
     for kwargs, error, message in cases:
         target = tmp_path / "bad.csv"

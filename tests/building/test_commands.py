@@ -31,14 +31,14 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
 
 
 def test_build_writes_a_submission(
-    run_cli, tmp_path: Path, test_event: Event, quick_checkpoint: Path
+    run_cli, tmp_path: Path, test_event: Event, tiny_checkpoint: Path
 ) -> None:  # type: ignore[no-untyped-def]
     write_event(test_event, tmp_path / "data", parts=["hits"])
     out = tmp_path / "sub.csv"
     code, stdout, _ = run_cli(
         "build",
         "--checkpoint",
-        str(quick_checkpoint),
+        str(tiny_checkpoint),
         "--data-dir",
         str(tmp_path / "data"),
         "--out",
@@ -68,7 +68,7 @@ def test_build_writes_a_submission(
 
 
 def test_bad_input_gives_one_line_and_no_file(
-    run_cli, tmp_path: Path, test_event: Event, quick_checkpoint: Path
+    run_cli, tmp_path: Path, test_event: Event, tiny_checkpoint: Path
 ) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "data"
     write_event(test_event, data, parts=["hits"])

@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import shared_path
 from tracknet.errors import ConfigError
 from tracknet.simulation.geometry import ALL_VOLUMES, load_geometry, read_layer_tables
-
-from .conftest import shared_or_skip
 
 N_LAYERS = {7: 7, 8: 4, 9: 7, 12: 6, 13: 4, 14: 6, 16: 6, 17: 2, 18: 6}
 
@@ -80,7 +79,7 @@ def test_cached_geometry_is_read_only() -> None:
 def test_rebuilt_modules_match_real_detectors_csv() -> None:
     from tracknet.simulation.make_geometry_table import check_reconstruction, derive_layer_tables
 
-    detectors = pd.read_csv(shared_or_skip("geometry", "detectors.csv"))
+    detectors = pd.read_csv(shared_path("geometry", "detectors.csv"))
     layers, rings = derive_layer_tables(detectors)
     deviations = check_reconstruction(detectors, layers, rings)
     assert deviations["centre_mm"] < 0.01

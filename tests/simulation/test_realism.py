@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import shared_path
 from tracknet.events import Event
 from tracknet.simulation import SimulationConfig, event_rng, simulate_event
 from tracknet.simulation.realism import (
@@ -16,8 +17,6 @@ from tracknet.simulation.realism import (
     noise_fraction,
     total_variation,
 )
-
-from .conftest import shared_or_skip
 
 
 def shares(values: dict[tuple[int, int], float]) -> pd.Series:
@@ -84,7 +83,7 @@ def test_default_events_match_the_real_full_events(full_event: Event) -> None:
 
     real = [
         read_event(
-            shared_or_skip("unlabeled", f"event00000{k}-hits.csv").with_name(f"event00000{k}"),
+            shared_path("unlabeled", f"event00000{k}-hits.csv").with_name(f"event00000{k}"),
             ("hits", "particles"),
         )
         for k in (1001, 1003)

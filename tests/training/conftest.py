@@ -1,4 +1,5 @@
-"""Fixtures of the training tests: tiny simulated events and composed configurations."""
+"""Fixtures of the training tests: tiny simulated events (the tiny run and its overrides are
+shared, in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -8,28 +9,6 @@ import pytest
 
 from tracknet.io.trackml import write_event
 from tracknet.simulation import SimulationConfig, event_rng, simulate_event
-
-#: Overrides for a run that takes seconds: a few small barrel events, one epoch.
-TINY = [
-    "experiment=simulated",
-    "data.simulation.n_events=3",
-    "+data.simulation.config.n_particles=400",
-    "data.val_fraction=0.34",
-    "data.batch_size=64",
-    "model.hidden_size=8",
-    "model.num_layers=1",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "trainer.num_sanity_val_steps=0",
-    "trainer.log_every_n_steps=1",
-    "training.track_viz_plotlyjs=cdn",
-    "training.region_calibration.enabled=false",
-]
-
-
-def tiny_overrides(tmp: Path, *extra: str) -> list[str]:
-    """:data:`TINY` with the cache and the run directory under ``tmp``."""
-    return [*TINY, f"data.cache_dir={tmp / 'cache'}", f"run.output_dir={tmp / 'run'}", *extra]
 
 
 def write_barrel_events(

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import tiny_overrides
+from ..conftest import tiny_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

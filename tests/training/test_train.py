@@ -21,21 +21,14 @@ from tracknet.training.config import compose_config
 from tracknet.training.train import TRACK_VIZ_FILE, train
 from tracknet.training.validate import validate_checkpoint
 
-from .conftest import tiny_overrides
+from ..conftest import tiny_overrides
 
 
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("train")
-    cfg = compose_config(
-        tiny_overrides(
-            tmp,
-            "training.calibration.t1_max_radius_mm=400",
-            "training.region_calibration.enabled=true",
-            "training.region_calibration.cost_source=validation",
-        )
-    )
-    return tmp, train(cfg)
+@pytest.fixture
+def first_run(tiny_run: tuple[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    """The session's tiny run (``tests/conftest.py``): a t1 cap of 400 mm and the
+    per-region calibration on the validation tracks."""
+    return tiny_run
 
 
 def test_run_layout(first_run: tuple[Path, dict[str, Any]]) -> None:
@@ -108,10 +101,12 @@ def test_resume_continues_the_epochs_without_parsing_csv(
 
     monkeypatch.setattr(cache, "read_event", no_parsing)  # the second run reads only the cache
     cfg = compose_config(
-        tiny_overrides(
-            tmp, f"training.resume_from={first['last_checkpoint']}", "trainer.max_epochs=2"
-        )
-        + [f"run.output_dir={tmp / 'resumed'}"]
+        [
+            *tiny_overrides(
+                tmp, f"training.resume_from={first['last_checkpoint']}", "trainer.max_epochs=2"
+            ),
+            f"run.output_dir={tmp / 'resumed'}",
+        ]
     )
     results = train(cfg)
     assert results["epochs"] == 2 and results["resumed_from"] == first["last_checkpoint"]
@@ -127,7 +122,7 @@ def test_resume_from_a_bad_checkpoint_is_one_line(first_run: tuple[Path, dict[st
     bad = tmp / "bad.ckpt"
     bad.write_bytes(b"not a checkpoint")
     cfg = compose_config(
-        tiny_overrides(tmp, f"training.resume_from={bad}") + [f"run.output_dir={tmp / 'x'}"]
+        [*tiny_overrides(tmp, f"training.resume_from={bad}"), f"run.output_dir={tmp / 'x'}"]
     )
     with pytest.raises(CheckpointError) as info:
         train(cfg)
@@ -234,7 +229,10 @@ def test_training_with_a_density_map_logs_expected_hits(
     path = tmp_path / "d.npz"
     build_density_map(barrel_dir, path, voxel_size_mm=40.0)
     cfg = compose_config(
-        tiny_overrides(tmp, f"training.density_map={path}") + [f"run.output_dir={tmp_path / 'run'}"]
+        [
+            *tiny_overrides(tmp, f"training.density_map={path}"),
+            f"run.output_dir={tmp_path / 'run'}",
+        ]
     )
     results = train(cfg)
     assert results["val/t1_expected_hits"] > 0 and results["val/t2_expected_hits"] > 0
