@@ -53,7 +53,8 @@ class HelixState:
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    cross: np.ndarray = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return cross
 
 
 def helix_frame(state: HelixState) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -243,13 +244,14 @@ class HelixExtender:
             columns = np.argpartition(s, 1, axis=1)[:, :2]  # the two smallest, in order
         else:
             columns = np.zeros((n, 2), dtype=np.int64)
+        c, tangent, kappa, tan_lambda = frame
         centres = []
         for rank in range(2):
             arc = s[np.arange(n), columns[:, rank]] if s.shape[1] > rank else np.full(n, np.inf)
             ok = np.isfinite(arc)
             point = np.full((n, 3), np.nan)
             if ok.any():
-                point[ok] = helix_points(*(f[ok] for f in frame), arc[ok])
+                point[ok] = helix_points(c[ok], tangent[ok], kappa[ok], tan_lambda[ok], arc[ok])
             centres.append(point)
         return Spheres(
             centres[0], np.full(n, self.window_mm), centres[1], np.full(n, self.t2_window_mm)

@@ -277,7 +277,8 @@ def trim_outliers(
 
     def fit(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rms, res = transverse_fit(positions, sub, sigma_r)
-        if not use_z:
+        # Same test as ``not use_z`` (the sigmas were checked above), written so the types narrow.
+        if max_chi2_z is None or sigma_z is None or sigma_r is None:
             return rms, np.zeros(len(sub)), np.abs(res) / max_rms_mm
         chi2, pulls = longitudinal_fit(positions, sub, sigma_z, sigma_r)
         # One badness per hit on a common scale: residual over the cut of each view.

@@ -81,7 +81,8 @@ class LayerSurfaces:
             starts = np.cumsum(counts) - counts
             lo = order[starts + (counts - 1) // 2]
             hi = order[starts + counts // 2]
-            return 0.5 * (values[lo] + values[hi])
+            middle: np.ndarray = 0.5 * (values[lo] + values[hi])
+            return middle
 
         r_low, r_high = extent(r)
         z_low, z_high = extent(z)
@@ -128,6 +129,7 @@ class Envelope:
         points = np.asarray(points, dtype=np.float64)
         r = np.hypot(points[:, 0], points[:, 1])
         with np.errstate(invalid="ignore"):
-            return (r <= self.r_max + self.margin_mm) & (
+            inside: np.ndarray = (r <= self.r_max + self.margin_mm) & (
                 np.abs(points[:, 2]) <= self.z_max + self.margin_mm
             )
+        return inside

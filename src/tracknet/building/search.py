@@ -56,7 +56,7 @@ class Neighbours(NamedTuple):
         return Neighbours(self.query[mask], self.hit[mask], self.distance[mask])
 
 
-def _check_queries(centres: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_queries(centres: np.ndarray, radii: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     centres = np.asarray(centres, dtype=np.float64)
     if centres.ndim != 2 or centres.shape[1] != 3:
         raise DataError(f"search centres must have shape (Q, 3), got {centres.shape}")

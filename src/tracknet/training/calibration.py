@@ -49,11 +49,11 @@ __all__ = [
 LOG_RATIO_MIN = -12.0
 LOG_RATIO_MAX = 8.0
 LOG_RATIO_BIN = 0.005
-_N_BINS = int(round((LOG_RATIO_MAX - LOG_RATIO_MIN) / LOG_RATIO_BIN))
+_N_BINS = round((LOG_RATIO_MAX - LOG_RATIO_MIN) / LOG_RATIO_BIN)
 #: Histogram range of ``log(radius / mm)`` (same bin width).
 LOG_RADIUS_MIN = -7.0
 LOG_RADIUS_MAX = 12.0
-_N_RADIUS_BINS = int(round((LOG_RADIUS_MAX - LOG_RADIUS_MIN) / LOG_RATIO_BIN))
+_N_RADIUS_BINS = round((LOG_RADIUS_MAX - LOG_RADIUS_MIN) / LOG_RATIO_BIN)
 _SUMS = ("count", "inside", "radius_mm", "volume_mm3", "expected_hits")
 
 
@@ -179,7 +179,10 @@ class SphereStats:
         return int(self.sums[TARGETS.index(target), 0])
 
     def efficiency_at(self, target: str, scale: float) -> float:
-        """Share of predictions inside ``min(scale r, cap)`` (``scale`` rounded up to a bin edge)."""
+        """Share of predictions inside ``min(scale r, cap)``.
+
+        ``scale`` is rounded up to a bin edge.
+        """
         i = TARGETS.index(target)
         total = float(self.sums[i, 0])
         if total == 0:

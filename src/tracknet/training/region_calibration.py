@@ -151,7 +151,10 @@ def predict_regions(
     seed: int = 0,
     batch_size: int = 4096,
 ) -> dict[str, RegionPredictions]:
-    """Raw (uncalibrated) predictions of ``model`` on up to ``max_tracks`` tracks (a seeded sample)."""
+    """Raw (uncalibrated) predictions of ``model`` on up to ``max_tracks`` tracks.
+
+    The tracks are a sample drawn with ``seed``.
+    """
     n = tracks.n_tracks
     index = np.arange(n)
     if n > max_tracks:
@@ -181,7 +184,10 @@ def predict_regions(
 
 
 def hit_counts(tree: cKDTree, n_events: int, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """Cost hits per event within ``radii`` ``(n, G)`` of ``centres`` ``(n, 3)``: ``(n, G)`` floats."""
+    """Cost hits per event within ``radii`` ``(n, G)`` of ``centres`` ``(n, 3)``.
+
+    Returns ``(n, G)`` floats.
+    """
     n = len(centres)
     if n == 0:
         return np.zeros(radii.shape)
@@ -189,7 +195,8 @@ def hit_counts(tree: cKDTree, n_events: int, centres: np.ndarray, radii: np.ndar
     dist, _ = tree.query(centres, k=k)
     dist = np.asarray(dist, dtype=np.float64).reshape(n, k)
     finite_cap = float(np.max(dist[np.isfinite(dist)], initial=1.0)) + 1.0
-    # One global sorted array: row i is shifted by i * offset, so a single searchsorted counts all rows.
+    # One global sorted array: row i is shifted by i * offset, so a single
+    # searchsorted counts all rows.
     offset = 2.0 * max(finite_cap, float(np.max(radii[np.isfinite(radii)], initial=1.0))) + 1.0
     shifted = (np.minimum(dist, offset / 2) + np.arange(n)[:, None] * offset).ravel()
     query = np.minimum(radii, offset / 2 - 1e-6) + np.arange(n)[:, None] * offset
@@ -216,8 +223,8 @@ def fit_region_tables(
     """Scales and caps per region for one target; the achieved efficiency and hits per sphere."""
     n_regions = settings.n_regions
     caps = np.asarray(settings.caps_mm, dtype=np.float64)
-    grid_s, grid_c = np.meshgrid(SCALE_GRID, caps, indexing="ij")
-    grid_s, grid_c = grid_s.ravel(), grid_c.ravel()
+    mesh_s, mesh_c = np.meshgrid(SCALE_GRID, caps, indexing="ij")
+    grid_s, grid_c = mesh_s.ravel(), mesh_c.ravel()
     n = len(preds.distance)
     if n == 0:
         return {

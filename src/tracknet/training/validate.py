@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,8 @@ def sphere_figures(
     model, normalizer = loaded.model, loaded.normalizer
     if model.input_dim != coords_mm.shape[1]:
         raise CheckpointError(
-            f"the checkpoint's model reads {model.input_dim} coordinates, the tracks have {coords_mm.shape[1]}"
+            f"the checkpoint's model reads {model.input_dim} coordinates, "
+            f"the tracks have {coords_mm.shape[1]}"
         )
     coords = np.ascontiguousarray(normalizer.to_model(coords_mm), dtype=np.float32)
     tree = cKDTree(np.asarray(event_points_mm, dtype=np.float64)) if len(event_points_mm) else None
@@ -101,7 +103,7 @@ def sphere_figures(
             "t1": (pred.t1_center, pred.t1_radius, batch.targets_t1, batch.mask_t1),
             "t2": (pred.t2_center, pred.t2_radius, batch.targets_t2, batch.mask_t2),
         }
-        for target, (center, radius, truth, mask) in parts.items():
+        for target, (center, radius, _truth, mask) in parts.items():
             c = normalizer.to_mm(center[mask].double().numpy())
             r = normalizer.radius_to_mm(radius[mask].double().numpy())
             # The true hit in mm from the source array (no float32 round trip).
@@ -132,6 +134,11 @@ def sphere_figures(
     }
 
 
+def _mean_or_nan(a: np.ndarray, n: int) -> float:
+    """Mean of ``a``, or NaN when the target has no predictions (``n == 0``)."""
+    return float(np.mean(a)) if n else float("nan")
+
+
 def _summary(
     figures: dict[str, dict[str, np.ndarray]], n_tracks: int, density: bool
 ) -> dict[str, Any]:
@@ -140,7 +147,7 @@ def _summary(
         f = figures[target]
         n = len(f["inside"])
         out[f"n_predictions_{target}"] = n
-        mean = lambda a: float(np.mean(a)) if n else float("nan")
+        mean = partial(_mean_or_nan, n=n)
         out[f"{target}_efficiency"] = mean(f["inside"])
         out[f"{target}_hits_in_sphere"] = mean(f["hits"])
         out[f"{target}_volume_mm3"] = mean(f["volume"])
