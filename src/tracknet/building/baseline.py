@@ -1,28 +1,11 @@
 """The classical baseline: a helix track follower with fixed search windows.
 
-It plugs into the same extension loop as StepAhead TrackNET
-(:func:`tracknet.building.builder.extend_seeds`: same seeds, branching, beam, holes and
-selection), so comparing the two measures the learned search regions alone.
+:class:`HelixExtender` plugs into the same extension loop as StepAhead TrackNET (same
+seeds, branching, beam, holes and selection), so comparing the two measures the learned
+search regions alone. It intersects the helix through a candidate's last hits with the
+layer surfaces read off the event, vectorised over candidates and surfaces.
 
-Prediction
-    A candidate's trajectory is a helix through its last hits: in the transverse plane
-    the circle through the last three hits (for a two-hit seed: through the beam line,
-    the origin, and both hits; for one hit: the straight line from the origin), along
-    the beam a straight line in ``(s, z)`` through the last two hits, ``s`` being the
-    transverse arc length. The helix is intersected with the detector surfaces read off
-    the event's hits (:class:`~tracknet.building.geometry.LayerSurfaces`: cylinders
-    ``r = R`` and disks ``z = Z``, each within its extent plus ``surface_margin_mm``),
-    excluding the layer of the last hit. The first crossing ahead (smallest positive
-    ``s``) is the t1 centre, the next one the t2 centre; the radii are the fixed windows
-    ``window_mm`` and ``t2_window_mm``. Without a crossing ahead the centre is NaN: the
-    candidate has left the detector.
-Holes
-    The skipped step is not fed to the helix: it is fitted to real hits only.
-
-Everything is vectorised over candidates and surfaces: an ``(N, L)`` array of arc
-lengths per step (cylinders from the circle-circle intersection, disks from the
-longitudinal motion with the transverse radius there from the circle's geometry); the
-points themselves are computed only for the two crossings chosen.
+See docs/extension.md.
 """
 
 from __future__ import annotations

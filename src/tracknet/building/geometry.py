@@ -1,20 +1,11 @@
 """Detector surfaces and envelope, derived from an event's hits (no geometry file needed).
 
-Every ``(volume_id, layer_id)`` of an event is summarised as one idealised surface:
+:class:`LayerSurfaces` summarises every ``(volume_id, layer_id)`` as one idealised barrel
+cylinder or end-cap disk; :class:`Envelope` is the region holding the event's hits,
+which a search sphere leaves when its centre lies beyond it. Only hits are read, never
+truth, so the same code serves every TrackML-like detector.
 
-* a *barrel* layer (a cylinder around the beam): its hits spread further along ``z`` than
-  in ``r``; the surface is ``r = position`` (the median hit radius), valid for ``z`` in
-  ``[low, high]``;
-* a *disk* (an end-cap layer): its hits spread further in ``r`` than along ``z``; the
-  surface is ``z = position`` (the median hit z), valid for ``r`` in ``[low, high]``.
-
-Only hits are used (never truth), so the same code serves the full TrackML detector,
-the barrel-only samples and simulated detectors. The classical baseline intersects
-helices with these surfaces; triplet seeding predicts the third hit on them.
-
-:class:`Envelope` is the region that holds the event's hits: ``r <= r_max`` and
-``|z| <= z_max`` (mm). A search sphere whose centre lies outside it (beyond a margin) has
-left the detector.
+See docs/extension.md (and docs/seeding.md for the surfaces).
 """
 
 from __future__ import annotations
