@@ -1,25 +1,11 @@
 """``tracknet validate``: a checkpoint's search spheres on the truth tracks of real events.
 
-For every event of a directory (TrackML files with truth and particles):
+Per event, the truth tracks prepared as the model was trained are run through the model;
+every t1 / t2 prediction records whether the true hit is inside, the search volume, the
+event's hits inside (k-d tree) and, with a density map, the expected hits. Figures are
+means over all predictions, and per event.
 
-1. the truth tracks are built (:func:`tracknet.data.event_tracks`) and prepared as the
-   model was trained (the checkpoint meta's ``data.drop_repeated_layers`` and
-   ``repeated_layer_keep``; blacklists honoured);
-2. the evaluated tracks are the particles with ``pT >= min_pt`` and at least
-   ``min_hits`` hits;
-3. the model runs over each track (padded batches); after hit ``t`` it predicts the t1
-   sphere for hit ``t + 1`` and the t2 sphere for hit ``t + 2``, with the calibrated
-   radii stored in the checkpoint;
-4. per prediction: the true hit is inside (``|centre - hit| <= radius``, mm), the
-   search volume ``4/3 pi r^3`` (mm^3), and the number of the event's hits (all of
-   them: every particle and the noise) inside the sphere, counted exactly with a k-d
-   tree (:func:`tracknet.model.density.hits_in_sphere`); with a density map also the
-   expected number of hits (density at the centre times the volume).
-
-Figures are means over all predictions of all events (``t1_efficiency``,
-``t1_hits_in_sphere``, ``t1_volume_mm3`` ... ``n_tracks``, ``n_predictions_t1`` ...), and
-per event under ``events``. ``volumes`` restricts everything to the hits of some
-detector volumes (e.g. the barrel of a full event).
+See docs/model.md.
 """
 
 from __future__ import annotations
