@@ -212,7 +212,7 @@ def workers_problem(value: int) -> str | None:
 
 @dataclass(frozen=True)
 class ExtensionConfig(Settings):
-    """Settings of the extension loop (see the module docstring).
+    """Settings of the extension loop (see docs/extension.md).
 
     ``beam_width``: live candidates kept per seed; ``max_branches``: hits one candidate may
     branch into per step; ``max_misses``: holes (skipped steps) allowed per candidate;
@@ -316,7 +316,7 @@ def extend_seeds(
     *,
     stats: dict[str, int] | None = None,
 ) -> Candidates:
-    """Grow every seed into candidates (see the module docstring) and return the ended ones.
+    """Grow every seed into candidates (see docs/extension.md) and return the ended ones.
 
     ``positions`` ``(N, 3)`` mm and ``layer_keys`` ``(N,)`` describe all hits of the event;
     ``seeds`` ``(S, m)`` holds hit rows; only hits where ``available`` is true can be added.

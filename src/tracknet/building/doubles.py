@@ -44,7 +44,7 @@ def attach_double_hits(
     max_pull_z: float,
     workers: int = 1,
 ) -> np.ndarray:
-    """``track_of_hit`` with double hits attached (see the module docstring).
+    """``track_of_hit`` with double hits attached (see docs/selection-and-fits.md).
 
     Hits are rows of ``positions`` ``(N, 3)`` mm; ``layer_key``, ``module_id``,
     ``track_of_hit`` (0: no track), ``sigma_z`` and ``sigma_r`` are per row. A track's

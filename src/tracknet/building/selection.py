@@ -31,7 +31,7 @@ def _fraction(value: float) -> str | None:
 
 @dataclass(frozen=True)
 class SelectionConfig(Settings):
-    """Quality cuts and conflict resolution (see the module docstring)."""
+    """Quality cuts and conflict resolution (see docs/selection-and-fits.md)."""
 
     label: ClassVar[str] = "selection"
 

@@ -66,7 +66,7 @@ class Calibration:
 
 
 class SphereStats:
-    """Accumulates sphere statistics of validation batches (see the module docstring)."""
+    """Accumulates sphere statistics of validation batches (see docs/training-data.md)."""
 
     def __init__(
         self,

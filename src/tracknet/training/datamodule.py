@@ -76,7 +76,7 @@ def describe_data(module: Any) -> dict[str, Any]:
 
 
 class TrackDataModule(L.LightningDataModule):
-    """Training/validation tracks of the ``data`` settings (see the module docstring)."""
+    """Training/validation tracks of the ``data`` settings (see docs/training-data.md)."""
 
     def __init__(
         self,

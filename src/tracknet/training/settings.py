@@ -291,8 +291,8 @@ class ModelSettings(Section):
 # ---------------------------------------------------------------------------- trainer
 @dataclass(frozen=True)
 class TrainerSettings(Section):
-    """Lightning Trainer settings (one CPU process by default; ``trainer=ddp``: distributed
-    data parallel over CPU processes)."""
+    """Lightning Trainer settings (``trainer=ddp``: distributed data parallel over CPU
+    processes)."""
 
     label = "trainer"
     schema_name = "TrainerConfig"

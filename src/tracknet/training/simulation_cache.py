@@ -33,7 +33,7 @@ Writer = Callable[[Any, Path, int, int, int, bool], None]
 
 @dataclass(frozen=True)
 class SimulationCache:
-    """Where and how one simulator's events are cached (see the module docstring)."""
+    """Where and how one simulator's events are cached (see docs/training-data.md)."""
 
     #: Sub-directory of the cache root ("simulated", "straw").
     kind: str

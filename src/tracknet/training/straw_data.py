@@ -48,7 +48,7 @@ def _flat(tracks: StrawTracks, normalizer: Normalizer) -> FlatTracks:
 
 
 class StrawDataModule(L.LightningDataModule):
-    """Training/validation straw tracks of the ``data`` settings (module docstring)."""
+    """Training/validation straw tracks of the ``data`` settings (see docs/training-data.md)."""
 
     def __init__(
         self,

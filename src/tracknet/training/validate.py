@@ -154,7 +154,7 @@ def validate_checkpoint(
     volumes: Sequence[int] | None = None,
     batch_size: int = 4096,
 ) -> dict[str, Any]:
-    """The sphere figures of ``checkpoint`` on the events of ``data_dir`` (module docstring).
+    """The sphere figures of ``checkpoint`` on the events of ``data_dir`` (see docs/model.md).
 
     ``volumes`` keeps only the hits of these TrackML volume ids (tracks and counted hits
     alike), e.g. ``(8, 13, 17)`` to look at the barrel of full events the way the
