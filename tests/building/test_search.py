@@ -14,7 +14,7 @@ def _brute_force(
 ) -> set[tuple[int, int]]:
     distance = np.linalg.norm(centres[:, None, :] - points[None, :, :], axis=2)
     q, h = np.nonzero(distance <= radii[:, None])
-    return set(zip(q.tolist(), h.tolist()))
+    return set(zip(q.tolist(), h.tolist(), strict=True))
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def cloud() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_ball_matches_brute_force(cloud: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     points, centres, radii = cloud
     found = HitIndex(points).ball(centres, radii)
-    assert set(zip(found.query.tolist(), found.hit.tolist())) == _brute_force(
+    assert set(zip(found.query.tolist(), found.hit.tolist(), strict=True)) == _brute_force(
         points, centres, radii
     )
     # Flat, sorted by (query, distance), distances exact.
@@ -55,7 +55,7 @@ def test_nearest_is_the_k_closest_inside_each_sphere(
         inside = np.flatnonzero(distance[q] <= radii[q])
         closest = inside[np.argsort(distance[q, inside], kind="stable")][:k]
         expected |= {(q, int(h)) for h in closest}
-    assert set(zip(found.query.tolist(), found.hit.tolist())) == expected
+    assert set(zip(found.query.tolist(), found.hit.tolist(), strict=True)) == expected
     assert np.all(found.counts(len(centres)) <= k)
 
 

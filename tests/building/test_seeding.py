@@ -225,6 +225,8 @@ def test_two_dimensional_window_search_matches_brute_force() -> None:
         & (along_t[None, :] >= low[:, None])
         & (along_t[None, :] <= high[:, None])
     )
-    expected = set(zip(*np.nonzero(inside)))
-    assert set(zip(owner.tolist(), target.tolist())) == {(int(a), int(b)) for a, b in expected}
+    expected = set(zip(*np.nonzero(inside), strict=True))
+    assert set(zip(owner.tolist(), target.tolist(), strict=True)) == {
+        (int(a), int(b)) for a, b in expected
+    }
     assert len(owner) == len(expected)  # no pair twice

@@ -91,7 +91,7 @@ def test_built_dataset_is_memory_mapped_and_holds_the_filtered_tracks(
     # Exactly the selected tracks of the training events, in the model frame.
     expected = [
         selection.apply(settings.apply(event_tracks(read_event(p))))
-        for p, e in zip(prefixes, ids)
+        for p, e in zip(prefixes, ids, strict=True)
         if e in train_ids
     ]
     assert train.n_tracks == sum(t.n_tracks for t in expected)

@@ -16,7 +16,10 @@ from tracknet.training.calibration import LOG_RATIO_BIN, SphereStats
 def _batch(
     distances_mm: np.ndarray, radii_mm: np.ndarray
 ) -> tuple[Prediction, torch.Tensor, torch.Tensor]:
-    """Predictions at the origin with the given radii; true hits at the given distances (along x)."""
+    """Predictions at the origin with the given radii.
+
+    The true hits lie at the given distances along x.
+    """
     n = len(distances_mm)
     centre = torch.zeros(1, n, 3, dtype=torch.float64)
     truth = torch.zeros(1, n, 3, dtype=torch.float64)

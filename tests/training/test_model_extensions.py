@@ -1,4 +1,4 @@
-"""The model extensions used by the training pipeline: input features, radius scales, quantile loss."""
+"""Model extensions of the training pipeline: input features, radius scales, quantile loss."""
 
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ def _tracks(layers: list[list[tuple[int, int]]], hit_ids: list[list[int]]) -> Tr
         coords=np.arange(n * 3, dtype=np.float32).reshape(n, 3),
         hit_id=np.array([h for t in hit_ids for h in t]),
         volume_id=np.array([v for v, _ in flat]),
-        layer_id=np.array([l for _, l in flat]),
+        layer_id=np.array([layer for _, layer in flat]),
         module_id=np.zeros(n),
         particle_id=np.arange(len(layers)) + 1,
         event_id=np.zeros(len(layers)),

@@ -1,4 +1,4 @@
-"""Region calibration: dense regions get tight spheres, the efficiency target is met, tables load."""
+"""Region calibration: dense regions get tight spheres, efficiency is met, tables load."""
 
 from __future__ import annotations
 

@@ -1,24 +1,11 @@
 """Track building: from an event's hits to the TrackML submission ``event_id, hit_id, track_id``.
 
-Pipeline, per event and per seeding stage (each stage on the hits earlier stages left):
+Per event and seeding stage: seeds (:mod:`.seeding`), batched extension by StepAhead
+TrackNET or the helix baseline (:mod:`.builder`, :mod:`.baseline`), selection
+(:mod:`.selection`). :func:`build_directory` drives every detector through its
+:class:`~tracknet.building.backend.BuildBackend`; straw events are built by :mod:`.straw`.
 
-* :mod:`~tracknet.building.seeding`: seeds (single hits, pairs, triplets) from the
-  innermost layers, with tunable cuts;
-* :mod:`~tracknet.building.builder`: all candidates extended together, one batched step
-  at a time, by StepAhead TrackNET (:class:`TrackNetExtender`) or by the classical helix
-  follower of :mod:`~tracknet.building.baseline` (:class:`HelixExtender`); hits are found
-  with :mod:`~tracknet.building.search` (one radius per query); branching, a beam per
-  seed, holes bridged by the t2 sphere;
-* :mod:`~tracknet.building.selection`: candidates become tracks, each hit on at most one.
-
-:mod:`~tracknet.building.settings` holds :class:`BuildConfig`;
-:mod:`~tracknet.building.pipeline` runs it all for one event (:func:`build_event`);
-:mod:`~tracknet.building.directory` is the one directory driver (:func:`build_directory`)
-for every detector, each through its :class:`~tracknet.building.backend.BuildBackend`
-(:mod:`~tracknet.building.trackml`, :mod:`~tracknet.building.straw`);
-:mod:`~tracknet.building.commands` holds the ``tracknet build`` command;
-:mod:`~tracknet.building.calibration` finds a model's ``radius_scale``;
-:mod:`~tracknet.building.geometry` reads layer surfaces and the envelope off the hits.
+See docs/architecture.md (layout) and docs/extension.md (the algorithm).
 """
 
 from __future__ import annotations

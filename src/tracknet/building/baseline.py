@@ -1,28 +1,11 @@
 """The classical baseline: a helix track follower with fixed search windows.
 
-It plugs into the same extension loop as StepAhead TrackNET
-(:func:`tracknet.building.builder.extend_seeds`: same seeds, branching, beam, holes and
-selection), so comparing the two measures the learned search regions alone.
+:class:`HelixExtender` plugs into the same extension loop as StepAhead TrackNET (same
+seeds, branching, beam, holes and selection), so comparing the two measures the learned
+search regions alone. It intersects the helix through a candidate's last hits with the
+layer surfaces read off the event, vectorised over candidates and surfaces.
 
-Prediction
-    A candidate's trajectory is a helix through its last hits: in the transverse plane
-    the circle through the last three hits (for a two-hit seed: through the beam line,
-    the origin, and both hits; for one hit: the straight line from the origin), along
-    the beam a straight line in ``(s, z)`` through the last two hits, ``s`` being the
-    transverse arc length. The helix is intersected with the detector surfaces read off
-    the event's hits (:class:`~tracknet.building.geometry.LayerSurfaces`: cylinders
-    ``r = R`` and disks ``z = Z``, each within its extent plus ``surface_margin_mm``),
-    excluding the layer of the last hit. The first crossing ahead (smallest positive
-    ``s``) is the t1 centre, the next one the t2 centre; the radii are the fixed windows
-    ``window_mm`` and ``t2_window_mm``. Without a crossing ahead the centre is NaN: the
-    candidate has left the detector.
-Holes
-    The skipped step is not fed to the helix: it is fitted to real hits only.
-
-Everything is vectorised over candidates and surfaces: an ``(N, L)`` array of arc
-lengths per step (cylinders from the circle-circle intersection, disks from the
-longitudinal motion with the transverse radius there from the circle's geometry); the
-points themselves are computed only for the two crossings chosen.
+See docs/extension.md.
 """
 
 from __future__ import annotations
@@ -53,7 +36,8 @@ class HelixState:
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    cross: np.ndarray = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return cross
 
 
 def helix_frame(state: HelixState) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -243,13 +227,14 @@ class HelixExtender:
             columns = np.argpartition(s, 1, axis=1)[:, :2]  # the two smallest, in order
         else:
             columns = np.zeros((n, 2), dtype=np.int64)
+        c, tangent, kappa, tan_lambda = frame
         centres = []
         for rank in range(2):
             arc = s[np.arange(n), columns[:, rank]] if s.shape[1] > rank else np.full(n, np.inf)
             ok = np.isfinite(arc)
             point = np.full((n, 3), np.nan)
             if ok.any():
-                point[ok] = helix_points(*(f[ok] for f in frame), arc[ok])
+                point[ok] = helix_points(c[ok], tangent[ok], kappa[ok], tan_lambda[ok], arc[ok])
             centres.append(point)
         return Spheres(
             centres[0], np.full(n, self.window_mm), centres[1], np.full(n, self.t2_window_mm)

@@ -1,46 +1,12 @@
 """Track candidates: seeds extended hit by hit, all candidates of an event in one batch.
 
-The extension loop is shared by the learned and the classical track follower; they differ
-only in the *extender* that predicts where the next hits are (:class:`Extender`):
+:func:`extend_seeds` is the beam search shared by the learned and the classical follower;
+they differ only in the :class:`Extender` that predicts the next search spheres
+(:class:`TrackNetExtender` here, :class:`~tracknet.building.baseline.HelixExtender`).
+Each step searches the t1 sphere, branches, bridges holes with the t2 sphere, keeps the
+best candidates per seed and ends those that leave the detector; all array arithmetic.
 
-* :class:`TrackNetExtender` runs StepAhead TrackNET: every live candidate advances by one
-  batched :meth:`~tracknet.model.step_ahead.StepAheadTrackNet.step` (``torch.no_grad``,
-  float32) with its own GRU hidden state, and the model's t1/t2 spheres (model frame) are
-  converted to millimetres with the checkpoint's :class:`~tracknet.data.normalize.Normalizer`
-  (one isotropic scale for centres and radii) times ``radius_scale``;
-* :class:`tracknet.building.baseline.HelixExtender` extrapolates a helix through the last
-  hits with fixed search windows.
-
-One iteration of :func:`extend_seeds`, for all live candidates at once:
-
-1. **t1 search**: the hits inside each candidate's t1 sphere, nearest to the centre first
-   (:meth:`~tracknet.building.search.HitIndex.nearest`, one radius per query). Hits the
-   candidate already holds are excluded.
-2. **Branching**: each of the ``max_branches`` nearest hits becomes a child candidate;
-   its cost grows by the *normalised distance* ``|hit - centre| / radius``.
-3. **Holes**: a candidate whose t1 sphere holds no usable hit searches its t2 sphere (the
-   hit after next) and, if hits are there, skips the hole: its children cost
-   ``miss_penalty`` more and count one miss. The GRU must see one input per step, so a
-   child that skipped a hole is fed the **predicted t1 centre** in place of the missing
-   hit and then the t2 hit (two model steps): the network keeps the rhythm of one layer
-   crossing per step that it was trained on. The helix follower simply fits the real hits.
-   A candidate with ``max_misses`` holes already, or with both spheres empty, ends.
-   With ``skip_branches`` the t2 sphere is also searched when the t1 sphere holds hits
-   but the nearest lies further than ``skip_above`` times the radius from its centre,
-   and the hole children compete with the others in the beam: a large sphere that is
-   never empty can then still bridge a missing hit.
-4. **Beam**: children are ranked per seed by cost (lower is better; ties by parent and
-   hit) and only the best ``beam_width`` of each seed live on. With ``merge_paths``,
-   children that end on the same two hits (duplicates, typically from seeds that differ
-   by a double hit or that started on different layers of one track) are merged: only
-   the one with the most hits, then the lowest cost, lives on.
-5. **End**: a candidate ends when neither sphere holds a usable hit, when its sphere
-   centres leave the detector :class:`~tracknet.building.geometry.Envelope` (the region of
-   the event's hits plus a margin), or when it reaches ``max_hits``. Ended candidates with
-   at least ``min_hits`` hits are kept for :mod:`~tracknet.building.selection`.
-
-All per-candidate bookkeeping is array arithmetic (paths are an ``(N, max_hits)`` matrix of
-hit rows); Python loops run over iterations only.
+See docs/extension.md.
 """
 
 from __future__ import annotations
@@ -246,7 +212,7 @@ def workers_problem(value: int) -> str | None:
 
 @dataclass(frozen=True)
 class ExtensionConfig(Settings):
-    """Settings of the extension loop (see the module docstring).
+    """Settings of the extension loop (see docs/extension.md).
 
     ``beam_width``: live candidates kept per seed; ``max_branches``: hits one candidate may
     branch into per step; ``max_misses``: holes (skipped steps) allowed per candidate;
@@ -350,7 +316,7 @@ def extend_seeds(
     *,
     stats: dict[str, int] | None = None,
 ) -> Candidates:
-    """Grow every seed into candidates (see the module docstring) and return the ended ones.
+    """Grow every seed into candidates (see docs/extension.md) and return the ended ones.
 
     ``positions`` ``(N, 3)`` mm and ``layer_keys`` ``(N,)`` describe all hits of the event;
     ``seeds`` ``(S, m)`` holds hit rows; only hits where ``available`` is true can be added.

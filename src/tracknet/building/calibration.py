@@ -1,13 +1,10 @@
 """Search-radius calibration: the ``radius_scale`` that makes spheres hold a chosen share.
 
-StepAhead TrackNET's radii come out of its training loss, which trades the normalised
-distance against the sphere size in the model frame; how much of the true next hits a
-predicted sphere holds is not fixed by it. :func:`calibrate_radius_scale` measures it on
-labelled tracks: the ``quantile`` of ``|true hit - centre| / radius`` over every t1
-prediction. Multiplying the radii by that factor (``BuildConfig.radius_scale``, or
-``radius_scale`` in the checkpoint meta, which the builder reads by default) makes the t1
-spheres hold that share of the true next hits, so normalised distances (the builder's
-cost) mean the same for any model and for the baseline's fixed windows.
+:func:`calibrate_radius_scale` measures the ``quantile`` of ``|true hit - centre| / radius``
+over every t1 prediction on labelled tracks; used as the builder's ``radius_scale``, it
+makes normalised distances mean the same for any model and for the baseline's windows.
+
+See docs/selection-and-fits.md.
 """
 
 from __future__ import annotations

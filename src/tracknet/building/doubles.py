@@ -1,20 +1,10 @@
 """Double hits: the second hit a track leaves in one layer, attached after selection.
 
-Neighbouring modules of a TrackML layer overlap a little, so a particle crossing the
-overlap leaves two hits in the same layer, a few millimetres apart, on two modules. Track
-following steps one layer at a time and takes one of them; the other stays unassigned,
-which costs the TrackML score (every hit carries weight) and makes a perfect match
-impossible.
+Overlapping modules give a particle two hits in one layer; track following takes one.
+:func:`attach_double_hits` gives each free hit to the track that holds a hit of the same
+layer on another module nearby, when a refit shows the free hit on the track's helix.
 
-:func:`attach_double_hits` looks, for every hit still on no track, for the nearest hit
-of a track in the *same layer* on *another module* within ``max_distance_mm``
-(k-d tree). The pair is accepted when the free hit sits on the track's helix: the track
-is refitted with the free hit inserted next to its partner (:mod:`~tracknet.building.fit`)
-and the free hit's transverse residual must be at most ``max_residual_mm`` and its z pull
-at most ``max_pull_z``. A track takes at most one extra hit per layer (the one with the
-smallest residual), and a free hit joins at most one track.
-
-Everything is array arithmetic over the candidate pairs.
+See docs/selection-and-fits.md.
 """
 
 from __future__ import annotations
@@ -54,7 +44,7 @@ def attach_double_hits(
     max_pull_z: float,
     workers: int = 1,
 ) -> np.ndarray:
-    """``track_of_hit`` with double hits attached (see the module docstring).
+    """``track_of_hit`` with double hits attached (see docs/selection-and-fits.md).
 
     Hits are rows of ``positions`` ``(N, 3)`` mm; ``layer_key``, ``module_id``,
     ``track_of_hit`` (0: no track), ``sigma_z`` and ``sigma_r`` are per row. A track's

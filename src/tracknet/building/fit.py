@@ -1,29 +1,11 @@
-"""Track-fit quality of candidates: how well their hits lie on a circle in the transverse plane.
+"""Track-fit quality of candidates: how well their hits lie on a helix.
 
-A charged particle in the solenoid field moves on a helix, whose projection on the
-transverse plane ``(x, y)`` is a circle (a straight line at infinite momentum). A
-candidate that mixes hits of several particles, or picked up noise, does not: its hits
-scatter about any circle by far more than the detector resolution and multiple
-scattering allow. This is the classical track-fit quality cut, and it is the same for
-every track follower, learned or not.
+:func:`transverse_fit_rms` fits a circle (or a line) in the transverse plane,
+:func:`longitudinal_fit` a straight line in ``(s, z)``; :func:`trim_outliers` removes the
+worst-fitting hits of candidates that fail a cut, and :func:`hit_sigmas` gives per-hit
+resolutions. Everything is array arithmetic over ``(C, L)`` path matrices (mm).
 
-:func:`transverse_fit_rms` fits, for every candidate at once,
-
-* a circle by the algebraic (Kasa) least-squares fit in coordinates centred on the
-  candidate's hits, and
-* a straight line by total least squares (the smallest eigenvalue of the 2x2 scatter
-  matrix),
-
-and returns the root-mean-square geometric distance of the hits from the better of
-the two, per degree of freedom: ``sqrt(sum d_i^2 / (n - 3))`` (a circle has three
-parameters; for the line, the same ``n - 3`` is used so the two compare). Candidates
-of three hits or fewer fit exactly (0). Units: millimetres.
-
-:func:`trim_outliers` removes, from the candidates that fail a cut, the hits farthest
-from their fit, one at a time.
-
-Everything is array arithmetic over ``(C, L)`` path matrices (hit rows, ``-1`` past
-the end); no Python loop runs over candidates.
+See docs/selection-and-fits.md.
 """
 
 from __future__ import annotations
@@ -277,7 +259,8 @@ def trim_outliers(
 
     def fit(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rms, res = transverse_fit(positions, sub, sigma_r)
-        if not use_z:
+        # Same test as ``not use_z`` (the sigmas were checked above), written so the types narrow.
+        if max_chi2_z is None or sigma_z is None or sigma_r is None:
             return rms, np.zeros(len(sub)), np.abs(res) / max_rms_mm
         chi2, pulls = longitudinal_fit(positions, sub, sigma_z, sigma_r)
         # One badness per hit on a common scale: residual over the cut of each view.

@@ -1,20 +1,11 @@
 """Detector surfaces and envelope, derived from an event's hits (no geometry file needed).
 
-Every ``(volume_id, layer_id)`` of an event is summarised as one idealised surface:
+:class:`LayerSurfaces` summarises every ``(volume_id, layer_id)`` as one idealised barrel
+cylinder or end-cap disk; :class:`Envelope` is the region holding the event's hits,
+which a search sphere leaves when its centre lies beyond it. Only hits are read, never
+truth, so the same code serves every TrackML-like detector.
 
-* a *barrel* layer (a cylinder around the beam): its hits spread further along ``z`` than
-  in ``r``; the surface is ``r = position`` (the median hit radius), valid for ``z`` in
-  ``[low, high]``;
-* a *disk* (an end-cap layer): its hits spread further in ``r`` than along ``z``; the
-  surface is ``z = position`` (the median hit z), valid for ``r`` in ``[low, high]``.
-
-Only hits are used (never truth), so the same code serves the full TrackML detector,
-the barrel-only samples and simulated detectors. The classical baseline intersects
-helices with these surfaces; triplet seeding predicts the third hit on them.
-
-:class:`Envelope` is the region that holds the event's hits: ``r <= r_max`` and
-``|z| <= z_max`` (mm). A search sphere whose centre lies outside it (beyond a margin) has
-left the detector.
+See docs/extension.md (and docs/seeding.md for the surfaces).
 """
 
 from __future__ import annotations
@@ -81,7 +72,8 @@ class LayerSurfaces:
             starts = np.cumsum(counts) - counts
             lo = order[starts + (counts - 1) // 2]
             hi = order[starts + counts // 2]
-            return 0.5 * (values[lo] + values[hi])
+            middle: np.ndarray = 0.5 * (values[lo] + values[hi])
+            return middle
 
         r_low, r_high = extent(r)
         z_low, z_high = extent(z)
@@ -128,6 +120,7 @@ class Envelope:
         points = np.asarray(points, dtype=np.float64)
         r = np.hypot(points[:, 0], points[:, 1])
         with np.errstate(invalid="ignore"):
-            return (r <= self.r_max + self.margin_mm) & (
+            inside: np.ndarray = (r <= self.r_max + self.margin_mm) & (
                 np.abs(points[:, 2]) <= self.z_max + self.margin_mm
             )
+        return inside

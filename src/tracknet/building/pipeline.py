@@ -1,14 +1,11 @@
 """Build tracks for one TrackML event: TrackNET or the classical baseline.
 
-:func:`build_event` turns an :class:`~tracknet.events.Event` into the TrackML submission
-table ``event_id, hit_id, track_id`` (every hit exactly once, 0 for "on no track"),
-reading only the hits: truth is never used to build.
+:func:`build_event` turns an :class:`~tracknet.events.Event` into the submission table
+``event_id, hit_id, track_id`` (every hit once, 0 for "on no track") from the hits alone;
+each seeding stage of :class:`~tracknet.building.settings.BuildConfig` seeds, extends and
+selects on the hits earlier stages left.
 
-Pipeline per event, for each seeding stage of :class:`~tracknet.building.settings.BuildConfig`
-in turn, on the hits that earlier stages left unassigned: seeds
-(:mod:`~tracknet.building.seeding`), batched extension (:mod:`~tracknet.building.builder`,
-with :class:`~tracknet.building.builder.TrackNetExtender` or the helix follower of
-:mod:`~tracknet.building.baseline`), selection (:mod:`~tracknet.building.selection`).
+See docs/extension.md.
 """
 
 from __future__ import annotations

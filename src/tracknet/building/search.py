@@ -1,25 +1,11 @@
 """Neighbour search with one radius per query: which hits lie inside each search sphere.
 
-:class:`HitIndex` wraps a k-d tree (:class:`scipy.spatial.cKDTree`) over hit positions
-(mm) and answers two questions for a batch of spheres (centres ``(Q, 3)`` mm, radii
-``(Q,)`` mm, one radius per query):
+:class:`HitIndex` wraps a k-d tree over hit positions (mm): :meth:`HitIndex.nearest`
+(the ``k`` nearest hits inside each sphere, what the builder uses) and
+:meth:`HitIndex.ball` (every hit inside). Both return :class:`Neighbours`, flat arrays
+sorted by query then distance, so results are deterministic.
 
-* :meth:`HitIndex.ball`: every hit inside each sphere;
-* :meth:`HitIndex.nearest`: the ``k`` hits nearest to each centre, among those inside
-  its sphere.
-
-Both return a :class:`Neighbours` of flat arrays ``(query, hit, distance)``, sorted by
-query and, within a query, by increasing distance (ties by hit index for ``ball``, in the
-tree's fixed order for ``nearest``), so the result is deterministic and needs no Python
-loop to consume. "Inside" means ``distance <= radius``.
-
-The track builder uses :meth:`~HitIndex.nearest`: a trained StepAhead TrackNET predicts
-spheres that are loose gates (the loss keeps the true hit well inside, so a sphere often
-holds dozens of hits of a dense event), and a candidate never branches into more than a
-few hits, which are the ones nearest the centre. A k-nearest query with a distance bound
-costs about the same whatever the radius, while enumerating whole balls grows with the
-number of hits inside. :meth:`~HitIndex.ball` is there for exact sphere contents (small
-spheres, studies, tests).
+See docs/extension.md.
 """
 
 from __future__ import annotations
@@ -56,7 +42,7 @@ class Neighbours(NamedTuple):
         return Neighbours(self.query[mask], self.hit[mask], self.distance[mask])
 
 
-def _check_queries(centres: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_queries(centres: np.ndarray, radii: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     centres = np.asarray(centres, dtype=np.float64)
     if centres.ndim != 2 or centres.shape[1] != 3:
         raise DataError(f"search centres must have shape (Q, 3), got {centres.shape}")

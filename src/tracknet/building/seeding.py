@@ -1,49 +1,11 @@
 """Seeds: the first one, two or three hits of track candidates, from the innermost layers.
 
-A seeding *stage* (:class:`SeedStage`) names where the hits of a seed may lie, as lists
-of ``(volume_id, layer_id)``: ``first`` for the first hit, ``second`` and ``third`` for
-the next ones. Nothing else about the detector is assumed (the layers' shapes are read
-off the hits, see :class:`~tracknet.building.geometry.LayerSurfaces`), so the same code
-seeds the full TrackML detector (barrel and end-caps) and the barrel-only real samples
-(volumes 8, 13, 17): layers absent from an event simply hold no hits.
+A :class:`SeedStage` names the ``(volume_id, layer_id)`` lists where a seed's hits may lie
+and the cuts its pairs and triplets must pass; :func:`find_seeds` returns the seeds of one
+stage as an ``(S, m)`` array of hit rows in lexicographic order (deterministic). The
+layers' shapes are read off the hits, so any TrackML-like detector is seeded alike.
 
-Seed kinds
-    * ``"single"``: every hit of the ``first`` layers;
-    * ``"pair"``: a hit of ``first`` and a hit of ``second`` on another layer that pass the
-      pair cuts;
-    * ``"triplet"``: a pair extended by a hit of ``third`` on a third layer that passes the
-      triplet cuts.
-
-Cuts (all tunable; ``None`` switches a cut off). ``r`` is the transverse radius, ``phi``
-the azimuth, ``z`` the coordinate along the beam (mm, rad).
-
-    * ``min_delta_r_mm``: each hit lies at least this much further out in ``r`` than the
-      previous one (a track from the beam line moves outwards in its first half turn);
-    * ``max_delta_phi``: ``|phi_2 - phi_1|`` at most this (rad);
-    * ``max_z0_mm``: the straight line through the first two hits in the ``(r, z)`` plane
-      crosses the beam line (``r = 0``) within ``|z0| <= max_z0_mm``: the seed points back
-      to the luminous region;
-    * ``min_pt_gev``: the transverse momentum implied by the curvature is at least this,
-      with ``pT [GeV] = 0.3 * B [T] * R [m]``. For a triplet the circle passes through its
-      three hits. With ``beamline`` (tracks come from the beam line), a pair's circle
-      passes through the beam line (the origin of the transverse plane) and both hits,
-      and the bound also narrows the ``phi`` window: a circle of curvature ``k`` from the
-      origin reaches azimuth ``phi_0 + asin(k r / 2)`` at radius ``r``;
-    * triplets: the pair's circle through the origin (straight on in the transverse
-      plane without ``beamline``, for secondaries) and its straight line in ``(r, z)``
-      predict where the track crosses each ``third`` layer; the ``max_third_hits`` hits
-      nearest that point within ``max_triplet_distance_mm`` are candidates, and pass when the angle
-      of the track in the ``(r, z)`` plane changes by at most ``max_theta_change`` (rad)
-      between the segments 1-2 and 2-3 and the circle through the three hits passes
-      within ``max_d0_mm`` of the beam line.
-
-Pairs are found per ``second`` layer with a sorted-``phi`` window search (binary search on
-the azimuths, wrapped around ``+-pi``) after dropping first hits whose vertex-compatible
-lines miss that layer; triplets with a k-d tree nearest-hit search around the predicted points
-(:class:`~tracknet.building.search.HitIndex`). The cuts then act on flat candidate
-lists: no loop over hits (only over the few layers of a stage).
-:func:`find_seeds` returns an ``(S, m)`` array of hit row indices (``m`` = 1, 2 or 3) in
-lexicographic order, so seeding is deterministic.
+See docs/seeding.md.
 """
 
 from __future__ import annotations

@@ -1,33 +1,12 @@
 """Selection: candidates become tracks, and each hit belongs to at most one track.
 
-Quality order
-    Candidates are ranked by length (more hits first), then by mean cost (the summed
-    normalised distances and miss penalties per hit added beyond the seed, lower first),
-    then by seed and position (so the order, and the output, are deterministic).
+:func:`select_tracks` ranks candidates (longest, then lowest mean cost), applies the
+length, cost and fit cuts of :class:`SelectionConfig`, and resolves shared hits as a
+greedy pass in quality order, computed in vectorised rounds. Tracks are numbered
+``1, 2, ...`` in quality order; hits on no track get
+:data:`~tracknet.events.UNASSIGNED_TRACK_ID`.
 
-Cuts
-    A candidate needs at least ``min_hits`` hits and, when ``max_mean_cost`` is set, a
-    mean cost at most that; when ``max_fit_rms_mm`` is set, its hits must lie on a circle
-    in the transverse plane within that residual (mm per degree of freedom,
-    :mod:`~tracknet.building.fit`), and when ``max_chi2_z`` is set, they must lie on a
-    straight line in (transverse path length, z) within that chi2 per degree of freedom
-    (a helix is one): mixtures of several particles' hits fail these cuts.
-
-Conflicts
-    The result is the one of a greedy pass in quality order: a candidate is accepted
-    unless more than ``max_shared_fraction`` of its hits already belong to accepted tracks
-    (a duplicate, dropped); otherwise the shared hits are taken out of it, and it is
-    accepted if it still has ``min_hits`` hits.
-
-    The pass is computed in rounds, each vectorised over all candidates: in a round every
-    candidate that is the best-ranked claimant of each of its remaining hits is accepted
-    (no better candidate competes for any of its hits, so the greedy pass would accept
-    it too); the hits of accepted tracks are then removed from the others, which are
-    dropped as above when too much was shared or too little is left. The best remaining
-    candidate always wins its round, so the rounds end.
-
-Hits of no accepted track get :data:`~tracknet.events.UNASSIGNED_TRACK_ID` (0); tracks
-are numbered ``1, 2, ...`` in quality order.
+See docs/selection-and-fits.md.
 """
 
 from __future__ import annotations
@@ -52,7 +31,7 @@ def _fraction(value: float) -> str | None:
 
 @dataclass(frozen=True)
 class SelectionConfig(Settings):
-    """Quality cuts and conflict resolution (see the module docstring)."""
+    """Quality cuts and conflict resolution (see docs/selection-and-fits.md)."""
 
     label: ClassVar[str] = "selection"
 

@@ -38,7 +38,7 @@ class BuildConfig(Settings):
     ``max_hits``, ``envelope_margin_mm`` (how far beyond the hits' region a sphere centre
     may lie), ``radius_scale`` (multiplies the model's radii; ``None``: the checkpoint
     meta's ``radius_scale``, else 1), ``max_radius_mm`` (caps every sphere radius at
-    build time, ``None``: no cap; in a full event a sphere wider than 40 mm holds dozens
+    build time, ``None``: no cap; in a full event a very large sphere holds dozens
     of hits, so its pick is a guess and it costs the most time).
     Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
     ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.

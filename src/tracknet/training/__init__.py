@@ -1,13 +1,11 @@
 """Training of StepAhead TrackNET with Lightning and Hydra (the only package importing Lightning).
 
-* :mod:`.config`: the typed Hydra schema and :func:`compose_config` (one-line errors);
-* :mod:`.datamodule`: events (TrackML or simulated) -> cached tracks -> batches;
-* :mod:`.module`: the LightningModule (loss, validation metrics, radius calibration);
-* :mod:`.train`: :func:`train` (run layout, checkpoints, resume, DDP);
-* :mod:`.validate`, :mod:`.density`: ``tracknet validate`` / ``tracknet density``;
-* :mod:`.commands`: the command functions registered on the CLI.
+The configuration schema and composition (:mod:`.config`, :mod:`.settings`), the data
+modules, the LightningModule, :func:`~tracknet.training.train.train`, the radius
+calibrations and the ``validate`` / ``density`` / ``export`` commands. Importing this
+package loads neither Lightning nor Hydra; the submodules do.
 
-Importing this package loads neither Lightning nor Hydra; the submodules do.
+See docs/architecture.md and docs/model.md.
 """
 
 from __future__ import annotations

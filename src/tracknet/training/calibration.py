@@ -1,21 +1,11 @@
 """Sphere statistics over a validation pass, and the radius calibration they give.
 
-:class:`SphereStats` accumulates, for t1 and t2, exact sums (predictions, hits inside,
-radius, volume, expected hits from a density map) and a histogram of
-``log(distance / radius)``, all as float64 tensors so that distributed ranks can add
-them up (:meth:`SphereStats.tensors` / :meth:`SphereStats.from_tensors`).
+:class:`SphereStats` accumulates, for t1 and t2, exact sums and a histogram of
+``log(distance / radius)`` as float64 tensors that distributed ranks add up;
+:meth:`SphereStats.calibrate` picks the scale (and applies the cap) at which the
+requested share of reachable true hits lies inside ``min(s r, c)``.
 
-**Calibration.** A radius scale factor ``s`` multiplies every predicted radius and an
-optional cap ``c`` (mm) limits it: the sphere is ``min(s r, c)``. The true hit is inside
-exactly when ``d <= c`` and ``d / r <= s``, so the histogram of ``log(d / r)`` over the
-predictions with ``d <= c`` gives the efficiency of every ``s`` at once.
-:meth:`SphereStats.calibrate` picks, per target, the smallest histogram edge ``s`` at
-which the requested share of the *reachable* true hits (those within the cap,
-``d <= c``) is inside (rounded up by at most one bin of :data:`LOG_RATIO_BIN` in
-``log s``, i.e. 0.5 % in ``s``). The overall efficiency is that share times the share
-of reachable hits; without a cap the two are the same. Radii, volumes and
-expected hits of the calibrated spheres come from a histogram of ``log r`` (counts and
-density-weighted), to the same 0.5 % in the radius.
+See docs/training-data.md.
 """
 
 from __future__ import annotations
@@ -49,11 +39,11 @@ __all__ = [
 LOG_RATIO_MIN = -12.0
 LOG_RATIO_MAX = 8.0
 LOG_RATIO_BIN = 0.005
-_N_BINS = int(round((LOG_RATIO_MAX - LOG_RATIO_MIN) / LOG_RATIO_BIN))
+_N_BINS = round((LOG_RATIO_MAX - LOG_RATIO_MIN) / LOG_RATIO_BIN)
 #: Histogram range of ``log(radius / mm)`` (same bin width).
 LOG_RADIUS_MIN = -7.0
 LOG_RADIUS_MAX = 12.0
-_N_RADIUS_BINS = int(round((LOG_RADIUS_MAX - LOG_RADIUS_MIN) / LOG_RATIO_BIN))
+_N_RADIUS_BINS = round((LOG_RADIUS_MAX - LOG_RADIUS_MIN) / LOG_RATIO_BIN)
 _SUMS = ("count", "inside", "radius_mm", "volume_mm3", "expected_hits")
 
 
@@ -76,7 +66,7 @@ class Calibration:
 
 
 class SphereStats:
-    """Accumulates sphere statistics of validation batches (see the module docstring)."""
+    """Accumulates sphere statistics of validation batches (see docs/training-data.md)."""
 
     def __init__(
         self,
@@ -179,7 +169,10 @@ class SphereStats:
         return int(self.sums[TARGETS.index(target), 0])
 
     def efficiency_at(self, target: str, scale: float) -> float:
-        """Share of predictions inside ``min(scale r, cap)`` (``scale`` rounded up to a bin edge)."""
+        """Share of predictions inside ``min(scale r, cap)``.
+
+        ``scale`` is rounded up to a bin edge.
+        """
         i = TARGETS.index(target)
         total = float(self.sums[i, 0])
         if total == 0:

@@ -1,10 +1,10 @@
 """Command-line commands of the training pipeline: train, validate, density, export.
 
-:func:`register` adds them to an app, the same way for the ``tracknet`` app
-(:mod:`tracknet.cli`) and for ``python -m tracknet.training COMMAND ...``
-(:mod:`tracknet.training.__main__`). Each command parses, calls one function and prints;
-errors caused by the input are :class:`~tracknet.errors.TrackNetError` (one line, exit
-status 2 from the app's entry point).
+:func:`register` adds them to an app, the same way for ``tracknet`` and for
+``python -m tracknet.training``. Each command parses, calls one function and prints;
+input errors are one-line :class:`~tracknet.errors.TrackNetError`.
+
+See docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """The training configuration: a typed schema, composition with Hydra, one-line errors.
 
-The keys, types and defaults are those of :class:`~tracknet.training.settings.TrackNetSettings`;
-:func:`hydra_schema` turns it into the structured config registered in Hydra's ConfigStore
-as ``tracknet_schema`` (the first entry of ``config.yaml``'s defaults list). The YAML files
-under ``tracknet/configs/`` (shipped inside the package) hold what a group option changes.
-Every group file merges into the schema, so a key that does not exist or a value of the
-wrong type fails at composition, and :func:`compose_config` turns any Hydra / OmegaConf error
-into a one-line :class:`~tracknet.errors.ConfigError`.
+:func:`hydra_schema` turns :class:`~tracknet.training.settings.TrackNetSettings` into the
+structured config the YAML groups under ``tracknet/configs/`` merge into;
+:func:`compose_config` composes with Hydra's compose API (no change of working
+directory) and turns every Hydra / OmegaConf error into a one-line ``ConfigError``.
 
-Groups: ``data`` (trackml, simulated, straw), ``model`` (step_ahead), ``trainer`` (cpu, ddp),
-``training`` (default), ``experiment`` (named recipes: simulated, trackml, straw; a new recipe
-is one more ``@package _global_`` file in ``configs/experiment/`` that sets
-``experiment: <name>``). A 2D detector sets ``data.dims=[0,1]`` and
-``model.input_dim=2``.
-
-Composition uses Hydra's compose API (``initialize_config_module`` + ``compose``), so it
-works the same from the command line, from tests and from other Python code; nothing
-changes the working directory.
+See docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,28 +1,11 @@
 """Training data for Lightning: events -> cached tracks -> memory-mapped splits -> batches.
 
-:class:`TrackDataModule` turns the ``data`` section of the configuration into the
-training and validation dataloaders:
+:class:`TrackDataModule` turns the ``data`` section into dataloaders: TrackML or simulated
+events (simulated once into the cache), prepared tracks and datasets of
+:mod:`tracknet.data.cache`, a reproducible split by event and length-grouped batches.
+``prepare_data`` (one process per node) builds everything; ``setup`` opens it.
 
-1. **Events.** ``source: trackml`` reads the TrackML events of ``data.dir``.
-   ``source: simulated`` reads ``data.dir`` when given, otherwise it simulates
-   ``data.simulation.n_events`` events with :mod:`tracknet.simulation` once into
-   ``<cache>/simulated/<key>/`` (TrackML CSV files plus the simulator's metadata record)
-   and reuses that directory afterwards. The key hashes the simulation settings, the
-   seed, the event ids and the simulator's own source files and tables, so a changed
-   simulator never serves stale events. The directory appears under its final name only
-   once complete.
-2. **Prepared tracks** and **datasets**: :mod:`tracknet.data.cache` (one ``.npz`` per
-   event keyed by the event's files and the preparation settings; flat train/val arrays
-   keyed by those entries, the split, the filter and the frame; coordinates read
-   through ``np.memmap``). A second epoch or a second run parses no CSV.
-3. **Split by event**, reproducible: :func:`tracknet.data.cache.split_events` with
-   ``data.split_seed``.
-4. **Batches**: :func:`tracknet.data.make_dataloader` (length-grouped, every track once
-   per epoch; under DDP the sampler deals tracks to the ranks itself, so the Trainer
-   runs with ``use_distributed_sampler=False``).
-
-``prepare_data`` (one process per node) builds everything; ``setup`` (every process)
-opens it. The cache root is ``data.cache_dir`` or :func:`tracknet.data.cache.default_cache_root`.
+See docs/training-data.md.
 """
 
 from __future__ import annotations
@@ -93,7 +76,7 @@ def describe_data(module: Any) -> dict[str, Any]:
 
 
 class TrackDataModule(L.LightningDataModule):
-    """Training/validation tracks of the ``data`` settings (see the module docstring)."""
+    """Training/validation tracks of the ``data`` settings (see docs/training-data.md)."""
 
     def __init__(
         self,

@@ -1,10 +1,9 @@
 """``tracknet density``: the hit density map of a directory of events, written for the metric.
 
-:func:`build_density_map` reads the hits of every event (noise included), averages them
-on a voxel grid with :meth:`tracknet.model.density.DensityMap.from_events` and writes
-the map with :meth:`~tracknet.model.density.DensityMap.save`, whose keys are exactly
-those :meth:`~tracknet.model.density.DensityMap.load` (and so the expected-hits metric)
-reads.
+:func:`build_density_map` averages the hits of every event (noise included) on a voxel
+grid and saves the map that the expected-hits metric loads.
+
+See docs/model.md.
 """
 
 from __future__ import annotations

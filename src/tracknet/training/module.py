@@ -1,21 +1,11 @@
 """The LightningModule that trains :class:`~tracknet.model.StepAheadTrackNet`.
 
-Hyperparameters are primitives only: ``tracknet`` is the checkpoint record of
-:func:`tracknet.model.checkpoint.checkpoint_hparams` (model settings, normaliser, meta),
-``training`` the checked training settings and ``config`` the whole composed
-configuration as plain containers. Lightning checkpoints of this module therefore open
-with ``torch.load(path, weights_only=True)`` and with
-:func:`tracknet.model.checkpoint.load_checkpoint` (state-dict keys ``model.*``).
+Hyperparameters are primitives only, so its checkpoints open with
+``torch.load(weights_only=True)`` and :func:`tracknet.model.checkpoint.load_checkpoint`.
+The model trains on raw radii; after every validation pass the radius calibration is
+measured and written into every later checkpoint's model settings and meta.
 
-The model trains on raw radii (its radius scales stay 1). After every validation pass
-the radius calibration (:mod:`tracknet.training.calibration`) is measured on the
-validation tracks; every checkpoint written afterwards carries the calibrated scales in
-its model settings (``hyper_parameters["tracknet"]["model"]["t1_radius_scale"]`` ...) and
-the figures in ``meta["calibration"]``, so a loaded model predicts calibrated spheres.
-
-Logged: ``train/loss`` (+ ``_t1``/``_t2``), ``train/tracks_per_s``, ``val/loss`` (exact
-over the validation set, the checkpoint monitor) and the sphere metrics ``val/t1_*`` /
-``val/t2_*`` (calibrated when calibration is on; ``*_efficiency_raw`` without it).
+See docs/model.md.
 """
 
 from __future__ import annotations

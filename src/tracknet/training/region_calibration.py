@@ -1,27 +1,11 @@
 """Region calibration: per-region radius scales and caps that buy efficiency where hits are cheap.
 
-A search sphere costs the hits it returns. The same radius holds ten times more hits in
-the innermost pixel layers than in the outer strips, and a few predictions (the first
-step of a track born far from the beam line, a step that may or may not skip a layer)
-need huge spheres. One global scale factor ignores both. Here the detector is cut into
-regions by the transverse radius and ``|z|`` of the predicted centre, and every region
-gets its own scale factor ``s`` and cap ``c`` (mm) for t1 and for t2, so the sphere is
-``min(s_region * r, c_region)`` (:meth:`tracknet.model.StepAheadTrackNet.set_radius_regions`).
+Every region of transverse radius and ``|z|`` gets its own scale and cap for t1 and t2,
+chosen on validation tracks to maximise true hits inside minus ``mu`` times the hits the
+spheres return, with ``mu`` bisected to meet the requested efficiency. The cost is
+counted on cost events with a k-d tree.
 
-The tables maximise the number of true hits inside the spheres minus ``mu`` times the
-number of hits the spheres return, region by region (a Lagrangian: the marginal cost of
-one more true hit is the same everywhere), with ``mu`` chosen by bisection so that the
-requested share of the validation predictions holds its true hit. Both counts are
-measured on validation tracks, not modelled:
-
-* **inside**: the true next hit (t1) / hit after next (t2) of each validation
-  prediction lies within ``min(s r, c)`` of the centre;
-* **cost**: the number of hits of the *cost events* (events with a realistic hit
-  density: all particles and the noise) within ``min(s r, c)`` of the centre, per event,
-  counted with a k-d tree (the ``K`` nearest hits per centre, and beyond the K-th the
-  count grown with the area, ``K (R / d_K)^2``).
-
-``(s, c)`` run over a fixed grid (:data:`SCALE_GRID`, the cap list of the settings).
+See docs/training-data.md.
 """
 
 from __future__ import annotations
@@ -151,7 +135,10 @@ def predict_regions(
     seed: int = 0,
     batch_size: int = 4096,
 ) -> dict[str, RegionPredictions]:
-    """Raw (uncalibrated) predictions of ``model`` on up to ``max_tracks`` tracks (a seeded sample)."""
+    """Raw (uncalibrated) predictions of ``model`` on up to ``max_tracks`` tracks.
+
+    The tracks are a sample drawn with ``seed``.
+    """
     n = tracks.n_tracks
     index = np.arange(n)
     if n > max_tracks:
@@ -181,7 +168,10 @@ def predict_regions(
 
 
 def hit_counts(tree: cKDTree, n_events: int, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """Cost hits per event within ``radii`` ``(n, G)`` of ``centres`` ``(n, 3)``: ``(n, G)`` floats."""
+    """Cost hits per event within ``radii`` ``(n, G)`` of ``centres`` ``(n, 3)``.
+
+    Returns ``(n, G)`` floats.
+    """
     n = len(centres)
     if n == 0:
         return np.zeros(radii.shape)
@@ -189,7 +179,8 @@ def hit_counts(tree: cKDTree, n_events: int, centres: np.ndarray, radii: np.ndar
     dist, _ = tree.query(centres, k=k)
     dist = np.asarray(dist, dtype=np.float64).reshape(n, k)
     finite_cap = float(np.max(dist[np.isfinite(dist)], initial=1.0)) + 1.0
-    # One global sorted array: row i is shifted by i * offset, so a single searchsorted counts all rows.
+    # One global sorted array: row i is shifted by i * offset, so a single
+    # searchsorted counts all rows.
     offset = 2.0 * max(finite_cap, float(np.max(radii[np.isfinite(radii)], initial=1.0))) + 1.0
     shifted = (np.minimum(dist, offset / 2) + np.arange(n)[:, None] * offset).ravel()
     query = np.minimum(radii, offset / 2 - 1e-6) + np.arange(n)[:, None] * offset
@@ -216,8 +207,8 @@ def fit_region_tables(
     """Scales and caps per region for one target; the achieved efficiency and hits per sphere."""
     n_regions = settings.n_regions
     caps = np.asarray(settings.caps_mm, dtype=np.float64)
-    grid_s, grid_c = np.meshgrid(SCALE_GRID, caps, indexing="ij")
-    grid_s, grid_c = grid_s.ravel(), grid_c.ravel()
+    mesh_s, mesh_c = np.meshgrid(SCALE_GRID, caps, indexing="ij")
+    grid_s, grid_c = mesh_s.ravel(), mesh_c.ravel()
     n = len(preds.distance)
     if n == 0:
         return {

@@ -1,11 +1,11 @@
-"""The training configuration's one schema: checked settings with their defaults.
+"""The training configuration's one schema: checked settings.
 
 Every section of the composed configuration (``run``, ``data``, ``model``, ``trainer``,
-``training``) is a :class:`~tracknet.schema.Settings` dataclass here: its fields' types,
-defaults and bounds are written once, in this module. The Hydra schema that the YAML
-files merge into is generated from these classes (:func:`tracknet.training.config.hydra_schema`),
-so the group files under ``tracknet/configs/`` only hold what an option changes. A bad
-value fails before any work starts, with one line naming the key.
+``training``) is a :class:`~tracknet.schema.Settings` dataclass whose fields' types,
+defaults and bounds are written once, here; the Hydra schema is generated from them. A
+bad value fails before any work starts, with one line naming the key.
+
+See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -291,8 +291,8 @@ class ModelSettings(Section):
 # ---------------------------------------------------------------------------- trainer
 @dataclass(frozen=True)
 class TrainerSettings(Section):
-    """Lightning Trainer settings (one CPU process by default; ``trainer=ddp``: distributed
-    data parallel over CPU processes)."""
+    """Lightning Trainer settings (``trainer=ddp``: distributed data parallel over CPU
+    processes)."""
 
     label = "trainer"
     schema_name = "TrainerConfig"

@@ -1,14 +1,11 @@
 """The simulation cache: simulated training events, simulated once and reused.
 
-One implementation for every detector: a :class:`SimulationCache` names the cache's
-sub-directory, the source files that key it (a changed simulator never serves stale
-events), the file that marks a complete directory and the function that writes the
-events. The directory is ``<cache>/<kind>/<key>/``, the key hashing the simulator's
-settings, the number of events, the seed, the first event id and the simulator's
-fingerprint; it appears under its final name only once complete (written into a
-temporary sibling, then renamed). A detector hands out its cache
-(``detector.simulation_cache()``); :data:`TRACKML_EVENTS` and :data:`STRAW_EVENTS` are
-the two there are.
+A :class:`SimulationCache` names its sub-directory, the source files that key it, the
+file marking a complete directory and the writer of the events; the directory
+``<cache>/<kind>/<key>/`` appears under its final name only once complete. A detector
+hands out its cache (:data:`TRACKML_EVENTS`, :data:`STRAW_EVENTS`).
+
+See docs/training-data.md.
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ Writer = Callable[[Any, Path, int, int, int, bool], None]
 
 @dataclass(frozen=True)
 class SimulationCache:
-    """Where and how one simulator's events are cached (see the module docstring)."""
+    """Where and how one simulator's events are cached (see docs/training-data.md)."""
 
     #: Sub-directory of the cache root ("simulated", "straw").
     kind: str

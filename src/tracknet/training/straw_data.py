@@ -1,27 +1,11 @@
 """Training data from straw events (``data.source: straw``): 2D tracks for a 2D model.
 
 :class:`StrawDataModule` is the straw counterpart of
-:class:`~tracknet.training.datamodule.TrackDataModule`:
+:class:`~tracknet.training.datamodule.TrackDataModule`: a straw dataset directory or
+events simulated once into the cache, 2D tracks of one entry per layer crossing (straw
+centres or drift-resolved crossings), a split by event and in-memory splits.
 
-1. **Events.** ``data.dir`` set: that straw dataset directory (``tracknet simulate
-   straw`` pseudo-data, a ``tracknet overlay`` synthetic dataset, any
-   directory the straw detector recognises; only labelled tracks are used). Unset:
-   ``data.straw.n_events`` events are simulated with
-   :func:`~tracknet.simulation.straw.iter_straw_batches` (``data.straw.config`` holds
-   :class:`~tracknet.simulation.straw.StrawConfig` sections: ``geometry``, ``gun``,
-   ``occupancy``, ``response``; the ones left out keep their defaults) once into
-   ``<cache>/straw/<key>/`` and reused after
-   (:mod:`tracknet.training.simulation_cache`, the same cache as simulated TrackML events).
-2. **Tracks**: :func:`tracknet.data.straw_tracks.straw_tracks` (labelled particles, hits
-   ordered along ``x``, one entry per layer crossing, at least ``data.filter.min_hits``
-   hits; a hit's entry is its straw centre or, with ``data.straw.positions: resolved``,
-   its drift-resolved crossing, drifts below ``data.straw.min_drift_mm`` left at the
-   wire; both recorded in the checkpoint's ``meta.data`` for the builder); noise and
-   crosstalk hits are background, never track hits.
-3. **Split by event** (:func:`tracknet.data.cache.split_events` with ``data.split_seed``),
-   coordinates ``(x, y)`` divided by ``data.scale_mm`` (the model frame), batches from
-   :func:`tracknet.data.make_dataloader`. Straw tracks are small (a 20,000-event sample
-   holds about 1 M hits), so the splits live in memory.
+See docs/training-data.md.
 """
 
 from __future__ import annotations
@@ -64,7 +48,7 @@ def _flat(tracks: StrawTracks, normalizer: Normalizer) -> FlatTracks:
 
 
 class StrawDataModule(L.LightningDataModule):
-    """Training/validation straw tracks of the ``data`` settings (module docstring)."""
+    """Training/validation straw tracks of the ``data`` settings (see docs/training-data.md)."""
 
     def __init__(
         self,

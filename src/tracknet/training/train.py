@@ -1,25 +1,10 @@
 """``train(cfg)``: one training run of StepAhead TrackNET from a composed configuration.
 
-Run layout (``run.output_dir``, default ``outputs/YYYY-MM-DD/HH-MM-SS`` under the current
-directory)::
+Sets up the run directory (logs, checkpoints, track view, ``results.json``), resumes from
+``training.resume_from``, and under DDP lets the processes Lightning starts find the run
+through :data:`RUN_DIR_ENV` and :data:`RUN_VERSION_ENV`.
 
-    <run>/train.log                               messages of this run
-    <run>/logs/<experiment>/version_N/
-        hparams.yaml                              the hyperparameters (primitives)
-        events.out.tfevents.*                     TensorBoard scalars
-        epoch003-loss12.3456.ckpt ...             the 3 best checkpoints by val/loss
-        last.ckpt                                 the last checkpoint
-        last_track_viz.html                       one validation track and its spheres
-        results.json                              what train() returns
-
-Resume with ``training.resume_from=PATH`` (a ``.ckpt`` of an earlier run): the epoch
-counter, optimiser and schedule continue, in a new run directory.
-
-Distributed training (``trainer.strategy=ddp``, ``trainer.devices``, ``trainer.num_nodes``):
-Lightning starts the other processes of this node by running the same command again;
-they find the run directory and log version through the environment variables
-:data:`RUN_DIR_ENV` and :data:`RUN_VERSION_ENV`, which this process sets while fitting.
-On several nodes give every node the same ``run.output_dir``.
+See docs/model.md.
 """
 
 from __future__ import annotations

@@ -1,31 +1,18 @@
 """``tracknet validate``: a checkpoint's search spheres on the truth tracks of real events.
 
-For every event of a directory (TrackML files with truth and particles):
+Per event, the truth tracks prepared as the model was trained are run through the model;
+every t1 / t2 prediction records whether the true hit is inside, the search volume, the
+event's hits inside (k-d tree) and, with a density map, the expected hits. Figures are
+means over all predictions, and per event.
 
-1. the truth tracks are built (:func:`tracknet.data.event_tracks`) and prepared as the
-   model was trained (the checkpoint meta's ``data.drop_repeated_layers`` and
-   ``repeated_layer_keep``; blacklists honoured);
-2. the evaluated tracks are the particles with ``pT >= min_pt`` and at least
-   ``min_hits`` hits;
-3. the model runs over each track (padded batches); after hit ``t`` it predicts the t1
-   sphere for hit ``t + 1`` and the t2 sphere for hit ``t + 2``, with the calibrated
-   radii stored in the checkpoint;
-4. per prediction: the true hit is inside (``|centre - hit| <= radius``, mm), the
-   search volume ``4/3 pi r^3`` (mm^3), and the number of the event's hits (all of
-   them: every particle and the noise) inside the sphere, counted exactly with a k-d
-   tree (:func:`tracknet.model.density.hits_in_sphere`); with a density map also the
-   expected number of hits (density at the centre times the volume).
-
-Figures are means over all predictions of all events (``t1_efficiency``,
-``t1_hits_in_sphere``, ``t1_volume_mm3`` ... ``n_tracks``, ``n_predictions_t1`` ...), and
-per event under ``events``. ``volumes`` restricts everything to the hits of some
-detector volumes (e.g. the barrel of a full event).
+See docs/model.md.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -84,7 +71,8 @@ def sphere_figures(
     model, normalizer = loaded.model, loaded.normalizer
     if model.input_dim != coords_mm.shape[1]:
         raise CheckpointError(
-            f"the checkpoint's model reads {model.input_dim} coordinates, the tracks have {coords_mm.shape[1]}"
+            f"the checkpoint's model reads {model.input_dim} coordinates, "
+            f"the tracks have {coords_mm.shape[1]}"
         )
     coords = np.ascontiguousarray(normalizer.to_model(coords_mm), dtype=np.float32)
     tree = cKDTree(np.asarray(event_points_mm, dtype=np.float64)) if len(event_points_mm) else None
@@ -101,7 +89,7 @@ def sphere_figures(
             "t1": (pred.t1_center, pred.t1_radius, batch.targets_t1, batch.mask_t1),
             "t2": (pred.t2_center, pred.t2_radius, batch.targets_t2, batch.mask_t2),
         }
-        for target, (center, radius, truth, mask) in parts.items():
+        for target, (center, radius, _truth, mask) in parts.items():
             c = normalizer.to_mm(center[mask].double().numpy())
             r = normalizer.radius_to_mm(radius[mask].double().numpy())
             # The true hit in mm from the source array (no float32 round trip).
@@ -132,6 +120,11 @@ def sphere_figures(
     }
 
 
+def _mean_or_nan(a: np.ndarray, n: int) -> float:
+    """Mean of ``a``, or NaN when the target has no predictions (``n == 0``)."""
+    return float(np.mean(a)) if n else float("nan")
+
+
 def _summary(
     figures: dict[str, dict[str, np.ndarray]], n_tracks: int, density: bool
 ) -> dict[str, Any]:
@@ -140,7 +133,7 @@ def _summary(
         f = figures[target]
         n = len(f["inside"])
         out[f"n_predictions_{target}"] = n
-        mean = lambda a: float(np.mean(a)) if n else float("nan")
+        mean = partial(_mean_or_nan, n=n)
         out[f"{target}_efficiency"] = mean(f["inside"])
         out[f"{target}_hits_in_sphere"] = mean(f["hits"])
         out[f"{target}_volume_mm3"] = mean(f["volume"])
@@ -161,7 +154,7 @@ def validate_checkpoint(
     volumes: Sequence[int] | None = None,
     batch_size: int = 4096,
 ) -> dict[str, Any]:
-    """The sphere figures of ``checkpoint`` on the events of ``data_dir`` (module docstring).
+    """The sphere figures of ``checkpoint`` on the events of ``data_dir`` (see docs/model.md).
 
     ``volumes`` keeps only the hits of these TrackML volume ids (tracks and counted hits
     alike), e.g. ``(8, 13, 17)`` to look at the barrel of full events the way the

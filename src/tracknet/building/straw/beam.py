@@ -1,4 +1,4 @@
-"""Straw extension: every seed grown layer by layer with a beam (package docstring)."""
+"""Straw extension: every seed grown layer by layer with a beam (see docs/straw-building.md)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def extend_straw(
     stats: dict[str, int] | None = None,
     return_y: bool = False,
 ) -> Candidates | tuple[Candidates, np.ndarray]:
-    """Grow every seed layer by layer (module docstring); the ended candidates, and with
+    """Grow every seed layer by layer (see docs/straw-building.md); the ended candidates, and with
     ``return_y`` also the ``y`` (mm) each path hit was taken at (drift-resolved or the
     straw centre), ``(n_candidates, width)``."""
     n_layers = hits.n_layers

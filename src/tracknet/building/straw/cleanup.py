@@ -16,7 +16,7 @@ __all__ = ["absorb_fragments", "attach_by_fit", "merge_pieces"]
 def merge_pieces(
     track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig
 ) -> np.ndarray:
-    """Join tracks of one event that are pieces of one trajectory (module docstring).
+    """Join tracks of one event that are pieces of one trajectory (see docs/straw-building.md).
 
     Two tracks ``A``, ``B`` of an event with ``A``'s last layer before ``B``'s first are
     joined when the circle through all their hits has a residual RMS (per degree of
@@ -167,7 +167,7 @@ def attach_by_fit(
     track_of_hit: np.ndarray, hit_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig
 ) -> np.ndarray:
     """Grow tracks layer by layer before their first and after their last hit along the
-    circle through their hits (module docstring): on each such layer the free hit whose
+    circle through their hits (see docs/straw-building.md): on each such layer the free hit whose
     drift circle lies nearest the fitted crossing joins when it lies within
     ``attach_mm``; ``max_misses + 1`` layers in a row without one end it. Vectorised
     over tracks; one pass per layer step. ``hit_y`` gets the crossings of the attached

@@ -83,7 +83,7 @@ def circle_y_at(fit: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
 def fit_candidates(
     candidates: Candidates, path_y: np.ndarray, hits: StrawHits, config: StrawBuildConfig
 ) -> tuple[Candidates, np.ndarray, np.ndarray]:
-    """Candidates after the track fit (module docstring): up to ``fit_max_removed`` hits
+    """Candidates after the track fit (see docs/straw-building.md): up to ``fit_max_removed`` hits
     farther than ``fit_trim_mm`` from the circle through the candidate's hits are taken
     out (the worst first, refitting after each), then a candidate whose residual RMS
     (per degree of freedom) exceeds ``max_fit_rms_mm`` is dropped. Returns the kept

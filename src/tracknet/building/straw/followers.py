@@ -63,9 +63,9 @@ class StrawTrackNetFollower:
     """
 
     #: A hole's predicted crossing is fed as if it were measured: its uncertainty is added
-    #: to the next circles until a hit is found (module docstring).
+    #: to the next circles until a hit is found (see docs/straw-building.md).
     inflate_after_holes = True
-    #: The predicted centre is slid onto the next layer's plane (module docstring).
+    #: The predicted centre is slid onto the next layer's plane (see docs/straw-building.md).
     project_to_layer = True
 
     def __init__(

@@ -13,7 +13,10 @@ __all__ = ["find_straw_seeds", "resolve_seeds"]
 def find_straw_seeds(
     hits: StrawHits, config: StrawBuildConfig, available: np.ndarray | None = None
 ) -> np.ndarray:
-    """Seed pairs ``(S, 2)`` of hit rows (module docstring), sorted by first hit then second."""
+    """Seed pairs ``(S, 2)`` of hit rows, sorted by first hit then second.
+
+    See docs/straw-building.md (seeding).
+    """
     lpm = hits.layers_per_module
     first = np.flatnonzero(
         (hits.layer < config.seed_modules * lpm) & (True if available is None else available)
@@ -43,7 +46,7 @@ def resolve_seeds(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(seed index, y_a, y_b)`` of the seed variants: without ``resolve`` one per seed at
     the straw centres; with it, the four left/right combinations of the two drift
-    circles (module docstring), those steeper than ``seed_max_slope`` dropped."""
+    circles (see docs/straw-building.md), those steeper than ``seed_max_slope`` dropped."""
     a, b = seeds[:, 0], seeds[:, 1]
     if not resolve:
         return np.arange(len(seeds), dtype=np.int64), hits.y[a], hits.y[b]

@@ -17,7 +17,7 @@ RESOLVED_RADIUS_SCALE = 3.0  # the steepest slope (squared) a drift circle is re
 
 @dataclass(frozen=True)
 class StrawBuildConfig(Settings):
-    """Every setting of the straw builder (package docstring; lengths in mm)."""
+    """Every setting of the straw builder (see docs/straw-building.md; lengths in mm)."""
 
     label: ClassVar[str] = "straw build"
 
