@@ -96,10 +96,10 @@ def run_demo(
         selection=selection,
         title="TrackNET demo: simulated TrackML-like barrel events",
         notes=[
-            f"Model: {checkpoint} (trained {trained.get('epochs')} epochs in {timings['train_s']:.0f} s, "
-            f"run directory {trained.get('run_dir')}).",
-            f"Test events: {n_test_events} simulated barrel events (volumes {list(BARREL_VOLUMES)}, seed {seed}), "
-            "not seen in training.",
+            f"Model: {checkpoint} (trained {trained.get('epochs')} epochs"
+            f" in {timings['train_s']:.0f} s, run directory {trained.get('run_dir')}).",
+            f"Test events: {n_test_events} simulated barrel events"
+            f" (volumes {list(BARREL_VOLUMES)}, seed {seed}), not seen in training.",
         ],
     )
     first = read_event(test_dir / "event000000001")
