@@ -163,6 +163,9 @@ class CylindricalFeatures(FeatureSet):
     ``(r, phi, z)``; centres are built in cylindrical coordinates."""
 
     name = "cylindrical"
+    # Non-persistent buffers, registered in __init__ (typed here for nn.Module.__getattr__).
+    _feature_scale: torch.Tensor
+    _offset_scale: torch.Tensor
 
     def __init__(self, input_dim: int, center_mode: str) -> None:
         super().__init__(input_dim, center_mode)

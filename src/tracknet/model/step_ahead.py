@@ -154,6 +154,14 @@ class StepAheadTrackNet(nn.Module):
     radius scales are described in the module docstring.
     """
 
+    # The region tables as non-persistent buffers, registered by set_radius_regions.
+    _region_r_edges: torch.Tensor
+    _region_z_edges: torch.Tensor
+    _region_t1_scales: torch.Tensor
+    _region_t1_caps: torch.Tensor
+    _region_t2_scales: torch.Tensor
+    _region_t2_caps: torch.Tensor
+
     def __init__(
         self,
         input_dim: int = 3,
@@ -201,18 +209,18 @@ class StepAheadTrackNet(nn.Module):
                 f"StepAheadTrackNet features must be one of {list(FEATURES)}, got {features!r}"
             )
         FEATURE_SETS[features].check(input_dim, center_mode)
-        for name, value in (
+        for name, scale in (
             ("t1_radius_scale", t1_radius_scale),
             ("t2_radius_scale", t2_radius_scale),
         ):
             if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value <= 0
+                isinstance(scale, bool)
+                or not isinstance(scale, (int, float))
+                or not math.isfinite(scale)
+                or scale <= 0
             ):
                 raise ConfigError(
-                    f"StepAheadTrackNet {name} must be a finite number > 0, got {value!r}"
+                    f"StepAheadTrackNet {name} must be a finite number > 0, got {scale!r}"
                 )
         t1_max_radius = math.inf if t1_max_radius is None else t1_max_radius
         t2_max_radius = math.inf if t2_max_radius is None else t2_max_radius
