@@ -1,13 +1,8 @@
-"""The main job (``make demo``): the whole product on embedded, simulated data.
+"""The main job (``make demo``): the whole product on simulated data, no download.
 
-1. train StepAhead TrackNET with the ``simulated`` recipe, shortened to a few minutes
-   (the recipe simulates its own TrackML-like barrel events, no download);
-2. simulate held-out test events of the same detector with another seed;
-3. build tracks on them with TrackNET and with the classical baseline;
-4. evaluate both (TrackML score, efficiency, fake and duplicate rates) and write the
-   report (Markdown, HTML, PNG plots) and an interactive display of one event.
-
-Everything goes under one output directory; the last line printed says where.
+Train, simulate held-out events, build with TrackNET and the baseline, evaluate, report:
+the four steps are listed in docs/architecture.md (commands). Everything goes under one
+output directory; the last line printed says where.
 """
 
 from __future__ import annotations
