@@ -1,9 +1,8 @@
 """The ``tracknet`` command line: the app, its command modules, and the entry point.
 
 Every command lives in the ``commands.py`` of the package whose stage it runs and is
-added by that module's ``register(app)``. Every error caused by the input
-(:class:`tracknet.errors.TrackNetError`) is printed as one line ``error: ...`` on stderr
-with exit status 2; no traceback.
+added by that module's ``register(app)`` (docs/architecture.md, commands). An input error
+(:class:`tracknet.errors.TrackNetError`) is printed as one line ``error: ...``, exit 2.
 """
 
 from __future__ import annotations

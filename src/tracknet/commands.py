@@ -28,7 +28,8 @@ def demo(
     seed: int = typer.Option(2026, "--seed", help="Seed of the test events."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
-    """The main job: train on simulated events, build with TrackNET and the baseline, evaluate, report."""  # noqa: E501
+    """The main job: train on simulated events, build with TrackNET and the baseline,
+    evaluate, report."""
     from .demo import DEMO_TRAIN_OVERRIDES, run_demo
 
     if out.exists() and not out.is_dir():

@@ -1,6 +1,7 @@
 """Helpers shared by the command modules (``*/commands.py``): option parsing and printing.
 
-Importing this module loads only typer and :mod:`tracknet.errors`, so the CLI stays fast.
+Importing this module loads only typer and :mod:`tracknet.errors`, so the CLI stays fast
+(the commands layout: docs/architecture.md).
 """
 
 from __future__ import annotations

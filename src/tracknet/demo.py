@@ -1,13 +1,8 @@
-"""The main job (``make demo``): the whole product on embedded, simulated data.
+"""The main job (``make demo``): the whole product on simulated data, no download.
 
-1. train StepAhead TrackNET with the ``simulated`` recipe, shortened to a few minutes
-   (the recipe simulates its own TrackML-like barrel events, no download);
-2. simulate held-out test events of the same detector with another seed;
-3. build tracks on them with TrackNET and with the classical baseline;
-4. evaluate both (TrackML score, efficiency, fake and duplicate rates) and write the
-   report (Markdown, HTML, PNG plots) and an interactive display of one event.
-
-Everything goes under one output directory; the last line printed says where.
+Train, simulate held-out events, build with TrackNET and the baseline, evaluate, report:
+the four steps are listed in docs/architecture.md (commands). Everything goes under one
+output directory; the last line printed says where.
 """
 
 from __future__ import annotations
@@ -96,10 +91,10 @@ def run_demo(
         selection=selection,
         title="TrackNET demo: simulated TrackML-like barrel events",
         notes=[
-            f"Model: {checkpoint} (trained {trained.get('epochs')} epochs in {timings['train_s']:.0f} s, "
-            f"run directory {trained.get('run_dir')}).",
-            f"Test events: {n_test_events} simulated barrel events (volumes {list(BARREL_VOLUMES)}, seed {seed}), "
-            "not seen in training.",
+            f"Model: {checkpoint} (trained {trained.get('epochs')} epochs"
+            f" in {timings['train_s']:.0f} s, run directory {trained.get('run_dir')}).",
+            f"Test events: {n_test_events} simulated barrel events"
+            f" (volumes {list(BARREL_VOLUMES)}, seed {seed}), not seen in training.",
         ],
     )
     first = read_event(test_dir / "event000000001")

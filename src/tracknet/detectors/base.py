@@ -1,4 +1,7 @@
-"""The interface every detector backend implements, one method per pipeline stage."""
+"""The interface every detector backend implements, one method per pipeline stage.
+
+The stage methods and who calls them: docs/architecture.md (detectors as backends).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +41,17 @@ class Detector(ABC):
         """Track building of this detector's datasets (see :mod:`tracknet.building.backend`)."""
         raise NotImplementedError(f"{self.name}: no track building")
 
+    # ------------------------------------------------------------------ training
+    def simulation_cache(self) -> Any:
+        """The cache of simulated training events of this detector
+        (:mod:`tracknet.training.simulation_cache`)."""
+        raise NotImplementedError(f"{self.name}: no simulated training events")
+
+    def data_module(self, settings: Any, *, progress: bool = True) -> Any:
+        """The training data module of these ``data`` settings (the stage behind
+        :func:`tracknet.training.train.train`)."""
+        raise NotImplementedError(f"{self.name}: no training data")
+
     # ------------------------------------------------------------------ evaluation
     def evaluate_directory(
         self,
@@ -54,14 +68,15 @@ class Detector(ABC):
 
     # ------------------------------------------------------------------ augmentation
     def overlay_library_criteria(self) -> LibraryCriteria:
-        """The default criteria of a track library cut from this detector's events."""
+        """The criteria of a track library cut from this detector's events, when the user
+        gives none."""
         raise NotImplementedError(f"{self.name}: no overlays")
 
     def track_library(
         self, source: str | os.PathLike[str], criteria: LibraryCriteria | None
     ) -> TrackLibrary:
         """The track library of a labelled source directory of this detector's events
-        (``criteria`` ``None``: the library's own defaults)."""
+        (``criteria`` ``None``: :class:`~tracknet.augment.library.LibraryCriteria` as defined)."""
         raise NotImplementedError(f"{self.name}: no overlays")
 
     def write_overlay(self, job: OverlayJob) -> dict[str, Any]:

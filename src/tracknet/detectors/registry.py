@@ -1,4 +1,4 @@
-"""The one place where a dataset or a name is mapped to its detector."""
+"""The one place where a dataset or a name is mapped to its detector (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The 2D straw-tube tracker (straw datasets: pseudo-data, synthetic and semi-synthetic)."""
+"""The 2D straw-tube tracker (straw datasets: pseudo-data, synthetic and semi-synthetic).
+
+Its stage methods: docs/architecture.md (detectors as backends).
+"""
 
 from __future__ import annotations
 
@@ -70,7 +73,7 @@ class StrawDetector(Detector):
 
     # ------------------------------------------------------------------ augmentation
     def overlay_library_criteria(self) -> LibraryCriteria:
-        """Library criteria: isolated tracks, one labelled track per source event."""
+        """Library criteria: :class:`LibraryCriteria` as it defines them."""
         from ..augment.library import LibraryCriteria
 
         return LibraryCriteria()

@@ -1,4 +1,7 @@
-"""The TrackML silicon detector (real TrackML events and the TrackML-like simulator)."""
+"""The TrackML silicon detector (real TrackML events and the TrackML-like simulator).
+
+Its stage methods: docs/architecture.md (detectors as backends).
+"""
 
 from __future__ import annotations
 
@@ -67,8 +70,8 @@ class TrackMLDetector(Detector):
 
     # ------------------------------------------------------------------ augmentation
     def overlay_library_criteria(self) -> LibraryCriteria:
-        """Library criteria: every track of at least 5 hits (a TrackML event holds
-        thousands of particles: no per-event limit)."""
+        """Library criteria: no per-event track limit (a TrackML event holds thousands of
+        particles); the per-track cuts as :class:`LibraryCriteria` defines them."""
         from ..augment.library import LibraryCriteria
 
         return LibraryCriteria(max_tracks=None)

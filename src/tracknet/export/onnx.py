@@ -126,8 +126,7 @@ def _trace_to_onnx(
     with warnings.catch_warnings():
         # The tracer notes that shape checks become constants, and the TorchScript-based
         # exporter announces its deprecation: neither concerns this fixed-rank step graph.
-        # torch.jit re-exports TracerWarning without listing it in its __all__.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)

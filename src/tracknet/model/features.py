@@ -2,8 +2,8 @@
 
 A feature set turns a hit and the previous one into the GRU's input and a centre
 head's output into a sphere centre; :class:`~tracknet.model.step_ahead.StepAheadTrackNet`
-picks one from :data:`FEATURE_SETS` by its ``features`` setting. The definitions of each
-set are in the module docstring of :mod:`tracknet.model.step_ahead`.
+picks one from :data:`FEATURE_SETS` by its ``features`` setting. Each set's inputs and
+centres: docs/model.md.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ __all__ = [
 DELTA_FEATURE_SCALE = 10.0
 #: ``"cylindrical"`` features, in order ``r, z, step_r, step_phi, step_z`` (model units
 #: and radians): factors that bring each to order one for a TrackML-sized detector at
-#: the default scale of 1000 mm (steps of ~0.1 in r and z, ~0.03 rad in phi).
+#: a normaliser scale of 1000 mm (steps of ~0.1 in r and z, ~0.03 rad in phi).
 CYLINDRICAL_FEATURE_SCALES: tuple[float, ...] = (1.0, 1.0, 5.0, 30.0, 5.0)
 #: ``"cylindrical"`` centres: the offset head's outputs (r, phi, z) are multiplied by
 #: these (model units, radians) so that its initial weights give steps of that order.
@@ -163,6 +163,9 @@ class CylindricalFeatures(FeatureSet):
     ``(r, phi, z)``; centres are built in cylindrical coordinates."""
 
     name = "cylindrical"
+    # Non-persistent buffers, registered in __init__ (typed here for nn.Module.__getattr__).
+    _feature_scale: torch.Tensor
+    _offset_scale: torch.Tensor
 
     def __init__(self, input_dim: int, center_mode: str) -> None:
         super().__init__(input_dim, center_mode)

@@ -1,73 +1,9 @@
 """StepAhead TrackNET: a GRU that predicts a search sphere for the next two hits.
 
-The network reads a track's hits one by one (positions in the model frame of a
-:class:`~tracknet.data.normalize.Normalizer`: mm divided by one isotropic scale) and,
-after each hit ``t``, predicts
-
-* a sphere (centre, radius) that should contain hit ``t + 1`` (``t1``), and
-* a sphere that should contain hit ``t + 2`` (``t2``), used to bridge a missing hit.
-
-Centres are predicted as **offsets from the current hit** by default
-(``center_mode="offset"``: ``centre = x_t + Linear(h_t)``), so the heads learn the local
-step rather than absolute positions; ``center_mode="absolute"`` predicts
-``centre = Linear(h_t)``. Radii are ``softplus(Linear(h_t)) + radius_eps`` (strictly
-positive, model units; multiply by the normalizer's scale for mm). The radius heads
-start at about ``INITIAL_RADIUS`` (0.1 model units = 100 mm at the default scale).
-
-Input features (``features``; one strategy each in :mod:`tracknet.model.features`):
-
-* ``"position"`` (default): the GRU reads the hit position ``x_t`` itself.
-* ``"delta"``: the GRU reads ``x_t`` and the step ``x_t - x_{t-1}`` (scaled by
-  :data:`DELTA_FEATURE_SCALE`); the centres are ``x_t + (1 + m) * (x_t - x_{t-1}) + o``
-  with ``m`` and ``o`` from linear heads, so extrapolating the last step is built in.
-* ``"straw"`` (needs ``input_dim`` 2: x along the layers, y across the straws): the
-  GRU reads ``x_t``, the step (scaled like ``"delta"``) and the step's slope
-  ``dy / dx`` (clipped to ``[-STRAW_MAX_SLOPE, STRAW_MAX_SLOPE]``; 0 for ``dx <= 0``);
-  the centres are ``x + a``, ``y + b a + o`` with the step ``a = (1 + m) dx + o_x`` and
-  the slope ``b = slope_t + o_b``: the network learns the slope from the whole history
-  rather than stretching the last (short, coarsely measured) step across an 11 cm gap
-  between straw modules.
-* ``"cylindrical"`` (needs ``input_dim`` 2 or 3 with x, y first): the GRU reads the
-  rotation-invariant quantities ``r``, ``z`` and the step in ``(r, phi, z)``
-  (:data:`CYLINDRICAL_FEATURE_SCALES`); the centres are built in cylindrical
-  coordinates, ``(r, phi, z)_t + (1 + m) * step + o``, and converted back to x, y, z.
-  A helix from the beam line is nearly a straight line in ``(r, phi, z)``, so the
-  network only learns small corrections, and it is exactly invariant under rotations
-  about the beam axis.
-
-With ``"delta"`` and ``"cylindrical"`` the previous hit is part of the recurrent
-state (before the first hit it is the origin, the nominal interaction point, so the
-first step of a primary track is its direction from the vertex). The state is one
-tensor ``(num_layers, B, state_size)`` with ``state_size = hidden_size + input_dim``
-(the previous hit sits in the last ``input_dim`` entries of layer 0); with
-``"position"`` it is the GRU state, ``state_size = hidden_size``. Treat it as opaque:
-index and concatenate it along dimension 1 (the batch) only.
-
-Radius calibration: ``t1_radius_scale`` and ``t2_radius_scale`` (default 1) multiply
-the predicted radii, and ``t1_max_radius`` / ``t2_max_radius`` (model units, default
-``inf``: no limit; None is read as ``inf``) cap them, in both entry points. Training
-leaves them alone; the training
-pipeline measures the scales on validation tracks (the factor that makes a target share
-of true hits fall inside the capped spheres) and stores scales and caps in the
-checkpoint's model settings, so every user of a loaded model (track builder, ONNX
-export, ``tracknet validate``) gets the calibrated spheres. A cap gives up on the few
-predictions that could only be covered by a huge sphere (e.g. the first step of a
-track born far from the beam line), which would otherwise dominate the search cost.
-
-Region calibration (``radius_regions``, optional): the detector is cut into regions by
-the transverse radius and ``|z|`` of the predicted centre (interior edges ``r_edges``
-and ``z_edges``, model units), and each region has its own extra scale factor and cap
-for t1 and for t2 (``t1_scales``, ``t1_caps``, ``t2_scales``, ``t2_caps``: one value per
-region, ``r`` major). Spheres in dense inner layers can then be kept tighter than in the
-sparse outer ones; :mod:`tracknet.training.region_calibration` fits these tables.
-
-Two entry points share the weights:
-
-* :meth:`StepAheadTrackNet.forward` runs the GRU over a padded batch ``(B, T, D)``.
-  The GRU is causal, so outputs at real steps never see padding; padded steps produce
-  values that the loss masks out. No ``pack_padded_sequence``: the path exports to ONNX.
-* :meth:`StepAheadTrackNet.step` advances one hit with an explicit state
-  ``(num_layers, B, state_size)``, for track building and ONNX export.
+After each hit of a track (model frame of a :class:`~tracknet.data.normalize.Normalizer`)
+it predicts a sphere for hit ``t + 1`` (t1) and one for hit ``t + 2`` (t2). ``forward``
+runs a padded batch, ``step`` advances one hit with an explicit state (building, ONNX).
+Layers, feature sets, state and radius calibration: docs/model.md.
 """
 
 from __future__ import annotations
@@ -151,8 +87,16 @@ class StepAheadTrackNet(nn.Module):
 
     ``input_dim`` is 3 for (x, y, z) and 2 for straw events; ``dropout`` acts between GRU
     layers (only with ``num_layers > 1``) and in training mode only. ``features`` and the
-    radius scales are described in the module docstring.
+    radius scales are described in docs/model.md.
     """
+
+    # The region tables as non-persistent buffers, registered by set_radius_regions.
+    _region_r_edges: torch.Tensor
+    _region_z_edges: torch.Tensor
+    _region_t1_scales: torch.Tensor
+    _region_t1_caps: torch.Tensor
+    _region_t2_scales: torch.Tensor
+    _region_t2_caps: torch.Tensor
 
     def __init__(
         self,
@@ -201,18 +145,18 @@ class StepAheadTrackNet(nn.Module):
                 f"StepAheadTrackNet features must be one of {list(FEATURES)}, got {features!r}"
             )
         FEATURE_SETS[features].check(input_dim, center_mode)
-        for name, value in (
+        for name, scale in (
             ("t1_radius_scale", t1_radius_scale),
             ("t2_radius_scale", t2_radius_scale),
         ):
             if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value <= 0
+                isinstance(scale, bool)
+                or not isinstance(scale, (int, float))
+                or not math.isfinite(scale)
+                or scale <= 0
             ):
                 raise ConfigError(
-                    f"StepAheadTrackNet {name} must be a finite number > 0, got {value!r}"
+                    f"StepAheadTrackNet {name} must be a finite number > 0, got {scale!r}"
                 )
         t1_max_radius = math.inf if t1_max_radius is None else t1_max_radius
         t2_max_radius = math.inf if t2_max_radius is None else t2_max_radius
@@ -265,7 +209,7 @@ class StepAheadTrackNet(nn.Module):
     # ------------------------------------------------------------------ state
     @property
     def state_size(self) -> int:
-        """Size of the last dimension of the recurrent state (see the module docstring)."""
+        """Size of the last dimension of the recurrent state (docs/model.md)."""
         return self.hidden_size + (self.input_dim if self.feature_set.uses_previous else 0)
 
     def _split_state(
@@ -325,7 +269,7 @@ class StepAheadTrackNet(nn.Module):
         return torch.minimum(radius * scales[index], caps[index])
 
     def set_radius_regions(self, regions: Mapping[str, Any] | None) -> None:
-        """Set (or with None remove) the region calibration tables (module docstring)."""
+        """Set (or with None remove) the region calibration tables (docs/model.md)."""
         if regions is None:
             self.radius_regions = None
             return
