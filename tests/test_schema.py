@@ -123,6 +123,7 @@ def test_numpy_scalars_are_accepted_as_plain_values() -> None:
     assert (demo.width, demo.scale, demo.flag) == (16, 0.5, False)
     assert type(demo.width) is int and type(demo.scale) is float and type(demo.flag) is bool
     assert Demo.from_dict({"scale": 2}).to_dict()["scale"] == 2  # a plain int stays as given
+    assert Caps.from_dict({"caps": np.array([1.0, np.inf])}).caps == (1.0, float("inf"))
     with pytest.raises(ConfigError, match="demo width must be an integer, got"):
         Demo.from_dict({"width": np.float64(2.0)})
     with pytest.raises(ConfigError, match="demo width must be an integer, got"):

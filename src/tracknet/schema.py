@@ -189,6 +189,8 @@ class Settings:
                 raise self.fail(name, "must be a string", value)
         elif origin is tuple:
             args = typing.get_args(hint)
+            if isinstance(value, np.ndarray) and value.ndim == 1:
+                value = value.tolist()
             if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
                 raise self.fail(name, "must be a list", value)
             if len(args) == 2 and args[1] is Ellipsis:

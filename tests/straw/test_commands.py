@@ -71,7 +71,7 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     )
     assert_one_line_error(run(APP, *sim, "--events", "5", "--crosstalk", "-0.1"), "crosstalk")
     assert_one_line_error(
-        run(APP, *sim, "--events", "5", "--tracks-min", "5", "--tracks-max", "2"), "min tracks"
+        run(APP, *sim, "--events", "5", "--tracks-min", "5", "--tracks-max", "2"), "min_tracks"
     )
     assert_one_line_error(
         run(APP, *sim, "--events", "5", "--distribution", "gauss"), "distribution"
