@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from tracknet.errors import ConfigError, DataError
+from tracknet.errors import DataError
 from tracknet.events import Event, particle_kinematics
 from tracknet.io.straw import StrawDataset
+from tracknet.schema import Settings, setting
 from tracknet.simulation.straw.batch import StrawBatch
 from tracknet.simulation.straw.geometry import StrawGeometry
 
@@ -78,7 +79,7 @@ TRACKML_LIBRARY_HITS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class LibraryCriteria:
+class LibraryCriteria(Settings):
     """Which tracks of a labelled source enter the library (see the module docstring).
 
     ``max_tracks`` and ``max_other_hits`` are per *source event* (``None``: no limit);
@@ -86,38 +87,18 @@ class LibraryCriteria:
     (for a straw track that is its momentum).
     """
 
-    min_hits: int = 5
-    max_tracks: int | None = 1
-    max_other_hits: int | None = None
-    min_pt_gev: float = 0.0
-    max_abs_eta: float = math.inf
+    label: ClassVar[str] = "library criterion"
+
+    min_hits: int = setting(5, low=1)
+    max_tracks: int | None = setting(1, low=1)
+    max_other_hits: int | None = setting(None, low=0)
+    min_pt_gev: float = setting(0.0, low=0.0)
+    max_abs_eta: float = setting(math.inf, low=0.0, allow_inf=True)
     primaries_only: bool = False
 
-    def __post_init__(self) -> None:
-        for name in ("min_hits", "max_tracks", "max_other_hits"):
-            value = getattr(self, name)
-            if value is None and name != "min_hits":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ConfigError(
-                    f"library criterion {name} must be a non-negative integer, got {value!r}"
-                )
-        if self.min_hits < 1:
-            raise ConfigError(f"library criterion min_hits must be >= 1, got {self.min_hits}")
-        if self.max_tracks is not None and self.max_tracks < 1:
-            raise ConfigError(f"library criterion max_tracks must be >= 1, got {self.max_tracks}")
-        for name in ("min_pt_gev", "max_abs_eta"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or math.isnan(value)
-                or value < 0
-            ):
-                raise ConfigError(f"library criterion {name} must be >= 0, got {value!r}")
-
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        """The schema's dict, with no limit on ``|eta|`` written as ``None`` (JSON has no inf)."""
+        out = super().to_dict()
         out["max_abs_eta"] = None if math.isinf(self.max_abs_eta) else self.max_abs_eta
         return out
 

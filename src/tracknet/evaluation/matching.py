@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,7 @@ from tracknet.evaluation._tables import (
 from tracknet.evaluation.score import majority_table
 from tracknet.events import NOISE_PARTICLE_ID, UNASSIGNED_TRACK_ID, particle_kinematics
 from tracknet.io.atomic import json_ready
+from tracknet.schema import Settings, setting
 
 __all__ = [
     "DEFAULT_MIN_TRACK_HITS",
@@ -121,7 +122,7 @@ _TRACK_COLUMNS: Final = (
 
 
 @dataclass(frozen=True)
-class ParticleSelection:
+class ParticleSelection(Settings):
     """Which particles count as "to be found" (the denominator of the efficiency).
 
     ``min_pt`` in GeV, ``min_hits`` counted in the event's truth, ``max_abs_eta`` on the
@@ -129,24 +130,14 @@ class ParticleSelection:
     vertex has ``vr < primary_max_vr_mm`` and ``|vz| < primary_max_abs_vz_mm`` (mm).
     """
 
-    min_pt: float = 0.0
-    min_hits: int = 3
-    max_abs_eta: float = math.inf
-    primaries_only: bool = False
-    primary_max_vr_mm: float = DEFAULT_PRIMARY_MAX_VR_MM
-    primary_max_abs_vz_mm: float = DEFAULT_PRIMARY_MAX_ABS_VZ_MM
+    label: ClassVar[str] = "particle selection"
 
-    def __post_init__(self) -> None:
-        for name in ("min_pt", "max_abs_eta", "primary_max_vr_mm", "primary_max_abs_vz_mm"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value >= 0 and not math.isnan(value)):
-                raise ConfigError(f"ParticleSelection.{name} must be >= 0, got {value!r}")
-        if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, (int, np.integer)):
-            raise ConfigError(
-                f"ParticleSelection.min_hits must be an integer, got {self.min_hits!r}"
-            )
-        if self.min_hits < 0:
-            raise ConfigError(f"ParticleSelection.min_hits must be >= 0, got {self.min_hits}")
+    min_pt: float = setting(0.0, low=0.0)
+    min_hits: int = setting(3, low=0)
+    max_abs_eta: float = setting(math.inf, low=0.0, allow_inf=True)
+    primaries_only: bool = False
+    primary_max_vr_mm: float = setting(DEFAULT_PRIMARY_MAX_VR_MM, low=0.0, allow_inf=True)
+    primary_max_abs_vz_mm: float = setting(DEFAULT_PRIMARY_MAX_ABS_VZ_MM, low=0.0, allow_inf=True)
 
     @property
     def needs_kinematics(self) -> bool:
