@@ -66,7 +66,9 @@ def _dense_hits(tracks, geometry: StrawGeometry, stop_deg: float) -> dict[tuple[
 def test_crossings_match_brute_force(gun: TrackGun) -> None:
     tracks = sample_tracks(gun, GEOMETRY, 40, np.random.default_rng(11))
     hits = straw_crossings(tracks, GEOMETRY, gun.stop_angle_deg)
-    mine = {(int(t), int(s)): d for t, s, d in zip(hits.track, hits.straw_id, hits.dca)}
+    mine = {
+        (int(t), int(s)): d for t, s, d in zip(hits.track, hits.straw_id, hits.dca, strict=True)
+    }
     brute = _dense_hits(tracks, GEOMETRY, gun.stop_angle_deg)
     r = GEOMETRY.straw_radius_mm
     # Grazing straws (DCA within 2 um of the wall) may fall either side of the sampling.

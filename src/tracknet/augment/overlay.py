@@ -38,8 +38,8 @@ Provenance
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -116,7 +116,8 @@ def choose_entries(n_library: int, n_events: int, k: int, rng: np.random.Generat
         raise ConfigError(f"tracks per event must be >= 1, got {k}")
     if k > n_library:
         raise ConfigError(
-            f"the track library holds {n_library} track(s), fewer than the {k} tracks per event asked for"
+            f"the track library holds {n_library} track(s), "
+            f"fewer than the {k} tracks per event asked for"
         )
     if 4 * k > n_library:
         keys = rng.random((n_events, n_library))
@@ -284,7 +285,8 @@ def check_overlay(
         raise DataError(f"no track of {library.source or 'the source'} passes the library criteria")
     if tracks_per_event > len(library):
         raise ConfigError(
-            f"the track library holds {len(library)} track(s), fewer than the {tracks_per_event} tracks per event asked for"
+            f"the track library holds {len(library)} track(s), "
+            f"fewer than the {tracks_per_event} tracks per event asked for"
         )
     if with_singles and has_background:
         raise ConfigError(
@@ -311,9 +313,15 @@ def iter_straw_overlay(
     library track follows. Provenance tables are appended to ``provenance`` when given.
     """
     check_overlay(
-        library, "straw", n_events=n_events, tracks_per_event=tracks_per_event, first_event_id=first_event_id,
-        seed=seed, with_singles=with_singles, has_background=background is not None,
-    )  # fmt: skip
+        library,
+        "straw",
+        n_events=n_events,
+        tracks_per_event=tracks_per_event,
+        first_event_id=first_event_id,
+        seed=seed,
+        with_singles=with_singles,
+        has_background=background is not None,
+    )
     if background is not None and len(background) == 0:
         raise DataError("the background holds no event")
     sink = provenance if provenance is not None else []
@@ -418,7 +426,7 @@ def trackml_overlay_event(
         hit_id = np.arange(1, len(hits) + 1, dtype=np.int64)
         all_hits = hits.assign(hit_id=hit_id)
         all_truth = truth.assign(hit_id=hit_id)
-        meta = {"detector": "trackml", "kind": "synthetic"}
+        meta: dict[str, str | int] = {"detector": "trackml", "kind": "synthetic"}
     else:
         bg = background.hits
         top = int(bg["hit_id"].max()) if len(bg) else 0
@@ -466,15 +474,21 @@ def iter_trackml_overlay(
     seed: int,
     first_event_id: int = 0,
     with_singles: bool = False,
-    background_dir: str | Path | None = None,
+    background_dir: str | os.PathLike[str] | None = None,
     provenance: list[pd.DataFrame] | None = None,
 ) -> Iterator[Event]:
     """TrackML overlay events one by one (see the module docstring); background events
     are read from ``background_dir`` (their hits only: any truth there is ignored)."""
     check_overlay(
-        library, "trackml", n_events=n_events, tracks_per_event=tracks_per_event, first_event_id=first_event_id,
-        seed=seed, with_singles=with_singles, has_background=background_dir is not None,
-    )  # fmt: skip
+        library,
+        "trackml",
+        n_events=n_events,
+        tracks_per_event=tracks_per_event,
+        first_event_id=first_event_id,
+        seed=seed,
+        with_singles=with_singles,
+        has_background=background_dir is not None,
+    )
     prefixes = list_events(background_dir) if background_dir is not None else []
     if background_dir is not None and not prefixes:
         raise DataError(

@@ -262,7 +262,7 @@ def _particle_table(
                 particles["vz"].to_numpy(dtype=np.float64),
             ]
         )
-        where = index.get_indexer(ids)
+        where = index.get_indexer(pd.Index(ids))
         kin[where >= 0] = known[where[where >= 0]]
     elif selection.needs_kinematics:
         raise DataError(

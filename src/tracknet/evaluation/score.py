@@ -108,7 +108,7 @@ def hit_weights_for_scoring(
         pt = np.hypot(
             float_column(particles, "px", "particles"), float_column(particles, "py", "particles")
         )
-        where = index.get_indexer(int_column(truth, "particle_id", "truth"))
+        where = index.get_indexer(pd.Index(int_column(truth, "particle_id", "truth")))
         hit_pt = np.where(where >= 0, pt[np.maximum(where, 0)], -np.inf)
         w = np.where(hit_pt >= min_pt, w, 0.0)
     return w

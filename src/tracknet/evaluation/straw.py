@@ -45,7 +45,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -152,7 +152,7 @@ def aggregate_straw(items: Iterable[StrawMetrics]) -> StrawMetrics:
         "sum_found_hit_fraction",
         "n_events",
     )
-    return StrawMetrics.from_counts(**{k: sum(getattr(i, k) for i in items) for k in keys})  # type: ignore[arg-type]
+    return StrawMetrics.from_counts(**{k: sum(getattr(i, k) for i in items) for k in keys})
 
 
 class FlatEvents(NamedTuple):
@@ -180,7 +180,7 @@ def _dense(event: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, pd.MultiInde
         names=["event_id", "id"],
     )
     codes, uniques = keys.factorize(sort=True)
-    return codes.astype(np.int64) + 1, uniques
+    return codes.astype(np.int64) + 1, cast(pd.MultiIndex, uniques)
 
 
 def flatten_events(

@@ -89,7 +89,8 @@ def order_factor_table(max_hits: int = MAX_ORDER_HITS) -> np.ndarray:
     values = ORDER_PROPOSAL[left] + frac * (ORDER_PROPOSAL[left + 1] - ORDER_PROPOSAL[left])
     values = np.where(valid, values, 0.0)
     sums = values.sum(axis=1, keepdims=True)
-    return np.divide(values, sums, out=np.zeros_like(values), where=sums > 0)
+    proposal: np.ndarray = np.divide(values, sums, out=np.zeros_like(values), where=sums > 0)
+    return proposal
 
 
 #: ``ORDER_FACTORS[min(nhits, 20), rank]``: the order factor table, computed once.
@@ -110,7 +111,8 @@ def hit_order_ranks(particle_id: ArrayLike, distance: ArrayLike) -> np.ndarray:
         .rank(method="average")
         .to_numpy()
     )
-    return np.trunc(ranks - 1.0).astype(np.int64)
+    order: np.ndarray = np.trunc(ranks - 1.0).astype(np.int64)
+    return order
 
 
 def compute_hit_weights(truth: pd.DataFrame, particles: pd.DataFrame) -> np.ndarray:
@@ -136,7 +138,7 @@ def compute_hit_weights(truth: pd.DataFrame, particles: pd.DataFrame) -> np.ndar
         raise DataError("particles: negative nhits", column="nhits", row=row)
 
     weights = np.zeros(len(truth), dtype=np.float64)
-    where = index.get_indexer(hit_particle)
+    where = index.get_indexer(pd.Index(hit_particle))
     rows = np.flatnonzero((hit_particle > 0) & (where >= 0))
     if rows.size == 0:
         return weights
