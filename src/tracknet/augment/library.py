@@ -1,22 +1,9 @@
 """Isolated-track libraries: labelled tracks cut from a labelled source, ready to overlay.
 
-A :class:`TrackLibrary` holds *entries* (one per track) and their hits, with their
-labels and truth, from either kind of source:
-
-* a **straw dataset** (:mod:`tracknet.io.straw`): entries are the tracks of the source
-  events that pass :class:`LibraryCriteria`. By default only *isolated* tracks are
-  taken: events holding exactly one labelled track (``max_tracks = 1``), the
-  "single-track, high-purity" events of the study; ``max_other_hits`` further bounds
-  the noise, crosstalk or unlabelled hits such an event may hold.
-* a directory of **TrackML events with truth**: entries are particles with at least
-  ``min_hits`` hits, ``pT >= min_pt_gev``, ``|eta| <= max_abs_eta`` (and primaries
-  only, on request); ``max_tracks`` / ``max_other_hits`` apply per source event when
-  given (a full TrackML event holds thousands of particles, so they are off by default).
-
-Only the labelled hits of a selected track enter the library (the track's own hits; its
-event's noise stays behind). Every entry records where it came from
-(``source_event_id``, ``source_particle_id``) and its particle row (vertex, momentum,
-charge). All selection is done with array operations over whole events.
+A :class:`TrackLibrary` holds one entry per track passing :class:`LibraryCriteria`, with
+its labelled hits, truth and where it came from, from a straw dataset (isolated tracks by
+default) or TrackML events with truth. Selection is vectorised over whole events.
+See ``docs/augmentation.md`` (Isolated-track libraries).
 """
 
 from __future__ import annotations

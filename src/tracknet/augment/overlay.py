@@ -1,39 +1,9 @@
 """Synthetic and semi-synthetic events: library tracks overlaid ``k`` at a time.
 
-Synthetic events (no background)
-    Each event holds ``k`` distinct tracks drawn uniformly from a
-    :class:`~tracknet.augment.library.TrackLibrary`. Tracks get new particle ids
-    ``1..k`` and hits new ids ``1..N``; every hit keeps its label and truth. For straw
-    events the straw response is applied to the overlay (reusing
-    :mod:`tracknet.simulation.straw.response`): one hit per straw when tracks share a
-    straw, then optional crosstalk of the fired straws and optional noise. The *with
-    singles* variant adds, after the overlays, one event per library track holding that
-    track alone (with the same response).
-Semi-synthetic events (with a background)
-    Each event is a background event (event id ``e`` takes background ``e mod
-    n_background``) whose own hits are kept **unchanged** (same ``hit_id``, position,
-    detector ids; for straw events also ``straw_id`` and ``drift_mm``) and marked
-    unlabelled (truth ``particle_id = -1``, true position = hit position, zero momentum,
-    weight 0), plus the hits of ``k`` library tracks with their labels and new hit ids
-    above the background's largest ``hit_id``. The particles table holds the overlaid
-    tracks only. For straw events a background hit keeps its straw: an overlaid hit on
-    a straw that already fired is dropped (the detector records one hit per straw), and
-    crosstalk comes only from the overlaid hits. For TrackML events nothing is merged:
-    the overlaid hits are added as they are.
-Weights
-    Straw events: ``1 / (labelled hits)`` on every labelled hit. TrackML events: the
-    TrackML phase-1 weights of the overlaid particles
-    (:func:`~tracknet.evaluation.weights.compute_hit_weights`), unlabelled hits 0.
-Randomness
-    Straw overlays draw per block of :data:`~tracknet.simulation.straw.simulate.BLOCK_EVENTS`
-    event ids (``SeedSequence([seed, tag, block])``, one child stream each for the track
-    choice, crosstalk and noise); TrackML overlays per event
-    (``SeedSequence([seed, tag, event_id])``). An event depends only on the seed, its
-    id, the library, the background and the parameters.
-Provenance
-    Every overlaid track is listed in a provenance table (:data:`PROVENANCE_COLUMNS`):
-    its new ``(event_id, particle_id)``, where it came from, and the background event
-    (-1 without one).
+Synthetic events hold ``k`` distinct library tracks (relabelled, the straw response
+applied again); semi-synthetic ones add them to a background event whose own hits stay
+unchanged and unlabelled. Every overlaid track is listed in a provenance table
+(:data:`PROVENANCE_COLUMNS`). See ``docs/augmentation.md``.
 """
 
 from __future__ import annotations

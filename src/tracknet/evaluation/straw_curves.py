@@ -1,22 +1,9 @@
 """Straw tracking against occupancy and against time in the fill, TrackNET beside the baseline.
 
-For each point of a curve, ``n_events`` straw events are simulated with the default
-detector response (:class:`~tracknet.simulation.straw.StrawResponse`: efficiency 0.98,
-noise 0.001 per straw, crosstalk 0.01), built with TrackNET (the checkpoint's 2D model)
-and with the classical baseline (:mod:`tracknet.building.straw`, same seeds, same
-selection), and evaluated with :func:`tracknet.evaluation.straw.evaluate_straw`:
-
-* **occupancy**: exactly ``k`` tracks per event (``Occupancy(distribution="fixed")``)
-  for every ``k`` of ``occupancies``;
-* **time in fill**: ``t`` microseconds into the fill for every ``t`` of ``times_us``,
-  with Poisson tracks of mean ``tracks_at_t0 * exp(-t / tau)`` (``tau`` = 64.4 us, at
-  most ``max_tracks``).
-
-Point ``i`` of a curve uses the seed ``[seed, curve, i]`` (curve 0: occupancy, 1: time),
-so every point is reproducible on its own. :func:`write_straw_curves` writes
-``straw_curves.json`` (every number, the settings and the seed) and one PNG per metric
-family and axis (``occupancy_<metric>.png``, ``time_in_fill_<metric>.png``, both
-algorithms on each), all atomically.
+:func:`straw_curves` simulates each point of both curves (the point's own seed), builds
+it with both algorithms and evaluates it; :func:`write_straw_curves` writes
+``straw_curves.json`` and one PNG per metric and axis, atomically.
+See ``docs/metrics.md`` (Straw metrics, Curves).
 """
 
 from __future__ import annotations
