@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tracknet.errors import ConfigError
@@ -113,3 +114,17 @@ def test_infinity_only_where_a_field_allows_it() -> None:
         Caps.from_dict({"limit": float("inf")})
     with pytest.raises(ConfigError, match="caps caps must be a finite number, got nan"):
         Caps.from_dict({"caps": [float("nan")]})
+
+
+def test_numpy_scalars_are_accepted_as_plain_values() -> None:
+    demo = Demo.from_dict(
+        {"width": np.int64(16), "scale": np.float32(0.5), "flag": np.bool_(False)}
+    )
+    assert (demo.width, demo.scale, demo.flag) == (16, 0.5, False)
+    assert type(demo.width) is int and type(demo.scale) is float and type(demo.flag) is bool
+    assert Demo.from_dict({"scale": 2}).to_dict()["scale"] == 2  # a plain int stays as given
+    assert Caps.from_dict({"caps": np.array([1.0, np.inf])}).caps == (1.0, float("inf"))
+    with pytest.raises(ConfigError, match="demo width must be an integer, got"):
+        Demo.from_dict({"width": np.float64(2.0)})
+    with pytest.raises(ConfigError, match="demo width must be an integer, got"):
+        Demo.from_dict({"width": np.bool_(True)})

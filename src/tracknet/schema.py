@@ -12,12 +12,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
+
+import numpy as np
 
 from .errors import ConfigError
 
@@ -61,7 +64,11 @@ def setting(
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
 def check_int(label: str, name: str, value: Any, low: int | None = None) -> None:
@@ -163,20 +170,27 @@ class Settings:
             if isinstance(value, Mapping):
                 return nested.from_dict(value)
             raise self.fail(name, f"must be a mapping of {nested.label} settings", value)
+        # Numpy scalars (and other registered numbers) are accepted and become plain
+        # Python values, so that records and JSON files hold the same either way.
         if hint is bool:
-            if not isinstance(value, bool):
+            if not isinstance(value, bool | np.bool_):
                 raise self.fail(name, "must be true or false", value)
+            return bool(value)
         elif hint is int:
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not _is_integer(value):
                 raise self.fail(name, "must be an integer", value)
+            return int(value)
         elif hint is float:
             if not _is_number(value) or math.isnan(value) or (finite and math.isinf(value)):
                 raise self.fail(name, "must be a finite number", value)
+            return value if type(value) in (int, float) else float(value)
         elif hint is str:
             if not isinstance(value, str):
                 raise self.fail(name, "must be a string", value)
         elif origin is tuple:
             args = typing.get_args(hint)
+            if isinstance(value, np.ndarray) and value.ndim == 1:
+                value = value.tolist()
             if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
                 raise self.fail(name, "must be a list", value)
             if len(args) == 2 and args[1] is Ellipsis:

@@ -17,15 +17,21 @@ def test_overlay_straw_and_trackml(
     tmp_path: Path, straw_source: Path, straw_background: Path
 ) -> None:
     out = tmp_path / "synthetic"
-    code, text = run(APP, "overlay", "--source", str(straw_source), "--out", str(out), "--events", "50", "--tracks-per-event", "2",
-                     "--noise-rate", "0.002", "--crosstalk", "0.02", "--seed", "3", "--with-singles", "--no-progress")  # fmt: skip
+    code, text = run(
+        APP, "overlay", "--source", str(straw_source), "--out", str(out),
+        "--events", "50", "--tracks-per-event", "2", "--noise-rate", "0.002",
+        "--crosstalk", "0.02", "--seed", "3", "--with-singles", "--no-progress",
+    )  # fmt: skip
     assert code == 0, text
     assert "synthetic straw events" in text
     record = read_dataset_record(out)
     assert record["parameters"]["library"]["criteria"]["max_tracks"] == 1 and record["seed"] == 3
     assert len(StrawDataset.open(out)) == record["n_events"] > 50
-    code, text = run(APP, "overlay", "--source", str(straw_source), "--out", str(tmp_path / "semi"), "--events", "5",
-                     "--tracks-per-event", "1", "--background", str(straw_background), "--no-progress")  # fmt: skip
+    code, text = run(
+        APP, "overlay", "--source", str(straw_source), "--out", str(tmp_path / "semi"),
+        "--events", "5", "--tracks-per-event", "1", "--background", str(straw_background),
+        "--no-progress",
+    )  # fmt: skip
     assert code == 0, text and read_dataset_record(tmp_path / "semi")["kind"] == "semi-synthetic"
     source = tmp_path / "tml"
     write_event(make_small_event(event_id=3, n_particles=6), source)

@@ -49,7 +49,8 @@ def test_report_files_and_numbers(tmp_path: Path, event_dir: Path) -> None:
     metrics = json.loads((path.parent / "metrics.json").read_text())
     assert metrics["algorithms"]["truth"]["trackml_score"] == 1.0
     assert metrics["algorithms"]["truth"]["build_seconds_per_event"] == {"4": 0.25}
-    # 6 particles of 6 hits split 3 + 3: no half holds more than half -> none found, 6 duplicates of 12
+    # 6 particles of 6 hits split 3 + 3: no half holds more than half -> none found,
+    # 6 duplicates of 12
     assert metrics["algorithms"]["split"]["efficiency"] == 0.0
     assert metrics["algorithms"]["split"]["duplicate_rate"] == 0.5
     text = path.read_text()

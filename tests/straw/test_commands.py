@@ -14,9 +14,12 @@ APP = make_app(simulate_straw=straw, display_straw=display_straw)
 
 def test_simulate_straw_writes_a_dataset(tmp_path: Path) -> None:
     out = tmp_path / "straw"
-    code, text = run(APP, "simulate", "straw", "--out", str(out), "--events", "300", "--seed", "5", "--tracks-mean", "3",  # noqa: E501
-                     "--tracks-max", "6", "--noise-rate", "0.002", "--crosstalk", "0.05", "--time-in-fill", "30",  # noqa: E501
-                     "--events-per-chunk", "128", "--no-progress")  # fmt: skip
+    code, text = run(
+        APP, "simulate", "straw", "--out", str(out), "--events", "300", "--seed", "5",
+        "--tracks-mean", "3", "--tracks-max", "6", "--noise-rate", "0.002",
+        "--crosstalk", "0.05", "--time-in-fill", "30", "--events-per-chunk", "128",
+        "--no-progress",
+    )  # fmt: skip
     assert code == 0, text
     record = read_dataset_record(out)
     assert record["seed"] == 5 and record["n_events"] == 300 and len(record["chunks"]) == 3
@@ -71,7 +74,7 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     )
     assert_one_line_error(run(APP, *sim, "--events", "5", "--crosstalk", "-0.1"), "crosstalk")
     assert_one_line_error(
-        run(APP, *sim, "--events", "5", "--tracks-min", "5", "--tracks-max", "2"), "min tracks"
+        run(APP, *sim, "--events", "5", "--tracks-min", "5", "--tracks-max", "2"), "min_tracks"
     )
     assert_one_line_error(
         run(APP, *sim, "--events", "5", "--distribution", "gauss"), "distribution"

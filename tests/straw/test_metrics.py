@@ -188,7 +188,7 @@ def _two_events() -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[pd.DataFrame, 
         _tables(_labels(T1=(1, 2, 3, 4), T2=(5, 6, 7, 8)), {1: (1, 2, 5, 6), 2: (3, 4, 7, 8)}),
     ]
     truths, subs = [], []
-    for event_id, (truth, sub) in zip((10, 20, 30), parts):
+    for event_id, (truth, sub) in zip((10, 20, 30), parts, strict=True):
         n_labelled = (truth["particle_id"] > 0).sum()
         truths.append(
             truth.assign(
@@ -199,7 +199,7 @@ def _two_events() -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[pd.DataFrame, 
     return (
         pd.concat(truths, ignore_index=True),
         pd.concat(subs, ignore_index=True),
-        list(zip(truths, subs)),
+        list(zip(truths, subs, strict=True)),
     )
 
 

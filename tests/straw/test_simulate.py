@@ -73,11 +73,18 @@ def test_switching_an_effect_keeps_the_tracks() -> None:
     )
     for name in ("vx", "vy", "px", "py", "q"):
         assert np.array_equal(ideal.particles[name], lossy.particles[name])
-    key = lambda b: set(
-        zip(
-            b.hits["event_id"].tolist(), b.hits["straw_id"].tolist(), b.hits["particle_id"].tolist()
+
+    def key(b: StrawBatch) -> set[tuple[int, int, int]]:
+        h = b.hits
+        return set(
+            zip(
+                h["event_id"].tolist(),
+                h["straw_id"].tolist(),
+                h["particle_id"].tolist(),
+                strict=True,
+            )
         )
-    )
+
     kept, full = key(lossy), key(ideal)
     assert kept <= full
     assert abs(len(kept) / len(full) - 0.9) < 0.02
@@ -151,10 +158,15 @@ def test_crosstalk_hits_neighbour_a_track_hit(batch: StrawBatch) -> None:
         zip(
             h["event_id"][h["particle_id"] > 0].tolist(),
             h["straw_id"][h["particle_id"] > 0].tolist(),
+            strict=True,
         )
     )
     drift_of = dict(
-        zip(zip(h["event_id"].tolist(), h["straw_id"].tolist()), h["drift_mm"].tolist())
+        zip(
+            zip(h["event_id"].tolist(), h["straw_id"].tolist(), strict=True),
+            h["drift_mm"].tolist(),
+            strict=True,
+        )
     )
     for i in xt:
         e, s = int(h["event_id"][i]), int(h["straw_id"][i])

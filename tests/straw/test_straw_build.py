@@ -141,7 +141,7 @@ def test_training_tracks_hold_one_entry_per_layer_and_every_hit() -> None:
     )
     # Every labelled hit of a track with >= 3 hits is an entry, at its straw centre.
     labelled = batch.hits["particle_id"] > 0
-    events, counts = np.unique(batch.hits["event_id"][labelled], return_counts=True)
+    _, counts = np.unique(batch.hits["event_id"][labelled], return_counts=True)
     assert int(tracks.is_hit.sum()) == int(counts[counts >= 3].sum())
     hit_y = set(np.round(batch.hits["y"][labelled], 6))
     assert set(np.round(tracks.coords[tracks.is_hit, 1], 6)) <= hit_y
@@ -183,7 +183,7 @@ def test_seed_variants_take_both_sides_of_both_drift_circles() -> None:
     assert np.allclose(np.abs(ya - hits.y[a]), hits.drift[a] * sec, atol=1e-3)
     assert np.allclose(np.abs(yb - hits.y[b]), hits.drift[b] * sec, atol=1e-3)
     assert np.all(np.bincount(index) <= 4) and np.all(np.abs(slope) <= config.seed_max_slope)
-    plain, ya0, yb0 = resolve_seeds(hits, seeds, config, False)
+    plain, ya0, _ = resolve_seeds(hits, seeds, config, False)
     assert np.array_equal(plain, np.arange(len(seeds))) and np.array_equal(ya0, hits.y[seeds[:, 0]])
 
 

@@ -66,7 +66,9 @@ def _dense_hits(tracks, geometry: StrawGeometry, stop_deg: float) -> dict[tuple[
 def test_crossings_match_brute_force(gun: TrackGun) -> None:
     tracks = sample_tracks(gun, GEOMETRY, 40, np.random.default_rng(11))
     hits = straw_crossings(tracks, GEOMETRY, gun.stop_angle_deg)
-    mine = {(int(t), int(s)): d for t, s, d in zip(hits.track, hits.straw_id, hits.dca)}
+    mine = {
+        (int(t), int(s)): d for t, s, d in zip(hits.track, hits.straw_id, hits.dca, strict=True)
+    }
     brute = _dense_hits(tracks, GEOMETRY, gun.stop_angle_deg)
     r = GEOMETRY.straw_radius_mm
     # Grazing straws (DCA within 2 um of the wall) may fall either side of the sampling.
@@ -173,12 +175,12 @@ def test_time_range_is_uniform() -> None:
     [
         (lambda: Occupancy(distribution="gauss"), "distribution"),
         (lambda: Occupancy(min_tracks=3, max_tracks=2), "must not exceed"),
-        (lambda: Occupancy(mean=-1.0), "tracks mean"),
+        (lambda: Occupancy(mean=-1.0), "occupancy mean"),
         (lambda: Occupancy(distribution="uniform", time_in_fill_us=5.0), "uniform"),
         (lambda: Occupancy(time_in_fill_max_us=5.0), "lower end"),
         (lambda: Occupancy(tau_us=0.0), "tau"),
         (lambda: TrackGun(p_min_gev=2.0, p_max_gev=1.0), "p_min"),
-        (lambda: TrackGun(angle_max_deg=80.0), "stop angle"),
+        (lambda: TrackGun(angle_max_deg=80.0), "stop_angle_deg"),
         (lambda: TrackGun(charge=2), "charge"),
     ],
 )

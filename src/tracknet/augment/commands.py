@@ -98,10 +98,20 @@ def overlay(
         max_abs_eta=max_eta,
     )
     record = overlay_to_directory(
-        source, out, n_events=events, tracks_per_event=tracks_per_event, seed=seed, background=background,  # noqa: E501
-        noise_rate=noise_rate, crosstalk=crosstalk, with_singles=with_singles, first_event_id=first_event_id,  # noqa: E501
-        criteria=criteria, events_per_chunk=events_per_chunk, progress=progress,
-    )  # fmt: skip
+        source,
+        out,
+        n_events=events,
+        tracks_per_event=tracks_per_event,
+        seed=seed,
+        background=background,
+        noise_rate=noise_rate,
+        crosstalk=crosstalk,
+        with_singles=with_singles,
+        first_event_id=first_event_id,
+        criteria=criteria,
+        events_per_chunk=events_per_chunk,
+        progress=progress,
+    )
     library = record["parameters"]["library"]
     typer.echo(
         f"wrote {record['n_events']} {record['kind']} {record['detector']} events to {out} "

@@ -1,37 +1,25 @@
 """Isolated-track libraries: labelled tracks cut from a labelled source, ready to overlay.
 
-A :class:`TrackLibrary` holds *entries* (one per track) and their hits, with their
-labels and truth, from either kind of source:
-
-* a **straw dataset** (:mod:`tracknet.io.straw`): entries are the tracks of the source
-  events that pass :class:`LibraryCriteria`. By default only *isolated* tracks are
-  taken: events holding exactly one labelled track (``max_tracks = 1``), the
-  "single-track, high-purity" events of the study; ``max_other_hits`` further bounds
-  the noise, crosstalk or unlabelled hits such an event may hold.
-* a directory of **TrackML events with truth**: entries are particles with at least
-  ``min_hits`` hits, ``pT >= min_pt_gev``, ``|eta| <= max_abs_eta`` (and primaries
-  only, on request); ``max_tracks`` / ``max_other_hits`` apply per source event when
-  given (a full TrackML event holds thousands of particles, so they are off by default).
-
-Only the labelled hits of a selected track enter the library (the track's own hits; its
-event's noise stays behind). Every entry records where it came from
-(``source_event_id``, ``source_particle_id``) and its particle row (vertex, momentum,
-charge). All selection is done with array operations over whole events.
+A :class:`TrackLibrary` holds one entry per track passing :class:`LibraryCriteria`, with
+its labelled hits, truth and where it came from, from a straw dataset (isolated tracks by
+default) or TrackML events with truth. Selection is vectorised over whole events.
+See ``docs/augmentation.md`` (Isolated-track libraries).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from tracknet.errors import ConfigError, DataError
+from tracknet.errors import DataError
 from tracknet.events import Event, particle_kinematics
 from tracknet.io.straw import StrawDataset
+from tracknet.schema import Settings, setting
 from tracknet.simulation.straw.batch import StrawBatch
 from tracknet.simulation.straw.geometry import StrawGeometry
 
@@ -78,7 +66,7 @@ TRACKML_LIBRARY_HITS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class LibraryCriteria:
+class LibraryCriteria(Settings):
     """Which tracks of a labelled source enter the library (see the module docstring).
 
     ``max_tracks`` and ``max_other_hits`` are per *source event* (``None``: no limit);
@@ -86,38 +74,18 @@ class LibraryCriteria:
     (for a straw track that is its momentum).
     """
 
-    min_hits: int = 5
-    max_tracks: int | None = 1
-    max_other_hits: int | None = None
-    min_pt_gev: float = 0.0
-    max_abs_eta: float = math.inf
+    label: ClassVar[str] = "library criterion"
+
+    min_hits: int = setting(5, low=1)
+    max_tracks: int | None = setting(1, low=1)
+    max_other_hits: int | None = setting(None, low=0)
+    min_pt_gev: float = setting(0.0, low=0.0)
+    max_abs_eta: float = setting(math.inf, low=0.0, allow_inf=True)
     primaries_only: bool = False
 
-    def __post_init__(self) -> None:
-        for name in ("min_hits", "max_tracks", "max_other_hits"):
-            value = getattr(self, name)
-            if value is None and name != "min_hits":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ConfigError(
-                    f"library criterion {name} must be a non-negative integer, got {value!r}"
-                )
-        if self.min_hits < 1:
-            raise ConfigError(f"library criterion min_hits must be >= 1, got {self.min_hits}")
-        if self.max_tracks is not None and self.max_tracks < 1:
-            raise ConfigError(f"library criterion max_tracks must be >= 1, got {self.max_tracks}")
-        for name in ("min_pt_gev", "max_abs_eta"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or math.isnan(value)
-                or value < 0
-            ):
-                raise ConfigError(f"library criterion {name} must be >= 0, got {value!r}")
-
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        """The schema's dict, with no limit on ``|eta|`` written as ``None`` (JSON has no inf)."""
+        out = super().to_dict()
         out["max_abs_eta"] = None if math.isinf(self.max_abs_eta) else self.max_abs_eta
         return out
 

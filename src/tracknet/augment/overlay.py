@@ -1,45 +1,15 @@
 """Synthetic and semi-synthetic events: library tracks overlaid ``k`` at a time.
 
-Synthetic events (no background)
-    Each event holds ``k`` distinct tracks drawn uniformly from a
-    :class:`~tracknet.augment.library.TrackLibrary`. Tracks get new particle ids
-    ``1..k`` and hits new ids ``1..N``; every hit keeps its label and truth. For straw
-    events the straw response is applied to the overlay (reusing
-    :mod:`tracknet.simulation.straw.response`): one hit per straw when tracks share a
-    straw, then optional crosstalk of the fired straws and optional noise. The *with
-    singles* variant adds, after the overlays, one event per library track holding that
-    track alone (with the same response).
-Semi-synthetic events (with a background)
-    Each event is a background event (event id ``e`` takes background ``e mod
-    n_background``) whose own hits are kept **unchanged** (same ``hit_id``, position,
-    detector ids; for straw events also ``straw_id`` and ``drift_mm``) and marked
-    unlabelled (truth ``particle_id = -1``, true position = hit position, zero momentum,
-    weight 0), plus the hits of ``k`` library tracks with their labels and new hit ids
-    above the background's largest ``hit_id``. The particles table holds the overlaid
-    tracks only. For straw events a background hit keeps its straw: an overlaid hit on
-    a straw that already fired is dropped (the detector records one hit per straw), and
-    crosstalk comes only from the overlaid hits. For TrackML events nothing is merged:
-    the overlaid hits are added as they are.
-Weights
-    Straw events: ``1 / (labelled hits)`` on every labelled hit. TrackML events: the
-    TrackML phase-1 weights of the overlaid particles
-    (:func:`~tracknet.evaluation.weights.compute_hit_weights`), unlabelled hits 0.
-Randomness
-    Straw overlays draw per block of :data:`~tracknet.simulation.straw.simulate.BLOCK_EVENTS`
-    event ids (``SeedSequence([seed, tag, block])``, one child stream each for the track
-    choice, crosstalk and noise); TrackML overlays per event
-    (``SeedSequence([seed, tag, event_id])``). An event depends only on the seed, its
-    id, the library, the background and the parameters.
-Provenance
-    Every overlaid track is listed in a provenance table (:data:`PROVENANCE_COLUMNS`):
-    its new ``(event_id, particle_id)``, where it came from, and the background event
-    (-1 without one).
+Synthetic events hold ``k`` distinct library tracks (relabelled, the straw response
+applied again); semi-synthetic ones add them to a background event whose own hits stay
+unchanged and unlabelled. Every overlaid track is listed in a provenance table
+(:data:`PROVENANCE_COLUMNS`). See ``docs/augmentation.md``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -116,7 +86,8 @@ def choose_entries(n_library: int, n_events: int, k: int, rng: np.random.Generat
         raise ConfigError(f"tracks per event must be >= 1, got {k}")
     if k > n_library:
         raise ConfigError(
-            f"the track library holds {n_library} track(s), fewer than the {k} tracks per event asked for"
+            f"the track library holds {n_library} track(s), "
+            f"fewer than the {k} tracks per event asked for"
         )
     if 4 * k > n_library:
         keys = rng.random((n_events, n_library))
@@ -284,7 +255,8 @@ def check_overlay(
         raise DataError(f"no track of {library.source or 'the source'} passes the library criteria")
     if tracks_per_event > len(library):
         raise ConfigError(
-            f"the track library holds {len(library)} track(s), fewer than the {tracks_per_event} tracks per event asked for"
+            f"the track library holds {len(library)} track(s), "
+            f"fewer than the {tracks_per_event} tracks per event asked for"
         )
     if with_singles and has_background:
         raise ConfigError(
@@ -311,9 +283,15 @@ def iter_straw_overlay(
     library track follows. Provenance tables are appended to ``provenance`` when given.
     """
     check_overlay(
-        library, "straw", n_events=n_events, tracks_per_event=tracks_per_event, first_event_id=first_event_id,
-        seed=seed, with_singles=with_singles, has_background=background is not None,
-    )  # fmt: skip
+        library,
+        "straw",
+        n_events=n_events,
+        tracks_per_event=tracks_per_event,
+        first_event_id=first_event_id,
+        seed=seed,
+        with_singles=with_singles,
+        has_background=background is not None,
+    )
     if background is not None and len(background) == 0:
         raise DataError("the background holds no event")
     sink = provenance if provenance is not None else []
@@ -418,7 +396,7 @@ def trackml_overlay_event(
         hit_id = np.arange(1, len(hits) + 1, dtype=np.int64)
         all_hits = hits.assign(hit_id=hit_id)
         all_truth = truth.assign(hit_id=hit_id)
-        meta = {"detector": "trackml", "kind": "synthetic"}
+        meta: dict[str, str | int] = {"detector": "trackml", "kind": "synthetic"}
     else:
         bg = background.hits
         top = int(bg["hit_id"].max()) if len(bg) else 0
@@ -466,15 +444,21 @@ def iter_trackml_overlay(
     seed: int,
     first_event_id: int = 0,
     with_singles: bool = False,
-    background_dir: str | Path | None = None,
+    background_dir: str | os.PathLike[str] | None = None,
     provenance: list[pd.DataFrame] | None = None,
 ) -> Iterator[Event]:
     """TrackML overlay events one by one (see the module docstring); background events
     are read from ``background_dir`` (their hits only: any truth there is ignored)."""
     check_overlay(
-        library, "trackml", n_events=n_events, tracks_per_event=tracks_per_event, first_event_id=first_event_id,
-        seed=seed, with_singles=with_singles, has_background=background_dir is not None,
-    )  # fmt: skip
+        library,
+        "trackml",
+        n_events=n_events,
+        tracks_per_event=tracks_per_event,
+        first_event_id=first_event_id,
+        seed=seed,
+        with_singles=with_singles,
+        has_background=background_dir is not None,
+    )
     prefixes = list_events(background_dir) if background_dir is not None else []
     if background_dir is not None and not prefixes:
         raise DataError(

@@ -72,7 +72,8 @@ def unique_ids(ids: np.ndarray, column: str, what: str) -> pd.Index:
     if duplicated.any():
         row = int(np.flatnonzero(duplicated)[0])
         raise DataError(f"{what}: duplicate {column} {ids[row]}", column=column, row=row)
-    return pd.Index(ids)
+    index: pd.Index = pd.Index(ids)
+    return index
 
 
 def submission_tracks(
@@ -90,7 +91,7 @@ def submission_tracks(
     hit_id = int_column(submission, "hit_id", "submission")
     track_id = int_column(submission, "track_id", "submission")
     unique_ids(hit_id, "hit_id", "submission")
-    position = truth_hit_index.get_indexer(hit_id)
+    position = truth_hit_index.get_indexer(pd.Index(hit_id))
     missing = position < 0
     if missing.any():
         row = int(np.flatnonzero(missing)[0])

@@ -115,6 +115,11 @@ def straw_curves_command(
     from ..model.checkpoint import load_checkpoint
     from .straw_curves import StrawCurveSettings, straw_curves, write_straw_curves
 
+    # The options' own names in these messages: what the command's user typed.
+    if events < 1:
+        raise ConfigError(f"--events must be a positive integer, got {events!r}")
+    if seed < 0:
+        raise ConfigError(f"--seed must be a non-negative integer, got {seed!r}")
     settings = StrawCurveSettings(
         n_events=events,
         seed=seed,

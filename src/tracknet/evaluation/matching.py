@@ -1,49 +1,9 @@
 """Tracking metrics: double-majority efficiency, perfect matches, fake and duplicate rates.
 
-Definitions (one event; every count is of this event's truth and submission):
-
-Particles to find
-    A *particle* is a positive ``particle_id`` with at least one hit in the truth table.
-    Noise (id 0) and the negative reserved ids (unlabelled -1, crosstalk -2; see
-    :mod:`tracknet.events`) are never particles to find. Its ``nhits`` is its number of
-    rows in this event's truth (not the particles table's ``nhits``, which may count a
-    larger detector). A particle is *selected* when it passes every cut of
-    :class:`ParticleSelection`: ``nhits >= min_hits``, ``pt >= min_pt``,
-    ``|eta| <= max_abs_eta`` and, with ``primaries_only``, it is a *primary*: vertex
-    transverse distance ``vr < primary_max_vr_mm`` and ``|vz| < primary_max_abs_vz_mm``.
-    Kinematic cuts need the particles table; a particle missing from it fails any active
-    kinematic cut (its pt and eta are NaN).
-Tracks
-    A hit whose ``track_id`` is ``<= 0`` (:data:`~tracknet.events.UNASSIGNED_TRACK_ID`)
-    is on no track, as is a truth hit missing from the submission. Tracks with fewer than
-    ``min_track_hits`` hits (default :data:`DEFAULT_MIN_TRACK_HITS` = 3: two points do not
-    make a helix) are ignored altogether.
-Majority and matching
-    The *majority particle* of a track is the id with the most hits in the track (ties to
-    the smallest id); noise and negative ids are candidates, so a noise-dominated track
-    has a noise majority. A track is *matched* when its majority is a real particle
-    (id > 0) holding more than 50% of the track's hits. A particle is *found* (double
-    majority) when a matched track has it as majority *and* holds more than 50% of the
-    particle's hits. A particle is *perfectly matched* when a track's hit set equals the
-    particle's hit set exactly. Exactly 50% is never enough.
-Rates
-    * ``efficiency`` = found selected particles / selected particles;
-    * ``perfect_efficiency`` = perfectly matched selected particles / selected particles;
-    * ``fake_rate`` = unmatched tracks / considered tracks, where the *considered* tracks
-      are all tracks long enough except the matched tracks whose majority particle is not
-      selected (a good track of a particle outside the selection is neither right nor
-      wrong);
-    * ``duplicate_rate`` = (matched tracks with a selected majority particle - distinct
-      particles among their majorities) / matched tracks with a selected majority.
-
-    With no selected particle the efficiencies are NaN (undefined; ``None`` in JSON);
-    with no considered (or no matched) track the fake (duplicate) rate is 0.0.
-Several events
-    :func:`aggregate` pools numerators and denominators: the efficiency over several
-    events is total found / total selected, the fake rate total fakes / total considered
-    tracks, and so on (each particle and each track counts once, whatever its event).
-    Binned efficiencies over several events: concatenate the per-particle tables and call
-    :func:`efficiency_binned` once.
+:class:`ParticleSelection` says which particles are to be found; :func:`match_tracks`
+gives per-particle and per-track tables of one event, :func:`tracking_metrics` their
+rates, :func:`aggregate` pools several events and :func:`efficiency_binned` bins the
+efficiency. Definitions and edge cases: ``docs/metrics.md`` (Tracking metrics).
 """
 
 from __future__ import annotations
@@ -51,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -68,6 +28,7 @@ from tracknet.evaluation._tables import (
 from tracknet.evaluation.score import majority_table
 from tracknet.events import NOISE_PARTICLE_ID, UNASSIGNED_TRACK_ID, particle_kinematics
 from tracknet.io.atomic import json_ready
+from tracknet.schema import Settings, setting
 
 __all__ = [
     "DEFAULT_MIN_TRACK_HITS",
@@ -121,7 +82,7 @@ _TRACK_COLUMNS: Final = (
 
 
 @dataclass(frozen=True)
-class ParticleSelection:
+class ParticleSelection(Settings):
     """Which particles count as "to be found" (the denominator of the efficiency).
 
     ``min_pt`` in GeV, ``min_hits`` counted in the event's truth, ``max_abs_eta`` on the
@@ -129,24 +90,14 @@ class ParticleSelection:
     vertex has ``vr < primary_max_vr_mm`` and ``|vz| < primary_max_abs_vz_mm`` (mm).
     """
 
-    min_pt: float = 0.0
-    min_hits: int = 3
-    max_abs_eta: float = math.inf
-    primaries_only: bool = False
-    primary_max_vr_mm: float = DEFAULT_PRIMARY_MAX_VR_MM
-    primary_max_abs_vz_mm: float = DEFAULT_PRIMARY_MAX_ABS_VZ_MM
+    label: ClassVar[str] = "particle selection"
 
-    def __post_init__(self) -> None:
-        for name in ("min_pt", "max_abs_eta", "primary_max_vr_mm", "primary_max_abs_vz_mm"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value >= 0 and not math.isnan(value)):
-                raise ConfigError(f"ParticleSelection.{name} must be >= 0, got {value!r}")
-        if isinstance(self.min_hits, bool) or not isinstance(self.min_hits, (int, np.integer)):
-            raise ConfigError(
-                f"ParticleSelection.min_hits must be an integer, got {self.min_hits!r}"
-            )
-        if self.min_hits < 0:
-            raise ConfigError(f"ParticleSelection.min_hits must be >= 0, got {self.min_hits}")
+    min_pt: float = setting(0.0, low=0.0)
+    min_hits: int = setting(3, low=0)
+    max_abs_eta: float = setting(math.inf, low=0.0, allow_inf=True)
+    primaries_only: bool = False
+    primary_max_vr_mm: float = setting(DEFAULT_PRIMARY_MAX_VR_MM, low=0.0, allow_inf=True)
+    primary_max_abs_vz_mm: float = setting(DEFAULT_PRIMARY_MAX_ABS_VZ_MM, low=0.0, allow_inf=True)
 
     @property
     def needs_kinematics(self) -> bool:
@@ -271,7 +222,7 @@ def _particle_table(
                 particles["vz"].to_numpy(dtype=np.float64),
             ]
         )
-        where = index.get_indexer(ids)
+        where = index.get_indexer(pd.Index(ids))
         kin[where >= 0] = known[where[where >= 0]]
     elif selection.needs_kinematics:
         raise DataError(

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,12 @@ __all__ = [
     "read_build_meta",
     "write_report",
 ]
+
+#: Efficiency numerators plotted per algorithm, with their line styles.
+_NUMERATOR_STYLES: tuple[tuple[Literal["found", "perfect"], str], ...] = (
+    ("found", "o-"),
+    ("perfect", "s--"),
+)
 
 PT_EDGES_GEV: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
 ETA_EDGES: tuple[float, ...] = tuple(np.round(np.arange(-4.0, 4.01, 0.5), 2))
@@ -146,12 +152,12 @@ def _plot(
     ):
         fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
         for i, entry in enumerate(entries):
-            for numerator, style in (("found", "o-"), ("perfect", "s--")):
+            for matched_by, style in _NUMERATOR_STYLES:
                 table = efficiency_binned(
-                    entry.evaluation.per_particle, variable, edges, numerator=numerator
+                    entry.evaluation.per_particle, variable, edges, numerator=matched_by
                 )
                 keep = table["n_total"].to_numpy() > 0
-                match_name = "double majority" if numerator == "found" else "perfect match"
+                match_name = "double majority" if matched_by == "found" else "perfect match"
                 ax.errorbar(
                     centres(table)[keep],
                     table["efficiency"].to_numpy()[keep],

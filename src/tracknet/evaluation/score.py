@@ -1,35 +1,8 @@
-"""The TrackML score of a submission.
+"""The TrackML score of a submission (the challenge's rule, one event or the mean of many).
 
-Definitions (the score of the TrackML challenge, one event):
-
-* The **truth** table gives every hit (``hit_id``) its particle (``particle_id``, 0 for
-  noise) and a **weight** (by default the truth's ``weight`` column; see
-  :func:`hit_weights_for_scoring` for the alternatives). The **submission** gives hits a
-  ``track_id``. Every ``track_id`` value is a track, 0 included (in the score, unlike in
-  :mod:`tracknet.evaluation.matching`, 0 is not "no track"). A truth hit missing from the
-  submission is on no track. A submission ``hit_id`` that is not in the truth, or that
-  appears twice, is an error (:class:`~tracknet.errors.DataError` naming the column and
-  the first offending submission row).
-* The **majority particle** of a track is the particle with the most hits in the track;
-  ties go to the smallest particle id. Noise (id 0) is a particle like any other here;
-  its hits weigh 0, so a noise-majority track adds nothing.
-* A track is **good** when its majority particle holds more than half of the track's hits
-  *and* the track holds more than half of that particle's hits, the particle's hits being
-  counted in this event's truth table (all its rows, submitted or not). Exactly half is
-  not enough.
-* The **score** is the summed weight of the majority particle's hits in the good tracks,
-  divided by the total weight of the event (the sum of all hit weights). The division
-  makes the score of a down-sampled event, whose weights no longer sum to 1, comparable
-  with a full event's; for a full TrackML event the total is 1. An event whose total
-  weight is 0 scores 0.0. Every particle is in at most one good track (a track holds more
-  than half of it), so ``0 <= score <= 1``, and a perfect submission scores 1.
-* ``min_pt`` (GeV, optional): before scoring, the weights of the hits of particles whose
-  pT (``hypot(px, py)`` from the particles table) is below ``min_pt`` are set to 0, as
-  are those of particles absent from the particles table. The remaining weights are thus
-  renormalised by the division above: the score becomes the fraction of the weight of
-  particles with pT >= ``min_pt`` that was found.
-* Over several events, :func:`trackml_score_events` is the mean of the event scores (the
-  challenge's leaderboard rule), not a pooled ratio.
+Every ``track_id`` is a track here, 0 included (unlike in
+:mod:`tracknet.evaluation.matching`); ``min_pt`` zeroes the weights of low-pT
+particles before scoring. Definitions: ``docs/metrics.md`` (TrackML score).
 """
 
 from __future__ import annotations
@@ -108,7 +81,7 @@ def hit_weights_for_scoring(
         pt = np.hypot(
             float_column(particles, "px", "particles"), float_column(particles, "py", "particles")
         )
-        where = index.get_indexer(int_column(truth, "particle_id", "truth"))
+        where = index.get_indexer(pd.Index(int_column(truth, "particle_id", "truth")))
         hit_pt = np.where(where >= 0, pt[np.maximum(where, 0)], -np.inf)
         w = np.where(hit_pt >= min_pt, w, 0.0)
     return w

@@ -1,34 +1,8 @@
 """Evaluation of semi-synthetic events: real unlabelled hits plus overlaid labelled tracks.
 
-A semi-synthetic event (:mod:`tracknet.augment.overlay`) holds real hits whose origin
-is unknown (truth ``particle_id`` = :data:`~tracknet.events.UNLABELLED_PARTICLE_ID`,
--1) and the hits of overlaid tracks with their labels. Only the overlaid tracks are
-targets. Matching is that of :func:`~tracknet.evaluation.matching.match_tracks`
-(double majority; unlabelled hits count as a "particle" -1 that can be a track's
-majority but never a particle to find), and:
-
-What can be known
-    * ``efficiency``, ``perfect_efficiency``: over the selected *overlaid* particles,
-      exactly as in :mod:`~tracknet.evaluation.matching`;
-    * ``duplicate_rate``: among the matched tracks whose majority is a selected overlaid
-      particle, those beyond the first per particle (their majority is known);
-    * ``n_unlabelled_hits``: real hits of the events;
-      ``n_unlabelled_hits_on_tracks``: real hits that the built tracks took (tracks of at
-      least ``min_track_hits`` hits) and their fraction
-      ``unlabelled_hits_on_tracks_fraction = n_unlabelled_hits_on_tracks /
-      n_unlabelled_hits`` (NaN without unlabelled hits);
-      ``n_unlabelled_hits_on_matched_tracks``: real hits inside tracks matched to an
-      overlaid particle (a real hit never belongs to an overlaid particle, so these are
-      known wrong hits of those tracks);
-    * ``n_tracks``: tracks long enough; ``n_tracks_unknown``: those among them without
-      an overlaid majority (more than half of their hits from one overlaid particle).
-What cannot be known
-    A track without an overlaid majority may be a correct track of a real particle or a
-    fake: the **fake rate and the fake count are unknown** and are reported as ``None``
-    (never a number). In the per-track table such tracks are flagged ``unknown``; their
-    ``fake`` and ``considered`` flags are false (no track enters a fake rate).
-
-Over several events the counts are summed and the rates recomputed from the sums.
+Only the overlaid tracks are targets; the efficiencies, duplicates and the real hits
+taken by tracks are known, the fake rate is not (reported as ``None``).
+Definitions: ``docs/metrics.md`` (Semi-synthetic events).
 """
 
 from __future__ import annotations

@@ -1,42 +1,9 @@
 """The straw tracker's tracking metrics, and evaluation of straw datasets.
 
-Definitions (one event or many; every count is pooled over the events):
-
-True tracks
-    The particles (``particle_id > 0``) selected by the
-    :class:`~tracknet.evaluation.matching.ParticleSelection` (default: at least 3 hits in
-    the event). ``n_tracks_true`` counts them. Noise (0), crosstalk (-2) and unlabelled
-    (-1) hits are never tracks to find.
-Reconstructed tracks
-    The submission's tracks (``track_id > 0``) of at least ``min_track_hits`` hits
-    (default 3); shorter tracks are ignored, their hits count as unassigned.
-Found (double majority)
-    A reconstructed track *matches* a particle when more than half of its hits belong
-    to it; a true track is *found* when a matching track also holds more than half of
-    the true track's hits (:func:`~tracknet.evaluation.matching.match_tracks`). At most
-    one reconstructed track can do so: it is *the* track of the found true track.
-``found_fraction``
-    found true tracks / ``n_tracks_true`` (NaN without true tracks).
-``precision_on_found_tracks``
-    For each found true track ``T`` with its track ``R``: ``|R and T| / |T|``, the share
-    of ``T``'s hits that ``R`` holds; averaged over the found true tracks (NaN when none
-    is found). This is the study's "precision on found tracks".
-``wrong_hit_fraction``
-    Over the labelled hits assigned to reconstructed tracks (``n_hits_assigned``), the
-    fraction that is wrong (``n_hits_wrong``): a hit is wrong when its track matches no
-    particle, or when the hit is not of the particle its track matches. Noise and
-    crosstalk hits on a track are therefore always wrong. Unlabelled hits (-1, in
-    semi-synthetic events) cannot be judged and are left out of both counts. 0.0 when
-    no hit is assigned.
-``split_fraction``
-    true tracks matched by two or more reconstructed tracks (``n_split``: the true track
-    was split, or duplicated) / ``n_tracks_true`` (NaN without true tracks).
-
-Several events are evaluated at once by giving ``truth`` and ``submission`` an
-``event_id`` column: ids are then made unique across events (dense codes that keep the
-order within each event), so one call gives exactly the pooled counts. Over events, the
-``trackml_score`` of :func:`evaluate_straw` is the mean of the event scores, as for
-TrackML events.
+Found fraction, precision on found tracks, wrong-hit and split fractions of one event or
+many: several events are evaluated in one call through an ``event_id`` column (ids made
+unique across events), which gives exactly the pooled counts.
+Definitions: ``docs/metrics.md`` (Straw metrics).
 """
 
 from __future__ import annotations
@@ -45,7 +12,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -152,7 +119,7 @@ def aggregate_straw(items: Iterable[StrawMetrics]) -> StrawMetrics:
         "sum_found_hit_fraction",
         "n_events",
     )
-    return StrawMetrics.from_counts(**{k: sum(getattr(i, k) for i in items) for k in keys})  # type: ignore[arg-type]
+    return StrawMetrics.from_counts(**{k: sum(getattr(i, k) for i in items) for k in keys})
 
 
 class FlatEvents(NamedTuple):
@@ -180,7 +147,7 @@ def _dense(event: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, pd.MultiInde
         names=["event_id", "id"],
     )
     codes, uniques = keys.factorize(sort=True)
-    return codes.astype(np.int64) + 1, uniques
+    return codes.astype(np.int64) + 1, cast(pd.MultiIndex, uniques)
 
 
 def flatten_events(

@@ -1,22 +1,9 @@
 """Straw tracking against occupancy and against time in the fill, TrackNET beside the baseline.
 
-For each point of a curve, ``n_events`` straw events are simulated with the default
-detector response (:class:`~tracknet.simulation.straw.StrawResponse`: efficiency 0.98,
-noise 0.001 per straw, crosstalk 0.01), built with TrackNET (the checkpoint's 2D model)
-and with the classical baseline (:mod:`tracknet.building.straw`, same seeds, same
-selection), and evaluated with :func:`tracknet.evaluation.straw.evaluate_straw`:
-
-* **occupancy**: exactly ``k`` tracks per event (``Occupancy(distribution="fixed")``)
-  for every ``k`` of ``occupancies``;
-* **time in fill**: ``t`` microseconds into the fill for every ``t`` of ``times_us``,
-  with Poisson tracks of mean ``tracks_at_t0 * exp(-t / tau)`` (``tau`` = 64.4 us, at
-  most ``max_tracks``).
-
-Point ``i`` of a curve uses the seed ``[seed, curve, i]`` (curve 0: occupancy, 1: time),
-so every point is reproducible on its own. :func:`write_straw_curves` writes
-``straw_curves.json`` (every number, the settings and the seed) and one PNG per metric
-family and axis (``occupancy_<metric>.png``, ``time_in_fill_<metric>.png``, both
-algorithms on each), all atomically.
+:func:`straw_curves` simulates each point of both curves (the point's own seed), builds
+it with both algorithms and evaluates it; :func:`write_straw_curves` writes
+``straw_curves.json`` and one PNG per metric and axis, atomically.
+See ``docs/metrics.md`` (Straw metrics, Curves).
 """
 
 from __future__ import annotations
@@ -25,12 +12,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..schema import Settings, setting
 from . import names
 
 __all__ = [
@@ -50,46 +38,30 @@ CURVE_METRICS: tuple[str, ...] = (
 _ALGORITHMS = ("tracknet", "baseline")
 
 
+def _not_empty(values: Any) -> str | None:
+    return None if len(values) else "must name at least one value"
+
+
 @dataclass(frozen=True)
-class StrawCurveSettings:
+class StrawCurveSettings(Settings):
     """What the curves simulate (see the module docstring)."""
 
-    n_events: int = 2000
-    seed: int = 0
-    occupancies: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-    times_us: tuple[float, ...] = (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0)
-    tracks_at_t0: float = 8.0
-    max_tracks: int = 16
+    label: ClassVar[str] = "straw curves"
 
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.n_events, bool)
-            or not isinstance(self.n_events, int)
-            or self.n_events < 1
-        ):
-            raise ConfigError(f"--events must be a positive integer, got {self.n_events!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
-        if not self.occupancies or any(int(k) != k or k < 1 for k in self.occupancies):
-            raise ConfigError(
-                f"occupancies must be positive integers, got {list(self.occupancies)}"
-            )
-        if not self.times_us or any(not np.isfinite(t) or t < 0 for t in self.times_us):
-            raise ConfigError(f"times in fill must be numbers >= 0 (us), got {list(self.times_us)}")
+    n_events: int = setting(2000, low=1)
+    seed: int = setting(0, low=0)
+    occupancies: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7, 8, 9, 10), low=1, check=_not_empty)
+    times_us: tuple[float, ...] = setting(
+        (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0), low=0.0, check=_not_empty
+    )
+    tracks_at_t0: float = setting(8.0, low=0.0)
+    max_tracks: int = setting(16, low=1)
+
+    def validate(self) -> None:
         if max(self.occupancies) > self.max_tracks:
-            raise ConfigError(
-                f"occupancy {max(self.occupancies)} exceeds max_tracks {self.max_tracks}"
+            raise self.fail(
+                "occupancies", f"must not exceed max_tracks ({self.max_tracks})", self.occupancies
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n_events": self.n_events,
-            "seed": self.seed,
-            "occupancies": list(self.occupancies),
-            "times_us": list(self.times_us),
-            "tracks_at_t0": self.tracks_at_t0,
-            "max_tracks": self.max_tracks,
-        }
 
 
 def _point(

@@ -1,30 +1,8 @@
-"""TrackML phase-1 hit weights.
+"""TrackML phase-1 hit weights: pT factor x order factor, normalised per event.
 
-Definitions (the rule published with the TrackML challenge, phase 1):
-
-* **pT factor** of a particle with transverse momentum ``pT = hypot(px, py)`` (GeV): the
-  piecewise linear function through ``(0.05, 0.2)``, ``(0.5, 0.2)`` and ``(3.0, 1.0)``;
-  ``1.0`` above 3 GeV and ``0.0`` below 0.05 GeV (at exactly 0.05 GeV it is 0.2).
-* **order factor** of a hit: the particle's hits in the truth table are ranked by their
-  distance along the beam from the particle's vertex, ``|tz - vz|``. The rank ``r`` of a
-  hit is its average 1-based rank among ties, minus one, truncated to an integer. With
-  ``n`` the particle's ``nhits`` from the particles table, capped at 20
-  (:data:`MAX_ORDER_HITS`), the nine proposal values ``[10, 8, 6, 5, 3, 3, 3, 5, 6]``
-  (:data:`ORDER_PROPOSAL`) are placed at the positions ``i * (n - 1) / 8`` (``i = 0..8``),
-  linearly interpolated at the positions ``0 .. n - 1`` and divided by their sum, so that
-  the order factors of a complete particle with ``n <= 20`` hits sum to 1. The order
-  factor of a hit of rank ``r`` is the value at position ``r``; it is 0 when ``r >= n``
-  or ``r >= 20``. A particle with ``n < 4`` (:data:`MIN_WEIGHTED_HITS`) has order
-  factor 0 everywhere. The table of all order factors, one row per capped ``n`` and one
-  column per rank, is :data:`ORDER_FACTORS` (21 x 20), computed once at import.
-* **weight** of a hit: pT factor x order factor, then normalised so that the weights of
-  the event sum to 1 (all zeros when every product is 0). Noise hits (particle id 0),
-  hits with a negative particle id (unlabelled, crosstalk) and hits of a particle absent
-  from the particles table get weight 0.
-
-Only the particles table's ``nhits`` enters ``n``; the particle's number of rows in the
-truth table enters only through the ranks. (In a cut event whose ``nhits`` counts the
-hits of the full detector, the order factors of one particle then sum to less than 1.)
+:data:`ORDER_FACTORS` tabulates the order factors once at import. Only the particles
+table's ``nhits`` enters the interpolation; the truth rows enter through the ranks.
+Definitions: ``docs/metrics.md`` (Phase-1 hit weights).
 """
 
 from __future__ import annotations
@@ -89,7 +67,8 @@ def order_factor_table(max_hits: int = MAX_ORDER_HITS) -> np.ndarray:
     values = ORDER_PROPOSAL[left] + frac * (ORDER_PROPOSAL[left + 1] - ORDER_PROPOSAL[left])
     values = np.where(valid, values, 0.0)
     sums = values.sum(axis=1, keepdims=True)
-    return np.divide(values, sums, out=np.zeros_like(values), where=sums > 0)
+    proposal: np.ndarray = np.divide(values, sums, out=np.zeros_like(values), where=sums > 0)
+    return proposal
 
 
 #: ``ORDER_FACTORS[min(nhits, 20), rank]``: the order factor table, computed once.
@@ -110,7 +89,8 @@ def hit_order_ranks(particle_id: ArrayLike, distance: ArrayLike) -> np.ndarray:
         .rank(method="average")
         .to_numpy()
     )
-    return np.trunc(ranks - 1.0).astype(np.int64)
+    order: np.ndarray = np.trunc(ranks - 1.0).astype(np.int64)
+    return order
 
 
 def compute_hit_weights(truth: pd.DataFrame, particles: pd.DataFrame) -> np.ndarray:
@@ -136,7 +116,7 @@ def compute_hit_weights(truth: pd.DataFrame, particles: pd.DataFrame) -> np.ndar
         raise DataError("particles: negative nhits", column="nhits", row=row)
 
     weights = np.zeros(len(truth), dtype=np.float64)
-    where = index.get_indexer(hit_particle)
+    where = index.get_indexer(pd.Index(hit_particle))
     rows = np.flatnonzero((hit_particle > 0) & (where >= 0))
     if rows.size == 0:
         return weights

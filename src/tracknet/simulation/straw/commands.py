@@ -150,10 +150,11 @@ def straw(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
     config = config_from_options(
-        tracks_mean=tracks_mean, tracks_min=tracks_min, tracks_max=tracks_max, distribution=distribution,  # noqa: E501
-        time_in_fill=time_in_fill, time_in_fill_max=time_in_fill_max, tau=tau, efficiency=efficiency,  # noqa: E501
-        noise_rate=noise_rate, crosstalk=crosstalk, drift_sigma=drift_sigma, field=field, straight=straight,  # noqa: E501
-        p_min=p_min, p_max=p_max, angle_max=angle_max, charge=charge, modules=modules, straws=straws,  # noqa: E501
+        tracks_mean=tracks_mean, tracks_min=tracks_min, tracks_max=tracks_max,
+        distribution=distribution, time_in_fill=time_in_fill, time_in_fill_max=time_in_fill_max,
+        tau=tau, efficiency=efficiency, noise_rate=noise_rate, crosstalk=crosstalk,
+        drift_sigma=drift_sigma, field=field, straight=straight, p_min=p_min, p_max=p_max,
+        angle_max=angle_max, charge=charge, modules=modules, straws=straws,
     )  # fmt: skip
     with tqdm(total=events, desc="simulate straw", unit="event", disable=not progress) as bar:
         write_straw_dataset(

@@ -11,14 +11,14 @@ See ``docs/simulation.md`` (Geometry: the 2D model).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tracknet.errors import ConfigError
+from tracknet.schema import Settings, setting
 
 __all__ = ["G2_GEOMETRY", "StrawGeometry"]
 
@@ -28,8 +28,16 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _views(views: Any) -> str | None:
+    return None if all(v in ("U", "V") for v in views) else "must be 'U' or 'V' per layer"
+
+
+def _below_90(angle: Any) -> str | None:
+    return None if angle < 90 else "must be < 90"
+
+
 @dataclass(frozen=True)
-class StrawGeometry:
+class StrawGeometry(Settings):
     """A planar straw tracker in 2D (see ``docs/simulation.md`` for the model).
 
     Attributes:
@@ -46,79 +54,38 @@ class StrawGeometry:
         first_module_x_mm: ``x`` of the first layer of module 0.
     """
 
-    n_modules: int = 8
-    layers_per_module: int = 4
-    straws_per_layer: int = 32
-    straw_radius_mm: float = 2.5
-    pitch_mm: float = 6.06
+    label: ClassVar[str] = "straw geometry"
+
+    n_modules: int = setting(8, low=1)
+    layers_per_module: int = setting(4, low=1)
+    straws_per_layer: int = setting(32, low=1)
+    straw_radius_mm: float = setting(2.5, low=0.0, open_low=True)
+    pitch_mm: float = setting(6.06, low=0.0, open_low=True)
     layer_x_mm: tuple[float, ...] = (0.0, 5.25, 16.0, 21.25)
     layer_offset_pitch: tuple[float, ...] = (0.0, 0.5, 0.25, 0.75)
-    layer_views: tuple[str, ...] = ("U", "U", "V", "V")
-    stereo_angle_deg: float = 7.5
-    module_spacing_mm: float = 130.0
+    layer_views: tuple[str, ...] = setting(("U", "U", "V", "V"), check=_views)
+    stereo_angle_deg: float = setting(7.5, low=0.0, check=_below_90)
+    module_spacing_mm: float = setting(130.0, low=0.0, open_low=True)
     first_module_x_mm: float = 0.0
 
-    def __post_init__(self) -> None:
-        for name in ("layer_x_mm", "layer_offset_pitch", "layer_views"):
-            value = getattr(self, name)
-            if isinstance(value, (list, np.ndarray)):
-                object.__setattr__(
-                    self, name, tuple(value.tolist() if isinstance(value, np.ndarray) else value)
-                )
-        self.validate()
-
-    # ------------------------------------------------------------------ checks
-
-    def validate(self) -> StrawGeometry:
+    def validate(self) -> None:
         """Raise :class:`ConfigError` (one line) when the geometry is not physical."""
-        for name in ("n_modules", "layers_per_module", "straws_per_layer"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"StrawGeometry.{name} must be a positive integer, got {value!r}")
-        for name in ("straw_radius_mm", "pitch_mm", "module_spacing_mm"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"StrawGeometry.{name} must be a positive number, got {value!r}")
-        if not (
-            isinstance(self.first_module_x_mm, (int, float))
-            and math.isfinite(self.first_module_x_mm)
-        ):
-            raise ConfigError(
-                f"StrawGeometry.first_module_x_mm must be finite, got {self.first_module_x_mm!r}"
-            )
-        if not (
-            isinstance(self.stereo_angle_deg, (int, float)) and 0 <= self.stereo_angle_deg < 90
-        ):
-            raise ConfigError(
-                f"StrawGeometry.stereo_angle_deg must be in [0, 90), got {self.stereo_angle_deg!r}"
-            )
         n = self.layers_per_module
         for name in ("layer_x_mm", "layer_offset_pitch", "layer_views"):
             if len(getattr(self, name)) != n:
-                raise ConfigError(
-                    f"StrawGeometry.{name} needs {n} values (one per layer), "
-                    f"got {len(getattr(self, name))}"
-                )
-        if any(v not in ("U", "V") for v in self.layer_views):
-            raise ConfigError(
-                f"StrawGeometry.layer_views must be 'U' or 'V', got {self.layer_views!r}"
-            )
+                raise self.fail(name, f"needs {n} values (one per layer)", getattr(self, name))
         xs = np.asarray(self.layer_x_mm, dtype=np.float64)
-        if not np.all(np.isfinite(xs)) or np.any(np.diff(xs) <= 0) or xs[0] != 0.0:
-            raise ConfigError(
-                f"StrawGeometry.layer_x_mm must start at 0 and increase, got {self.layer_x_mm!r}"
-            )
-        if not np.all(np.isfinite(np.asarray(self.layer_offset_pitch, dtype=np.float64))):
-            raise ConfigError("StrawGeometry.layer_offset_pitch must be finite")
+        if np.any(np.diff(xs) <= 0) or xs[0] != 0.0:
+            raise self.fail("layer_x_mm", "must start at 0 and increase", self.layer_x_mm)
         if self.pitch_mm < 2 * self.straw_radius_mm:
             raise ConfigError(
-                f"StrawGeometry: straws of one layer overlap (pitch {self.pitch_mm} mm < diameter "
+                f"{self.label}: straws of one layer overlap (pitch {self.pitch_mm} mm < diameter "
                 f"{2 * self.straw_radius_mm} mm)"
             )
         depth = xs[-1] + 2 * self.straw_radius_mm
         if self.n_modules > 1 and depth > self.module_spacing_mm:
             raise ConfigError(
-                f"StrawGeometry: modules overlap (module depth {depth:.2f} mm "
+                f"{self.label}: modules overlap (module depth {depth:.2f} mm "
                 f"> spacing {self.module_spacing_mm} mm)"
             )
         # Straws of two layers closer than a diameter in x must not overlap either.
@@ -132,10 +99,9 @@ class StrawGeometry:
                 dy = min(shift, 1.0 - shift) * self.pitch_mm
                 if math.hypot(dx, dy) < r2 - 1e-9:
                     raise ConfigError(
-                        f"StrawGeometry: straws of layers {i} and {j} overlap "
+                        f"{self.label}: straws of layers {i} and {j} overlap "
                         f"(centres {math.hypot(dx, dy):.3f} mm apart < diameter {r2} mm)"
                     )
-        return self
 
     # ------------------------------------------------------------------ sizes and ids
 
@@ -220,24 +186,6 @@ class StrawGeometry:
                 for v in self.layer_views
             ]
         )
-
-    # ------------------------------------------------------------------ records
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready parameters (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StrawGeometry:
-        """The geometry of :meth:`to_dict`'s output; unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown straw geometry parameter(s) {unknown}")
-        values: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
-        }
-        return cls(**values)
 
 
 #: The default geometry: the Muon g-2 tracker station in the 2D model.

@@ -11,13 +11,14 @@ format.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from tracknet.errors import ConfigError
 from tracknet.events import Event
+from tracknet.schema import Settings, setting
 from tracknet.simulation.straw.batch import StrawBatch, rechunk
 from tracknet.simulation.straw.geometry import StrawGeometry
 from tracknet.simulation.straw.response import (
@@ -61,47 +62,15 @@ _MAX_EVENT_ID = 2**40
 
 
 @dataclass(frozen=True)
-class StrawConfig:
+class StrawConfig(Settings):
     """Everything that defines generated straw events (besides seed and event ids)."""
 
-    geometry: StrawGeometry = field(default_factory=StrawGeometry)
-    gun: TrackGun = field(default_factory=TrackGun)
-    occupancy: Occupancy = field(default_factory=Occupancy)
-    response: StrawResponse = field(default_factory=StrawResponse)
+    label: ClassVar[str] = "straw config"
 
-    def __post_init__(self) -> None:
-        for name, cls in (
-            ("geometry", StrawGeometry),
-            ("gun", TrackGun),
-            ("occupancy", Occupancy),
-            ("response", StrawResponse),
-        ):
-            if not isinstance(getattr(self, name), cls):
-                raise ConfigError(
-                    f"StrawConfig.{name} must be a {cls.__name__}, "
-                    f"got {type(getattr(self, name)).__name__}"
-                )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Nested plain parameters (JSON-ready)."""
-        return {
-            "geometry": self.geometry.to_dict(),
-            "gun": self.gun.to_dict(),
-            "occupancy": self.occupancy.to_dict(),
-            "response": self.response.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StrawConfig:
-        unknown = sorted(set(data) - {"geometry", "gun", "occupancy", "response"})
-        if unknown:
-            raise ConfigError(f"unknown straw config section(s) {unknown}")
-        return cls(
-            geometry=StrawGeometry.from_dict(data.get("geometry", {})),
-            gun=TrackGun.from_dict(data.get("gun", {})),
-            occupancy=Occupancy.from_dict(data.get("occupancy", {})),
-            response=StrawResponse.from_dict(data.get("response", {})),
-        )
+    geometry: StrawGeometry = setting(default_factory=StrawGeometry)
+    gun: TrackGun = setting(default_factory=TrackGun)
+    occupancy: Occupancy = setting(default_factory=Occupancy)
+    response: StrawResponse = setting(default_factory=StrawResponse)
 
 
 class BlockStreams(NamedTuple):

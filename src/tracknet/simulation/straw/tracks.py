@@ -11,13 +11,13 @@ See ``docs/simulation.md`` (Occupancy and time in the fill, Track gun and trajec
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any, NamedTuple, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from tracknet.errors import ConfigError
+from tracknet.schema import Settings, setting
 from tracknet.simulation.straw.geometry import StrawGeometry
 
 __all__ = [
@@ -49,53 +49,15 @@ _MAX_TRACKS_LIMIT = 10_000
 _CANDIDATE_MARGIN_MM = 0.5
 
 
-def _number(
-    value: Any,
-    name: str,
-    *,
-    low: float | None = None,
-    low_open: bool = False,
-    high: float | None = None,
-) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(value)
-    ):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ConfigError(f"{name} must be <= {high}, got {value!r}")
-    return float(value)
-
-
-def _integer(value: Any, name: str, *, low: int = 0, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ConfigError(
-            f"{name} must be in [{low}, {high if high is not None else 'inf'}], got {value}"
-        )
-    return int(value)
-
-
-_Settings = TypeVar("_Settings", "Occupancy", "TrackGun")
-
-
-def _from_dict(cls: type[_Settings], data: Mapping[str, Any], what: str) -> _Settings:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"unknown {what} parameter(s) {unknown}")
-    return cls(**data)
-
-
 # --------------------------------------------------------------------------- occupancy
 
 
+def _charge(charge: Any) -> str | None:
+    return None if charge in (-1, 0, 1) else "must be -1, +1 or 0 (random sign)"
+
+
 @dataclass(frozen=True)
-class Occupancy:
+class Occupancy(Settings):
     """How many tracks an event holds (see ``docs/simulation.md``).
 
     Attributes:
@@ -111,49 +73,34 @@ class Occupancy:
         tau_us: decay time of the rate (us).
     """
 
-    distribution: str = "poisson"
-    mean: float = 2.0
-    min_tracks: int = 0
-    max_tracks: int = 8
-    time_in_fill_us: float | None = None
+    label: ClassVar[str] = "occupancy"
+
+    distribution: str = setting("poisson", choices=DISTRIBUTIONS)
+    mean: float = setting(2.0, low=0.0)
+    min_tracks: int = setting(0, low=0, high=_MAX_TRACKS_LIMIT)
+    max_tracks: int = setting(8, low=0, high=_MAX_TRACKS_LIMIT)
+    time_in_fill_us: float | None = setting(None, low=0.0)
     time_in_fill_max_us: float | None = None
-    tau_us: float = DEFAULT_TAU_US
+    tau_us: float = setting(DEFAULT_TAU_US, low=0.0, open_low=True)
 
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> Occupancy:
-        if self.distribution not in DISTRIBUTIONS:
-            raise ConfigError(
-                f"occupancy distribution must be one of {list(DISTRIBUTIONS)}, "
-                f"got {self.distribution!r}"
+    def validate(self) -> None:
+        if self.min_tracks > self.max_tracks:
+            raise self.fail(
+                "min_tracks", f"must not exceed max_tracks ({self.max_tracks})", self.min_tracks
             )
-        _number(self.mean, "tracks mean", low=0.0)
-        lo = _integer(self.min_tracks, "min tracks", low=0, high=_MAX_TRACKS_LIMIT)
-        hi = _integer(self.max_tracks, "max tracks", low=0, high=_MAX_TRACKS_LIMIT)
-        if lo > hi:
-            raise ConfigError(f"min tracks ({lo}) must not exceed max tracks ({hi})")
-        _number(self.tau_us, "tau (us)", low=0.0, low_open=True)
-        if self.time_in_fill_us is not None:
-            _number(self.time_in_fill_us, "time in fill (us)", low=0.0)
-            if self.distribution == "uniform":
-                raise ConfigError(
-                    "a time in the fill needs the poisson or fixed occupancy, not uniform"
-                )
+        if self.time_in_fill_us is not None and self.distribution == "uniform":
+            raise ConfigError(
+                "a time in the fill needs the poisson or fixed occupancy, not uniform"
+            )
         if self.time_in_fill_max_us is not None:
             if self.time_in_fill_us is None:
                 raise ConfigError("time_in_fill_max_us needs time_in_fill_us (the lower end)")
-            _number(
-                self.time_in_fill_max_us, "time in fill max (us)", low=float(self.time_in_fill_us)
-            )
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Occupancy:
-        return _from_dict(cls, data, "occupancy")
+            if self.time_in_fill_max_us < self.time_in_fill_us:
+                raise self.fail(
+                    "time_in_fill_max_us",
+                    f"must be >= time_in_fill_us ({self.time_in_fill_us})",
+                    self.time_in_fill_max_us,
+                )
 
 
 def mean_tracks(occupancy: Occupancy, time_us: np.ndarray | float | None) -> np.ndarray:
@@ -219,7 +166,7 @@ def sample_track_counts(
 
 
 @dataclass(frozen=True)
-class TrackGun:
+class TrackGun(Settings):
     """Randomised tracks entering the tracker (see ``docs/simulation.md``).
 
     Attributes:
@@ -234,47 +181,40 @@ class TrackGun:
         stop_angle_deg: a track is followed while ``|phi|`` stays below this.
     """
 
-    p_min_gev: float = 0.5
-    p_max_gev: float = 3.0
-    angle_max_deg: float = 10.0
+    label: ClassVar[str] = "track gun"
+
+    p_min_gev: float = setting(0.5, low=0.0, open_low=True)
+    p_max_gev: float = setting(3.0, low=0.0, open_low=True)
+    angle_max_deg: float = setting(10.0, low=0.0)
     entry_y_min_mm: float | None = None
     entry_y_max_mm: float | None = None
-    entry_gap_mm: float = 10.0
-    charge: int = 1
+    entry_gap_mm: float = setting(10.0, low=0.0)
+    charge: int = setting(1, check=_charge)
     field_tesla: float = 1.45
     straight: bool = False
-    stop_angle_deg: float = 72.5
+    stop_angle_deg: float = setting(72.5, low=0.0, open_low=True, high=85.0)
 
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> TrackGun:
-        pmin = _number(self.p_min_gev, "p_min (GeV)", low=0.0, low_open=True)
-        pmax = _number(self.p_max_gev, "p_max (GeV)", low=0.0, low_open=True)
-        if pmin > pmax:
-            raise ConfigError(f"p_min ({pmin} GeV) must not exceed p_max ({pmax} GeV)")
-        stop = _number(self.stop_angle_deg, "stop angle (deg)", low=0.0, low_open=True, high=85.0)
-        _number(self.angle_max_deg, "angle_max (deg)", low=0.0)
-        if self.angle_max_deg >= stop:
-            raise ConfigError(
-                f"angle_max ({self.angle_max_deg} deg) must be below the stop angle ({stop} deg)"
+    def validate(self) -> None:
+        if self.p_min_gev > self.p_max_gev:
+            raise self.fail(
+                "p_min_gev", f"must not exceed p_max_gev ({self.p_max_gev})", self.p_min_gev
             )
-        _number(self.entry_gap_mm, "entry gap (mm)", low=0.0)
-        _number(self.field_tesla, "field (T)")
-        if self.charge not in (-1, 0, 1) or isinstance(self.charge, bool):
-            raise ConfigError(f"charge must be -1, +1 or 0 (random sign), got {self.charge!r}")
-        if not isinstance(self.straight, (bool, np.bool_)):
-            raise ConfigError(f"straight must be true or false, got {self.straight!r}")
-        for name in ("entry_y_min_mm", "entry_y_max_mm"):
-            if getattr(self, name) is not None:
-                _number(getattr(self, name), name)
+        if self.angle_max_deg >= self.stop_angle_deg:
+            raise self.fail(
+                "angle_max_deg",
+                f"must be below stop_angle_deg ({self.stop_angle_deg})",
+                self.angle_max_deg,
+            )
         if (
             self.entry_y_min_mm is not None
             and self.entry_y_max_mm is not None
             and self.entry_y_min_mm > self.entry_y_max_mm
         ):
-            raise ConfigError("entry_y_min_mm must not exceed entry_y_max_mm")
-        return self
+            raise self.fail(
+                "entry_y_min_mm",
+                f"must not exceed entry_y_max_mm ({self.entry_y_max_mm})",
+                self.entry_y_min_mm,
+            )
 
     def entry_range(self, geometry: StrawGeometry) -> tuple[float, float]:
         lo, hi = geometry.y_range
@@ -282,13 +222,6 @@ class TrackGun:
             lo if self.entry_y_min_mm is None else float(self.entry_y_min_mm),
             hi if self.entry_y_max_mm is None else float(self.entry_y_max_mm),
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrackGun:
-        return _from_dict(cls, data, "track gun")
 
 
 class TrackStates(NamedTuple):
