@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ..errors import ConfigError
 from ..schema import Settings, setting
@@ -127,9 +127,3 @@ class BuildConfig(Settings):
             max_fit_rms_mm=self.max_fit_rms_mm,
             max_chi2_z=self.max_chi2_z,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (stages as dicts), JSON-ready."""
-        out = super().to_dict()
-        out["seed_stages"] = [s.to_dict() for s in self.seed_stages]
-        return out

@@ -23,6 +23,8 @@ from ..data.dataset import pad_tracks
 from ..data.normalize import Normalizer
 from ..errors import ConfigError
 from ..model.step_ahead import StepAheadTrackNet
+from ..schema import Settings, setting
+from .settings import RegionCalibrationSettings
 
 __all__ = [
     "NEAREST_HITS",
@@ -42,62 +44,29 @@ NEAREST_HITS = 256
 _TARGETS = ("t1", "t2")
 
 
-@dataclass(frozen=True)
-class RegionSettings:
-    """What the region calibration aims at and how it cuts the detector (mm)."""
+_CONFIG = RegionCalibrationSettings()
 
-    t1_efficiency: float = 0.98
-    t2_efficiency: float = 0.97
-    r_edges_mm: tuple[float, ...] = (
-        50.0,
-        90.0,
-        140.0,
-        200.0,
-        240.0,
-        300.0,
-        420.0,
-        560.0,
-        740.0,
-        900.0,
-    )
-    z_edges_mm: tuple[float, ...] = ()
-    caps_mm: tuple[float, ...] = (
-        2.0,
-        3.0,
-        4.0,
-        6.0,
-        8.0,
-        11.0,
-        15.0,
-        20.0,
-        28.0,
-        40.0,
-        60.0,
-        100.0,
-        math.inf,
-    )
-    max_tracks: int = 10000
+
+@dataclass(frozen=True)
+class RegionSettings(Settings):
+    """What the region calibration aims at and how it cuts the detector (mm): the fields of
+    :class:`~tracknet.training.settings.RegionCalibrationSettings` that the fit uses, with
+    their values and checks taken from there, and the sampling ``seed``."""
+
+    label = "training.region_calibration"
+
+    t1_efficiency: float = _CONFIG.t1_efficiency
+    t2_efficiency: float = _CONFIG.t2_efficiency
+    r_edges_mm: tuple[float, ...] = _CONFIG.r_edges_mm
+    z_edges_mm: tuple[float, ...] = _CONFIG.z_edges_mm
+    caps_mm: tuple[float, ...] = setting(_CONFIG.caps_mm, allow_inf=True)
+    max_tracks: int = _CONFIG.max_tracks
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        for name in ("t1_efficiency", "t2_efficiency"):
-            value = getattr(self, name)
-            if not 0.0 < value < 1.0:
-                raise ConfigError(
-                    f"training.region_calibration.{name} must be in (0, 1), got {value}"
-                )
-        for name in ("r_edges_mm", "z_edges_mm"):
-            edges = [float(e) for e in getattr(self, name)]
-            if edges != sorted(edges) or any(not math.isfinite(e) or e <= 0 for e in edges):
-                raise ConfigError(
-                    f"training.region_calibration.{name} must be increasing numbers > 0"
-                )
-        if not self.caps_mm or any(not c > 0 for c in self.caps_mm):
-            raise ConfigError(
-                "training.region_calibration.caps_mm must be numbers > 0 (.inf: no cap)"
-            )
-        if self.max_tracks < 1:
-            raise ConfigError("training.region_calibration.max_tracks must be >= 1")
+    def validate(self) -> None:
+        # The same checks as the configuration's, whatever the caller passed.
+        values = {name: getattr(self, name) for name in self.field_names() if name != "seed"}
+        RegionCalibrationSettings().with_overrides(values)
 
     @property
     def n_regions(self) -> int:

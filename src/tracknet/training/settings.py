@@ -64,6 +64,10 @@ def _fraction(*, open_low: bool = True, open_high: bool = True) -> Check:
     return check
 
 
+def _increasing(edges: tuple[float, ...]) -> str | None:
+    return None if list(edges) == sorted(edges) else "must be increasing"
+
+
 def _dims(value: tuple[int, ...]) -> str | None:
     if not value or len(set(value)) != len(value) or any(d not in (0, 1, 2) for d in value):
         return "must be distinct indices among 0, 1, 2"
@@ -374,27 +378,24 @@ class RegionCalibrationSettings(Section):
     schema_name = "RegionCalibrationConfig"
 
     enabled: bool = False
-    t1_efficiency: float = 0.98
-    t2_efficiency: float = 0.97
-    r_edges_mm: tuple[float, ...] = (
-        50.0,
-        90.0,
-        140.0,
-        200.0,
-        240.0,
-        300.0,
-        420.0,
-        560.0,
-        740.0,
-        900.0,
+    t1_efficiency: float = setting(0.98, check=_fraction())
+    t2_efficiency: float = setting(0.97, check=_fraction())
+    r_edges_mm: tuple[float, ...] = setting(
+        (50.0, 90.0, 140.0, 200.0, 240.0, 300.0, 420.0, 560.0, 740.0, 900.0),
+        low=0.0,
+        open_low=True,
+        check=_increasing,
     )
-    z_edges_mm: tuple[float, ...] = ()
+    z_edges_mm: tuple[float, ...] = setting((), low=0.0, open_low=True, check=_increasing)
     #: Sphere radius caps per region; an infinite cap means no cap there.
     caps_mm: tuple[float, ...] = setting(
         (2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 20.0, 28.0, 40.0, 60.0, 100.0, math.inf),
+        low=0.0,
+        open_low=True,
+        check=lambda caps: None if caps else "must hold at least one cap",
         allow_inf=True,
     )
-    max_tracks: int = 10000
+    max_tracks: int = setting(10000, low=1)
     cost_source: str = setting("validation", choices=COST_SOURCES)
     cost_events: int = setting(4, low=1)
     cost_seed: int = 1
