@@ -64,15 +64,43 @@ app.registered_commands.sort(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the app and turns input errors into one line."""
+    """Console entry point: runs the app; every input error becomes one line, exit 2.
+
+    Input errors are :class:`TrackNetError`, a usage error of an option (a mistyped value,
+    an unknown option, a missing one), or an operating-system error on a path the user
+    named (a read-only folder, a full disk); out of memory on an absurd size is one too.
+    """
+    from typer import _click as click
+
+    command = typer.main.get_command(app)
     try:
-        app(args=argv, prog_name="tracknet", standalone_mode=True)
+        code = command.main(args=argv, prog_name="tracknet", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # the help is already printed
+        sys.exit(exc.exit_code)
+    except click.exceptions.UsageError as exc:
+        where = f" ({exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        _fail(f"{exc.format_message()}{where}")
     except TrackNetError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error_line(exc))
+    except MemoryError:
+        _fail("out of memory: a size or count given is too large for this machine")
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(2)
+
+
+def _os_error_line(exc: OSError) -> str:
+    reason = exc.strerror or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else f"{reason} ({exc})"
 
 
 if __name__ == "__main__":

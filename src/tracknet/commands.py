@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from .errors import ConfigError
+from .commands_common import check_count, output_dir, progress_option, show_progress
 
 __all__ = ["demo", "register"]
 
@@ -26,16 +26,19 @@ def demo(
         2, "--test-events", help="Simulated held-out events to build and evaluate."
     ),
     seed: int = typer.Option(2026, "--seed", help="Seed of the test events."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    progress: bool | None = progress_option("Show progress bars"),
 ) -> None:
     """The main job: train on simulated events, build with TrackNET and the baseline,
     evaluate, report."""
     from .demo import DEMO_TRAIN_OVERRIDES, run_demo
 
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory")
-    if test_events < 1:
-        raise ConfigError(f"--test-events must be >= 1, got {test_events}")
+    output_dir(out, "--out")
+    check_count(test_events, "--test-events", high=MAX_TEST_EVENTS)
+    check_count(seed, "--seed", low=0)
+    if epochs is not None:
+        check_count(epochs, "--epochs")
+    if train_events is not None:
+        check_count(train_events, "--train-events")
     overrides = list(DEMO_TRAIN_OVERRIDES)
     if epochs is not None:
         overrides.append(f"trainer.max_epochs={epochs}")
@@ -46,9 +49,13 @@ def demo(
         n_test_events=test_events,
         seed=seed,
         train_overrides=tuple(overrides),
-        progress=progress,
+        progress=show_progress(progress),
         echo=typer.echo,
     )
+
+
+#: The most held-out events ``demo`` builds (a demo, not a production run).
+MAX_TEST_EVENTS = 10_000
 
 
 def register(app: typer.Typer) -> None:

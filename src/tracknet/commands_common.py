@@ -6,14 +6,33 @@ Importing this module loads only typer and :mod:`tracknet.errors`, so the CLI st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from .errors import ConfigError
 
-__all__ = ["echo_table", "parse_int_list", "parse_numbers", "typer_option"]
+__all__ = [
+    "MAX_THREADS",
+    "check_count",
+    "echo_table",
+    "named_options",
+    "output_dir",
+    "output_file",
+    "parse_int_list",
+    "parse_numbers",
+    "progress_option",
+    "show_progress",
+    "typer_option",
+]
+
+#: The most CPU threads a ``--threads`` option accepts.
+MAX_THREADS = 1024
 
 
 def typer_option(flag: str, help_text: str, default: Any = ...) -> Any:
@@ -61,3 +80,78 @@ def echo_table(rows: Iterable[tuple[str, Any]], float_format: str) -> None:
             else (format(value, float_format) if isinstance(value, float) else str(value))
         )
         typer.echo(f"{label:<{width}}  {shown}")
+
+
+def progress_option(help_text: str = "Show a progress bar") -> Any:
+    """``--progress/--no-progress``; unset, a bar is shown only when stderr is a terminal."""
+    return typer.Option(
+        None, "--progress/--no-progress", help=f"{help_text} (default: on a terminal only)."
+    )
+
+
+def show_progress(flag: bool | None) -> bool:
+    """The value of a :func:`progress_option`: the flag, or whether stderr is a terminal."""
+    if flag is not None:
+        return flag
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def check_count(value: int, flag: str, *, low: int = 1, high: int | None = None) -> int:
+    """``value`` unless it lies outside ``[low, high]``: a one-line error naming ``flag``."""
+    if value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ConfigError(f"{flag} must be an integer {bound}, got {value}")
+    return value
+
+
+def _existing_folder(path: Path, flag: str, *, create: bool) -> None:
+    """The folder that will hold ``path`` exists (or, with ``create``, can be made)."""
+    parent = path.parent
+    probe = parent
+    while not probe.exists():
+        if not create:
+            raise ConfigError(f"{flag} {path}: folder {parent} does not exist")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{flag} {path}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: folder {probe} is not writable")
+
+
+def output_file(path: Path, flag: str) -> Path:
+    """Check an output file's path before any work: not a folder, in a writable folder.
+
+    The folder must exist (a mistyped folder is an error, not a new tree of folders).
+    """
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a directory")
+    _existing_folder(path, flag, create=False)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{flag} {path} exists and is not writable")
+    return path
+
+
+def output_dir(path: Path, flag: str) -> Path:
+    """Check an output directory's path before any work: a folder or nothing yet, and
+    creatable (missing parents are made, as for run directories)."""
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{flag} {path} exists and is not a directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError(f"{flag} {path} is not writable")
+        return path
+    _existing_folder(path, flag, create=True)
+    return path
+
+
+@contextlib.contextmanager
+def named_options(flags: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, a settings error on field ``f`` is reported under the option
+    ``flags[f]`` that set it (``--field: simulation field_tesla must be ...``)."""
+    try:
+        yield
+    except ConfigError as exc:
+        flag = flags.get(exc.setting or "")
+        if flag is None:
+            raise
+        raise ConfigError(f"{flag}: {exc}", setting=exc.setting) from None

@@ -43,7 +43,16 @@ class DataError(TrackNetError, ValueError):
 
 
 class ConfigError(TrackNetError, ValueError):
-    """A bad parameter, option or configuration value."""
+    """A bad parameter, option or configuration value.
+
+    ``setting`` names the settings field at fault when the error comes from a settings
+    check, so that a command can name its own option instead (``--field`` for
+    ``field_tesla``).
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        self.setting = setting
+        super().__init__(message)
 
 
 class CheckpointError(TrackNetError):

@@ -26,6 +26,7 @@ __all__ = [
     "DETECTORS_SCHEMA",
     "GEV",
     "HITS_SCHEMA",
+    "MAX_EVENT_ID",
     "MM",
     "NOISE_PARTICLE_ID",
     "NS",
@@ -40,6 +41,9 @@ __all__ = [
     "Event",
     "particle_kinematics",
 ]
+
+#: The largest event id a TrackML file name holds (``event`` and nine digits).
+MAX_EVENT_ID = 999_999_999
 
 # Units: the numbers every quantity in the package is expressed in.
 MM = 1.0

@@ -140,7 +140,7 @@ class Settings:
 
     def fail(self, name: str, what: str, value: Any) -> ConfigError:
         """The one-line error for field ``name`` (``what``: "must be ...")."""
-        return ConfigError(f"{self.label} {name} {what}, got {value!r}")
+        return ConfigError(f"{self.label} {name} {what}, got {value!r}", setting=name)
 
     @classmethod
     def _hints(cls) -> dict[str, Any]:

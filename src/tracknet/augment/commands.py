@@ -7,7 +7,13 @@ from pathlib import Path
 
 import typer
 
-from tracknet.errors import ConfigError
+from tracknet.commands_common import (
+    check_count,
+    named_options,
+    output_dir,
+    progress_option,
+    show_progress,
+)
 
 __all__ = ["overlay", "register"]
 
@@ -72,7 +78,7 @@ def overlay(
     events_per_chunk: int = typer.Option(
         10_000, "--events-per-chunk", help="Straw: events per Parquet chunk."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Overlay isolated labelled tracks, k per event: synthetic events, or semi-synthetic ones on a --background.
 
@@ -82,21 +88,22 @@ def overlay(
     from tracknet.augment.library import LibraryCriteria
     from tracknet.augment.run import overlay_to_directory, source_detector
 
-    if events < 0:
-        raise ConfigError(f"--events must be >= 0, got {events}")
-    if tracks_per_event < 1:
-        raise ConfigError(f"--tracks-per-event must be >= 1, got {tracks_per_event}")
-    if seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {seed}")
+    check_count(events, "--events", high=MAX_OVERLAY_EVENTS)
+    check_count(tracks_per_event, "--tracks-per-event")
+    check_count(seed, "--seed", low=0)
+    check_count(first_event_id, "--first-event-id", low=0)
+    check_count(events_per_chunk, "--events-per-chunk")
+    output_dir(out, "--out")
     if max_source_tracks is None:
         max_source_tracks = source_detector(source).overlay_library_criteria().max_tracks
-    criteria = LibraryCriteria(
-        min_hits=min_hits,
-        max_tracks=max_source_tracks,
-        max_other_hits=max_other_hits,
-        min_pt_gev=min_pt,
-        max_abs_eta=max_eta,
-    )
+    with named_options(_FLAGS):
+        criteria = LibraryCriteria(
+            min_hits=min_hits,
+            max_tracks=max_source_tracks,
+            max_other_hits=max_other_hits,
+            min_pt_gev=min_pt,
+            max_abs_eta=max_eta,
+        )
     record = overlay_to_directory(
         source,
         out,
@@ -110,13 +117,22 @@ def overlay(
         first_event_id=first_event_id,
         criteria=criteria,
         events_per_chunk=events_per_chunk,
-        progress=progress,
+        progress=show_progress(progress),
     )
     library = record["parameters"]["library"]
     typer.echo(
         f"wrote {record['n_events']} {record['kind']} {record['detector']} events to {out} "
         f"(library: {library['n_tracks']} tracks from {source})"
     )
+
+
+#: The most events one ``overlay`` run writes (event ids stay exact in every format).
+MAX_OVERLAY_EVENTS = 999_999_999
+#: The option that sets each library criterion (named in its errors).
+_FLAGS = {
+    "min_hits": "--min-hits", "max_tracks": "--max-source-tracks",
+    "max_other_hits": "--max-other-hits", "min_pt_gev": "--min-pt", "max_abs_eta": "--max-eta",
+}  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

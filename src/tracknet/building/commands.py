@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from ..commands_common import MAX_THREADS, check_count, output_file, progress_option, show_progress
 from ..errors import ConfigError
 
 __all__ = ["build", "register"]
@@ -52,7 +53,7 @@ def build(
     threads: int | None = typer.Option(
         None, "--threads", help="PyTorch CPU threads (default: PyTorch's choice)."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool | None = progress_option(),
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON summary instead of a sentence."
     ),
@@ -67,9 +68,9 @@ def build(
 
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown --algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+    output_file(out, "--out")
     if threads is not None:
-        if threads < 1:
-            raise ConfigError(f"--threads must be >= 1, got {threads}")
+        check_count(threads, "--threads", high=MAX_THREADS)
         import torch
 
         torch.set_num_threads(threads)
@@ -81,7 +82,7 @@ def build(
         algorithm=algorithm,
         checkpoint=checkpoint,
         events=parse_event_list(events),
-        progress=progress,
+        progress=show_progress(progress),
         config=settings,
     )
     if as_json:

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import typer
 
-from ..commands_common import echo_table, parse_numbers, typer_option
+from ..commands_common import (
+    echo_table,
+    output_dir,
+    parse_numbers,
+    progress_option,
+    show_progress,
+    typer_option,
+)
 from ..errors import ConfigError
 from ..io.atomic import json_line
 
@@ -106,7 +113,7 @@ def straw_curves_command(
     config: Path | None = typer_option(
         "--config", "JSON object of straw build settings to override.", None
     ),
-    progress: bool = typer_option("--progress/--no-progress", "Show a progress bar.", True),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Straw tracking metrics of TrackNET and the baseline against occupancy and time in fill (JSON + PNG)."""  # noqa: E501
     from tqdm.auto import tqdm
@@ -130,10 +137,11 @@ def straw_curves_command(
     )
     build_config = StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
     loaded = load_checkpoint(checkpoint)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory")
+    output_dir(out, "--out")
     total = len(settings.occupancies) + len(settings.times_us)
-    with tqdm(total=total, desc="straw curves", unit="point", disable=not progress) as bar:
+    with tqdm(
+        total=total, desc="straw curves", unit="point", disable=not show_progress(progress)
+    ) as bar:
 
         def advance(n: int) -> None:
             bar.update(n)

@@ -28,6 +28,7 @@ from ..model.step_ahead import StepAheadTrackNet
 __all__ = [
     "DEFAULT_OPSET",
     "INPUT_NAMES",
+    "OPSET_RANGE",
     "OUTPUT_NAMES",
     "StepFunction",
     "check_onnx",
@@ -38,6 +39,9 @@ __all__ = [
 INPUT_NAMES: tuple[str, ...] = ("x_t", "state")
 OUTPUT_NAMES: tuple[str, ...] = ("t1_center", "t1_radius", "t2_center", "t2_radius", "new_state")
 DEFAULT_OPSET = 17
+#: The opsets the step graph exports to (older ones lack its operators; newer ones are
+#: beyond PyTorch's TorchScript exporter).
+OPSET_RANGE = (11, 20)
 
 
 class StepFunction(nn.Module):
@@ -154,6 +158,9 @@ def export_onnx(
     Returns a summary: path, opset, input/output names, model settings, the largest
     difference to PyTorch found by :func:`check_onnx`.
     """
+    low, high = OPSET_RANGE
+    if isinstance(opset, bool) or not isinstance(opset, int) or not low <= opset <= high:
+        raise ConfigError(f"--opset must be an integer in [{low}, {high}], got {opset!r}")
     onnx, _ = require_onnx()
     loaded = load_checkpoint(checkpoint)
     model = loaded.model.eval()

@@ -133,13 +133,15 @@ class DensityMap:
                     "density map bounds must be (low, high) corners with high > low, "
                     f"got {bounds_mm!r}"
                 )
-        shape = (np.floor((high - low) / voxel).astype(np.int64) + 1).clip(min=1)
-        n_voxels = int(np.prod(shape))
-        if n_voxels > MAX_VOXELS:
+        # The size is checked in floating point first: a tiny voxel overflows int64.
+        edges = np.floor((high - low) / voxel) + 1
+        if float(np.prod(edges)) > MAX_VOXELS:
             raise ConfigError(
-                f"density map of {n_voxels} voxels ({tuple(shape)}) exceeds {MAX_VOXELS}; "
+                f"density map of {float(np.prod(edges)):.3g} voxels exceeds {MAX_VOXELS}; "
                 "use a larger voxel_size_mm"
             )
+        shape = edges.astype(np.int64).clip(min=1)
+        n_voxels = int(np.prod(shape))
         counts = np.zeros(n_voxels, dtype=np.float64)
         for points in sets:
             idx = np.floor((points - low) / voxel).astype(np.int64)

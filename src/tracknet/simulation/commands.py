@@ -9,13 +9,22 @@ from typing import Any
 
 import typer
 
-from ..commands_common import parse_int_list
+from ..commands_common import (
+    check_count,
+    named_options,
+    output_dir,
+    parse_int_list,
+    progress_option,
+    show_progress,
+)
 from .config import SimulationConfig as _SimulationConfig
 from .straw import commands as _straw_commands
 
 __all__ = ["register", "simulate_trackml"]
 
 _SIM = _SimulationConfig()
+#: The most particles per event ``--particles`` accepts (a full TrackML event has ~10^4).
+MAX_PARTICLES = 10_000_000
 
 
 def simulate_trackml(
@@ -81,10 +90,16 @@ def simulate_trackml(
         None, "--volumes", help="Comma-separated volume ids (default: all)."
     ),
     compress: bool = typer.Option(False, "--gzip", help="Write .csv.gz files."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Simulate TrackML-like events (hits, truth, particles) into --out."""
+    from ..events import MAX_EVENT_ID
     from .run import simulate_to_directory
+
+    check_count(seed, "--seed", low=0)
+    check_count(first_event_id, "--first-event-id", low=0, high=MAX_EVENT_ID)
+    check_count(events, "--events", high=MAX_EVENT_ID - first_event_id + 1)
+    check_count(particles, "--particles", high=MAX_PARTICLES)
 
     kwargs: dict[str, Any] = {
         "n_particles": particles,
@@ -106,7 +121,9 @@ def simulate_trackml(
     }
     if volumes:
         kwargs["volumes"] = tuple(parse_int_list(volumes, "--volumes"))
-    config = _SimulationConfig(**kwargs).validate()
+    with named_options(_FLAGS):
+        config = _SimulationConfig(**kwargs).validate()
+    output_dir(out, "--out")
     written = simulate_to_directory(
         config,
         out,
@@ -114,9 +131,22 @@ def simulate_trackml(
         seed=seed,
         first_event_id=first_event_id,
         compress=compress,
-        progress=progress,
+        progress=show_progress(progress),
     )
     typer.echo(f"wrote {len(written)} events to {out}")
+
+
+#: The option that sets each simulation setting (named in its errors).
+_FLAGS = {
+    "n_particles": "--particles", "field_tesla": "--field", "pt_min_gev": "--pt-min",
+    "pt_max_gev": "--pt-max", "eta_max": "--eta-max", "pt_min_tracked_gev": "--pt-min-tracked",
+    "secondary_fraction": "--secondary-fraction",
+    "particles_per_vertex": "--particles-per-vertex", "vertex_sigma_xy_mm": "--vertex-sigma-xy",
+    "vertex_sigma_z_mm": "--vertex-sigma-z", "hit_efficiency": "--hit-efficiency",
+    "noise_fraction": "--noise-fraction", "smearing_scale": "--smearing-scale",
+    "material_scale": "--material-scale", "interactions_per_x0": "--interactions-per-x0",
+    "max_turns": "--max-turns", "volumes": "--volumes",
+}  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from ..commands_common import echo_table, parse_int_list
+from ..commands_common import echo_table, output_file, parse_int_list
 from ..errors import ConfigError
 from ..io.atomic import json_line
 
@@ -172,6 +172,7 @@ def density_command(
     """
     from .density import build_density_map
 
+    output_file(output, "--output")
     summary = build_density_map(data_dir, output, voxel_size_mm=voxel_size, max_events=max_events)
     if as_json:
         typer.echo(json_line(summary))
@@ -198,6 +199,7 @@ def export_command(
     """
     from ..export.onnx import export_onnx
 
+    output_file(out, "--out")
     summary = export_onnx(checkpoint, out, opset=opset)
     if as_json:
         typer.echo(json_line(summary))

@@ -283,8 +283,8 @@ class ModelSettings(Section):
     schema_name = "ModelConfig"
 
     input_dim: int = 3
-    hidden_size: int = 32
-    num_layers: int = 2
+    hidden_size: int = setting(32, low=1, high=8192)
+    num_layers: int = setting(2, low=1, high=64)
     dropout: float = 0.0
     #: position | delta | cylindrical (see tracknet.model.step_ahead)
     features: str = "cylindrical"
@@ -305,7 +305,7 @@ class TrainerSettings(Section):
     devices: Any = 1
     num_nodes: int = 1
     strategy: str = "auto"
-    max_epochs: int = 10
+    max_epochs: int = setting(10, low=1)
     #: Stop after this wall time ("DD:HH:MM:SS"); null: no limit.
     max_time: str | None = None
     precision: str = "32-true"

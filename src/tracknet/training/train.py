@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 
 from ..data.normalize import Normalizer
 from ..detectors import detector_named
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..io.atomic import atomic_path, write_json_atomic
 from ..model.checkpoint import checkpoint_hparams, load_checkpoint
 from ..model.step_ahead import StepAheadTrackNet
@@ -173,11 +173,24 @@ def _viz_writer(datamodule: TrainingData, path: Path, plotlyjs: str) -> Any:
     return write
 
 
-def _check_resume(path: str | None) -> str | None:
+def _check_resume(path: str | None, model_config: dict[str, Any]) -> str | None:
+    """The checkpoint to resume from, checked: readable, and of the model being trained."""
     if not path:
         return None
     resume = Path(path).expanduser()
-    load_checkpoint(resume)  # a one-line CheckpointError for a missing or foreign file
+    loaded = load_checkpoint(resume)  # a one-line CheckpointError for a missing or foreign file
+    wanted = {
+        k: tuple(v.shape)
+        for k, v in StepAheadTrackNet.from_config(model_config).state_dict().items()
+    }
+    found = {k: tuple(v.shape) for k, v in loaded.model.state_dict().items()}
+    if wanted != found:
+        differ = sorted(k for k in set(wanted) | set(found) if wanted.get(k) != found.get(k))
+        raise CheckpointError(
+            f"{resume}: a checkpoint of another model (its {differ[0]} has shape "
+            f"{found.get(differ[0])}, this run's {wanted.get(differ[0])}); resume with the "
+            "model settings it was trained with"
+        )
     return str(resume)
 
 
@@ -270,11 +283,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     model_config = settings.model.to_dict()
     trainer_config = dict(config["trainer"])
     region_settings = _region_settings(training_settings.region_calibration)
-    resume = _check_resume(training_settings.resume_from)
     try:
         StepAheadTrackNet.from_config(model_config)
     except ConfigError as exc:
         raise ConfigError(f"model: {exc}") from None
+    resume = _check_resume(training_settings.resume_from, model_config)
 
     run_dir = resolve_run_dir(settings.run.output_dir)
     experiment = settings.experiment

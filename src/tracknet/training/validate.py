@@ -165,6 +165,11 @@ def validate_checkpoint(
     if isinstance(min_hits, bool) or min_hits < 2:
         raise ConfigError(f"--min-hits must be an integer >= 2, got {min_hits}")
     loaded = load_checkpoint(checkpoint)
+    if loaded.model.input_dim != 3:
+        raise CheckpointError(
+            f"{checkpoint}: the model reads {loaded.model.input_dim}-d hits; validation "
+            "reads TrackML events of (x, y, z) hits"
+        )
     prep = prep_settings_from_meta(loaded.meta)
     dims = [int(d) for d in (loaded.meta.get("data") or {}).get("dims", [0, 1, 2])]
     density = DensityMap.load(density_map) if density_map is not None else None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from ..commands_common import check_count, output_file
 from ..errors import ConfigError
 
 __all__ = ["display", "display_straw", "register"]
@@ -32,6 +33,9 @@ def display(
     from ..io.trackml import available_parts, event_prefix, read_event, read_submission
     from .event_display import write_event_display
 
+    output_file(out, "--out")
+    check_count(min_hits, "--min-hits", low=0)
+    check_count(event, "--event", low=0)
     prefix = event_prefix(data_dir, event)
     parts = [p for p in ("hits", "truth", "particles") if p in available_parts(prefix)] or ["hits"]
     loaded = read_event(prefix, parts=parts)
@@ -68,6 +72,7 @@ def display_straw(
         raise ConfigError(f"--out must name a .png file, got {out}")
     if dpi < 10 or dpi > 1200:
         raise ConfigError(f"--dpi must be in [10, 1200], got {dpi}")
+    output_file(out, "--out")
     dataset = StrawDataset.open(data_dir) if data_dir is not None else None
     geometry = (
         StrawGeometry.from_dict(dataset.geometry_parameters())

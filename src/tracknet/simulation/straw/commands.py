@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tracknet.errors import ConfigError
+from tracknet.commands_common import (
+    check_count,
+    named_options,
+    output_dir,
+    progress_option,
+    show_progress,
+)
 
 if TYPE_CHECKING:
     from tracknet.simulation.straw.simulate import StrawConfig
@@ -131,7 +137,7 @@ def straw(
     events_per_chunk: int = typer.Option(
         10_000, "--events-per-chunk", help="Events per Parquet chunk."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool | None = progress_option(),
 ) -> None:
     """Simulate straw-tracker events (a 2D model of the Muon g-2 tracker) into a Parquet dataset."""
     from tqdm import tqdm
@@ -139,24 +145,21 @@ def straw(
     from tracknet.io.straw import write_straw_dataset
     from tracknet.simulation.straw.simulate import GENERATOR, iter_straw_batches
 
-    if events < 0:
-        raise ConfigError(f"--events must be >= 0, got {events}")
-    if seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {seed}")
-    if first_event_id < 0:
-        raise ConfigError(f"--first-event-id must be >= 0, got {first_event_id}")
-    if events_per_chunk < 1:
-        raise ConfigError(f"--events-per-chunk must be >= 1, got {events_per_chunk}")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory")
-    config = config_from_options(
+    check_count(seed, "--seed", low=0)
+    check_count(first_event_id, "--first-event-id", low=0, high=MAX_STRAW_EVENT_ID)
+    check_count(events, "--events", high=MAX_STRAW_EVENT_ID - first_event_id + 1)
+    check_count(events_per_chunk, "--events-per-chunk")
+    with named_options(_FLAGS):
+        config = config_from_options(
         tracks_mean=tracks_mean, tracks_min=tracks_min, tracks_max=tracks_max,
         distribution=distribution, time_in_fill=time_in_fill, time_in_fill_max=time_in_fill_max,
         tau=tau, efficiency=efficiency, noise_rate=noise_rate, crosstalk=crosstalk,
         drift_sigma=drift_sigma, field=field, straight=straight, p_min=p_min, p_max=p_max,
         angle_max=angle_max, charge=charge, modules=modules, straws=straws,
-    )  # fmt: skip
-    with tqdm(total=events, desc="simulate straw", unit="event", disable=not progress) as bar:
+        )  # fmt: skip
+    output_dir(out, "--out")
+    shown = show_progress(progress)
+    with tqdm(total=events, desc="simulate straw", unit="event", disable=not shown) as bar:
         write_straw_dataset(
             iter_straw_batches(
                 config, events, seed, first_event_id, events_per_batch=events_per_chunk
@@ -169,6 +172,20 @@ def straw(
             on_chunk=lambda batch: bar.update(len(batch)),
         )
     typer.echo(f"wrote {events} straw events to {out}")
+
+
+#: The largest straw event id (event ids are stored as int64; this leaves room for sums).
+MAX_STRAW_EVENT_ID = 2**53
+#: The option that sets each straw setting (named in its errors).
+_FLAGS = {
+    "mean": "--tracks-mean", "min_tracks": "--tracks-min", "max_tracks": "--tracks-max",
+    "distribution": "--distribution", "time_in_fill_us": "--time-in-fill",
+    "time_in_fill_max_us": "--time-in-fill-max", "tau_us": "--tau", "efficiency": "--efficiency",
+    "noise_rate": "--noise-rate", "crosstalk": "--crosstalk", "drift_sigma_mm": "--drift-sigma",
+    "field_tesla": "--field", "p_min_gev": "--p-min", "p_max_gev": "--p-max",
+    "angle_max_deg": "--angle-max", "charge": "--charge", "n_modules": "--modules",
+    "straws_per_layer": "--straws",
+}  # fmt: skip
 
 
 def register(simulate_app: typer.Typer) -> None:

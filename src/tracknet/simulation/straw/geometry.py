@@ -56,9 +56,9 @@ class StrawGeometry(Settings):
 
     label: ClassVar[str] = "straw geometry"
 
-    n_modules: int = setting(8, low=1)
-    layers_per_module: int = setting(4, low=1)
-    straws_per_layer: int = setting(32, low=1)
+    n_modules: int = setting(8, low=1, high=1_000)
+    layers_per_module: int = setting(4, low=1, high=64)
+    straws_per_layer: int = setting(32, low=1, high=100_000)
     straw_radius_mm: float = setting(2.5, low=0.0, open_low=True)
     pitch_mm: float = setting(6.06, low=0.0, open_low=True)
     layer_x_mm: tuple[float, ...] = (0.0, 5.25, 16.0, 21.25)
