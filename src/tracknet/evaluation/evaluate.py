@@ -63,7 +63,8 @@ class DirectoryEvaluation:
     hits seen from the origin) and ``duplicate`` (a matched track of a selected particle
     that another, longer-majority track of the same particle already matches).
     ``unnamed_events``: the events of the directory that the submission does not name,
-    which were not evaluated.
+    which were not evaluated (a straw event without hits cannot be named, and is not
+    listed).
     """
 
     summary: dict[str, float | int | None]

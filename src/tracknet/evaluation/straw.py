@@ -439,6 +439,8 @@ def evaluate_straw_submission(
             column="event_id",
         )
     batch = dataset.read_all()
+    # An event without hits has no row to name it by: it is neither evaluated nor missed.
+    with_hits = np.unique(batch.hits["event_id"])
     batch = batch.take(np.flatnonzero(np.isin(batch.events["event_id"], named)))
     h = batch.hits
     check_event_hits(h["event_id"], h["hit_id"], frame, source)
@@ -457,5 +459,5 @@ def evaluate_straw_submission(
         events={},
         per_particle=result.per_particle,
         per_track=result.per_track,
-        unnamed_events=tuple(int(e) for e in available[~np.isin(available, named)]),
+        unnamed_events=tuple(int(e) for e in with_hits[~np.isin(with_hits, named)]),
     )
