@@ -257,3 +257,80 @@ def test_real_full_event_particles_table() -> None:
     assert len(particles) == 12263
     assert particles.particle_id.dtype == np.int64 and particles.particle_id.is_unique
     assert set(np.unique(particles.q)) <= {-1, 1}
+
+
+def test_compression_is_told_by_the_bytes_not_the_name(tmp_path: Path) -> None:
+    import gzip
+
+    prefix = _write(tmp_path)
+    expected = read_event(prefix)
+    hits = Path(f"{prefix}-hits.csv")
+    hits.write_bytes(gzip.compress(hits.read_bytes()))  # gzip data under a .csv name
+    truth = Path(f"{prefix}-truth.csv")
+    truth.rename(truth.with_name(truth.name + ".gz"))  # plain text under a .csv.gz name
+    back = read_event(prefix)
+    pd.testing.assert_frame_equal(back.hits, expected.hits)
+    pd.testing.assert_frame_equal(back.truth, expected.truth)
+
+
+def test_header_spaces_and_byte_order_mark_are_accepted(tmp_path: Path) -> None:
+    prefix = _write(tmp_path)
+    expected = read_event(prefix)
+    hits = Path(f"{prefix}-hits.csv")
+    lines = hits.read_text().splitlines()
+    lines[0] = "\ufeff" + ", ".join(lines[0].split(","))
+    hits.write_text("\n".join(lines) + "\n")
+    pd.testing.assert_frame_equal(read_event(prefix).hits, expected.hits)
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "expected"),
+    [
+        ("hit_id,x,y,z,volume_id,layer_id,module_id,x", None, ", column 'x': column appears twice"),
+        ("\n", None, ": the first line is blank"),
+        (
+            None,
+            "1,0,0,0,8,2,9223372036854775808",
+            ", column 'module_id', row 0 (line 2): value does",
+        ),
+        (None, "1,0,0,0,8,2,4294967296", ", column 'module_id', row 0 (line 2): value 4294967296"),
+        (None, "1,0,0,0,8,2,+3", ", column 'module_id', row 0 (line 2): expected an integer"),
+        (None, "1,0,0,zero,8,2,3", ", column 'z', row 0 (line 2): expected a number, found 'zero'"),
+    ],
+)
+def test_bad_headers_and_values_are_one_line(
+    tmp_path: Path, header: str | None, row: str | None, expected: str
+) -> None:
+    prefix = _write(tmp_path)
+    hits = Path(f"{prefix}-hits.csv")
+    lines = hits.read_text().splitlines()
+    if header is not None:
+        lines[0] = header
+    if row is not None:
+        lines[1] = row
+    hits.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as info:
+        read_event(prefix, parts=("hits",))
+    assert str(info.value).startswith(f"{hits}{expected}")
+    assert "\n" not in str(info.value)
+
+
+def test_a_directory_is_not_a_table(tmp_path: Path) -> None:
+    (tmp_path / "sub.csv").mkdir()
+    with pytest.raises(DataError, match=r"sub\.csv: is a directory, not a CSV file"):
+        read_submission(tmp_path / "sub.csv")
+
+
+def test_submission_track_ids_are_non_negative(tmp_path: Path) -> None:
+    path = tmp_path / "sub.csv"
+    path.write_text("event_id,hit_id,track_id\n1,1,0\n1,2,-1\n")
+    with pytest.raises(
+        DataError, match=r"column 'track_id', row 1 \(line 3\): track_id must be >= 0"
+    ):
+        read_submission(path)
+    path.write_text("track_id,note,hit_id,event_id\n4,a,1,1\n")  # extra columns are ignored
+    assert read_submission(path).to_dict("list") == {
+        "event_id": [1],
+        "hit_id": [1],
+        "track_id": [4],
+    }

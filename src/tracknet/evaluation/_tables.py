@@ -7,14 +7,19 @@ column and the first offending row when a table cannot be evaluated.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from tracknet.errors import DataError
+from tracknet.events import SUBMISSION_SCHEMA
+from tracknet.io.trackml import check_submission, read_submission
 
 __all__ = [
+    "check_event_hits",
+    "directory_submission",
     "float_column",
     "int_column",
     "rate",
@@ -110,3 +115,69 @@ def submission_tracks(
 def rate(numerator: float, denominator: int, empty: float) -> float:
     """``numerator / denominator``, or ``empty`` when there is nothing to divide by."""
     return numerator / denominator if denominator > 0 else empty
+
+
+def directory_submission(
+    submission: str | os.PathLike[str] | pd.DataFrame,
+) -> tuple[pd.DataFrame, str | None]:
+    """The submission of a directory evaluation and its file name (``None`` for a table).
+
+    A file is read with :func:`~tracknet.io.trackml.read_submission`; a table gets the
+    same checks, its rows renumbered 0.. (the rows that messages name). A submission
+    without rows names no event and is an error.
+    """
+    if isinstance(submission, pd.DataFrame):
+        source = None
+        require_columns(submission, SUBMISSION_SCHEMA, "submission")
+        frame = check_submission(
+            pd.DataFrame({c: int_column(submission, c, "submission") for c in SUBMISSION_SCHEMA})
+        )
+    else:
+        source = str(submission)
+        frame = read_submission(submission)
+    if frame.empty:
+        raise DataError("the submission has no rows, so it names no event to evaluate", file=source)
+    return frame, source
+
+
+def check_event_hits(
+    truth_event: np.ndarray,
+    truth_hit: np.ndarray,
+    frame: pd.DataFrame,
+    source: str | None,
+) -> None:
+    """Check that ``frame`` (rows of :func:`directory_submission`) lists every hit of the
+    events ``(truth_event, truth_hit)`` exactly once, and nothing else.
+
+    The TrackML rule: a submission gives every hit of an event one ``track_id`` (0: on
+    no track). The message names the event, the first offending ``hit_id`` and its row.
+    """
+    truth_keys = pd.MultiIndex.from_arrays(
+        [np.asarray(truth_event, dtype=np.int64), np.asarray(truth_hit, dtype=np.int64)]
+    )
+    sub_event = frame["event_id"].to_numpy()
+    sub_hit = frame["hit_id"].to_numpy()
+    position = truth_keys.get_indexer(pd.MultiIndex.from_arrays([sub_event, sub_hit]))
+    absent = position < 0
+    if absent.any():
+        first = int(np.flatnonzero(absent)[0])
+        raise DataError(
+            f"hit_id {sub_hit[first]} is not a hit of event {sub_event[first]}",
+            file=source,
+            column="hit_id",
+            row=int(frame.index[first]),
+        )
+    covered = np.zeros(len(truth_keys), dtype=bool)
+    covered[position] = True
+    if not covered.all():
+        missing = np.flatnonzero(~covered)
+        event = int(truth_keys.get_level_values(0)[missing[0]])
+        n_event = int((truth_keys.get_level_values(0) == event).sum())
+        n_missing = int((truth_keys.get_level_values(0)[missing] == event).sum())
+        raise DataError(
+            f"event {event}: {n_missing} of its {n_event} hits have no row (first: hit_id "
+            f"{truth_keys.get_level_values(1)[missing[0]]}); a submission lists every hit "
+            "of an event once (track_id 0: on no track)",
+            file=source,
+            column="hit_id",
+        )

@@ -55,14 +55,30 @@ def evaluate(
         help="Also write a report (Markdown, HTML, JSON, PNG plots) into this directory.",
     ),
 ) -> None:
-    """TrackML score and tracking metrics of a submission, over every event it names.
+    """TrackML score and tracking metrics of a submission, over every event it names
+    (the submission lists every hit of those events once; track_id 0: on no track).
 
     trackml_score follows the published rules whatever the selection; with --min-pt,
     trackml_score_min_pt gives the score with lower-pT particles weighted zero.
     """
     from . import ParticleSelection, names
     from .files import evaluate_submission
+    from .report import ReportEntry, build_seconds, check_report_dir, read_build_meta, write_report
 
+    # The schema's checks, each message prefixed by the option the user typed.
+    for flag, field, value in (
+        ("--min-pt", "min_pt", min_pt),
+        ("--min-hits", "min_hits", min_hits),
+        ("--max-eta", "max_abs_eta", max_eta),
+    ):
+        try:
+            ParticleSelection.from_dict({field: value})
+        except ConfigError as exc:
+            raise ConfigError(f"{flag}: {exc}") from None
+    if min_track_hits < 1:
+        raise ConfigError(f"--min-track-hits must be an integer >= 1, got {min_track_hits}")
+    if report is not None:
+        check_report_dir(report)  # before the evaluation, which can take a while
     selection = ParticleSelection(
         min_pt=min_pt, min_hits=min_hits, max_abs_eta=max_eta, primaries_only=primaries_only
     )
@@ -73,13 +89,20 @@ def evaluate(
         min_track_hits=min_track_hits,
         use_computed_weights=computed_weights,
     )
+    if result.unnamed_events:
+        unnamed = list(result.unnamed_events)
+        typer.echo(
+            f"note: evaluated the {result.summary.get(names.N_EVENTS)} event(s) that "
+            f"{submission} names; {len(unnamed)} other event(s) of {data_dir} "
+            f"are not in it: {unnamed[:5]}{' ...' if len(unnamed) > 5 else ''}",
+            err=True,
+        )
     if report is not None:
-        from .report import ReportEntry, read_build_meta, write_report
-
         meta = read_build_meta(submission)
-        seconds = {int(k): float(v) for k, v in (meta.get("seconds_per_event") or {}).items()}
         name = str(meta.get("algorithm") or submission.stem)
-        path = write_report(report, [ReportEntry(name, result, seconds)], selection=selection)
+        path = write_report(
+            report, [ReportEntry(name, result, build_seconds(meta))], selection=selection
+        )
         if not as_json:
             typer.echo(f"report: {path}")
     if as_json:

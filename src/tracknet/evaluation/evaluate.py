@@ -62,12 +62,16 @@ class DirectoryEvaluation:
     ``per_track`` adds ``eta`` and ``phi`` of the track (direction of the centroid of its
     hits seen from the origin) and ``duplicate`` (a matched track of a selected particle
     that another, longer-majority track of the same particle already matches).
+    ``unnamed_events``: the events of the directory that the submission does not name,
+    which were not evaluated (a straw event without hits cannot be named, and is not
+    listed).
     """
 
     summary: dict[str, float | int | None]
     events: dict[int, EventEvaluation]
     per_particle: pd.DataFrame = field(repr=False)
     per_track: pd.DataFrame = field(repr=False)
+    unnamed_events: tuple[int, ...] = ()
 
 
 def event_truth(event: Event) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """Evaluate a submission file against a directory of events: the generic entry point.
 
 The submission names its events (``event_id`` column); every named event must be in the
-directory and carry truth. Hits of those events that the submission leaves out are on
-no track.
+directory and carry truth, and the submission must list every hit of those events once
+(``track_id`` 0: on no track), as the TrackML scorer requires. Events of the directory
+that it does not name are not evaluated (``DirectoryEvaluation.unnamed_events``).
 
 The directory's detector (:func:`tracknet.detectors.detector_of`) evaluates it:
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from tracknet.errors import DataError
 from tracknet.evaluation import names
 from tracknet.evaluation.evaluate import DirectoryEvaluation
 from tracknet.evaluation.matching import ParticleSelection, efficiency_binned
@@ -30,6 +31,8 @@ __all__ = [
     "PT_EDGES_GEV",
     "ReportEntry",
     "build_meta_path",
+    "build_seconds",
+    "check_report_dir",
     "rate_binned",
     "read_build_meta",
     "write_report",
@@ -55,6 +58,19 @@ class ReportEntry:
     build_seconds: dict[int, float] = field(default_factory=dict)
 
 
+def check_report_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """``out_dir`` as a path, if a report can be written there: an existing directory, or
+    a new one in an existing directory. Raises :class:`~tracknet.errors.DataError`."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError("report path exists and is not a directory", file=str(out))
+    parent = out.absolute().parent
+    if not out.exists() and not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise DataError(f"the report directory's parent {parent} {what}", file=str(out))
+    return out
+
+
 def build_meta_path(submission: str | os.PathLike[str]) -> Path:
     """Where ``tracknet build`` records its timings: ``SUB.csv`` -> ``SUB.build.json``."""
     path = Path(submission)
@@ -62,14 +78,33 @@ def build_meta_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def read_build_meta(submission: str | os.PathLike[str]) -> dict[str, Any]:
-    """The build record beside a submission, or ``{}`` when there is none."""
+    """The build record beside a submission, or ``{}`` when there is none or it is not a
+    JSON object."""
     path = build_meta_path(submission)
     if not path.is_file():
         return {}
     try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError):
         return {}
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def build_seconds(meta: dict[str, Any]) -> dict[int, float]:
+    """The build seconds per event of a build record (entries that are not an event id
+    and a finite number are left out)."""
+    raw = meta.get("seconds_per_event")
+    if not isinstance(raw, dict):
+        return {}
+    seconds: dict[int, float] = {}
+    for key, value in raw.items():  # one entry per event
+        try:
+            event, time = int(key), float(value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if math.isfinite(time):
+            seconds[event] = time
+    return seconds
 
 
 def rate_binned(
@@ -246,11 +281,7 @@ def write_report(
 ) -> Path:
     """Write ``report.md``, ``report.html``, ``metrics.json`` and the PNG plots into
     ``out_dir``; return the path of ``report.md``."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        from tracknet.errors import DataError
-
-        raise DataError("report path exists and is not a directory", file=str(out))
+    out = check_report_dir(out_dir)
     rows = _metric_rows(entries)
     selection_text = (
         f"pT >= {selection.min_pt} GeV, at least {selection.min_hits} hits"

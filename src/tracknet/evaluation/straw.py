@@ -19,7 +19,13 @@ import pandas as pd
 
 from tracknet.errors import DataError
 from tracknet.evaluation import names
-from tracknet.evaluation._tables import int_column, rate, require_columns
+from tracknet.evaluation._tables import (
+    check_event_hits,
+    directory_submission,
+    int_column,
+    rate,
+    require_columns,
+)
 from tracknet.evaluation.evaluate import DirectoryEvaluation
 from tracknet.evaluation.matching import (
     DEFAULT_MIN_TRACK_HITS,
@@ -412,21 +418,17 @@ def evaluate_straw_submission(
     *,
     min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
 ) -> DirectoryEvaluation:
-    """Evaluate a submission against a straw dataset directory (every event it names).
+    """Evaluate a submission against a straw dataset directory (every event it names,
+    each hit of those events once: as :mod:`tracknet.evaluation.trackml_files`).
 
     Returns a :class:`~tracknet.evaluation.evaluate.DirectoryEvaluation` whose summary holds
     the TrackML score (mean over events), the tracking metrics and the straw metrics;
     its ``events`` mapping is empty (straw events are evaluated all at once).
     """
     from tracknet.io.straw import StrawDataset
-    from tracknet.io.trackml import read_submission
 
-    source = None if isinstance(submission, pd.DataFrame) else str(submission)
-    frame = submission if isinstance(submission, pd.DataFrame) else read_submission(submission)
-    require_columns(frame, ("event_id", "hit_id", "track_id"), "submission")
-    named = np.unique(int_column(frame, "event_id", "submission"))
-    if len(named) == 0:
-        raise DataError("submission names no event", file=source)
+    frame, source = directory_submission(submission)
+    named = np.unique(frame["event_id"].to_numpy())
     dataset = StrawDataset.open(data_dir)
     available = dataset.event_ids()
     missing = named[~np.isin(named, available)]
@@ -437,8 +439,11 @@ def evaluate_straw_submission(
             column="event_id",
         )
     batch = dataset.read_all()
+    # An event without hits has no row to name it by: it is neither evaluated nor missed.
+    with_hits = np.unique(batch.hits["event_id"])
     batch = batch.take(np.flatnonzero(np.isin(batch.events["event_id"], named)))
     h = batch.hits
+    check_event_hits(h["event_id"], h["hit_id"], frame, source)
     truth = pd.DataFrame({c: h[c] for c in ("event_id", "hit_id", "particle_id", "weight")})
     particles = pd.DataFrame(batch.particles)
     result = evaluate_straw(
@@ -454,4 +459,5 @@ def evaluate_straw_submission(
         events={},
         per_particle=result.per_particle,
         per_track=result.per_track,
+        unnamed_events=tuple(int(e) for e in with_hits[~np.isin(with_hits, named)]),
     )

@@ -1,8 +1,8 @@
 """Evaluate a submission against a directory of TrackML events: reading plus evaluation.
 
 The submission names its events (``event_id`` column); every named event must be in the
-directory and carry truth. Hits of those events that the submission leaves out are on
-no track.
+directory and carry truth, and the submission must list each of its hits once (the
+TrackML rule; ``track_id`` 0: on no track). Events it does not name are not evaluated.
 
 **Semi-synthetic** events (some truth ``particle_id`` equals -1, an unlabelled real
 hit) are evaluated as in :mod:`tracknet.evaluation.semisynthetic`: efficiencies and
@@ -26,6 +26,7 @@ import pandas as pd
 
 from tracknet.errors import DataError
 from tracknet.evaluation import names
+from tracknet.evaluation._tables import check_event_hits, directory_submission
 from tracknet.evaluation.evaluate import (
     DirectoryEvaluation,
     EventEvaluation,
@@ -40,7 +41,7 @@ from tracknet.evaluation.semisynthetic import (
     semisynthetic_from_match,
 )
 from tracknet.events import Event
-from tracknet.io.trackml import iter_events, list_events, parse_event_id, read_submission
+from tracknet.io.trackml import iter_events, list_events, parse_event_id
 
 __all__ = ["evaluate_trackml_submission", "track_kinematics"]
 
@@ -78,7 +79,9 @@ def _flag_duplicates(per_track: pd.DataFrame) -> np.ndarray:
     flag = np.zeros(len(per_track), dtype=bool)
     sorted_candidates = order[candidates[order]]
     pids = per_track["majority_particle_id"].to_numpy()[sorted_candidates]
-    repeat = np.r_[False, pids[1:] == pids[:-1]]
+    # Not np.r_[False, ...]: with no candidate at all that is one flag for zero tracks.
+    repeat = np.zeros(pids.size, dtype=bool)
+    repeat[1:] = pids[1:] == pids[:-1]
     flag[sorted_candidates[repeat]] = True
     return flag
 
@@ -97,11 +100,8 @@ def evaluate_trackml_submission(
     selection has a pT cut, ``trackml_score_min_pt`` is added: the score with the weight
     of hits of particles below that pT set to zero (renormalised to the rest).
     """
-    source = None if isinstance(submission, pd.DataFrame) else str(submission)
-    frame = submission if isinstance(submission, pd.DataFrame) else read_submission(submission)
+    frame, source = directory_submission(submission)
     named = np.unique(frame["event_id"].to_numpy())
-    if len(named) == 0:
-        raise DataError("submission names no event", file=source)
     available = {parse_event_id(p) for p in list_events(data_dir)}
     missing = sorted(set(named.tolist()) - available)
     if missing:
@@ -118,7 +118,10 @@ def evaluate_trackml_submission(
     scores_min_pt: list[float] = []
     semi: dict[int, SemiSyntheticResult] = {}
     for event in iter_events(data_dir, parts=("hits", "truth", "particles"), event_ids=by_event):
-        sub = by_event[event.event_id][["hit_id", "track_id"]]
+        group = by_event[event.event_id]
+        hit_ids = event.hits["hit_id"].to_numpy()
+        check_event_hits(np.full(hit_ids.size, event.event_id), hit_ids, group, source)
+        sub = group[["hit_id", "track_id"]]
         truth = event_truth(event)
         score = trackml_score(
             truth, sub, particles=event.particles, use_computed_weights=use_computed_weights
@@ -164,4 +167,5 @@ def evaluate_trackml_submission(
         events=results,
         per_particle=pd.concat(particles_tables, ignore_index=True),
         per_track=pd.concat(track_tables, ignore_index=True),
+        unnamed_events=tuple(sorted(available - set(named.tolist()))),
     )

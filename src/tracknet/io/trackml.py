@@ -9,9 +9,11 @@ See ``docs/architecture.md`` (Input and output) for file names and accepted vari
 
 from __future__ import annotations
 
+import csv
 import gzip
 import os
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -37,6 +39,7 @@ __all__ = [
     "EVENT_PATTERN",
     "as_prefix",
     "available_parts",
+    "check_submission",
     "event_prefix",
     "iter_events",
     "list_events",
@@ -121,57 +124,108 @@ def list_events(directory: str | os.PathLike[str]) -> list[Path]:
 # --------------------------------------------------------------------------- tables
 
 
-def _header(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
+_GZIP_MAGIC = b"\x1f\x8b"
+_INT_TEXT = r"\s*-?(?:\d+|0[xX][0-9a-fA-F]+)\s*"
+_INT64_DIGITS = {False: str(np.iinfo(np.int64).max), True: str(-np.iinfo(np.int64).min)}
+
+
+def _is_gzip(path: Path) -> bool:
+    """Whether the file holds gzip data, by its first bytes (not by its name)."""
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
-            line = handle.readline()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        with open(path, "rb") as handle:
+            return handle.read(2) == _GZIP_MAGIC
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
+
+
+def _stream(path: Path) -> pa.NativeFile:
+    """The file's bytes for the CSV parser, gunzipped when they are gzip data."""
+    return pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
+
+
+def _header(path: Path) -> list[str]:
+    """The column names of the first line (a UTF-8 byte-order mark and spaces stripped)."""
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            if compressed:
+                first = gzip.GzipFile(fileobj=raw, mode="rb").readline(1 << 20)
+            else:
+                first = raw.readline(1 << 20)
+            line = first.decode("utf-8-sig")
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot read file: {exc}", file=str(path)) from None
-    if not line.strip():
+    except UnicodeDecodeError:
+        raise DataError(
+            "not a CSV text file: the first line is not UTF-8", file=str(path)
+        ) from None
+    if not first:
         raise DataError("file is empty (no header line)", file=str(path))
-    return [name.strip() for name in line.rstrip("\r\n").split(",")]
+    if not line.strip():
+        raise DataError("the first line is blank; expected the header line", file=str(path))
+    if "\x00" in line:
+        raise DataError("not a CSV text file: the first line holds NUL bytes", file=str(path))
+    try:
+        return [name.strip() for name in next(csv.reader([line.rstrip("\r\n")]))]
+    except csv.Error as exc:
+        raise DataError(f"cannot parse the header line: {exc}", file=str(path)) from None
 
 
-def _locate_bad_value(path: Path, column: str, dtype: np.dtype) -> DataError:
+def _first_line(message: str, limit: int = 200) -> str:
+    """The first line of a parser's message, cut to ``limit`` characters."""
+    line = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _out_of_int64(raw: pd.Series) -> np.ndarray:
+    """Which decimal integer strings lie outside int64 (compared digit by digit)."""
+    text = raw.fillna("").str.strip()
+    negative = text.str.startswith("-").to_numpy()
+    digits = text.str.lstrip("-").str.lstrip("0")
+    decimal = text.str.fullmatch(r"-?\d+").fillna(False).to_numpy(dtype=bool)
+    length = digits.str.len().to_numpy()
+    limit = np.where(negative, _INT64_DIGITS[True], _INT64_DIGITS[False])
+    longer = length > len(_INT64_DIGITS[False])
+    same = length == len(_INT64_DIGITS[False])
+    above = same & (digits.to_numpy(dtype=object) > limit)
+    out: np.ndarray = decimal & (longer | above)
+    return out
+
+
+def _locate_bad_value(path: Path, names: list[str], column: str, dtype: np.dtype) -> DataError:
     """Slow path, only after a failed fast parse: find the first value that is wrong."""
-    names = _header(path)
     try:
         table = pacsv.read_csv(
-            path,
+            _stream(path),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, include_columns=[column]
             ),
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        return DataError(f"cannot parse file: {exc}", file=str(path), column=column)
+        return DataError(f"cannot parse file: {_first_line(str(exc))}", file=str(path))
     raw = table.column(0).to_pandas()
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = (
-        values.isna()
-        & raw.notna()
-        & ~raw.str.strip().str.lower().isin(["nan", "-nan", "inf", "-inf"])
-    )
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        return DataError(
-            f"expected {'an integer' if dtype.kind == 'i' else 'a number'}, "
-            f"found {raw.iloc[row]!r}",
-            file=str(path),
-            column=column,
-            row=row,
-        )
     if dtype.kind == "i":
-        finite = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        not_int = (
-            ~np.isfinite(finite)
-            | (finite != np.round(finite))
-            | raw.str.contains(r"[.eE]", regex=True).fillna(False).to_numpy()
-        )
-        if not_int.any():
-            row = int(np.flatnonzero(not_int)[0])
+        out = _out_of_int64(raw)
+        # An empty field is a missing value, reported as such by the fast path.
+        blank = raw.fillna("").str.strip().eq("").to_numpy(dtype=bool)
+        not_int = ~raw.str.fullmatch(_INT_TEXT).fillna(True).to_numpy(dtype=bool) & ~blank
+        bad = out | not_int
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            what = "value does not fit in int64" if out[row] else "expected an integer"
             return DataError(
-                f"expected an integer, found {raw.iloc[row]!r}",
+                f"{what}, found {raw.iloc[row]!r}", file=str(path), column=column, row=row
+            )
+    else:
+        values = pd.to_numeric(raw, errors="coerce")
+        special = raw.str.strip().str.lower().isin(["nan", "-nan", "inf", "-inf"])
+        bad = (values.isna() & raw.notna() & ~special).to_numpy(dtype=bool)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            return DataError(
+                f"expected a number, found {raw.iloc[row]!r}",
                 file=str(path),
                 column=column,
                 row=row,
@@ -194,6 +248,8 @@ def read_table(
     repeat a value. Raises :class:`DataError` naming the file, column and row.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError("is a directory, not a CSV file", file=str(path))
     if not path.is_file():
         raise DataError("file not found", file=str(path))
     optional = dict(optional or {})
@@ -202,9 +258,14 @@ def read_table(
         if column not in names:
             raise DataError("missing column", file=str(path), column=column)
     wanted = {**schema, **{k: v for k, v in optional.items() if k in names}}
+    for column in wanted:
+        if names.count(column) > 1:
+            raise DataError("column appears twice in the header", file=str(path), column=column)
     try:
         table = pacsv.read_csv(
-            path,
+            _stream(path),
+            # The names of _header: stripped of spaces and of a byte-order mark.
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: _ARROW_TYPES[np.dtype(t)] for c, t in wanted.items()},
                 include_columns=list(wanted),
@@ -218,10 +279,10 @@ def read_table(
         if match is not None and int(match.group(1)) < len(names):
             column = names[int(match.group(1))]
             if column in wanted:
-                raise _locate_bad_value(path, column, np.dtype(wanted[column])) from None
-        raise DataError(f"cannot parse file: {message.splitlines()[0]}", file=str(path)) from None
+                raise _locate_bad_value(path, names, column, np.dtype(wanted[column])) from None
+        raise DataError(f"cannot parse file: {_first_line(message)}", file=str(path)) from None
     except OSError as exc:
-        raise DataError(f"cannot read file: {exc}", file=str(path)) from None
+        raise DataError(f"cannot read file: {_first_line(str(exc))}", file=str(path)) from None
 
     data: dict[str, np.ndarray] = {}
     for column, dtype in wanted.items():
@@ -410,15 +471,32 @@ def read_detectors(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def read_submission(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a submission ``event_id,hit_id,track_id``; a hit may appear once per event."""
-    frame = read_table(path, SUBMISSION_SCHEMA)
+    """Read a submission ``event_id,hit_id,track_id`` (other columns are ignored) and
+    :func:`check_submission` it; rows keep their file order (index = data row)."""
+    return check_submission(read_table(path, SUBMISSION_SCHEMA), file=str(path))
+
+
+def check_submission(frame: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
+    """The rules of a submission table of int64 ``event_id, hit_id, track_id``: a hit
+    appears at most once per event, and ``track_id`` is a non-negative integer (0: on no
+    track). Returns ``frame``; raises :class:`DataError` naming ``file``, column and row."""
+    track_id = frame["track_id"].to_numpy()
+    negative = track_id < 0
+    if negative.any():
+        row = int(np.flatnonzero(negative)[0])
+        raise DataError(
+            f"track_id must be >= 0 (0: on no track), found {track_id[row]}",
+            file=file,
+            column="track_id",
+            row=row,
+        )
     dup = frame.duplicated(["event_id", "hit_id"]).to_numpy()
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         raise DataError(
             f"hit_id {frame['hit_id'].iloc[row]} appears twice "
             f"in event {frame['event_id'].iloc[row]}",
-            file=str(path),
+            file=file,
             column="hit_id",
             row=row,
         )
