@@ -383,6 +383,9 @@ def read_event(
         frames[part], paths[part] = _read_part(prefix, part)
 
     hits = frames["hits"]
+    if hits.empty:
+        # Every recorded event has hits; a header-only file is a cut or broken export.
+        raise DataError("the event has no hits (a header only)", file=str(paths["hits"]))
     hit_ids = hits["hit_id"].to_numpy()
     truth = frames.get("truth")
     if truth is not None:
