@@ -9,11 +9,13 @@ See docs/model.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import math
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ from omegaconf import DictConfig
 
 from ..data.normalize import Normalizer
 from ..detectors import detector_named
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, TrackNetError
 from ..io.atomic import atomic_path, write_json_atomic
 from ..model.checkpoint import checkpoint_hparams, load_checkpoint
 from ..model.step_ahead import StepAheadTrackNet
@@ -105,6 +107,7 @@ def _run_log(path: Path, level: str) -> Iterator[None]:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ConfigError(f"run.log_level must be a logging level name, got {level!r}")
+    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(numeric)
@@ -115,13 +118,31 @@ def _run_log(path: Path, level: str) -> Iterator[None]:
         lg.addHandler(handler)
         if lg.level == logging.NOTSET or lg.level > numeric:
             lg.setLevel(numeric)
+    refused = False
     try:
         yield
+    except TrackNetError:
+        refused = True
+        raise
     finally:
         for lg, old in zip(loggers, old_levels, strict=True):
             lg.removeHandler(handler)
             lg.setLevel(old)
         handler.close()
+        if refused and created:
+            _remove_refused_run(path, created)
+
+
+def _remove_refused_run(log_path: Path, created: list[Path]) -> None:
+    """Remove the folders a run refused for bad input created, when they hold nothing
+    but its log: a refused run leaves no output (the error line says what was wrong)."""
+    run_dir = created[0]
+    if any(p.is_file() and p != log_path for p in run_dir.rglob("*")):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for folder in created[1:]:  # parents made for it, innermost first, if left empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 @contextmanager

@@ -1,0 +1,540 @@
+"""The bad-input matrix: every command, fed what a user might feed it by mistake, answers
+with one ``error:`` line naming the option, file or column, exit status 2, and leaves no
+output behind. Valid but poor inputs give a result instead. (The submission cases of
+``evaluate`` are in tests/evaluation/test_bad_submissions.py.)"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.cli_helpers import assert_one_line_error, invoke
+from tests.conftest import tiny_overrides
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Files the cases point at: good ones (events, a straw dataset, checkpoints of both
+    detectors) and broken ones, all in one read-only-by-convention folder."""
+
+    root: Path
+
+    def __getattr__(self, name: str) -> str:
+        """``inputs.random`` -> the path of ``random.bin`` (a file or folder by its stem)."""
+        return self.paths()[name]
+
+    def paths(self) -> dict[str, str]:
+        """Every input by the stem of its name: ``{"random": ".../random.bin", ...}``."""
+        return {p.name.split(".")[0]: str(p) for p in self.root.iterdir()}
+
+    def command(self, template: str, out: Path) -> list[str]:
+        """The arguments of a case's command line, its ``{names}`` filled in."""
+        return template.format(o=out, **self.paths()).split()
+
+
+def _event_dir(
+    root: Path, name: str, source: Path, edit: Callable[[pd.DataFrame], pd.DataFrame]
+) -> None:
+    target = root / name
+    target.mkdir()
+    for part in ("hits", "truth", "particles"):
+        frame = pd.read_csv(source / f"event000000001-{part}.csv")
+        if part != "particles":
+            frame = edit(frame)
+        frame.to_csv(target / f"event000000001-{part}.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> Inputs:
+    from tracknet.training.config import compose_config
+    from tracknet.training.train import train
+
+    root = tmp_path_factory.mktemp("bad_inputs")
+    for args in (
+        ["simulate", "trackml", "--out", str(root / "ev"), "--events", "2", "--particles", "300",
+         "--volumes", "8,13,17", "--no-progress"],
+        ["simulate", "straw", "--out", str(root / "straw"), "--events", "40", "--no-progress"],
+    ):  # fmt: skip
+        assert invoke(*args).code == 0
+    ev = root / "ev"
+    shutil.copy(tiny_checkpoint, root / "tm.ckpt")
+    work = tmp_path_factory.mktemp("straw_model")
+    straw_run = train(
+        compose_config(
+            [
+                *tiny_overrides(work, "experiment=straw", "data.simulation.n_events=200"),
+                "training.region_calibration.enabled=false",
+            ]
+        )
+    )
+    shutil.copy(straw_run["last_checkpoint"], root / "st.ckpt")
+    rng = np.random.default_rng(7)
+    (root / "random.bin").write_bytes(rng.bytes(4096))
+    (root / "truncated.ckpt").write_bytes((root / "tm.ckpt").read_bytes()[:2000])
+    (root / "empty.ckpt").write_bytes(b"")
+    (root / "afile.txt").write_text("not a folder\n")
+    (root / "list.json").write_text("[1, 2]\n")
+    (root / "unknown_key.json").write_text('{"no_such_setting": 1}\n')
+    _event_dir(root, "ev0", ev, lambda f: f.iloc[:0])
+    _event_dir(root, "ev1", ev, lambda f: f.iloc[:1])
+    _event_dir(
+        root, "evnan", ev, lambda f: f.assign(x=f["x"].where(f.index != 3)) if "x" in f else f
+    )
+    (root / "hitsonly").mkdir()
+    shutil.copy(ev / "event000000001-hits.csv", root / "hitsonly")
+    (root / "nosim").mkdir()  # an empty folder: no events at all
+    return Inputs(root)
+
+
+def _files(*roots: Path) -> set[Path]:
+    return {p for root in roots for p in root.rglob("*")}
+
+
+#: (case id, the command line: {o} is an empty output folder, {name} an input file of
+#: :func:`inputs`; fragments its error line must hold)
+CASES: list[tuple[str, str, tuple[str, ...]]] = [
+    # ------------------------------------------------------------ info
+    ("info-missing", "info {nosim}/event000000001", ("event000000001-hits.csv", "not found")),
+    ("info-zero-hits", "info {ev0}/event000000001", ("ev0/event000000001-hits.csv", "no hits")),
+    ("info-nan", "info {evnan}/event000000001", ("column 'x'", "row 3")),
+    ("info-not-a-prefix", "info {afile}", ("afile.txt", "event prefix")),
+    # ------------------------------------------------------------ build
+    (
+        "build-checkpoint-random",
+        "build --data-dir {ev} --out {o}/s.csv --checkpoint {random}",
+        ("random.bin", "checkpoint"),
+    ),
+    (
+        "build-checkpoint-truncated",
+        "build --data-dir {ev} --out {o}/s.csv --checkpoint {truncated}",
+        ("truncated.ckpt", "checkpoint"),
+    ),
+    (
+        "build-checkpoint-empty",
+        "build --data-dir {ev} --out {o}/s.csv --checkpoint {empty}",
+        ("empty.ckpt", "checkpoint"),
+    ),
+    (
+        "build-checkpoint-missing",
+        "build --data-dir {ev} --out {o}/s.csv --checkpoint {o}/none.ckpt",
+        ("none.ckpt", "not found"),
+    ),
+    (
+        "build-checkpoint-straw-on-trackml",
+        "build --data-dir {ev} --out {o}/s.csv --checkpoint {st}",
+        ("st.ckpt", "2-d"),
+    ),
+    (
+        "build-checkpoint-trackml-on-straw",
+        "build --data-dir {straw} --out {o}/s.csv --checkpoint {tm}",
+        ("tm.ckpt", "straw"),
+    ),
+    ("build-no-checkpoint", "build --data-dir {ev} --out {o}/s.csv", ("--checkpoint",)),
+    (
+        "build-zero-hits",
+        "build --data-dir {ev0} --out {o}/s.csv --algorithm baseline",
+        ("ev0", "no hits"),
+    ),
+    ("build-nan", "build --data-dir {evnan} --out {o}/s.csv --algorithm baseline", ("column 'x'",)),
+    (
+        "build-no-events",
+        "build --data-dir {nosim} --out {o}/s.csv --algorithm baseline",
+        ("nosim",),
+    ),
+    (
+        "build-data-dir-missing",
+        "build --data-dir {o}/nodir --out {o}/s.csv --algorithm baseline",
+        ("nodir", "no such directory"),
+    ),
+    (
+        "build-out-folder-missing",
+        "build --data-dir {ev} --out {o}/a/b/s.csv --algorithm baseline",
+        ("--out", "does not exist"),
+    ),
+    (
+        "build-out-under-a-file",
+        "build --data-dir {ev} --out {afile}/s.csv --algorithm baseline",
+        ("--out", "afile.txt", "not a folder"),
+    ),
+    (
+        "build-out-is-a-folder",
+        "build --data-dir {ev} --out {o} --algorithm baseline",
+        ("--out", "is a directory"),
+    ),
+    (
+        "build-events-text",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --events 1,x",
+        ("--events",),
+    ),
+    (
+        "build-events-absent",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --events 99",
+        ("99", "not found"),
+    ),
+    (
+        "build-threads-zero",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --threads 0",
+        ("--threads",),
+    ),
+    (
+        "build-threads-absurd",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --threads 100000000000",
+        ("--threads",),
+    ),
+    ("build-threads-text", "build --data-dir {ev} --out {o}/s.csv --threads two", ("--threads",)),
+    (
+        "build-config-not-json",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {random}",
+        ("random.bin", "JSON"),
+    ),
+    (
+        "build-config-list",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {list}",
+        ("list.json", "object"),
+    ),
+    (
+        "build-config-unknown-key",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {unknown_key}",
+        ("no_such_setting",),
+    ),
+    (
+        "build-algorithm-unknown",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm kalman",
+        ("--algorithm", "kalman"),
+    ),
+    ("build-unknown-option", "build --data-dir {ev} --out {o}/s.csv --beam 3", ("--beam",)),
+    ("build-missing-option", "build --out {o}/s.csv", ("--data-dir",)),
+    # ------------------------------------------------------------ simulate trackml
+    ("simulate-events-zero", "simulate trackml --out {o}/sim --events 0", ("--events",)),
+    ("simulate-events-negative", "simulate trackml --out {o}/sim --events -3", ("--events",)),
+    (
+        "simulate-events-absurd",
+        "simulate trackml --out {o}/sim --events 99999999999999999999",
+        ("--events",),
+    ),
+    (
+        "simulate-particles-zero",
+        "simulate trackml --out {o}/sim --events 1 --particles 0",
+        ("--particles",),
+    ),
+    (
+        "simulate-particles-absurd",
+        "simulate trackml --out {o}/sim --events 1 --particles 10000000000000",
+        ("--particles",),
+    ),
+    ("simulate-seed-negative", "simulate trackml --out {o}/sim --events 1 --seed -1", ("--seed",)),
+    (
+        "simulate-first-id-beyond-nine-digits",
+        "simulate trackml --out {o}/sim --events 1 --first-event-id 1000000000",
+        ("--first-event-id",),
+    ),
+    ("simulate-field-nan", "simulate trackml --out {o}/sim --events 1 --field nan", ("--field",)),
+    ("simulate-volume-unknown", "simulate trackml --out {o}/sim --events 1 --volumes 99", ("99",)),
+    (
+        "simulate-out-is-a-file",
+        "simulate trackml --out {afile} --events 1",
+        ("afile.txt", "not a directory"),
+    ),
+    (
+        "simulate-out-under-a-file",
+        "simulate trackml --out {afile}/sim --events 1",
+        ("--out", "afile.txt"),
+    ),
+    # ------------------------------------------------------------ simulate straw
+    ("straw-events-zero", "simulate straw --out {o}/sim --events 0", ("--events",)),
+    ("straw-modules-zero", "simulate straw --out {o}/sim --events 1 --modules 0", ("--modules",)),
+    (
+        "straw-straws-absurd",
+        "simulate straw --out {o}/sim --events 1 --straws 100000000000",
+        ("--straws",),
+    ),
+    (
+        "straw-distribution-unknown",
+        "simulate straw --out {o}/sim --events 1 --distribution gauss",
+        ("--distribution", "gauss"),
+    ),
+    (
+        "straw-drift-sigma-negative",
+        "simulate straw --out {o}/sim --events 1 --drift-sigma -0.1",
+        ("--drift-sigma",),
+    ),
+    (
+        "straw-chunk-zero",
+        "simulate straw --out {o}/sim --events 1 --events-per-chunk 0",
+        ("--events-per-chunk",),
+    ),
+    # ------------------------------------------------------------ overlay
+    (
+        "overlay-source-without-truth",
+        "overlay --source {hitsonly} --out {o}/ov --events 2 --tracks-per-event 2",
+        ("truth",),
+    ),
+    (
+        "overlay-background-of-another-detector",
+        "overlay --source {ev} --background {straw} --out {o}/ov --events 2 --tracks-per-event 2",
+        ("background", "straw"),
+    ),
+    (
+        "overlay-events-zero",
+        "overlay --source {straw} --out {o}/ov --events 0 --tracks-per-event 2",
+        ("--events",),
+    ),
+    (
+        "overlay-tracks-zero",
+        "overlay --source {straw} --out {o}/ov --events 2 --tracks-per-event 0",
+        ("--tracks-per-event",),
+    ),
+    (
+        "overlay-tracks-absurd",
+        "overlay --source {straw} --out {o}/ov --events 2 --tracks-per-event 100000000000",
+        ("100000000000",),
+    ),
+    (
+        "overlay-source-missing",
+        "overlay --source {o}/nodir --out {o}/ov --events 2 --tracks-per-event 2",
+        ("nodir",),
+    ),
+    (
+        "overlay-no-track-passes",
+        "overlay --source {straw} --out {o}/ov --events 2 --tracks-per-event 2 --min-hits 1000",
+        ("library",),
+    ),
+    (
+        "overlay-noise-negative",
+        "overlay --source {straw} --out {o}/ov --events 2 --tracks-per-event 2 --noise-rate -1",
+        ("noise_rate",),
+    ),
+    # ------------------------------------------------------------ train
+    ("train-unknown-key", "train no_such_key=1 run.output_dir={o}/run", ("no_such_key",)),
+    (
+        "train-mistyped-value",
+        "train trainer.max_epochs=abc run.output_dir={o}/run",
+        ("max_epochs", "abc"),
+    ),
+    ("train-override-without-value", "train data.batch_size", ("data.batch_size",)),
+    (
+        "train-unknown-experiment",
+        "train experiment=nope run.output_dir={o}/run",
+        ("experiment/nope",),
+    ),
+    (
+        "train-epochs-zero",
+        "train experiment=simulated trainer.max_epochs=0 run.output_dir={o}/run",
+        ("max_epochs",),
+    ),
+    (
+        "train-batch-zero",
+        "train experiment=simulated data.batch_size=0 run.output_dir={o}/run",
+        ("batch_size",),
+    ),
+    (
+        "train-hidden-absurd",
+        "train experiment=simulated model.hidden_size=100000000000 run.output_dir={o}/run",
+        ("hidden_size",),
+    ),
+    ("train-option-not-override", "train --epochs 3", ("--epochs",)),
+    (
+        "train-resume-random",
+        "train experiment=simulated training.resume_from={random} run.output_dir={o}/run",
+        ("random.bin", "checkpoint"),
+    ),
+    (
+        "train-resume-missing",
+        "train experiment=simulated training.resume_from={o}/none.ckpt run.output_dir={o}/run",
+        ("none.ckpt",),
+    ),
+    (
+        "train-resume-another-model",
+        "train experiment=simulated training.resume_from={st} run.output_dir={o}/run",
+        ("st.ckpt", "another model"),
+    ),
+    (
+        "train-data-dir-missing",
+        "train experiment=trackml data.dir={o}/nodir run.output_dir={o}/run",
+        ("nodir",),
+    ),
+    (
+        "train-data-dir-of-straw",
+        "train experiment=trackml data.dir={straw} run.output_dir={o}/run",
+        ("straw",),
+    ),
+    (
+        "train-straw-on-trackml",
+        "train experiment=straw data.dir={ev} run.output_dir={o}/run",
+        ("ev", "straw"),
+    ),
+    # ------------------------------------------------------------ validate, density, export
+    (
+        "validate-checkpoint-random",
+        "validate --checkpoint {random} --data-dir {ev}",
+        ("random.bin", "checkpoint"),
+    ),
+    ("validate-checkpoint-straw", "validate --checkpoint {st} --data-dir {ev}", ("st.ckpt", "2-d")),
+    (
+        "validate-data-straw",
+        "validate --checkpoint {tm} --data-dir {straw}",
+        ("straw", "no TrackML events"),
+    ),
+    (
+        "validate-min-hits",
+        "validate --checkpoint {tm} --data-dir {ev} --min-hits 1",
+        ("--min-hits",),
+    ),
+    (
+        "validate-density-random",
+        "validate --checkpoint {tm} --data-dir {ev} --density {random}",
+        ("random.bin", "density"),
+    ),
+    (
+        "density-voxel-zero",
+        "density --data-dir {ev} --output {o}/d.npz --voxel-size 0",
+        ("--voxel-size",),
+    ),
+    (
+        "density-voxel-tiny",
+        "density --data-dir {ev} --output {o}/d.npz --voxel-size 0.0001",
+        ("voxel",),
+    ),
+    (
+        "density-out-folder-missing",
+        "density --data-dir {ev} --output {o}/a/d.npz",
+        ("--output", "does not exist"),
+    ),
+    (
+        "export-checkpoint-truncated",
+        "export --checkpoint {truncated} --out {o}/m.onnx",
+        ("truncated.ckpt",),
+    ),
+    ("export-opset-old", "export --checkpoint {tm} --out {o}/m.onnx --opset 1", ("--opset",)),
+    (
+        "export-out-folder-missing",
+        "export --checkpoint {tm} --out {o}/a/m.onnx",
+        ("--out", "does not exist"),
+    ),
+    # ------------------------------------------------------------ displays, curves, demo
+    (
+        "display-event-absent",
+        "display --data-dir {ev} --event 99 --out {o}/d.html",
+        ("event000000099",),
+    ),
+    ("display-zero-hits", "display --data-dir {ev0} --event 1 --out {o}/d.html", ("no hits",)),
+    (
+        "display-submission-random",
+        "display --data-dir {ev} --event 1 --out {o}/d.html --submission {random}",
+        ("random.bin",),
+    ),
+    (
+        "display-out-folder-missing",
+        "display --data-dir {ev} --event 1 --out {o}/a/d.html",
+        ("--out", "does not exist"),
+    ),
+    (
+        "display-straw-event-absent",
+        "display-straw --data-dir {straw} --event 99999 --out {o}/d.png",
+        ("straw", "not in the dataset"),
+    ),
+    (
+        "display-straw-of-trackml",
+        "display-straw --data-dir {ev} --event 1 --out {o}/d.png",
+        ("ev",),
+    ),
+    (
+        "display-straw-dpi",
+        "display-straw --data-dir {straw} --event 1 --out {o}/d.png --dpi 0",
+        ("--dpi",),
+    ),
+    (
+        "curves-checkpoint-trackml",
+        "straw-curves --checkpoint {tm} --out {o}/c --events 2",
+        ("straw",),
+    ),
+    (
+        "curves-occupancy-zero",
+        "straw-curves --checkpoint {st} --out {o}/c --occupancies 0",
+        ("occupancies",),
+    ),
+    ("curves-times-nan", "straw-curves --checkpoint {st} --out {o}/c --times nan", ("times",)),
+    ("curves-events-zero", "straw-curves --checkpoint {st} --out {o}/c --events 0", ("--events",)),
+    ("demo-epochs-zero", "demo --out {o}/demo --epochs 0", ("--epochs",)),
+    ("demo-test-events-zero", "demo --out {o}/demo --test-events 0", ("--test-events",)),
+    ("demo-train-events-negative", "demo --out {o}/demo --train-events -1", ("--train-events",)),
+    ("demo-out-is-a-file", "demo --out {afile}", ("--out", "afile.txt")),
+    ("unknown-command", "reconstruct", ("reconstruct",)),
+]
+
+
+@pytest.mark.parametrize(("line", "fragments"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_error_line_and_leaves_nothing(
+    inputs: Inputs, tmp_path: Path, line: str, fragments: tuple[str, ...]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    before = _files(inputs.root)
+    result = invoke(*inputs.command(line, out))
+    assert_one_line_error(result, *fragments)
+    assert _files(out) == set(), "output left behind"
+    assert _files(inputs.root) == before, "inputs changed or output written beside them"
+
+
+def test_the_matrix_covers_every_command() -> None:
+    from tracknet.cli import app
+
+    names = {c.name for c in app.registered_commands} | {"simulate"}
+    covered = {case[0].split("-")[0] for case in CASES}
+    aliases = {"straw": "simulate", "curves": "straw-curves", "unknown": None}
+    covered = {aliases.get(c, c) for c in covered} - {None}
+    covered |= {"display-straw"} if any(c[0].startswith("display-straw") for c in CASES) else set()
+    assert names - covered - {"evaluate"} == set()  # evaluate: tests/evaluation/
+    assert len(CASES) >= 40
+
+
+# ------------------------------------------------------------------- valid but poor input
+
+
+def test_an_event_of_one_hit_builds_to_one_unassigned_row(inputs: Inputs, tmp_path: Path) -> None:
+    from tracknet.io.trackml import read_submission
+
+    out = tmp_path / "s.csv"
+    result = invoke("build", "--data-dir", inputs.ev1, "--out", str(out), "--algorithm", "baseline")
+    assert result.code == 0, result.err
+    sub = read_submission(out)
+    assert len(sub) == 1 and int(sub["track_id"].iloc[0]) == 0
+
+
+def test_a_hits_file_alone_is_enough_to_build(inputs: Inputs, tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    result = invoke(
+        "build", "--data-dir", inputs.hitsonly, "--out", str(out), "--algorithm", "baseline"
+    )
+    assert result.code == 0, result.err
+    assert len(pd.read_csv(out)) == len(
+        pd.read_csv(Path(inputs.hitsonly) / "event000000001-hits.csv")
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_output_folder_is_refused(inputs: Inputs, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = invoke(
+            "build",
+            "--data-dir",
+            inputs.ev,
+            "--out",
+            str(locked / "s.csv"),
+            "--algorithm",
+            "baseline",
+        )
+        assert_one_line_error(result, "--out", "not writable")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
