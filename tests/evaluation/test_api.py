@@ -139,10 +139,25 @@ def test_primaries_only() -> None:
     assert match_tracks(TRUTH, submission(PERFECT), particles, wider).metrics.n_particles == 3
 
 
+def test_pt_band() -> None:
+    # pT: A 2.0, B 0.5, C 1.5, D 3.0 GeV (D has 2 hits: below min_hits 3); max_pt is
+    # exclusive, so a band [0.3, 1.5) keeps B only and [1.5, inf) the rest.
+    def selected(sel: ParticleSelection) -> list[int]:
+        per_particle = match_tracks(TRUTH, submission(PERFECT), PARTICLES, sel).per_particle
+        return per_particle.loc[per_particle["selected"], "particle_id"].tolist()
+
+    assert selected(ParticleSelection(min_pt=0.3, max_pt=1.5)) == [2]
+    assert selected(ParticleSelection(min_pt=0.3, max_pt=1.6)) == [2, 3]
+    assert selected(ParticleSelection(min_pt=1.5)) == [1, 3]
+    assert ParticleSelection(max_pt=1.0).needs_kinematics
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
         {"min_pt": -1.0},
+        {"max_pt": -1.0},
+        {"min_pt": 1.0, "max_pt": 1.0},
         {"min_hits": -1},
         {"min_hits": 2.5},
         {"max_abs_eta": float("nan")},

@@ -85,7 +85,8 @@ _TRACK_COLUMNS: Final = (
 class ParticleSelection(Settings):
     """Which particles count as "to be found" (the denominator of the efficiency).
 
-    ``min_pt`` in GeV, ``min_hits`` counted in the event's truth, ``max_abs_eta`` on the
+    ``min_pt`` in GeV (and ``max_pt``, exclusive: ``min_pt <= pT < max_pt``, for a pT
+    band), ``min_hits`` counted in the event's truth, ``max_abs_eta`` on the
     pseudorapidity of the particle's momentum; ``primaries_only`` keeps particles whose
     vertex has ``vr < primary_max_vr_mm`` and ``|vz| < primary_max_abs_vz_mm`` (mm).
     """
@@ -93,22 +94,34 @@ class ParticleSelection(Settings):
     label: ClassVar[str] = "particle selection"
 
     min_pt: float = setting(0.0, low=0.0)
+    max_pt: float = setting(math.inf, low=0.0, allow_inf=True)
     min_hits: int = setting(3, low=0)
     max_abs_eta: float = setting(math.inf, low=0.0, allow_inf=True)
     primaries_only: bool = False
     primary_max_vr_mm: float = setting(DEFAULT_PRIMARY_MAX_VR_MM, low=0.0, allow_inf=True)
     primary_max_abs_vz_mm: float = setting(DEFAULT_PRIMARY_MAX_ABS_VZ_MM, low=0.0, allow_inf=True)
 
+    def validate(self) -> None:
+        if self.max_pt <= self.min_pt:
+            raise self.fail("max_pt", f"must be above min_pt ({self.min_pt})", self.max_pt)
+
     @property
     def needs_kinematics(self) -> bool:
         """Whether a cut needs the particles table (momentum or vertex)."""
-        return self.min_pt > 0 or math.isfinite(self.max_abs_eta) or self.primaries_only
+        return (
+            self.min_pt > 0
+            or math.isfinite(self.max_pt)
+            or math.isfinite(self.max_abs_eta)
+            or self.primaries_only
+        )
 
     def mask(self, per_particle: pd.DataFrame) -> np.ndarray:
         """Which rows of a table with ``nhits`` (and ``pt, eta, vr, vz``) pass the cuts."""
         keep = per_particle["nhits"].to_numpy() >= self.min_hits
         if self.min_pt > 0:
             keep &= per_particle["pt"].to_numpy(dtype=np.float64) >= self.min_pt
+        if math.isfinite(self.max_pt):
+            keep &= per_particle["pt"].to_numpy(dtype=np.float64) < self.max_pt
         if math.isfinite(self.max_abs_eta):
             keep &= np.abs(per_particle["eta"].to_numpy(dtype=np.float64)) <= self.max_abs_eta
         if self.primaries_only:

@@ -284,7 +284,9 @@ def write_report(
     out = check_report_dir(out_dir)
     rows = _metric_rows(entries)
     selection_text = (
-        f"pT >= {selection.min_pt} GeV, at least {selection.min_hits} hits"
+        f"pT >= {selection.min_pt} GeV"
+        + (f", pT < {selection.max_pt} GeV" if math.isfinite(selection.max_pt) else "")
+        + f", at least {selection.min_hits} hits"
         + (f", |eta| <= {selection.max_abs_eta}" if math.isfinite(selection.max_abs_eta) else "")
         + (", primaries only" if selection.primaries_only else "")
     )
