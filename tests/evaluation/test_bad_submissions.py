@@ -158,6 +158,8 @@ def test_a_directory_or_a_missing_file_as_submission(data_dir: Path, tmp_path: P
         ("--min-pt", "-0.5", ("--min-pt", ">= 0")),
         ("--max-eta", "-1", ("--max-eta", ">= 0", "-1")),
         ("--max-eta", "nan", ("--max-eta", "nan")),
+        ("--max-pt", "-1", ("--max-pt", ">= 0", "-1")),
+        ("--max-pt", "0", ("--max-pt", "above", "min_pt")),
         ("--min-track-hits", "0", ("--min-track-hits", ">= 1", "0")),
     ],
 )
@@ -170,6 +172,29 @@ def test_bad_option_values_name_the_option(
     result = _evaluate(data_dir, path, option, value, "--report", str(report))
     assert_one_line_error(result, *fragments)
     assert not report.exists()
+
+
+def test_max_pt_below_min_pt_names_both(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "sub.csv"
+    path.write_bytes(_text(_rows()))
+    result = _evaluate(data_dir, path, "--min-pt", "1", "--max-pt", "0.5")
+    assert_one_line_error(result, "--max-pt", "above --min-pt", "0.5")
+
+
+def test_a_pt_band_splits_the_selection(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "sub.csv"
+    path.write_bytes(_text(_rows()))
+    # Every particle of the small event has pT 2 GeV.
+    every = _summary(_evaluate(data_dir, path, "--json"))["n_particles"]
+    assert every == 6
+    assert _summary(_evaluate(data_dir, path, "--max-pt", "1.9", "--json"))["n_particles"] == 0
+    assert _summary(_evaluate(data_dir, path, "--max-pt", "2.1", "--json"))["n_particles"] == 6
+    assert (
+        _summary(_evaluate(data_dir, path, "--min-pt", "1.9", "--max-pt", "2.1", "--json"))[
+            "n_particles"
+        ]
+        == 6
+    )
 
 
 def test_report_into_a_file_or_under_a_missing_folder(data_dir: Path, tmp_path: Path) -> None:

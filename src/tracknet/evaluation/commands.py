@@ -31,6 +31,9 @@ def evaluate(
     ),
     submission: Path = typer.Option(..., "--submission", help="CSV with event_id,hit_id,track_id."),
     min_pt: float = typer.Option(0.0, "--min-pt", help="Select particles with pT >= this (GeV)."),
+    max_pt: float = typer.Option(
+        math.inf, "--max-pt", help="Select particles with pT < this (GeV): a pT band."
+    ),
     min_hits: int = typer.Option(
         3, "--min-hits", help="Select particles with at least this many hits."
     ),
@@ -68,6 +71,7 @@ def evaluate(
     # The schema's checks, each message prefixed by the option the user typed.
     for flag, field, value in (
         ("--min-pt", "min_pt", min_pt),
+        ("--max-pt", "max_pt", max_pt),
         ("--min-hits", "min_hits", min_hits),
         ("--max-eta", "max_abs_eta", max_eta),
     ):
@@ -75,12 +79,18 @@ def evaluate(
             ParticleSelection.from_dict({field: value})
         except ConfigError as exc:
             raise ConfigError(f"{flag}: {exc}") from None
+    if max_pt <= min_pt:
+        raise ConfigError(f"--max-pt must be above --min-pt ({min_pt}), got {max_pt}")
     if min_track_hits < 1:
         raise ConfigError(f"--min-track-hits must be an integer >= 1, got {min_track_hits}")
     if report is not None:
         check_report_dir(report)  # before the evaluation, which can take a while
     selection = ParticleSelection(
-        min_pt=min_pt, min_hits=min_hits, max_abs_eta=max_eta, primaries_only=primaries_only
+        min_pt=min_pt,
+        max_pt=max_pt,
+        min_hits=min_hits,
+        max_abs_eta=max_eta,
+        primaries_only=primaries_only,
     )
     result = evaluate_submission(
         data_dir,
