@@ -3,10 +3,14 @@
 Every command lives in the ``commands.py`` of the package whose stage it runs and is
 added by that module's ``register(app)`` (docs/architecture.md, commands). An input error
 (:class:`tracknet.errors.TrackNetError`) is printed as one line ``error: ...``, exit 2.
+SIGINT and SIGTERM raise :class:`tracknet.interrupts.Interrupted`, so the cleanup of every
+writer runs; the command then prints one line ``interrupted: <what is left>`` and exits
+with 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -22,6 +26,7 @@ from .augment import commands as _augment_commands
 from .building import commands as _building_commands
 from .errors import TrackNetError
 from .evaluation import commands as _evaluation_commands
+from .interrupts import Interrupted, raising_signals
 from .io import commands as _io_commands
 from .simulation import commands as _simulation_commands
 from .training import commands as _training_commands
@@ -63,16 +68,32 @@ app.registered_commands.sort(
 )
 
 
+def _close_progress_bars() -> None:
+    """Close the progress bars an interrupt left open, so the last line is the message."""
+    tqdm_module = sys.modules.get("tqdm.std")
+    if tqdm_module is None:
+        return
+    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
+        with contextlib.suppress(Exception):  # a bar that cannot close must not hide the message
+            bar.close()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the app and turns input errors into one line."""
-    try:
-        app(args=argv, prog_name="tracknet", standalone_mode=True)
-    except TrackNetError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+    """Console entry point: runs the app and turns input errors and interrupts into one line."""
+    with raising_signals():
+        try:
+            app(args=argv, prog_name="tracknet", standalone_mode=True)
+        except TrackNetError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except Interrupted as exc:
+            _close_progress_bars()
+            typer.echo(exc.message(), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _close_progress_bars()
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
 
 
 if __name__ == "__main__":

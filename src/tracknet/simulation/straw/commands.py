@@ -136,7 +136,8 @@ def straw(
     """Simulate straw-tracker events (a 2D model of the Muon g-2 tracker) into a Parquet dataset."""
     from tqdm import tqdm
 
-    from tracknet.io.straw import write_straw_dataset
+    from tracknet.io.atomic import atomic_directory
+    from tracknet.io.straw import DATASET_FILE, write_straw_dataset
     from tracknet.simulation.straw.simulate import GENERATOR, iter_straw_batches
 
     if events < 0:
@@ -156,12 +157,15 @@ def straw(
         drift_sigma=drift_sigma, field=field, straight=straight, p_min=p_min, p_max=p_max,
         angle_max=angle_max, charge=charge, modules=modules, straws=straws,
     )  # fmt: skip
-    with tqdm(total=events, desc="simulate straw", unit="event", disable=not progress) as bar:
+    with (
+        atomic_directory(out, record=DATASET_FILE) as staging,  # all of it, or nothing
+        tqdm(total=events, desc="simulate straw", unit="event", disable=not progress) as bar,
+    ):
         write_straw_dataset(
             iter_straw_batches(
                 config, events, seed, first_event_id, events_per_batch=events_per_chunk
             ),
-            out,
+            staging,
             kind="straw",
             parameters={"config": config.to_dict(), "first_event_id": first_event_id},
             seed=seed,

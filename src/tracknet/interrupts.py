@@ -1,0 +1,135 @@
+"""Interrupted runs: SIGINT and SIGTERM become one exception that cleanup code sees.
+
+By default SIGTERM ends Python at once (no ``finally`` block runs, so temporary files stay
+behind) and SIGINT raises :class:`KeyboardInterrupt`, which click turns into ``Aborted!``
+and Lightning into ``sys.exit(1)``. :func:`raising_signals` (the ``tracknet`` entry point
+installs it) makes both raise :class:`Interrupted` instead: a :class:`BaseException`, so no
+``except Exception`` swallows it and every ``finally`` and ``__exit__`` on the way runs.
+
+* :func:`uninterrupted` defers a signal while a few renames make outputs appear
+  (:mod:`tracknet.io.atomic`): the interrupt is raised when the block ends, so the outputs
+  are then complete, never half renamed.
+* :func:`on_interrupt` says what an interrupt inside a block leaves behind; the outermost
+  block has the last word. The command line prints it as ``interrupted: <outcome>``.
+* A second signal while the first is unwinding is ignored, so cleanup runs to its end.
+* Processes forked from this one (DataLoader workers) keep the default behaviour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+__all__ = ["SIGNALS", "Interrupted", "on_interrupt", "raising_signals", "uninterrupted"]
+
+#: The signals that interrupt a run.
+SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(BaseException):
+    """A run stopped by SIGINT or SIGTERM; ``outcome`` says what it leaves behind."""
+
+    def __init__(self, signum: int, outcome: str | None = None) -> None:
+        self.signum = int(signum)
+        self.outcome = outcome
+        super().__init__(signal.Signals(self.signum).name)
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signal number``: 130 for SIGINT, 143 for SIGTERM (the shell's convention)."""
+        return 128 + self.signum
+
+    def message(self) -> str:
+        """``interrupted`` or ``interrupted: <outcome>`` (one line)."""
+        if not self.outcome:
+            return "interrupted"
+        return "interrupted: " + " ".join(str(self.outcome).split())
+
+
+class _State:
+    def __init__(self) -> None:
+        self.pid: int | None = None  # the process whose handlers raise
+        self.depth = 0  # nesting of uninterrupted()
+        self.pending: int | None = None  # a signal received inside uninterrupted()
+        self.raised = False  # an Interrupted is on its way up
+
+
+_state = _State()
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _state.pid:
+        # A forked child (a DataLoader worker): behave as if no handler were installed.
+        if signum == signal.SIGINT:
+            signal.signal(signum, signal.default_int_handler)
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    if _state.raised:
+        return
+    if _state.depth:
+        if _state.pending is None:
+            _state.pending = signum
+        return
+    _state.raised = True
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def raising_signals() -> Iterator[None]:
+    """Within the block SIGINT and SIGTERM raise :class:`Interrupted` (main thread only;
+    elsewhere the block changes nothing). The previous handlers come back at the end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[signal.Signals, Any] = {s: signal.getsignal(s) for s in SIGNALS}
+    saved = (_state.pid, _state.depth, _state.pending, _state.raised)
+    _state.pid, _state.depth, _state.pending, _state.raised = os.getpid(), 0, None, False
+    for signum in SIGNALS:
+        signal.signal(signum, _handler)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        _state.pid, _state.depth, _state.pending, _state.raised = saved
+
+
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Defer SIGINT and SIGTERM until the block ends, then raise :class:`Interrupted`.
+
+    For short critical sections (renaming finished files onto their names). Without
+    :func:`raising_signals` in force the block changes nothing.
+    """
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+    if _state.depth == 0 and _state.pending is not None and not _state.raised:
+        signum, _state.pending = _state.pending, None
+        _state.raised = True
+        raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def on_interrupt(outcome: str | Callable[[], str | None]) -> Iterator[None]:
+    """Record what an :class:`Interrupted` raised inside the block leaves behind.
+
+    ``outcome`` is the text, or a callable that returns it when the interrupt comes (after
+    the cleanup of inner blocks). A block further out overrides it.
+    """
+    try:
+        yield
+    except Interrupted as exc:
+        text = outcome() if callable(outcome) else outcome
+        if text:
+            exc.outcome = text
+        raise
