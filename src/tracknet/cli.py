@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 
 # Idle OpenMP threads sleep instead of spinning: on a shared or busy CPU, two spinning
@@ -26,7 +27,7 @@ from .augment import commands as _augment_commands
 from .building import commands as _building_commands
 from .errors import TrackNetError
 from .evaluation import commands as _evaluation_commands
-from .interrupts import Interrupted, raising_signals
+from .interrupts import Interrupted, interrupt_of, raising_signals
 from .io import commands as _io_commands
 from .simulation import commands as _simulation_commands
 from .training import commands as _training_commands
@@ -80,20 +81,26 @@ def _close_progress_bars() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the app and turns input errors and interrupts into one line."""
+    interrupted: Interrupted | None = None
     with raising_signals():
         try:
             app(args=argv, prog_name="tracknet", standalone_mode=True)
-        except TrackNetError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except Interrupted as exc:
-            _close_progress_bars()
-            typer.echo(exc.message(), err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            _close_progress_bars()
-            typer.echo("interrupted", err=True)
-            sys.exit(130)
+        except BaseException as exc:
+            interrupted = interrupt_of(exc)  # also an error that the interrupt's cleanup raised
+            if interrupted is None:
+                if isinstance(exc, TrackNetError):
+                    typer.echo(f"error: {exc}", err=True)
+                    sys.exit(2)
+                if not isinstance(exc, KeyboardInterrupt):
+                    raise
+                interrupted = Interrupted(signal.SIGINT)
+    if interrupted is not None:
+        # The outputs are settled: further signals while Python shuts down change nothing.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        _close_progress_bars()
+        typer.echo(interrupted.message(), err=True)
+        sys.exit(interrupted.exit_code)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@ installs it) makes both raise :class:`Interrupted` instead: a :class:`BaseExcept
   are then complete, never half renamed.
 * :func:`on_interrupt` says what an interrupt inside a block leaves behind; the outermost
   block has the last word. The command line prints it as ``interrupted: <outcome>``.
-* A second signal while the first is unwinding is ignored, so cleanup runs to its end.
-* Processes forked from this one (DataLoader workers) keep the default behaviour.
+* A second signal while the first is unwinding is ignored, so cleanup runs to its end;
+  an error that the cleanup raises in turn stands for the interrupt (:func:`interrupt_of`),
+  and a child process that dies meanwhile is no error (SIGCHLD handlers are reset).
+* In a process forked from this one (a DataLoader worker) either signal raises
+  :class:`KeyboardInterrupt`, on which a worker stops quietly.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["SIGNALS", "Interrupted", "on_interrupt", "raising_signals", "uninterrupted"]
+__all__ = [
+    "SIGNALS",
+    "Interrupted",
+    "interrupt_of",
+    "on_interrupt",
+    "raising_signals",
+    "uninterrupted",
+]
 
 #: The signals that interrupt a run.
 SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
@@ -51,6 +61,23 @@ class Interrupted(BaseException):
         return "interrupted: " + " ".join(str(self.outcome).split())
 
 
+def interrupt_of(exc: BaseException) -> Interrupted | None:
+    """The :class:`Interrupted` that ``exc`` is, or was raised while handling, if any.
+
+    Cleanup run by an interrupt can fail in turn (a DataLoader worker killed by the same
+    signal makes PyTorch raise ``RuntimeError`` while Lightning shuts the workers down):
+    such an error stands for the interrupt.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, Interrupted):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 class _State:
     def __init__(self) -> None:
         self.pid: int | None = None  # the process whose handlers raise
@@ -64,20 +91,28 @@ _state = _State()
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     if os.getpid() != _state.pid:
-        # A forked child (a DataLoader worker): behave as if no handler were installed.
-        if signum == signal.SIGINT:
-            signal.signal(signum, signal.default_int_handler)
-            raise KeyboardInterrupt
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
+        # A forked child (a DataLoader worker, when the whole process group is signalled):
+        # KeyboardInterrupt, which a worker takes as the sign to stop quietly while this
+        # process shuts it down. Dying of the signal instead would make the parent report
+        # a killed worker in place of the interrupt. A second signal has the default effect.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt
     if _state.raised:
         return
     if _state.depth:
         if _state.pending is None:
             _state.pending = signum
         return
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
     _state.raised = True
+    # From now on a child's death is no error: PyTorch's SIGCHLD handler raises when a
+    # DataLoader worker dies, and the same signal may have killed the workers.
+    if callable(signal.getsignal(signal.SIGCHLD)):
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     raise Interrupted(signum)
 
 
@@ -115,8 +150,7 @@ def uninterrupted() -> Iterator[None]:
         _state.depth -= 1
     if _state.depth == 0 and _state.pending is not None and not _state.raised:
         signum, _state.pending = _state.pending, None
-        _state.raised = True
-        raise Interrupted(signum)
+        _raise(signum)
 
 
 @contextlib.contextmanager
@@ -128,8 +162,10 @@ def on_interrupt(outcome: str | Callable[[], str | None]) -> Iterator[None]:
     """
     try:
         yield
-    except Interrupted as exc:
-        text = outcome() if callable(outcome) else outcome
-        if text:
-            exc.outcome = text
+    except BaseException as exc:
+        interrupted = interrupt_of(exc)
+        if interrupted is not None:
+            text = outcome() if callable(outcome) else outcome
+            if text:
+                interrupted.outcome = text
         raise

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from ..interrupts import Interrupted
+from ..interrupts import Interrupted, interrupt_of
 from ..io.atomic import atomic_path
 
 __all__ = ["AtomicCheckpointIO", "complete_checkpoint", "interrupt_outcome", "stopping_training"]
@@ -77,18 +77,20 @@ def stopping_training(trainer: Any, log_dir: Path) -> Iterator[None]:
     signal_log.setLevel(logging.WARNING)
     try:
         yield
-    except Interrupted as exc:
-        log.warning("training interrupted by %s", signal.Signals(exc.signum).name)
-        exc.outcome = interrupt_outcome(log_dir)
-        raise
-    except SIGTERMException:  # Lightning saw SIGTERM itself (a handler other than ours)
-        log.warning("training stopped by SIGTERM")
-        raise Interrupted(signal.SIGTERM, interrupt_outcome(log_dir)) from None
-    except SystemExit:
-        if trainer.state.status != TrainerStatus.INTERRUPTED:
+    except BaseException as exc:
+        interrupted = interrupt_of(exc)
+        if interrupted is None:
+            if isinstance(exc, SIGTERMException):  # Lightning saw SIGTERM (not our handler)
+                interrupted = Interrupted(signal.SIGTERM)
+            elif isinstance(exc, SystemExit) and trainer.state.status == TrainerStatus.INTERRUPTED:
+                interrupted = Interrupted(signal.SIGINT)  # its sys.exit(1) on KeyboardInterrupt
+            else:
+                raise
+        log.warning("training interrupted by %s", signal.Signals(interrupted.signum).name)
+        interrupted.outcome = interrupt_outcome(log_dir)
+        if interrupted is exc:
             raise
-        log.warning("training stopped by SIGINT")
-        raise Interrupted(signal.SIGINT, interrupt_outcome(log_dir)) from None
+        raise interrupted from None
     finally:
         signal_log.setLevel(level)
     if trainer.received_sigterm or trainer.state.status == TrainerStatus.INTERRUPTED:
