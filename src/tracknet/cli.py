@@ -5,15 +5,12 @@ added by that module's ``register(app)`` (docs/architecture.md, commands). An in
 (:class:`tracknet.errors.TrackNetError`) is printed as one line ``error: ...``, exit 2.
 SIGINT and SIGTERM raise :class:`tracknet.interrupts.Interrupted`, so the cleanup of every
 writer runs; the command then prints one line ``interrupted: <what is left>`` and exits
-with 130 (SIGINT) or 143 (SIGTERM).
+with 130 (SIGINT) or 143 (SIGTERM) (:func:`tracknet.entry.run_app`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import sys
 
 # Idle OpenMP threads sleep instead of spinning: on a shared or busy CPU, two spinning
 # threads made each model step up to 100x slower. Set before torch is first imported;
@@ -25,9 +22,8 @@ import typer
 from . import commands as _package_commands
 from .augment import commands as _augment_commands
 from .building import commands as _building_commands
-from .errors import TrackNetError
+from .entry import run_app
 from .evaluation import commands as _evaluation_commands
-from .interrupts import Interrupted, interrupt_of, raising_signals
 from .io import commands as _io_commands
 from .simulation import commands as _simulation_commands
 from .training import commands as _training_commands
@@ -69,38 +65,9 @@ app.registered_commands.sort(
 )
 
 
-def _close_progress_bars() -> None:
-    """Close the progress bars an interrupt left open, so the last line is the message."""
-    tqdm_module = sys.modules.get("tqdm.std")
-    if tqdm_module is None:
-        return
-    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
-        with contextlib.suppress(Exception):  # a bar that cannot close must not hide the message
-            bar.close()
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the app and turns input errors and interrupts into one line."""
-    interrupted: Interrupted | None = None
-    with raising_signals():
-        try:
-            app(args=argv, prog_name="tracknet", standalone_mode=True)
-        except BaseException as exc:
-            interrupted = interrupt_of(exc)  # also an error that the interrupt's cleanup raised
-            if interrupted is None:
-                if isinstance(exc, TrackNetError):
-                    typer.echo(f"error: {exc}", err=True)
-                    sys.exit(2)
-                if not isinstance(exc, KeyboardInterrupt):
-                    raise
-                interrupted = Interrupted(signal.SIGINT)
-    if interrupted is not None:
-        # The outputs are settled: further signals while Python shuts down change nothing.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
-        _close_progress_bars()
-        typer.echo(interrupted.message(), err=True)
-        sys.exit(interrupted.exit_code)
+    run_app(app, argv, "tracknet")
 
 
 if __name__ == "__main__":

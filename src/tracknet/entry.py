@@ -1,0 +1,56 @@
+"""Running a command-line app: input errors and interrupts become one line on stderr.
+
+:func:`run_app` is the body of every entry point (``tracknet``, ``python -m
+tracknet.training``): an input error (:class:`~tracknet.errors.TrackNetError`) prints
+``error: ...`` and exits 2; SIGINT and SIGTERM raise
+:class:`~tracknet.interrupts.Interrupted` while the app runs, so every writer cleans up,
+and then print ``interrupted: <what is left>`` and exit 130 or 143 (see
+docs/architecture.md, outputs and interruption).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+
+import typer
+
+from .errors import TrackNetError
+from .interrupts import Interrupted, interrupt_of, raising_signals
+
+__all__ = ["run_app"]
+
+
+def _close_progress_bars() -> None:
+    """Close the progress bars an interrupt left open, so the last line is the message."""
+    tqdm_module = sys.modules.get("tqdm.std")
+    if tqdm_module is None:
+        return
+    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
+        with contextlib.suppress(Exception):  # a bar that cannot close must not hide the message
+            bar.close()
+
+
+def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
+    """Run ``app`` with ``argv``; exits (``SystemExit``) with the command's status."""
+    interrupted: Interrupted | None = None
+    with raising_signals():
+        try:
+            app(args=argv, prog_name=prog_name, standalone_mode=True)
+        except BaseException as exc:
+            interrupted = interrupt_of(exc)  # also an error that the interrupt's cleanup raised
+            if interrupted is None:
+                if isinstance(exc, TrackNetError):
+                    typer.echo(f"error: {exc}", err=True)
+                    sys.exit(2)
+                if not isinstance(exc, KeyboardInterrupt):
+                    raise
+                interrupted = Interrupted(signal.SIGINT)
+    if interrupted is not None:
+        # The outputs are settled: further signals while Python shuts down change nothing.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        _close_progress_bars()
+        typer.echo(interrupted.message(), err=True)
+        sys.exit(interrupted.exit_code)
