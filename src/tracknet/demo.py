@@ -25,7 +25,7 @@ from typing import Any
 from .evaluation import ParticleSelection, names
 from .evaluation.files import evaluate_submission
 from .evaluation.report import ReportEntry, write_report
-from .interrupts import on_interrupt
+from .interrupts import on_interrupt, uninterrupted
 from .io.atomic import json_ready, write_json_atomic
 from .io.straw import sha256_file
 from .io.trackml import read_event, read_submission
@@ -41,12 +41,13 @@ DEMO_TRAIN_OVERRIDES: tuple[str, ...] = (
     "data.simulation.n_events=60",
     "trainer.max_epochs=15",
 )
-#: The stages, in order, and the directory each one writes (redone from empty).
-STAGES: tuple[tuple[str, str], ...] = (
-    ("train", "train"),
-    ("simulate", "test_events"),
-    ("build", "submissions"),
-    ("report", "report"),
+#: The stages, in order, and what each one writes under the output directory (removed
+#: before the stage is redone).
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("train", ("train",)),
+    ("simulate", ("test_events",)),
+    ("build", ("submissions",)),
+    ("report", ("report", "summary.json")),
 )
 #: Where the stage records go, under the demo's output directory.
 STAGES_DIR = "stages"
@@ -71,7 +72,7 @@ class _Stages:
 
     def reusable(self, number: int, parameters: dict[str, Any]) -> dict[str, Any] | None:
         """The record of stage ``number`` if it was made with ``parameters`` and its outputs
-        are unchanged; otherwise None, and the stage's directory is emptied."""
+        are unchanged; otherwise None, and what the stage writes is removed."""
         record: dict[str, Any] | None = None
         try:
             found = json.loads(self.path(number).read_text(encoding="utf-8"))
@@ -93,9 +94,12 @@ class _Stages:
             self.echo(f"      reused: {self.path(number).relative_to(self.out)} and its outputs")
             return record
         self.path(number).unlink(missing_ok=True)
-        directory = self.out / STAGES[number - 1][1]
-        if directory.is_dir():
-            shutil.rmtree(directory)
+        for name in STAGES[number - 1][1]:
+            target = self.out / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
         return None
 
     def finish(
@@ -110,8 +114,9 @@ class _Stages:
             },
             **_plain(extra),
         }
-        write_json_atomic(self.path(number), record)
-        self.done.append(number)
+        with uninterrupted():  # an interrupt now is told that this stage is done
+            write_json_atomic(self.path(number), record)
+            self.done.append(number)
         return record
 
     def outcome(self) -> str:
@@ -242,10 +247,9 @@ def _run(
     parameters = {
         "inputs": [_digest(r) for r in (trained_record, events_record, built_record)],
     }
-    report_record = stages.reusable(4, parameters)
-    if report_record is None:
-        summary = _report(out, trained, checkpoint, timings, build_seconds, n_test_events, seed)
-        report_record = stages.finish(
+    if stages.reusable(4, parameters) is None:
+        _report(out, trained, checkpoint, timings, build_seconds, n_test_events, seed)
+        stages.finish(
             4,
             parameters,
             [*(p for p in (out / "report").iterdir() if p.is_file()), out / "summary.json"],

@@ -48,9 +48,11 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
                     raise
                 interrupted = Interrupted(signal.SIGINT)
     if interrupted is not None:
-        # The outputs are settled: further signals while Python shuts down change nothing.
+        # The outputs are settled: further signals while Python shuts down change nothing,
+        # nor does a child process (a DataLoader worker) that the signal killed.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _close_progress_bars()
         typer.echo(interrupted.message(), err=True)
         sys.exit(interrupted.exit_code)

@@ -119,11 +119,14 @@ def _raise(signum: int) -> None:
 @contextlib.contextmanager
 def raising_signals() -> Iterator[None]:
     """Within the block SIGINT and SIGTERM raise :class:`Interrupted` (main thread only;
-    elsewhere the block changes nothing). The previous handlers come back at the end."""
+    elsewhere the block changes nothing). The previous handlers (SIGCHLD's too) come back
+    at the end."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[signal.Signals, Any] = {s: signal.getsignal(s) for s in SIGNALS}
+    previous: dict[signal.Signals, Any] = {
+        s: signal.getsignal(s) for s in (*SIGNALS, signal.SIGCHLD)
+    }
     saved = (_state.pid, _state.depth, _state.pending, _state.raised)
     _state.pid, _state.depth, _state.pending, _state.raised = os.getpid(), 0, None, False
     for signum in SIGNALS:
