@@ -127,11 +127,14 @@ def staging_has_files(parent: Path, name: str) -> Callable[[], bool]:
     """True once the temporary sibling of ``parent / name`` holds a file."""
 
     def check() -> bool:
-        return any(
-            any(p.is_file() for p in d.iterdir())
-            for d in parent.glob(f".{name}.*.tmp")
-            if d.is_dir()
-        )
+        try:
+            return any(
+                any(p.is_file() for p in d.iterdir())
+                for d in parent.glob(f".{name}.*.tmp")
+                if d.is_dir()
+            )
+        except FileNotFoundError:  # renamed or removed meanwhile
+            return False
 
     return check
 
