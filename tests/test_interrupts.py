@@ -198,6 +198,20 @@ def test_a_second_signal_does_not_cut_the_cleanup_short(tmp_path: Path) -> None:
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_an_interrupt_swallowed_by_a_finaliser_is_raised_again() -> None:
+    class Finalised:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler raises here, and Python swallows it
+
+    with raising_signals(), pytest.raises(Interrupted) as info:
+        finalised = Finalised()
+        del finalised
+        time.sleep(2)  # the signal is sent again and ends the sleep
+        pytest.fail("the interrupt was lost")  # pragma: no cover
+    assert info.value.signum == signal.SIGTERM
+
+
 def test_atomic_directory_replaces_a_previous_run_and_keeps_other_files(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with atomic_directory(out, record="record.json") as staging:

@@ -11,6 +11,10 @@ installs it) makes both raise :class:`Interrupted` instead: a :class:`BaseExcept
   are then complete, never half renamed.
 * :func:`on_interrupt` says what an interrupt inside a block leaves behind; the outermost
   block has the last word. The command line prints it as ``interrupted: <outcome>``.
+* An interrupt that Python swallows (the handler ran inside a ``__del__`` or a finaliser)
+  is raised again as soon as that code is left.
+* An interrupt swallowed where the handler happened to run (a ``__del__``, a finaliser,
+  C code that clears errors) is noticed when its object dies: the signal is sent again.
 * A second signal while the first is unwinding is ignored, so cleanup runs to its end;
   an error that the cleanup raises in turn stands for the interrupt (:func:`interrupt_of`),
   and a child process that dies meanwhile is no error (SIGCHLD handlers are reset).
@@ -23,7 +27,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -81,12 +88,19 @@ def interrupt_of(exc: BaseException) -> Interrupted | None:
 class _State:
     def __init__(self) -> None:
         self.pid: int | None = None  # the process whose handlers raise
+        self.session = 0  # counts raising_signals() blocks, so a watcher knows its own
         self.depth = 0  # nesting of uninterrupted()
         self.pending: int | None = None  # a signal received inside uninterrupted()
-        self.raised = False  # an Interrupted is on its way up
+        self.raised: weakref.ref[Interrupted] | None = None  # the interrupt on its way up
+
+    def unwinding(self) -> bool:
+        """True while the interrupt raised last is still alive (on its way up)."""
+        return self.raised is not None and self.raised() is not None
 
 
 _state = _State()
+#: How often a raised interrupt is checked for having been swallowed, seconds.
+_WATCH_S = 0.2
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -98,7 +112,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         raise KeyboardInterrupt
-    if _state.raised:
+    if _state.unwinding():
         return
     if _state.depth:
         if _state.pending is None:
@@ -108,12 +122,35 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 
 
 def _raise(signum: int) -> None:
-    _state.raised = True
     # From now on a child's death is no error: PyTorch's SIGCHLD handler raises when a
     # DataLoader worker dies, and the same signal may have killed the workers.
     if callable(signal.getsignal(signal.SIGCHLD)):
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    raise Interrupted(signum)
+    exc = Interrupted(signum)
+    _state.raised = weakref.ref(exc)
+    threading.Thread(target=_watch, args=(_state.session, signum), daemon=True).start()
+    try:
+        raise exc
+    finally:
+        del exc  # no reference cycle through this frame: a swallowed interrupt dies at once
+
+
+def _watch(session: int, signum: int) -> None:
+    """Send ``signum`` again if the interrupt raised for it dies before the process ends.
+
+    A handler can run where Python or a C extension swallows what it raises (a ``__del__``,
+    a finaliser, an attribute lookup that clears errors); the interrupt is then lost and
+    its object freed. The signal sent again is raised where it can propagate.
+    """
+    while _state.session == session:
+        time.sleep(_WATCH_S)
+        raised = _state.raised
+        if _state.session != session or raised is None:
+            return
+        if raised() is None:
+            _state.raised = None
+            os.kill(os.getpid(), signum)
+            return
 
 
 @contextlib.contextmanager
@@ -128,7 +165,17 @@ def raising_signals() -> Iterator[None]:
         s: signal.getsignal(s) for s in (*SIGNALS, signal.SIGCHLD)
     }
     saved = (_state.pid, _state.depth, _state.pending, _state.raised)
-    _state.pid, _state.depth, _state.pending, _state.raised = os.getpid(), 0, None, False
+    _state.pid, _state.depth, _state.pending, _state.raised = os.getpid(), 0, None, None
+    _state.session += 1
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info: Any) -> None:
+        # An interrupt raised inside a __del__ or a finaliser is swallowed there; the
+        # watcher sends the signal again (_watch). No "Exception ignored" message for it.
+        if info.exc_value is None or interrupt_of(info.exc_value) is None:
+            previous_hook(info)
+
+    sys.unraisablehook = unraisable
     for signum in SIGNALS:
         signal.signal(signum, _handler)
     try:
@@ -136,6 +183,8 @@ def raising_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        sys.unraisablehook = previous_hook
+        _state.session += 1
         _state.pid, _state.depth, _state.pending, _state.raised = saved
 
 
@@ -151,7 +200,7 @@ def uninterrupted() -> Iterator[None]:
         yield
     finally:
         _state.depth -= 1
-    if _state.depth == 0 and _state.pending is not None and not _state.raised:
+    if _state.depth == 0 and _state.pending is not None and not _state.unwinding():
         signum, _state.pending = _state.pending, None
         _raise(signum)
 
