@@ -198,6 +198,20 @@ def test_a_second_signal_does_not_cut_the_cleanup_short(tmp_path: Path) -> None:
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_an_interrupt_waits_for_the_programs_own_code() -> None:
+    """Not raised inside the standard library (a lock taken there would stay taken)."""
+    event = threading.Event()
+    returned: list[bool] = []
+    with raising_signals(), pytest.raises(Interrupted) as info:
+        threading.Timer(0.05, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+        event.wait(0.5)  # threading.py: the signal comes in here, and waits
+        returned.append(True)
+        for _ in range(500):
+            time.sleep(0.01)  # this test's own code: raised here
+        pytest.fail("the interrupt was lost")  # pragma: no cover
+    assert returned and info.value.signum == signal.SIGTERM
+
+
 def test_an_interrupt_swallowed_by_a_finaliser_is_raised_again() -> None:
     class Finalised:
         def __del__(self) -> None:

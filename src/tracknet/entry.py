@@ -39,7 +39,9 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
         try:
             app(args=argv, prog_name=prog_name, standalone_mode=True)
         except BaseException as exc:
-            interrupted = interrupt_of(exc)  # also an error that the interrupt's cleanup raised
+            # Also an error raised after a signal came (its cleanup failing, say); but a
+            # command that ended normally (exit 0 from click) is not made an interrupt.
+            interrupted = interrupt_of(exc, pending=not isinstance(exc, SystemExit))
             if interrupted is None:
                 if isinstance(exc, TrackNetError):
                     typer.echo(f"error: {exc}", err=True)

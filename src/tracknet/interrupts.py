@@ -2,22 +2,26 @@
 
 By default SIGTERM ends Python at once (no ``finally`` block runs, so temporary files stay
 behind) and SIGINT raises :class:`KeyboardInterrupt`, which click turns into ``Aborted!``
-and Lightning into ``sys.exit(1)``. :func:`raising_signals` (the ``tracknet`` entry point
-installs it) makes both raise :class:`Interrupted` instead: a :class:`BaseException`, so no
-``except Exception`` swallows it and every ``finally`` and ``__exit__`` on the way runs.
+and Lightning into ``sys.exit(1)``. :func:`raising_signals` (the entry points install it,
+:mod:`tracknet.entry`) makes both raise :class:`Interrupted` instead: a
+:class:`BaseException`, so no ``except Exception`` swallows it and every ``finally`` and
+``__exit__`` on the way runs.
 
+* Where it is raised: only in the program's own code, never inside the standard library
+  or an installed package (nor in this module or :mod:`tracknet.io.atomic`), since an
+  exception raised right after a lock is taken leaves the lock taken (pyarrow's thread
+  pool then deadlocks). A signal that comes elsewhere is sent again every few hundredths
+  of a second until it lands in such code.
 * :func:`uninterrupted` defers a signal while a few renames make outputs appear
   (:mod:`tracknet.io.atomic`): the interrupt is raised when the block ends, so the outputs
   are then complete, never half renamed.
 * :func:`on_interrupt` says what an interrupt inside a block leaves behind; the outermost
   block has the last word. The command line prints it as ``interrupted: <outcome>``.
-* An interrupt that Python swallows (the handler ran inside a ``__del__`` or a finaliser)
-  is raised again as soon as that code is left.
-* An interrupt swallowed where the handler happened to run (a ``__del__``, a finaliser,
-  C code that clears errors) is noticed when its object dies: the signal is sent again.
-* A second signal while the first is unwinding is ignored, so cleanup runs to its end;
-  an error that the cleanup raises in turn stands for the interrupt (:func:`interrupt_of`),
-  and a child process that dies meanwhile is no error (SIGCHLD handlers are reset).
+* A second signal while the first is unwinding is ignored, so cleanup runs to its end.
+  An interrupt swallowed on its way up (in a ``__del__``, or by C code that clears errors)
+  is noticed when its object dies, and the signal is sent again. An error that the cleanup
+  raises in turn stands for the interrupt (:func:`interrupt_of`), and a child process that
+  dies meanwhile is no error (SIGCHLD handlers are reset).
 * In a process forked from this one (a DataLoader worker) either signal raises
   :class:`KeyboardInterrupt`, on which a worker stops quietly.
 """
@@ -27,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import site
 import sys
+import sysconfig
 import threading
 import time
 import weakref
@@ -68,21 +74,32 @@ class Interrupted(BaseException):
         return "interrupted: " + " ".join(str(self.outcome).split())
 
 
-def interrupt_of(exc: BaseException) -> Interrupted | None:
-    """The :class:`Interrupted` that ``exc`` is, or was raised while handling, if any.
+def interrupt_of(exc: BaseException, *, pending: bool = True) -> Interrupted | None:
+    """The :class:`Interrupted` that ``exc`` stands for, if any.
 
-    Cleanup run by an interrupt can fail in turn (a DataLoader worker killed by the same
-    signal makes PyTorch raise ``RuntimeError`` while Lightning shuts the workers down):
-    such an error stands for the interrupt.
+    That is ``exc`` itself or an interrupt it was raised while handling (cleanup run by an
+    interrupt can fail in turn: a DataLoader worker killed by the same signal makes
+    PyTorch raise ``RuntimeError`` while Lightning shuts the workers down), or, when a
+    signal came but was not raised yet (:func:`raising_signals` raises only in the
+    program's own code), a new interrupt for it (unless ``pending`` is false), linked at
+    the end of ``exc``'s context chain so that every later call finds the same one.
     """
     seen: set[int] = set()
     current: BaseException | None = exc
+    last = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, Interrupted):
             return current
         seen.add(id(current))
+        last = current
         current = current.__cause__ or current.__context__
-    return None
+    if not pending or _state.pending is None or os.getpid() != _state.pid:
+        return None
+    interrupted = Interrupted(_state.pending)
+    _state.pending = None
+    _state.raised, _state.raised_signum = weakref.ref(interrupted), interrupted.signum
+    last.__context__ = interrupted
+    return interrupted
 
 
 class _State:
@@ -90,8 +107,10 @@ class _State:
         self.pid: int | None = None  # the process whose handlers raise
         self.session = 0  # counts raising_signals() blocks, so a watcher knows its own
         self.depth = 0  # nesting of uninterrupted()
-        self.pending: int | None = None  # a signal received inside uninterrupted()
+        self.pending: int | None = None  # a signal not raised yet
         self.raised: weakref.ref[Interrupted] | None = None  # the interrupt on its way up
+        self.raised_signum = 0
+        self.watcher: tuple[int, threading.Thread] | None = None  # (session, thread)
 
     def unwinding(self) -> bool:
         """True while the interrupt raised last is still alive (on its way up)."""
@@ -99,8 +118,40 @@ class _State:
 
 
 _state = _State()
-#: How often a raised interrupt is checked for having been swallowed, seconds.
-_WATCH_S = 0.2
+#: How often a signal not raised yet is sent again, seconds.
+_RETRY_S = 0.02
+
+
+def _library_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    found = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    with contextlib.suppress(AttributeError):  # site.getsitepackages is missing in some venvs
+        found.update(os.path.realpath(p) for p in site.getsitepackages())
+    return tuple(sorted(d + os.sep for d in found))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__)) + os.sep
+_LIBRARY_DIRS = _library_dirs()
+#: Our own modules where an interrupt must not be raised (the machinery itself).
+_NOT_HERE = frozenset(
+    os.path.realpath(os.path.join(_PACKAGE_DIR, *parts))
+    for parts in (("interrupts.py",), ("io", "atomic.py"))
+)
+
+
+def _raisable(frame: FrameType | None) -> bool:
+    """May an interrupt be raised in ``frame`` (the code the signal interrupted)?"""
+    if frame is None:
+        return True
+    filename = frame.f_code.co_filename
+    if filename.startswith("<"):  # frozen modules (importlib, runpy), or `python -c` code
+        return filename in ("<string>", "<stdin>")
+    path = os.path.realpath(filename)
+    if path in _NOT_HERE:
+        return False
+    if path.startswith(_PACKAGE_DIR):
+        return True
+    return not path.startswith(_LIBRARY_DIRS)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -114,43 +165,53 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
     if _state.unwinding():
         return
-    if _state.depth:
+    # From now on a child's death is no error: PyTorch's SIGCHLD handler raises when a
+    # DataLoader worker dies, and the same signal may have killed the workers.
+    if callable(signal.getsignal(signal.SIGCHLD)):
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if _state.depth or not _raisable(frame):
         if _state.pending is None:
             _state.pending = signum
+        _ensure_watcher()
         return
     _raise(signum)
 
 
 def _raise(signum: int) -> None:
-    # From now on a child's death is no error: PyTorch's SIGCHLD handler raises when a
-    # DataLoader worker dies, and the same signal may have killed the workers.
-    if callable(signal.getsignal(signal.SIGCHLD)):
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _state.pending = None
     exc = Interrupted(signum)
-    _state.raised = weakref.ref(exc)
-    threading.Thread(target=_watch, args=(_state.session, signum), daemon=True).start()
+    _state.raised, _state.raised_signum = weakref.ref(exc), signum
+    _ensure_watcher()
     try:
         raise exc
     finally:
         del exc  # no reference cycle through this frame: a swallowed interrupt dies at once
 
 
-def _watch(session: int, signum: int) -> None:
-    """Send ``signum`` again if the interrupt raised for it dies before the process ends.
+def _ensure_watcher() -> None:
+    watcher = _state.watcher
+    if watcher is None or watcher[0] != _state.session or not watcher[1].is_alive():
+        thread = threading.Thread(target=_watch, args=(_state.session, _state.pid), daemon=True)
+        _state.watcher = (_state.session, thread)
+        thread.start()
 
-    A handler can run where Python or a C extension swallows what it raises (a ``__del__``,
-    a finaliser, an attribute lookup that clears errors); the interrupt is then lost and
-    its object freed. The signal sent again is raised where it can propagate.
-    """
+
+def _watch(session: int, pid: int | None) -> None:
+    """Until the session ends: send a signal not raised yet again (it came while code that
+    must not be interrupted ran), and notice an interrupt that died on its way up (it was
+    swallowed where the handler ran), whose signal is then sent again."""
     while _state.session == session:
-        time.sleep(_WATCH_S)
+        time.sleep(_RETRY_S)
         raised = _state.raised
-        if _state.session != session or raised is None:
-            return
-        if raised() is None:
+        if raised is not None and raised() is None:  # swallowed: raise it once more
             _state.raised = None
-            os.kill(os.getpid(), signum)
+            if _state.pending is None:
+                _state.pending = _state.raised_signum
+        pending = _state.pending
+        if _state.session != session or pid is None:
             return
+        if pending is not None and not _state.depth and not _state.unwinding():
+            os.kill(pid, pending)
 
 
 @contextlib.contextmanager
