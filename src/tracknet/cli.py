@@ -3,12 +3,14 @@
 Every command lives in the ``commands.py`` of the package whose stage it runs and is
 added by that module's ``register(app)`` (docs/architecture.md, commands). An input error
 (:class:`tracknet.errors.TrackNetError`) is printed as one line ``error: ...``, exit 2.
+SIGINT and SIGTERM raise :class:`tracknet.interrupts.Interrupted`, so the cleanup of every
+writer runs; the command then prints one line ``interrupted: <what is left>`` and exits
+with 130 (SIGINT) or 143 (SIGTERM) (:func:`tracknet.entry.run_app`).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 # Idle OpenMP threads sleep instead of spinning: on a shared or busy CPU, two spinning
 # threads made each model step up to 100x slower. Set before torch is first imported;
@@ -20,7 +22,7 @@ import typer
 from . import commands as _package_commands
 from .augment import commands as _augment_commands
 from .building import commands as _building_commands
-from .errors import TrackNetError
+from .entry import run_app
 from .evaluation import commands as _evaluation_commands
 from .io import commands as _io_commands
 from .simulation import commands as _simulation_commands
@@ -64,43 +66,8 @@ app.registered_commands.sort(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the app; every input error becomes one line, exit 2.
-
-    Input errors are :class:`TrackNetError`, a usage error of an option (a mistyped value,
-    an unknown option, a missing one), or an operating-system error on a path the user
-    named (a read-only folder, a full disk); out of memory on an absurd size is one too.
-    """
-    from typer import _click as click
-
-    command = typer.main.get_command(app)
-    try:
-        code = command.main(args=argv, prog_name="tracknet", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:  # the help is already printed
-        sys.exit(exc.exit_code)
-    except click.exceptions.UsageError as exc:
-        where = f" ({exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        _fail(f"{exc.format_message()}{where}")
-    except TrackNetError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(_os_error_line(exc))
-    except MemoryError:
-        _fail("out of memory: a size or count given is too large for this machine")
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    sys.exit(2)
-
-
-def _os_error_line(exc: OSError) -> str:
-    reason = exc.strerror or type(exc).__name__
-    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
-    return f"{' -> '.join(paths)}: {reason}" if paths else f"{reason} ({exc})"
+    """Console entry point: runs the app; input errors and interrupts become one line."""
+    run_app(app, argv, "tracknet")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ from tracknet.augment.overlay import check_overlay
 from tracknet.augment.writers import GENERATOR, PROVENANCE_FILE, OverlayJob
 from tracknet.detectors import Detector, detector_named
 from tracknet.errors import ConfigError
-from tracknet.io.straw import source_kind
+from tracknet.io.atomic import atomic_directory
+from tracknet.io.straw import DATASET_FILE, source_kind
 
 __all__ = [
     "GENERATOR",
@@ -75,7 +76,12 @@ def overlay_to_directory(
     events_per_chunk: int = 10_000,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Write overlay events of ``source`` into ``out``; return the dataset record."""
+    """Write overlay events of ``source`` into ``out``; return the dataset record.
+
+    Written into a temporary sibling first (:func:`~tracknet.io.atomic.atomic_directory`):
+    ``out`` holds the whole overlay or, after an error or an interrupt, what it held before;
+    a rerun replaces the files of the previous overlay.
+    """
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"output path {root} exists and is not a directory")
@@ -113,21 +119,23 @@ def overlay_to_directory(
         "with_singles": with_singles,
         "library": library.describe(),
     }
-    return detector.write_overlay(
-        OverlayJob(
-            library=library,
-            root=root,
-            parameters=parameters,
-            data_kind=data_kind,
-            n_events=n_events,
-            tracks_per_event=tracks_per_event,
-            seed=seed,
-            first_event_id=first_event_id,
-            with_singles=with_singles,
-            background=background,
-            noise_rate=noise_rate,
-            crosstalk=crosstalk,
-            events_per_chunk=events_per_chunk,
-            progress=progress,
+    with atomic_directory(root, record=DATASET_FILE) as staging:  # all of it, or nothing
+        record = detector.write_overlay(
+            OverlayJob(
+                library=library,
+                root=staging,
+                parameters=parameters,
+                data_kind=data_kind,
+                n_events=n_events,
+                tracks_per_event=tracks_per_event,
+                seed=seed,
+                first_event_id=first_event_id,
+                with_singles=with_singles,
+                background=background,
+                noise_rate=noise_rate,
+                crosstalk=crosstalk,
+                events_per_chunk=events_per_chunk,
+                progress=progress,
+            )
         )
-    )
+    return record

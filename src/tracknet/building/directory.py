@@ -3,11 +3,12 @@
 :func:`build_directory` asks the directory's detector
 (:func:`tracknet.detectors.detector_of`) for its :class:`~tracknet.building.backend.BuildBackend`
 and runs it the same way for every detector: inputs checked first, units of work built
-under one progress bar, the submission written atomically, then the build record.
+under one progress bar, then the submission and its build record written as one unit.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ import pandas as pd
 from ..detectors import detector_of
 from ..errors import ConfigError, DataError
 from ..evaluation.report import build_meta_path
-from ..io.atomic import write_json_atomic
+from ..interrupts import on_interrupt
+from ..io.atomic import atomic_paths, json_ready
+from ..io.straw import sha256_file
 from ..io.trackml import write_submission
 from ..model.checkpoint import LoadedModel, load_checkpoint
 from ..schema import Settings
@@ -96,49 +99,85 @@ def build_directory(
     selection = backend.select_events(data_dir, None if events is None else list(events))
     builder = backend.builder(algorithm, loaded, settings)
 
-    frames: list[pd.DataFrame] = []
-    per_event: dict[int, dict[str, float | int]] = {}
-    seconds = 0.0
-    n_events = n_tracks = 0
-    bar = tqdm(
-        total=selection.n_events,
-        desc=f"{backend.progress_label} ({algorithm})",
-        unit="event",
-        disable=not progress,
-    )
-    for unit in builder.units(selection):
-        built = builder.build(unit)
-        frames.append(built.submission)
-        per_event.update(built.events)
-        seconds += built.seconds
-        n_events += built.n_events
-        n_tracks += built.n_tracks
-        bar.update(built.n_events)
-        bar.set_postfix(tracks=n_tracks, ev_per_s=f"{n_events / max(seconds, 1e-9):.0f}")
-    bar.close()
-    if not frames:
-        raise DataError("no events to build", file=str(data_dir))
-    submission = pd.concat(frames, ignore_index=True)
-    result = DirectoryBuild(
-        path=out,
-        meta_path=build_meta_path(out),
-        n_events=n_events,
-        n_hits=len(submission),
-        n_tracks=n_tracks,
-        seconds_per_event=seconds / max(n_events, 1),
-        events=per_event,
-    )
-    write_submission(submission, out)
-    record: dict[str, Any] = {
-        "algorithm": algorithm,
-        "checkpoint": None if checkpoint is None or algorithm != "tracknet" else str(checkpoint),
-        "data_dir": str(data_dir),
-        "n_events": result.n_events,
-        "n_hits": result.n_hits,
-        "n_tracks": result.n_tracks,
-        "mean_seconds_per_event": result.seconds_per_event,
-        "config": settings.to_dict(),
-        **builder.record_extras(),
-    }
-    write_json_atomic(result.meta_path, record)
+    checksum: list[str] = []  # the SHA-256 of the submission, once written
+    with on_interrupt(lambda: _interrupt_outcome(out, checksum)):
+        frames: list[pd.DataFrame] = []
+        per_event: dict[int, dict[str, float | int]] = {}
+        seconds = 0.0
+        n_events = n_tracks = 0
+        bar = tqdm(
+            total=selection.n_events,
+            desc=f"{backend.progress_label} ({algorithm})",
+            unit="event",
+            disable=not progress,
+        )
+        for unit in builder.units(selection):
+            built = builder.build(unit)
+            frames.append(built.submission)
+            per_event.update(built.events)
+            seconds += built.seconds
+            n_events += built.n_events
+            n_tracks += built.n_tracks
+            bar.update(built.n_events)
+            bar.set_postfix(tracks=n_tracks, ev_per_s=f"{n_events / max(seconds, 1e-9):.0f}")
+        bar.close()
+        if not frames:
+            raise DataError("no events to build", file=str(data_dir))
+        submission = pd.concat(frames, ignore_index=True)
+        result = DirectoryBuild(
+            path=out,
+            meta_path=build_meta_path(out),
+            n_events=n_events,
+            n_hits=len(submission),
+            n_tracks=n_tracks,
+            seconds_per_event=seconds / max(n_events, 1),
+            events=per_event,
+        )
+        record: dict[str, Any] = {
+            "algorithm": algorithm,
+            "checkpoint": str(checkpoint)
+            if checkpoint is not None and algorithm == "tracknet"
+            else None,
+            "data_dir": str(data_dir),
+            "n_events": result.n_events,
+            "n_hits": result.n_hits,
+            "n_tracks": result.n_tracks,
+            "mean_seconds_per_event": result.seconds_per_event,
+            "config": settings.to_dict(),
+            **builder.record_extras(),
+        }
+        _write_submission_and_record(submission, out, result.meta_path, record, checksum)
     return result
+
+
+def _interrupt_outcome(out: Path, checksum: list[str]) -> str:
+    if checksum and out.is_file() and sha256_file(out) == checksum[0]:
+        return f"{out} and its build record are complete"
+    return f"nothing written to {out}"
+
+
+def _write_submission_and_record(
+    submission: pd.DataFrame,
+    out: Path,
+    meta_path: Path,
+    record: dict[str, Any],
+    checksum: list[str],
+) -> None:
+    """Write the submission and its record (with the submission's SHA-256, also appended to
+    ``checksum``) as one unit."""
+    with atomic_paths([out, meta_path]) as (tmp_out, tmp_meta):
+        if out.name.endswith(".gz"):
+            # write_submission compresses by the name: write under a ``.gz`` name first.
+            named = tmp_out.with_name(tmp_out.name + ".gz")
+            try:
+                write_submission(submission, named)
+                os.replace(named, tmp_out)
+            finally:
+                named.unlink(missing_ok=True)
+        else:
+            write_submission(submission, tmp_out)
+        checksum.append(sha256_file(tmp_out))
+        record = {**record, "submission_sha256": checksum[0]}
+        tmp_meta.write_text(
+            json.dumps(json_ready(record), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )

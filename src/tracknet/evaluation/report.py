@@ -25,6 +25,7 @@ from tracknet.evaluation import names
 from tracknet.evaluation.evaluate import DirectoryEvaluation
 from tracknet.evaluation.matching import ParticleSelection, efficiency_binned
 from tracknet.io.atomic import atomic_paths
+from tracknet.io.straw import sha256_file
 
 __all__ = [
     "ETA_EDGES",
@@ -78,16 +79,25 @@ def build_meta_path(submission: str | os.PathLike[str]) -> Path:
 
 
 def read_build_meta(submission: str | os.PathLike[str]) -> dict[str, Any]:
-    """The build record beside a submission, or ``{}`` when there is none or it is not a
-    JSON object."""
+    """The build record beside a submission, or ``{}`` when there is none to trust.
+
+    A record is trusted only when it is a JSON object whose ``submission_sha256`` is the
+    SHA-256 of the submission file: a record left by another build (an interrupted one,
+    an older version without the checksum, or a submission written by something else)
+    is ignored.
+    """
     path = build_meta_path(submission)
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or record.get("submission_sha256") != sha256_file(
+            submission
+        ):
+            return {}
     except (ValueError, OSError):
         return {}
-    return dict(data) if isinstance(data, dict) else {}
+    return dict(record)
 
 
 def build_seconds(meta: dict[str, Any]) -> dict[int, float]:

@@ -7,11 +7,9 @@ Lightning's DDP launcher re-runs this module for the other ranks of a run.
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
-from ..errors import TrackNetError
+from ..entry import run_app
 from .commands import register
 
 __all__ = ["app", "main"]
@@ -27,12 +25,9 @@ register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the app; input errors become one line ``error: ...`` and exit status 2."""
-    try:
-        app(args=argv, prog_name="python -m tracknet.training", standalone_mode=True)
-    except TrackNetError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    """Run the app; input errors become one line ``error: ...`` and exit status 2, an
+    interrupt one line ``interrupted: ...`` and 130 or 143 (:func:`tracknet.entry.run_app`)."""
+    run_app(app, argv, "python -m tracknet.training")
 
 
 if __name__ == "__main__":

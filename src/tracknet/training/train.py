@@ -30,11 +30,13 @@ from omegaconf import DictConfig
 from ..data.normalize import Normalizer
 from ..detectors import detector_named
 from ..errors import CheckpointError, ConfigError, TrackNetError
+from ..interrupts import on_interrupt
 from ..io.atomic import atomic_path, write_json_atomic
 from ..model.checkpoint import checkpoint_hparams, load_checkpoint
 from ..model.step_ahead import StepAheadTrackNet
 from .config import to_container
 from .datamodule import TrainingData
+from .interruption import AtomicCheckpointIO, interrupt_outcome, stopping_training
 from .module import StepAheadModule
 from .region_calibration import RegionSettings, calibrate_regions
 from .settings import DataSettings, RegionCalibrationSettings, TrackNetSettings
@@ -291,7 +293,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ``epochs`` (completed), ``train_seconds``, ``train_tracks_per_s`` and the last
     validation metrics (``val/loss``, ``val/t1_efficiency`` ...). Raises
     :class:`~tracknet.errors.ConfigError`, :class:`~tracknet.errors.DataError` or
-    :class:`~tracknet.errors.CheckpointError` (one line) for bad input.
+    :class:`~tracknet.errors.CheckpointError` (one line) for bad input. Checkpoints are
+    written whole or not at all; an interrupt raises
+    :class:`~tracknet.interrupts.Interrupted` naming the last complete checkpoint, and
+    ``results.json`` is only written by a run that finished.
     """
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -319,7 +324,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         torch.set_num_threads(settings.trainer.num_threads)
     detector: Any = detector_named(data_settings.detector)  # its training stage methods
 
-    with _run_log(run_dir / "train.log", settings.run.log_level):
+    with (
+        on_interrupt(lambda: interrupt_outcome(log_dir)),
+        _run_log(run_dir / "train.log", settings.run.log_level),
+    ):
         log.info("run directory %s", run_dir)
         datamodule = detector.data_module(
             data_settings, progress=settings.trainer.enable_progress_bar
@@ -366,6 +374,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 **kwargs,
                 logger=logger,
                 callbacks=[checkpoints],
+                plugins=[AtomicCheckpointIO()],
                 default_root_dir=str(run_dir),
                 use_distributed_sampler=False,
             )
@@ -382,7 +391,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 "ignore", message=r"Checkpoint directory .* exists and is not empty"
             )
             warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
-            trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+            with stopping_training(trainer, log_dir):
+                trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
         seconds = time.perf_counter() - started
 
         region_report = None

@@ -142,7 +142,8 @@ def straw(
     """Simulate straw-tracker events (a 2D model of the Muon g-2 tracker) into a Parquet dataset."""
     from tqdm import tqdm
 
-    from tracknet.io.straw import write_straw_dataset
+    from tracknet.io.atomic import atomic_directory
+    from tracknet.io.straw import DATASET_FILE, write_straw_dataset
     from tracknet.simulation.straw.simulate import GENERATOR, iter_straw_batches
 
     check_count(seed, "--seed", low=0)
@@ -159,12 +160,15 @@ def straw(
         )  # fmt: skip
     output_dir(out, "--out")
     shown = show_progress(progress)
-    with tqdm(total=events, desc="simulate straw", unit="event", disable=not shown) as bar:
+    with (
+        atomic_directory(out, record=DATASET_FILE) as staging,  # all of it, or nothing
+        tqdm(total=events, desc="simulate straw", unit="event", disable=not shown) as bar,
+    ):
         write_straw_dataset(
             iter_straw_batches(
                 config, events, seed, first_event_id, events_per_batch=events_per_chunk
             ),
-            out,
+            staging,
             kind="straw",
             parameters={"config": config.to_dict(), "first_event_id": first_event_id},
             seed=seed,
