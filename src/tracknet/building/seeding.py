@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .geometry import LayerSurfaces, layer_keys
+from .module_map import ModuleMap, load_module_map, module_keys, pair_dphi, pair_z0
 from .search import HitIndex
 from .stages import DEFAULT_SEED_STAGES, SEED_KINDS, LayerId, SeedStage
 
@@ -254,19 +255,122 @@ def _pairs(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     i1, i2 = np.concatenate(out1), np.concatenate(out2)
-    keep = (keys[i1] != keys[i2]) & (r[i2] - r[i1] >= max(stage.min_delta_r_mm, 1e-9))
-    i1, i2 = i1[keep], i2[keep]
-    keep = np.abs(np.remainder(phi[i2] - phi[i1] + np.pi, 2 * np.pi) - np.pi) <= stage.max_delta_phi
-    i1, i2 = i1[keep], i2[keep]
+    keep = _pair_cuts(positions, keys, i1, i2, stage, kappa_max)
+    return i1[keep], i2[keep]
+
+
+def _pair_cuts(
+    positions: np.ndarray,
+    keys: np.ndarray,
+    i1: np.ndarray,
+    i2: np.ndarray,
+    stage: SeedStage,
+    kappa_max: float,
+) -> np.ndarray:
+    """Which pairs pass: different layers, ``min_delta_r_mm``, ``max_delta_phi``,
+    ``max_z0_mm`` and, from the beam line, the curvature bound."""
+    r = np.hypot(positions[:, 0], positions[:, 1])
+    phi = np.arctan2(positions[:, 1], positions[:, 0])
+    z = positions[:, 2]
+    dr = r[i2] - r[i1]
+    keep = (keys[i1] != keys[i2]) & (dr >= max(stage.min_delta_r_mm, 1e-9))
+    step = np.abs(np.remainder(phi[i2] - phi[i1] + np.pi, 2 * np.pi) - np.pi)
+    keep &= step <= stage.max_delta_phi
     if stage.max_z0_mm is not None:
-        z0 = z[i1] - r[i1] * (z[i2] - z[i1]) / (r[i2] - r[i1])
-        keep = np.abs(z0) <= stage.max_z0_mm
-        i1, i2 = i1[keep], i2[keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z0 = z[i1] - r[i1] * (z[i2] - z[i1]) / np.where(keep, dr, 1.0)
+        keep &= np.abs(z0) <= stage.max_z0_mm
     if stage.beamline and np.isfinite(kappa_max):
         origin = np.zeros((len(i1), 2))
-        keep = _circle_curvature(origin, positions[i1, :2], positions[i2, :2]) <= kappa_max
-        i1, i2 = i1[keep], i2[keep]
-    return i1, i2
+        keep &= _circle_curvature(origin, positions[i1, :2], positions[i2, :2]) <= kappa_max
+    return keep
+
+
+def _connected_pairs(
+    positions: np.ndarray,
+    module: np.ndarray,
+    i1: np.ndarray,
+    i2: np.ndarray,
+    stage: SeedStage,
+    module_map: ModuleMap,
+) -> np.ndarray:
+    """Which pairs join modules the map connects (and, with the stage's map margins, lie
+    within the azimuth step and ``z0`` range the map observed for that connection)."""
+    row = module_map.pair_index(module[i1], module[i2])
+    keep = row >= 0
+    safe = np.where(keep, row, 0)
+    if stage.map_dphi_margin is not None and len(row):
+        step = pair_dphi(positions[i1], positions[i2])
+        margin = stage.map_dphi_margin
+        keep &= (step >= module_map.dphi_low[safe] - margin) & (
+            step <= module_map.dphi_high[safe] + margin
+        )
+    if stage.map_z0_margin_mm is not None and len(row):
+        z0 = pair_z0(positions[i1], positions[i2])
+        low, high = module_map.z0_low[safe], module_map.z0_high[safe]
+        margin = stage.map_z0_margin_mm
+        with np.errstate(invalid="ignore"):
+            keep &= np.isnan(low) | ((z0 >= low - margin) & (z0 <= high + margin))
+    return keep
+
+
+class _PairPrediction:
+    """Where pairs ``(i1, i2)`` continue: in the transverse plane on their circle through
+    the origin (signed curvature, initial direction) or, without the beam-line assumption,
+    straight on; along the beam on their straight line in ``(r, z)``."""
+
+    def __init__(self, positions: np.ndarray, i1: np.ndarray, i2: np.ndarray, stage: SeedStage):
+        self.stage = stage
+        r = np.hypot(positions[:, 0], positions[:, 1])
+        phi = np.arctan2(positions[:, 1], positions[:, 0])
+        z = positions[:, 2]
+        a, b = positions[i1, :2], positions[i2, :2]
+        if stage.beamline:
+            cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+            denom = r[i1] * r[i2] * np.linalg.norm(b - a, axis=1)
+            self.kappa = 2.0 * cross / np.where(denom > 0, denom, 1.0)
+        else:
+            self.kappa = np.zeros(len(i1))
+        self.direction = phi[i1] - np.arcsin(np.clip(self.kappa * r[i1] / 2.0, -1.0, 1.0))
+        step = b - a
+        self.b = b
+        self.unit = step / np.maximum(np.linalg.norm(step, axis=1), 1e-12)[:, None]
+        self.along = np.einsum("ij,ij->i", b, self.unit)
+        self.r2, self.z2 = r[i2], z[i2]
+        self.dz, self.dr = z[i2] - z[i1], r[i2] - r[i1]
+
+    def on_surface(
+        self, sel: np.ndarray, rows: np.ndarray, surfaces: LayerSurfaces
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The predicted points ``(len(sel), 3)`` of pairs ``sel`` on surface ``rows`` (one
+        per pair), and whether each is usable: within the layer's extent (plus
+        ``max_triplet_distance_mm``), ``min_delta_r_mm`` beyond the second hit, forward of
+        it on a disk and on a reachable part of the circle."""
+        stage = self.stage
+        margin = stage.max_triplet_distance_mm
+        r2, z2, dz, dr = self.r2[sel], self.z2[sel], self.dz[sel], self.dr[sel]
+        barrel = surfaces.barrel[rows]
+        position = surfaces.position[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r3 = np.where(barrel, position, r2 + dr / dz * (position - z2))
+            z3 = np.where(barrel, z2 + dz / dr * (position - r2), position)
+        along_layer = np.where(barrel, z3, r3)
+        ok = (along_layer >= surfaces.low[rows] - margin) & (
+            along_layer <= surfaces.high[rows] + margin
+        )
+        ok &= barrel | ((z3 - z2) * dz > 0)
+        kappa = self.kappa[sel]
+        ok &= np.isfinite(r3) & (r3 - r2 >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
+        r3 = np.where(ok, r3, r2)
+        if stage.beamline:
+            phi3 = self.direction[sel] + np.arcsin(np.clip(kappa * r3 / 2.0, -1.0, 1.0))
+            xy = np.column_stack([r3 * np.cos(phi3), r3 * np.sin(phi3)])
+        else:
+            # The point of the straight line b + t * unit (t > 0) at radius r3.
+            along = self.along[sel]
+            t = -along + np.sqrt(np.maximum(along**2 - r2**2 + r3**2, 0.0))
+            xy = self.b[sel] + t[:, None] * self.unit[sel]
+        return np.column_stack([xy, np.where(ok, z3, 0.0)]), ok
 
 
 def _triplets(
@@ -281,9 +385,6 @@ def _triplets(
     workers: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Extend pairs by a third hit near the point the pair predicts on each third layer."""
-    x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
-    r = np.hypot(x, y)
-    phi = np.arctan2(y, x)
     third = np.flatnonzero(
         np.isin(keys, layer_keys(*np.array(stage.third, dtype=np.int64).reshape(-1, 2).T))
         & available
@@ -291,20 +392,7 @@ def _triplets(
     empty = np.zeros(0, dtype=np.int64)
     if len(third) == 0 or len(i1) == 0:
         return empty, empty, empty
-    # In the transverse plane the pair continues on its circle through the origin (signed
-    # curvature, initial direction) or, without the beam-line assumption, straight on.
-    a, b = positions[i1, :2], positions[i2, :2]
-    if stage.beamline:
-        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-        denom = r[i1] * r[i2] * np.linalg.norm(b - a, axis=1)
-        kappa = 2.0 * cross / np.where(denom > 0, denom, 1.0)
-    else:
-        kappa = np.zeros(len(i1))
-    direction = phi[i1] - np.arcsin(np.clip(kappa * r[i1] / 2.0, -1.0, 1.0))
-    step = b - a
-    unit = step / np.maximum(np.linalg.norm(step, axis=1), 1e-12)[:, None]
-    along = np.einsum("ij,ij->i", b, unit)
-    dz, dr = z[i2] - z[i1], r[i2] - r[i1]
+    prediction = _PairPrediction(positions, i1, i2, stage)
     centres: list[np.ndarray] = []
     owners: list[np.ndarray] = []
     layer_of_query: list[np.ndarray] = []
@@ -313,35 +401,11 @@ def _triplets(
         row = int(surfaces.index_of(np.array([key]))[0])
         if row < 0:
             continue
-        if surfaces.barrel[row]:
-            r3 = np.full(len(i1), surfaces.position[row])
-            z3 = z[i2] + dz / dr * (r3 - r[i2])
-            ok = (z3 >= surfaces.low[row] - stage.max_triplet_distance_mm) & (
-                z3 <= surfaces.high[row] + stage.max_triplet_distance_mm
-            )
-        else:
-            z3 = np.full(len(i1), surfaces.position[row])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r3 = r[i2] + dr / dz * (z3 - z[i2])
-            ok = (
-                ((z3 - z[i2]) * dz > 0)
-                & (r3 >= surfaces.low[row] - stage.max_triplet_distance_mm)
-                & (r3 <= surfaces.high[row] + stage.max_triplet_distance_mm)
-            )
-        ok &= np.isfinite(r3) & (r3 - r[i2] >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
-        sel = np.flatnonzero(ok)
-        if stage.beamline:
-            phi3 = direction[sel] + np.arcsin(kappa[sel] * r3[sel] / 2.0)
-            xy = np.column_stack([r3[sel] * np.cos(phi3), r3[sel] * np.sin(phi3)])
-        else:
-            # The point of the straight line b + t * unit (t > 0) at radius r3.
-            t = -along[sel] + np.sqrt(
-                np.maximum(along[sel] ** 2 - r[i2][sel] ** 2 + r3[sel] ** 2, 0.0)
-            )
-            xy = b[sel] + t[:, None] * unit[sel]
-        centres.append(np.column_stack([xy, z3[sel]]))
-        owners.append(sel)
-        layer_of_query.append(np.full(len(sel), key, dtype=np.int64))
+        sel = np.arange(len(i1), dtype=np.int64)
+        point, ok = prediction.on_surface(sel, np.full(len(i1), row), surfaces)
+        centres.append(point[ok])
+        owners.append(sel[ok])
+        layer_of_query.append(np.full(int(ok.sum()), key, dtype=np.int64))
     if not owners:
         return empty, empty, empty
     centre = np.concatenate(centres)
@@ -353,6 +417,20 @@ def _triplets(
     j3 = third[found.hit]
     keep = keys[j3] == query_layer[found.query]
     j1, j2, j3 = i1[owner[found.query[keep]]], i2[owner[found.query[keep]]], j3[keep]
+    return _triplet_cuts(positions, j1, j2, j3, stage, kappa_max)
+
+
+def _triplet_cuts(
+    positions: np.ndarray,
+    j1: np.ndarray,
+    j2: np.ndarray,
+    j3: np.ndarray,
+    stage: SeedStage,
+    kappa_max: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The triplets that pass the ``(r, z)`` angle change, curvature and ``d0`` cuts."""
+    r = np.hypot(positions[:, 0], positions[:, 1])
+    z = positions[:, 2]
     if stage.max_theta_change is not None:
         theta12 = np.arctan2(r[j2] - r[j1], z[j2] - z[j1])
         theta23 = np.arctan2(r[j3] - r[j2], z[j3] - z[j2])
@@ -391,6 +469,8 @@ def find_seeds(
     available: np.ndarray | None = None,
     surfaces: LayerSurfaces | None = None,
     workers: int = 1,
+    module_id: np.ndarray | None = None,
+    module_map: ModuleMap | None = None,
 ) -> np.ndarray:
     """Seeds of one stage: an ``(S, m)`` int64 array of hit row indices, sorted by row.
 
@@ -398,6 +478,9 @@ def find_seeds(
     ``(N,)``, default all) marks the hits that may be used (e.g. those not yet assigned);
     ``field_tesla`` converts ``min_pt_gev`` into a curvature; ``surfaces`` (derived from
     all hits when not given) places the layers; ``workers`` goes to the k-d tree queries.
+    A stage with a ``module_map`` forms pairs and triplets only between the modules the map
+    connects; it needs ``module_id`` ``(N,)`` and reads the map from the stage's path
+    unless ``module_map`` is given.
     """
     positions = np.asarray(positions, dtype=np.float64)
     n = len(positions)
@@ -423,9 +506,25 @@ def find_seeds(
     kappa_max = (
         curvature_from_pt(stage.min_pt_gev, field_tesla) if stage.min_pt_gev is not None else np.inf
     )
+    module: np.ndarray | None = None
+    if stage.module_map is not None:
+        if module_map is None:
+            module_map = load_module_map(stage.module_map)
+        if module_id is None:
+            raise DataError("a seed stage with a module map needs the hits' module_id")
+        module_id = np.asarray(module_id)
+        if module_id.shape != (n,):
+            raise DataError(f"module_id must have shape ({n},), got {module_id.shape}")
+        module = module_map.module_index(module_keys(volume_id, layer_id, module_id))
+        first = first[module[first] >= 0]
     i1, i2 = _pairs(positions, keys, surfaces, first, stage, available, kappa_max)
+    if module is not None and module_map is not None:
+        keep = _connected_pairs(positions, module, i1, i2, stage, module_map)
+        i1, i2 = i1[keep], i2[keep]
     if stage.kind == "pair":
         return _sorted_rows([i1, i2])
-    return _sorted_rows(
-        list(_triplets(positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers))
-    )
+    j1, j2, j3 = _triplets(positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers)
+    if module is not None and module_map is not None:
+        keep = module_map.has_triplet(module[j1], module[j2], module[j3])
+        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
+    return _sorted_rows([j1, j2, j3])

@@ -42,6 +42,11 @@ class SeedStage(Settings):
     second and third hit. Lengths in mm, angles in rad, momenta in GeV. ``min_hits``, when
     set, replaces the builder's minimum track length for tracks of this stage (seeds
     without the vertex cuts are less pure, so their tracks may be asked to be longer).
+    ``module_map``: path of a module map (``.npz``, :mod:`~tracknet.building.module_map`);
+    when set, pairs and triplets are formed only between the modules it connects, and
+    ``map_dphi_margin`` (rad) / ``map_z0_margin_mm`` (mm), when set, keep a pair only
+    within the azimuth step / ``z0`` range the map observed for its connection, widened
+    by that margin.
     """
 
     label: ClassVar[str] = "seed stage"
@@ -60,6 +65,9 @@ class SeedStage(Settings):
     max_d0_mm: float | None = setting(2.0, low=0, open_low=True)
     beamline: bool = True
     min_hits: int | None = setting(None, low=1)
+    module_map: str | None = None
+    map_dphi_margin: float | None = setting(None, low=0)
+    map_z0_margin_mm: float | None = setting(None, low=0)
 
     def __post_init__(self) -> None:
         for name in ("first", "second", "third"):
@@ -92,6 +100,8 @@ _FLOATS = (
     "max_triplet_distance_mm",
     "max_theta_change",
     "max_d0_mm",
+    "map_dphi_margin",
+    "map_z0_margin_mm",
 )
 
 
