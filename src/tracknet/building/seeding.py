@@ -273,7 +273,7 @@ def _pair_cuts(
     phi = np.arctan2(positions[:, 1], positions[:, 0])
     z = positions[:, 2]
     dr = r[i2] - r[i1]
-    keep = (keys[i1] != keys[i2]) & (dr >= max(stage.min_delta_r_mm, 1e-9))
+    keep: np.ndarray = (keys[i1] != keys[i2]) & (dr >= max(stage.min_delta_r_mm, 1e-9))
     step = np.abs(np.remainder(phi[i2] - phi[i1] + np.pi, 2 * np.pi) - np.pi)
     keep &= step <= stage.max_delta_phi
     if stage.max_z0_mm is not None:
