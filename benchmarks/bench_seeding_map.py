@@ -10,7 +10,8 @@ per event (median over events). Realistic simulation: hit efficiency 0.99, secon
 default noise. Also the map's coverage: the share of the test events' true consecutive
 module pairs (and triplets) that the map holds.
 
-Usage: ``python benchmarks/bench_seeding_map.py [--events 3] [--map-events 30]``.
+Usage: ``python benchmarks/bench_seeding_map.py [--events 3] [--map-events 30] [--map M.npz]
+[--only NAME,...]``.
 """
 
 from __future__ import annotations
@@ -108,23 +109,32 @@ def main() -> None:
     parser.add_argument("--map-events", type=int, default=30)
     parser.add_argument("--map-seed", type=int, default=1000)
     parser.add_argument("--only", default=None, help="comma-separated configuration names")
+    parser.add_argument(
+        "--map", default=None, help="an existing map (.npz) instead of building one"
+    )
     args = parser.parse_args()
     config = SimulationConfig(hit_efficiency=0.99).validate()
     start = time.perf_counter()
-    module_map = build_module_map(
-        (simulate_event(config, i, event_rng(args.map_seed, i)) for i in range(args.map_events)),
-        volumes=PIXEL,
-        meta={"simulation": dataclasses.asdict(config), "seed": args.map_seed},
-    )
+    if args.map is not None:
+        module_map = ModuleMap.load(args.map)
+        path = args.map
+    else:
+        module_map = build_module_map(
+            (
+                simulate_event(config, i, event_rng(args.map_seed, i))
+                for i in range(args.map_events)
+            ),
+            volumes=PIXEL,
+            meta={"simulation": dataclasses.asdict(config), "seed": args.map_seed},
+        )
+        path = str(module_map.save(Path(tempfile.mkdtemp()) / "map.npz"))
     map_seconds = time.perf_counter() - start
-    folder = Path(tempfile.mkdtemp())
-    path = str(module_map.save(folder / "map.npz"))
     events = [simulate_event(config, i, event_rng(args.seed, i)) for i in range(1, args.events + 1)]
     covered = [coverage(module_map, e) for e in events]
     emit(
         "seeding_module_map.map",
         {
-            "map_events": args.map_events,
+            "map_events": module_map.meta.get("n_events"),
             "modules": module_map.n_modules,
             "pairs": module_map.n_pairs,
             "triplets": module_map.n_triplets,

@@ -248,3 +248,19 @@ def test_module_map_command_writes_a_map_with_its_provenance(tmp_path: Path) -> 
     assert set(np.unique(loaded.modules >> 42)) == {8}
     with zipfile.ZipFile(out) as archive:
         assert "version.npy" in archive.namelist()
+
+
+def test_the_low_pt_setting_adds_map_stages_that_find_soft_tracks(
+    tmp_path: Path, pixel_event: Event
+) -> None:
+    path = str(build_module_map([pixel_event], volumes=PIXEL).save(tmp_path / "map.npz"))
+    plain = BuildConfig()
+    config = BuildConfig.from_dict({"low_pt_module_map": path})
+    assert plain.stages() == DEFAULT_SEED_STAGES
+    extra = config.stages()[len(DEFAULT_SEED_STAGES) :]
+    assert extra and all(s.module_map == path and s.min_pt_gev == 0.2 for s in extra)
+    assert BuildConfig.from_dict(config.to_dict()).stages() == config.stages()
+    result = build_tracks(pixel_event, "baseline", config=config)
+    soft_stages = result.tracks["stage"] > len(DEFAULT_SEED_STAGES)
+    assert soft_stages.sum() > 0
+    assert result.n_tracks > build_tracks(pixel_event, "baseline", config=plain).n_tracks

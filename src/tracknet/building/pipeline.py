@@ -172,14 +172,14 @@ def build_tracks(
         if "module_id" in event.hits.columns
         else None
     )
-    maps = {s.module_map: load_module_map(s.module_map) for s in config.seed_stages if s.module_map}
+    maps = {s.module_map: load_module_map(s.module_map) for s in config.stages() if s.module_map}
 
     track_of_hit = np.zeros(n, dtype=np.int64)
     taken = np.zeros(n, dtype=bool)
     n_tracks = n_seeds = n_candidates = 0
     stages: list[dict[str, float | int]] = []
     tables: list[pd.DataFrame] = []
-    for stage_number, stage in enumerate(config.seed_stages, start=1):
+    for stage_number, stage in enumerate(config.stages(), start=1):
         stage_start = time.perf_counter()
         available = ~taken
         seeds = find_seeds(
