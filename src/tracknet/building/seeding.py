@@ -314,65 +314,6 @@ def _connected_pairs(
     return keep
 
 
-class _PairPrediction:
-    """Where pairs ``(i1, i2)`` continue: in the transverse plane on their circle through
-    the origin (signed curvature, initial direction) or, without the beam-line assumption,
-    straight on; along the beam on their straight line in ``(r, z)``."""
-
-    def __init__(self, positions: np.ndarray, i1: np.ndarray, i2: np.ndarray, stage: SeedStage):
-        self.stage = stage
-        r = np.hypot(positions[:, 0], positions[:, 1])
-        phi = np.arctan2(positions[:, 1], positions[:, 0])
-        z = positions[:, 2]
-        a, b = positions[i1, :2], positions[i2, :2]
-        if stage.beamline:
-            cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-            denom = r[i1] * r[i2] * np.linalg.norm(b - a, axis=1)
-            self.kappa = 2.0 * cross / np.where(denom > 0, denom, 1.0)
-        else:
-            self.kappa = np.zeros(len(i1))
-        self.direction = phi[i1] - np.arcsin(np.clip(self.kappa * r[i1] / 2.0, -1.0, 1.0))
-        step = b - a
-        self.b = b
-        self.unit = step / np.maximum(np.linalg.norm(step, axis=1), 1e-12)[:, None]
-        self.along = np.einsum("ij,ij->i", b, self.unit)
-        self.r2, self.z2 = r[i2], z[i2]
-        self.dz, self.dr = z[i2] - z[i1], r[i2] - r[i1]
-
-    def on_surface(
-        self, sel: np.ndarray, rows: np.ndarray, surfaces: LayerSurfaces
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The predicted points ``(len(sel), 3)`` of pairs ``sel`` on surface ``rows`` (one
-        per pair), and whether each is usable: within the layer's extent (plus
-        ``max_triplet_distance_mm``), ``min_delta_r_mm`` beyond the second hit, forward of
-        it on a disk and on a reachable part of the circle."""
-        stage = self.stage
-        margin = stage.max_triplet_distance_mm
-        r2, z2, dz, dr = self.r2[sel], self.z2[sel], self.dz[sel], self.dr[sel]
-        barrel = surfaces.barrel[rows]
-        position = surfaces.position[rows]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r3 = np.where(barrel, position, r2 + dr / dz * (position - z2))
-            z3 = np.where(barrel, z2 + dz / dr * (position - r2), position)
-        along_layer = np.where(barrel, z3, r3)
-        ok = (along_layer >= surfaces.low[rows] - margin) & (
-            along_layer <= surfaces.high[rows] + margin
-        )
-        ok &= barrel | ((z3 - z2) * dz > 0)
-        kappa = self.kappa[sel]
-        ok &= np.isfinite(r3) & (r3 - r2 >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
-        r3 = np.where(ok, r3, r2)
-        if stage.beamline:
-            phi3 = self.direction[sel] + np.arcsin(np.clip(kappa * r3 / 2.0, -1.0, 1.0))
-            xy = np.column_stack([r3 * np.cos(phi3), r3 * np.sin(phi3)])
-        else:
-            # The point of the straight line b + t * unit (t > 0) at radius r3.
-            along = self.along[sel]
-            t = -along + np.sqrt(np.maximum(along**2 - r2**2 + r3**2, 0.0))
-            xy = self.b[sel] + t[:, None] * self.unit[sel]
-        return np.column_stack([xy, np.where(ok, z3, 0.0)]), ok
-
-
 def _triplets(
     positions: np.ndarray,
     keys: np.ndarray,
@@ -385,6 +326,9 @@ def _triplets(
     workers: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Extend pairs by a third hit near the point the pair predicts on each third layer."""
+    x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
+    r = np.hypot(x, y)
+    phi = np.arctan2(y, x)
     third = np.flatnonzero(
         np.isin(keys, layer_keys(*np.array(stage.third, dtype=np.int64).reshape(-1, 2).T))
         & available
@@ -392,7 +336,20 @@ def _triplets(
     empty = np.zeros(0, dtype=np.int64)
     if len(third) == 0 or len(i1) == 0:
         return empty, empty, empty
-    prediction = _PairPrediction(positions, i1, i2, stage)
+    # In the transverse plane the pair continues on its circle through the origin (signed
+    # curvature, initial direction) or, without the beam-line assumption, straight on.
+    a, b = positions[i1, :2], positions[i2, :2]
+    if stage.beamline:
+        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+        denom = r[i1] * r[i2] * np.linalg.norm(b - a, axis=1)
+        kappa = 2.0 * cross / np.where(denom > 0, denom, 1.0)
+    else:
+        kappa = np.zeros(len(i1))
+    direction = phi[i1] - np.arcsin(np.clip(kappa * r[i1] / 2.0, -1.0, 1.0))
+    step = b - a
+    unit = step / np.maximum(np.linalg.norm(step, axis=1), 1e-12)[:, None]
+    along = np.einsum("ij,ij->i", b, unit)
+    dz, dr = z[i2] - z[i1], r[i2] - r[i1]
     centres: list[np.ndarray] = []
     owners: list[np.ndarray] = []
     layer_of_query: list[np.ndarray] = []
@@ -401,11 +358,35 @@ def _triplets(
         row = int(surfaces.index_of(np.array([key]))[0])
         if row < 0:
             continue
-        sel = np.arange(len(i1), dtype=np.int64)
-        point, ok = prediction.on_surface(sel, np.full(len(i1), row), surfaces)
-        centres.append(point[ok])
-        owners.append(sel[ok])
-        layer_of_query.append(np.full(int(ok.sum()), key, dtype=np.int64))
+        if surfaces.barrel[row]:
+            r3 = np.full(len(i1), surfaces.position[row])
+            z3 = z[i2] + dz / dr * (r3 - r[i2])
+            ok = (z3 >= surfaces.low[row] - stage.max_triplet_distance_mm) & (
+                z3 <= surfaces.high[row] + stage.max_triplet_distance_mm
+            )
+        else:
+            z3 = np.full(len(i1), surfaces.position[row])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r3 = r[i2] + dr / dz * (z3 - z[i2])
+            ok = (
+                ((z3 - z[i2]) * dz > 0)
+                & (r3 >= surfaces.low[row] - stage.max_triplet_distance_mm)
+                & (r3 <= surfaces.high[row] + stage.max_triplet_distance_mm)
+            )
+        ok &= np.isfinite(r3) & (r3 - r[i2] >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
+        sel = np.flatnonzero(ok)
+        if stage.beamline:
+            phi3 = direction[sel] + np.arcsin(kappa[sel] * r3[sel] / 2.0)
+            xy = np.column_stack([r3[sel] * np.cos(phi3), r3[sel] * np.sin(phi3)])
+        else:
+            # The point of the straight line b + t * unit (t > 0) at radius r3.
+            t = -along[sel] + np.sqrt(
+                np.maximum(along[sel] ** 2 - r[i2][sel] ** 2 + r3[sel] ** 2, 0.0)
+            )
+            xy = b[sel] + t[:, None] * unit[sel]
+        centres.append(np.column_stack([xy, z3[sel]]))
+        owners.append(sel)
+        layer_of_query.append(np.full(len(sel), key, dtype=np.int64))
     if not owners:
         return empty, empty, empty
     centre = np.concatenate(centres)
@@ -417,20 +398,6 @@ def _triplets(
     j3 = third[found.hit]
     keep = keys[j3] == query_layer[found.query]
     j1, j2, j3 = i1[owner[found.query[keep]]], i2[owner[found.query[keep]]], j3[keep]
-    return _triplet_cuts(positions, j1, j2, j3, stage, kappa_max)
-
-
-def _triplet_cuts(
-    positions: np.ndarray,
-    j1: np.ndarray,
-    j2: np.ndarray,
-    j3: np.ndarray,
-    stage: SeedStage,
-    kappa_max: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The triplets that pass the ``(r, z)`` angle change, curvature and ``d0`` cuts."""
-    r = np.hypot(positions[:, 0], positions[:, 1])
-    z = positions[:, 2]
     if stage.max_theta_change is not None:
         theta12 = np.arctan2(r[j2] - r[j1], z[j2] - z[j1])
         theta23 = np.arctan2(r[j3] - r[j2], z[j3] - z[j2])
