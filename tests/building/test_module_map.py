@@ -264,3 +264,14 @@ def test_the_low_pt_setting_adds_map_stages_that_find_soft_tracks(
     soft_stages = result.tracks["stage"] > len(DEFAULT_SEED_STAGES)
     assert soft_stages.sum() > 0
     assert result.n_tracks > build_tracks(pixel_event, "baseline", config=plain).n_tracks
+
+
+def test_maps_built_in_chunks_merge_to_the_map_of_all_events(pixel_event: Event) -> None:
+    other = barrel_event(4, n_particles=300, seed=6, volumes=PIXEL)
+    whole = build_module_map([pixel_event, other], chunk=2)
+    chunked = build_module_map([pixel_event, other], chunk=1)
+    for name in ("modules", "pairs", "triplets", "pair_count"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
+    for name in ("dphi_low", "dphi_high", "z0_low", "z0_high"):
+        np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name))
+    assert chunked.meta["event_ids"] == [3, 4] and chunked.meta["n_events"] == 2

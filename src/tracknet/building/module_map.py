@@ -22,10 +22,11 @@ See docs/seeding.md (Module maps).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -259,6 +260,39 @@ class ModuleMap:
             meta=dict(meta or {}),
         )
 
+    @classmethod
+    def merge(cls, maps: Sequence[ModuleMap], meta: Mapping[str, Any] | None = None) -> ModuleMap:
+        """One map holding every connection of ``maps``: counts added, windows joined."""
+        modules = np.unique(np.concatenate([m.modules for m in maps]))
+        remapped = [np.searchsorted(modules, m.modules) for m in maps]
+        pairs = np.concatenate([r[m.pairs] for r, m in zip(remapped, maps, strict=True)])
+        rows, inverse = np.unique(pairs.reshape(-1, 2), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        n = len(rows)
+
+        def joined(name: str, reduce: np.ufunc, start: float) -> np.ndarray:
+            out = np.full(n, start)
+            values = np.concatenate([getattr(m, name) for m in maps])
+            defined = ~np.isnan(values)
+            reduce.at(out, inverse[defined], values[defined])
+            out[~np.isfinite(out)] = np.nan
+            return out
+
+        triplets = np.concatenate([r[m.triplets] for r, m in zip(remapped, maps, strict=True)])
+        return cls(
+            modules=modules.astype(np.int64),
+            pairs=rows.astype(np.int64).reshape(-1, 2),
+            triplets=np.unique(triplets.reshape(-1, 3), axis=0).astype(np.int64).reshape(-1, 3),
+            pair_count=np.bincount(
+                inverse, weights=np.concatenate([m.pair_count for m in maps]), minlength=n
+            ).astype(np.int64),
+            dphi_low=joined("dphi_low", np.minimum, np.inf),
+            dphi_high=joined("dphi_high", np.maximum, -np.inf),
+            z0_low=joined("z0_low", np.minimum, np.inf),
+            z0_high=joined("z0_high", np.maximum, -np.inf),
+            meta=dict(meta or {}),
+        )
+
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the map to ``path`` (``.npz``, atomically); return the path."""
@@ -329,21 +363,40 @@ def build_module_map(
     volumes: Iterable[int] | None = None,
     min_pt_gev: float | None = None,
     meta: Mapping[str, Any] | None = None,
+    chunk: int = 20,
 ) -> ModuleMap:
-    """The module map of the true tracks of ``events`` (each needs truth and particles)."""
-    sets = [event_tracks(event) for event in events]
-    if not sets:
+    """The module map of the true tracks of ``events`` (each needs truth and particles).
+
+    Events are read one at a time and mapped ``chunk`` at a time; the chunk maps are
+    merged (:meth:`ModuleMap.merge`), so memory follows the map, not the events."""
+    wanted = None if volumes is None else sorted({int(v) for v in volumes})
+    maps: list[ModuleMap] = []
+    pending: list[TrackSet] = []
+    event_ids: list[int] = []
+
+    def flush() -> None:
+        if pending:
+            maps.append(
+                ModuleMap.from_tracks(
+                    TrackSet.concatenate(pending), volumes=wanted, min_pt_gev=min_pt_gev
+                )
+            )
+            pending.clear()
+            if len(maps) > 1:
+                maps[:] = [ModuleMap.merge(maps)]
+
+    for event in events:
+        pending.append(event_tracks(event))
+        event_ids.append(int(event.event_id))
+        if len(pending) >= chunk:
+            flush()
+    flush()
+    if not maps:
         raise DataError("no events to build a module map from")
     info = dict(meta or {})
-    info.setdefault("event_ids", [int(s.event_id[0]) for s in sets if s.n_tracks])
-    info.update(
-        volumes=None if volumes is None else sorted({int(v) for v in volumes}),
-        min_pt_gev=min_pt_gev,
-        n_events=len(sets),
-    )
-    return ModuleMap.from_tracks(
-        TrackSet.concatenate(sets), volumes=volumes, min_pt_gev=min_pt_gev, meta=info
-    )
+    info.setdefault("event_ids", event_ids)
+    info.update(volumes=wanted, min_pt_gev=min_pt_gev, n_events=len(event_ids))
+    return dataclasses.replace(maps[0], meta=info)
 
 
 @lru_cache(maxsize=4)
