@@ -5,6 +5,7 @@ output behind. Valid but poor inputs give a result instead. (The submission case
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -82,6 +83,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> I
     (root / "afile.txt").write_text("not a folder\n")
     (root / "list.json").write_text("[1, 2]\n")
     (root / "unknown_key.json").write_text('{"no_such_setting": 1}\n')
+    (root / "mapcfg.json").write_text(
+        json.dumps({"seed_stages": [{"module_map": str(root / "random.bin")}]}) + "\n"
+    )
     _event_dir(root, "ev0", ev, lambda f: f.iloc[:0])
     _event_dir(root, "ev1", ev, lambda f: f.iloc[:1])
     _event_dir(
@@ -462,6 +466,47 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("curves-times-nan", "straw-curves --checkpoint {st} --out {o}/c --times nan", ("times",)),
     ("curves-events-zero", "straw-curves --checkpoint {st} --out {o}/c --events 0", ("--events",)),
+    # ------------------------------------------------------------ module-map
+    (
+        "module-map-no-events",
+        "module-map --data-dir {nosim} --out {o}/m.npz",
+        ("nosim", "no TrackML events"),
+    ),
+    (
+        "module-map-no-truth",
+        "module-map --data-dir {hitsonly} --out {o}/m.npz",
+        ("truth",),
+    ),
+    (
+        "module-map-data-dir-is-a-file",
+        "module-map --data-dir {afile} --out {o}/m.npz",
+        ("--data-dir", "afile.txt"),
+    ),
+    (
+        "module-map-min-pt-zero",
+        "module-map --data-dir {ev} --out {o}/m.npz --min-pt 0",
+        ("--min-pt",),
+    ),
+    (
+        "module-map-volumes-not-integers",
+        "module-map --data-dir {ev} --out {o}/m.npz --volumes 8,x",
+        ("--volumes",),
+    ),
+    (
+        "module-map-unknown-event",
+        "module-map --data-dir {ev} --out {o}/m.npz --events 99",
+        ("[99]", "not found"),
+    ),
+    (
+        "module-map-out-folder-missing",
+        "module-map --data-dir {ev} --out {o}/no/m.npz",
+        ("--out", "does not exist"),
+    ),
+    (
+        "build-module-map-not-a-map",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {mapcfg}",
+        ("random.bin", "module map"),
+    ),
     ("demo-epochs-zero", "demo --out {o}/demo --epochs 0", ("--epochs",)),
     ("demo-test-events-zero", "demo --out {o}/demo --test-events 0", ("--test-events",)),
     ("demo-train-events-negative", "demo --out {o}/demo --train-events -1", ("--train-events",)),
@@ -488,7 +533,12 @@ def test_the_matrix_covers_every_command() -> None:
 
     names = {c.name for c in app.registered_commands} | {"simulate"}
     covered = {case[0].split("-")[0] for case in CASES}
-    aliases = {"straw": "simulate", "curves": "straw-curves", "unknown": None}
+    aliases = {
+        "straw": "simulate",
+        "curves": "straw-curves",
+        "module": "module-map",
+        "unknown": None,
+    }
     covered = {aliases.get(c, c) for c in covered} - {None}
     covered |= {"display-straw"} if any(c[0].startswith("display-straw") for c in CASES) else set()
     assert names - covered - {"evaluate"} == set()  # evaluate: tests/evaluation/

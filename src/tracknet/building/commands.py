@@ -14,10 +14,17 @@ from pathlib import Path
 
 import typer
 
-from ..commands_common import MAX_THREADS, check_count, output_file, progress_option, show_progress
-from ..errors import ConfigError
+from ..commands_common import (
+    MAX_THREADS,
+    check_count,
+    output_file,
+    parse_int_list,
+    progress_option,
+    show_progress,
+)
+from ..errors import ConfigError, DataError
 
-__all__ = ["build", "register"]
+__all__ = ["build", "module_map", "register"]
 
 
 def build(
@@ -106,6 +113,80 @@ def build(
         )
 
 
+def module_map(
+    data_dir: Path = typer.Option(
+        ...,
+        "--data-dir",
+        help="Directory of TrackML events with truth and particles (e.g. tracknet simulate).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Module map to write (.npz)."),
+    events: str | None = typer.Option(
+        None, "--events", help="Comma-separated event ids, e.g. 1,2 (default: all)."
+    ),
+    volumes: str | None = typer.Option(
+        None,
+        "--volumes",
+        help="Comma-separated volume ids whose connections are kept, e.g. 7,8,9 (default: all).",
+    ),
+    min_pt: float | None = typer.Option(
+        None, "--min-pt", help="Only particles of at least this pT (GeV; default: all)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON summary instead of a sentence."
+    ),
+) -> None:
+    """Learn a module map (which modules true tracks connect) from truth-labelled events.
+
+    A seed stage with module_map set to the file seeds only across connected modules.
+    """
+    import math
+
+    from ..io.trackml import iter_events
+    from ..simulation.run import METADATA_FILE
+    from .directory import parse_event_list
+    from .module_map import build_module_map
+
+    output_file(out, "--out")
+    wanted = None if volumes is None else parse_int_list(volumes, "--volumes")
+    if wanted is not None and any(v < 0 for v in wanted):
+        raise ConfigError(f"--volumes must be volume ids >= 0, got {volumes!r}")
+    if min_pt is not None and not (math.isfinite(min_pt) and min_pt > 0):
+        raise ConfigError(f"--min-pt must be a number > 0 (GeV), got {min_pt}")
+    if not data_dir.is_dir():
+        raise ConfigError(f"--data-dir {data_dir} is not a folder")
+    meta: dict[str, object] = {"data_dir": str(data_dir.resolve())}
+    record = data_dir / METADATA_FILE
+    if record.is_file():
+        try:
+            simulation = json.loads(record.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            raise DataError("unreadable simulation record", file=str(record)) from None
+        if isinstance(simulation, dict):  # the generator, its settings and seed
+            meta["simulation"] = {k: v for k, v in simulation.items() if k != "sha256"}
+    built = build_module_map(
+        iter_events(data_dir, ("hits", "truth", "particles"), parse_event_list(events)),
+        volumes=wanted,
+        min_pt_gev=min_pt,
+        meta=meta,
+    )
+    path = built.save(out)
+    summary = {
+        "out": str(path),
+        "n_events": built.meta["n_events"],
+        "modules": built.n_modules,
+        "pairs": built.n_pairs,
+        "triplets": built.n_triplets,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, sort_keys=True))
+    else:
+        typer.echo(
+            f"wrote a module map of {built.n_modules} modules, {built.n_pairs} pairs and "
+            f"{built.n_triplets} triplets from {summary['n_events']} event(s) to {path}"
+        )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``build`` to ``app``."""
+    """Add ``build`` and ``module-map`` to ``app``."""
     app.command("build")(build)
+    app.command("module-map")(module_map)

@@ -26,6 +26,7 @@ from .builder import Candidates, Extender, TrackNetExtender, extend_seeds
 from .doubles import attach_double_hits
 from .fit import FitQuality, hit_sigmas, longitudinal_fit, transverse_fit_rms, trim_outliers
 from .geometry import Envelope, LayerSurfaces, layer_keys
+from .module_map import load_module_map
 from .seeding import find_seeds
 from .selection import select_tracks
 from .settings import BuildConfig, check_algorithm
@@ -166,13 +167,19 @@ def build_tracks(
     envelope = Envelope.from_positions(positions, config.envelope_margin_mm)
     extender = make_extender(algorithm, surfaces, loaded_model, config)
     extension, selection = config.extension(), config.selection()
+    module_id = (
+        event.hits["module_id"].to_numpy(dtype=np.int64)
+        if "module_id" in event.hits.columns
+        else None
+    )
+    maps = {s.module_map: load_module_map(s.module_map) for s in config.stages() if s.module_map}
 
     track_of_hit = np.zeros(n, dtype=np.int64)
     taken = np.zeros(n, dtype=bool)
     n_tracks = n_seeds = n_candidates = 0
     stages: list[dict[str, float | int]] = []
     tables: list[pd.DataFrame] = []
-    for stage_number, stage in enumerate(config.seed_stages, start=1):
+    for stage_number, stage in enumerate(config.stages(), start=1):
         stage_start = time.perf_counter()
         available = ~taken
         seeds = find_seeds(
@@ -184,6 +191,8 @@ def build_tracks(
             available=available,
             surfaces=surfaces,
             workers=config.workers,
+            module_id=module_id,
+            module_map=maps.get(stage.module_map) if stage.module_map else None,
         )
         seeded = time.perf_counter()
         counts: dict[str, int] = {}
@@ -231,11 +240,11 @@ def build_tracks(
                 "seconds_selection": time.perf_counter() - extended,
             }
         )
-    if config.double_hit_distance_mm is not None and "module_id" in event.hits.columns:
+    if config.double_hit_distance_mm is not None and module_id is not None:
         track_of_hit = attach_double_hits(
             positions,
             keys,
-            event.hits["module_id"].to_numpy(dtype=np.int64),
+            module_id,
             track_of_hit,
             *sigmas,
             max_distance_mm=config.double_hit_distance_mm,

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .geometry import LayerSurfaces, layer_keys
+from .module_map import ModuleMap, load_module_map, module_keys, pair_dphi, pair_z0
 from .search import HitIndex
 from .stages import DEFAULT_SEED_STAGES, SEED_KINDS, LayerId, SeedStage
 
@@ -254,19 +255,63 @@ def _pairs(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     i1, i2 = np.concatenate(out1), np.concatenate(out2)
-    keep = (keys[i1] != keys[i2]) & (r[i2] - r[i1] >= max(stage.min_delta_r_mm, 1e-9))
-    i1, i2 = i1[keep], i2[keep]
-    keep = np.abs(np.remainder(phi[i2] - phi[i1] + np.pi, 2 * np.pi) - np.pi) <= stage.max_delta_phi
-    i1, i2 = i1[keep], i2[keep]
+    keep = _pair_cuts(positions, keys, i1, i2, stage, kappa_max)
+    return i1[keep], i2[keep]
+
+
+def _pair_cuts(
+    positions: np.ndarray,
+    keys: np.ndarray,
+    i1: np.ndarray,
+    i2: np.ndarray,
+    stage: SeedStage,
+    kappa_max: float,
+) -> np.ndarray:
+    """Which pairs pass: different layers, ``min_delta_r_mm``, ``max_delta_phi``,
+    ``max_z0_mm`` and, from the beam line, the curvature bound."""
+    r = np.hypot(positions[:, 0], positions[:, 1])
+    phi = np.arctan2(positions[:, 1], positions[:, 0])
+    z = positions[:, 2]
+    dr = r[i2] - r[i1]
+    keep: np.ndarray = (keys[i1] != keys[i2]) & (dr >= max(stage.min_delta_r_mm, 1e-9))
+    step = np.abs(np.remainder(phi[i2] - phi[i1] + np.pi, 2 * np.pi) - np.pi)
+    keep &= step <= stage.max_delta_phi
     if stage.max_z0_mm is not None:
-        z0 = z[i1] - r[i1] * (z[i2] - z[i1]) / (r[i2] - r[i1])
-        keep = np.abs(z0) <= stage.max_z0_mm
-        i1, i2 = i1[keep], i2[keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z0 = z[i1] - r[i1] * (z[i2] - z[i1]) / np.where(keep, dr, 1.0)
+        keep &= np.abs(z0) <= stage.max_z0_mm
     if stage.beamline and np.isfinite(kappa_max):
         origin = np.zeros((len(i1), 2))
-        keep = _circle_curvature(origin, positions[i1, :2], positions[i2, :2]) <= kappa_max
-        i1, i2 = i1[keep], i2[keep]
-    return i1, i2
+        keep &= _circle_curvature(origin, positions[i1, :2], positions[i2, :2]) <= kappa_max
+    return keep
+
+
+def _connected_pairs(
+    positions: np.ndarray,
+    module: np.ndarray,
+    i1: np.ndarray,
+    i2: np.ndarray,
+    stage: SeedStage,
+    module_map: ModuleMap,
+) -> np.ndarray:
+    """Which pairs join modules the map connects (and, with the stage's map margins, lie
+    within the azimuth step and ``z0`` range the map observed for that connection)."""
+    row = module_map.pair_index(module[i1], module[i2])
+    keep = row >= 0
+    safe = np.where(keep, row, 0)
+    if stage.map_dphi_margin is not None and len(row):
+        step = pair_dphi(positions[i1], positions[i2])
+        margin = stage.map_dphi_margin
+        keep &= (step >= module_map.dphi_low[safe] - margin) & (
+            step <= module_map.dphi_high[safe] + margin
+        )
+    if stage.map_z0_margin_mm is not None and len(row):
+        z0 = pair_z0(positions[i1], positions[i2])
+        low, high = module_map.z0_low[safe], module_map.z0_high[safe]
+        margin = stage.map_z0_margin_mm
+        with np.errstate(invalid="ignore"):
+            keep &= np.isnan(low) | ((z0 >= low - margin) & (z0 <= high + margin))
+    return keep
 
 
 def _triplets(
@@ -391,6 +436,8 @@ def find_seeds(
     available: np.ndarray | None = None,
     surfaces: LayerSurfaces | None = None,
     workers: int = 1,
+    module_id: np.ndarray | None = None,
+    module_map: ModuleMap | None = None,
 ) -> np.ndarray:
     """Seeds of one stage: an ``(S, m)`` int64 array of hit row indices, sorted by row.
 
@@ -398,6 +445,9 @@ def find_seeds(
     ``(N,)``, default all) marks the hits that may be used (e.g. those not yet assigned);
     ``field_tesla`` converts ``min_pt_gev`` into a curvature; ``surfaces`` (derived from
     all hits when not given) places the layers; ``workers`` goes to the k-d tree queries.
+    A stage with a ``module_map`` forms pairs and triplets only between the modules the map
+    connects; it needs ``module_id`` ``(N,)`` and reads the map from the stage's path
+    unless ``module_map`` is given.
     """
     positions = np.asarray(positions, dtype=np.float64)
     n = len(positions)
@@ -423,9 +473,25 @@ def find_seeds(
     kappa_max = (
         curvature_from_pt(stage.min_pt_gev, field_tesla) if stage.min_pt_gev is not None else np.inf
     )
+    module: np.ndarray | None = None
+    if stage.module_map is not None:
+        if module_map is None:
+            module_map = load_module_map(stage.module_map)
+        if module_id is None:
+            raise DataError("a seed stage with a module map needs the hits' module_id")
+        module_id = np.asarray(module_id)
+        if module_id.shape != (n,):
+            raise DataError(f"module_id must have shape ({n},), got {module_id.shape}")
+        module = module_map.module_index(module_keys(volume_id, layer_id, module_id))
+        first = first[module[first] >= 0]
     i1, i2 = _pairs(positions, keys, surfaces, first, stage, available, kappa_max)
+    if module is not None and module_map is not None:
+        keep = _connected_pairs(positions, module, i1, i2, stage, module_map)
+        i1, i2 = i1[keep], i2[keep]
     if stage.kind == "pair":
         return _sorted_rows([i1, i2])
-    return _sorted_rows(
-        list(_triplets(positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers))
-    )
+    j1, j2, j3 = _triplets(positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers)
+    if module is not None and module_map is not None:
+        keep = module_map.has_triplet(module[j1], module[j2], module[j3])
+        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
+    return _sorted_rows([j1, j2, j3])

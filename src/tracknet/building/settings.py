@@ -11,6 +11,7 @@ from ..schema import Settings, setting
 from .builder import ExtensionConfig, workers_problem
 from .seeding import DEFAULT_SEED_STAGES, SeedStage
 from .selection import SelectionConfig
+from .stages import low_pt_stages
 
 __all__ = ["ALGORITHMS", "BuildConfig", "check_algorithm"]
 
@@ -32,7 +33,10 @@ class BuildConfig(Settings):
     """Every setting of the track builder (lengths mm, field T, momenta GeV).
 
     Seeding: ``seed_stages`` (see :class:`~tracknet.building.seeding.SeedStage`),
-    ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature).
+    ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature),
+    ``low_pt_module_map`` (path of a module map; when set, the low-pT stages of
+    :func:`~tracknet.building.stages.low_pt_stages` run after ``seed_stages``, see
+    :meth:`stages`).
     Extension (see :mod:`~tracknet.building.builder`): ``beam_width``, ``max_branches``,
     ``max_misses``, ``miss_penalty``, ``skip_branches``, ``skip_above``, ``merge_paths``,
     ``max_hits``, ``envelope_margin_mm`` (how far beyond the hits' region a sphere centre
@@ -62,6 +66,7 @@ class BuildConfig(Settings):
     label: ClassVar[str] = "build"
 
     seed_stages: tuple[SeedStage, ...] = DEFAULT_SEED_STAGES
+    low_pt_module_map: str | None = None
     field_tesla: float = setting(2.0, low=0, open_low=True)
     beam_width: int = setting(_EXT.beam_width, low=1)
     max_branches: int = setting(_EXT.max_branches, low=1)
@@ -97,7 +102,9 @@ class BuildConfig(Settings):
         super().__post_init__()
 
     def validate(self) -> None:
-        longest = max(s.n_hits for s in self.seed_stages)
+        if self.low_pt_module_map is not None and not self.low_pt_module_map.strip():
+            raise ConfigError("build low_pt_module_map must be a path or null")
+        longest = max(s.n_hits for s in self.stages())
         if self.max_hits < longest:
             raise ConfigError(
                 f"build max_hits ({self.max_hits}) is below the seed size ({longest})"
@@ -105,6 +112,12 @@ class BuildConfig(Settings):
         self.selection()  # validates min_hits, max_shared_fraction, max_mean_cost
 
     # ------------------------------------------------------------------ parts
+    def stages(self) -> tuple[SeedStage, ...]:
+        """The seeding stages a build runs: ``seed_stages``, then the low-pT stages."""
+        if self.low_pt_module_map is None:
+            return self.seed_stages
+        return (*self.seed_stages, *low_pt_stages(self.low_pt_module_map))
+
     def extension(self) -> ExtensionConfig:
         return ExtensionConfig(
             beam_width=self.beam_width,
