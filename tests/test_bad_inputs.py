@@ -93,6 +93,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> I
     )
     (root / "hitsonly").mkdir()
     shutil.copy(ev / "event000000001-hits.csv", root / "hitsonly")
+    (root / "hitsonly2").mkdir()  # two events: enough to split, no truth to train on
+    for hits in ev.glob("*-hits.csv"):
+        shutil.copy(hits, root / "hitsonly2")
     (root / "nosim").mkdir()  # an empty folder: no events at all
     return Inputs(root)
 
@@ -368,6 +371,11 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "train-data-dir-of-straw",
         "train experiment=trackml data.dir={straw} run.output_dir={o}/run",
         ("straw",),
+    ),
+    (
+        "train-data-without-truth",
+        "train experiment=trackml data.dir={hitsonly2} run.output_dir={o}/run",
+        ("hitsonly2/event000000001", "no truth"),
     ),
     (
         "train-straw-on-trackml",

@@ -204,3 +204,21 @@ def test_every_command_is_registered_once_in_help_order() -> None:
     assert [g.name for g in cli.app.registered_groups] == ["simulate"]
     training = [c.name for c in training_app.registered_commands]
     assert training == ["train", "validate", "density", "export"]
+
+
+def test_training_on_data_without_truth_is_one_line_before_any_lightning_message(
+    tmp_path: Path,
+) -> None:
+    # A subprocess: Lightning's start-up messages go to the process's own stderr, which an
+    # in-process run does not capture; they must not come before the error line.
+    data = tmp_path / "hits_only"
+    for event_id in (1, 2):
+        write_event(make_small_event(event_id=event_id), data)
+        for part in ("truth", "particles"):
+            (data / f"event{event_id:09d}-{part}.csv").unlink()
+    result = run_cli(
+        "train", "experiment=trackml", f"data.dir={data}", f"run.output_dir={tmp_path / 'run'}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+    )  # fmt: skip
+    assert_one_line_error(result, "event000000001", "no truth")
+    assert not (tmp_path / "run").exists()

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -329,9 +330,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         _run_log(run_dir / "train.log", settings.run.log_level),
     ):
         log.info("run directory %s", run_dir)
+        # The data preparation's bar, like the commands' bars, only on a terminal: a log
+        # or a pipe then holds the results, or the one error line a bad input gives.
         datamodule = detector.data_module(
-            data_settings, progress=settings.trainer.enable_progress_bar
+            data_settings, progress=settings.trainer.enable_progress_bar and sys.stderr.isatty()
         )
+        # The tracks are prepared before the Trainer exists: bad data is refused with its
+        # one line, before Lightning's start-up messages (fit then finds them ready).
+        datamodule.prepare_data()
+        datamodule.setup("fit")
         normalizer = Normalizer(data_settings.scale_mm)
         # Initial weights from a forked RNG seeded by `seed`: reproducible, global state untouched.
         with torch.random.fork_rng(devices=[]):
