@@ -83,6 +83,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> I
     (root / "afile.txt").write_text("not a folder\n")
     (root / "list.json").write_text("[1, 2]\n")
     (root / "unknown_key.json").write_text('{"no_such_setting": 1}\n')
+    (root / "no_stages.json").write_text('{"seed_stages": []}\n')
+    (root / "negative_radius.json").write_text('{"max_radius_mm": -5}\n')
+    (root / "no_such_layer.json").write_text('{"seed_stages": [{"second": [[8, 3]]}]}\n')
     (root / "mapcfg.json").write_text(
         json.dumps({"seed_stages": [{"module_map": str(root / "random.bin")}]}) + "\n"
     )
@@ -210,6 +213,21 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "build-config-unknown-key",
         "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {unknown_key}",
         ("no_such_setting",),
+    ),
+    (
+        "build-config-no-stage",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {no_stages}",
+        ("no_stages.json", "seed_stages"),
+    ),
+    (
+        "build-config-negative-radius",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {negative_radius}",
+        ("negative_radius.json", "max_radius_mm"),
+    ),
+    (
+        "build-config-no-such-layer",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {no_such_layer}",
+        ("no_such_layer.json", "(8, 3)", "[2, 4, 6, 8]"),
     ),
     (
         "build-algorithm-unknown",

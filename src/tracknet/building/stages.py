@@ -31,6 +31,17 @@ def _layers(name: str, value: Any) -> tuple[LayerId, ...]:
             f"seed stage {name} must be a list of (volume_id, layer_id) pairs of integers >= 0, "
             f"got {value!r}"
         ) from None
+    from ..simulation.geometry import trackml_layer_ids
+
+    known = trackml_layer_ids()
+    unknown = [pair for pair in out if pair not in known]
+    if unknown:
+        volume = unknown[0][0]
+        layers = sorted(layer for v, layer in known if v == volume)
+        raise ConfigError(
+            f"seed stage {name}: (volume_id, layer_id) {unknown[0]} is no layer of the TrackML "
+            f"detector (layers of volume {volume}: {layers or 'none, no such volume'})"
+        )
     return tuple(out)
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "build_modules",
     "load_geometry",
     "read_layer_tables",
+    "trackml_layer_ids",
 ]
 
 #: Every volume of the TrackML detector that the simulation knows.
@@ -284,6 +285,15 @@ def read_layer_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     with files.joinpath(_RINGS_FILE).open("r") as handle:
         rings = pd.read_csv(handle, dtype={"z_offsets": str, "module_ids": str})
     return layers, rings
+
+
+@lru_cache(maxsize=1)
+def trackml_layer_ids() -> frozenset[tuple[int, int]]:
+    """Every ``(volume_id, layer_id)`` of the TrackML detector (the embedded layer table)."""
+    layers, _ = read_layer_tables()
+    return frozenset(
+        zip(layers["volume_id"].astype(int), layers["layer_id"].astype(int), strict=True)
+    )
 
 
 def load_geometry(volumes: tuple[int, ...] = ALL_VOLUMES) -> TrackMLGeometry:
