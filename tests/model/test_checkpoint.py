@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -47,3 +48,33 @@ def test_bad_checkpoints_give_one_line(tmp_path: Path) -> None:
         with pytest.raises(CheckpointError) as info:
             load_checkpoint(path)
         assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_any_bytes_give_a_checkpoint_error_and_no_warning(
+    tiny_checkpoint: Path, tmp_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    """Random bytes, bytes after a pickle header, and a real checkpoint with bytes changed:
+    each opens as the model or fails with one CheckpointError line, never another error
+    (random bytes once ended in ``IndexError: pop from empty list``)."""
+    rng = np.random.default_rng(12)
+    good = tiny_checkpoint.read_bytes()
+    path = tmp_path / "fuzzed.ckpt"
+    refused = 0
+    for i in range(240):
+        if i % 3 == 0:
+            data = rng.bytes(int(rng.integers(0, 3000)))
+        elif i % 3 == 1:
+            data = b"\x80\x02" + rng.bytes(int(rng.integers(0, 200)))
+        else:
+            damaged = bytearray(good)
+            for at in rng.integers(0, len(damaged), size=int(rng.integers(1, 20))):
+                damaged[int(at)] = int(rng.integers(0, 256))
+            data = bytes(damaged)
+        path.write_bytes(data)
+        try:
+            load_checkpoint(path)
+        except CheckpointError as exc:
+            assert "\n" not in str(exc) and str(exc).startswith(str(path))
+            refused += 1
+    assert refused >= 160  # every random file at least; a damaged real one may still load
+    assert not [w for w in recwarn if "torch" in str(w.filename)]

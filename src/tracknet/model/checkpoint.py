@@ -11,8 +11,7 @@ See ``docs/model.md`` (Checkpoints).
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,17 +84,24 @@ def load_checkpoint(
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (
-        pickle.UnpicklingError,
-        zipfile.BadZipFile,
-        RuntimeError,
-        EOFError,
-        ValueError,
-        OSError,
-    ) as exc:
+        with warnings.catch_warnings():  # the unpickler's notes on odd bytes are not for users
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # whatever the bytes make the unpickler raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first[:160]})") from None
+    try:
+        return _loaded_model(path, payload)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # a damaged file that still unpickles: wrong types inside
+        raise CheckpointError(
+            f"{path}: a damaged checkpoint ({type(exc).__name__}: {str(exc)[:120]})"
+        ) from None
+
+
+def _loaded_model(path: Path, payload: Any) -> LoadedModel:
+    """The model of an unpickled checkpoint ``payload``, with its checks."""
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a TrackNET checkpoint (no dictionary inside)")
     record = (payload.get("hyper_parameters") or {}).get("tracknet")
