@@ -119,7 +119,7 @@ def test_density_map_loader_names_a_missing_key(tmp_path: Path) -> None:
     np.savez(tmp_path / "broken.npz", **arrays)
     with pytest.raises(DataError, match="lacks key 'voxel_size_mm'"):
         DensityMap.load(tmp_path / "broken.npz")
-    with pytest.raises(DataError, match="cannot read density map"):
+    with pytest.raises(DataError, match="density map not found"):
         DensityMap.load(tmp_path / "missing.npz")
 
 

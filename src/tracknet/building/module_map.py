@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +36,7 @@ import numpy as np
 from ..data.tracks import TrackSet, event_tracks
 from ..errors import DataError
 from ..events import Event
+from ..io.arrays import read_npz
 from ..io.atomic import atomic_path
 
 __all__ = [
@@ -312,17 +312,13 @@ class ModuleMap:
         """Read a map saved by :meth:`save`; a missing, unreadable or other-version file is
         one :class:`~tracknet.errors.DataError`."""
         source = Path(path)
-        if not source.is_file():
-            raise DataError("module map not found", file=str(source))
-        try:
-            with np.load(source, allow_pickle=False) as data:
-                content = {name: data[name] for name in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise DataError(f"not a module map (.npz) file: {reason}", file=str(source)) from None
+        content = read_npz(source, "module map")
         if "version" not in content:
             raise DataError("not a module map file (no version)", file=str(source))
-        version = int(np.asarray(content["version"]).reshape(-1)[0])
+        try:
+            version = int(np.asarray(content["version"]).reshape(-1)[0])
+        except (TypeError, ValueError, IndexError):
+            raise DataError("not a module map file (bad version)", file=str(source)) from None
         if version != MODULE_MAP_FORMAT_VERSION:
             raise DataError(
                 f"module map format version {version}, this TrackNET reads version "
@@ -332,10 +328,13 @@ class ModuleMap:
         missing = [name for name in (*_ARRAYS, "meta") if name not in content]
         if missing:
             raise DataError(f"module map lacks array(s) {missing}", file=str(source))
-        loaded = cls(
-            **{name: content[name] for name in _ARRAYS},
-            meta=json.loads(str(content["meta"])),
-        )
+        try:
+            loaded = cls(
+                **{name: content[name] for name in _ARRAYS},
+                meta=json.loads(str(content["meta"])),
+            )
+        except (TypeError, ValueError) as exc:  # a damaged meta record or array
+            raise DataError(f"bad module map: {exc}", file=str(source)) from None
         loaded._check(source)
         return loaded
 

@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import ConfigError, DataError
 from ..events import Event
+from ..io.arrays import read_npz
 from ..io.atomic import atomic_path
 
 __all__ = [
@@ -231,17 +232,14 @@ class DensityMap:
     def load(cls, path: str | os.PathLike[str]) -> DensityMap:
         """Read a file written by :meth:`save`; a missing key raises ``DataError`` naming it."""
         path = Path(path)
+        values = read_npz(path, "density map")
+        for key in DENSITY_MAP_KEYS:
+            if key not in values:
+                raise DataError(f"density map file lacks key '{key}'", file=str(path))
         try:
-            with np.load(path, allow_pickle=False) as data:
-                for key in DENSITY_MAP_KEYS:
-                    if key not in data.files:
-                        raise DataError(f"density map file lacks key '{key}'", file=str(path))
-                values = {key: data[key] for key in DENSITY_MAP_KEYS}
-        except DataError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read density map: {exc}", file=str(path)) from None
-        version = int(values["format_version"])
+            version = int(values["format_version"])
+        except (TypeError, ValueError):
+            raise DataError("density map format_version is not a number", file=str(path)) from None
         if version != DENSITY_MAP_FORMAT_VERSION:
             raise DataError(
                 f"density map format version {version}, "
