@@ -396,6 +396,15 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         ("hitsonly2/event000000001", "no truth"),
     ),
     (
+        "train-print-config-interpolation",
+        "train --print-config training.lr=${{nowhere}}",
+        ("nowhere",),
+    ),
+    ("train-print-config-range", "train --print-config trainer.max_epochs=-1", ("max_epochs",)),
+    ("train-unknown-top-key", "train --print-config +seeed=1", ("seeed",)),
+    ("train-seed-negative", "train --print-config seed=-1", ("seed",)),
+    ("train-features-unknown", "train --print-config model.features=polar", ("features", "polar")),
+    (
         "train-straw-on-trackml",
         "train experiment=straw data.dir={ev} run.output_dir={o}/run",
         ("ev", "straw"),

@@ -55,7 +55,8 @@ def train_command(
     """
     from omegaconf import OmegaConf
 
-    from .config import compose_config
+    from .config import compose_config, to_container
+    from .settings import TrackNetSettings
     from .train import train
 
     overrides = list(ctx.args)
@@ -66,6 +67,8 @@ def train_command(
         )
     cfg = compose_config(overrides)
     if print_config:
+        # Checked as a run would check it: interpolations resolve, values are in range.
+        TrackNetSettings.from_config(to_container(cfg))
         typer.echo(OmegaConf.to_yaml(cfg, resolve=True), nl=False)
         return
     results = train(cfg)

@@ -19,7 +19,9 @@ from ..data.cache import PrepSettings
 from ..data.filters import REPEATED_LAYER_KEEP, TrackFilter
 from ..data.straw_tracks import POSITIONS
 from ..errors import ConfigError
+from ..model.features import FEATURE_SETS
 from ..model.loss import LOSS_KINDS
+from ..model.step_ahead import CENTER_MODES
 from ..schema import Check, Settings, setting
 
 __all__ = [
@@ -287,8 +289,8 @@ class ModelSettings(Section):
     num_layers: int = setting(2, low=1, high=64)
     dropout: float = 0.0
     #: position | delta | cylindrical (see tracknet.model.step_ahead)
-    features: str = "cylindrical"
-    center_mode: str = "offset"
+    features: str = setting("cylindrical", choices=tuple(FEATURE_SETS))
+    center_mode: str = setting("offset", choices=CENTER_MODES)
     radius_eps: float = 1e-4
 
 
@@ -457,12 +459,21 @@ class TrackNetSettings(Section):
     #: the experiment group sets it.
     experiment: str = "default"
     #: Seed of the model's initial weights (a forked torch RNG; the global RNG is untouched).
-    seed: int = 0
+    seed: int = setting(0, low=0)
     run: RunSettings = setting(default_factory=RunSettings)
     data: DataSettings = setting(default_factory=DataSettings)
     model: ModelSettings = setting(default_factory=ModelSettings)
     trainer: TrainerSettings = setting(default_factory=TrainerSettings)
     training: TrainingSettings = setting(default_factory=TrainingSettings)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> Self:
+        """The whole composed configuration; a key added at the top (``+seeed=1``, a typo)
+        is refused, as the sections refuse theirs."""
+        unknown = sorted(str(k) for k in section if k not in cls.field_names())
+        if unknown:
+            raise ConfigError(f"unknown configuration key(s) {unknown}; known: {cls.field_names()}")
+        return super().from_config(section)
 
     def validate(self) -> None:
         if self.model.input_dim != len(self.data.dims):
