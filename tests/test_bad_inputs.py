@@ -546,6 +546,43 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("demo-test-events-zero", "demo --out {o}/demo --test-events 0", ("--test-events",)),
     ("demo-train-events-negative", "demo --out {o}/demo --train-events -1", ("--train-events",)),
     ("demo-out-is-a-file", "demo --out {afile}", ("--out", "afile.txt")),
+    # ---------------------------------------------------------------- absurd numbers
+    (
+        "overlay-first-id-beyond-64-bits",
+        "overlay --source {straw} --out {o}/ov --events 2 --tracks-per-event 1"
+        " --first-event-id 99999999999999999999",
+        ("--first-event-id",),
+    ),
+    (
+        "validate-volumes-beyond-64-bits",
+        "validate --checkpoint {tm} --data-dir {ev} --volumes 99999999999999999999",
+        ("--volumes", "64 bits"),
+    ),
+    (
+        "validate-min-pt-absurd",
+        "validate --checkpoint {tm} --data-dir {ev} --min-pt 1e308",
+        ("no track with pT",),
+    ),
+    (
+        "density-voxel-absurd",
+        "density --data-dir {ev} --output {o}/d.npz --voxel-size 1e308",
+        ("--voxel-size",),
+    ),
+    (
+        "display-straw-event-beyond-64-bits",
+        "display-straw --data-dir {straw} --event 99999999999999999999 --out {o}/d.png",
+        ("--event",),
+    ),
+    (
+        "curves-time-absurd",
+        "straw-curves --checkpoint {st} --out {o}/c --events 2 --occupancies 1 --times 1e308",
+        ("times_us",),
+    ),
+    (
+        "simulate-vertex-spread-absurd",
+        "simulate trackml --out {o}/sim --events 1 --particles 50 --vertex-sigma-z 1e308",
+        ("--vertex-sigma-z",),
+    ),
     ("unknown-command", "reconstruct", ("reconstruct",)),
 ]
 
@@ -604,6 +641,18 @@ def test_a_hits_file_alone_is_enough_to_build(inputs: Inputs, tmp_path: Path) ->
     )
 
 
+def test_a_straw_dataset_of_noise_only_builds_to_no_track(inputs: Inputs, tmp_path: Path) -> None:
+    # TrackNET's straw beam returned a bare result for an event without seeds, which its
+    # caller unpacked: a TypeError on any event with no track in it.
+    data = tmp_path / "noise_only"
+    args = ["--events", "5", "--tracks-mean", "0", "--tracks-max", "0", "--noise-rate", "0.01"]
+    assert invoke("simulate", "straw", "--out", str(data), *args).code == 0
+    out = tmp_path / "s.csv"
+    result = invoke("build", "--data-dir", str(data), "--out", str(out), "--checkpoint", inputs.st)
+    assert result.code == 0, result.err
+    assert (pd.read_csv(out)["track_id"] == 0).all()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_output_folder_is_refused(inputs: Inputs, tmp_path: Path) -> None:
     locked = tmp_path / "locked"
@@ -623,3 +672,70 @@ def test_a_read_only_output_folder_is_refused(inputs: Inputs, tmp_path: Path) ->
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o755)
+
+
+# ------------------------------------------------------------------- every option, fuzzed
+
+#: A valid, quick command line of each command; the fuzz changes one option at a time.
+VALID_LINES = {
+    ("info",): "info {ev}/event000000001",
+    ("build",): "build --data-dir {ev} --out {o}/s.csv --algorithm baseline",
+    ("simulate", "trackml"): "simulate trackml --out {o}/sim --events 1 --particles 50",
+    ("simulate", "straw"): "simulate straw --out {o}/sim --events 3",
+    ("overlay",): "overlay --source {straw} --out {o}/ov --events 3 --tracks-per-event 1",
+    ("validate",): "validate --checkpoint {tm} --data-dir {ev}",
+    ("density",): "density --data-dir {ev} --output {o}/d.npz",
+    ("export",): "export --checkpoint {tm} --out {o}/m.onnx",
+    ("display",): "display --data-dir {ev} --event 1 --out {o}/d.html",
+    ("display-straw",): "display-straw --data-dir {straw} --event 1 --out {o}/d.png",
+    ("straw-curves",): "straw-curves --checkpoint {st} --out {o}/c --events 2 --occupancies 1"
+    " --times 0",
+    ("module-map",): "module-map --data-dir {ev} --out {o}/m.npz",
+}
+#: Values that a typo or a slip gives: negative, not a number, beyond 64 bits.
+ODD_VALUES = ("-1", "nan", "99999999999999999999")
+
+
+@pytest.mark.slow
+def test_every_option_of_every_command_survives_odd_values(inputs: Inputs, tmp_path: Path) -> None:
+    """Each option of each command given each odd value: a result (exit 0), or exit 2 with
+    one error line and nothing written; never a traceback or another status."""
+    import typer
+
+    from tracknet.cli import app
+
+    group = typer.main.get_command(app)
+    failures = []
+    runs = 0
+    for path, line in VALID_LINES.items():
+        command = group
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        options = [
+            p.opts[0]
+            for p in command.params
+            if p.opts and p.opts[0].startswith("--") and not getattr(p, "is_flag", False)
+            and p.name != "help"
+        ]  # fmt: skip
+        for flag in options:
+            for value in ODD_VALUES:
+                runs += 1
+                out = tmp_path / f"run{runs}"
+                out.mkdir()
+                args = inputs.command(line, out)
+                if flag in args:
+                    args[args.index(flag) + 1] = value
+                else:
+                    args += [flag, value]
+                result = invoke(*args)
+                lines = result.err_lines
+                clean = result.code == 0 or (
+                    result.code == 2
+                    and len(lines) == 1
+                    and lines[0].startswith("error: ")
+                    and not any(out.iterdir())
+                )
+                if not clean or "Traceback" in result.err:
+                    failures.append((" ".join(path), flag, value, result.code, lines[-1:]))
+    assert failures == []
+    assert runs > 200  # every command's options were reached

@@ -31,6 +31,7 @@ __all__ = [
     "typer_option",
 ]
 
+_INT64_MAX = 2**63 - 1
 #: The most CPU threads a ``--threads`` option accepts.
 MAX_THREADS = 1024
 
@@ -46,9 +47,12 @@ def parse_int_list(text: str, flag: str) -> list[int]:
     Raises :class:`~tracknet.errors.ConfigError` (one line) when a value is not an integer.
     """
     try:
-        return [int(v) for v in text.split(",")]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
         raise ConfigError(f"{flag} must be comma-separated integers, got {text!r}") from None
+    if any(abs(v) > _INT64_MAX for v in values):  # ids are int64 everywhere
+        raise ConfigError(f"{flag} holds an integer beyond 64 bits, got {text!r}")
+    return values
 
 
 def parse_numbers(text: str, kind: type, flag: str) -> tuple[Any, ...]:

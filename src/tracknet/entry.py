@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import warnings
 from typing import Any
 
 import typer
@@ -46,7 +47,9 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
     command = typer.main.get_command(app)
     interrupted: Interrupted | None = None
     code: object = 0
-    with raising_signals():
+    with raising_signals(), warnings.catch_warnings():
+        if not sys.warnoptions:  # numpy's overflow notes on an absurd value are not for users
+            warnings.simplefilter("ignore", RuntimeWarning)
         try:
             code = command.main(args=argv, prog_name=prog_name, standalone_mode=False)
         except BaseException as exc:
@@ -86,6 +89,8 @@ def _error_line(exc: BaseException, click: Any) -> str | None:
         reason = exc.strerror or type(exc).__name__
         paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
         message = f"{' -> '.join(paths)}: {reason}" if paths else f"{reason} ({exc})"
+    elif isinstance(exc, OverflowError):  # a number given beyond what its use can hold
+        message = f"a number given is too large ({exc})"
     elif isinstance(exc, MemoryError):
         message = "out of memory: a size or count given is too large for this machine"
     else:

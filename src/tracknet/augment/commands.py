@@ -91,7 +91,7 @@ def overlay(
     check_count(events, "--events", high=MAX_OVERLAY_EVENTS)
     check_count(tracks_per_event, "--tracks-per-event")
     check_count(seed, "--seed", low=0)
-    check_count(first_event_id, "--first-event-id", low=0)
+    check_count(first_event_id, "--first-event-id", low=0, high=MAX_OVERLAY_EVENTS)
     check_count(events_per_chunk, "--events-per-chunk")
     output_dir(out, "--out")
     if max_source_tracks is None:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..schema import Settings, setting
+from ..simulation.straw.tracks import MAX_TIME_IN_FILL_US
 from . import names
 
 __all__ = [
@@ -52,9 +53,12 @@ class StrawCurveSettings(Settings):
     seed: int = setting(0, low=0)
     occupancies: tuple[int, ...] = setting((1, 2, 3, 4, 5, 6, 7, 8, 9, 10), low=1, check=_not_empty)
     times_us: tuple[float, ...] = setting(
-        (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0), low=0.0, check=_not_empty
+        (0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0),
+        low=0.0,
+        high=MAX_TIME_IN_FILL_US,
+        check=_not_empty,
     )
-    tracks_at_t0: float = setting(8.0, low=0.0)
+    tracks_at_t0: float = setting(8.0, low=0.0, high=1.0e4)
     max_tracks: int = setting(16, low=1)
 
     def validate(self) -> None:

@@ -20,6 +20,10 @@ from ..model.density import DensityMap
 __all__ = ["build_density_map"]
 
 
+#: The largest voxel edge (mm): one voxel then holds the whole TrackML detector.
+MAX_VOXEL_SIZE_MM = 10_000.0
+
+
 def build_density_map(
     data_dir: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -31,9 +35,12 @@ def build_density_map(
     if not (
         isinstance(voxel_size_mm, (int, float))
         and math.isfinite(voxel_size_mm)
-        and voxel_size_mm > 0
+        and 0 < voxel_size_mm <= MAX_VOXEL_SIZE_MM
     ):
-        raise ConfigError(f"--voxel-size must be a number of mm > 0, got {voxel_size_mm!r}")
+        raise ConfigError(
+            f"--voxel-size must be a number of mm in (0, {MAX_VOXEL_SIZE_MM:g}], "
+            f"got {voxel_size_mm!r}"
+        )
     if max_events is not None and max_events < 1:
         raise ConfigError(f"--max-events must be >= 1, got {max_events}")
     prefixes = list_events(data_dir)

@@ -73,6 +73,8 @@ def display_straw(
     if dpi < 10 or dpi > 1200:
         raise ConfigError(f"--dpi must be in [10, 1200], got {dpi}")
     output_file(out, "--out")
+    if event is not None:
+        check_count(event, "--event", low=0, high=2**63 - 1)
     dataset = StrawDataset.open(data_dir) if data_dir is not None else None
     geometry = (
         StrawGeometry.from_dict(dataset.geometry_parameters())

@@ -83,14 +83,16 @@ def extend_straw(
     straw centre), ``(n_candidates, width)``."""
     n_layers = hits.n_layers
     width = n_layers
-    if len(seeds) == 0:
-        return Candidates.empty(width, 2)
+    if len(seeds) == 0:  # an event without a seed (no track in it)
+        empty = Candidates.empty(width, 2)
+        return (empty, np.zeros((0, width))) if return_y else empty
     resolve = resolves_drift(follower, config)
     min_drift = resolve_min_drift(follower, config)
     drift = np.where(hits.drift >= min_drift, hits.drift, 0.0)
     seed_index, seed_ya, seed_yb = resolve_seeds(hits, seeds, config, resolve, drift)
     if len(seed_index) == 0:
-        return Candidates.empty(width, 2)
+        empty = Candidates.empty(width, 2)
+        return (empty, np.zeros((0, width))) if return_y else empty
     variants = seeds[seed_index]
     groups = _seed_entries(hits, variants, seed_ya, seed_yb)
     order = np.concatenate([g[0] for g in groups])

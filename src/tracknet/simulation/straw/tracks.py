@@ -24,6 +24,7 @@ __all__ = [
     "C_GEV_PER_T_MM",
     "DEFAULT_TAU_US",
     "DISTRIBUTIONS",
+    "MAX_TIME_IN_FILL_US",
     "Occupancy",
     "TrackGun",
     "TrackStates",
@@ -44,6 +45,8 @@ C_GEV_PER_T_MM = 0.299792458e-3
 DEFAULT_TAU_US = 64.4
 DISTRIBUTIONS = ("poisson", "fixed", "uniform")
 _MAX_TRACKS_LIMIT = 10_000
+#: The latest time in the fill (us) a setting accepts: a fill lasts under a millisecond.
+MAX_TIME_IN_FILL_US = 1.0e6
 #: Extra reach (mm) of the candidate-straw window: covers the bending of the
 #: trajectory inside one straw for curvature radii down to ~10 mm.
 _CANDIDATE_MARGIN_MM = 0.5
@@ -79,8 +82,8 @@ class Occupancy(Settings):
     mean: float = setting(2.0, low=0.0)
     min_tracks: int = setting(0, low=0, high=_MAX_TRACKS_LIMIT)
     max_tracks: int = setting(8, low=0, high=_MAX_TRACKS_LIMIT)
-    time_in_fill_us: float | None = setting(None, low=0.0)
-    time_in_fill_max_us: float | None = None
+    time_in_fill_us: float | None = setting(None, low=0.0, high=MAX_TIME_IN_FILL_US)
+    time_in_fill_max_us: float | None = setting(None, low=0.0, high=MAX_TIME_IN_FILL_US)
     tau_us: float = setting(DEFAULT_TAU_US, low=0.0, open_low=True)
 
     def validate(self) -> None:
