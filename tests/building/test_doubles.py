@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
+import numpy as np
+import pandas as pd
+
+from tracknet.building import BuildConfig, build_tracks
 from tracknet.building.doubles import attach_double_hits
 from tracknet.building.fit import hit_sigmas
+from tracknet.building.seeding import DEFAULT_SEED_STAGES, SeedStage
+from tracknet.events import Event
 
 
 def _track(n: int = 8) -> np.ndarray:
@@ -61,3 +67,78 @@ def test_nothing_to_attach_leaves_the_assignment_alone() -> None:
         max_pull_z=5.5,
     )
     assert out.tolist() == [0] * 8
+
+
+#: Barrel layers (volume, layer, radius mm) of a small hand-made event: the pixel and
+#: short-strip barrels of TrackML.
+_LAYERS = (
+    *((8, layer, r) for layer, r in ((2, 32.0), (4, 72.0), (6, 116.0), (8, 172.0))),
+    *((13, layer, r) for layer, r in ((2, 260.0), (4, 360.0), (6, 500.0), (8, 660.0))),
+)
+
+
+def _helix_hits(
+    radius_mm: float, phi0: float, charge: int, layers: tuple[tuple[int, int, float], ...]
+) -> pd.DataFrame:
+    """Hits of a particle from the origin (transverse radius of curvature ``radius_mm``,
+    z = 0.4 r) on ``layers``: one per layer, and a double hit 1.5 mm further out on the
+    overlapping module."""
+    volume = np.repeat([v for v, _, _ in layers], 2)
+    layer = np.repeat([lay for _, lay, _ in layers], 2)
+    r = np.repeat([r for _, _, r in layers], 2) + np.tile([0.0, 1.5], len(layers))
+    phi = phi0 + charge * np.arcsin(r / (2 * radius_mm))
+    module = np.repeat(np.arange(len(layers)) * 10, 2) + np.tile([0, 1], len(layers))
+    return pd.DataFrame(
+        {
+            "x": r * np.cos(phi),
+            "y": r * np.sin(phi),
+            "z": 0.4 * r,
+            "volume_id": volume,
+            "layer_id": layer,
+            "module_id": module + (1000 if charge < 0 else 0),
+        }
+    )
+
+
+def _two_particle_event() -> tuple[Event, np.ndarray]:
+    """Particle 1 (pT 2 GeV) on every layer; particle 2 (pT 1.5 GeV, other charge, no
+    hit on the first layer, so only the second stage seeds it) crosses its path and
+    passes 4 mm from its hit on layer (13, 4). Every layer holds a double hit of each."""
+    a = _helix_hits(3333.0, 0.3, 1, _LAYERS)
+    # phi0 chosen so that the two circles meet near r = 360 mm, then shifted by 4 mm there.
+    b = _helix_hits(2500.0, 0.3 + 0.054 + 0.072 + 4.0 / 360.0, -1, _LAYERS[1:])
+    hits = pd.concat([a, b], ignore_index=True)
+    hits.insert(0, "hit_id", np.arange(1, len(hits) + 1, dtype=np.int64))
+    particle = np.r_[np.full(len(a), 1), np.full(len(b), 2)]
+    return Event(event_id=1, hits=hits), particle
+
+
+def _two_stages() -> tuple[SeedStage, SeedStage]:
+    first, second, _ = DEFAULT_SEED_STAGES
+    barrel_first = replace(first, first=((8, 2),), second=((8, 4),), third=((8, 6),))
+    barrel_second = replace(second, first=((8, 4),), second=((8, 6),), third=((8, 8),))
+    return barrel_first, barrel_second
+
+
+def _tracks_of(particle: np.ndarray, track_of_hit: np.ndarray) -> dict[int, set[int]]:
+    return {p: set(track_of_hit[(particle == p) & (track_of_hit > 0)].tolist()) for p in (1, 2)}
+
+
+def test_double_hits_join_after_each_stage_so_no_later_stage_duplicates_a_track() -> None:
+    """A later stage seeds among the hits earlier stages left: a track's double hits left
+    free until the end make a second track of the same particle; taken by the track
+    right after its stage, they cannot, and another particle's hit next to the track
+    (off its helix) is left to that particle's own track."""
+    event, particle = _two_particle_event()
+    stages = _two_stages()
+    each = build_tracks(event, "baseline", config=BuildConfig(seed_stages=stages))
+    found = each.submission["track_id"].to_numpy()
+    owners = _tracks_of(particle, found)
+    assert len(owners[1]) == 1 and len(owners[2]) == 1 and owners[1] != owners[2]
+    assert np.all(found > 0)  # both particles whole, doubles included
+    assert each.tracks["stage"].tolist() == [1, 2]
+    assert each.tracks["n_double_hits"].tolist() == [8, 7]
+
+    at_end = BuildConfig(seed_stages=stages, double_hits_each_stage=False)
+    late = build_tracks(event, "baseline", config=at_end).submission["track_id"].to_numpy()
+    assert len(_tracks_of(particle, late)[1]) == 2  # the doubles became a duplicate

@@ -43,21 +43,26 @@ def attach_double_hits(
     max_residual_mm: float,
     max_pull_z: float,
     workers: int = 1,
+    free: np.ndarray | None = None,
 ) -> np.ndarray:
     """``track_of_hit`` with double hits attached (see docs/selection-and-fits.md).
 
     Hits are rows of ``positions`` ``(N, 3)`` mm; ``layer_key``, ``module_id``,
     ``track_of_hit`` (0: no track), ``sigma_z`` and ``sigma_r`` are per row. A track's
     hits are put in order of distance from the beam line (the order along a track from
-    the interaction region, up to its apex) for the refit.
+    the interaction region, up to its apex) for the refit. ``free`` (bool per row): the
+    hits that may join a track (default: those on no track, ``track_of_hit <= 0``); a hit
+    neither free nor on a track is left as it is.
     """
     out = np.array(track_of_hit, dtype=np.int64, copy=True)
-    free = np.flatnonzero(out <= 0)
+    free_rows = np.flatnonzero(out <= 0 if free is None else np.asarray(free, dtype=bool))
     taken = np.flatnonzero(out > 0)
-    if len(free) == 0 or len(taken) == 0:
+    if len(free_rows) == 0 or len(taken) == 0:
         return out
-    found = HitIndex(positions[taken], workers=workers).nearest(positions[free], max_distance_mm, 4)
-    u = free[found.query]
+    found = HitIndex(positions[taken], workers=workers).nearest(
+        positions[free_rows], max_distance_mm, 4
+    )
+    u = free_rows[found.query]
     a = taken[found.hit]
     ok = (layer_key[u] == layer_key[a]) & (module_id[u] != module_id[a])
     u, a = u[ok], a[ok]

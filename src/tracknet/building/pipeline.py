@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +40,8 @@ class BuildResult:
     """One built event: the submission and figures about the build.
 
     ``stages``: per seeding stage, counts (seeds, candidates, tracks, extension steps,
-    sphere queries, most live candidates) and seconds (seeding, extension, selection).
+    sphere queries, most live candidates) and seconds (seeding, extension, selection with
+    the double hits).
     ``tracks``: one row per track, ``track_id, stage, n_hits`` (final), ``n_candidate_hits``
     (before shared hits were removed), ``mean_cost``, ``misses``, ``fit_rms_mm``,
     ``chi2_z`` and ``n_double_hits`` (attached after selection, counted in ``n_hits``).
@@ -150,6 +152,40 @@ def _fitted(
     return dataclasses.replace(candidates, paths=paths, n_hits=n_hits), FitQuality(rms, chi2)
 
 
+def _double_hits(
+    positions: np.ndarray,
+    keys: np.ndarray,
+    module_id: np.ndarray | None,
+    sigmas: tuple[np.ndarray, np.ndarray],
+    config: BuildConfig,
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """``attach(track_of_hit, free)``: :func:`~tracknet.building.doubles.attach_double_hits`
+    with the build's cuts, or ``None`` when double hits are off (or there are no module
+    ids)."""
+    distance = config.double_hit_distance_mm
+    if distance is None or module_id is None:
+        return None
+    modules = module_id
+
+    def attach(track_of_hit: np.ndarray, free: np.ndarray) -> np.ndarray:
+        return attach_double_hits(
+            positions,
+            keys,
+            modules,
+            track_of_hit,
+            *sigmas,
+            max_distance_mm=distance,
+            max_residual_mm=config.max_fit_rms_mm
+            if config.max_fit_rms_mm is not None
+            else math.inf,
+            max_pull_z=math.sqrt(config.max_chi2_z) if config.max_chi2_z is not None else math.inf,
+            workers=config.workers,
+            free=free,
+        )
+
+    return attach
+
+
 def build_tracks(
     event: Event,
     algorithm: str = "tracknet",
@@ -174,6 +210,7 @@ def build_tracks(
     )
     maps = {s.module_map: load_module_map(s.module_map) for s in config.stages() if s.module_map}
 
+    doubles = _double_hits(positions, keys, module_id, sigmas, config)
     track_of_hit = np.zeros(n, dtype=np.int64)
     taken = np.zeros(n, dtype=bool)
     n_tracks = n_seeds = n_candidates = 0
@@ -210,6 +247,13 @@ def build_tracks(
         new = chosen.track_of_hit > 0
         track_of_hit[new] = chosen.track_of_hit[new] + n_tracks
         taken |= new
+        if doubles is not None and config.double_hits_each_stage:
+            # The stage's tracks take their double hits now, so that later stages cannot
+            # seed a second track of the same particle from them.
+            with_doubles = doubles(np.where(new, track_of_hit, 0), ~taken)
+            attached = ~taken & (with_doubles > 0)
+            track_of_hit[attached] = with_doubles[attached]
+            taken |= attached
         tables.append(
             pd.DataFrame(
                 {
@@ -240,20 +284,8 @@ def build_tracks(
                 "seconds_selection": time.perf_counter() - extended,
             }
         )
-    if config.double_hit_distance_mm is not None and module_id is not None:
-        track_of_hit = attach_double_hits(
-            positions,
-            keys,
-            module_id,
-            track_of_hit,
-            *sigmas,
-            max_distance_mm=config.double_hit_distance_mm,
-            max_residual_mm=config.max_fit_rms_mm
-            if config.max_fit_rms_mm is not None
-            else math.inf,
-            max_pull_z=math.sqrt(config.max_chi2_z) if config.max_chi2_z is not None else math.inf,
-            workers=config.workers,
-        )
+    if doubles is not None and not config.double_hits_each_stage:
+        track_of_hit = doubles(track_of_hit, track_of_hit <= 0)
     track_table = pd.concat(tables, ignore_index=True)
     final_hits = np.bincount(track_of_hit, minlength=n_tracks + 1)[1:]
     track_table["n_double_hits"] = final_hits - track_table["n_hits"].to_numpy()

@@ -55,7 +55,9 @@ class BuildConfig(Settings):
     worst-fitting hits a candidate may lose to pass it). ``double_hit_distance_mm``: after
     selection, a free hit within this distance of a track's hit in the same layer (another
     module) joins the track when it fits its helix (:mod:`~tracknet.building.doubles`;
-    ``None``: off). The cost of a hit is its distance from the
+    ``None``: off); with ``double_hits_each_stage`` right after each stage, for that
+    stage's tracks, so that later stages cannot seed a duplicate track from them (else
+    once after the last stage). The cost of a hit is its distance from the
     sphere centre over the sphere radius, so ``max_mean_cost`` assumes radii that hold
     most true hits: the baseline's windows, or a model's radii times a calibrated
     ``radius_scale`` (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
@@ -89,6 +91,7 @@ class BuildConfig(Settings):
     max_chi2_z: float | None = setting(30.0, low=0, open_low=True)
     max_outliers: int = setting(2, low=0)
     double_hit_distance_mm: float | None = setting(10.0, low=0, open_low=True)
+    double_hits_each_stage: bool = True
     workers: int = setting(_EXT.workers, check=workers_problem)
 
     def __post_init__(self) -> None:
