@@ -653,6 +653,19 @@ def test_a_straw_dataset_of_noise_only_builds_to_no_track(inputs: Inputs, tmp_pa
     assert (pd.read_csv(out)["track_id"] == 0).all()
 
 
+def test_straw_curves_write_their_figures_and_record_together(
+    inputs: Inputs, tmp_path: Path
+) -> None:
+    out = tmp_path / "curves"
+    args = ["--checkpoint", inputs.st, "--out", str(out), "--events", "2"]
+    result = invoke("straw-curves", *args, "--occupancies", "1", "--times", "0")
+    assert result.code == 0, result.err
+    names = sorted(p.name for p in out.iterdir())
+    assert "straw_curves.json" in names and len(names) > 1
+    assert all(n.endswith(".png") for n in names if n != "straw_curves.json")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_output_folder_is_refused(inputs: Inputs, tmp_path: Path) -> None:
     locked = tmp_path / "locked"

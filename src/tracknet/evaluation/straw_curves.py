@@ -181,22 +181,31 @@ def _plot(points: list[dict[str, Any]], x_key: str, x_label: str, metric: str, p
     plt.close(fig)
 
 
+#: The record of a straw-curves directory (written last, with the figures).
+CURVES_FILE = "straw_curves.json"
+
+
 def write_straw_curves(result: dict[str, Any], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write ``straw_curves.json`` and the PNGs into ``out_dir``; the paths written."""
-    from ..io.atomic import write_json_atomic
+    """Write ``straw_curves.json`` and the PNGs into ``out_dir``; the paths written.
+
+    They are written together (a staged directory): an interrupt or an error leaves
+    ``out_dir`` as it was, never PNGs without their JSON.
+    """
+    from ..io.atomic import atomic_directory, write_json_atomic
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for metric in CURVE_METRICS:
-        for key, x_key, label in (
-            ("occupancy", "tracks_per_event", "tracks per event"),
-            ("time_in_fill", "time_in_fill_us", "time in fill (us)"),
-        ):
-            path = out / f"{key}_{metric}.png"
-            _plot(result[key], x_key, label, metric, path)
-            written.append(path)
-    written.append(write_json_atomic(out / "straw_curves.json", result))
-    return written
+    names = []
+    with atomic_directory(out, record=CURVES_FILE) as staging:
+        for metric in CURVE_METRICS:
+            for key, x_key, label in (
+                ("occupancy", "tracks_per_event", "tracks per event"),
+                ("time_in_fill", "time_in_fill_us", "time in fill (us)"),
+            ):
+                name = f"{key}_{metric}.png"
+                _plot(result[key], x_key, label, metric, staging / name)
+                names.append(name)
+        write_json_atomic(staging / CURVES_FILE, result)
+        names.append(CURVES_FILE)
+    return [out / name for name in names]
