@@ -81,6 +81,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_cache_root.pop(), ignore_errors=True)
 
 
+#: What the repository's top folder may gain while tests run (tools' caches, the venv).
+_ROOT_ALLOWED = {".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache", ".hypothesis"}
+
+
+@pytest.fixture(autouse=True)
+def _repository_untouched() -> Iterator[None]:
+    """No test writes into the repository's top folder (an output path such as ``nan`` or
+    ``-1`` given to a command resolves against the working directory)."""
+    before = set(os.listdir(REPO_ROOT))
+    yield
+    added = set(os.listdir(REPO_ROOT)) - before - _ROOT_ALLOWED
+    assert not added, f"the test wrote into the repository: {sorted(added)}"
+
+
 @pytest.fixture(autouse=True)
 def _torch_state() -> Iterator[None]:
     """Each test starts from the same torch RNG seed and leaves the thread count as it

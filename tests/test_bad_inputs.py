@@ -710,10 +710,18 @@ ODD_VALUES = ("-1", "nan", "99999999999999999999")
 
 
 @pytest.mark.slow
-def test_every_option_of_every_command_survives_odd_values(inputs: Inputs, tmp_path: Path) -> None:
+def test_every_option_of_every_command_survives_odd_values(
+    inputs: Inputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each option of each command given each odd value: a result (exit 0), or exit 2 with
     one error line and nothing written; never a traceback or another status."""
     import typer
+
+    # An odd value given to an output option (``--out nan``) names a file relative to the
+    # working directory: keep those inside the test's own folder.
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
 
     from tracknet.cli import app
 
