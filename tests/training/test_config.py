@@ -30,7 +30,7 @@ def test_required_keys_exist_with_their_defaults() -> None:
     )
     assert config_groups() == {
         "data": ["simulated", "straw", "trackml"],
-        "experiment": ["simulated", "simulated_full", "straw", "trackml"],
+        "experiment": ["simulated", "simulated_full", "simulated_full_lowpt", "straw", "trackml"],
         "model": ["step_ahead"],
         "trainer": ["cpu", "ddp"],
         "training": ["default"],
