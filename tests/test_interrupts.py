@@ -388,6 +388,7 @@ def test_train_keeps_only_whole_checkpoints_and_says_how_to_resume(
     )
     resume = Path(line.split("training.resume_from=", 1)[1].strip())
     assert resume.is_file() and resume.is_relative_to(run_dir)
+    assert resume.parent.name == "checkpoints" and resume.parent.parent.name == "version_0"
     for checkpoint in run_dir.rglob("*.ckpt"):
         load_checkpoint(checkpoint)  # each one whole
     assert not list(run_dir.rglob("results.json"))  # the run is not reported as finished

@@ -61,4 +61,5 @@ def test_two_cpu_processes_see_every_training_track_exactly_once_per_epoch(tmp_p
     assert sorted(p.name for p in (tmp_path / "run" / "logs" / "simulated").iterdir()) == [
         "version_0"
     ]
-    assert (version / "last.ckpt").is_file()
+    assert (version / "checkpoints" / "last.ckpt").is_file()
+    assert not list(version.glob("*.ckpt"))

@@ -4,12 +4,14 @@ validate, density and export on what it produced."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 import tracknet.data.cache as cache
 from tracknet.errors import CheckpointError, DataError
@@ -18,7 +20,7 @@ from tracknet.model.density import DENSITY_MAP_KEYS, DensityMap
 from tracknet.model.metrics import StepAheadMetrics
 from tracknet.training.__main__ import main as training_main
 from tracknet.training.config import compose_config
-from tracknet.training.train import TRACK_VIZ_FILE, train
+from tracknet.training.train import CHECKPOINT_DIR, TRACK_VIZ_FILE, resume_checkpoint, train
 from tracknet.training.validate import validate_checkpoint
 
 from ..conftest import tiny_overrides
@@ -39,10 +41,15 @@ def test_run_layout(first_run: tuple[Path, dict[str, Any]]) -> None:
     version = run / "logs" / "simulated" / "version_0"
     assert Path(results["log_dir"]) == version
     names = {p.name for p in version.iterdir()}
-    assert {"hparams.yaml", "last.ckpt", TRACK_VIZ_FILE, "results.json"} <= names
+    assert {"hparams.yaml", CHECKPOINT_DIR, TRACK_VIZ_FILE, "results.json"} <= names
+    assert not list(version.glob("*.ckpt"))  # all of them in checkpoints/
     assert any(n.startswith("events.out.tfevents") for n in names)
-    best = [n for n in names if n.startswith("epoch") and n.endswith(".ckpt")]
-    assert len(best) == 1 and Path(results["best_checkpoint"]).name == best[0]
+    checkpoints = version / CHECKPOINT_DIR
+    assert Path(results["checkpoint_dir"]) == checkpoints
+    assert Path(results["last_checkpoint"]) == checkpoints / "last.ckpt"
+    best = [p for p in checkpoints.iterdir() if p.name != "last.ckpt"]
+    assert len(best) == 1 and Path(results["best_checkpoint"]) == best[0]
+    assert best[0].name.startswith("epoch") and best[0].suffix == ".ckpt"
     html = (version / TRACK_VIZ_FILE).read_text()
     assert "plotly" in html and "t1 spheres" in html and "true next hits" in html
     assert json.loads((version / "results.json").read_text())["epochs"] == 1
@@ -57,6 +64,64 @@ def test_run_layout(first_run: tuple[Path, dict[str, Any]]) -> None:
         "region/t1_cost_hits_per_sphere",
     ):
         assert np.isfinite(results[key]), key
+
+
+def test_a_run_is_laid_out_as_the_original_tracknet_run(
+    first_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Three epochs: ``checkpoints/`` holds the three best by val/loss and ``last.ckpt``,
+    beside the TensorBoard files, ``hparams.yaml`` and the track view."""
+    tmp, _ = first_run  # its cache: no simulation again
+    cfg = compose_config(
+        [*tiny_overrides(tmp, "trainer.max_epochs=3"), f"run.output_dir={tmp_path / 'run'}"]
+    )
+    results = train(cfg)
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == ["logs", "train.log"]
+    assert sorted(p.name for p in (run / "logs").iterdir()) == ["simulated"]
+    assert sorted(p.name for p in (run / "logs" / "simulated").iterdir()) == ["version_0"]
+    version = run / "logs" / "simulated" / "version_0"
+    files = sorted(p.name for p in version.iterdir())
+    events = [n for n in files if n.startswith("events.out.tfevents.")]
+    assert len(events) == 1 and (version / events[0]).stat().st_size > 0
+    assert files == sorted(
+        [CHECKPOINT_DIR, "hparams.yaml", TRACK_VIZ_FILE, "results.json", *events]
+    )
+    checkpoints = version / CHECKPOINT_DIR
+    assert checkpoints.is_dir() and Path(results["checkpoint_dir"]) == checkpoints
+    names = sorted(p.name for p in checkpoints.iterdir())
+    best = [n for n in names if n != "last.ckpt"]
+    assert "last.ckpt" in names and len(best) == 3 and len(names) == 4
+    # One best checkpoint per epoch, named by epoch and validation loss.
+    assert sorted(n[: len("epoch000")] for n in best) == ["epoch000", "epoch001", "epoch002"]
+    assert all("-loss" in n and n.endswith(".ckpt") for n in best)
+    assert Path(results["best_checkpoint"]).parent == checkpoints
+    assert Path(results["best_checkpoint"]).name in best
+    assert Path(results["last_checkpoint"]) == checkpoints / "last.ckpt"
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 2
+    for name in names:
+        load_checkpoint(checkpoints / name)  # each a whole TrackNET checkpoint
+    hparams = yaml.safe_load((version / "hparams.yaml").read_text())
+    assert {"tracknet", "training", "config"} <= set(hparams)
+    assert "plotly" in (version / TRACK_VIZ_FILE).read_text()
+    assert json.loads((version / "results.json").read_text())["epochs"] == 3
+    assert "finished" in (run / "train.log").read_text()
+
+
+def test_train_command_prints_where_the_checkpoints_are(
+    first_run: tuple[Path, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp, _ = first_run
+    with pytest.raises(SystemExit) as info:
+        training_main(["train", *tiny_overrides(tmp), f"run.output_dir={tmp_path / 'run'}"])
+    assert info.value.code == 0
+    rows = [line.split(None, 1) for line in capsys.readouterr().out.splitlines()]
+    shown = {row[0]: row[1] for row in rows if len(row) == 2}  # the summary's label  value
+    checkpoints = tmp_path / "run" / "logs" / "simulated" / "version_0" / CHECKPOINT_DIR
+    assert Path(shown["checkpoint_dir"].strip()) == checkpoints
+    assert Path(shown["last_checkpoint"].strip()) == checkpoints / "last.ckpt"
+    assert Path(shown["best_checkpoint"].strip()).parent == checkpoints
+    assert (checkpoints / "last.ckpt").is_file()
 
 
 def test_checkpoints_hold_primitives_and_the_calibration(
@@ -115,6 +180,89 @@ def test_resume_continues_the_epochs_without_parsing_csv(
     assert before["epoch"] == 0 and after["epoch"] == 1
     assert after["global_step"] == 2 * before["global_step"]
     assert after["hyper_parameters"]["tracknet"]["meta"]["epochs_trained"] == 2
+
+
+@pytest.mark.parametrize("given", ["version folder", "run folder", "earlier layout"])
+def test_resume_from_a_folder_continues_its_last_checkpoint(
+    first_run: tuple[Path, dict[str, Any]], tmp_path: Path, given: str
+) -> None:
+    tmp, first = first_run
+    last = Path(first["last_checkpoint"])
+    if given == "version folder":
+        folder, expected = Path(first["log_dir"]), last
+    elif given == "run folder":
+        folder, expected = Path(first["run_dir"]), last
+    else:  # checkpoints directly in version_N/, as runs before the checkpoints/ folder left them
+        folder = tmp_path / "old" / "logs" / "simulated" / "version_0"
+        folder.mkdir(parents=True)
+        for path in last.parent.iterdir():
+            (folder / path.name).write_bytes(path.read_bytes())
+        expected = folder / "last.ckpt"
+    cfg = compose_config(
+        [
+            *tiny_overrides(tmp, f"training.resume_from={folder}", "trainer.max_epochs=2"),
+            f"run.output_dir={tmp_path / 'resumed'}",
+        ]
+    )
+    results = train(cfg)
+    assert results["resumed_from"] == str(expected) and results["epochs"] == 2
+    after = torch.load(results["last_checkpoint"], weights_only=True)
+    assert (
+        after["epoch"] == 1 and after["hyper_parameters"]["tracknet"]["meta"]["epochs_trained"] == 2
+    )
+    assert (
+        Path(results["last_checkpoint"]).parent
+        == tmp_path / "resumed" / "logs" / "simulated" / "version_0" / CHECKPOINT_DIR
+    )
+
+
+def test_resume_checkpoint_of_each_kind_of_folder(tmp_path: Path) -> None:
+    """Which file a folder given as ``training.resume_from`` resumes from (files only named)."""
+
+    def touch(path: Path, mtime: float) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        os.utime(path, (mtime, mtime))
+        return path
+
+    run = tmp_path / "run"
+    v0 = run / "logs" / "simulated" / "version_0"
+    v1 = run / "logs" / "simulated" / "version_1"
+    old_best = touch(v0 / "epoch000-loss1.0000.ckpt", 100)
+    new_last = touch(v1 / CHECKPOINT_DIR / "last.ckpt", 300)
+    new_best = touch(v1 / CHECKPOINT_DIR / "epoch004-loss0.5000.ckpt", 200)
+    assert resume_checkpoint(new_best) == new_best  # a file is itself
+    assert resume_checkpoint(v1) == new_last  # checkpoints/last.ckpt of a version folder
+    assert resume_checkpoint(v1 / CHECKPOINT_DIR) == new_last
+    assert resume_checkpoint(v0) == old_best  # the earlier layout: the newest .ckpt beside the logs
+    for folder in (run, run / "logs", run / "logs" / "simulated"):
+        assert resume_checkpoint(folder) == new_last  # the newest of its version folders
+    (v1 / CHECKPOINT_DIR / "last.ckpt").unlink()
+    assert resume_checkpoint(v1) == new_best  # no last.ckpt: the newest there
+    assert resume_checkpoint(run) == new_best
+    # A checkpoints/ folder counts before .ckpt files beside it.
+    touch(v0 / CHECKPOINT_DIR / "epoch001-loss0.9000.ckpt", 50)
+    assert resume_checkpoint(v0) == v0 / CHECKPOINT_DIR / "epoch001-loss0.9000.ckpt"
+    empty = tmp_path / "empty"
+    (empty / "logs" / "simulated" / "version_0").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match="no checkpoint") as info:
+        resume_checkpoint(empty)
+    assert "\n" not in str(info.value) and str(empty) in str(info.value)
+
+
+def test_resume_from_a_folder_without_a_checkpoint_is_one_line(
+    first_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    tmp, _ = first_run
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cfg = compose_config(
+        [*tiny_overrides(tmp, f"training.resume_from={empty}"), f"run.output_dir={tmp_path / 'x'}"]
+    )
+    with pytest.raises(CheckpointError, match="no checkpoint") as info:
+        train(cfg)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "x").exists()  # refused before the run started
 
 
 def test_resume_from_a_bad_checkpoint_is_one_line(first_run: tuple[Path, dict[str, Any]]) -> None:

@@ -50,8 +50,9 @@ def train_command(
     """Train StepAhead TrackNET: tracknet train [KEY=VALUE ...] (Hydra overrides).
 
     Examples: tracknet train experiment=simulated; tracknet train experiment=trackml
-    data.dir=DIR trainer.max_epochs=3; tracknet train training.resume_from=last.ckpt.
-    Runs go to outputs/YYYY-MM-DD/HH-MM-SS/ (run.output_dir=... to choose).
+    data.dir=DIR trainer.max_epochs=3; tracknet train training.resume_from=RUN (a run's
+    folder or a .ckpt). Runs go to outputs/YYYY-MM-DD/HH-MM-SS/ (run.output_dir=... to
+    choose), checkpoints to its logs/<experiment>/version_N/checkpoints/.
     """
     from omegaconf import OmegaConf
 
@@ -78,6 +79,7 @@ def train_command(
     keys = [
         "run_dir",
         "log_dir",
+        "checkpoint_dir",
         "best_checkpoint",
         "last_checkpoint",
         "epochs",

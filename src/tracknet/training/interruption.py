@@ -28,7 +28,16 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from ..interrupts import Interrupted, interrupt_of
 from ..io.atomic import atomic_path
 
-__all__ = ["AtomicCheckpointIO", "complete_checkpoint", "interrupt_outcome", "stopping_training"]
+__all__ = [
+    "CHECKPOINT_DIR",
+    "AtomicCheckpointIO",
+    "complete_checkpoint",
+    "interrupt_outcome",
+    "stopping_training",
+]
+
+#: The folder of a run's ``version_N/`` that holds its checkpoints (StepAhead TrackNET's layout).
+CHECKPOINT_DIR = "checkpoints"
 
 log = logging.getLogger("tracknet.training")
 
@@ -48,16 +57,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             torch.save(checkpoint, tmp)
 
 
-def complete_checkpoint(log_dir: Path) -> Path | None:
-    """The checkpoint a run would resume from: ``last.ckpt``, else the newest ``*.ckpt``."""
-    if (log_dir / "last.ckpt").is_file():
-        return log_dir / "last.ckpt"
-    found = sorted(log_dir.glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
+def complete_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint a run would resume from: ``last.ckpt``, else the newest ``*.ckpt``, of
+    ``folder/checkpoints/``, else of ``folder`` itself (a ``checkpoints/`` folder named
+    directly, or a version folder of the earlier layout, checkpoints beside the logs)."""
+    for where in (folder / CHECKPOINT_DIR, folder):
+        if (where / "last.ckpt").is_file():
+            return where / "last.ckpt"
+        found = sorted(
+            (p for p in where.glob("*.ckpt") if p.is_file()), key=lambda p: p.stat().st_mtime
+        )
+        if found:
+            return found[-1]
+    return None
 
 
 def interrupt_outcome(log_dir: Path) -> str:
-    """What an interrupted run of ``log_dir`` leaves: its complete checkpoint, and how to go on."""
+    """What an interrupted run of version folder ``log_dir`` leaves: its complete checkpoint,
+    and how to go on."""
     found = complete_checkpoint(log_dir)
     if found is None:
         return "no checkpoint written yet; rerun to start again"

@@ -426,7 +426,8 @@ class TrainingSettings(Section):
     region_calibration: RegionCalibrationSettings = setting(
         default_factory=RegionCalibrationSettings
     )
-    #: Continue a run from a checkpoint (.ckpt of an earlier run): epochs, optimiser, scheduler.
+    #: Continue a run from a checkpoint (a .ckpt, or the run or version folder of an earlier
+    #: run, which resumes from its last.ckpt): epochs, optimiser, scheduler.
     resume_from: str | None = None
     save_top_k: int = 3
     #: A density map written by `tracknet density`: adds val/t1_expected_hits, val/t2_expected_hits.

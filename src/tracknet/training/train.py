@@ -1,8 +1,9 @@
 """``train(cfg)``: one training run of StepAhead TrackNET from a composed configuration.
 
-Sets up the run directory (logs, checkpoints, track view, ``results.json``), resumes from
-``training.resume_from``, and under DDP lets the processes Lightning starts find the run
-through :data:`RUN_DIR_ENV` and :data:`RUN_VERSION_ENV`.
+Sets up the run directory (logs, ``checkpoints/``, track view, ``results.json``), resumes
+from ``training.resume_from`` (a checkpoint or a run's folder), and under DDP lets the
+processes Lightning starts find the run through :data:`RUN_DIR_ENV` and
+:data:`RUN_VERSION_ENV`.
 
 See docs/model.md.
 """
@@ -37,12 +38,26 @@ from ..model.checkpoint import checkpoint_hparams, load_checkpoint
 from ..model.step_ahead import StepAheadTrackNet
 from .config import to_container
 from .datamodule import TrainingData
-from .interruption import AtomicCheckpointIO, interrupt_outcome, stopping_training
+from .interruption import (
+    CHECKPOINT_DIR,
+    AtomicCheckpointIO,
+    complete_checkpoint,
+    interrupt_outcome,
+    stopping_training,
+)
 from .module import StepAheadModule
 from .region_calibration import RegionSettings, calibrate_regions
 from .settings import DataSettings, RegionCalibrationSettings, TrackNetSettings
 
-__all__ = ["RUN_DIR_ENV", "RUN_VERSION_ENV", "TRACK_VIZ_FILE", "resolve_run_dir", "train"]
+__all__ = [
+    "CHECKPOINT_DIR",
+    "RUN_DIR_ENV",
+    "RUN_VERSION_ENV",
+    "TRACK_VIZ_FILE",
+    "resolve_run_dir",
+    "resume_checkpoint",
+    "train",
+]
 
 RUN_DIR_ENV = "TRACKNET_RUN_DIR"
 RUN_VERSION_ENV = "TRACKNET_RUN_VERSION"
@@ -197,11 +212,37 @@ def _viz_writer(datamodule: TrainingData, path: Path, plotlyjs: str) -> Any:
     return write
 
 
+def resume_checkpoint(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint ``training.resume_from=path`` continues: ``path`` itself unless it is a
+    folder; of a folder, the one :func:`complete_checkpoint` finds in it (a version folder,
+    either layout, or its ``checkpoints/``), else the newest of the version folders under it
+    (a run folder, its ``logs/`` or ``logs/<experiment>/``)."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return folder  # load_checkpoint says what is wrong with a missing or unreadable file
+    found = complete_checkpoint(folder)
+    if found is None:
+        versions = [
+            v
+            for pattern in ("version_*", "*/version_*", "logs/*/version_*")
+            for v in folder.glob(pattern)
+            if v.is_dir()
+        ]
+        candidates = [c for c in map(complete_checkpoint, versions) if c is not None]
+        found = max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+    if found is None:
+        raise CheckpointError(
+            f"{folder}: no checkpoint (.ckpt) in this folder, its {CHECKPOINT_DIR}/ or the "
+            "version folders under it"
+        )
+    return found
+
+
 def _check_resume(path: str | None, model_config: dict[str, Any]) -> str | None:
     """The checkpoint to resume from, checked: readable, and of the model being trained."""
     if not path:
         return None
-    resume = Path(path).expanduser()
+    resume = resume_checkpoint(path)
     loaded = load_checkpoint(resume)  # a one-line CheckpointError for a missing or foreign file
     wanted = {
         k: tuple(v.shape)
@@ -233,7 +274,7 @@ def _region_settings(section: RegionCalibrationSettings) -> RegionSettings | Non
 
 
 def _calibrate_run_checkpoints(
-    log_dir: Path,
+    checkpoint_dir: Path,
     datamodule: TrainingData,
     settings: RegionSettings,
     section: RegionCalibrationSettings,
@@ -247,7 +288,7 @@ def _calibrate_run_checkpoints(
         section.cost_source, section.cost_events, section.cost_seed, dict(section.cost_simulation)
     )
     report: dict[str, Any] | None = None
-    for path in sorted(log_dir.glob("*.ckpt"), key=lambda p: p.name != "last.ckpt"):
+    for path in sorted(checkpoint_dir.glob("*.ckpt"), key=lambda p: p.name != "last.ckpt"):
         raw = torch.load(path, map_location="cpu", weights_only=True)
         record = raw["hyper_parameters"]["tracknet"]
         base = dict(record["model"])
@@ -290,7 +331,8 @@ def _calibrate_run_checkpoints(
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train with the composed configuration ``cfg``; return the final figures and paths.
 
-    Returns a dict with ``run_dir``, ``log_dir``, ``best_checkpoint``, ``last_checkpoint``,
+    Returns a dict with ``run_dir``, ``log_dir`` (``version_N/``), ``checkpoint_dir`` (its
+    ``checkpoints/``), ``best_checkpoint``, ``last_checkpoint``,
     ``epochs`` (completed), ``train_seconds``, ``train_tracks_per_s`` and the last
     validation metrics (``val/loss``, ``val/t1_efficiency`` ...). Raises
     :class:`~tracknet.errors.ConfigError`, :class:`~tracknet.errors.DataError` or
@@ -321,6 +363,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     logs_root = run_dir / "logs"
     version = _next_version(logs_root / experiment)
     log_dir = logs_root / experiment / f"version_{version}"
+    checkpoint_dir = log_dir / CHECKPOINT_DIR
     if settings.trainer.num_threads is not None:
         torch.set_num_threads(settings.trainer.num_threads)
     detector: Any = detector_named(data_settings.detector)  # its training stage methods
@@ -367,7 +410,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             save_dir=str(logs_root), name=experiment, version=version, default_hp_metric=False
         )
         checkpoints = ModelCheckpoint(
-            dirpath=str(log_dir),
+            dirpath=str(checkpoint_dir),
             filename="epoch{epoch:03d}-loss{val/loss:.4f}",
             auto_insert_metric_name=False,
             monitor="val/loss",
@@ -392,8 +435,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         started = time.perf_counter()
         env = {RUN_DIR_ENV: str(run_dir), RUN_VERSION_ENV: str(version)}
         with _environment(env), warnings.catch_warnings():
-            # Expected here: the logger made the version directory first (hparams.yaml), and
-            # a resumed run writes its checkpoints into its own, new directory.
+            # Expected here: a resumed run writes its checkpoints into its own, new directory.
             warnings.filterwarnings(
                 "ignore", message=r"Checkpoint directory .* exists and is not empty"
             )
@@ -405,7 +447,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         region_report = None
         if region_settings is not None and trainer.is_global_zero:
             region_report = _calibrate_run_checkpoints(
-                log_dir, datamodule, region_settings, training_settings.region_calibration
+                checkpoint_dir, datamodule, region_settings, training_settings.region_calibration
             )
 
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
@@ -413,9 +455,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "run_dir": str(run_dir),
             "log_dir": str(log_dir),
             "experiment": experiment,
+            "checkpoint_dir": str(checkpoint_dir),
             "best_checkpoint": checkpoints.best_model_path or None,
-            "last_checkpoint": str(log_dir / "last.ckpt")
-            if (log_dir / "last.ckpt").is_file()
+            "last_checkpoint": str(checkpoint_dir / "last.ckpt")
+            if (checkpoint_dir / "last.ckpt").is_file()
             else None,
             "epochs": int(trainer.current_epoch),
             "resumed_from": resume,
