@@ -20,6 +20,7 @@ import typer
 
 from .errors import TrackNetError
 from .interrupts import Interrupted, interrupt_of, raising_signals
+from .notes import reset_notes
 
 __all__ = ["run_app"]
 
@@ -45,6 +46,7 @@ def run_app(app: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
     from typer import _click as click
 
     command = typer.main.get_command(app)
+    reset_notes()
     interrupted: Interrupted | None = None
     code: object = 0
     with raising_signals(), warnings.catch_warnings():

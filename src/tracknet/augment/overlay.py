@@ -20,6 +20,7 @@ from tracknet.errors import ConfigError, DataError
 from tracknet.evaluation.weights import compute_hit_weights
 from tracknet.events import (
     HITS_SCHEMA,
+    MAX_EVENT_ID,
     PARTICLES_SCHEMA,
     TRUTH_SCHEMA,
     UNLABELLED_PARTICLE_ID,
@@ -261,6 +262,12 @@ def check_overlay(
     if with_singles and has_background:
         raise ConfigError(
             "with singles applies to synthetic overlays, not to overlays on a background"
+        )
+    last = first_event_id + n_events + (len(library) if with_singles else 0) - 1
+    if detector == "trackml" and last > MAX_EVENT_ID:
+        raise ConfigError(
+            f"the last event id would be {last}, beyond {MAX_EVENT_ID}, the largest a TrackML "
+            "file name holds (event<9 digits>): lower the first event id or the events"
         )
 
 

@@ -26,12 +26,22 @@ from ..errors import DataError
 from ..events import (
     COORDINATE_COLUMNS,
     DETECTORS_SCHEMA,
+    MAX_EVENT_ID,
     PART_SCHEMAS,
     PARTICLES_OPTIONAL,
     SUBMISSION_SCHEMA,
     Event,
 )
 from .atomic import atomic_path, atomic_paths
+from .event_files import (
+    EVENT_PATTERN,
+    as_prefix,
+    available_parts,
+    event_prefix,
+    list_events,
+    parse_event_id,
+    part_path,
+)
 
 __all__ = [
     "ALL_PARTS",
@@ -56,8 +66,6 @@ __all__ = [
 
 DEFAULT_PARTS: tuple[str, ...] = ("hits", "truth", "particles")
 ALL_PARTS: tuple[str, ...] = tuple(PART_SCHEMAS)
-EVENT_PATTERN = re.compile(r"^event(\d{9})-hits\.csv(\.gz)?$")
-_PREFIX_PATTERN = re.compile(r"event(\d+)$")
 
 _ARROW_TYPES = {
     np.dtype("int64"): pa.int64(),
@@ -65,60 +73,6 @@ _ARROW_TYPES = {
     np.dtype("float64"): pa.float64(),
     np.dtype("float32"): pa.float64(),
 }
-
-
-# --------------------------------------------------------------------------- names
-
-
-def event_prefix(directory: str | os.PathLike[str], event_id: int) -> Path:
-    """``directory/event000001000`` for event 1000."""
-    return Path(directory) / f"event{int(event_id):09d}"
-
-
-def as_prefix(path: str | os.PathLike[str]) -> Path:
-    """The event prefix of a prefix or of one of its files (``.../event000001000-hits.csv``)."""
-    path = Path(path)
-    for suffix in (".csv.gz", ".csv"):
-        if path.name.endswith(suffix):
-            return path.with_name(path.name[: -len(suffix)].rsplit("-", 1)[0])
-    return path
-
-
-def parse_event_id(prefix: str | os.PathLike[str]) -> int:
-    """The event id of a prefix such as ``.../event000001000``."""
-    match = _PREFIX_PATTERN.search(Path(prefix).name)
-    if match is None:
-        raise DataError(f"not an event prefix (expected 'event<9 digits>'): {prefix}")
-    return int(match.group(1))
-
-
-def part_path(prefix: str | os.PathLike[str], part: str) -> Path | None:
-    """The existing file of ``part`` for ``prefix`` (``.csv`` preferred over ``.csv.gz``)."""
-    base = Path(prefix)
-    for suffix in (".csv", ".csv.gz"):
-        candidate = base.with_name(f"{base.name}-{part}{suffix}")
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def available_parts(prefix: str | os.PathLike[str]) -> tuple[str, ...]:
-    """The parts present on disk for ``prefix``."""
-    return tuple(p for p in ALL_PARTS if part_path(prefix, p) is not None)
-
-
-def list_events(directory: str | os.PathLike[str]) -> list[Path]:
-    """The event prefixes of a directory (those with a hits file), sorted by event id."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise DataError("no such directory", file=str(root))
-    prefixes: dict[int, Path] = {}
-    for entry in os.scandir(root):
-        match = EVENT_PATTERN.match(entry.name)
-        if match:
-            event_id = int(match.group(1))
-            prefixes.setdefault(event_id, root / f"event{match.group(1)}")
-    return [prefixes[k] for k in sorted(prefixes)]
 
 
 # --------------------------------------------------------------------------- tables
@@ -545,6 +499,11 @@ def write_event(
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise DataError("output path exists and is not a directory", file=str(root))
+    if not 0 <= event.event_id <= MAX_EVENT_ID:
+        raise DataError(
+            f"event id {event.event_id} does not fit a TrackML file name "
+            f"(event<9 digits>, ids 0 to {MAX_EVENT_ID})"
+        )
     present = event.parts()
     names = list(parts) if parts is not None else list(present)
     for name in names:

@@ -1,0 +1,116 @@
+"""Names of TrackML event files, and the one scanner of event directories."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import DataError
+from ..events import PART_SCHEMAS
+from ..notes import note
+
+__all__ = [
+    "EVENT_PATTERN",
+    "as_prefix",
+    "available_parts",
+    "event_prefix",
+    "list_events",
+    "parse_event_id",
+    "part_path",
+]
+
+EVENT_PATTERN = re.compile(r"^event(\d{9})-hits\.csv(\.gz)?$")
+#: A name that looks like a file of an event part, whatever the number of digits.
+_PART_FILE = re.compile(r"^event(\d+)-(\w+?)\.csv(\.gz)?$")
+_PREFIX_PATTERN = re.compile(r"event(\d{9})")
+#: Skipped files named in a note, at most.
+_NOTE_NAMES = 5
+
+
+def event_prefix(directory: str | os.PathLike[str], event_id: int) -> Path:
+    """``directory/event000001000`` for event 1000."""
+    return Path(directory) / f"event{int(event_id):09d}"
+
+
+def as_prefix(path: str | os.PathLike[str]) -> Path:
+    """The event prefix of a prefix or of one of its files (``.../event000001000-hits.csv``)."""
+    path = Path(path)
+    for suffix in (".csv.gz", ".csv"):
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)].rsplit("-", 1)[0])
+    return path
+
+
+def parse_event_id(prefix: str | os.PathLike[str]) -> int:
+    """The event id of a prefix such as ``.../event000001000``."""
+    match = _PREFIX_PATTERN.fullmatch(Path(prefix).name)
+    if match is None:
+        raise DataError(f"not an event prefix (expected 'event<9 digits>'): {prefix}")
+    return int(match.group(1))
+
+
+def part_path(prefix: str | os.PathLike[str], part: str) -> Path | None:
+    """The existing file of ``part`` for ``prefix`` (``.csv`` or ``.csv.gz``; both is an error)."""
+    base = Path(prefix)
+    found = [
+        candidate
+        for candidate in (base.with_name(f"{base.name}-{part}{s}") for s in (".csv", ".csv.gz"))
+        if candidate.is_file()
+    ]
+    if len(found) > 1:
+        raise DataError(
+            f"both {found[0].name} and {found[1].name} are there; keep one",
+            file=str(base.parent),
+        )
+    return found[0] if found else None
+
+
+def available_parts(prefix: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The parts present on disk for ``prefix``."""
+    return tuple(p for p in PART_SCHEMAS if part_path(prefix, p) is not None)
+
+
+def list_events(directory: str | os.PathLike[str]) -> list[Path]:
+    """The event prefixes of a directory (those with a hits file), sorted by event id.
+
+    The one scanner of event directories. Files named like an event's that are not read
+    (an id of other than nine digits, parts without a hits file) are named in a note on
+    stderr; a part both plain and gzipped (``-hits.csv`` and ``-hits.csv.gz``) is an error.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise DataError("no such directory", file=str(root))
+    files: dict[tuple[str, str], list[str]] = {}
+    skipped: dict[str, str] = {}
+    with os.scandir(root) as entries:
+        for entry in entries:
+            match = _PART_FILE.match(entry.name)
+            if match is None or match.group(2) not in PART_SCHEMAS:
+                continue
+            digits, part = match.group(1), match.group(2)
+            if len(digits) != 9:
+                skipped[f"event{digits}"] = "its id is not nine digits"
+            elif entry.is_file():
+                files.setdefault((digits, part), []).append(entry.name)
+            elif part == "hits":
+                skipped[f"event{digits}"] = f"{entry.name} is not a file"
+    for names in files.values():
+        if len(names) > 1:
+            first, second = sorted(names)
+            raise DataError(f"both {first} and {second} are there; keep one", file=str(root))
+    hits = sorted(digits for digits, part in files if part == "hits")
+    with_hits = set(hits)
+    for digits, _ in files:
+        if digits not in with_hits:
+            skipped.setdefault(f"event{digits}", "no hits file")
+    for digits in hits:
+        skipped.pop(f"event{digits}", None)
+    if skipped:
+        listed = [f"{name} ({why})" for name, why in sorted(skipped.items())]
+        more = f", and {len(listed) - _NOTE_NAMES} more" if len(listed) > _NOTE_NAMES else ""
+        note(
+            f"{root}: skipped {len(listed)} event(s) that cannot be read: "
+            f"{', '.join(listed[:_NOTE_NAMES])}{more}"
+        )
+    return [root / f"event{digits}" for digits in hits]
