@@ -98,7 +98,8 @@ def _stream(path: Path) -> pa.NativeFile:
 
 
 def _header(path: Path) -> list[str]:
-    """The column names of the first line (a UTF-8 byte-order mark and spaces stripped)."""
+    """The column names of the first line: quoted or not, a UTF-8 byte-order mark and
+    spaces around the names stripped."""
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == _GZIP_MAGIC
@@ -121,7 +122,9 @@ def _header(path: Path) -> list[str]:
     if "\x00" in line:
         raise DataError("not a CSV text file: the first line holds NUL bytes", file=str(path))
     try:
-        return [name.strip() for name in next(csv.reader([line.rstrip("\r\n")]))]
+        # Spreadsheets and other tools write quoted names, and some a space after each comma.
+        fields = next(csv.reader([line.rstrip("\r\n")], skipinitialspace=True))
+        return [name.strip() for name in fields]
     except csv.Error as exc:
         raise DataError(f"cannot parse the header line: {exc}", file=str(path)) from None
 
