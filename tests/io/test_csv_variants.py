@@ -33,7 +33,15 @@ VARIANTS: dict[str, tuple[Callable[[list[str]], list[str]], str]] = {
     "spaces-after-commas": (_header(lambda h: h.replace(",", ", ")), "\n"),
     "spaces-around-names": (_header(lambda h: " " + h.replace(",", " , ") + " "), "\n"),
     "quoted-values": (lambda lines: [_quote(line) for line in lines], "\n"),
+    "quoted-values-after-spaces": (
+        lambda lines: [_quote(line).replace(",", ", ") for line in lines],
+        "\n",
+    ),
     "crlf": (lambda lines: lines, "\r\n"),
+    "all-together": (
+        lambda lines: _bom([" " + _quote(line).replace(",", ", ") + " " for line in lines]),
+        "\r\n",
+    ),
     "quoted-spaced-header-bom-crlf": (
         lambda lines: _bom([_quote(lines[0]).replace(",", ", "), *map(_quote, lines[1:])]),
         "\r\n",
@@ -112,3 +120,14 @@ def test_a_missing_column_is_still_named(tmp_path: Path, variant: str, part: str
     else:
         result = invoke("info", str(root / "event000000007"))
     assert_one_line_error(result, path.name, f"column '{gone}'", "missing column")
+
+
+def test_a_bad_value_among_spaced_quotes_is_still_named(tmp_path: Path) -> None:
+    root = _event_dir(tmp_path)
+    path = root / "submission.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",x1"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _rewrite(path, "quoted-values-after-spaces")
+    result = invoke("evaluate", "--data-dir", str(root), "--submission", str(path))
+    assert_one_line_error(result, "column 'track_id', row 2", "expected an integer", "x1")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import DataError
@@ -150,6 +151,41 @@ def _out_of_int64(raw: pd.Series) -> np.ndarray:
     return out
 
 
+#: A value quoted after spaces (``1, "2"``), which the fast parser takes for text.
+_SPACED_QUOTE = r'^\s+"(.*)"\s*$'
+
+
+def _read_spaced_quotes(
+    path: Path, names: list[str], wanted: Mapping[str, np.dtype], failed: str
+) -> pa.Table:
+    """Second try after the fast parse failed on column ``failed``: the wanted columns as
+    text, values quoted after spaces unquoted, then cast; a value that still does not
+    convert raises the one-line error of :func:`_locate_bad_value`."""
+    try:
+        text = pacsv.read_csv(
+            _stream(path),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in wanted}, include_columns=list(wanted)
+            ),
+        )
+    except (pa.ArrowInvalid, OSError):
+        raise _locate_bad_value(path, names, failed, np.dtype(wanted[failed])) from None
+    columns = []
+    for column, dtype in wanted.items():
+        raw = pc.replace_substring_regex(
+            text.column(column), pattern=_SPACED_QUOTE, replacement=r"\1"
+        )
+        values = pc.utf8_trim_whitespace(raw)
+        # An empty field is a missing value, as in the fast parse.
+        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        try:
+            columns.append(pc.cast(values, _ARROW_TYPES[np.dtype(dtype)]))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise _locate_bad_value(path, names, column, np.dtype(dtype)) from None
+    return pa.table(columns, names=list(wanted))
+
+
 def _locate_bad_value(path: Path, names: list[str], column: str, dtype: np.dtype) -> DataError:
     """Slow path, only after a failed fast parse: find the first value that is wrong."""
     try:
@@ -162,7 +198,7 @@ def _locate_bad_value(path: Path, names: list[str], column: str, dtype: np.dtype
         )
     except (pa.ArrowInvalid, OSError) as exc:
         return DataError(f"cannot parse file: {_first_line(str(exc))}", file=str(path))
-    raw = table.column(0).to_pandas()
+    raw = table.column(0).to_pandas().str.replace(_SPACED_QUOTE, r"\1", regex=True)
     if dtype.kind == "i":
         out = _out_of_int64(raw)
         # An empty field is a missing value, reported as such by the fast path.
@@ -233,11 +269,10 @@ def read_table(
     except pa.ArrowInvalid as exc:
         message = str(exc)
         match = re.search(r"CSV column #(\d+)", message)
-        if match is not None and int(match.group(1)) < len(names):
-            column = names[int(match.group(1))]
-            if column in wanted:
-                raise _locate_bad_value(path, names, column, np.dtype(wanted[column])) from None
-        raise DataError(f"cannot parse file: {_first_line(message)}", file=str(path)) from None
+        column = names[int(match.group(1))] if match and int(match.group(1)) < len(names) else ""
+        if column not in wanted:
+            raise DataError(f"cannot parse file: {_first_line(message)}", file=str(path)) from None
+        table = _read_spaced_quotes(path, names, wanted, column)
     except OSError as exc:
         raise DataError(f"cannot read file: {_first_line(str(exc))}", file=str(path)) from None
 
