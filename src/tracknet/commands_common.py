@@ -123,13 +123,18 @@ def _existing_folder(path: Path, flag: str, *, create: bool) -> None:
 
 
 def output_file(path: Path, flag: str) -> Path:
-    """Check an output file's path before any work: not a folder, in a writable folder.
+    """Check an output file's path before any work: nothing yet or a regular file (a link
+    to one is written through), in a writable folder.
 
     The folder must exist (a mistyped folder is an error, not a new tree of folders).
     """
     if path.is_dir():
         raise ConfigError(f"{flag} {path} is a directory")
-    _existing_folder(path, flag, create=False)
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{flag} {path} is a link to nothing ({os.readlink(path)})")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{flag} {path} exists and is not a regular file")
+    _existing_folder(path.resolve() if path.is_symlink() else path, flag, create=False)
     if path.exists() and not os.access(path, os.W_OK):
         raise ConfigError(f"{flag} {path} exists and is not writable")
     return path

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..interrupts import on_interrupt, uninterrupted
 
 __all__ = [
@@ -45,6 +46,22 @@ def _temp_sibling(path: Path) -> Path:
     return Path(name)
 
 
+def _writable_final(path: Path) -> Path:
+    """The file a write to ``path`` replaces: ``path``, or the regular file a link names.
+
+    Anything else that exists there (a folder, device, FIFO, socket, a link to one or to
+    nothing) is refused: renaming over it would destroy it.
+    """
+    final = path.resolve() if path.is_symlink() else path
+    if os.path.lexists(final) and not final.is_file():
+        what = "a directory" if final.is_dir() else "not a regular file"
+        shown = path if final == path else f"{path} (a link to {final})"
+        raise ConfigError(f"output {shown} exists and is {what}; refusing to replace it")
+    if path.is_symlink() and not final.exists() and not final.parent.is_dir():
+        raise ConfigError(f"output {path} is a link to nothing ({os.readlink(path)})")
+    return final
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
@@ -64,7 +81,7 @@ def atomic_paths(
     Every file is written to a temporary sibling first; only when all of them were
     written without error are they renamed, one after the other, onto their final names.
     """
-    finals = [Path(p) for p in paths]
+    finals = [_writable_final(Path(p)) for p in paths]
     temps: list[Path] = []
     try:
         for final in finals:
