@@ -256,6 +256,7 @@ def test_events_the_submission_does_not_name_are_left_out_with_a_note(
     result = _evaluate(data_dir, path, "--json")
     summary = _summary(result)
     assert summary["n_events"] == 1 and summary["trackml_score"] == 1.0
+    assert summary["n_events_missing"] == 1  # in the JSON too, for scripts
     assert result.err_lines == [
         f"note: evaluated the 1 event(s) that {path} names; 1 other event(s) of {data_dir} "
         "are not in it: [1]"
@@ -264,6 +265,7 @@ def test_events_the_submission_does_not_name_are_left_out_with_a_note(
     both.write_bytes(_text([*_rows(), *_rows(2)]))
     result = _evaluate(data_dir, both, "--json")
     assert _summary(result)["n_events"] == 2 and result.err == ""
+    assert _summary(result)["n_events_missing"] == 0
 
 
 def _assert_consistent(summary: dict[str, float | int | None]) -> None:
