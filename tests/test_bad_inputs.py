@@ -94,6 +94,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> I
     _event_dir(
         root, "evnan", ev, lambda f: f.assign(x=f["x"].where(f.index != 3)) if "x" in f else f
     )
+    _event_dir(  # one hit far out: a density grid's size must not overflow
+        root, "evhuge", ev, lambda f: f.assign(x=f["x"].mask(f.index == 3, 1e30)) if "x" in f else f
+    )
     (root / "hitsonly").mkdir()
     shutil.copy(ev / "event000000001-hits.csv", root / "hitsonly")
     (root / "hitsonly2").mkdir()  # two events: enough to split, no truth to train on
@@ -452,6 +455,19 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         ("truncated.ckpt",),
     ),
     ("export-opset-old", "export --checkpoint {tm} --out {o}/m.onnx --opset 1", ("--opset",)),
+    *(
+        (
+            f"export-opset-{v}",
+            f"export --checkpoint {{tm}} --out {{o}}/m.onnx --opset {v}",
+            ("--opset",),
+        )
+        for v in (0, 7, 99)
+    ),  # checked before tracing: no graph printed before the error
+    (
+        "density-hit-at-1e30",
+        "density --data-dir {evhuge} --output {o}/d.npz",
+        ("voxels", "exceeds"),
+    ),
     (
         "export-out-folder-missing",
         "export --checkpoint {tm} --out {o}/a/m.onnx",
@@ -628,6 +644,12 @@ def test_an_event_of_one_hit_builds_to_one_unassigned_row(inputs: Inputs, tmp_pa
     assert result.code == 0, result.err
     sub = read_submission(out)
     assert len(sub) == 1 and int(sub["track_id"].iloc[0]) == 0
+    # What build writes, evaluate reads: the round trip of a one-hit event.
+    scored = invoke("evaluate", "--submission", str(out), "--data-dir", inputs.ev1, "--json")
+    assert scored.code == 0 and scored.err == "", scored.err
+    summary = json.loads(scored.out)
+    assert summary["n_events"] == 1 and summary["n_events_missing"] == 0
+    assert summary["n_tracks"] == 0
 
 
 def test_a_hits_file_alone_is_enough_to_build(inputs: Inputs, tmp_path: Path) -> None:

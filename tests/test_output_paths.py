@@ -70,15 +70,6 @@ def test_build_writes_through_a_link_to_a_regular_file(tmp_path: Path, events: P
     assert target.read_text().startswith("event_id,hit_id,track_id")
 
 
-@pytest.mark.skipif(not Path("/dev/null").exists(), reason="no /dev/null here")
-def test_a_device_as_output_is_refused(events: Path) -> None:
-    before = os.stat("/dev/null")
-    assert_one_line_error(_run("build", events, Path("/dev/null")), "/dev/null", "not a regular")  # type: ignore[arg-type]
-    after = os.stat("/dev/null")
-    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
-    assert not Path("/dev/null.build.json").exists()
-
-
 def test_the_atomic_writer_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -26,6 +27,8 @@ _PART_FILE = re.compile(r"^event(\d+)-(\w+?)\.csv(\.gz)?$")
 _PREFIX_PATTERN = re.compile(r"event(\d{9})")
 #: Skipped files named in a note, at most.
 _NOTE_NAMES = 5
+#: The records TrackNET writes beside the event files of a data set it made.
+RECORD_FILES: tuple[str, ...] = ("tracknet-simulation.json", "tracknet-dataset.json")
 
 
 def event_prefix(directory: str | os.PathLike[str], event_id: int) -> Path:
@@ -71,6 +74,39 @@ def available_parts(prefix: str | os.PathLike[str]) -> tuple[str, ...]:
     return tuple(p for p in PART_SCHEMAS if part_path(prefix, p) is not None)
 
 
+def _check_records(root: Path, present: set[str]) -> None:
+    """The event files of ``root`` are those its TrackNET record lists, if it has one.
+
+    A record (``tracknet-simulation.json`` of ``simulate``, ``tracknet-dataset.json`` of
+    ``overlay``) names every file it wrote with its checksum; event files it does not name,
+    or names that are gone, mean the directory is not the data set the record describes.
+    """
+    for record in RECORD_FILES:
+        path = root / record
+        if not path.is_file():
+            continue
+        try:
+            sums = json.loads(path.read_text(encoding="utf-8")).get("sha256")
+        except (OSError, ValueError, AttributeError):
+            raise DataError("unreadable record (not a JSON object)", file=str(path)) from None
+        if not isinstance(sums, dict):
+            raise DataError("record has no 'sha256' object listing its files", file=str(path))
+        listed = {name for name in sums if isinstance(name, str) and _PART_FILE.match(name)}
+        missing, unlisted = sorted(listed - present), sorted(present - listed)
+        if missing or unlisted:
+            what = (
+                f"{len(missing)} event file(s) it lists are missing (first: {missing[0]})"
+                if missing
+                else f"{len(unlisted)} event file(s) beside it are not listed in it "
+                f"(first: {unlisted[0]})"
+            )
+            raise DataError(
+                f"{what}: the directory is not the data set this record describes (rerun "
+                "the command that wrote it, or move the odd files out)",
+                file=str(path),
+            )
+
+
 def list_events(directory: str | os.PathLike[str]) -> list[Path]:
     """The event prefixes of a directory (those with a hits file), sorted by event id.
 
@@ -95,6 +131,7 @@ def list_events(directory: str | os.PathLike[str]) -> list[Path]:
                 files.setdefault((digits, part), []).append(entry.name)
             elif part == "hits":
                 skipped[f"event{digits}"] = f"{entry.name} is not a file"
+    _check_records(root, {name for names in files.values() for name in names})
     for names in files.values():
         if len(names) > 1:
             first, second = sorted(names)
