@@ -306,6 +306,20 @@ def test_simulate_straw_leaves_everything_or_nothing(tmp_path: Path, signum: int
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+def test_simulate_straw_into_a_previous_data_set_leaves_it_as_it_was(tmp_path: Path) -> None:
+    """The old manifest and chunk 0 stay until the new data set is complete."""
+    out = tmp_path / "straw"
+    first = tracknet("simulate", "straw", "--out", str(out), "--events", "30", "--seed", "2")
+    done = subprocess.run([sys.executable, *first], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    before = digests(out)
+    args = ["--out", str(out), "--events", "2000000", "--events-per-chunk", "1000"]
+    run = Running(tracknet("simulate", "straw", *args), tmp_path)
+    run.wait_for(staging_has_files(tmp_path, "straw"), "a chunk in the temporary directory")
+    run.assert_interrupted(run.interrupt(signal.SIGINT), signal.SIGINT, "left as it was")
+    assert digests(out) == before and leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_overlay_leaves_everything_or_nothing(tmp_path: Path, signum: int) -> None:
     from tracknet.simulation import SimulationConfig
