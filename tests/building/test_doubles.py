@@ -51,6 +51,40 @@ def test_double_hit_on_the_helix_joins_and_impostors_do_not() -> None:
     assert out[10] == 0  # same module as its neighbour: not a double hit
 
 
+def test_a_double_hit_joins_its_own_track_when_another_track_passes_nearer() -> None:
+    track = _track()
+    direction = (track[4] - track[3]) / np.linalg.norm(track[4] - track[3])
+    double = track[3] + 2.0 * direction  # track 1's double hit, 2 mm from its partner
+    # Track 2: track 1 moved 2 mm along itself and turned about the beam line, so that its
+    # hit in that layer lies 1.5 mm from the double hit (nearer than the partner) but
+    # 1.5 mm off in the transverse plane, which its own fit cannot take.
+    shifted = np.array([p + 2.0 * direction for p in track])
+    angle = 1.5 / float(np.hypot(*double[:2]))
+    turn = np.array(
+        [[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]]
+    )
+    other = shifted @ turn.T
+    assert np.linalg.norm(other[3] - double) < np.linalg.norm(track[3] - double)
+    positions = np.vstack([track, other, double])
+    layer = np.r_[np.arange(8), np.arange(8), 3]
+    module = np.r_[np.arange(8) * 10, np.arange(8) * 10 + 5, 31]
+    track_of_hit = np.r_[np.ones(8, dtype=np.int64), np.full(8, 2), 0]
+    sigma_z, sigma_r = hit_sigmas(np.full(len(positions), 8))
+    out = attach_double_hits(
+        positions,
+        layer,
+        module,
+        track_of_hit,
+        sigma_z,
+        sigma_r,
+        max_distance_mm=10.0,
+        max_residual_mm=1.0,
+        max_pull_z=30.0,
+    )
+    assert out[16] == 1
+    assert out[:16].tolist() == track_of_hit[:16].tolist()
+
+
 def test_nothing_to_attach_leaves_the_assignment_alone() -> None:
     positions = _track()
     track_of_hit = np.zeros(8, dtype=np.int64)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -22,7 +22,8 @@ from ..data.normalize import Normalizer
 from ..errors import ConfigError
 from ..model.step_ahead import StepAheadTrackNet
 from ..schema import Settings, setting
-from .geometry import Envelope
+from .geometry import Envelope, LayerSurfaces
+from .regions import Spheres, layer_regions
 from .search import HitIndex, Neighbours
 
 __all__ = [
@@ -34,23 +35,6 @@ __all__ = [
     "extend_seeds",
     "workers_problem",
 ]
-
-
-class Spheres(NamedTuple):
-    """Search spheres (mm) for the next hit (t1) and the hit after next (t2), one row per
-    candidate. A candidate without a prediction has NaN centres."""
-
-    t1_center: np.ndarray  # (N, 3) float64
-    t1_radius: np.ndarray  # (N,) float64
-    t2_center: np.ndarray
-    t2_radius: np.ndarray
-
-    def take(self, index: np.ndarray) -> Spheres:
-        return Spheres(*(a[index] for a in self))
-
-    @classmethod
-    def concatenate(cls, parts: list[Spheres]) -> Spheres:
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls._fields))
 
 
 class Extender(Protocol):
@@ -96,6 +80,9 @@ class TrackNetExtender:
         radius_scale: float = 1.0,
         max_radius_mm: float = math.inf,
         batch_size: int = 262_144,
+        surfaces: LayerSurfaces | None = None,
+        layer_radius_mm: float | None = None,
+        surface_margin_mm: float = 0.0,
     ) -> None:
         if model.input_dim != 3:
             raise ConfigError(
@@ -115,6 +102,15 @@ class TrackNetExtender:
             raise ConfigError(f"max_radius_mm must be a number > 0, got {max_radius_mm!r}")
         self.max_radius_mm = float(max_radius_mm)
         self.batch_size = int(batch_size)
+        if layer_radius_mm is not None and not (
+            isinstance(layer_radius_mm, (int, float)) and 0 < layer_radius_mm < math.inf
+        ):
+            raise ConfigError(f"layer_radius_mm must be a number > 0, got {layer_radius_mm!r}")
+        if layer_radius_mm is not None and surfaces is None:
+            raise ConfigError("layer search regions (layer_radius_mm) need the layer surfaces")
+        self.surfaces = surfaces
+        self.layer_radius_mm = None if layer_radius_mm is None else float(layer_radius_mm)
+        self.surface_margin_mm = float(surface_margin_mm)
         self._dtype = torch.float32
         self._device = next(model.parameters()).device
 
@@ -132,8 +128,10 @@ class TrackNetExtender:
             return self.normalizer.to_mm(t.detach().cpu().numpy().astype(np.float64))
 
         def radius(t: torch.Tensor) -> np.ndarray:
-            mm = self.normalizer.radius_to_mm(t.detach().cpu().numpy().astype(np.float64)) * scale
-            return np.minimum(mm, self.max_radius_mm)
+            mm: np.ndarray = (
+                self.normalizer.radius_to_mm(t.detach().cpu().numpy().astype(np.float64)) * scale
+            )
+            return mm
 
         return Spheres(
             centre(pred.t1_center),
@@ -172,7 +170,27 @@ class TrackNetExtender:
         for j in range(m):
             spheres, hidden = self._step(x[:, j], hidden)
         assert spheres is not None and hidden is not None
-        return hidden, spheres
+        return hidden, self._finish(spheres, seed_positions[:, -1], seed_layers[:, -1])
+
+    def _finish(self, spheres: Spheres, last: np.ndarray, last_layer: np.ndarray) -> Spheres:
+        """The model's spheres (radii in mm, uncapped) turned into search regions: on
+        layers where asked (:meth:`_layer_regions`), then every radius capped."""
+        if self.layer_radius_mm is not None:
+            assert self.surfaces is not None
+            spheres = layer_regions(
+                spheres,
+                self.surfaces,
+                last,
+                last_layer,
+                layer_radius_mm=self.layer_radius_mm,
+                margin_mm=self.surface_margin_mm,
+            )
+        cap = self.max_radius_mm
+        return spheres._replace(
+            t1_radius=np.minimum(spheres.t1_radius, cap),
+            t2_radius=np.minimum(spheres.t2_radius, cap),
+            t1b_radius=None if spheres.t1b_radius is None else np.minimum(spheres.t1b_radius, cap),
+        )
 
     def advance(
         self,
@@ -196,10 +214,10 @@ class TrackNetExtender:
             second, h2 = self._step(self._to_model(hit_positions[holes]), hidden[:, rows])
             hidden = hidden.clone()
             hidden[:, rows] = h2
-            spheres = Spheres(*(a.copy() for a in spheres))
-            for field_now, field_new in zip(spheres, second, strict=True):
+            spheres = spheres.copy()
+            for field_now, field_new in zip(spheres[:4], second[:4], strict=True):
                 field_now[holes] = field_new
-        return hidden, spheres
+        return hidden, self._finish(spheres, hit_positions, hit_layers)
 
 
 # --------------------------------------------------------------------------- loop
@@ -305,6 +323,27 @@ def _search(
     return found.take(keep)
 
 
+def _merge_regions(
+    a: Neighbours, a_cost: np.ndarray, b: Neighbours, b_cost: np.ndarray, k: int
+) -> tuple[Neighbours, np.ndarray]:
+    """Hits of two regions per candidate as one list: a hit in both counts once (its lower
+    cost), then the ``k`` cheapest per candidate, sorted by candidate and cost."""
+    query = np.concatenate([a.query, b.query])
+    hit = np.concatenate([a.hit, b.hit])
+    distance = np.concatenate([a.distance, b.distance])
+    cost = np.concatenate([a_cost, b_cost])
+    order = np.lexsort((hit, cost, query))
+    query, hit, distance, cost = query[order], hit[order], distance[order], cost[order]
+    pair = np.lexsort((cost, hit, query))
+    repeat = np.zeros(len(pair), dtype=bool)
+    repeat[1:] = (query[pair][1:] == query[pair][:-1]) & (hit[pair][1:] == hit[pair][:-1])
+    keep = np.ones(len(query), dtype=bool)
+    keep[pair[repeat]] = False
+    query, hit, distance, cost = query[keep], hit[keep], distance[keep], cost[keep]
+    first = _first_ranks(query) < k
+    return Neighbours(query[first], hit[first], distance[first]), cost[first]
+
+
 def extend_seeds(
     extender: Extender,
     positions: np.ndarray,
@@ -366,15 +405,34 @@ def extend_seeds(
             config.max_branches,
             extra,
         )
+        t1_cost = t1.distance / np.maximum(spheres.t1_radius[t1.query], 1e-12)
+        if spheres.t1b_center is not None and spheres.t1b_radius is not None:
+            qb = np.flatnonzero(envelope.contains(spheres.t1b_center) & ~full)
+            tb = _search(
+                index,
+                rows_available,
+                spheres.t1b_center,
+                spheres.t1b_radius,
+                qb,
+                paths,
+                config.max_branches,
+                extra,
+            )
+            counters["queries"] += len(qb)
+            t1, t1_cost = _merge_regions(
+                t1,
+                t1_cost,
+                tb,
+                tb.distance / np.maximum(spheres.t1b_radius[tb.query], 1e-12),
+                config.max_branches,
+            )
         has_t1 = np.zeros(n, dtype=bool)
         has_t1[t1.query] = True
         may_skip = ~full & (misses < config.max_misses)
         if config.skip_branches:
             # Also branch over a hole when the best t1 hit is not clearly right.
             best_t1 = np.full(n, np.inf)
-            np.minimum.at(
-                best_t1, t1.query, t1.distance / np.maximum(spheres.t1_radius[t1.query], 1e-12)
-            )
+            np.minimum.at(best_t1, t1.query, t1_cost)
             may_skip &= best_t1 > config.skip_above
         else:
             may_skip &= ~has_t1
@@ -395,8 +453,9 @@ def extend_seeds(
         parent = np.concatenate([t1.query, t2.query])
         hit = np.concatenate([t1.hit, t2.hit])
         hole = np.concatenate([np.zeros(len(t1.query), bool), np.ones(len(t2.query), bool)])
-        radius = np.concatenate([spheres.t1_radius[t1.query], spheres.t2_radius[t2.query]])
-        step_cost = np.concatenate([t1.distance, t2.distance]) / np.maximum(radius, 1e-12)
+        step_cost = np.concatenate(
+            [t1_cost, t2.distance / np.maximum(spheres.t2_radius[t2.query], 1e-12)]
+        )
         child_cost = cost[parent] + step_cost + hole * config.miss_penalty
 
         # Candidates without a child end here.

@@ -44,6 +44,8 @@ def attach_double_hits(
     max_pull_z: float,
     workers: int = 1,
     free: np.ndarray | None = None,
+    max_partners: int = 8,
+    passes: int = 2,
 ) -> np.ndarray:
     """``track_of_hit`` with double hits attached (see docs/selection-and-fits.md).
 
@@ -52,25 +54,69 @@ def attach_double_hits(
     hits are put in order of distance from the beam line (the order along a track from
     the interaction region, up to its apex) for the refit. ``free`` (bool per row): the
     hits that may join a track (default: those on no track, ``track_of_hit <= 0``); a hit
-    neither free nor on a track is left as it is.
+    neither free nor on a track is left as it is. ``max_partners``: how many of the
+    nearest track hits each free hit may pair with; ``passes``: how many times the search
+    runs (a layer of three overlapping modules, or a hit that lost one track's layer to a
+    better-fitting hit and fits another track).
     """
     out = np.array(track_of_hit, dtype=np.int64, copy=True)
-    free_rows = np.flatnonzero(out <= 0 if free is None else np.asarray(free, dtype=bool))
+    free_mask = out <= 0 if free is None else np.asarray(free, dtype=bool).copy()
+    for _ in range(passes):
+        attached = _attach_once(
+            positions,
+            layer_key,
+            module_id,
+            out,
+            sigma_z,
+            sigma_r,
+            free_mask,
+            max_distance_mm=max_distance_mm,
+            max_residual_mm=max_residual_mm,
+            max_pull_z=max_pull_z,
+            workers=workers,
+            max_partners=max_partners,
+        )
+        if len(attached) == 0:
+            break
+        free_mask[attached] = False
+    return out
+
+
+def _attach_once(
+    positions: np.ndarray,
+    layer_key: np.ndarray,
+    module_id: np.ndarray,
+    out: np.ndarray,
+    sigma_z: np.ndarray,
+    sigma_r: np.ndarray,
+    free: np.ndarray,
+    *,
+    max_distance_mm: float,
+    max_residual_mm: float,
+    max_pull_z: float,
+    workers: int,
+    max_partners: int,
+) -> np.ndarray:
+    """One pass of :func:`attach_double_hits`: updates ``out`` in place, returns the rows
+    that joined a track."""
+    none = np.zeros(0, dtype=np.int64)
+    free_rows = np.flatnonzero(free)
     taken = np.flatnonzero(out > 0)
     if len(free_rows) == 0 or len(taken) == 0:
-        return out
+        return none
     found = HitIndex(positions[taken], workers=workers).nearest(
-        positions[free_rows], max_distance_mm, 4
+        positions[free_rows], max_distance_mm, max_partners
     )
     u = free_rows[found.query]
     a = taken[found.hit]
     ok = (layer_key[u] == layer_key[a]) & (module_id[u] != module_id[a])
     u, a = u[ok], a[ok]
     if len(u) == 0:
-        return out
-    # One partner per free hit: the nearest (pairs come sorted by query, then distance).
+        return none
+    # Every nearby hit of the same layer on another module is a possible partner; of the
+    # partners on one track, the nearest (pairs come sorted by query, then distance).
     first = np.ones(len(u), dtype=bool)
-    first[1:] = u[1:] != u[:-1]
+    first[1:] = (u[1:] != u[:-1]) | (out[a[1:]] != out[a[:-1]])
     u, a = u[first], a[first]
 
     # Each free hit inserted after its partner in a copy of the partner track's hits,
@@ -101,12 +147,19 @@ def attach_double_hits(
     u, a = u[good], a[good]
     score = np.abs(residual[idx, col_of_a + 1])[good]
     if len(u) == 0:
-        return out
-    # At most one extra hit per (track, layer): the best fitting.
+        return none
+    # One track per free hit (the best fitting), then at most one extra hit per
+    # (track, layer): the best fitting.
+    order = np.lexsort((score, u))
+    u, a, score = u[order], a[order], score[order]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = u[1:] != u[:-1]
+    u, a, score = u[first], a[first], score[first]
     track = out[a]
     order = np.lexsort((score, layer_key[u], track))
     u, track, key = u[order], track[order], layer_key[u][order]
     head = np.ones(len(u), dtype=bool)
     head[1:] = (track[1:] != track[:-1]) | (key[1:] != key[:-1])
     out[u[head]] = track[head]
-    return out
+    joined: np.ndarray = u[head]
+    return joined

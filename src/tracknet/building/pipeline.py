@@ -86,6 +86,9 @@ def make_extender(
             loaded_model.normalizer,
             radius_scale=radius_scale_of(config, loaded_model),
             max_radius_mm=config.max_radius_mm if config.max_radius_mm is not None else math.inf,
+            surfaces=surfaces,
+            layer_radius_mm=config.layer_radius_mm,
+            surface_margin_mm=config.layer_surface_margin_mm,
         )
     return HelixExtender(
         surfaces,
@@ -175,10 +178,8 @@ def _double_hits(
             track_of_hit,
             *sigmas,
             max_distance_mm=distance,
-            max_residual_mm=config.max_fit_rms_mm
-            if config.max_fit_rms_mm is not None
-            else math.inf,
-            max_pull_z=math.sqrt(config.max_chi2_z) if config.max_chi2_z is not None else math.inf,
+            max_residual_mm=config.double_hit_max_residual_mm,
+            max_pull_z=config.double_hit_max_pull_z,
             workers=config.workers,
             free=free,
         )

@@ -43,7 +43,11 @@ class BuildConfig(Settings):
     may lie), ``radius_scale`` (multiplies the model's radii; ``None``: the checkpoint
     meta's ``radius_scale``, else 1), ``max_radius_mm`` (caps every sphere radius at
     build time, ``None``: no cap; in a full event a very large sphere holds dozens
-    of hits, so its pick is a guess and it costs the most time).
+    of hits, so its pick is a guess and it costs the most time). ``layer_radius_mm``
+    (``None``: off): a t1 sphere wider than this becomes search regions of this radius
+    on the layers it reaches, where the line from the last hit through its centre
+    crosses them (the event's layer surfaces, within their extent plus
+    ``layer_surface_margin_mm``; see docs/extension.md).
     Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
     ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.
     Selection (see :mod:`~tracknet.building.selection`): ``min_hits``,
@@ -55,12 +59,14 @@ class BuildConfig(Settings):
     worst-fitting hits a candidate may lose to pass it). ``double_hit_distance_mm``: after
     selection, a free hit within this distance of a track's hit in the same layer (another
     module) joins the track when it fits its helix (:mod:`~tracknet.building.doubles`;
-    ``None``: off); with ``double_hits_each_stage`` right after each stage, for that
-    stage's tracks, so that later stages cannot seed a duplicate track from them (else
-    once after the last stage). The cost of a hit is its distance from the
-    sphere centre over the sphere radius, so ``max_mean_cost`` assumes radii that hold
-    most true hits: the baseline's windows, or a model's radii times a calibrated
-    ``radius_scale`` (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
+    ``None``: off) when its transverse residual is at most ``double_hit_max_residual_mm``
+    and its z pull at most ``double_hit_max_pull_z``; with ``double_hits_each_stage``
+    right after each stage, for that stage's tracks, so that later stages cannot seed a
+    duplicate track from them (else once after the last stage). The cost of a hit is
+    its distance from the sphere centre over the sphere radius, so ``max_mean_cost``
+    assumes radii that hold most true hits: the baseline's windows, or a model's radii
+    times a calibrated ``radius_scale``
+    (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
     ``workers``: k-d tree query threads (-1: all cores).
     The extension defaults are :class:`~tracknet.building.builder.ExtensionConfig`'s.
     """
@@ -81,6 +87,8 @@ class BuildConfig(Settings):
     envelope_margin_mm: float = setting(50.0, low=0)
     radius_scale: float | None = setting(None, low=0, open_low=True)
     max_radius_mm: float | None = setting(40.0, low=0, open_low=True)
+    layer_radius_mm: float | None = setting(7.0, low=0, open_low=True)
+    layer_surface_margin_mm: float = setting(10.0, low=0)
     baseline_window_mm: float = setting(10.0, low=0, open_low=True)
     baseline_t2_window_mm: float = setting(20.0, low=0, open_low=True)
     baseline_surface_margin_mm: float = setting(10.0, low=0)
@@ -91,6 +99,8 @@ class BuildConfig(Settings):
     max_chi2_z: float | None = setting(30.0, low=0, open_low=True)
     max_outliers: int = setting(2, low=0)
     double_hit_distance_mm: float | None = setting(10.0, low=0, open_low=True)
+    double_hit_max_residual_mm: float = setting(1.0, low=0, open_low=True)
+    double_hit_max_pull_z: float = setting(30.0, low=0, open_low=True)
     double_hits_each_stage: bool = True
     workers: int = setting(_EXT.workers, check=workers_problem)
 

@@ -120,13 +120,23 @@ _FLOATS = (
 #: 2, 4, 6, 8 at r = 32, 72, 116, 172 mm; end-cap disks (volume 7 at z < 0, volume 9 at
 #: z > 0) at |z| = 600, 700, 820, 960, 1100, 1300, 1500 mm (layers 14..2 of volume 7,
 #: 2..14 of volume 9).
-_DISKS = (((7, 14), (9, 2)), ((7, 12), (9, 4)), ((7, 10), (9, 6)), ((7, 8), (9, 8)))
+_DISKS = (
+    ((7, 14), (9, 2)),
+    ((7, 12), (9, 4)),
+    ((7, 10), (9, 6)),
+    ((7, 8), (9, 8)),
+    ((7, 6), (9, 10)),
+    ((7, 4), (9, 12)),
+)
 
 #: Default seeding for TrackML-like detectors, as triplets of the pixel layers.
 #: Stage 1 seeds tracks that start in the innermost barrel layer (most primaries; at large
 #: |eta| the later hits lie on the first end-cap disks). Stage 2 runs on the hits that
 #: stage 1 left unassigned and seeds tracks starting one layer further out (a missed
-#: first hit, a particle produced between layers, a forward track starting on a disk).
+#: first hit, a particle produced between layers, a forward track starting on a disk:
+#: beyond |eta| ~ 3.8 a track passes inside the first two disks, so the seeds start on
+#: any of the first four; on a simulated full event that seeds 98 % of the pT >= 1 GeV
+#: primaries there, against 23 % with two).
 #: Stage 3 seeds what is left from the last pixel and the strip barrel layers without
 #: assuming a track from the beam line (a straight continuation in the transverse plane,
 #: a wide z0 window, no d0 cut): secondaries produced in the detector, pT >= 1 GeV.
@@ -147,9 +157,9 @@ DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
     ),
     SeedStage(
         kind="triplet",
-        first=((8, 2), (8, 4), *_DISKS[0], *_DISKS[1]),
-        second=((8, 6), (8, 8), *_DISKS[1], *_DISKS[2]),
-        third=((8, 8), (13, 2), *_DISKS[2], *_DISKS[3]),
+        first=((8, 2), (8, 4), *_DISKS[0], *_DISKS[1], *_DISKS[2], *_DISKS[3]),
+        second=((8, 6), (8, 8), *_DISKS[1], *_DISKS[2], *_DISKS[3], *_DISKS[4]),
+        third=((8, 8), (13, 2), *_DISKS[2], *_DISKS[3], *_DISKS[4], *_DISKS[5]),
         # Tighter than the first stage's window would need: in a full event this stage
         # makes three seeds in four; these cuts drop a third of them and no found track
         # (simulated full events and the event1000-barrel samples).
