@@ -6,6 +6,7 @@ See docs/extension.md (Layer regions).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -28,23 +29,39 @@ class Spheres(NamedTuple):
     t1b_center: np.ndarray | None = None
     t1b_radius: np.ndarray | None = None
 
+    def _map(self, f: Callable[[np.ndarray], np.ndarray]) -> Spheres:
+        a, b = self.t1b_center, self.t1b_radius
+        return Spheres(
+            f(self.t1_center),
+            f(self.t1_radius),
+            f(self.t2_center),
+            f(self.t2_radius),
+            None if a is None else f(a),
+            None if b is None else f(b),
+        )
+
     def take(self, index: np.ndarray) -> Spheres:
-        return Spheres(*(None if a is None else a[index] for a in self))
+        return self._map(lambda a: a[index])
 
     def copy(self) -> Spheres:
-        return Spheres(*(None if a is None else a.copy() for a in self))
+        return self._map(np.copy)
 
     @classmethod
     def concatenate(cls, parts: list[Spheres]) -> Spheres:
         if any(p.t1b_center is not None for p in parts):
             parts = [p.with_alternatives() for p in parts]
+
+        def joined(field: str) -> np.ndarray:
+            return np.concatenate([getattr(p, field) for p in parts])
+
+        alternatives = parts[0].t1b_center is not None
         return cls(
-            *(
-                None
-                if getattr(parts[0], f) is None
-                else np.concatenate([getattr(p, f) for p in parts])
-                for f in cls._fields
-            )
+            joined("t1_center"),
+            joined("t1_radius"),
+            joined("t2_center"),
+            joined("t2_radius"),
+            joined("t1b_center") if alternatives else None,
+            joined("t1b_radius") if alternatives else None,
         )
 
     def with_alternatives(self) -> Spheres:
