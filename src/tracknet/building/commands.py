@@ -9,9 +9,11 @@ written, atomically, once every event is built.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from ..commands_common import (
@@ -24,7 +26,7 @@ from ..commands_common import (
 )
 from ..errors import ConfigError, DataError
 
-__all__ = ["build", "module_map", "register"]
+__all__ = ["build", "module_map", "quality", "register"]
 
 
 def build(
@@ -186,7 +188,104 @@ def module_map(
         )
 
 
+def quality(
+    data_dir: Path = typer.Option(
+        ...,
+        "--data-dir",
+        help="Directory of TrackML events with truth (e.g. tracknet simulate trackml).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Track-quality score to write (.json)."),
+    checkpoint: Path | None = typer.Option(
+        None, "--checkpoint", help="StepAhead TrackNET checkpoint (not for baseline)."
+    ),
+    algorithm: str = typer.Option("tracknet", "--algorithm", help="tracknet or baseline."),
+    config: Path | None = typer.Option(
+        None, "--config", help="JSON object of build settings (tracknet.building.BuildConfig)."
+    ),
+    events: str | None = typer.Option(
+        None, "--events", help="Comma-separated event ids, e.g. 1,2 (default: all)."
+    ),
+    progress: bool | None = progress_option(),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON summary instead of a sentence."
+    ),
+) -> None:
+    """Learn a track-quality score: build truth-labelled events and fit which tracks are fakes.
+
+    The build setting quality_model set to the file drops the tracks the score finds
+    likely fakes (max_fake_probability).
+    """
+    from tqdm.auto import tqdm
+
+    from ..evaluation.evaluate import event_truth
+    from ..evaluation.matching import match_tracks
+    from ..io.trackml import iter_events
+    from ..model.checkpoint import load_checkpoint
+    from .directory import parse_event_list
+    from .pipeline import build_tracks
+    from .quality import fit_quality
+    from .settings import ALGORITHMS, BuildConfig
+
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"unknown --algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+    output_file(out, "--out")
+    if not data_dir.is_dir():
+        raise ConfigError(f"--data-dir {data_dir} is not a folder")
+    settings = BuildConfig.from_json(config) if config is not None else BuildConfig()
+    settings = dataclasses.replace(settings, quality_model=None)  # label every track
+    loaded = None
+    if algorithm == "tracknet":
+        if checkpoint is None:
+            raise ConfigError("algorithm 'tracknet' needs --checkpoint")
+        loaded = load_checkpoint(checkpoint)
+    tables, fakes = [], []
+    selected = iter_events(data_dir, ("hits", "truth"), parse_event_list(events))
+    for event in tqdm(selected, desc="quality", unit="event", disable=not show_progress(progress)):
+        result = build_tracks(event, algorithm, loaded, settings)
+        matched = match_tracks(event_truth(event), result.submission, min_track_hits=1)
+        per_track = matched.per_track.set_index("track_id")
+        tracks = result.tracks
+        fakes.append(~per_track["matched"].reindex(tracks["track_id"]).fillna(False).to_numpy(bool))
+        tables.append(tracks)
+    if not tables:
+        raise DataError("no events to fit a track-quality score on", file=str(data_dir))
+    model = fit_quality(
+        tables,
+        fakes,
+        algorithm,
+        meta={
+            "data_dir": str(data_dir.resolve()),
+            "n_events": len(tables),
+            "checkpoint": None if checkpoint is None else str(checkpoint),
+        },
+    )
+    path = model.save(out)
+    probability = np.concatenate([model.fake_probability(t) for t in tables])
+    fake = np.concatenate(fakes)
+    cut = probability > settings.max_fake_probability
+    summary = {
+        "out": str(path),
+        "n_events": len(tables),
+        "n_tracks": len(fake),
+        "n_fakes": int(fake.sum()),
+        "fakes_dropped": float(cut[fake].mean()) if fake.any() else 0.0,
+        "true_tracks_dropped": float(cut[~fake].mean()) if (~fake).any() else 0.0,
+        "max_fake_probability": settings.max_fake_probability,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, sort_keys=True))
+    else:
+        typer.echo(
+            f"wrote a track-quality score from {summary['n_tracks']} tracks "
+            f"({summary['n_fakes']} fakes) of {len(tables)} event(s) to {path}; above "
+            f"fake probability {settings.max_fake_probability} it drops "
+            f"{summary['fakes_dropped']:.1%} of the fakes and "
+            f"{summary['true_tracks_dropped']:.1%} of the true tracks of these events"
+        )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``build`` and ``module-map`` to ``app``."""
+    """Add ``build``, ``module-map`` and ``quality`` to ``app``."""
     app.command("build")(build)
     app.command("module-map")(module_map)
+    app.command("quality")(quality)

@@ -28,6 +28,7 @@ from .doubles import attach_double_hits
 from .fit import FitQuality, hit_sigmas, longitudinal_fit, transverse_fit_rms, trim_outliers
 from .geometry import Envelope, LayerSurfaces, layer_keys
 from .module_map import load_module_map
+from .quality import load_quality
 from .seeding import find_seeds
 from .selection import select_tracks
 from .settings import BuildConfig, check_algorithm
@@ -210,6 +211,12 @@ def build_tracks(
         else None
     )
     maps = {s.module_map: load_module_map(s.module_map) for s in config.stages() if s.module_map}
+    quality = load_quality(config.quality_model) if config.quality_model is not None else None
+    if quality is not None and quality.algorithm != algorithm:
+        raise ConfigError(
+            f"build quality_model {config.quality_model} was fitted on {quality.algorithm!r} "
+            f"tracks, not {algorithm!r}"
+        )
 
     doubles = _double_hits(positions, keys, module_id, sigmas, config)
     track_of_hit = np.zeros(n, dtype=np.int64)
@@ -291,6 +298,14 @@ def build_tracks(
     final_hits = np.bincount(track_of_hit, minlength=n_tracks + 1)[1:]
     track_table["n_double_hits"] = final_hits - track_table["n_hits"].to_numpy()
     track_table["n_hits"] = final_hits
+    if quality is not None:
+        # The learned score drops the likely fakes; their hits are free again.
+        probability = quality.fake_probability(track_table)
+        track_table["fake_probability"] = probability
+        dropped = track_table["track_id"].to_numpy()[probability > config.max_fake_probability]
+        track_of_hit[np.isin(track_of_hit, dropped)] = 0
+        track_table = track_table[probability <= config.max_fake_probability]
+        track_table = track_table.reset_index(drop=True)
     submission = pd.DataFrame(
         {
             "event_id": np.full(n, event.event_id, dtype=np.int64),
@@ -302,7 +317,7 @@ def build_tracks(
         submission=submission,
         n_seeds=n_seeds,
         n_candidates=n_candidates,
-        n_tracks=n_tracks,
+        n_tracks=len(track_table),
         seconds=time.perf_counter() - start,
         stages=stages,
         tracks=track_table,

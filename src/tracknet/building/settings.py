@@ -67,6 +67,9 @@ class BuildConfig(Settings):
     assumes radii that hold most true hits: the baseline's windows, or a model's radii
     times a calibrated ``radius_scale``
     (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
+    ``quality_model``: path of a track-quality score (``tracknet quality``,
+    :mod:`~tracknet.building.quality`); when set, tracks whose fake probability exceeds
+    ``max_fake_probability`` are dropped at the end of the build.
     ``workers``: k-d tree query threads (-1: all cores).
     The extension defaults are :class:`~tracknet.building.builder.ExtensionConfig`'s.
     """
@@ -102,6 +105,8 @@ class BuildConfig(Settings):
     double_hit_max_residual_mm: float = setting(1.0, low=0, open_low=True)
     double_hit_max_pull_z: float = setting(30.0, low=0, open_low=True)
     double_hits_each_stage: bool = True
+    quality_model: str | None = None
+    max_fake_probability: float = setting(0.2, low=0, high=1)
     workers: int = setting(_EXT.workers, check=workers_problem)
 
     def __post_init__(self) -> None:
@@ -117,6 +122,8 @@ class BuildConfig(Settings):
     def validate(self) -> None:
         if self.low_pt_module_map is not None and not self.low_pt_module_map.strip():
             raise ConfigError("build low_pt_module_map must be a path or null")
+        if self.quality_model is not None and not self.quality_model.strip():
+            raise ConfigError("build quality_model must be a path or null")
         longest = max(s.n_hits for s in self.stages())
         if self.max_hits < longest:
             raise ConfigError(
