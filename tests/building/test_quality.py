@@ -12,7 +12,14 @@ import pytest
 from tests.building.conftest import barrel_event
 from tests.cli_helpers import assert_one_line_error, invoke
 from tracknet.building import BuildConfig, build_tracks
-from tracknet.building.quality import FEATURES, QualityModel, fit_quality, load_quality
+from tracknet.building.quality import (
+    FEATURES,
+    QualityModel,
+    fit_quality,
+    load_quality,
+    quality_for,
+    save_quality,
+)
 from tracknet.errors import ConfigError
 
 
@@ -46,8 +53,13 @@ def test_the_fitted_score_tells_fakes_from_true_tracks_and_survives_a_round_trip
     p_fake = model.fake_probability(_tracks(rng, 200, True))
     assert np.median(p_fake) > 0.8 and np.median(p_true) < 0.05
     assert model.meta["n_tracks"] == 460 and model.meta["n_fakes"] == 60
-    loaded = load_quality(model.save(tmp_path / "q.json"))
+    loaded = quality_for(model.save(tmp_path / "q.json"), "baseline")
     assert loaded.algorithm == "baseline" and loaded.weights == model.weights
+    # One file holds a score per algorithm.
+    other = QualityModel("tracknet", tuple(-w for w in model.weights))
+    both = load_quality(save_quality(tmp_path / "both.json", [model, other]))
+    assert sorted(both) == ["baseline", "tracknet"]
+    assert both["tracknet"].weights == other.weights
     np.testing.assert_allclose(loaded.fake_probability(table), model.fake_probability(table))
 
 
@@ -74,8 +86,7 @@ def test_fitting_needs_both_kinds_of_track() -> None:
                     "format": "tracknet-track-quality",
                     "version": 1,
                     "features": list(FEATURES),
-                    "weights": [0.0] * len(FEATURES),
-                    "algorithm": "baseline",
+                    "scores": {"baseline": {"weights": [0.0] * len(FEATURES)}},
                 }
             ),
             "finite numbers",
@@ -109,7 +120,7 @@ def test_a_build_drops_the_tracks_the_score_calls_fakes(tmp_path: Path) -> None:
     assert (dropped.submission["track_id"] == 0).all() and dropped.n_tracks == 0
     # A score fitted on the other algorithm's tracks is refused.
     other = BuildConfig(quality_model=_constant(tmp_path, 0.0, "tracknet"))
-    with pytest.raises(ConfigError, match="fitted on 'tracknet' tracks"):
+    with pytest.raises(ConfigError, match="no score for 'baseline' tracks"):
         build_tracks(event, "baseline", None, other)
 
 
@@ -126,10 +137,10 @@ def test_quality_command_fits_on_labelled_events_and_refuses_bad_input(tmp_path:
     )  # fmt: skip
     assert result.code == 0, result.err
     summary = json.loads(result.out)
-    assert summary["n_events"] == 2 and summary["n_tracks"] > 100
-    assert 0 < summary["n_fakes"] < summary["n_tracks"]
-    model = load_quality(out)
-    assert model.algorithm == "baseline" and model.meta["n_events"] == 2
+    assert summary["n_events"] == 2 and summary["baseline"]["n_tracks"] > 100
+    assert 0 < summary["baseline"]["n_fakes"] < summary["baseline"]["n_tracks"]
+    model = quality_for(out, "baseline")
+    assert model.meta["n_events"] == 2
     # The file drives a build.
     config = tmp_path / "settings.json"
     config.write_text(json.dumps({"quality_model": str(out)}))

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 
 from ..commands_common import (
@@ -25,6 +25,9 @@ from ..commands_common import (
     show_progress,
 )
 from ..errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["build", "module_map", "quality", "register"]
 
@@ -194,11 +197,15 @@ def quality(
         "--data-dir",
         help="Directory of TrackML events with truth (e.g. tracknet simulate trackml).",
     ),
-    out: Path = typer.Option(..., "--out", help="Track-quality score to write (.json)."),
+    out: Path = typer.Option(..., "--out", help="Track-quality scores to write (.json)."),
     checkpoint: Path | None = typer.Option(
         None, "--checkpoint", help="StepAhead TrackNET checkpoint (not for baseline)."
     ),
-    algorithm: str = typer.Option("tracknet", "--algorithm", help="tracknet or baseline."),
+    algorithm: str = typer.Option(
+        "tracknet",
+        "--algorithm",
+        help="tracknet, baseline, or both comma-separated: one score each, in one file.",
+    ),
     config: Path | None = typer.Option(
         None, "--config", help="JSON object of build settings (tracknet.building.BuildConfig)."
     ),
@@ -215,6 +222,7 @@ def quality(
     The build setting quality_model set to the file drops the tracks the score finds
     likely fakes (max_fake_probability).
     """
+    import numpy as np
     from tqdm.auto import tqdm
 
     from ..evaluation.evaluate import event_truth
@@ -223,64 +231,80 @@ def quality(
     from ..model.checkpoint import load_checkpoint
     from .directory import parse_event_list
     from .pipeline import build_tracks
-    from .quality import fit_quality
+    from .quality import fit_quality, save_quality
     from .settings import ALGORITHMS, BuildConfig
 
-    if algorithm not in ALGORITHMS:
-        raise ConfigError(f"unknown --algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+    algorithms = list(dict.fromkeys(a.strip() for a in algorithm.split(",")))
+    for name in algorithms:
+        if name not in ALGORITHMS:
+            raise ConfigError(f"unknown --algorithm {name!r}; choose from {list(ALGORITHMS)}")
     output_file(out, "--out")
     if not data_dir.is_dir():
         raise ConfigError(f"--data-dir {data_dir} is not a folder")
     settings = BuildConfig.from_json(config) if config is not None else BuildConfig()
     settings = dataclasses.replace(settings, quality_model=None)  # label every track
     loaded = None
-    if algorithm == "tracknet":
+    if "tracknet" in algorithms:
         if checkpoint is None:
             raise ConfigError("algorithm 'tracknet' needs --checkpoint")
         loaded = load_checkpoint(checkpoint)
-    tables, fakes = [], []
-    selected = iter_events(data_dir, ("hits", "truth"), parse_event_list(events))
+    ids = parse_event_list(events)
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in algorithms}
+    fakes: dict[str, list[np.ndarray]] = {name: [] for name in algorithms}
+    selected = iter_events(data_dir, ("hits", "truth"), ids)
+    n_events = 0
     for event in tqdm(selected, desc="quality", unit="event", disable=not show_progress(progress)):
-        result = build_tracks(event, algorithm, loaded, settings)
-        matched = match_tracks(event_truth(event), result.submission, min_track_hits=1)
-        per_track = matched.per_track.set_index("track_id")
-        tracks = result.tracks
-        fakes.append(~per_track["matched"].reindex(tracks["track_id"]).fillna(False).to_numpy(bool))
-        tables.append(tracks)
-    if not tables:
+        n_events += 1
+        truth = event_truth(event)
+        for name in algorithms:
+            result = build_tracks(event, name, loaded, settings)
+            per_track = match_tracks(truth, result.submission, min_track_hits=1).per_track
+            matched = per_track.set_index("track_id")["matched"]
+            tracks = result.tracks
+            labels = ~matched.reindex(tracks["track_id"]).fillna(False).to_numpy(bool)
+            tables[name].append(tracks)
+            fakes[name].append(labels)
+    if n_events == 0:
         raise DataError("no events to fit a track-quality score on", file=str(data_dir))
-    model = fit_quality(
-        tables,
-        fakes,
-        algorithm,
-        meta={
-            "data_dir": str(data_dir.resolve()),
-            "n_events": len(tables),
-            "checkpoint": None if checkpoint is None else str(checkpoint),
-        },
-    )
-    path = model.save(out)
-    probability = np.concatenate([model.fake_probability(t) for t in tables])
-    fake = np.concatenate(fakes)
-    cut = probability > settings.max_fake_probability
-    summary = {
+    meta = {"data_dir": str(data_dir.resolve()), "n_events": n_events}
+    models = [
+        fit_quality(
+            tables[name],
+            fakes[name],
+            name,
+            meta={**meta, "checkpoint": str(checkpoint) if name == "tracknet" else None},
+        )
+        for name in algorithms
+    ]
+    path = save_quality(out, models)
+    summary: dict[str, object] = {
         "out": str(path),
-        "n_events": len(tables),
-        "n_tracks": len(fake),
-        "n_fakes": int(fake.sum()),
-        "fakes_dropped": float(cut[fake].mean()) if fake.any() else 0.0,
-        "true_tracks_dropped": float(cut[~fake].mean()) if (~fake).any() else 0.0,
+        "n_events": n_events,
         "max_fake_probability": settings.max_fake_probability,
     }
+    lines = []
+    for model in models:
+        probability = np.concatenate([model.fake_probability(t) for t in tables[model.algorithm]])
+        fake = np.concatenate(fakes[model.algorithm])
+        cut = probability > settings.max_fake_probability
+        figures = {
+            "n_tracks": len(fake),
+            "n_fakes": int(fake.sum()),
+            "fakes_dropped": float(cut[fake].mean()),
+            "true_tracks_dropped": float(cut[~fake].mean()),
+        }
+        summary[model.algorithm] = figures
+        lines.append(
+            f"{model.algorithm}: {figures['n_tracks']} tracks, {figures['n_fakes']} fakes; "
+            f"drops {figures['fakes_dropped']:.1%} of the fakes and "
+            f"{figures['true_tracks_dropped']:.1%} of the true tracks"
+        )
     if as_json:
         typer.echo(json.dumps(summary, sort_keys=True))
     else:
         typer.echo(
-            f"wrote a track-quality score from {summary['n_tracks']} tracks "
-            f"({summary['n_fakes']} fakes) of {len(tables)} event(s) to {path}; above "
-            f"fake probability {settings.max_fake_probability} it drops "
-            f"{summary['fakes_dropped']:.1%} of the fakes and "
-            f"{summary['true_tracks_dropped']:.1%} of the true tracks of these events"
+            f"wrote track-quality scores from {n_events} event(s) to {path} (above fake "
+            f"probability {settings.max_fake_probability}: " + "; ".join(lines) + ")"
         )
 
 

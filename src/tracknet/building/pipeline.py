@@ -28,7 +28,7 @@ from .doubles import attach_double_hits
 from .fit import FitQuality, hit_sigmas, longitudinal_fit, transverse_fit_rms, trim_outliers
 from .geometry import Envelope, LayerSurfaces, layer_keys
 from .module_map import load_module_map
-from .quality import load_quality
+from .quality import quality_for
 from .seeding import find_seeds
 from .selection import select_tracks
 from .settings import BuildConfig, check_algorithm
@@ -211,12 +211,9 @@ def build_tracks(
         else None
     )
     maps = {s.module_map: load_module_map(s.module_map) for s in config.stages() if s.module_map}
-    quality = load_quality(config.quality_model) if config.quality_model is not None else None
-    if quality is not None and quality.algorithm != algorithm:
-        raise ConfigError(
-            f"build quality_model {config.quality_model} was fitted on {quality.algorithm!r} "
-            f"tracks, not {algorithm!r}"
-        )
+    quality = (
+        quality_for(config.quality_model, algorithm) if config.quality_model is not None else None
+    )
 
     doubles = _double_hits(positions, keys, module_id, sigmas, config)
     track_of_hit = np.zeros(n, dtype=np.int64)

@@ -23,7 +23,15 @@ import pandas as pd
 from ..errors import ConfigError
 from ..io.atomic import write_text_atomic
 
-__all__ = ["FEATURES", "QualityModel", "fit_quality", "load_quality", "track_features"]
+__all__ = [
+    "FEATURES",
+    "QualityModel",
+    "fit_quality",
+    "load_quality",
+    "quality_for",
+    "save_quality",
+    "track_features",
+]
 
 FORMAT = "tracknet-track-quality"
 VERSION = 1
@@ -75,17 +83,17 @@ class QualityModel:
         return probability
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        record = {
-            "format": FORMAT,
-            "version": VERSION,
-            "algorithm": self.algorithm,
-            "features": list(FEATURES),
-            "weights": list(self.weights),
-            "meta": dict(self.meta),
-        }
-        target = Path(path)
-        write_text_atomic(target, json.dumps(record, indent=2, sort_keys=True) + "\n")
-        return target
+        """Write this score alone to ``path`` (see :func:`save_quality`)."""
+        return save_quality(path, [self])
+
+
+def save_quality(path: str | os.PathLike[str], models: Iterable[QualityModel]) -> Path:
+    """Write the scores of one or more algorithms to one JSON file, atomically."""
+    scores = {m.algorithm: {"weights": list(m.weights), "meta": dict(m.meta)} for m in models}
+    record = {"format": FORMAT, "version": VERSION, "features": list(FEATURES), "scores": scores}
+    target = Path(path)
+    write_text_atomic(target, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return target
 
 
 def fit_quality(
@@ -130,9 +138,9 @@ def fit_quality(
     return QualityModel(algorithm, (float(bias), *map(float, slopes)), record)
 
 
-def load_quality(path: str | os.PathLike[str]) -> QualityModel:
-    """Read a score written by :meth:`QualityModel.save`; a file that is not one is one
-    :class:`~tracknet.errors.ConfigError` line."""
+def load_quality(path: str | os.PathLike[str]) -> dict[str, QualityModel]:
+    """The scores of a file written by :func:`save_quality`, by algorithm; a file that is
+    not one is one :class:`~tracknet.errors.ConfigError` line."""
     where = f"track quality {path}"
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -150,20 +158,36 @@ def load_quality(path: str | os.PathLike[str]) -> QualityModel:
         raise ConfigError(
             f"{where}: features {record.get('features')!r}, expected {list(FEATURES)}"
         )
-    weights = record.get("weights")
-    if (
-        not isinstance(weights, list)
-        or len(weights) != len(FEATURES) + 1
-        or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in weights
+    scores = record.get("scores")
+    if not isinstance(scores, dict) or not scores:
+        raise ConfigError(f"{where}: scores must map an algorithm to its weights")
+    out: dict[str, QualityModel] = {}
+    for algorithm, entry in scores.items():
+        weights = entry.get("weights") if isinstance(entry, dict) else None
+        if (
+            not isinstance(weights, list)
+            or len(weights) != len(FEATURES) + 1
+            or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in weights
+            )
+        ):
+            raise ConfigError(
+                f"{where}: weights of {algorithm!r} must be {len(FEATURES) + 1} finite numbers"
+            )
+        meta = entry.get("meta", {})
+        out[algorithm] = QualityModel(
+            algorithm, tuple(float(v) for v in weights), meta if isinstance(meta, dict) else {}
         )
-    ):
-        raise ConfigError(f"{where}: weights must be {len(FEATURES) + 1} finite numbers")
-    algorithm = record.get("algorithm")
-    if not isinstance(algorithm, str):
-        raise ConfigError(f"{where}: algorithm must be a string")
-    meta = record.get("meta", {})
-    return QualityModel(
-        algorithm, tuple(float(v) for v in weights), meta if isinstance(meta, dict) else {}
-    )
+    return out
+
+
+def quality_for(path: str | os.PathLike[str], algorithm: str) -> QualityModel:
+    """The score of ``algorithm`` in the file at ``path`` (one line if it has none)."""
+    scores = load_quality(path)
+    if algorithm not in scores:
+        raise ConfigError(
+            f"track quality {path} holds no score for {algorithm!r} tracks "
+            f"(it was fitted on {sorted(scores)})"
+        )
+    return scores[algorithm]
