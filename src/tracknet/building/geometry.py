@@ -96,51 +96,46 @@ class LayerSurfaces:
         directions: np.ndarray,
         exclude: np.ndarray,
         margin_mm: float,
+        pairs: np.ndarray | None = None,
     ) -> np.ndarray:
         """Distance ``t`` ``(N, L)`` (mm, inf where none) along each straight line
         ``points + t * directions`` (unit directions, ``(N, 3)``) to its first crossing
         ahead (``t > 0``) of each surface, within the surface's extent plus ``margin_mm``;
-        the layer ``exclude`` ``(N,)`` (a layer key) of each line is left out."""
+        the layer ``exclude`` ``(N,)`` (a layer key) of each line is left out. ``pairs``
+        (bool ``(N, L)``, default all): the only (line, surface) pairs to compute."""
         points = np.asarray(points, dtype=np.float64)
         u = np.asarray(directions, dtype=np.float64)
         n, n_layers = len(points), self.n_layers
         t = np.full((n, n_layers), np.inf)
         if n == 0 or n_layers == 0:
             return t
+        wanted = np.ones((n, n_layers), dtype=bool) if pairs is None else pairs.copy()
+        wanted &= self.keys[None, :] != np.asarray(exclude, dtype=np.int64)[:, None]
+        row, col = np.nonzero(wanted)
+        p, d = points[row], u[row]
         eps = 1e-6
-        cyl = np.flatnonzero(self.barrel)
-        if len(cyl):
-            rho = self.position[cyl][None, :]
-            a = (u[:, 0] ** 2 + u[:, 1] ** 2)[:, None]
-            b = (points[:, 0] * u[:, 0] + points[:, 1] * u[:, 1])[:, None]
-            c = (points[:, 0] ** 2 + points[:, 1] ** 2)[:, None] - rho * rho
+        ahead = np.full(len(row), np.inf)
+        barrel = self.barrel[col]
+        position = self.position[col]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # Cylinders r = rho: |p_xy + t u_xy| = rho.
+            a = d[:, 0] ** 2 + d[:, 1] ** 2
+            b = p[:, 0] * d[:, 0] + p[:, 1] * d[:, 1]
+            c = p[:, 0] ** 2 + p[:, 1] ** 2 - position * position
             disc = b * b - a * c
             root = np.sqrt(np.maximum(disc, 0.0))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                near = (-b - root) / a
-                far = (-b + root) / a
-            ahead = np.where(near > eps, near, far)
-            ahead = np.where((disc >= 0) & (a > 0) & (ahead > eps), ahead, np.inf)
-            with np.errstate(invalid="ignore"):
-                z = points[:, 2:3] + u[:, 2:3] * ahead
-            ok = (z >= self.low[cyl][None, :] - margin_mm) & (
-                z <= self.high[cyl][None, :] + margin_mm
-            )
-            t[:, cyl] = np.where(ok, ahead, np.inf)
-        dsk = np.flatnonzero(~self.barrel)
-        if len(dsk):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ahead = (self.position[dsk][None, :] - points[:, 2:3]) / u[:, 2:3]
+            near, far = (-b - root) / a, (-b + root) / a
+            on_cylinder = np.where(near > eps, near, far)
+            on_cylinder = np.where((disc >= 0) & (a > 0), on_cylinder, np.inf)
+            # Disks z = zeta.
+            on_disk = (position - p[:, 2]) / d[:, 2]
+            ahead = np.where(barrel, on_cylinder, on_disk)
             ahead = np.where(np.isfinite(ahead) & (ahead > eps), ahead, np.inf)
             finite = np.where(np.isfinite(ahead), ahead, 0.0)
-            x = points[:, 0:1] + u[:, 0:1] * finite
-            y = points[:, 1:2] + u[:, 1:2] * finite
-            r = np.hypot(x, y)
-            ok = (r >= self.low[dsk][None, :] - margin_mm) & (
-                r <= self.high[dsk][None, :] + margin_mm
-            )
-            t[:, dsk] = np.where(ok, ahead, np.inf)
-        t[self.keys[None, :] == np.asarray(exclude, dtype=np.int64)[:, None]] = np.inf
+            point = p + finite[:, None] * d
+        along = np.where(barrel, point[:, 2], np.hypot(point[:, 0], point[:, 1]))
+        ok = (along >= self.low[col] - margin_mm) & (along <= self.high[col] + margin_mm)
+        t[row, col] = np.where(ok, ahead, np.inf)
         return t
 
     def index_of(self, keys: np.ndarray) -> np.ndarray:

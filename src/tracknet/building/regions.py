@@ -100,7 +100,15 @@ def layer_regions(
     moving = length > 0
     wide, start, step, length = wide[moving], start[moving], step[moving], length[moving]
     unit = step / length[:, None]
-    t = surfaces.line_crossings(start, unit, np.asarray(last_layer)[wide], margin_mm)
+    # A crossing inside the sphere lies on a surface within the radius of its centre.
+    inside = centre[wide]
+    across = np.where(
+        surfaces.barrel[None, :],
+        np.hypot(inside[:, 0], inside[:, 1])[:, None],
+        inside[:, 2:3],
+    )
+    near = np.abs(across - surfaces.position[None, :]) <= radius[wide][:, None]
+    t = surfaces.line_crossings(start, unit, np.asarray(last_layer)[wide], margin_mm, pairs=near)
     t = np.where(np.abs(t - length[:, None]) <= radius[wide][:, None], t, np.inf)
     if t.shape[1] == 0:
         return spheres

@@ -145,9 +145,9 @@ def _window_pairs_2d(
 
 def _circle_curvature(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Unsigned curvature (1/mm) of the circle through three points in the plane ``(n, 2)``."""
-    ab = np.linalg.norm(b - a, axis=1)
-    bc = np.linalg.norm(c - b, axis=1)
-    ca = np.linalg.norm(a - c, axis=1)
+    ab = np.hypot(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1])
+    bc = np.hypot(c[:, 0] - b[:, 0], c[:, 1] - b[:, 1])
+    ca = np.hypot(a[:, 0] - c[:, 0], a[:, 1] - c[:, 1])
     cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     denom = ab * bc * ca
     with np.errstate(divide="ignore", invalid="ignore"):
