@@ -81,57 +81,115 @@ def layer_regions(
     layer_radius_mm: float,
     margin_mm: float,
 ) -> Spheres:
-    """Where the t1 sphere is wider than ``layer_radius_mm``: the crossings of the line
-    from the last hit through the t1 centre with the layer surfaces inside the sphere,
-    the nearest two as the t1 and t1b regions, of radius ``layer_radius_mm`` plus the
-    layer's staggering along the line (see docs/extension.md, Layer regions). ``last``
-    ``(N, 3)`` mm and ``last_layer`` ``(N,)`` (layer key, never a region) are each
-    candidate's last hit; radii are in mm, uncapped; t2 is left as it is."""
-    radius = spheres.t1_radius
-    centre = spheres.t1_center
-    with np.errstate(invalid="ignore"):
-        wide = np.flatnonzero((radius > layer_radius_mm) & np.isfinite(centre).all(axis=1))
+    """Search regions on the layers (see docs/extension.md, Layer regions).
+
+    Where the t1 sphere is wider than ``layer_radius_mm``: the crossings of the line from
+    the last hit through the t1 centre with the layer surfaces inside the sphere, the
+    nearest two as the t1 and t1b regions, of radius ``layer_radius_mm`` plus the layer's
+    staggering along the line. Where the t2 sphere is wider: the first such crossing of
+    its own line beyond the t1 region's centre. ``last`` ``(N, 3)`` mm and ``last_layer`` ``(N,)``
+    (layer key, never a region) are each candidate's last hit; radii in mm, uncapped.
+    """
     spheres = spheres.with_alternatives().copy()
-    if len(wide) == 0:
-        return spheres
-    start = np.asarray(last, dtype=np.float64)[wide]
-    step = centre[wide] - start
-    length = np.linalg.norm(step, axis=1)
-    moving = length > 0
-    wide, start, step, length = wide[moving], start[moving], step[moving], length[moving]
-    unit = step / length[:, None]
-    # A crossing inside the sphere lies on a surface within the radius of its centre.
-    inside = centre[wide]
-    across = np.where(
-        surfaces.barrel[None, :],
-        np.hypot(inside[:, 0], inside[:, 1])[:, None],
-        inside[:, 2:3],
-    )
-    near = np.abs(across - surfaces.position[None, :]) <= radius[wide][:, None]
-    t = surfaces.line_crossings(start, unit, np.asarray(last_layer)[wide], margin_mm, pairs=near)
-    t = np.where(np.abs(t - length[:, None]) <= radius[wide][:, None], t, np.inf)
-    if t.shape[1] == 0:
-        return spheres
-    if t.shape[1] >= 2:
-        cols = np.argpartition(t, 1, axis=1)[:, :2]
-    else:
-        cols = np.zeros((len(t), 2), dtype=np.int64)
-    two = np.take_along_axis(t, cols, axis=1)
-    if t.shape[1] < 2:
-        two[:, 1] = np.inf
-    swap = two[:, 1] < two[:, 0]
-    cols[swap] = cols[swap][:, ::-1]
-    two[swap] = two[swap][:, ::-1]
-    for column, (c_field, r_field) in enumerate(
-        (("t1_center", "t1_radius"), ("t1b_center", "t1b_radius"))
-    ):
-        ok = np.isfinite(two[:, column])
-        point = start[ok] + two[ok, column, None] * unit[ok]
-        getattr(spheres, c_field)[wide[ok]] = point
-        getattr(spheres, r_field)[wide[ok]] = layer_radius_mm + _staggering(
-            surfaces, point, unit[ok], cols[ok, column]
-        )
+    last = np.asarray(last, dtype=np.float64)
+    last_layer = np.asarray(last_layer, dtype=np.int64)
+    wide, start, unit, t = _crossings(
+        surfaces, spheres.t1_center, spheres.t1_radius, last, last_layer, layer_radius_mm,
+        margin_mm, None,
+    )  # fmt: skip
+    if len(wide):
+        if t.shape[1] >= 2:
+            cols = np.argpartition(t, 1, axis=1)[:, :2]
+        else:
+            cols = np.zeros((len(t), 2), dtype=np.int64)
+        two = np.take_along_axis(t, cols, axis=1)
+        if t.shape[1] < 2:
+            two[:, 1] = np.inf
+        swap = two[:, 1] < two[:, 0]
+        cols[swap] = cols[swap][:, ::-1]
+        two[swap] = two[swap][:, ::-1]
+        for column, prefix in enumerate(("t1", "t1b")):
+            _place(
+                spheres, prefix, surfaces, wide, start, unit, two[:, column], cols[:, column],
+                layer_radius_mm,
+            )  # fmt: skip
+    # t2 beyond the t1 region (the next layer, once t1 lies on one).
+    wide, start, unit, t = _crossings(
+        surfaces, spheres.t2_center, spheres.t2_radius, last, last_layer, layer_radius_mm,
+        margin_mm, np.isfinite(spheres.t1_center).all(axis=1),
+    )  # fmt: skip
+    if len(wide):
+        beyond = _norm(spheres.t1_center[wide] - start)
+        t = np.where(t > beyond[:, None] + _AHEAD_MM, t, np.inf)
+        column = np.argmin(t, axis=1)
+        best = t[np.arange(len(t)), column]
+        _place(spheres, "t2", surfaces, wide, start, unit, best, column, layer_radius_mm)
     return spheres
+
+
+#: How far beyond the t1 centre (mm, along the line) a t2 region's layer must lie.
+_AHEAD_MM = 1.0
+
+
+def _crossings(
+    surfaces: LayerSurfaces,
+    centre: np.ndarray,
+    radius: np.ndarray,
+    last: np.ndarray,
+    last_layer: np.ndarray,
+    layer_radius_mm: float,
+    margin_mm: float,
+    also: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, start, unit, t)``: the candidates whose sphere is wider than
+    ``layer_radius_mm`` (and ``also``), their line from the last hit through the centre,
+    and the distances along it to the layer crossings inside the sphere (inf elsewhere)."""
+    with np.errstate(invalid="ignore"):
+        ok = (radius > layer_radius_mm) & np.isfinite(centre).all(axis=1)
+    if also is not None:
+        ok &= also
+    rows = np.flatnonzero(ok)
+    start = last[rows]
+    length = _norm(centre[rows] - start)
+    moving = length > 0
+    rows, start, length = rows[moving], start[moving], length[moving]
+    unit = (centre[rows] - start) / length[:, None] if len(rows) else np.zeros((0, 3))
+    if len(rows) == 0 or surfaces.n_layers == 0:
+        return rows[:0], start[:0], unit[:0], np.zeros((0, surfaces.n_layers))
+    # A crossing inside the sphere lies on a surface that close to its centre.
+    here = centre[rows]
+    across = np.where(
+        surfaces.barrel[None, :], np.hypot(here[:, 0], here[:, 1])[:, None], here[:, 2:3]
+    )
+    near = np.abs(across - surfaces.position[None, :]) <= radius[rows][:, None]
+    t = surfaces.line_crossings(start, unit, last_layer[rows], margin_mm, pairs=near)
+    t = np.where(np.abs(t - length[:, None]) <= radius[rows][:, None], t, np.inf)
+    return rows, start, unit, t
+
+
+def _place(
+    spheres: Spheres,
+    prefix: str,
+    surfaces: LayerSurfaces,
+    rows: np.ndarray,
+    start: np.ndarray,
+    unit: np.ndarray,
+    t: np.ndarray,
+    layer: np.ndarray,
+    layer_radius_mm: float,
+) -> None:
+    """In place: the ``prefix`` region of ``rows`` where ``t`` is finite, on ``layer``."""
+    ok = np.isfinite(t)
+    point = start[ok] + t[ok, None] * unit[ok]
+    getattr(spheres, f"{prefix}_center")[rows[ok]] = point
+    getattr(spheres, f"{prefix}_radius")[rows[ok]] = layer_radius_mm + _staggering(
+        surfaces, point, unit[ok], layer[ok]
+    )
+
+
+def _norm(v: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.sqrt(np.einsum("ij,ij->i", v, v))
+    return out
 
 
 def _staggering(
