@@ -108,9 +108,14 @@ def test_a_hole_is_skipped_with_the_t2_sphere() -> None:
         Envelope.from_positions(positions, 5.0),
         ExtensionConfig(max_misses=1, miss_penalty=2.0, skip_branches=False),
     )
-    hole_track = int(np.flatnonzero(candidates.seed == 1)[0])
+    of_seed = np.flatnonzero(candidates.seed == 1)
+    hole_track = int(of_seed[np.argmax(candidates.n_hits[of_seed])])
     n = candidates.n_hits[hole_track]
     assert candidates.paths[hole_track, :n].tolist() == [r for r in rows[1] if r != missing]
+    # The candidate also ended where its next hit was missing: the track may end there.
+    short = of_seed[candidates.n_hits[of_seed] == 4]
+    assert len(short) == 1 and candidates.misses[short[0]] == 0
+    assert candidates.paths[short[0], :4].tolist() == rows[1, :4].tolist()
     assert candidates.misses[hole_track] == 1
     assert candidates.cost[hole_track] == pytest.approx(2.0)  # the miss penalty; distances are 0
     # The model-like extender was fed the predicted t1 centre (the missing hit's place).

@@ -458,10 +458,11 @@ def extend_seeds(
         )
         child_cost = cost[parent] + step_cost + hole * config.miss_penalty
 
-        # Candidates without a child end here.
+        # Candidates without a child end here; so, as well, do those whose only way on is
+        # over a hole (the track may end here, and the hole child may be a wrong turn).
         has_child = np.zeros(n, dtype=bool)
         has_child[parent] = True
-        finish(np.flatnonzero(~has_child))
+        finish(np.flatnonzero(~has_child | (~has_t1 & may_skip)))
 
         # Beam: the best beam_width children of every seed.
         child_seed = seed_of[parent]

@@ -97,7 +97,9 @@ def layer_regions(
         surfaces, spheres.t1_center, spheres.t1_radius, last, last_layer, layer_radius_mm,
         margin_mm, None,
     )  # fmt: skip
+    on_layer = np.zeros(len(spheres.t1_radius), dtype=bool)
     if len(wide):
+        on_layer[wide[np.isfinite(t).any(axis=1)]] = True
         if t.shape[1] >= 2:
             cols = np.argpartition(t, 1, axis=1)[:, :2]
         else:
@@ -113,10 +115,11 @@ def layer_regions(
                 spheres, prefix, surfaces, wide, start, unit, two[:, column], cols[:, column],
                 layer_radius_mm,
             )  # fmt: skip
-    # t2 beyond the t1 region (the next layer, once t1 lies on one).
+    # t2 beyond the t1 region, where t1 moved onto a layer (a tight t1 sphere keeps the
+    # model's t2 as well).
     wide, start, unit, t = _crossings(
         surfaces, spheres.t2_center, spheres.t2_radius, last, last_layer, layer_radius_mm,
-        margin_mm, np.isfinite(spheres.t1_center).all(axis=1),
+        margin_mm, on_layer,
     )  # fmt: skip
     if len(wide):
         beyond = _norm(spheres.t1_center[wide] - start)
