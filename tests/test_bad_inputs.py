@@ -89,6 +89,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> I
     (root / "mapcfg.json").write_text(
         json.dumps({"seed_stages": [{"module_map": str(root / "random.bin")}]}) + "\n"
     )
+    (root / "qualitycfg.json").write_text(
+        json.dumps({"quality_model": str(root / "random.bin")}) + "\n"
+    )
     _event_dir(root, "ev0", ev, lambda f: f.iloc[:0])
     _event_dir(root, "ev1", ev, lambda f: f.iloc[:1])
     _event_dir(
@@ -553,6 +556,43 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "module-map --data-dir {ev} --out {o}/no/m.npz",
         ("--out", "does not exist"),
     ),
+    # ------------------------------------------------------------ quality
+    (
+        "quality-no-events",
+        "quality --data-dir {nosim} --out {o}/q.json --algorithm baseline",
+        ("nosim",),
+    ),
+    (
+        "quality-no-truth",
+        "quality --data-dir {hitsonly} --out {o}/q.json --algorithm baseline",
+        ("truth",),
+    ),
+    (
+        "quality-data-dir-is-a-file",
+        "quality --data-dir {afile} --out {o}/q.json --algorithm baseline",
+        ("--data-dir", "afile.txt"),
+    ),
+    (
+        "quality-unknown-algorithm",
+        "quality --data-dir {ev} --out {o}/q.json --algorithm baseline,kalman",
+        ("kalman",),
+    ),
+    ("quality-no-checkpoint", "quality --data-dir {ev} --out {o}/q.json", ("--checkpoint",)),
+    (
+        "quality-unknown-setting",
+        "quality --data-dir {ev} --out {o}/q.json --algorithm baseline --config {unknown_key}",
+        ("no_such_setting",),
+    ),
+    (
+        "quality-out-folder-missing",
+        "quality --data-dir {ev} --out {o}/no/q.json --algorithm baseline",
+        ("--out", "does not exist"),
+    ),
+    (
+        "build-quality-not-a-score",
+        "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {qualitycfg}",
+        ("random.bin", "track quality"),
+    ),
     (
         "build-module-map-not-a-map",
         "build --data-dir {ev} --out {o}/s.csv --algorithm baseline --config {mapcfg}",
@@ -726,6 +766,7 @@ VALID_LINES = {
     ("straw-curves",): "straw-curves --checkpoint {st} --out {o}/c --events 2 --occupancies 1"
     " --times 0",
     ("module-map",): "module-map --data-dir {ev} --out {o}/m.npz",
+    ("quality",): "quality --data-dir {ev} --out {o}/q.json --algorithm baseline",
 }
 #: Values that a typo or a slip gives: negative, not a number, beyond 64 bits.
 ODD_VALUES = ("-1", "nan", "99999999999999999999")
