@@ -56,13 +56,13 @@ def attach_double_hits(
     hits that may join a track (default: those on no track, ``track_of_hit <= 0``); a hit
     neither free nor on a track is left as it is. ``max_partners``: how many of the
     nearest track hits each free hit may pair with; ``passes``: how many times the search
-    runs (a layer of three overlapping modules, or a hit that lost one track's layer to a
-    better-fitting hit and fits another track).
+    runs; after the first, only for the hits that fitted a track and lost its layer to a
+    better-fitting hit (they may fit another track, or take a third module's place).
     """
     out = np.array(track_of_hit, dtype=np.int64, copy=True)
     free_mask = out <= 0 if free is None else np.asarray(free, dtype=bool).copy()
     for _ in range(passes):
-        attached = _attach_once(
+        attached, contenders = _attach_once(
             positions,
             layer_key,
             module_id,
@@ -78,7 +78,10 @@ def attach_double_hits(
         )
         if len(attached) == 0:
             break
-        free_mask[attached] = False
+        # Only a hit that fitted a track and lost it can join another on the next pass.
+        still = np.zeros(len(free_mask), dtype=bool)
+        still[contenders] = True
+        free_mask &= still
     return out
 
 
@@ -96,10 +99,10 @@ def _attach_once(
     max_pull_z: float,
     workers: int,
     max_partners: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """One pass of :func:`attach_double_hits`: updates ``out`` in place, returns the rows
-    that joined a track."""
-    none = np.zeros(0, dtype=np.int64)
+    that joined a track and those that fitted one but did not join."""
+    none = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     free_rows = np.flatnonzero(free)
     taken = np.flatnonzero(out > 0)
     if len(free_rows) == 0 or len(taken) == 0:
@@ -161,5 +164,4 @@ def _attach_once(
     head = np.ones(len(u), dtype=bool)
     head[1:] = (track[1:] != track[:-1]) | (key[1:] != key[:-1])
     out[u[head]] = track[head]
-    joined: np.ndarray = u[head]
-    return joined
+    return u[head], u[~head]
