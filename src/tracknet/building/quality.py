@@ -14,6 +14,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -182,9 +183,21 @@ def load_quality(path: str | os.PathLike[str]) -> dict[str, QualityModel]:
     return out
 
 
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime_ns: int, size: int) -> dict[str, QualityModel]:
+    return load_quality(path)
+
+
 def quality_for(path: str | os.PathLike[str], algorithm: str) -> QualityModel:
-    """The score of ``algorithm`` in the file at ``path`` (one line if it has none)."""
-    scores = load_quality(path)
+    """The score of ``algorithm`` in the file at ``path`` (one line if it has none), read
+    once while the file is unchanged (a build asks for it once per event)."""
+    source = Path(path)
+    try:
+        stat = source.stat()
+    except OSError:
+        scores = load_quality(source)  # the one-line error of a missing file
+    else:
+        scores = _cached(str(source.resolve()), stat.st_mtime_ns, stat.st_size)
     if algorithm not in scores:
         raise ConfigError(
             f"track quality {path} holds no score for {algorithm!r} tracks "
