@@ -23,6 +23,30 @@ def _track(n: int = 8) -> np.ndarray:
     return np.c_[x, y, 0.5 * r]
 
 
+def _attach(
+    positions: np.ndarray,
+    layer: np.ndarray,
+    module: np.ndarray,
+    track_of_hit: np.ndarray,
+    *,
+    max_residual_mm: float = 0.5,
+    max_pull_z: float = 5.5,
+) -> np.ndarray:
+    """:func:`attach_double_hits` on pixel-barrel hits, within 10 mm."""
+    sigma_z, sigma_r = hit_sigmas(np.full(len(positions), 8))
+    return attach_double_hits(
+        positions,
+        layer,
+        module,
+        track_of_hit,
+        sigma_z,
+        sigma_r,
+        max_distance_mm=10.0,
+        max_residual_mm=max_residual_mm,
+        max_pull_z=max_pull_z,
+    )
+
+
 def test_double_hit_on_the_helix_joins_and_impostors_do_not() -> None:
     track = _track()
     direction = (track[4] - track[3]) / np.linalg.norm(track[4] - track[3])
@@ -33,18 +57,7 @@ def test_double_hit_on_the_helix_joins_and_impostors_do_not() -> None:
     layer = np.r_[np.arange(8), 3, 5, 6]
     module = np.r_[np.arange(8) * 10, 31, 51, 60]
     track_of_hit = np.r_[np.ones(8, dtype=np.int64), 0, 0, 0]
-    sigma_z, sigma_r = hit_sigmas(np.full(len(positions), 8))
-    out = attach_double_hits(
-        positions,
-        layer,
-        module,
-        track_of_hit,
-        sigma_z,
-        sigma_r,
-        max_distance_mm=10.0,
-        max_residual_mm=0.5,
-        max_pull_z=5.5,
-    )
+    out = _attach(positions, layer, module, track_of_hit)
     assert out[:8].tolist() == [1] * 8  # the track's own hits are untouched
     assert out[8] == 1  # the double hit joined
     assert out[9] == 0  # off the helix in z: 60 sigma of a pixel hit
@@ -69,18 +82,7 @@ def test_a_double_hit_joins_its_own_track_when_another_track_passes_nearer() -> 
     layer = np.r_[np.arange(8), np.arange(8), 3]
     module = np.r_[np.arange(8) * 10, np.arange(8) * 10 + 5, 31]
     track_of_hit = np.r_[np.ones(8, dtype=np.int64), np.full(8, 2), 0]
-    sigma_z, sigma_r = hit_sigmas(np.full(len(positions), 8))
-    out = attach_double_hits(
-        positions,
-        layer,
-        module,
-        track_of_hit,
-        sigma_z,
-        sigma_r,
-        max_distance_mm=10.0,
-        max_residual_mm=1.0,
-        max_pull_z=30.0,
-    )
+    out = _attach(positions, layer, module, track_of_hit, max_residual_mm=1.0, max_pull_z=30.0)
     assert out[16] == 1
     assert out[:16].tolist() == track_of_hit[:16].tolist()
 
@@ -88,18 +90,7 @@ def test_a_double_hit_joins_its_own_track_when_another_track_passes_nearer() -> 
 def test_nothing_to_attach_leaves_the_assignment_alone() -> None:
     positions = _track()
     track_of_hit = np.zeros(8, dtype=np.int64)
-    sigma_z, sigma_r = hit_sigmas(np.full(8, 8))
-    out = attach_double_hits(
-        positions,
-        np.arange(8),
-        np.arange(8),
-        track_of_hit,
-        sigma_z,
-        sigma_r,
-        max_distance_mm=10.0,
-        max_residual_mm=0.5,
-        max_pull_z=5.5,
-    )
+    out = _attach(positions, np.arange(8), np.arange(8), track_of_hit)
     assert out.tolist() == [0] * 8
 
 

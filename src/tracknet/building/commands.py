@@ -9,10 +9,8 @@ written, atomically, once every event is built.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
@@ -25,9 +23,6 @@ from ..commands_common import (
     show_progress,
 )
 from ..errors import ConfigError, DataError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["build", "module_map", "quality", "register"]
 
@@ -222,88 +217,56 @@ def quality(
     The build setting quality_model set to the file drops the tracks the score finds
     likely fakes (max_fake_probability).
     """
-    import numpy as np
     from tqdm.auto import tqdm
 
-    from ..evaluation.evaluate import event_truth
-    from ..evaluation.matching import match_tracks
     from ..io.trackml import iter_events
     from ..model.checkpoint import load_checkpoint
     from .directory import parse_event_list
-    from .pipeline import build_tracks
-    from .quality import fit_quality, save_quality
-    from .settings import ALGORITHMS, BuildConfig
+    from .quality import save_quality
+    from .quality_fit import learn_quality
+    from .settings import BuildConfig, check_algorithm
 
     algorithms = list(dict.fromkeys(a.strip() for a in algorithm.split(",")))
     for name in algorithms:
-        if name not in ALGORITHMS:
-            raise ConfigError(f"unknown --algorithm {name!r}; choose from {list(ALGORITHMS)}")
+        check_algorithm(name)
     output_file(out, "--out")
     if not data_dir.is_dir():
         raise ConfigError(f"--data-dir {data_dir} is not a folder")
     settings = BuildConfig.from_json(config) if config is not None else BuildConfig()
-    settings = dataclasses.replace(settings, quality_model=None)  # label every track
     loaded = None
     if "tracknet" in algorithms:
         if checkpoint is None:
             raise ConfigError("algorithm 'tracknet' needs --checkpoint")
         loaded = load_checkpoint(checkpoint)
-    ids = parse_event_list(events)
-    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in algorithms}
-    fakes: dict[str, list[np.ndarray]] = {name: [] for name in algorithms}
-    selected = iter_events(data_dir, ("hits", "truth"), ids)
-    n_events = 0
-    for event in tqdm(selected, desc="quality", unit="event", disable=not show_progress(progress)):
-        n_events += 1
-        truth = event_truth(event)
-        for name in algorithms:
-            result = build_tracks(event, name, loaded, settings)
-            per_track = match_tracks(truth, result.submission, min_track_hits=1).per_track
-            matched = per_track.set_index("track_id")["matched"]
-            tracks = result.tracks
-            labels = ~matched.reindex(tracks["track_id"]).fillna(False).to_numpy(bool)
-            tables[name].append(tracks)
-            fakes[name].append(labels)
-    if n_events == 0:
-        raise DataError("no events to fit a track-quality score on", file=str(data_dir))
-    meta = {"data_dir": str(data_dir.resolve()), "n_events": n_events}
-    models = [
-        fit_quality(
-            tables[name],
-            fakes[name],
-            name,
-            meta={**meta, "checkpoint": str(checkpoint) if name == "tracknet" else None},
-        )
-        for name in algorithms
-    ]
-    path = save_quality(out, models)
+    selected = iter_events(data_dir, ("hits", "truth"), parse_event_list(events))
+    fitted = learn_quality(
+        tqdm(selected, desc="quality", unit="event", disable=not show_progress(progress)),
+        algorithms,
+        loaded,
+        settings,
+        meta={
+            "data_dir": str(data_dir.resolve()),
+            "checkpoint": None if checkpoint is None else str(checkpoint),
+        },
+    )
+    path = save_quality(out, fitted.models)
     summary: dict[str, object] = {
         "out": str(path),
-        "n_events": n_events,
+        "n_events": fitted.n_events,
         "max_fake_probability": settings.max_fake_probability,
+        **fitted.figures,
     }
-    lines = []
-    for model in models:
-        probability = np.concatenate([model.fake_probability(t) for t in tables[model.algorithm]])
-        fake = np.concatenate(fakes[model.algorithm])
-        cut = probability > settings.max_fake_probability
-        figures = {
-            "n_tracks": len(fake),
-            "n_fakes": int(fake.sum()),
-            "fakes_dropped": float(cut[fake].mean()),
-            "true_tracks_dropped": float(cut[~fake].mean()),
-        }
-        summary[model.algorithm] = figures
-        lines.append(
-            f"{model.algorithm}: {figures['n_tracks']} tracks, {figures['n_fakes']} fakes; "
-            f"drops {figures['fakes_dropped']:.1%} of the fakes and "
-            f"{figures['true_tracks_dropped']:.1%} of the true tracks"
-        )
+    lines = [
+        f"{name}: {f['n_tracks']} tracks, {f['n_fakes']} fakes; drops "
+        f"{f['fakes_dropped']:.1%} of the fakes and {f['true_tracks_dropped']:.1%} of the "
+        "true tracks"
+        for name, f in fitted.figures.items()
+    ]
     if as_json:
         typer.echo(json.dumps(summary, sort_keys=True))
     else:
         typer.echo(
-            f"wrote track-quality scores from {n_events} event(s) to {path} (above fake "
+            f"wrote track-quality scores from {fitted.n_events} event(s) to {path} (above fake "
             f"probability {settings.max_fake_probability}: " + "; ".join(lines) + ")"
         )
 
