@@ -18,6 +18,11 @@ import torch
 
 from tracknet.events import Event
 
+# Commands run their events in this process unless a test asks for workers: a pool per
+# small command would cost the suite minutes on two cores (tests/test_parallel.py runs them).
+os.environ["TRACKNET_WORKERS"] = "1"
+os.environ.pop("TRACKNET_SCHEDULER", None)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TRACKML = (REPO_ROOT / ".." / "shared" / "data" / "trackml").resolve()
 

@@ -264,36 +264,65 @@ def test_a_stale_build_record_is_not_trusted(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- commands
 
 
-@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
-def test_simulate_trackml_leaves_everything_or_nothing(tmp_path: Path, signum: int) -> None:
-    out = tmp_path / "events"
-    run = Running(
-        tracknet(
-            "simulate", "trackml", "--out", str(out), "--events", "500", "--particles", "2000"
-        ),
-        tmp_path,
+def journal_has_entries(work_dir: Path) -> Callable[[], bool]:
+    """True once the journal of a resumable run in ``work_dir`` records a finished event."""
+    return lambda: any((work_dir / ".tracknet-run").glob("event*.json"))
+
+
+def only_the_work_dir(root: Path, work_dir: Path) -> None:
+    """Nothing half-written anywhere; the one hidden thing left is the kept work directory."""
+    assert [p for p in leftovers(root) if p.name.endswith(".tmp")] == []
+    assert {p for p in leftovers(root) if work_dir not in p.parents} == {work_dir}
+
+
+def finish(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=cwd, check=False
     )
-    run.wait_for(staging_has_files(tmp_path, "events"), "an event in the temporary directory")
-    run.assert_interrupted(run.interrupt(signum), signum, f"nothing written to {out}")
-    assert not out.exists() and leftovers(tmp_path) == []
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+SIMULATE = ("--events", "60", "--particles", "3000", "--seed", "4")
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_simulate_trackml_interrupted_resumes_to_the_same_bytes(
+    tmp_path: Path, signum: int
+) -> None:
+    from tracknet.parallel import Workers
+    from tracknet.simulation import SimulationConfig
+    from tracknet.simulation.run import simulate_to_directory
+
+    out, work = tmp_path / "events", tmp_path / ".events.partial"
+    args = tracknet("simulate", "trackml", "--out", str(out), *SIMULATE, "--workers", "2")
+    run = Running(args, tmp_path)
+    run.wait_for(journal_has_entries(work), "a finished event in the work directory")
+    run.assert_interrupted(run.interrupt(signum), signum, "the same command resumes there")
+    assert not out.exists()
+    only_the_work_dir(tmp_path, work)
+    again = finish(args, tmp_path)
+    resumed = re.search(r"resuming: (\d+) of 60 events", again.stderr)
+    assert resumed is not None and int(resumed.group(1)) >= 1, again.stderr
+    assert leftovers(tmp_path) == []
+    serial = tmp_path / "serial"
+    config = SimulationConfig(n_particles=3000)
+    simulate_to_directory(config, serial, n_events=60, seed=4, progress=False, workers=Workers(1))
+    assert digests(out) == digests(serial)
 
 
 def test_simulate_trackml_into_a_previous_data_set_leaves_it_as_it_was(tmp_path: Path) -> None:
     from tracknet.simulation import SimulationConfig
     from tracknet.simulation.run import simulate_to_directory
 
-    out = tmp_path / "events"
+    out, work = tmp_path / "events", tmp_path / ".events.partial"
     simulate_to_directory(SimulationConfig(n_particles=50), out, n_events=2, seed=1, progress=False)
     before = digests(out)
-    run = Running(
-        tracknet(
-            "simulate", "trackml", "--out", str(out), "--events", "500", "--particles", "2000"
-        ),
-        tmp_path,
-    )
-    run.wait_for(staging_has_files(tmp_path, "events"), "an event in the temporary directory")
+    run = Running(tracknet("simulate", "trackml", "--out", str(out), *SIMULATE), tmp_path)
+    run.wait_for(journal_has_entries(work), "a finished event in the work directory")
     run.assert_interrupted(run.interrupt(signal.SIGTERM), signal.SIGTERM, "left as it was")
-    assert digests(out) == before and leftovers(tmp_path) == []
+    assert digests(out) == before
+    only_the_work_dir(tmp_path, work)
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
@@ -338,7 +367,7 @@ def test_overlay_leaves_everything_or_nothing(tmp_path: Path, signum: int) -> No
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
-def test_build_writes_the_submission_with_its_record_or_neither(
+def test_build_interrupted_writes_neither_and_resumes_to_the_same_bytes(
     tmp_path: Path, signum: int
 ) -> None:
     from tracknet.evaluation.report import build_meta_path, read_build_meta
@@ -346,39 +375,40 @@ def test_build_writes_the_submission_with_its_record_or_neither(
     from tracknet.simulation.run import simulate_to_directory
 
     data = tmp_path / "data"
-    n_events = 12
+    n_events = 40
     simulate_to_directory(
-        SimulationConfig(n_particles=400), data, n_events=n_events, seed=5, progress=False
+        SimulationConfig(n_particles=1500), data, n_events=n_events, seed=5, progress=False
     )
+    from tracknet.building.directory import build_directory
+    from tracknet.parallel import Workers
+
     out = tmp_path / "sub" / "baseline.csv"
+    work = tmp_path / "sub" / ".baseline.csv.partial"
     out.parent.mkdir()  # an output file's folder must exist
     previous = None
     if signum == signal.SIGTERM:  # over an earlier build: both of its files stay, still a pair
-        from tracknet.building.directory import build_directory
-
         build_directory(data, out, algorithm="baseline", events=[1], progress=False)
         previous = (out.read_bytes(), build_meta_path(out).read_bytes())
-    run = Running(
-        tracknet(
-            "build",
-            "--data-dir",
-            str(data),
-            "--out",
-            str(out),
-            "--algorithm",
-            "baseline",
-            "--progress",  # the bar tells when the build is under way (stderr is a pipe)
-        ),
-        tmp_path,
-    )
-    run.wait_for(bar_past_first_step(run, n_events), "a built event")
+    args = tracknet(
+        "build", "--data-dir", str(data), "--out", str(out), "--algorithm", "baseline",
+        "--workers", "2",
+    )  # fmt: skip
+    run = Running(args, tmp_path)
+    run.wait_for(journal_has_entries(work), "a built event")
     run.assert_interrupted(run.interrupt(signum), signum, f"nothing written to {out}")
-    assert leftovers(tmp_path) == []
+    only_the_work_dir(tmp_path, work)
     if previous is None:
-        assert list(out.parent.iterdir()) == []
+        assert [p.name for p in out.parent.iterdir()] == [work.name]
     else:
         assert (out.read_bytes(), build_meta_path(out).read_bytes()) == previous
         assert read_build_meta(out)["n_events"] == 1
+    again = finish(args, tmp_path)
+    assert re.search(rf"resuming: [1-9]\d* of {n_events} events", again.stderr), again.stderr
+    assert leftovers(tmp_path) == []
+    serial = tmp_path / "sub" / "serial.csv"
+    build_directory(data, serial, algorithm="baseline", progress=False, workers=Workers(1))
+    assert out.read_bytes() == serial.read_bytes()
+    assert read_build_meta(out)["n_events"] == n_events
 
 
 @pytest.mark.parametrize(

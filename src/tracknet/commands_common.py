@@ -29,6 +29,8 @@ __all__ = [
     "progress_option",
     "show_progress",
     "typer_option",
+    "workers_of",
+    "workers_options",
 ]
 
 _INT64_MAX = 2**63 - 1
@@ -91,6 +93,32 @@ def progress_option(help_text: str = "Show a progress bar") -> Any:
     return typer.Option(
         None, "--progress/--no-progress", help=f"{help_text} (default: on a terminal only)."
     )
+
+
+def workers_options() -> tuple[Any, Any]:
+    """``--workers N`` and ``--scheduler ADDRESS`` (also from ``TRACKNET_WORKERS`` and
+    ``TRACKNET_SCHEDULER``): where the per-event work runs (:mod:`tracknet.parallel`)."""
+    return (
+        typer.Option(
+            None,
+            "--workers",
+            envvar="TRACKNET_WORKERS",
+            help="Worker processes over events (default: the machine's cores; 1: this process).",
+        ),
+        typer.Option(
+            None,
+            "--scheduler",
+            envvar="TRACKNET_SCHEDULER",
+            help="Address of a Dask scheduler (tcp://host:8786) to send the events to.",
+        ),
+    )
+
+
+def workers_of(workers: int | None, scheduler: str | None) -> Any:
+    """The :class:`tracknet.parallel.Workers` of the two options."""
+    from .parallel import Workers
+
+    return Workers.of(workers, scheduler)
 
 
 def show_progress(flag: bool | None) -> bool:

@@ -21,10 +21,14 @@ from ..commands_common import (
     parse_int_list,
     progress_option,
     show_progress,
+    workers_of,
+    workers_options,
 )
 from ..errors import ConfigError, DataError
 
 __all__ = ["build", "module_map", "quality", "register"]
+
+_WORKERS, _SCHEDULER = workers_options()
 
 
 def build(
@@ -60,6 +64,8 @@ def build(
     threads: int | None = typer.Option(
         None, "--threads", help="PyTorch CPU threads (default: PyTorch's choice)."
     ),
+    workers: int | None = _WORKERS,
+    scheduler: str | None = _SCHEDULER,
     progress: bool | None = progress_option(),
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON summary instead of a sentence."
@@ -91,6 +97,7 @@ def build(
         events=parse_event_list(events),
         progress=show_progress(progress),
         config=settings,
+        workers=workers_of(workers, scheduler),
     )
     if as_json:
         typer.echo(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ..errors import ConfigError, DataError
+from ..events import SUBMISSION_SCHEMA
+from ..io.atomic import atomic_path
+from ..io.resume import sha256_of
 from ..io.trackml import list_events, parse_event_id, read_event
-from ..model.checkpoint import LoadedModel
+from ..model.checkpoint import LoadedModel, load_checkpoint
 from .backend import UnitBuild
 from .pipeline import build_tracks, radius_scale_of
 from .settings import BuildConfig
@@ -60,6 +66,12 @@ class _EventBuilder:
             events={event.event_id: figures},
         )
 
+    def event_task(self, work_dir: Path, checkpoint: str | None) -> BuildEvent:
+        """The build of one event as a picklable task for worker processes."""
+        task = BuildEvent(self.algorithm, checkpoint, self.config, Path(work_dir))
+        task.loaded = self.loaded
+        return task
+
     def record_extras(self) -> dict[str, Any]:
         loaded = self.loaded
         return {
@@ -67,6 +79,47 @@ class _EventBuilder:
             "seconds_per_event": {str(k): v["seconds"] for k, v in self.per_event.items()},
             "events": {str(k): v for k, v in self.per_event.items()},
         }
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_model(checkpoint: str) -> LoadedModel:
+    """The model of a worker process, opened once per process."""
+    return load_checkpoint(checkpoint)
+
+
+@dataclass
+class BuildEvent:
+    """Builds one event into ``work_dir`` as ``event<id>.npy`` (its submission rows, int64
+    ``event_id, hit_id, track_id``); returns the file's SHA-256 and the event's figures."""
+
+    algorithm: str
+    checkpoint: str | None
+    config: BuildConfig
+    work_dir: Path
+    loaded: LoadedModel | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "loaded": None}  # workers open the checkpoint themselves
+
+    def __call__(self, prefix: Path) -> dict[str, Any]:
+        loaded = self.loaded
+        if loaded is None and self.checkpoint is not None:
+            loaded = _worker_model(self.checkpoint)
+        event = read_event(prefix, parts=("hits",))
+        result = build_tracks(event, self.algorithm, loaded, self.config)
+        rows = result.submission[list(SUBMISSION_SCHEMA)].to_numpy(dtype=np.int64)
+        path = self.work_dir / f"{event.prefix}.npy"
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, rows, allow_pickle=False)
+        figures: dict[str, float | int] = {
+            "n_hits": event.n_hits,
+            "n_seeds": result.n_seeds,
+            "n_candidates": result.n_candidates,
+            "n_tracks": result.n_tracks,
+            "seconds": result.seconds,
+        }
+        return {"event_id": event.event_id, "file": path.name, "sha256": sha256_of(path),
+                "figures": figures}  # fmt: skip
 
 
 class TrackMLBuildBackend:

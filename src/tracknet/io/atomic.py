@@ -27,6 +27,7 @@ __all__ = [
     "atomic_paths",
     "json_line",
     "json_ready",
+    "publish_directory",
     "write_json_atomic",
     "write_text_atomic",
 ]
@@ -166,15 +167,21 @@ def atomic_directory(path: str | os.PathLike[str], *, record: str) -> Iterator[P
     try:
         with on_interrupt(outcome):
             yield staging
-            with uninterrupted():
-                if not final.exists() or _is_empty_dir(final):
-                    os.replace(staging, final)
-                else:
-                    _merge_into(staging, final, record)
-                done.append(True)
+            publish_directory(staging, final, record)
+            done.append(True)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish_directory(staging: Path, final: Path, record: str) -> None:
+    """Make the files of the complete directory ``staging`` those of ``final`` (see
+    :func:`atomic_directory`), with no signal stopping it half way."""
+    with uninterrupted():
+        if not final.exists() or _is_empty_dir(final):
+            os.replace(staging, final)
+        else:
+            _merge_into(staging, final, record)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:

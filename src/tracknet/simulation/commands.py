@@ -16,6 +16,8 @@ from ..commands_common import (
     parse_int_list,
     progress_option,
     show_progress,
+    workers_of,
+    workers_options,
 )
 from .config import SimulationConfig as _SimulationConfig
 from .straw import commands as _straw_commands
@@ -23,6 +25,7 @@ from .straw import commands as _straw_commands
 __all__ = ["register", "simulate_trackml"]
 
 _SIM = _SimulationConfig()
+_WORKERS, _SCHEDULER = workers_options()
 #: The most particles per event ``--particles`` accepts (a full TrackML event has ~10^4).
 MAX_PARTICLES = 10_000_000
 
@@ -90,6 +93,8 @@ def simulate_trackml(
         None, "--volumes", help="Comma-separated volume ids (default: all)."
     ),
     compress: bool = typer.Option(False, "--gzip", help="Write .csv.gz files."),
+    workers: int | None = _WORKERS,
+    scheduler: str | None = _SCHEDULER,
     progress: bool | None = progress_option(),
 ) -> None:
     """Simulate TrackML-like events (hits, truth, particles) into --out."""
@@ -124,6 +129,7 @@ def simulate_trackml(
     with named_options(_FLAGS):
         config = _SimulationConfig(**kwargs).validate()
     output_dir(out, "--out")
+    where = workers_of(workers, scheduler)
     written = simulate_to_directory(
         config,
         out,
@@ -132,6 +138,7 @@ def simulate_trackml(
         first_event_id=first_event_id,
         compress=compress,
         progress=show_progress(progress),
+        workers=where,
     )
     typer.echo(f"wrote {len(written)} events to {out}")
 

@@ -1,0 +1,43 @@
+"""A submission streamed from its parts (one event's rows at a time) into one CSV."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ..errors import DataError
+from ..events import SUBMISSION_SCHEMA
+from .atomic import atomic_path
+
+__all__ = ["write_submission_parts"]
+
+
+def write_submission_parts(parts: Iterable[np.ndarray], path: str | os.PathLike[str]) -> Path:
+    """Write a submission from its parts, one ``(n, 3)`` int64 array of ``event_id, hit_id,
+    track_id`` rows after the other, atomically; memory holds one part at a time."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError("output path is a directory", file=str(path))
+    names = list(SUBMISSION_SCHEMA)
+    schema = pa.schema([(name, pa.int64()) for name in names])
+    options = pacsv.WriteOptions(quoting_header="none", quoting_style="none")
+    with atomic_path(path) as tmp:
+        sink: Any = (
+            pa.CompressedOutputStream(str(tmp), "gzip")
+            if path.name.endswith(".gz")
+            else pa.OSFile(str(tmp), "wb")
+        )
+        with sink, pacsv.CSVWriter(sink, schema, write_options=options) as writer:
+            for rows in parts:
+                rows = np.asarray(rows)
+                if rows.ndim != 2 or rows.shape[1] != len(names):
+                    raise DataError(f"a submission part must be (n, {len(names)}) rows")
+                columns = [pa.array(rows[:, i].astype(np.int64)) for i in range(len(names))]
+                writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+    return path
