@@ -5,7 +5,7 @@ runs them, pool start included) with ``--workers 1`` and ``--workers N`` on the 
 events in the same run, the speed-up, and whether the outputs are byte-identical. Target
 (2 workers on a 2-core machine): a speed-up of at least 1.7 for both.
 
-Usage: ``python benchmarks/bench_parallel.py [--events 8] [--build-events 4] [--workers 2]
+Usage: ``python benchmarks/bench_parallel.py [--events 24] [--build-events 8] [--workers 2]
 [--algorithm baseline] [--checkpoint CKPT] [--quick]``.
 """
 
@@ -36,8 +36,11 @@ def _tracknet(*args: str) -> float:
 
 
 def _digests(path: Path) -> dict[str, str]:
-    files = sorted(path.iterdir()) if path.is_dir() else [path]
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
+    """SHA-256 of each file by name (a single file: under the name ``output``)."""
+    if not path.is_dir():
+        return {"output": hashlib.sha256(path.read_bytes()).hexdigest()}
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def _figures(n_events: int, serial: float, parallel: float, same: bool) -> dict[str, object]:
@@ -57,8 +60,8 @@ def _figures(n_events: int, serial: float, parallel: float, same: bool) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=8, help="full events simulated")
-    parser.add_argument("--build-events", type=int, default=4, help="of those, built")
+    parser.add_argument("--events", type=int, default=24, help="full events simulated")
+    parser.add_argument("--build-events", type=int, default=8, help="of those, built")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--particles", type=int, default=None, help="default: a full event")

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["Workers", "machine_cores", "run_ordered", "worker_threads"]
+__all__ = ["Workers", "machine_cores", "prestart", "run_ordered", "worker_threads"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -131,24 +131,43 @@ def run_ordered(
         yield from _run_in_pool(task, items, n, preload)
 
 
-def _run_in_pool(
-    task: Callable[[T], R], items: Iterable[T], n: int, preload: tuple[str, ...]
-) -> Iterator[R]:
+def prestart(workers: Workers, preload: tuple[str, ...] = ()) -> None:
+    """Start the fork server of a local pool now, so that it imports ``preload`` while
+    this process goes on with its own start (commands call it first thing)."""
+    if workers.scheduler is None and workers.n > 1:
+        _pool_context(workers.n, preload)
+
+
+def _pool_context(n: int, preload: tuple[str, ...]) -> Any:
+    """The fork-server context of a pool of ``n``, its server started with ``cores // n``
+    threads for each thread pool (workers fork from it and inherit them)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["tracknet.parallel", *preload])
-    threads = worker_threads(n)
     saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
-    os.environ.update({name: str(threads) for name in _THREAD_VARIABLES})
+    os.environ.update({name: str(worker_threads(n)) for name in _THREAD_VARIABLES})
     try:
-        pool = ProcessPoolExecutor(
-            max_workers=n, mp_context=context, initializer=_init_worker, initargs=(threads,)
-        )
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    return context
+
+
+def _run_in_pool(
+    task: Callable[[T], R], items: Iterable[T], n: int, preload: tuple[str, ...]
+) -> Iterator[R]:
+    threads = worker_threads(n)
+    pool = ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=_pool_context(n, preload),
+        initializer=_init_worker,
+        initargs=(threads,),
+    )
     pending: deque[Future[R]] = deque()
     finished = False
     try:

@@ -75,6 +75,10 @@ def build(
 
     Every hit of every event is written once; hits on no track get track_id 0.
     """
+    from ..parallel import prestart
+
+    where = workers_of(workers, scheduler)
+    prestart(where, preload=("tracknet.building.trackml",))
     from ..detectors import detector_of
     from .directory import build_directory, parse_event_list
     from .settings import ALGORITHMS
@@ -97,7 +101,7 @@ def build(
         events=parse_event_list(events),
         progress=show_progress(progress),
         config=settings,
-        workers=workers_of(workers, scheduler),
+        workers=where,
     )
     if as_json:
         typer.echo(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..building.backend import BuildBackend
     from ..evaluation.evaluate import DirectoryEvaluation
     from ..evaluation.matching import ParticleSelection
+    from ..parallel import Workers
 
 __all__ = ["Detector"]
 
@@ -61,9 +62,11 @@ class Detector(ABC):
         *,
         min_track_hits: int,
         use_computed_weights: bool = False,
+        workers: Workers | None = None,
     ) -> DirectoryEvaluation:
         """Evaluate every event of the dataset ``data_dir`` that the submission names
-        (the stage behind :func:`tracknet.evaluation.files.evaluate_submission`)."""
+        (the stage behind :func:`tracknet.evaluation.files.evaluate_submission`), the
+        events by ``workers`` where the detector evaluates event by event."""
         raise NotImplementedError(f"{self.name}: no evaluation")
 
     # ------------------------------------------------------------------ augmentation

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..building.backend import BuildBackend
     from ..evaluation.evaluate import DirectoryEvaluation
     from ..evaluation.matching import ParticleSelection
+    from ..parallel import Workers
 
 __all__ = ["StrawDetector"]
 
@@ -61,10 +62,12 @@ class StrawDetector(Detector):
         *,
         min_track_hits: int,
         use_computed_weights: bool = False,
+        workers: Workers | None = None,
     ) -> DirectoryEvaluation:
         """Mean TrackML score, tracking and straw metrics of all named events at once
         (:func:`tracknet.evaluation.straw.evaluate_straw_submission`). Straw events carry
-        their hit weights, so ``use_computed_weights`` does not apply."""
+        their hit weights, so ``use_computed_weights`` does not apply; the evaluation is
+        vectorised over all events in this process, whatever ``workers`` says."""
         from ..evaluation.straw import evaluate_straw_submission
 
         return evaluate_straw_submission(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..building.backend import BuildBackend
     from ..evaluation.evaluate import DirectoryEvaluation
     from ..evaluation.matching import ParticleSelection
+    from ..parallel import Workers
 
 __all__ = ["TrackMLDetector"]
 
@@ -55,6 +56,7 @@ class TrackMLDetector(Detector):
         *,
         min_track_hits: int,
         use_computed_weights: bool = False,
+        workers: Workers | None = None,
     ) -> DirectoryEvaluation:
         """TrackML score and tracking metrics (semi-synthetic ones when the truth holds
         unlabelled hits): :mod:`tracknet.evaluation.trackml_files`."""
@@ -66,6 +68,7 @@ class TrackMLDetector(Detector):
             selection,
             min_track_hits=min_track_hits,
             use_computed_weights=use_computed_weights,
+            workers=workers,
         )
 
     # ------------------------------------------------------------------ augmentation

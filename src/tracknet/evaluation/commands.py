@@ -18,11 +18,15 @@ from ..commands_common import (
     progress_option,
     show_progress,
     typer_option,
+    workers_of,
+    workers_options,
 )
 from ..errors import ConfigError
 from ..io.atomic import json_line
 
 __all__ = ["evaluate", "register", "straw_curves_command"]
+
+_WORKERS, _SCHEDULER = workers_options()
 
 
 def evaluate(
@@ -57,6 +61,8 @@ def evaluate(
         "--report",
         help="Also write a report (Markdown, HTML, JSON, PNG plots) into this directory.",
     ),
+    workers: int | None = _WORKERS,
+    scheduler: str | None = _SCHEDULER,
 ) -> None:
     """TrackML score and tracking metrics of a submission, over every event it names
     (the submission lists every hit of those events once; track_id 0: on no track).
@@ -64,6 +70,10 @@ def evaluate(
     trackml_score follows the published rules whatever the selection; with --min-pt,
     trackml_score_min_pt gives the score with lower-pT particles weighted zero.
     """
+    from ..parallel import prestart
+
+    where = workers_of(workers, scheduler)
+    prestart(where, preload=("tracknet.evaluation.trackml_files",))
     from . import ParticleSelection, names
     from .files import evaluate_submission
     from .report import ReportEntry, build_seconds, check_report_dir, read_build_meta, write_report
@@ -98,6 +108,7 @@ def evaluate(
         selection,
         min_track_hits=min_track_hits,
         use_computed_weights=computed_weights,
+        workers=where,
     )
     if result.unnamed_events:
         unnamed = list(result.unnamed_events)

@@ -27,6 +27,7 @@ from tracknet.detectors import detector_of
 from tracknet.evaluation.evaluate import DirectoryEvaluation
 from tracknet.evaluation.matching import DEFAULT_MIN_TRACK_HITS, ParticleSelection
 from tracknet.evaluation.trackml_files import track_kinematics
+from tracknet.parallel import Workers
 
 __all__ = ["DirectoryEvaluation", "evaluate_submission", "track_kinematics"]
 
@@ -38,6 +39,7 @@ def evaluate_submission(
     *,
     min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
     use_computed_weights: bool = False,
+    workers: Workers | None = None,
 ) -> DirectoryEvaluation:
     """Evaluate every event of ``data_dir`` that the submission names.
 
@@ -45,6 +47,7 @@ def evaluate_submission(
     selection has a pT cut, ``trackml_score_min_pt`` is added: the score with the weight
     of hits of particles below that pT set to zero (renormalised to the rest).
     ``use_computed_weights`` applies to TrackML events (straw events carry their weights).
+    ``workers``: where the events are evaluated (:mod:`tracknet.parallel`; default here).
     """
     return detector_of(data_dir).evaluate_directory(
         data_dir,
@@ -52,4 +55,5 @@ def evaluate_submission(
         selection,
         min_track_hits=min_track_hits,
         use_computed_weights=use_computed_weights,
+        workers=workers,
     )

@@ -19,6 +19,8 @@ the generic entry point is :func:`tracknet.evaluation.files.evaluate_submission`
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -41,7 +43,8 @@ from tracknet.evaluation.semisynthetic import (
     semisynthetic_from_match,
 )
 from tracknet.events import Event
-from tracknet.io.trackml import iter_events, list_events, parse_event_id
+from tracknet.io.trackml import list_events, parse_event_id, read_event
+from tracknet.parallel import Workers, run_ordered
 
 __all__ = ["evaluate_trackml_submission", "track_kinematics"]
 
@@ -86,6 +89,58 @@ def _flag_duplicates(per_track: pd.DataFrame) -> np.ndarray:
     return flag
 
 
+@dataclass(frozen=True)
+class _EventResult:
+    event_id: int
+    evaluation: EventEvaluation
+    semi: SemiSyntheticResult
+    per_particle: pd.DataFrame
+    per_track: pd.DataFrame
+    score_min_pt: float | None
+
+
+@dataclass(frozen=True)
+class _EvaluateEvent:
+    """Scores and matches one event's submission rows (a task for worker processes)."""
+
+    source: str | None
+    selection: ParticleSelection
+    min_track_hits: int
+    use_computed_weights: bool
+
+    def __call__(self, item: tuple[Path, pd.DataFrame]) -> _EventResult:
+        prefix, group = item
+        event = read_event(prefix, parts=("hits", "truth", "particles"))
+        hit_ids = event.hits["hit_id"].to_numpy()
+        check_event_hits(np.full(hit_ids.size, event.event_id), hit_ids, group, self.source)
+        sub = group[["hit_id", "track_id"]]
+        truth = event_truth(event)
+        weights = self.use_computed_weights
+        score = trackml_score(truth, sub, particles=event.particles, use_computed_weights=weights)
+        match = match_tracks(
+            truth, sub, event.particles, self.selection, min_track_hits=self.min_track_hits
+        )
+        per_track = match.per_track.merge(track_kinematics(event, sub), on="track_id", how="left")
+        per_track["duplicate"] = _flag_duplicates(per_track)
+        score_min_pt = None
+        if self.selection.min_pt > 0:
+            score_min_pt = trackml_score(
+                truth,
+                sub,
+                particles=event.particles,
+                use_computed_weights=weights,
+                min_pt=self.selection.min_pt,
+            )
+        return _EventResult(
+            event.event_id,
+            EventEvaluation(score, match.metrics, match.per_particle),
+            semisynthetic_from_match(truth, sub, match),
+            match.per_particle.assign(event_id=event.event_id),
+            per_track.assign(event_id=event.event_id),
+            score_min_pt,
+        )
+
+
 def evaluate_trackml_submission(
     data_dir: str | os.PathLike[str],
     submission: str | os.PathLike[str] | pd.DataFrame,
@@ -93,8 +148,10 @@ def evaluate_trackml_submission(
     *,
     min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
     use_computed_weights: bool = False,
+    workers: Workers | None = None,
 ) -> DirectoryEvaluation:
-    """Evaluate every event of the TrackML directory ``data_dir`` that the submission names.
+    """Evaluate every event of the TrackML directory ``data_dir`` that the submission names
+    (the events by ``workers``: default, this process).
 
     ``trackml_score`` always follows the published rules (all particles). When the
     selection has a pT cut, ``trackml_score_min_pt`` is added: the score with the weight
@@ -117,32 +174,16 @@ def evaluate_trackml_submission(
     track_tables: list[pd.DataFrame] = []
     scores_min_pt: list[float] = []
     semi: dict[int, SemiSyntheticResult] = {}
-    for event in iter_events(data_dir, parts=("hits", "truth", "particles"), event_ids=by_event):
-        group = by_event[event.event_id]
-        hit_ids = event.hits["hit_id"].to_numpy()
-        check_event_hits(np.full(hit_ids.size, event.event_id), hit_ids, group, source)
-        sub = group[["hit_id", "track_id"]]
-        truth = event_truth(event)
-        score = trackml_score(
-            truth, sub, particles=event.particles, use_computed_weights=use_computed_weights
-        )
-        match = match_tracks(truth, sub, event.particles, selection, min_track_hits=min_track_hits)
-        semi[event.event_id] = semisynthetic_from_match(truth, sub, match)
-        results[event.event_id] = EventEvaluation(score, match.metrics, match.per_particle)
-        per_track = match.per_track.merge(track_kinematics(event, sub), on="track_id", how="left")
-        per_track["duplicate"] = _flag_duplicates(per_track)
-        particles_tables.append(match.per_particle.assign(event_id=event.event_id))
-        track_tables.append(per_track.assign(event_id=event.event_id))
-        if selection.min_pt > 0:
-            scores_min_pt.append(
-                trackml_score(
-                    truth,
-                    sub,
-                    particles=event.particles,
-                    use_computed_weights=use_computed_weights,
-                    min_pt=selection.min_pt,
-                )
-            )
+    task = _EvaluateEvent(source, selection, min_track_hits, use_computed_weights)
+    items = [(p, by_event[parse_event_id(p)]) for p in list_events(data_dir)
+             if parse_event_id(p) in by_event]  # fmt: skip
+    for item in run_ordered(task, items, workers or Workers(), preload=(__name__,)):
+        semi[item.event_id] = item.semi
+        results[item.event_id] = item.evaluation
+        particles_tables.append(item.per_particle)
+        track_tables.append(item.per_track)
+        if item.score_min_pt is not None:
+            scores_min_pt.append(item.score_min_pt)
     summary = summarize(results.values())
     if any(r.metrics.n_unlabelled_hits for r in semi.values()):
         # Semi-synthetic events: no fake rate, and the unlabelled hits the tracks took.

@@ -98,6 +98,10 @@ def simulate_trackml(
     progress: bool | None = progress_option(),
 ) -> None:
     """Simulate TrackML-like events (hits, truth, particles) into --out."""
+    from ..parallel import prestart
+
+    where = workers_of(workers, scheduler)
+    prestart(where, preload=("tracknet.simulation.run",))
     from ..events import MAX_EVENT_ID
     from .run import simulate_to_directory
 
@@ -129,7 +133,6 @@ def simulate_trackml(
     with named_options(_FLAGS):
         config = _SimulationConfig(**kwargs).validate()
     output_dir(out, "--out")
-    where = workers_of(workers, scheduler)
     written = simulate_to_directory(
         config,
         out,
