@@ -37,7 +37,9 @@ class DataError(TrackNetError, ValueError):
         if column is not None:
             where.append(f"column '{column}'")
         if row is not None:
-            where.append(f"row {row} (line {row + 2})")
+            # A CSV row is also a line (the header is line 1); a Parquet file has no lines.
+            line = "" if str(file).endswith(".parquet") else f" (line {row + 2})"
+            where.append(f"row {row}{line}")
         prefix = ": ".join([", ".join(where)]) + ": " if where else ""
         super().__init__(f"{prefix}{message}")
 

@@ -26,6 +26,7 @@ from tracknet.events import (
     UNLABELLED_PARTICLE_ID,
     Event,
 )
+from tracknet.io.event_files import EVENT_FILES
 from tracknet.io.trackml import list_events, read_event
 from tracknet.simulation.straw.batch import StrawBatch, rechunk
 from tracknet.simulation.straw.geometry import StrawGeometry
@@ -469,7 +470,7 @@ def iter_trackml_overlay(
     prefixes = list_events(background_dir) if background_dir is not None else []
     if background_dir is not None and not prefixes:
         raise DataError(
-            "no TrackML events (event<9 digits>-hits.csv[.gz]) in the background directory",
+            f"no TrackML events ({EVENT_FILES}) in the background directory",
             file=str(background_dir),
         )
     sink = provenance if provenance is not None else []

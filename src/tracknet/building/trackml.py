@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..events import SUBMISSION_SCHEMA
 from ..io.atomic import atomic_path
+from ..io.event_files import EVENT_FILES
 from ..io.resume import sha256_of
 from ..io.trackml import list_events, parse_event_id, read_event
 from ..model.checkpoint import LoadedModel, load_checkpoint
@@ -123,7 +124,8 @@ class BuildEvent:
 
 
 class TrackMLBuildBackend:
-    """Builds TrackML event directories (``event<id>-hits.csv[.gz]``) with a 3-D model."""
+    """Builds TrackML event directories (``event<id>-hits.csv[.gz]`` or ``-hits.parquet``)
+    with a 3-D model."""
 
     config_type: ClassVar[type[BuildConfig]] = BuildConfig
     progress_label: ClassVar[str] = "build"
@@ -142,7 +144,7 @@ class TrackMLBuildBackend:
         prefixes = list_events(data_dir)
         if not prefixes:
             raise DataError(
-                "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory",
+                f"no TrackML events ({EVENT_FILES}) in directory",
                 file=str(data_dir),
             )
         if events is not None:

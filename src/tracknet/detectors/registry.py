@@ -18,7 +18,7 @@ DETECTORS: dict[str, Detector] = {d.name: d for d in (TrackMLDetector(), StrawDe
 
 def detector_of(data_dir: str | os.PathLike[str]) -> Detector:
     """The detector of a dataset directory: straw when it holds a straw dataset record,
-    else TrackML (a directory of ``event<id>-*.csv`` files)."""
+    else TrackML (a directory of ``event<id>-*.csv`` or ``.parquet`` files)."""
     return DETECTORS["straw" if is_straw_dataset(data_dir) else "trackml"]
 
 

@@ -1,4 +1,7 @@
-"""Names of TrackML event files, and the one scanner of event directories."""
+"""Names of TrackML event files, and the one scanner of event directories.
+
+A part is one file: ``event<9 digits>-<part>.csv``, ``.csv.gz`` or ``.parquet``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from ..events import PART_SCHEMAS
 from ..notes import note
 
 __all__ = [
+    "EVENT_FILES",
     "EVENT_PATTERN",
+    "PART_SUFFIXES",
     "as_prefix",
     "available_parts",
     "event_prefix",
@@ -21,9 +26,13 @@ __all__ = [
     "part_path",
 ]
 
-EVENT_PATTERN = re.compile(r"^event(\d{9})-hits\.csv(\.gz)?$")
+#: The endings of a part's file, in the order they are looked for.
+PART_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
+#: How errors name the files that make a directory hold TrackML events.
+EVENT_FILES = "event<9 digits>-hits.csv[.gz] or -hits.parquet"
+EVENT_PATTERN = re.compile(r"^event(\d{9})-hits\.(?:csv(\.gz)?|parquet)$")
 #: A name that looks like a file of an event part, whatever the number of digits.
-_PART_FILE = re.compile(r"^event(\d+)-(\w+?)\.csv(\.gz)?$")
+_PART_FILE = re.compile(r"^event(\d+)-(\w+?)\.(?:csv(?:\.gz)?|parquet)$")
 _PREFIX_PATTERN = re.compile(r"event(\d{9})")
 #: Skipped files named in a note, at most.
 _NOTE_NAMES = 5
@@ -39,7 +48,7 @@ def event_prefix(directory: str | os.PathLike[str], event_id: int) -> Path:
 def as_prefix(path: str | os.PathLike[str]) -> Path:
     """The event prefix of a prefix or of one of its files (``.../event000001000-hits.csv``)."""
     path = Path(path)
-    for suffix in (".csv.gz", ".csv"):
+    for suffix in sorted(PART_SUFFIXES, key=len, reverse=True):
         if path.name.endswith(suffix):
             return path.with_name(path.name[: -len(suffix)].rsplit("-", 1)[0])
     return path
@@ -54,11 +63,12 @@ def parse_event_id(prefix: str | os.PathLike[str]) -> int:
 
 
 def part_path(prefix: str | os.PathLike[str], part: str) -> Path | None:
-    """The existing file of ``part`` for ``prefix`` (``.csv`` or ``.csv.gz``; both is an error)."""
+    """The existing file of ``part`` for ``prefix`` (``.csv``, ``.csv.gz`` or ``.parquet``;
+    two of them is an error)."""
     base = Path(prefix)
     found = [
         candidate
-        for candidate in (base.with_name(f"{base.name}-{part}{s}") for s in (".csv", ".csv.gz"))
+        for candidate in (base.with_name(f"{base.name}-{part}{s}") for s in PART_SUFFIXES)
         if candidate.is_file()
     ]
     if len(found) > 1:
@@ -112,7 +122,8 @@ def list_events(directory: str | os.PathLike[str]) -> list[Path]:
 
     The one scanner of event directories. Files named like an event's that are not read
     (an id of other than nine digits, parts without a hits file) are named in a note on
-    stderr; a part both plain and gzipped (``-hits.csv`` and ``-hits.csv.gz``) is an error.
+    stderr; a part in two files (``-hits.csv`` and ``-hits.csv.gz`` or ``-hits.parquet``)
+    is an error.
     """
     root = Path(directory)
     if not root.is_dir():
@@ -134,7 +145,7 @@ def list_events(directory: str | os.PathLike[str]) -> list[Path]:
     _check_records(root, {name for names in files.values() for name in names})
     for names in files.values():
         if len(names) > 1:
-            first, second = sorted(names)
+            first, second = sorted(names)[:2]
             raise DataError(f"both {first} and {second} are there; keep one", file=str(root))
     hits = sorted(digits for digits, part in files if part == "hits")
     with_hits = set(hits)

@@ -180,13 +180,13 @@ def source_kind(directory: str | os.PathLike[str]) -> str:
         raise DataError("no such directory", file=str(root))
     if is_straw_dataset(root):
         return "straw"
+    from tracknet.io.event_files import EVENT_FILES
     from tracknet.io.trackml import list_events
 
     if list_events(root):
         return "trackml"
     raise DataError(
-        "neither a straw dataset (tracknet-dataset.json) "
-        "nor TrackML events (event<9 digits>-hits.csv)",
+        f"neither a straw dataset (tracknet-dataset.json) nor TrackML events ({EVENT_FILES})",
         file=str(root),
     )
 

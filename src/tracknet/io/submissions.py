@@ -1,4 +1,5 @@
-"""A submission streamed from its parts (one event's rows at a time) into one CSV."""
+"""Submissions: the rules of their rows, and one streamed from its parts (one event's rows
+at a time) into one CSV."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -15,7 +17,7 @@ from ..errors import DataError
 from ..events import SUBMISSION_SCHEMA
 from .atomic import atomic_path
 
-__all__ = ["write_submission_parts"]
+__all__ = ["check_submission", "write_submission_parts"]
 
 
 def write_submission_parts(parts: Iterable[np.ndarray], path: str | os.PathLike[str]) -> Path:
@@ -41,3 +43,30 @@ def write_submission_parts(parts: Iterable[np.ndarray], path: str | os.PathLike[
                 columns = [pa.array(rows[:, i].astype(np.int64)) for i in range(len(names))]
                 writer.write_table(pa.Table.from_arrays(columns, schema=schema))
     return path
+
+
+def check_submission(frame: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
+    """The rules of a submission table of int64 ``event_id, hit_id, track_id``: a hit
+    appears at most once per event, and ``track_id`` is a non-negative integer (0: on no
+    track). Returns ``frame``; raises :class:`DataError` naming ``file``, column and row."""
+    track_id = frame["track_id"].to_numpy()
+    negative = track_id < 0
+    if negative.any():
+        row = int(np.flatnonzero(negative)[0])
+        raise DataError(
+            f"track_id must be >= 0 (0: on no track), found {track_id[row]}",
+            file=file,
+            column="track_id",
+            row=row,
+        )
+    dup = frame.duplicated(["event_id", "hit_id"]).to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise DataError(
+            f"hit_id {frame['hit_id'].iloc[row]} appears twice "
+            f"in event {frame['event_id'].iloc[row]}",
+            file=file,
+            column="hit_id",
+            row=row,
+        )
+    return frame

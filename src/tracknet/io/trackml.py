@@ -1,4 +1,4 @@
-"""Read and write TrackML-format events and submissions, strictly and fast.
+"""Read and write TrackML-format events (CSV or Parquet) and submissions, strictly and fast.
 
 The reader guarantees the columns and dtypes of :mod:`tracknet.events` (ids integers,
 particle ids 64-bit); anything else raises a one-line :class:`tracknet.errors.DataError`
@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..events import (
     COORDINATE_COLUMNS,
     DETECTORS_SCHEMA,
@@ -35,6 +35,7 @@ from ..events import (
 )
 from .atomic import atomic_path, atomic_paths
 from .event_files import (
+    EVENT_FILES,
     EVENT_PATTERN,
     as_prefix,
     available_parts,
@@ -43,10 +44,13 @@ from .event_files import (
     parse_event_id,
     part_path,
 )
+from .parquet import read_parquet_columns, write_parquet
+from .submissions import check_submission
 
 __all__ = [
     "ALL_PARTS",
     "DEFAULT_PARTS",
+    "EVENT_FORMATS",
     "EVENT_PATTERN",
     "as_prefix",
     "available_parts",
@@ -234,18 +238,33 @@ def read_table(
     finite: Sequence[str] = (),
     unique: str | None = None,
 ) -> pd.DataFrame:
-    """Read one CSV table with the columns of ``schema`` (in that order) and their dtypes.
+    """Read one table with the columns of ``schema`` (in that order) and their dtypes: CSV
+    (gzipped or not), or Parquet when the name ends in ``.parquet``.
 
     Columns in ``optional`` are kept when present; other extra columns are dropped.
     ``finite`` columns may not hold NaN or inf; ``unique`` names a column that may not
     repeat a value. Raises :class:`DataError` naming the file, column and row.
     """
     path = Path(path)
+    parquet = path.name.endswith(".parquet")
     if path.is_dir():
-        raise DataError("is a directory, not a CSV file", file=str(path))
+        raise DataError(
+            f"is a directory, not a {'Parquet' if parquet else 'CSV'} file", file=str(path)
+        )
     if not path.is_file():
         raise DataError("file not found", file=str(path))
     optional = dict(optional or {})
+    if parquet:
+        table, wanted = read_parquet_columns(path, schema, optional)
+    else:
+        table, wanted = _read_csv_columns(path, schema, optional)
+    return _checked_frame(path, table, wanted, finite, unique)
+
+
+def _read_csv_columns(
+    path: Path, schema: Mapping[str, np.dtype], optional: Mapping[str, np.dtype]
+) -> tuple[pa.Table, dict[str, np.dtype]]:
+    """The wanted columns of a CSV file, ints as int64 and floats as float64."""
     names = _header(path)
     for column in schema:
         if column not in names:
@@ -275,7 +294,18 @@ def read_table(
         table = _read_spaced_quotes(path, names, wanted, column)
     except OSError as exc:
         raise DataError(f"cannot read file: {_first_line(str(exc))}", file=str(path)) from None
+    return table, wanted
 
+
+def _checked_frame(
+    path: Path,
+    table: pa.Table,
+    wanted: Mapping[str, np.dtype],
+    finite: Sequence[str],
+    unique: str | None,
+) -> pd.DataFrame:
+    """The checks of every table, CSV or Parquet: no missing value, integers in range,
+    ``finite`` columns finite, ``unique`` values unique."""
     data: dict[str, np.ndarray] = {}
     for column, dtype in wanted.items():
         array = table.column(column)
@@ -335,7 +365,9 @@ def read_part(prefix: str | os.PathLike[str], part: str) -> pd.DataFrame:
 def _read_part(prefix: Path, part: str) -> tuple[pd.DataFrame, Path]:
     path = part_path(prefix, part)
     if path is None:
-        raise DataError("file not found (also tried .csv.gz)", file=f"{prefix}-{part}.csv")
+        raise DataError(
+            "file not found (also tried .csv.gz and .parquet)", file=f"{prefix}-{part}.csv"
+        )
     frame = read_table(
         path,
         PART_SCHEMAS[part],
@@ -445,9 +477,7 @@ def iter_events(
     """Read the events of a directory one after the other (optionally only some ids)."""
     prefixes = list_events(directory)
     if not prefixes:
-        raise DataError(
-            "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(directory)
-        )
+        raise DataError(f"no TrackML events ({EVENT_FILES}) in directory", file=str(directory))
     if event_ids is not None:
         wanted = {int(e) for e in event_ids}
         found = {parse_event_id(p) for p in prefixes}
@@ -469,33 +499,6 @@ def read_submission(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a submission ``event_id,hit_id,track_id`` (other columns are ignored) and
     :func:`check_submission` it; rows keep their file order (index = data row)."""
     return check_submission(read_table(path, SUBMISSION_SCHEMA), file=str(path))
-
-
-def check_submission(frame: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
-    """The rules of a submission table of int64 ``event_id, hit_id, track_id``: a hit
-    appears at most once per event, and ``track_id`` is a non-negative integer (0: on no
-    track). Returns ``frame``; raises :class:`DataError` naming ``file``, column and row."""
-    track_id = frame["track_id"].to_numpy()
-    negative = track_id < 0
-    if negative.any():
-        row = int(np.flatnonzero(negative)[0])
-        raise DataError(
-            f"track_id must be >= 0 (0: on no track), found {track_id[row]}",
-            file=file,
-            column="track_id",
-            row=row,
-        )
-    dup = frame.duplicated(["event_id", "hit_id"]).to_numpy()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        raise DataError(
-            f"hit_id {frame['hit_id'].iloc[row]} appears twice "
-            f"in event {frame['event_id'].iloc[row]}",
-            file=file,
-            column="hit_id",
-            row=row,
-        )
-    return frame
 
 
 # --------------------------------------------------------------------------- writing
@@ -522,18 +525,29 @@ def _ordered(frame: pd.DataFrame, part: str) -> pd.DataFrame:
     return frame[columns].astype({c: schema[c] for c in schema})
 
 
+#: The formats :func:`write_event` writes, by name: the ending of each file.
+EVENT_FORMATS = {"csv": ".csv", "parquet": ".parquet"}
+
+
 def write_event(
     event: Event,
     directory: str | os.PathLike[str],
     parts: Iterable[str] | None = None,
     *,
     compress: bool = False,
+    fmt: str = "csv",
 ) -> list[Path]:
-    """Write the (present) parts of ``event`` as TrackML CSV files into ``directory``.
+    """Write the (present) parts of ``event`` as TrackML files into ``directory``: CSV
+    (``compress``: ``.csv.gz``) or, with ``fmt="parquet"``, Parquet files.
 
     All files of the event are written to temporary names first and renamed only when
     every one of them was written, so a failure leaves no half-written event behind.
     """
+    if fmt not in EVENT_FORMATS or (compress and fmt != "csv"):
+        raise ConfigError(
+            f"cannot write events as {fmt!r}{' gzipped' if compress else ''}; "
+            f"formats: {list(EVENT_FORMATS)} (gzip: csv only)"
+        )
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise DataError("output path exists and is not a directory", file=str(root))
@@ -548,10 +562,13 @@ def write_event(
         if name not in present:
             raise DataError(f"event {event.event_id} has no {name} to write")
     frames = {name: _ordered(present[name], name) for name in names}
-    suffix = ".csv.gz" if compress else ".csv"
+    suffix = EVENT_FORMATS[fmt] + (".gz" if compress else "")
     finals = [root / f"{event.prefix}-{name}{suffix}" for name in names]
     with atomic_paths(finals) as temps:
         for name, tmp in zip(names, temps, strict=True):
+            if fmt == "parquet":
+                write_parquet(frames[name], tmp)
+                continue
             target = tmp.with_name(tmp.name + (".gz" if compress else ""))
             _write_csv(frames[name], target)
             if compress:

@@ -1,5 +1,5 @@
-"""The ``tracknet simulate`` group: ``simulate trackml`` (TrackML-like CSV events) and
-``simulate straw`` (:mod:`tracknet.simulation.straw.commands`).
+"""The ``tracknet simulate`` group: ``simulate trackml`` (TrackML-like CSV or Parquet
+events) and ``simulate straw`` (:mod:`tracknet.simulation.straw.commands`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ MAX_PARTICLES = 10_000_000
 
 
 def simulate_trackml(
-    out: Path = typer.Option(..., "--out", help="Output directory of TrackML CSV events."),
+    out: Path = typer.Option(..., "--out", help="Output directory of TrackML events."),
     events: int = typer.Option(..., "--events", help="Number of events."),
     seed: int = typer.Option(0, "--seed", help="Seed; event k gets its own stream from (seed, k)."),
     first_event_id: int = typer.Option(1, "--first-event-id", help="Id of the first event."),
@@ -93,6 +93,9 @@ def simulate_trackml(
         None, "--volumes", help="Comma-separated volume ids (default: all)."
     ),
     compress: bool = typer.Option(False, "--gzip", help="Write .csv.gz files."),
+    fmt: str = typer.Option(
+        "csv", "--format", help="File format of the events: csv or parquet (.parquet files)."
+    ),
     workers: int | None = _WORKERS,
     scheduler: str | None = _SCHEDULER,
     progress: bool | None = progress_option(),
@@ -140,6 +143,7 @@ def simulate_trackml(
         seed=seed,
         first_event_id=first_event_id,
         compress=compress,
+        fmt=fmt,
         progress=show_progress(progress),
         workers=where,
     )

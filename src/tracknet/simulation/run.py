@@ -12,7 +12,7 @@ from tracknet.errors import ConfigError
 from tracknet.io.atomic import write_json_atomic
 from tracknet.io.event_files import event_prefix
 from tracknet.io.resume import resumable_directory, sha256_of
-from tracknet.io.trackml import write_event
+from tracknet.io.trackml import EVENT_FORMATS, write_event
 from tracknet.notes import note
 from tracknet.parallel import Workers, run_ordered
 from tracknet.simulation.config import SimulationConfig
@@ -31,10 +31,11 @@ class _SimulateEvent:
     seed: int
     directory: Path
     compress: bool
+    fmt: str = "csv"
 
     def __call__(self, event_id: int) -> dict[str, str]:
         event = simulate_event(self.config, event_id, event_rng(self.seed, event_id))
-        paths = write_event(event, self.directory, compress=self.compress)
+        paths = write_event(event, self.directory, compress=self.compress, fmt=self.fmt)
         return {path.name: sha256_of(path) for path in paths}
 
 
@@ -46,6 +47,7 @@ def simulate_to_directory(
     seed: int,
     first_event_id: int = 1,
     compress: bool = False,
+    fmt: str = "csv",
     progress: bool = True,
     workers: Workers | None = None,
 ) -> list[Path]:
@@ -57,13 +59,18 @@ def simulate_to_directory(
     ``out`` (:func:`~tracknet.io.resume.resumable_directory`): ``out`` holds the whole
     data set or, after an error or an interrupt, what it held before, and the same call
     again resumes with the events already written. A rerun into ``out`` replaces the
-    files of the previous data set.
+    files of the previous data set. ``fmt`` is ``"csv"`` (``compress``: ``.csv.gz``) or
+    ``"parquet"``.
     """
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"output path {root} exists and is not a directory")
     if isinstance(n_events, bool) or n_events < 0:
         raise ConfigError(f"--events must be a non-negative integer, got {n_events}")
+    if fmt not in EVENT_FORMATS:
+        raise ConfigError(f"--format must be one of {list(EVENT_FORMATS)}, got {fmt!r}")
+    if compress and fmt != "csv":
+        raise ConfigError(f"--gzip compresses CSV files only, not --format {fmt}")
     config.validate()
     workers = (workers or Workers()).validate()
     # Checks the arguments before anything is written.
@@ -78,9 +85,9 @@ def simulate_to_directory(
     }
     event_ids = range(first_event_id, first_event_id + n_events)
     with resumable_directory(
-        root, record=METADATA_FILE, fingerprint={**settings, "gzip": compress}
+        root, record=METADATA_FILE, fingerprint={**settings, "gzip": compress, "format": fmt}
     ) as journal:
-        task = _SimulateEvent(config, seed, journal.work_dir, compress)
+        task = _SimulateEvent(config, seed, journal.work_dir, compress, fmt)
         files = {k: journal.completed(_key(k)) for k in event_ids}
         todo = [k for k, entry in files.items() if entry is None]
         if journal.resumed:

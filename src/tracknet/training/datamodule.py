@@ -32,6 +32,7 @@ from ..data.cache import (
 from ..data.dataset import TrackBatch, TrackDataset, make_dataloader
 from ..data.normalize import Normalizer
 from ..errors import ConfigError, DataError
+from ..io.event_files import EVENT_FILES
 from ..io.trackml import list_events, parse_event_id, read_event
 from .settings import DataSettings, simulation_config
 from .simulation_cache import TRACKML_EVENTS, SimulationCache
@@ -122,7 +123,7 @@ class TrackDataModule(L.LightningDataModule):
         prefixes = list_events(directory)
         if not prefixes:
             raise DataError(
-                "no TrackML events (event<9 digits>-hits.csv[.gz]) in data directory",
+                f"no TrackML events ({EVENT_FILES}) in data directory",
                 file=str(directory),
             )
         if self.settings.max_events is not None:

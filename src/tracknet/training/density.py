@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
+from ..io.event_files import EVENT_FILES
 from ..io.trackml import list_events, read_event
 from ..model.density import DensityMap
 
@@ -45,9 +46,7 @@ def build_density_map(
         raise ConfigError(f"--max-events must be >= 1, got {max_events}")
     prefixes = list_events(data_dir)
     if not prefixes:
-        raise DataError(
-            "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir)
-        )
+        raise DataError(f"no TrackML events ({EVENT_FILES}) in directory", file=str(data_dir))
     if max_events is not None:
         prefixes = prefixes[:max_events]
     output = Path(output)

@@ -25,6 +25,7 @@ from ..data.filters import TrackFilter
 from ..data.tracks import event_tracks
 from ..errors import CheckpointError, ConfigError, DataError
 from ..events import Event
+from ..io.event_files import EVENT_FILES
 from ..io.trackml import available_parts, list_events, read_event
 from ..model.checkpoint import LoadedModel, load_checkpoint
 from ..model.density import DensityMap, hits_in_sphere, sphere_volume
@@ -175,9 +176,7 @@ def validate_checkpoint(
     density = DensityMap.load(density_map) if density_map is not None else None
     prefixes = list_events(data_dir)
     if not prefixes:
-        raise DataError(
-            "no TrackML events (event<9 digits>-hits.csv[.gz]) in directory", file=str(data_dir)
-        )
+        raise DataError(f"no TrackML events ({EVENT_FILES}) in directory", file=str(data_dir))
     selection = TrackFilter(min_hits=min_hits, min_pt=min_pt)
     totals: dict[str, dict[str, list[np.ndarray]]] = {t: {} for t in _TARGETS}
     per_event: list[dict[str, Any]] = []
