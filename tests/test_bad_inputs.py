@@ -121,6 +121,10 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("info-zero-hits", "info {ev0}/event000000001", ("ev0/event000000001-hits.csv", "no hits")),
     ("info-nan", "info {evnan}/event000000001", ("column 'x'", "row 3")),
     ("info-not-a-prefix", "info {afile}", ("afile.txt", "event prefix")),
+    # ------------------------------------------------------------ convert
+    ("convert-nan", "convert --to parquet --data-dir {evnan} --out {o}/c", ("column 'x'", "row 3")),
+    ("convert-format", "convert --to hdf5 --data-dir {ev} --out {o}/c", ("--to", "hdf5")),
+    ("convert-missing", "convert --to csv --data-dir {nosim} --out {o}/c", ("nosim",)),
     # ------------------------------------------------------------ build
     (
         "build-checkpoint-random",
@@ -754,6 +758,7 @@ def test_a_read_only_output_folder_is_refused(inputs: Inputs, tmp_path: Path) ->
 #: A valid, quick command line of each command; the fuzz changes one option at a time.
 VALID_LINES = {
     ("info",): "info {ev}/event000000001",
+    ("convert",): "convert --to parquet --data-dir {ev} --out {o}/c",
     ("build",): "build --data-dir {ev} --out {o}/s.csv --algorithm baseline",
     ("simulate", "trackml"): "simulate trackml --out {o}/sim --events 1 --particles 50",
     ("simulate", "straw"): "simulate straw --out {o}/sim --events 3",

@@ -42,7 +42,7 @@ app = typer.Typer(
 
 #: The command modules, registered in this order (groups such as ``simulate`` are listed last).
 COMMAND_MODULES = (
-    _io_commands,  # info
+    _io_commands,  # info, convert
     _evaluation_commands,  # evaluate, straw-curves
     _viz_commands,  # display, display-straw
     _simulation_commands,  # simulate trackml, simulate straw
@@ -54,8 +54,8 @@ COMMAND_MODULES = (
 
 #: The order of the commands in ``tracknet --help``; a command not named here comes last.
 HELP_ORDER = (
-    "info", "evaluate", "display", "demo", "display-straw", "overlay", "build", "module-map",
-    "quality", "straw-curves", "train", "validate", "density", "export",
+    "info", "convert", "evaluate", "display", "demo", "display-straw", "overlay", "build",
+    "module-map", "quality", "straw-curves", "train", "validate", "density", "export",
 )  # fmt: skip
 
 for _module in COMMAND_MODULES:

@@ -1,4 +1,5 @@
-"""The ``tracknet info`` command: read one TrackML event strictly and summarise it."""
+"""The ``tracknet info`` and ``tracknet convert`` commands: read one TrackML event strictly
+and summarise it; convert a directory of events between CSV and Parquet."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 import typer
 
+from ..commands_common import output_dir, parse_int_list, progress_option, show_progress
 from .atomic import json_line
 
-__all__ = ["info", "register"]
+__all__ = ["convert", "info", "register"]
 
 
 def info(
@@ -44,6 +46,33 @@ def info(
             typer.echo(f"{key:>22}: {value}")
 
 
+def convert(
+    to: str = typer.Option(..., "--to", help="Format to write: parquet or csv."),
+    data_dir: Path = typer.Option(..., "--data-dir", help="Directory of TrackML events."),
+    out: Path = typer.Option(..., "--out", help="Output directory of the converted events."),
+    events: str | None = typer.Option(
+        None, "--events", help="Comma-separated event ids, e.g. 1000,1001 (default: all)."
+    ),
+    compress: bool = typer.Option(False, "--gzip", help="Write .csv.gz files (--to csv)."),
+    progress: bool | None = progress_option(),
+) -> None:
+    """Convert every part of every event of --data-dir to CSV or Parquet files in --out."""
+    from .convert import convert_events
+
+    event_ids = parse_int_list(events, "--events") if events else None
+    output_dir(out, "--out")
+    written = convert_events(
+        data_dir,
+        out,
+        fmt=to,
+        compress=compress,
+        event_ids=event_ids,
+        progress=show_progress(progress),
+    )
+    typer.echo(f"wrote {len(written)} events as {to} to {out}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``info`` to ``app``."""
+    """Add ``info`` and ``convert`` to ``app``."""
     app.command("info")(info)
+    app.command("convert")(convert)

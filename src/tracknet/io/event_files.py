@@ -37,7 +37,11 @@ _PREFIX_PATTERN = re.compile(r"event(\d{9})")
 #: Skipped files named in a note, at most.
 _NOTE_NAMES = 5
 #: The records TrackNET writes beside the event files of a data set it made.
-RECORD_FILES: tuple[str, ...] = ("tracknet-simulation.json", "tracknet-dataset.json")
+RECORD_FILES: tuple[str, ...] = (
+    "tracknet-simulation.json",
+    "tracknet-dataset.json",
+    "tracknet-convert.json",
+)
 
 
 def event_prefix(directory: str | os.PathLike[str], event_id: int) -> Path:
@@ -88,8 +92,9 @@ def _check_records(root: Path, present: set[str]) -> None:
     """The event files of ``root`` are those its TrackNET record lists, if it has one.
 
     A record (``tracknet-simulation.json`` of ``simulate``, ``tracknet-dataset.json`` of
-    ``overlay``) names every file it wrote with its checksum; event files it does not name,
-    or names that are gone, mean the directory is not the data set the record describes.
+    ``overlay``, ``tracknet-convert.json`` of ``convert``) names every file it wrote with
+    its checksum; event files it does not name, or names that are gone, mean the directory
+    is not the data set the record describes.
     """
     for record in RECORD_FILES:
         path = root / record

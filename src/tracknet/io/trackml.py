@@ -336,13 +336,15 @@ def _checked_frame(
                 )
     if unique is not None:
         values = data[unique]
-        order = np.argsort(values, kind="stable")
-        dup = values[order[1:]] == values[order[:-1]]
-        if dup.any():
-            row = int(order[1:][dup].min())
-            raise DataError(
-                f"duplicate {unique} {values[row]}", file=str(path), column=unique, row=row
-            )
+        # Ids in increasing order (as written) are unique without a sort.
+        if not np.all(values[1:] > values[:-1]):
+            order = np.argsort(values, kind="stable")
+            dup = values[order[1:]] == values[order[:-1]]
+            if dup.any():
+                row = int(order[1:][dup].min())
+                raise DataError(
+                    f"duplicate {unique} {values[row]}", file=str(path), column=unique, row=row
+                )
     return pd.DataFrame(data, copy=False)
 
 
