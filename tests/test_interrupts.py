@@ -470,13 +470,17 @@ def test_demo_interrupted_after_training_reuses_it_on_rerun(tmp_path: Path) -> N
         run.interrupt(signal.SIGINT), signal.SIGINT, str(out), "1 (train)", "rerun to resume"
     )
     assert "4 (report)" not in line and not (out / "summary.json").exists()
-    assert leftovers(tmp_path) == []
+    # Nothing half-written; a build stopped midway keeps only its work directory to resume.
+    assert [p for p in leftovers(tmp_path) if p.name.endswith(".tmp")] == []
+    kept = {p for p in leftovers(tmp_path) if not p.parent.name.endswith(".partial")}
+    assert kept <= {out / "submissions" / f".{n}.csv.partial" for n in ("tracknet", "baseline")}
     trained = json.loads((out / "stages" / "1-train.json").read_text())
 
     said = _finish(_demo(out, tmp_path), tmp_path)
     assert "reused: stages/1-train.json and its outputs" in said
     assert json.loads((out / "stages" / "1-train.json").read_text()) == trained
     assert len(list((out / "train").rglob("results.json"))) == 1  # trained once
+    assert leftovers(tmp_path) == []
 
     # The same stages 2-4 uninterrupted, from the same trained model: the same outputs.
     fresh = tmp_path / "fresh"

@@ -13,9 +13,13 @@ from tracknet.commands_common import (
     output_dir,
     progress_option,
     show_progress,
+    workers_of,
+    workers_options,
 )
 
 __all__ = ["overlay", "register"]
+
+_WORKERS, _SCHEDULER = workers_options()
 
 
 def overlay(
@@ -78,13 +82,20 @@ def overlay(
     events_per_chunk: int = typer.Option(
         10_000, "--events-per-chunk", help="Straw: events per Parquet chunk."
     ),
+    workers: int | None = _WORKERS,
+    scheduler: str | None = _SCHEDULER,
     progress: bool | None = progress_option(),
 ) -> None:
     """Overlay isolated labelled tracks, k per event: synthetic events, or semi-synthetic ones on a --background.
 
     Works for straw datasets (written as Parquet) and TrackML directories (written as
-    TrackML CSV); the kind is detected from --source.
+    TrackML CSV); the kind is detected from --source. TrackML events are made in
+    --workers processes (or on --scheduler); straw overlays run in this process.
     """  # noqa: E501
+    from tracknet.parallel import prestart
+
+    where = workers_of(workers, scheduler)
+    prestart(where, preload=("tracknet.augment.writers",))
     from tracknet.augment.library import LibraryCriteria
     from tracknet.augment.run import overlay_to_directory, source_detector
 
@@ -118,6 +129,7 @@ def overlay(
         criteria=criteria,
         events_per_chunk=events_per_chunk,
         progress=show_progress(progress),
+        workers=where,
     )
     library = record["parameters"]["library"]
     typer.echo(

@@ -454,9 +454,14 @@ def iter_trackml_overlay(
     with_singles: bool = False,
     background_dir: str | os.PathLike[str] | None = None,
     provenance: list[pd.DataFrame] | None = None,
+    only: range | None = None,
 ) -> Iterator[Event]:
     """TrackML overlay events one by one (see the module docstring); background events
-    are read from ``background_dir`` (their hits only: any truth there is ignored)."""
+    are read from ``background_dir`` (their hits only: any truth there is ignored).
+
+    ``only``: the events whose ids are in this range, and no others (each event draws
+    from its own random stream, so a part of the run is the same events as in the
+    whole run; worker processes each make a part)."""
     check_overlay(
         library,
         "trackml",
@@ -475,7 +480,11 @@ def iter_trackml_overlay(
         )
     sink = provenance if provenance is not None else []
     cached: tuple[int, Event] | None = None
+    if only is None:
+        only = range(first_event_id, first_event_id + n_events + len(library))
     for event_id in range(first_event_id, first_event_id + n_events):
+        if event_id not in only:
+            continue
         rng = _streams(seed, TRACKML_TAG, event_id).choice
         entries = choose_entries(len(library), 1, tracks_per_event, rng)[0]
         background = None
@@ -497,5 +506,7 @@ def iter_trackml_overlay(
     if with_singles:
         for index in range(len(library)):
             event_id = first_event_id + n_events + index
+            if event_id not in only:
+                continue
             sink.append(_provenance(np.array([event_id]), np.array([[index]]), library, None))
             yield trackml_overlay_event(library, np.array([index]), event_id)

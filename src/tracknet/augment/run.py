@@ -24,6 +24,7 @@ from tracknet.detectors import Detector, detector_named
 from tracknet.errors import ConfigError
 from tracknet.io.atomic import atomic_directory
 from tracknet.io.straw import DATASET_FILE, source_kind
+from tracknet.parallel import Workers
 
 __all__ = [
     "GENERATOR",
@@ -75,12 +76,15 @@ def overlay_to_directory(
     criteria: LibraryCriteria | None = None,
     events_per_chunk: int = 10_000,
     progress: bool = False,
+    workers: Workers | None = None,
 ) -> dict[str, Any]:
     """Write overlay events of ``source`` into ``out``; return the dataset record.
 
     Written into a temporary sibling first (:func:`~tracknet.io.atomic.atomic_directory`):
     ``out`` holds the whole overlay or, after an error or an interrupt, what it held before;
-    a rerun replaces the files of the previous overlay.
+    a rerun replaces the files of the previous overlay. ``workers``: where TrackML events
+    are made (:mod:`tracknet.parallel`; the same files whatever it is); straw overlays are
+    vectorised over events and run here.
     """
     root = Path(out)
     if root.exists() and not root.is_dir():
@@ -136,6 +140,7 @@ def overlay_to_directory(
                 crosstalk=crosstalk,
                 events_per_chunk=events_per_chunk,
                 progress=progress,
+                workers=(workers or Workers(1)).validate(),
             )
         )
     return record

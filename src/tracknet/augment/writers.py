@@ -35,6 +35,7 @@ from tracknet.errors import ConfigError
 from tracknet.io.atomic import atomic_path
 from tracknet.io.straw import DATASET_FILE, StrawDataset, write_dataset_record, write_straw_dataset
 from tracknet.io.trackml import write_event
+from tracknet.parallel import Workers, run_ordered
 from tracknet.simulation.straw.geometry import StrawGeometry
 from tracknet.simulation.straw.response import StrawResponse
 
@@ -71,6 +72,7 @@ class OverlayJob:
     crosstalk: float | None
     events_per_chunk: int
     progress: bool
+    workers: Workers
 
     @property
     def total(self) -> int:
@@ -154,6 +156,47 @@ def write_straw_overlay(job: OverlayJob) -> dict[str, Any]:
     return _record(root)
 
 
+@dataclass(frozen=True)
+class _OverlayChunk:
+    """The TrackML overlay events whose ids lie in ``[lo, hi)``, written into ``root``: a
+    task of :func:`~tracknet.parallel.run_ordered` (each event has its own random stream,
+    so chunks give the events of the serial run)."""
+
+    library: TrackLibrary
+    root: Path
+    seed: int
+    tracks_per_event: int
+    n_events: int
+    first_event_id: int
+    with_singles: bool
+    background: str | os.PathLike[str] | None
+
+    def __call__(self, bounds: tuple[int, int]) -> tuple[list[str], list[pd.DataFrame]]:
+        provenance: list[pd.DataFrame] = []
+        names: list[str] = []
+        for event in iter_trackml_overlay(
+            self.library,
+            n_events=self.n_events,
+            tracks_per_event=self.tracks_per_event,
+            seed=self.seed,
+            first_event_id=self.first_event_id,
+            with_singles=self.with_singles,
+            background_dir=self.background,
+            provenance=provenance,
+            only=range(*bounds),
+        ):
+            names.extend(p.name for p in write_event(event, self.root))
+        return names, provenance
+
+
+def _chunks(job: OverlayJob, workers: Workers) -> list[tuple[int, int]]:
+    """Event-id ranges of about a quarter of a worker's share each (the library travels
+    to a worker once per chunk); one range with one worker."""
+    first, total = job.first_event_id, job.total
+    size = total if not workers.parallel else max(1, -(-total // (4 * workers.n)))
+    return [(lo, min(lo + size, first + total)) for lo in range(first, first + total, size)]
+
+
 def write_trackml_overlay(job: OverlayJob) -> dict[str, Any]:
     """Write a TrackML overlay as TrackML CSV files; return the dataset record."""
     if (job.noise_rate or 0.0) != 0.0 or (job.crosstalk or 0.0) != 0.0:
@@ -161,27 +204,30 @@ def write_trackml_overlay(job: OverlayJob) -> dict[str, Any]:
             "noise rate and crosstalk apply to straw events only (TrackML overlays add no noise)"
         )
     root = job.root
-    provenance: list[pd.DataFrame] = []
-    events = iter_trackml_overlay(
-        job.library,
-        n_events=job.n_events,
-        tracks_per_event=job.tracks_per_event,
-        seed=job.seed,
-        first_event_id=job.first_event_id,
-        with_singles=job.with_singles,
-        background_dir=job.background,
-        provenance=provenance,
-    )
     previous = _previous_files(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / DATASET_FILE).unlink(missing_ok=True)
+    task = _OverlayChunk(
+        library=job.library,
+        root=root,
+        seed=job.seed,
+        tracks_per_event=job.tracks_per_event,
+        n_events=job.n_events,
+        first_event_id=job.first_event_id,
+        with_singles=job.with_singles,
+        background=job.background,
+    )
     written: list[str] = []
+    provenance: list[pd.DataFrame] = []
     with tqdm(
         total=job.total, desc=f"overlay ({job.data_kind})", unit="event", disable=not job.progress
     ) as bar:
-        for event in events:
-            written.extend(p.name for p in write_event(event, root))
-            bar.update(1)
+        chunks = _chunks(job, job.workers)
+        results = run_ordered(task, chunks, job.workers, preload=(__name__,))
+        for (lo, hi), (names, frames) in zip(chunks, results, strict=True):
+            written.extend(names)
+            provenance.extend(frames)
+            bar.update(hi - lo)
     written.append(_write_provenance(root, provenance))
     for name in previous - set(written):
         (root / name).unlink(missing_ok=True)
