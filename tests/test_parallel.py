@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def test_the_default_is_one_worker_per_core_and_bad_counts_are_refused() -> None
 
 
 @pytest.mark.slow
-def test_simulate_and_build_give_the_same_bytes_on_one_two_workers_and_a_cluster(
+def test_simulate_build_evaluate_overlay_give_the_same_bytes_on_one_two_workers_and_a_cluster(
     tmp_path: Path,
 ) -> None:
     distributed = pytest.importorskip("distributed")
@@ -100,9 +101,23 @@ def test_simulate_and_build_give_the_same_bytes_on_one_two_workers_and_a_cluster
             args = ["--data-dir", str(data), "--out", str(sub), "--algorithm", "baseline"]
             done = tracknet("build", *args, *engine)
             assert done.returncode == 0, done.stderr
-            outs[name] = (digests(data), sub.read_bytes())
+            score = ["--data-dir", str(data), "--submission", str(sub), "--json"]
+            scored = tracknet("evaluate", *score, *engine)
+            assert scored.returncode == 0, scored.stderr
+            mixed = tmp_path / f"overlay-{name}"
+            # One source for all: the record names it.
+            source = tmp_path / "data-one"
+            mix = ["--source", str(source), "--out", str(mixed), "--events", "6"]
+            done = tracknet("overlay", *mix, "--tracks-per-event", "20", "--seed", "3", *engine)
+            assert done.returncode == 0, done.stderr
+            outs[name] = (digests(data), sub.read_bytes(), scored.stdout, digests(mixed))
     assert outs["one"] == outs["two"] == outs["dask"]
     assert len(outs["one"][0]) == 4 * 3 + 1  # hits, truth, particles per event, the record
+    events = {
+        f"event{i:09d}-{part}.csv" for i in range(6) for part in ("hits", "truth", "particles")
+    }
+    assert set(outs["one"][3]) == events | {"overlay-provenance.csv", "tracknet-dataset.json"}
+    assert json.loads(outs["one"][2])["n_events"] == 4
 
 
 def test_workers_and_scheduler_errors_are_one_line(tmp_path: Path) -> None:
