@@ -1,9 +1,11 @@
-"""Events per second of ``simulate trackml`` and ``build`` with 1 and with N workers.
+"""Events per second of ``simulate trackml``, ``build`` and the track cache with 1 and N workers.
 
 Prints one JSON line: for each command, the wall time of the whole run (commands as a user
 runs them, pool start included) with ``--workers 1`` and ``--workers N`` on the same full
 events in the same run, the speed-up, and whether the outputs are byte-identical. Target
-(2 workers on a 2-core machine): a speed-up of at least 1.7 for both.
+(2 workers on a 2-core machine): a speed-up of at least 1.7 for both. ``prepare_tracks``
+times :func:`tracknet.data.cache.prepare_events` (the track cache of training) on the
+simulated events the same way, in this process.
 
 Usage: ``python benchmarks/bench_parallel.py [--events 24] [--build-events 8] [--workers 2]
 [--algorithm baseline] [--checkpoint CKPT] [--quick]``.
@@ -20,6 +22,9 @@ import time
 from pathlib import Path
 
 from _common import emit
+from tracknet.data.cache import PrepSettings, prepare_events
+from tracknet.io.trackml import list_events
+from tracknet.parallel import Workers
 
 TARGET_SPEEDUP = 1.7
 
@@ -93,6 +98,13 @@ def main() -> None:
             times[w] = _tracknet(*build, "--out", str(out), "--workers", str(w))
             outs[w] = _digests(out)
         built = _figures(n_build, times[1], times[args.workers], outs[1] == outs[args.workers])
+        prefixes = list_events(root / "sim-1")
+        for w in (1, args.workers):
+            start = time.perf_counter()
+            prepare_events(root / f"cache-{w}", prefixes, PrepSettings(), workers=Workers(w))
+            times[w] = time.perf_counter() - start
+            outs[w] = _digests(root / f"cache-{w}" / "tracks")
+        prepared = _figures(n, times[1], times[args.workers], outs[1] == outs[args.workers])
     emit(
         "parallel",
         {
@@ -101,6 +113,7 @@ def main() -> None:
             "algorithm": args.algorithm,
             "simulate_trackml": simulate,
             "build": built,
+            "prepare_tracks": prepared,
             "all_targets_pass": bool(simulate["pass"] and built["pass"]),
         },
     )

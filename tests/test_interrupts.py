@@ -350,7 +350,9 @@ def test_simulate_straw_into_a_previous_data_set_leaves_it_as_it_was(tmp_path: P
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
-def test_overlay_leaves_everything_or_nothing(tmp_path: Path, signum: int) -> None:
+def test_overlay_interrupted_resumes_to_the_same_bytes(tmp_path: Path, signum: int) -> None:
+    from tracknet.augment.run import overlay_to_directory
+    from tracknet.parallel import Workers
     from tracknet.simulation import SimulationConfig
     from tracknet.simulation.run import simulate_to_directory
 
@@ -358,12 +360,23 @@ def test_overlay_leaves_everything_or_nothing(tmp_path: Path, signum: int) -> No
     simulate_to_directory(
         SimulationConfig(n_particles=300), source, n_events=2, seed=3, progress=False
     )
-    out = tmp_path / "overlay"
-    args = ["--source", str(source), "--out", str(out), "--events", "5000"]
-    run = Running(tracknet("overlay", *args, "--tracks-per-event", "3"), tmp_path)
-    run.wait_for(staging_has_files(tmp_path, "overlay"), "an event in the temporary directory")
-    run.assert_interrupted(run.interrupt(signum), signum, f"nothing written to {out}")
-    assert not out.exists() and leftovers(tmp_path) == []
+    out, work = tmp_path / "overlay", tmp_path / ".overlay.partial"
+    mix = ["--source", str(source), "--out", str(out), "--events", "600"]
+    args = tracknet("overlay", *mix, "--tracks-per-event", "3", "--workers", "2")
+    run = Running(args, tmp_path)
+    run.wait_for(journal_has_entries(work), "a finished event in the work directory")
+    run.assert_interrupted(run.interrupt(signum), signum, "the same command resumes there")
+    assert not out.exists()
+    only_the_work_dir(tmp_path, work)
+    again = finish(args, tmp_path)
+    resumed = re.search(r"resuming: (\d+) of 600 events", again.stderr)
+    assert resumed is not None and int(resumed.group(1)) >= 1, again.stderr
+    assert leftovers(tmp_path) == []
+    serial = tmp_path / "serial"
+    overlay_to_directory(
+        source, serial, n_events=600, tracks_per_event=3, seed=0, workers=Workers(1)
+    )
+    assert digests(out) == digests(serial)
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)

@@ -23,6 +23,7 @@ from tracknet.data.cache import (
 from tracknet.data.normalize import Normalizer
 from tracknet.errors import ConfigError, DataError
 from tracknet.io.trackml import list_events, parse_event_id, read_event
+from tracknet.parallel import Workers
 
 
 def test_prepared_events_are_parsed_once_and_rekeyed_when_a_file_changes(
@@ -140,3 +141,39 @@ def test_damaged_dataset_cache_is_a_data_error(barrel_dir: Path, tmp_path: Path)
     (root / "train" / "offsets.npy").write_bytes(b"garbage")
     with pytest.raises(DataError, match="damaged dataset cache"):
         open_split(root, "train")
+
+
+def _cache_bytes(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((root / "tracks").iterdir())}
+
+
+def test_two_workers_prepare_the_same_cache_and_resume_where_a_run_stopped(
+    barrel_dir: Path, tmp_path: Path
+) -> None:
+    prefixes = list_events(barrel_dir)
+    assert len(prefixes) >= 3
+    settings = PrepSettings()
+    one = prepare_events(tmp_path / "one", prefixes, settings, workers=Workers(1))
+    two = prepare_events(tmp_path / "two", prefixes, settings, workers=Workers(2))
+    assert [p.name for p in one] == [p.name for p in two]
+    assert _cache_bytes(tmp_path / "one") == _cache_bytes(tmp_path / "two")
+    # A run that stopped after some events: only the missing ones are prepared again.
+    kept = {p: p.stat().st_mtime_ns for p in two[1:]}
+    two[0].unlink()
+    assert prepare_events(tmp_path / "two", prefixes, settings, workers=Workers(2)) == two
+    assert {p: p.stat().st_mtime_ns for p in two[1:]} == kept
+    assert _cache_bytes(tmp_path / "one") == _cache_bytes(tmp_path / "two")
+    assert not [p for p in (tmp_path / "two" / "tracks").iterdir() if p.suffix != ".npz"]
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_prepares_the_same_cache(barrel_dir: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    prefixes = list_events(barrel_dir)
+    prepare_events(tmp_path / "one", prefixes, PrepSettings(), workers=Workers(1))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        where = Workers(1, cluster.scheduler_address)
+        prepare_events(tmp_path / "dask", prefixes, PrepSettings(), workers=where)
+    assert _cache_bytes(tmp_path / "one") == _cache_bytes(tmp_path / "dask")

@@ -9,7 +9,7 @@ unchanged and unlabelled. Every overlaid track is listed in a provenance table
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -454,12 +454,12 @@ def iter_trackml_overlay(
     with_singles: bool = False,
     background_dir: str | os.PathLike[str] | None = None,
     provenance: list[pd.DataFrame] | None = None,
-    only: range | None = None,
+    only: Container[int] | None = None,
 ) -> Iterator[Event]:
     """TrackML overlay events one by one (see the module docstring); background events
     are read from ``background_dir`` (their hits only: any truth there is ignored).
 
-    ``only``: the events whose ids are in this range, and no others (each event draws
+    ``only``: the events whose ids are in this collection, and no others (each event draws
     from its own random stream, so a part of the run is the same events as in the
     whole run; worker processes each make a part)."""
     check_overlay(

@@ -22,8 +22,7 @@ from tracknet.augment.overlay import check_overlay
 from tracknet.augment.writers import GENERATOR, PROVENANCE_FILE, OverlayJob
 from tracknet.detectors import Detector, detector_named
 from tracknet.errors import ConfigError
-from tracknet.io.atomic import atomic_directory
-from tracknet.io.straw import DATASET_FILE, source_kind
+from tracknet.io.straw import source_kind
 from tracknet.parallel import Workers
 
 __all__ = [
@@ -80,11 +79,13 @@ def overlay_to_directory(
 ) -> dict[str, Any]:
     """Write overlay events of ``source`` into ``out``; return the dataset record.
 
-    Written into a temporary sibling first (:func:`~tracknet.io.atomic.atomic_directory`):
-    ``out`` holds the whole overlay or, after an error or an interrupt, what it held before;
-    a rerun replaces the files of the previous overlay. ``workers``: where TrackML events
-    are made (:mod:`tracknet.parallel`; the same files whatever it is); straw overlays are
-    vectorised over events and run here.
+    ``out`` holds the whole overlay or, after an error or an interrupt, what it held
+    before; a rerun replaces the files of the previous overlay. A TrackML overlay is
+    resumable (:func:`~tracknet.io.resume.resumable_directory`: an interrupted run keeps
+    its finished events for the same command to go on from); a straw overlay is written
+    into a temporary sibling (:func:`~tracknet.io.atomic.atomic_directory`). ``workers``:
+    where TrackML events are made (:mod:`tracknet.parallel`; the same files whatever it
+    is); straw overlays are vectorised over events and run here.
     """
     root = Path(out)
     if root.exists() and not root.is_dir():
@@ -123,24 +124,22 @@ def overlay_to_directory(
         "with_singles": with_singles,
         "library": library.describe(),
     }
-    with atomic_directory(root, record=DATASET_FILE) as staging:  # all of it, or nothing
-        record = detector.write_overlay(
-            OverlayJob(
-                library=library,
-                root=staging,
-                parameters=parameters,
-                data_kind=data_kind,
-                n_events=n_events,
-                tracks_per_event=tracks_per_event,
-                seed=seed,
-                first_event_id=first_event_id,
-                with_singles=with_singles,
-                background=background,
-                noise_rate=noise_rate,
-                crosstalk=crosstalk,
-                events_per_chunk=events_per_chunk,
-                progress=progress,
-                workers=(workers or Workers(1)).validate(),
-            )
+    return detector.write_overlay(
+        OverlayJob(
+            library=library,
+            root=root,
+            parameters=parameters,
+            data_kind=data_kind,
+            n_events=n_events,
+            tracks_per_event=tracks_per_event,
+            seed=seed,
+            first_event_id=first_event_id,
+            with_singles=with_singles,
+            background=background,
+            noise_rate=noise_rate,
+            crosstalk=crosstalk,
+            events_per_chunk=events_per_chunk,
+            progress=progress,
+            workers=(workers or Workers(1)).validate(),
         )
-    return record
+    )

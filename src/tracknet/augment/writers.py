@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,11 @@ from tqdm import tqdm
 from tracknet.augment.library import TrackLibrary
 from tracknet.augment.overlay import PROVENANCE_COLUMNS, iter_straw_overlay, iter_trackml_overlay
 from tracknet.errors import ConfigError
-from tracknet.io.atomic import atomic_path
+from tracknet.io.atomic import atomic_directory, atomic_path
+from tracknet.io.resume import Journal, resumable_directory, sha256_of
 from tracknet.io.straw import DATASET_FILE, StrawDataset, write_dataset_record, write_straw_dataset
 from tracknet.io.trackml import write_event
+from tracknet.notes import note
 from tracknet.parallel import Workers, run_ordered
 from tracknet.simulation.straw.geometry import StrawGeometry
 from tracknet.simulation.straw.response import StrawResponse
@@ -94,24 +96,20 @@ def _write_provenance(directory: Path, frames: list[pd.DataFrame]) -> str:
     return PROVENANCE_FILE
 
 
-def _previous_files(directory: Path) -> set[str]:
-    record = directory / DATASET_FILE
-    if not record.is_file():
-        return set()
-    try:
-        names = json.loads(record.read_text(encoding="utf-8")).get("sha256", {})
-    except (OSError, ValueError, AttributeError):
-        return set()
-    return {n for n in names if isinstance(n, str) and Path(n).name == n}
-
-
 def _record(root: Path) -> dict[str, Any]:
     record: dict[str, Any] = json.loads((root / DATASET_FILE).read_text(encoding="utf-8"))
     return record
 
 
 def write_straw_overlay(job: OverlayJob) -> dict[str, Any]:
-    """Write a straw overlay as a straw dataset; return the dataset record."""
+    """Write a straw overlay as a straw dataset into ``job.root``, all of it or nothing (a
+    temporary sibling first); return the dataset record."""
+    with atomic_directory(job.root, record=DATASET_FILE) as staging:
+        _write_straw_overlay(replace(job, root=staging))
+    return _record(job.root)
+
+
+def _write_straw_overlay(job: OverlayJob) -> None:
     library, root, background = job.library, job.root, job.background
     response = StrawResponse(
         efficiency=1.0,
@@ -153,17 +151,18 @@ def write_straw_overlay(job: OverlayJob) -> dict[str, Any]:
             on_chunk=lambda batch: bar.update(len(batch)),
             extra_files=lambda: [_write_provenance(root, provenance)],
         )
-    return _record(root)
 
 
 @dataclass(frozen=True)
 class _OverlayChunk:
-    """The TrackML overlay events whose ids lie in ``[lo, hi)``, written into ``root``: a
-    task of :func:`~tracknet.parallel.run_ordered` (each event has its own random stream,
-    so chunks give the events of the serial run)."""
+    """Writes the TrackML overlay events ``ids`` into the journal's work directory and
+    records each one there as soon as it is written: a task of
+    :func:`~tracknet.parallel.run_ordered` (each event has its own random stream, so any
+    grouping of the ids gives the events of the serial run). Returns each event's files
+    and provenance rows, in the order of ``ids``."""
 
     library: TrackLibrary
-    root: Path
+    journal: Journal
     seed: int
     tracks_per_event: int
     n_events: int
@@ -171,9 +170,9 @@ class _OverlayChunk:
     with_singles: bool
     background: str | os.PathLike[str] | None
 
-    def __call__(self, bounds: tuple[int, int]) -> tuple[list[str], list[pd.DataFrame]]:
+    def __call__(self, ids: tuple[int, ...]) -> list[dict[str, Any]]:
         provenance: list[pd.DataFrame] = []
-        names: list[str] = []
+        entries: list[dict[str, Any]] = []
         for event in iter_trackml_overlay(
             self.library,
             n_events=self.n_events,
@@ -183,62 +182,101 @@ class _OverlayChunk:
             with_singles=self.with_singles,
             background_dir=self.background,
             provenance=provenance,
-            only=range(*bounds),
+            only=frozenset(ids),
         ):
-            names.extend(p.name for p in write_event(event, self.root))
-        return names, provenance
+            paths = write_event(event, self.journal.work_dir)
+            files = {path.name: sha256_of(path) for path in paths}
+            rows = {c: [int(v) for v in provenance[-1][c]] for c in PROVENANCE_COLUMNS}
+            self.journal.record(_event_key(event.event_id), files, {"provenance": rows})
+            entries.append({"files": files, "data": {"provenance": rows}})
+        return entries
 
 
-def _chunks(job: OverlayJob, workers: Workers) -> list[tuple[int, int]]:
-    """Event-id ranges of about a quarter of a worker's share each (the library travels
-    to a worker once per chunk); one range with one worker."""
-    first, total = job.first_event_id, job.total
-    size = total if not workers.parallel else max(1, -(-total // (4 * workers.n)))
-    return [(lo, min(lo + size, first + total)) for lo in range(first, first + total, size)]
+def _event_key(event_id: int) -> str:
+    return f"event{event_id:09d}"
+
+
+#: The most events one overlay task makes (the library travels to a worker once a task).
+_MAX_CHUNK = 200
+
+
+def _chunks(ids: list[int], workers: Workers) -> list[tuple[int, ...]]:
+    """The event ids in groups of about a quarter of a worker's share each, at most
+    :data:`_MAX_CHUNK`."""
+    size = max(1, min(_MAX_CHUNK, -(-len(ids) // (4 * workers.n))))
+    return [tuple(ids[lo : lo + size]) for lo in range(0, len(ids), size)]
+
+
+def _stamp(directory: str | os.PathLike[str] | None) -> list[list[Any]] | None:
+    """Name, size and modification time of the files of an input directory (an edit
+    restarts an interrupted overlay)."""
+    if directory is None:
+        return None
+    files = sorted(p for p in Path(directory).iterdir() if p.is_file())
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
 
 
 def write_trackml_overlay(job: OverlayJob) -> dict[str, Any]:
-    """Write a TrackML overlay as TrackML CSV files; return the dataset record."""
+    """Write a TrackML overlay as TrackML CSV files into ``job.root``; return the dataset
+    record. Resumable: the events go into a work directory beside ``job.root`` and are
+    journalled one by one, and the same command after an interrupt makes only the events
+    not finished yet (docs/parallel.md)."""
     if (job.noise_rate or 0.0) != 0.0 or (job.crosstalk or 0.0) != 0.0:
         raise ConfigError(
             "noise rate and crosstalk apply to straw events only (TrackML overlays add no noise)"
         )
-    root = job.root
-    previous = _previous_files(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / DATASET_FILE).unlink(missing_ok=True)
-    task = _OverlayChunk(
-        library=job.library,
-        root=root,
-        seed=job.seed,
-        tracks_per_event=job.tracks_per_event,
-        n_events=job.n_events,
-        first_event_id=job.first_event_id,
-        with_singles=job.with_singles,
-        background=job.background,
-    )
-    written: list[str] = []
-    provenance: list[pd.DataFrame] = []
-    with tqdm(
-        total=job.total, desc=f"overlay ({job.data_kind})", unit="event", disable=not job.progress
-    ) as bar:
-        chunks = _chunks(job, job.workers)
-        results = run_ordered(task, chunks, job.workers, preload=(__name__,))
-        for (lo, hi), (names, frames) in zip(chunks, results, strict=True):
-            written.extend(names)
-            provenance.extend(frames)
-            bar.update(hi - lo)
-    written.append(_write_provenance(root, provenance))
-    for name in previous - set(written):
-        (root / name).unlink(missing_ok=True)
-    write_dataset_record(
-        root,
-        kind=job.data_kind,
-        detector="trackml",
-        generator=GENERATOR,
-        seed=job.seed,
-        parameters=job.parameters,
-        n_events=job.total,
-        files=written,
-    )
-    return _record(root)
+    fingerprint = {
+        "parameters": job.parameters,
+        "kind": job.data_kind,
+        "seed": job.seed,
+        "source": _stamp(job.parameters["source"]),
+        "background": _stamp(job.background),
+    }
+    event_ids = [*range(job.first_event_id, job.first_event_id + job.total)]
+    with resumable_directory(job.root, record=DATASET_FILE, fingerprint=fingerprint) as journal:
+        entries = {k: journal.completed(_event_key(k)) for k in event_ids}
+        todo = [k for k, entry in entries.items() if entry is None]
+        if journal.resumed:
+            note(f"resuming: {journal.resumed} of {job.total} events already made")
+        task = _OverlayChunk(
+            library=job.library,
+            journal=journal,
+            seed=job.seed,
+            tracks_per_event=job.tracks_per_event,
+            n_events=job.n_events,
+            first_event_id=job.first_event_id,
+            with_singles=job.with_singles,
+            background=job.background,
+        )
+        with tqdm(
+            total=job.total,
+            initial=job.total - len(todo),
+            desc=f"overlay ({job.data_kind})",
+            unit="event",
+            disable=not job.progress,
+        ) as bar:
+            chunks = _chunks(todo, job.workers)
+            results = run_ordered(task, chunks, job.workers, preload=(__name__,))
+            for ids, made in zip(chunks, results, strict=True):
+                entries.update(zip(ids, made, strict=True))
+                bar.update(len(ids))
+        written: list[str] = []
+        provenance: list[pd.DataFrame] = []
+        for k in event_ids:
+            entry = entries[k]
+            assert entry is not None
+            written.extend(entry["files"])
+            provenance.append(pd.DataFrame(entry["data"]["provenance"]))
+        work = journal.work_dir
+        written.append(_write_provenance(work, provenance))
+        write_dataset_record(
+            work,
+            kind=job.data_kind,
+            detector="trackml",
+            generator=GENERATOR,
+            seed=job.seed,
+            parameters=job.parameters,
+            n_events=job.total,
+            files=written,
+        )
+    return _record(job.root)

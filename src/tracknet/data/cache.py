@@ -10,20 +10,23 @@ See ``docs/training-data.md`` (Caching) for the layout, keys and atomicity.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
 from ..io.trackml import available_parts, parse_event_id, part_path, read_event
+from ..parallel import Workers, run_ordered
 from .filters import REPEATED_LAYER_KEEP, TrackFilter, drop_repeated_layers
 from .normalize import Normalizer
 from .tracks import TRACKSET_FORMAT_VERSION, TrackSet, event_tracks
@@ -150,11 +153,28 @@ def prepare_events(
     root: str | os.PathLike[str],
     prefixes: Sequence[str | os.PathLike[str]],
     settings: PrepSettings,
-    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    *,
+    workers: Workers | None = None,
+    progress: bool = False,
 ) -> list[Path]:
-    """:func:`prepare_event` for every prefix, in order (``progress`` wraps the loop)."""
-    items: Iterable[Any] = prefixes if progress is None else progress(prefixes)
-    return [prepare_event(root, p, settings) for p in items]
+    """:func:`prepare_event` for every prefix: the cache paths, in the order of
+    ``prefixes``. Events not cached yet are prepared by ``workers`` (default: this
+    process), each written atomically, so an interrupted preparation resumes where it
+    stopped; ``progress`` shows a bar over events."""
+    paths = [prepared_event_path(root, p, settings) for p in prefixes]
+    todo = [p for p, path in zip(prefixes, paths, strict=True) if not path.is_file()]
+    task = functools.partial(prepare_event, Path(root), settings=settings)
+    bar = tqdm(
+        total=len(paths),
+        initial=len(paths) - len(todo),
+        desc="prepare tracks",
+        unit="event",
+        disable=not progress,
+    )
+    with bar:
+        for _ in run_ordered(task, todo, workers or Workers(), preload=(__name__,)):
+            bar.update()
+    return paths
 
 
 def split_events(

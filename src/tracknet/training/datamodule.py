@@ -17,7 +17,6 @@ from typing import Any, Protocol
 import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..data.cache import (
     FlatTracks,
@@ -34,6 +33,7 @@ from ..data.normalize import Normalizer
 from ..errors import ConfigError, DataError
 from ..io.event_files import EVENT_FILES
 from ..io.trackml import list_events, parse_event_id, read_event
+from ..parallel import Workers
 from .settings import DataSettings, simulation_config
 from .simulation_cache import TRACKML_EVENTS, SimulationCache
 
@@ -90,6 +90,7 @@ class TrackDataModule(L.LightningDataModule):
         self.settings = settings
         self.progress = progress
         self.simulation = simulation
+        self.workers = Workers.of(settings.prepare_workers, settings.dask_scheduler)
         self.normalizer = Normalizer(settings.scale_mm)
         self.cache_root = (
             Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_root()
@@ -117,7 +118,9 @@ class TrackDataModule(L.LightningDataModule):
             raise DataError(
                 "simulated events are missing (prepare_data has not run)", file=str(directory)
             )
-        return self.simulation.events(self.cache_root, *args, progress=self.progress)
+        return self.simulation.events(
+            self.cache_root, *args, progress=self.progress, workers=self.workers
+        )
 
     def _event_prefixes(self, directory: Path) -> list[Path]:
         prefixes = list_events(directory)
@@ -137,12 +140,9 @@ class TrackDataModule(L.LightningDataModule):
         event_ids = [parse_event_id(p) for p in prefixes]
         train_ids, val_ids = split_events(event_ids, s.val_fraction, s.min_val_events, s.split_seed)
         if build:
-            wrap = (
-                (lambda items: tqdm(items, desc="prepare tracks", unit="event"))
-                if self.progress
-                else None
+            prepared = prepare_events(
+                self.cache_root, prefixes, s.prep, workers=self.workers, progress=self.progress
             )
-            prepared = prepare_events(self.cache_root, prefixes, s.prep, progress=wrap)
         else:
             prepared = [prepared_event_path(self.cache_root, p, s.prep) for p in prefixes]
         key = dataset_key(prepared, val_ids, s.track_filter, s.dims, self.normalizer)
@@ -227,7 +227,13 @@ class TrackDataModule(L.LightningDataModule):
         elif source == "simulated":
             config = simulation_config(simulation)
             directory = self.simulation.events(
-                self.cache_root, config, int(n_events), int(seed), 900_000, progress=self.progress
+                self.cache_root,
+                config,
+                int(n_events),
+                int(seed),
+                900_000,
+                progress=self.progress,
+                workers=self.workers,
             )
             prefixes = list_events(directory)
         else:

@@ -222,6 +222,10 @@ class DataSettings(Section):
     val_batch_size: int = setting(2048, low=1)
     bucket_batches: int = setting(64, low=1)
     num_workers: int = setting(0, low=0)
+    #: Processes that simulate the training events and prepare the track cache (null: one
+    #: per core), or the Dask scheduler (tcp://host:8786) that does that work instead.
+    prepare_workers: int | None = setting(None, low=1)
+    dask_scheduler: str | None = None
     simulation: SimulationSettings = setting(default_factory=SimulationSettings)
     straw: StrawDataSettings = setting(default_factory=StrawDataSettings)
 

@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from ..data.cache import stable_hash
+from ..parallel import Workers
 
 __all__ = ["STRAW_EVENTS", "TRACKML_EVENTS", "SimulationCache"]
 
 log = logging.getLogger(__name__)
 
-#: ``write(config, directory, n_events, seed, first_event_id, progress)``.
-Writer = Callable[[Any, Path, int, int, int, bool], None]
+#: ``write(config, directory, n_events, seed, first_event_id, progress, workers)``.
+Writer = Callable[[Any, Path, int, int, int, bool, Workers], None]
 
 
 @dataclass(frozen=True)
@@ -87,22 +88,31 @@ class SimulationCache:
         first_event_id: int,
         *,
         progress: bool = True,
+        workers: Workers | None = None,
     ) -> Path:
         """The directory of these events, simulated first when not cached yet."""
         directory = self.directory(cache_root, config, n_events, seed, first_event_id)
         if not self.is_complete(directory):
-            self._simulate_into(directory, config, n_events, seed, first_event_id, progress)
+            args = (directory, config, n_events, seed, first_event_id)
+            self._simulate_into(*args, progress, workers or Workers())
         return directory
 
     def _simulate_into(
-        self, directory: Path, config: Any, n: int, seed: int, first: int, progress: bool
+        self,
+        directory: Path,
+        config: Any,
+        n: int,
+        seed: int,
+        first: int,
+        progress: bool,
+        workers: Workers,
     ) -> None:
         """Simulate into a temporary sibling, then rename it to ``directory``."""
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         try:
             log.info("simulating %d %s into %s", n, self.what, directory)
-            self.write(config, tmp, int(n), int(seed), int(first), progress)
+            self.write(config, tmp, int(n), int(seed), int(first), progress, workers)
             try:
                 os.replace(tmp, directory)
             except OSError:  # another process finished first
@@ -114,18 +124,26 @@ class SimulationCache:
 
 
 def _write_trackml(
-    config: Any, directory: Path, n: int, seed: int, first: int, progress: bool
+    config: Any, directory: Path, n: int, seed: int, first: int, progress: bool, workers: Workers
 ) -> None:
     from ..simulation.run import simulate_to_directory
 
     simulate_to_directory(
-        config, directory, n_events=n, seed=seed, first_event_id=first, progress=progress
+        config,
+        directory,
+        n_events=n,
+        seed=seed,
+        first_event_id=first,
+        progress=progress,
+        workers=workers,
     )
 
 
 def _write_straw(
-    config: Any, directory: Path, n: int, seed: int, first: int, progress: bool
+    config: Any, directory: Path, n: int, seed: int, first: int, progress: bool, workers: Workers
 ) -> None:
+    """Straw events are simulated here, as arrays of many events at once (``workers``
+    unused)."""
     from ..io.straw import write_straw_dataset
     from ..simulation.straw.simulate import GENERATOR, iter_straw_batches
 
