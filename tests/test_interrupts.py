@@ -286,6 +286,23 @@ def finish(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 SIMULATE = ("--events", "60", "--particles", "3000", "--seed", "4")
 
 
+def interrupt_then_resume(
+    args: list[str], tmp_path: Path, out: Path, work: Path, signum: int, *, n_events: int
+) -> None:
+    """Interrupt ``args`` once an event is journalled in ``work`` (nothing at ``out``, only
+    the work directory kept), rerun it to the end: it resumes with at least one event done
+    and leaves nothing behind."""
+    run = Running(args, tmp_path)
+    run.wait_for(journal_has_entries(work), "a finished event in the work directory")
+    run.assert_interrupted(run.interrupt(signum), signum, "the same command resumes there")
+    assert not out.exists()
+    only_the_work_dir(tmp_path, work)
+    again = finish(args, tmp_path)
+    resumed = re.search(rf"resuming: (\d+) of {n_events} events", again.stderr)
+    assert resumed is not None and int(resumed.group(1)) >= 1, again.stderr
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_simulate_trackml_interrupted_resumes_to_the_same_bytes(
     tmp_path: Path, signum: int
@@ -296,15 +313,7 @@ def test_simulate_trackml_interrupted_resumes_to_the_same_bytes(
 
     out, work = tmp_path / "events", tmp_path / ".events.partial"
     args = tracknet("simulate", "trackml", "--out", str(out), *SIMULATE, "--workers", "2")
-    run = Running(args, tmp_path)
-    run.wait_for(journal_has_entries(work), "a finished event in the work directory")
-    run.assert_interrupted(run.interrupt(signum), signum, "the same command resumes there")
-    assert not out.exists()
-    only_the_work_dir(tmp_path, work)
-    again = finish(args, tmp_path)
-    resumed = re.search(r"resuming: (\d+) of 60 events", again.stderr)
-    assert resumed is not None and int(resumed.group(1)) >= 1, again.stderr
-    assert leftovers(tmp_path) == []
+    interrupt_then_resume(args, tmp_path, out, work, signum, n_events=60)
     serial = tmp_path / "serial"
     config = SimulationConfig(n_particles=3000)
     simulate_to_directory(config, serial, n_events=60, seed=4, progress=False, workers=Workers(1))
@@ -363,15 +372,7 @@ def test_overlay_interrupted_resumes_to_the_same_bytes(tmp_path: Path, signum: i
     out, work = tmp_path / "overlay", tmp_path / ".overlay.partial"
     mix = ["--source", str(source), "--out", str(out), "--events", "600"]
     args = tracknet("overlay", *mix, "--tracks-per-event", "3", "--workers", "2")
-    run = Running(args, tmp_path)
-    run.wait_for(journal_has_entries(work), "a finished event in the work directory")
-    run.assert_interrupted(run.interrupt(signum), signum, "the same command resumes there")
-    assert not out.exists()
-    only_the_work_dir(tmp_path, work)
-    again = finish(args, tmp_path)
-    resumed = re.search(r"resuming: (\d+) of 600 events", again.stderr)
-    assert resumed is not None and int(resumed.group(1)) >= 1, again.stderr
-    assert leftovers(tmp_path) == []
+    interrupt_then_resume(args, tmp_path, out, work, signum, n_events=600)
     serial = tmp_path / "serial"
     overlay_to_directory(
         source, serial, n_events=600, tracks_per_event=3, seed=0, workers=Workers(1)

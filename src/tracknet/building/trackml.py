@@ -19,10 +19,21 @@ from ..io.resume import sha256_of
 from ..io.trackml import list_events, parse_event_id, read_event
 from ..model.checkpoint import LoadedModel, load_checkpoint
 from .backend import UnitBuild
-from .pipeline import build_tracks, radius_scale_of
+from .pipeline import BuildResult, build_tracks, radius_scale_of
 from .settings import BuildConfig
 
 __all__ = ["TrackMLBuildBackend"]
+
+
+def _figures(n_hits: int, result: BuildResult) -> dict[str, float | int]:
+    """The per-event figures of the build record."""
+    return {
+        "n_hits": n_hits,
+        "n_seeds": result.n_seeds,
+        "n_candidates": result.n_candidates,
+        "n_tracks": result.n_tracks,
+        "seconds": result.seconds,
+    }
 
 
 @dataclass(frozen=True)
@@ -51,13 +62,7 @@ class _EventBuilder:
     def build(self, unit: Path) -> UnitBuild:
         event = read_event(unit, parts=("hits",))
         result = build_tracks(event, self.algorithm, self.loaded, self.config)
-        figures: dict[str, float | int] = {
-            "n_hits": event.n_hits,
-            "n_seeds": result.n_seeds,
-            "n_candidates": result.n_candidates,
-            "n_tracks": result.n_tracks,
-            "seconds": result.seconds,
-        }
+        figures = _figures(event.n_hits, result)
         self.per_event[event.event_id] = figures
         return UnitBuild(
             submission=result.submission,
@@ -112,13 +117,7 @@ class BuildEvent:
         path = self.work_dir / f"{event.prefix}.npy"
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.save(handle, rows, allow_pickle=False)
-        figures: dict[str, float | int] = {
-            "n_hits": event.n_hits,
-            "n_seeds": result.n_seeds,
-            "n_candidates": result.n_candidates,
-            "n_tracks": result.n_tracks,
-            "seconds": result.seconds,
-        }
+        figures = _figures(event.n_hits, result)
         return {"event_id": event.event_id, "file": path.name, "sha256": sha256_of(path),
                 "figures": figures}  # fmt: skip
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import DataError
 from ..events import PART_SCHEMAS
@@ -167,3 +170,23 @@ def list_events(directory: str | os.PathLike[str]) -> list[Path]:
             f"{', '.join(listed[:_NOTE_NAMES])}{more}"
         )
     return [root / f"event{digits}" for digits in hits]
+
+
+def wanted_columns(
+    names: Sequence[str],
+    schema: Mapping[str, np.dtype],
+    optional: Mapping[str, np.dtype],
+    path: Path,
+    where: str,
+) -> dict[str, np.dtype]:
+    """The columns to read from a file whose columns are ``names``: every column of
+    ``schema`` (one missing is a :class:`DataError`) and those of ``optional`` present,
+    each at most once (in ``where``: the header, the file)."""
+    for column in schema:
+        if column not in names:
+            raise DataError("missing column", file=str(path), column=column)
+    wanted = {**schema, **{k: v for k, v in optional.items() if k in names}}
+    for column in wanted:
+        if names.count(column) > 1:
+            raise DataError(f"column appears twice in {where}", file=str(path), column=column)
+    return wanted

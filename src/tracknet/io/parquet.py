@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import DataError
+from .event_files import wanted_columns
 
 __all__ = ["PARQUET_OPTIONS", "read_parquet_columns", "write_parquet"]
 
@@ -89,13 +90,7 @@ def read_parquet_columns(
         raise DataError(f"not a readable Parquet file: {_message(exc)}", file=str(path)) from None
     types = handle.schema_arrow
     names = types.names
-    for column in schema:
-        if column not in names:
-            raise DataError("missing column", file=str(path), column=column)
-    wanted = {**schema, **{k: v for k, v in optional.items() if k in names}}
-    for column in wanted:
-        if names.count(column) > 1:
-            raise DataError("column appears twice in the file", file=str(path), column=column)
+    wanted = wanted_columns(names, schema, optional, path, "the file")
     try:
         table = handle.read(columns=list(wanted), use_threads=True)
     except (pa.ArrowException, OSError) as exc:

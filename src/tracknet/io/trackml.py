@@ -43,6 +43,7 @@ from .event_files import (
     list_events,
     parse_event_id,
     part_path,
+    wanted_columns,
 )
 from .parquet import read_parquet_columns, write_parquet
 from .submissions import check_submission
@@ -266,13 +267,7 @@ def _read_csv_columns(
 ) -> tuple[pa.Table, dict[str, np.dtype]]:
     """The wanted columns of a CSV file, ints as int64 and floats as float64."""
     names = _header(path)
-    for column in schema:
-        if column not in names:
-            raise DataError("missing column", file=str(path), column=column)
-    wanted = {**schema, **{k: v for k, v in optional.items() if k in names}}
-    for column in wanted:
-        if names.count(column) > 1:
-            raise DataError("column appears twice in the header", file=str(path), column=column)
+    wanted = wanted_columns(names, schema, optional, path, "the header")
     try:
         table = pacsv.read_csv(
             _stream(path),
