@@ -196,6 +196,30 @@ def test_the_baseline_with_and_without_drift_resolution(resolve: bool) -> None:
     assert m["found_fraction"] >= (0.95 if resolve else 0.85)
 
 
+def test_the_cuts_grow_with_the_drift_resolution_and_keep_tracks_found() -> None:
+    exact = StrawBuildConfig(drift_sigma_mm=0.0)
+    assert exact.at_resolution(0.3) == 0.3
+    wide = StrawBuildConfig(drift_sigma_mm=0.2)
+    assert wide.at_resolution(0.3) == pytest.approx(np.hypot(0.3, wide.resolution_sigmas * 0.2))
+    # Two tracks per event measured at a coarse resolution: the cuts of exact drift lose
+    # tracks and split them; cuts at the resolution keep them.
+    batch = simulate_straw_batch(
+        StrawConfig(
+            occupancy=Occupancy(distribution="fixed", mean=2.0, min_tracks=2),
+            response=StrawResponse(drift_sigma_mm=0.2),
+        ),
+        400,
+        5,
+    )
+    m = {
+        name: _metrics(batch, build_straw_batch(batch, GEOMETRY, "baseline", None, config))
+        for name, config in (("exact", exact), ("resolution", wide))
+    }
+    assert m["resolution"]["found_fraction"] >= 0.92
+    assert m["resolution"]["found_fraction"] > m["exact"]["found_fraction"] + 0.03
+    assert m["resolution"]["split_fraction"] < m["exact"]["split_fraction"]
+
+
 # --------------------------------------------------------------------------- track fit and clean-up
 
 

@@ -12,7 +12,7 @@ Detector-effect defaults of straw overlays (``noise_rate`` / ``crosstalk`` left
 :class:`~tracknet.simulation.straw.response.StrawResponse` (noise 0.001 per straw,
 crosstalk 0.01); semi-synthetic events get crosstalk 0.01 but no added noise (the real
 background carries its own). The library's tracks already went through the straw
-efficiency of their source, so no further inefficiency is applied. TrackML overlays
+efficiency and drift resolution of their source, so neither is applied again. TrackML overlays
 have no noise or crosstalk model: giving either raises :class:`ConfigError`.
 """
 
@@ -113,6 +113,7 @@ def _write_straw_overlay(job: OverlayJob) -> None:
     library, root, background = job.library, job.root, job.background
     response = StrawResponse(
         efficiency=1.0,
+        drift_sigma_mm=0.0,  # the library's drift distances were measured by their source
         noise_rate=(_REALISTIC.noise_rate if background is None else 0.0)
         if job.noise_rate is None
         else job.noise_rate,

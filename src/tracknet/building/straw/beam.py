@@ -201,10 +201,9 @@ def extend_straw(
         )
         if resolve and config.beam_fit_rms_mm is not None and len(q):
             # A hit that takes the candidate off a circle through its hits is no child.
-            fits = (
-                _appended_fit_rms(paths, path_y, n_hits, live[q], h, hit_y, hits)
-                <= config.beam_fit_rms_mm
-            )
+            fits = _appended_fit_rms(
+                paths, path_y, n_hits, live[q], h, hit_y, hits
+            ) <= config.at_resolution(config.beam_fit_rms_mm)
             q, h, dy, norm, hit_y, side = (
                 q[fits],
                 h[fits],

@@ -43,7 +43,7 @@ def merge_pieces(
         yu = np.where(valid[a], y[a], y[b])
         res = circle_residuals(xu, yu, vu)
         rms = np.sqrt(np.sum(res * res, axis=1) / np.maximum(vu.sum(axis=1) - 3, 1))
-        ok = rms <= config.merge_rms_mm
+        ok = rms <= config.at_resolution(config.merge_rms_mm)
         a, b, rms = a[ok], b[ok], rms[ok]
         if len(a) == 0:
             break
@@ -137,7 +137,7 @@ def absorb_fragments(
     wire = hits.y[r]
     off = hits.drift[r] * sec
     y_hit = wire + np.where(yc >= wire, off, -off)
-    close = valid[a] & (np.abs(y_hit - yc) <= config.attach_mm)
+    close = valid[a] & (np.abs(y_hit - yc) <= config.at_resolution(config.attach_mm))
     frag = 2 * close.sum(axis=1) >= size[a]
     if not frag.any():
         return track_of_hit
@@ -179,6 +179,7 @@ def attach_by_fit(
     ids, _, _, x, y, valid, event, _ = _track_matrix(track_of_hit, hit_y, hits)
     n = len(ids)
     free = track_of_hit <= 0
+    attach = config.at_resolution(config.attach_mm)
     for direction in (-1, 1):
         edge = (
             np.argmax(valid, axis=1)
@@ -202,14 +203,14 @@ def attach_by_fit(
             yc = circle_y_at(fit, lx)
             slope = circle_y_at(fit, lx + 1.0) - yc
             sec = np.sqrt(1.0 + np.minimum(slope * slope, _MAX_SLOPE2))
-            reach = config.attach_mm + hits.straw_radius_mm * sec
+            reach = attach + hits.straw_radius_mm * sec
             q, hrow = hits.window(event[rows], target[rows], yc - reach, yc + reach)
             ok = free[hrow]
             q, hrow = q[ok], hrow[ok]
             off = hits.drift[hrow] * sec[q]
             y_hit = hits.y[hrow] + np.where(yc[q] >= hits.y[hrow], off, -off)
             dist = np.abs(y_hit - yc[q])
-            good = dist <= config.attach_mm
+            good = dist <= attach
             q, hrow, y_hit, dist = q[good], hrow[good], y_hit[good], dist[good]
             # The nearest hit per track; a hit wanted by two tracks goes to the nearer.
             o = np.lexsort((hrow, dist, q))

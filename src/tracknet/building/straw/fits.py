@@ -93,11 +93,12 @@ def fit_candidates(
     valid = paths >= 0
     x = np.where(valid, hits.x[np.maximum(paths, 0)], 0.0)
     y = np.where(valid, path_y, 0.0)
+    trim = config.at_resolution(config.fit_trim_mm)
     for _ in range(config.fit_max_removed + 1):
         res = np.abs(circle_residuals(x, y, valid))
         worst = np.argmax(res, axis=1)
         rows = np.arange(len(paths))
-        bad = (res[rows, worst] > config.fit_trim_mm) & (n_hits > config.min_hits)
+        bad = (res[rows, worst] > trim) & (n_hits > config.min_hits)
         if _ == config.fit_max_removed or not bad.any():
             break
         r = np.flatnonzero(bad)
@@ -107,7 +108,7 @@ def fit_candidates(
     dof = np.maximum(n_hits - 3, 1)
     rms = np.sqrt(np.sum(res * res, axis=1) / dof)
     keep = (
-        rms <= config.max_fit_rms_mm
+        rms <= config.at_resolution(config.max_fit_rms_mm)
         if config.max_fit_rms_mm is not None
         else np.ones(len(rms), dtype=bool)
     )

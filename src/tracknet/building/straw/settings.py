@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ...errors import ConfigError
 from ...schema import Settings, setting
+from ...simulation.straw.response import DRIFT_RESOLUTION_MM
 from ..selection import SelectionConfig
 
 __all__ = ["RESOLVED_RADIUS_SCALE", "StrawBuildConfig"]
@@ -49,6 +51,8 @@ class StrawBuildConfig(Settings):
     attach_mm: float | None = setting(0.5, low=0, open_low=True)
     fragment_max_hits: int = setting(10, low=0)
     merge_rounds: int = setting(2, low=0)
+    drift_sigma_mm: float = setting(DRIFT_RESOLUTION_MM, low=0)
+    resolution_sigmas: float = setting(2.0, low=0)
     events_per_batch: int = setting(4096, low=1)
 
     def validate(self) -> None:
@@ -57,6 +61,14 @@ class StrawBuildConfig(Settings):
                 f"straw build min_hits must be >= 2 (a seed holds 2 hits), got {self.min_hits}"
             )
         self.selection()
+
+    def at_resolution(self, floor_mm: float | None) -> float:
+        """A distance cut at the drift resolution: ``floor_mm`` (its value at exact drift)
+        and ``resolution_sigmas`` times ``drift_sigma_mm`` added in quadrature (None: no
+        cut, infinite)."""
+        if floor_mm is None:
+            return math.inf
+        return math.hypot(floor_mm, self.resolution_sigmas * self.drift_sigma_mm)
 
     def selection(self) -> SelectionConfig:
         return SelectionConfig(

@@ -21,11 +21,14 @@ from tracknet.commands_common import (
     progress_option,
     show_progress,
 )
+from tracknet.simulation.straw.response import StrawResponse
 
 if TYPE_CHECKING:
     from tracknet.simulation.straw.simulate import StrawConfig
 
 __all__ = ["config_from_options", "register", "straw"]
+
+_RESPONSE = StrawResponse()
 
 
 def config_from_options(
@@ -37,10 +40,10 @@ def config_from_options(
     time_in_fill: float | None = None,
     time_in_fill_max: float | None = None,
     tau: float = 64.4,
-    efficiency: float = 0.98,
-    noise_rate: float = 0.001,
-    crosstalk: float = 0.01,
-    drift_sigma: float = 0.0,
+    efficiency: float = _RESPONSE.efficiency,
+    noise_rate: float = _RESPONSE.noise_rate,
+    crosstalk: float = _RESPONSE.crosstalk,
+    drift_sigma: float = _RESPONSE.drift_sigma_mm,
     field: float = 1.45,
     straight: bool = False,
     p_min: float = 0.5,
@@ -52,7 +55,6 @@ def config_from_options(
 ) -> StrawConfig:
     """The :class:`~tracknet.simulation.straw.simulate.StrawConfig` of the command's options."""
     from tracknet.simulation.straw.geometry import StrawGeometry
-    from tracknet.simulation.straw.response import StrawResponse
     from tracknet.simulation.straw.simulate import StrawConfig
     from tracknet.simulation.straw.tracks import Occupancy, TrackGun
 
@@ -113,16 +115,22 @@ def straw(
     ),
     tau: float = typer.Option(64.4, "--tau", help="Decay time of the rate in the fill (us)."),
     efficiency: float = typer.Option(
-        0.98, "--efficiency", help="Probability that a crossed straw records a hit (1: off)."
+        _RESPONSE.efficiency,
+        "--efficiency",
+        help="Probability that a crossed straw records a hit (1: off).",
     ),
     noise_rate: float = typer.Option(
-        0.001, "--noise-rate", help="Noise hits per straw per event (0: off)."
+        _RESPONSE.noise_rate, "--noise-rate", help="Noise hits per straw per event (0: off)."
     ),
     crosstalk: float = typer.Option(
-        0.01, "--crosstalk", help="Probability that each neighbour of a fired straw fires (0: off)."
+        _RESPONSE.crosstalk,
+        "--crosstalk",
+        help="Probability that each neighbour of a fired straw fires (0: off).",
     ),
     drift_sigma: float = typer.Option(
-        0.0, "--drift-sigma", help="Drift-distance resolution (mm; 0: exact DCA)."
+        _RESPONSE.drift_sigma_mm,
+        "--drift-sigma",
+        help="Drift-distance resolution (mm; 0: exact DCA).",
     ),
     field: float = typer.Option(1.45, "--field", help="Magnetic field (T) out of the 2D plane."),
     straight: bool = typer.Option(False, "--straight", help="Straight tracks (no field)."),

@@ -20,6 +20,7 @@ from tracknet.schema import Settings, setting
 from tracknet.simulation.straw.geometry import StrawGeometry
 
 __all__ = [
+    "DRIFT_RESOLUTION_MM",
     "PRIORITY_BACKGROUND",
     "PRIORITY_CROSSTALK",
     "PRIORITY_NOISE",
@@ -34,6 +35,9 @@ __all__ = [
     "smear_drift",
 ]
 
+#: Drift-distance resolution of a straw (mm): the tracker's measured hit resolution.
+DRIFT_RESOLUTION_MM = 0.11
+
 #: Which hit a straw keeps when several sources fire it (smallest first).
 PRIORITY_BACKGROUND = -1
 PRIORITY_TRACK = 0
@@ -43,14 +47,14 @@ PRIORITY_NOISE = 2
 
 @dataclass(frozen=True)
 class StrawResponse(Settings):
-    """Detector effects (see ``docs/simulation.md``); each is off at its neutral value."""
+    """Detector effects (see ``docs/simulation.md``); :meth:`ideal` turns each off."""
 
     label: ClassVar[str] = "straw response"
 
     efficiency: float = setting(0.98, low=0.0, high=1.0)
     noise_rate: float = setting(0.001, low=0.0, high=1.0)
     crosstalk: float = setting(0.01, low=0.0, high=1.0)
-    drift_sigma_mm: float = setting(0.0, low=0.0)
+    drift_sigma_mm: float = setting(DRIFT_RESOLUTION_MM, low=0.0)
     single_hit_per_straw: bool = True
 
     @classmethod
