@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY_TRAINING, make_small_event, tiny_overrides
-from tracknet.interrupts import Interrupted, on_interrupt, raising_signals
+from tracknet.interrupts import Interrupted, interrupt_of, on_interrupt, raising_signals
 from tracknet.io.atomic import atomic_directory, atomic_paths
 
 #: How long a subprocess may take to reach the point where it is interrupted, and to stop.
@@ -224,6 +224,25 @@ def test_an_interrupt_swallowed_by_a_finaliser_is_raised_again() -> None:
         time.sleep(2)  # the signal is sent again and ends the sleep
         pytest.fail("the interrupt was lost")  # pragma: no cover
     assert info.value.signum == signal.SIGTERM
+
+
+def test_an_error_after_a_swallowed_interrupt_stands_for_it() -> None:
+    """Library cleanup that swallows the interrupt and then fails (PyTorch reporting the
+    DataLoader workers the same signal stopped) is still the interrupt, at once: not only
+    once the watcher has sent the signal again."""
+    with raising_signals():
+        try:
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.5)  # raised here
+                pytest.fail("no interrupt")  # pragma: no cover
+            except Interrupted:
+                pass  # swallowed, as library cleanup may
+            interrupted = interrupt_of(RuntimeError("DataLoader worker exited unexpectedly"))
+        except Interrupted as again:  # pragma: no cover - the watcher was faster
+            interrupted = again
+        assert interrupted is not None and interrupted.signum == signal.SIGTERM
+        del interrupted
 
 
 def test_atomic_directory_replaces_a_previous_run_and_keeps_other_files(tmp_path: Path) -> None:

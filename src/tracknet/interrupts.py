@@ -81,7 +81,8 @@ def interrupt_of(exc: BaseException, *, pending: bool = True) -> Interrupted | N
     interrupt can fail in turn: a DataLoader worker killed by the same signal makes
     PyTorch raise ``RuntimeError`` while Lightning shuts the workers down), or, when a
     signal came but was not raised yet (:func:`raising_signals` raises only in the
-    program's own code), a new interrupt for it (unless ``pending`` is false), linked at
+    program's own code) or its interrupt was swallowed, a new interrupt for it (unless
+    ``pending`` is false), linked at
     the end of ``exc``'s context chain so that every later call finds the same one.
     """
     seen: set[int] = set()
@@ -93,7 +94,14 @@ def interrupt_of(exc: BaseException, *, pending: bool = True) -> Interrupted | N
         seen.add(id(current))
         last = current
         current = current.__cause__ or current.__context__
-    if not pending or _state.pending is None or os.getpid() != _state.pid:
+    if not pending or os.getpid() != _state.pid:
+        return None
+    raised = _state.raised
+    if _state.pending is None and raised is not None and raised() is None:
+        # An interrupt raised earlier was swallowed (by library cleanup) before the watcher
+        # noticed: ``exc`` came after it and stands for it.
+        _state.pending = _state.raised_signum
+    if _state.pending is None:
         return None
     interrupted = Interrupted(_state.pending)
     _state.pending = None
