@@ -75,7 +75,39 @@ def pytest_configure(config: pytest.Config) -> None:
     set_hypothesis_home_dir(root / CACHE_ENV["HYPOTHESIS_STORAGE_DIRECTORY"])
 
 
+#: How long the test process may take to exit once the session has ended, seconds: past
+#: it every thread's stack is printed and the process ends with status 1, instead of
+#: holding CI until its own limit.
+EXIT_LIMIT_S = 120
+
+
+def _end_stray_processes() -> None:
+    """Kill the worker processes a test left running (each would be joined at exit, and
+    the manager thread of their pool with them), saying so; name any live thread that
+    exit would wait for."""
+    import multiprocessing
+    import sys
+    import threading
+
+    for process in multiprocessing.active_children():
+        print(
+            f"tests left process {process.name} (pid {process.pid}) running: killed",
+            file=sys.stderr,
+        )
+        process.kill()
+        process.join(timeout=5)
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive():
+            print(f"tests left thread {thread.name} running", file=sys.stderr)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
+    import faulthandler
+    import sys
+
+    _end_stray_processes()
+    faulthandler.dump_traceback_later(EXIT_LIMIT_S, exit=True, file=sys.__stderr__)
     for name, value in _saved_env.items():
         if value is None:
             os.environ.pop(name, None)

@@ -28,6 +28,23 @@ def _fails_on_three(k: int) -> int:
     return k
 
 
+def _fails_while_another_runs(job: tuple[int, str]) -> int:
+    """Item 0 fails once item 1 runs; item 1 would sleep for a minute, and notes its
+    unwinding."""
+    k, folder = job
+    if k == 0:
+        while not os.path.exists(os.path.join(folder, "started-1")):
+            time.sleep(0.01)
+        raise DataError("bad event", file="event0")
+    if k == 1:
+        Path(folder, "started-1").touch()
+        try:
+            time.sleep(60)
+        finally:
+            Path(folder, "unwound-1").touch()
+    return k
+
+
 def _threads(_: int) -> tuple[str | None, int]:
     import torch
 
@@ -62,6 +79,24 @@ def test_results_come_in_the_order_of_the_items(n: int) -> None:
 def test_an_error_in_a_worker_is_raised_with_its_message() -> None:
     with pytest.raises(DataError, match="event3: bad event"):
         list(run_ordered(_fails_on_three, list(range(8)), Workers(2)))
+
+
+def test_an_error_stops_the_running_tasks_and_leaves_no_worker_behind(tmp_path: Path) -> None:
+    """The running task unwinds (its finally block runs) and its worker ends, at once: a
+    worker left waiting would keep the interpreter from exiting."""
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    started = time.monotonic()
+    with pytest.raises(DataError, match="event0: bad event"):
+        list(
+            run_ordered(
+                _fails_while_another_runs, [(k, str(tmp_path)) for k in range(4)], Workers(2)
+            )
+        )
+    assert time.monotonic() - started < 30  # not the minute the running task would take
+    assert (tmp_path / "unwound-1").exists()
+    assert set(multiprocessing.active_children()) <= before
 
 
 def test_workers_share_the_cores_without_oversubscription() -> None:

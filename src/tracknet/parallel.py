@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,6 +31,8 @@ MAX_WORKERS = 512
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: Tasks in flight per worker: enough to keep every worker busy, few enough to bound memory.
 _IN_FLIGHT_PER_WORKER = 2
+#: How long stopped workers may take to unwind their tasks before they are killed, seconds.
+_STOP_GRACE_S = 10.0
 
 
 def machine_cores() -> int:
@@ -77,8 +80,21 @@ class Workers:
         return "this process" if self.n == 1 else f"{self.n} worker processes"
 
 
+class _Stopped(SystemExit):
+    """SIGTERM in a worker: the pool is being stopped."""
+
+
 def _exit_on_term(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)  # the cleanup of atomic writers runs
+    raise _Stopped(128 + signum)  # the cleanup of atomic writers runs
+
+
+def _call_in_worker(task: Callable[[T], R], item: T) -> R:
+    """``task(item)`` in a worker; stopped, the worker ends once the task has unwound
+    (the pool would otherwise catch the exit and start the next task)."""
+    try:
+        return task(item)
+    except _Stopped as stop:
+        os._exit(int(stop.code or 1))
 
 
 def _init_worker(threads: int) -> None:
@@ -172,7 +188,7 @@ def _run_in_pool(
     finished = False
     try:
         for item in items:
-            pending.append(pool.submit(task, item))
+            pending.append(pool.submit(_call_in_worker, task, item))
             if len(pending) >= n * _IN_FLIGHT_PER_WORKER:
                 yield pending.popleft().result()
         while pending:
@@ -182,21 +198,32 @@ def _run_in_pool(
         if finished:
             pool.shutdown(wait=True)
         else:
-            for future in pending:
-                future.cancel()
-            _stop_pool(pool)
+            _stop_pool(pool, pending)
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now (an error or an interrupt): running tasks are abandoned; each
-    task writes its outputs atomically, so nothing half-written remains."""
+def _stop_pool(pool: ProcessPoolExecutor, pending: Iterable[Future[Any]]) -> None:
+    """Stop the workers now (an error or an interrupt) and leave nothing running.
+
+    Tasks not started are cancelled; the workers get SIGTERM, on which a running task
+    unwinds (its atomic writers remove their temporary files) and the worker exits
+    (:func:`_exit_on_term`); one still alive after :data:`_STOP_GRACE_S` is killed. Only
+    then is the pool shut down, so its manager thread never waits on a live worker
+    (``shutdown(wait=False)`` followed by dying workers can leave that thread, and with
+    it the interpreter's exit, waiting for ever).
+    """
+    for future in pending:
+        future.cancel()
     processes = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
             process.terminate()
+    deadline = time.monotonic() + _STOP_GRACE_S
     for process in processes:
-        process.join(timeout=10)
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_on_dask(task: Callable[[T], R], items: Iterable[T], address: str) -> Iterator[R]:
