@@ -79,6 +79,12 @@ def overlay(
         help="Library: source events with at most this many noise/crosstalk/unlabelled hits "
         "[default: no limit].",
     ),
+    max_fit_rms: float | None = typer.Option(
+        None,
+        "--max-fit-rms",
+        help="Library from straw events without labels: the largest residual RMS (mm) of "
+        "the circle fit of a selected track [default: LibraryCriteria.max_fit_rms_mm].",
+    ),
     events_per_chunk: int = typer.Option(
         10_000, "--events-per-chunk", help="Straw: events per Parquet chunk."
     ),
@@ -115,6 +121,8 @@ def overlay(
             min_pt_gev=min_pt,
             max_abs_eta=max_eta,
         )
+        if max_fit_rms is not None:
+            criteria = criteria.with_overrides({"max_fit_rms_mm": max_fit_rms})
     record = overlay_to_directory(
         source,
         out,
@@ -143,7 +151,8 @@ MAX_OVERLAY_EVENTS = 999_999_999
 #: The option that sets each library criterion (named in its errors).
 _FLAGS = {
     "min_hits": "--min-hits", "max_tracks": "--max-source-tracks",
-    "max_other_hits": "--max-other-hits", "min_pt_gev": "--min-pt", "max_abs_eta": "--max-eta",
+    "max_other_hits": "--max-other-hits", "max_fit_rms_mm": "--max-fit-rms",
+    "min_pt_gev": "--min-pt", "max_abs_eta": "--max-eta",
 }  # fmt: skip
 
 

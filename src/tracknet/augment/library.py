@@ -71,7 +71,9 @@ class LibraryCriteria(Settings):
 
     ``max_tracks`` and ``max_other_hits`` are per *source event* (``None``: no limit);
     the others per track. ``min_pt_gev`` cuts on ``hypot(px, py)`` of the particle
-    (for a straw track that is its momentum).
+    (for a straw track that is its momentum). Straw events without labels are selected
+    by a fit instead (:mod:`tracknet.augment.fit_selection`): one built track per event,
+    ``min_hits``, ``max_other_hits`` and ``max_fit_rms_mm``.
     """
 
     label: ClassVar[str] = "library criterion"
@@ -82,6 +84,7 @@ class LibraryCriteria(Settings):
     min_pt_gev: float = setting(0.0, low=0.0)
     max_abs_eta: float = setting(math.inf, low=0.0, allow_inf=True)
     primaries_only: bool = False
+    max_fit_rms_mm: float = setting(1.0, low=0.0, open_low=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The schema's dict, with no limit on ``|eta|`` written as ``None`` (JSON has no inf)."""
@@ -241,10 +244,15 @@ def straw_library(
     """The isolated-track library of straw events (a dataset, or batches of events)."""
     criteria = criteria or LibraryCriteria()
     name = ""
+    by_fit = False
+    field_tesla = 0.0
     if isinstance(source, StrawDataset):
         name = str(source.directory)
         geometry = geometry or StrawGeometry.from_dict(source.geometry_parameters())
         batches: Iterable[StrawBatch] = source.iter_batches()
+        by_fit = not source.labelled
+        gun = source.record["parameters"].get("config", {}).get("gun", {})
+        field_tesla = 0.0 if gun.get("straight") else float(gun.get("field_tesla", 0.0))
     else:
         batches = source
     geometry = geometry or StrawGeometry()
@@ -257,6 +265,15 @@ def straw_library(
                 f"straw_id {int(h['straw_id'].max())} is outside the geometry "
                 f"({geometry.n_straws} straws)"
             )
+        if by_fit:
+            from tracknet.augment.fit_selection import fit_selected_tracks
+
+            rows, entries, fitted = fit_selected_tracks(batch, geometry, criteria, field_tesla)
+            entry_frames.append(entries)
+            hit_parts.append(
+                {c: fitted[c] if c in fitted else h[c][rows] for c in STRAW_LIBRARY_HITS}
+            )
+            continue
         particles = pd.DataFrame(dict(batch.particles.items()))
         rows, entries = _select_tracks(h["event_id"], h["particle_id"], criteria, particles)
         entry_frames.append(entries)

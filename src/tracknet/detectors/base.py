@@ -63,6 +63,7 @@ class Detector(ABC):
         min_track_hits: int,
         use_computed_weights: bool = False,
         workers: Workers | None = None,
+        truth_dir: str | os.PathLike[str] | None = None,
     ) -> DirectoryEvaluation:
         """Evaluate every event of the dataset ``data_dir`` that the submission names
         (the stage behind :func:`tracknet.evaluation.files.evaluate_submission`), the

@@ -63,6 +63,7 @@ class StrawDetector(Detector):
         min_track_hits: int,
         use_computed_weights: bool = False,
         workers: Workers | None = None,
+        truth_dir: str | os.PathLike[str] | None = None,
     ) -> DirectoryEvaluation:
         """Mean TrackML score, tracking and straw metrics of all named events at once
         (:func:`tracknet.evaluation.straw.evaluate_straw_submission`). Straw events carry
@@ -71,7 +72,7 @@ class StrawDetector(Detector):
         from ..evaluation.straw import evaluate_straw_submission
 
         return evaluate_straw_submission(
-            data_dir, submission, selection, min_track_hits=min_track_hits
+            data_dir, submission, selection, min_track_hits=min_track_hits, truth_dir=truth_dir
         )
 
     # ------------------------------------------------------------------ augmentation

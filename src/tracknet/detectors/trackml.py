@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigError
 from .base import Detector
 
 if TYPE_CHECKING:
@@ -57,11 +58,16 @@ class TrackMLDetector(Detector):
         min_track_hits: int,
         use_computed_weights: bool = False,
         workers: Workers | None = None,
+        truth_dir: str | os.PathLike[str] | None = None,
     ) -> DirectoryEvaluation:
         """TrackML score and tracking metrics (semi-synthetic ones when the truth holds
         unlabelled hits): :mod:`tracknet.evaluation.trackml_files`."""
         from ..evaluation.trackml_files import evaluate_trackml_submission
 
+        if truth_dir is not None:
+            raise ConfigError(
+                "--truth is for straw production events; TrackML events hold their truth files"
+            )
         return evaluate_trackml_submission(
             data_dir,
             submission,

@@ -55,6 +55,11 @@ def evaluate(
         "--computed-weights",
         help="Score with computed phase-1 weights, not the truth file's.",
     ),
+    truth: Path | None = typer.Option(
+        None,
+        "--truth",
+        help="Straw production events (stored without labels): the dataset of their labels.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     report: Path | None = typer.Option(
         None,
@@ -109,6 +114,7 @@ def evaluate(
         min_track_hits=min_track_hits,
         use_computed_weights=computed_weights,
         workers=where,
+        truth_dir=truth,
     )
     if result.unnamed_events:
         unnamed = list(result.unnamed_events)

@@ -40,6 +40,7 @@ def evaluate_submission(
     min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
     use_computed_weights: bool = False,
     workers: Workers | None = None,
+    truth_dir: str | os.PathLike[str] | None = None,
 ) -> DirectoryEvaluation:
     """Evaluate every event of ``data_dir`` that the submission names.
 
@@ -48,6 +49,7 @@ def evaluate_submission(
     of hits of particles below that pT set to zero (renormalised to the rest).
     ``use_computed_weights`` applies to TrackML events (straw events carry their weights).
     ``workers``: where the events are evaluated (:mod:`tracknet.parallel`; default here).
+    ``truth_dir``: the labelled twin of a straw dataset of production events.
     """
     return detector_of(data_dir).evaluate_directory(
         data_dir,
@@ -56,4 +58,5 @@ def evaluate_submission(
         min_track_hits=min_track_hits,
         use_computed_weights=use_computed_weights,
         workers=workers,
+        truth_dir=truth_dir,
     )

@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
-from typing import NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,10 @@ from tracknet.evaluation.matching import (
 from tracknet.evaluation.score import trackml_score
 from tracknet.evaluation.semisynthetic import SemiSyntheticMetrics, semisynthetic_from_match
 from tracknet.events import UNLABELLED_PARTICLE_ID
+
+if TYPE_CHECKING:
+    from tracknet.io.straw import StrawDataset
+    from tracknet.simulation.straw.batch import StrawBatch
 
 __all__ = [
     "FlatEvents",
@@ -417,13 +421,16 @@ def evaluate_straw_submission(
     selection: ParticleSelection | None = None,
     *,
     min_track_hits: int = DEFAULT_MIN_TRACK_HITS,
+    truth_dir: str | os.PathLike[str] | None = None,
 ) -> DirectoryEvaluation:
     """Evaluate a submission against a straw dataset directory (every event it names,
     each hit of those events once: as :mod:`tracknet.evaluation.trackml_files`).
 
     Returns a :class:`~tracknet.evaluation.evaluate.DirectoryEvaluation` whose summary holds
     the TrackML score (mean over events), the tracking metrics and the straw metrics;
-    its ``events`` mapping is empty (straw events are evaluated all at once).
+    its ``events`` mapping is empty (straw events are evaluated all at once). Production
+    events (stored without labels) take their labels from ``truth_dir``, the same events
+    with labels (``tracknet simulate straw --truth-out``).
     """
     from tracknet.io.straw import StrawDataset
 
@@ -438,7 +445,7 @@ def evaluate_straw_submission(
             file=source,
             column="event_id",
         )
-    batch = dataset.read_all()
+    batch = _labelled_batch(dataset, data_dir, truth_dir)
     # An event without hits has no row to name it by: it is neither evaluated nor missed.
     with_hits = np.unique(batch.hits["event_id"])
     batch = batch.take(np.flatnonzero(np.isin(batch.events["event_id"], named)))
@@ -461,3 +468,34 @@ def evaluate_straw_submission(
         per_track=result.per_track,
         unnamed_events=tuple(int(e) for e in with_hits[~np.isin(with_hits, named)]),
     )
+
+
+def _labelled_batch(
+    dataset: StrawDataset,
+    data_dir: str | os.PathLike[str],
+    truth_dir: str | os.PathLike[str] | None,
+) -> StrawBatch:
+    """The events of ``dataset`` with their labels: its own, or those of ``truth_dir``
+    (which must hold the same events and hits)."""
+    from tracknet.io.straw import StrawDataset
+
+    if truth_dir is None:
+        if not dataset.labelled:
+            raise DataError(
+                f"{data_dir} holds production events without labels: give their truth "
+                "dataset with --truth DIR"
+            )
+        return dataset.read_all()
+    truth = StrawDataset.open(truth_dir)
+    if not truth.labelled:
+        raise DataError(f"--truth {truth_dir} holds no labels either")
+    batch, labels = dataset.read_all(), truth.read_all()
+    for table, columns in (("events", ("event_id",)), ("hits", ("event_id", "hit_id", "straw_id"))):
+        for column in columns:
+            ours, theirs = getattr(batch, table)[column], getattr(labels, table)[column]
+            if not np.array_equal(ours, theirs):
+                raise DataError(
+                    f"--truth {truth_dir} does not hold the events of {data_dir} "
+                    f"({table} {column} differ)"
+                )
+    return labels

@@ -340,6 +340,11 @@ class StrawDataset:
         return str(self.record["kind"])
 
     @property
+    def labelled(self) -> bool:
+        """False for production events, whose truth lies in a separate dataset."""
+        return bool(self.record.get("labelled", True))
+
+    @property
     def n_chunks(self) -> int:
         return len(self.record["chunks"])
 

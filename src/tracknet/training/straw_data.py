@@ -114,6 +114,12 @@ class StrawDataModule(L.LightningDataModule):
         s = self.settings
         directory = self._events_dir()
         dataset = StrawDataset.open(directory)
+        if not dataset.labelled:
+            raise DataError(
+                "production events without labels cannot train a model: overlay labelled "
+                "tracks onto them (tracknet overlay --background)",
+                file=str(directory),
+            )
         geometry = StrawGeometry.from_dict(dataset.geometry_parameters())
         batch = dataset.read_all()
         event_ids = [int(e) for e in batch.events["event_id"]]

@@ -1,7 +1,8 @@
 """Straw-tracker pseudo-data: a 2D model of the Muon g-2 straw tracker.
 
 Pipeline: :mod:`geometry` (modules, U/V layers, straws) -> :mod:`tracks` (occupancy and
-time in the fill, the track gun, straw crossings) -> :mod:`response` (inefficiency,
+time in the fill, the track gun, straw crossings, in the detector of :mod:`conditions`)
+-> :mod:`response` (inefficiency,
 crosstalk, noise, one hit per straw) -> :mod:`simulate` (a flat
 :class:`~tracknet.simulation.straw.batch.StrawBatch` or :class:`~tracknet.events.Event`
 objects). :mod:`commands` holds the command-line functions.
@@ -12,6 +13,7 @@ See ``docs/simulation.md`` (The straw tracker).
 from __future__ import annotations
 
 from tracknet.simulation.straw.batch import DETECTOR, StrawBatch
+from tracknet.simulation.straw.conditions import REAL_DETECTOR, DetectorConditions
 from tracknet.simulation.straw.geometry import G2_GEOMETRY, StrawGeometry
 from tracknet.simulation.straw.response import StrawResponse
 from tracknet.simulation.straw.simulate import (
@@ -29,6 +31,8 @@ __all__ = [
     "DEFAULT_TAU_US",
     "DETECTOR",
     "G2_GEOMETRY",
+    "REAL_DETECTOR",
+    "DetectorConditions",
     "Occupancy",
     "StrawBatch",
     "StrawConfig",

@@ -20,7 +20,13 @@ import numpy as np
 import pandas as pd
 
 from tracknet.errors import DataError
-from tracknet.events import HITS_SCHEMA, PARTICLES_SCHEMA, TRUTH_SCHEMA, Event
+from tracknet.events import (
+    HITS_SCHEMA,
+    PARTICLES_SCHEMA,
+    TRUTH_SCHEMA,
+    UNLABELLED_PARTICLE_ID,
+    Event,
+)
 
 __all__ = [
     "DETECTOR",
@@ -325,6 +331,22 @@ class StrawBatch:
             {c: v[p] for c, v in self.particles.items()},
             dict(self.meta),
         )
+
+    def without_labels(self) -> StrawBatch:
+        """The events as the experiment records them (production events): each hit keeps
+        its ids, straw, drift and design position; its particle becomes
+        :data:`~tracknet.events.UNLABELLED_PARTICLE_ID`, its true point the straw's
+        position, its momentum and weight zero; no particles; ``n_tracks`` -1 (unknown)."""
+        hits = dict(self.hits)
+        n = len(hits["event_id"])
+        hits["particle_id"] = np.full(n, UNLABELLED_PARTICLE_ID, dtype=np.int64)
+        for true, measured in (("tx", "x"), ("ty", "y"), ("tz", "z")):
+            hits[true] = hits[measured].copy()
+        for column in ("tpx", "tpy", "tpz", "weight"):
+            hits[column] = np.zeros(n)
+        events = {**self.events, "n_tracks": np.full(len(self), -1, dtype=np.int32)}
+        particles = {c: np.zeros(0, dtype=t) for c, t in PARTICLE_COLUMNS.items()}
+        return StrawBatch(events, hits, particles, {**self.meta, "labelled": False})
 
     def slice(self, start: int, stop: int) -> StrawBatch:
         """Events ``start:stop`` (row positions)."""

@@ -9,6 +9,8 @@ typer-compatible function: bad input raises :class:`~tracknet.errors.ConfigError
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,14 +23,13 @@ from tracknet.commands_common import (
     progress_option,
     show_progress,
 )
-from tracknet.simulation.straw.response import StrawResponse
+from tracknet.errors import ConfigError
 
 if TYPE_CHECKING:
+    from tracknet.simulation.straw.batch import StrawBatch
     from tracknet.simulation.straw.simulate import StrawConfig
 
 __all__ = ["config_from_options", "register", "straw"]
-
-_RESPONSE = StrawResponse()
 
 
 def config_from_options(
@@ -40,10 +41,11 @@ def config_from_options(
     time_in_fill: float | None = None,
     time_in_fill_max: float | None = None,
     tau: float = 64.4,
-    efficiency: float = _RESPONSE.efficiency,
-    noise_rate: float = _RESPONSE.noise_rate,
-    crosstalk: float = _RESPONSE.crosstalk,
-    drift_sigma: float = _RESPONSE.drift_sigma_mm,
+    detector: str = "nominal",
+    efficiency: float | None = None,
+    noise_rate: float | None = None,
+    crosstalk: float | None = None,
+    drift_sigma: float | None = None,
     field: float = 1.45,
     straight: bool = False,
     p_min: float = 0.5,
@@ -53,12 +55,24 @@ def config_from_options(
     modules: int = 8,
     straws: int = 32,
 ) -> StrawConfig:
-    """The :class:`~tracknet.simulation.straw.simulate.StrawConfig` of the command's options."""
+    """The :class:`~tracknet.simulation.straw.simulate.StrawConfig` of the command's options
+    (a response option left None takes the value of the ``detector``'s response)."""
+    from tracknet.simulation.straw.conditions import DETECTORS
     from tracknet.simulation.straw.geometry import StrawGeometry
     from tracknet.simulation.straw.simulate import StrawConfig
     from tracknet.simulation.straw.tracks import Occupancy, TrackGun
 
+    if detector not in DETECTORS:
+        raise ConfigError(f"--detector must be one of {sorted(DETECTORS)}, got {detector!r}")
+    conditions, response = DETECTORS[detector]
+    given = {
+        "efficiency": efficiency,
+        "noise_rate": noise_rate,
+        "crosstalk": crosstalk,
+        "drift_sigma_mm": drift_sigma,
+    }
     return StrawConfig(
+        conditions=conditions,
         geometry=StrawGeometry(n_modules=modules, straws_per_layer=straws),
         gun=TrackGun(
             p_min_gev=p_min,
@@ -77,12 +91,7 @@ def config_from_options(
             time_in_fill_max_us=time_in_fill_max,
             tau_us=tau,
         ),
-        response=StrawResponse(
-            efficiency=efficiency,
-            noise_rate=noise_rate,
-            crosstalk=crosstalk,
-            drift_sigma_mm=drift_sigma,
-        ),
+        response=response.with_overrides({k: v for k, v in given.items() if v is not None}),
     )
 
 
@@ -114,23 +123,26 @@ def straw(
         help="With --time-in-fill: draw each event's time uniformly up to this (us).",
     ),
     tau: float = typer.Option(64.4, "--tau", help="Decay time of the rate in the fill (us)."),
-    efficiency: float = typer.Option(
-        _RESPONSE.efficiency,
+    efficiency: float | None = typer.Option(
+        None,
         "--efficiency",
-        help="Probability that a crossed straw records a hit (1: off).",
+        help="Probability that a crossed straw records a hit (1: off; default: the detector's).",
     ),
-    noise_rate: float = typer.Option(
-        _RESPONSE.noise_rate, "--noise-rate", help="Noise hits per straw per event (0: off)."
+    noise_rate: float | None = typer.Option(
+        None,
+        "--noise-rate",
+        help="Noise hits per straw per event (0: off; default: the detector's).",
     ),
-    crosstalk: float = typer.Option(
-        _RESPONSE.crosstalk,
+    crosstalk: float | None = typer.Option(
+        None,
         "--crosstalk",
-        help="Probability that each neighbour of a fired straw fires (0: off).",
+        help="Probability that each neighbour of a fired straw fires (0: off; default: the "
+        "detector's).",
     ),
-    drift_sigma: float = typer.Option(
-        _RESPONSE.drift_sigma_mm,
+    drift_sigma: float | None = typer.Option(
+        None,
         "--drift-sigma",
-        help="Drift-distance resolution (mm; 0: exact DCA).",
+        help="Drift-distance resolution (mm; 0: exact DCA; default: the detector's).",
     ),
     field: float = typer.Option(1.45, "--field", help="Magnetic field (T) out of the 2D plane."),
     straight: bool = typer.Option(False, "--straight", help="Straight tracks (no field)."),
@@ -142,6 +154,18 @@ def straw(
     charge: int = typer.Option(1, "--charge", help="Track charge: 1, -1, or 0 for a random sign."),
     modules: int = typer.Option(8, "--modules", help="Straw modules (4 layers each)."),
     straws: int = typer.Option(32, "--straws", help="Straws per layer."),
+    detector: str = typer.Option(
+        "nominal",
+        "--detector",
+        help="nominal: the simulation's design; real: the stand-in for the experiment "
+        "(misaligned, its own field, noise and crosstalk).",
+    ),
+    truth_out: Path | None = typer.Option(
+        None,
+        "--truth-out",
+        help="Write production events: --out gets the hits without labels, this directory "
+        "the same events with them (for evaluate --truth only).",
+    ),
     events_per_chunk: int = typer.Option(
         10_000, "--events-per-chunk", help="Events per Parquet chunk."
     ),
@@ -165,25 +189,51 @@ def straw(
         tau=tau, efficiency=efficiency, noise_rate=noise_rate, crosstalk=crosstalk,
         drift_sigma=drift_sigma, field=field, straight=straight, p_min=p_min, p_max=p_max,
         angle_max=angle_max, charge=charge, modules=modules, straws=straws,
+        detector=detector,
         )  # fmt: skip
     output_dir(out, "--out")
+    if truth_out is not None:
+        output_dir(truth_out, "--truth-out")
+        if truth_out.resolve() == out.resolve():
+            raise ConfigError("--truth-out must differ from --out")
     shown = show_progress(progress)
-    with (
-        atomic_directory(out, record=DATASET_FILE) as staging,  # all of it, or nothing
-        tqdm(total=events, desc="simulate straw", unit="event", disable=not shown) as bar,
-    ):
+    parameters = {"config": config.to_dict(), "first_event_id": first_event_id}
+
+    def batches() -> Iterator[StrawBatch]:
+        return iter_straw_batches(
+            config, events, seed, first_event_id, events_per_batch=events_per_chunk
+        )
+
+    with contextlib.ExitStack() as stack:  # all of it, or nothing
+        staging = stack.enter_context(atomic_directory(out, record=DATASET_FILE))
+        truth_staging = (
+            None
+            if truth_out is None
+            else stack.enter_context(atomic_directory(truth_out, record=DATASET_FILE))
+        )
+        bar = stack.enter_context(
+            tqdm(total=events, desc="simulate straw", unit="event", disable=not shown)
+        )
+        if truth_staging is not None:
+            write_straw_dataset(
+                batches(), truth_staging, kind="straw", parameters=parameters, seed=seed,
+                generator=GENERATOR, extra={"truth_of": "production events"},
+            )  # fmt: skip
+            # What the experiment records does not say how its detector differs from the design.
+            config_dict = {k: v for k, v in config.to_dict().items() if k != "conditions"}
+            parameters = {**parameters, "config": config_dict}
         write_straw_dataset(
-            iter_straw_batches(
-                config, events, seed, first_event_id, events_per_batch=events_per_chunk
-            ),
+            (b if truth_staging is None else b.without_labels() for b in batches()),
             staging,
             kind="straw",
-            parameters={"config": config.to_dict(), "first_event_id": first_event_id},
+            parameters=parameters,
             seed=seed,
             generator=GENERATOR,
+            extra=None if truth_staging is None else {"labelled": False},
             on_chunk=lambda batch: bar.update(len(batch)),
         )
-    typer.echo(f"wrote {events} straw events to {out}")
+    where = "" if truth_out is None else f", without labels (their truth in {truth_out})"
+    typer.echo(f"wrote {events} straw events to {out}{where}")
 
 
 #: The largest straw event id (event ids are stored as int64; this leaves room for sums).
@@ -196,7 +246,7 @@ _FLAGS = {
     "noise_rate": "--noise-rate", "crosstalk": "--crosstalk", "drift_sigma_mm": "--drift-sigma",
     "field_tesla": "--field", "p_min_gev": "--p-min", "p_max_gev": "--p-max",
     "angle_max_deg": "--angle-max", "charge": "--charge", "n_modules": "--modules",
-    "straws_per_layer": "--straws",
+    "straws_per_layer": "--straws", "detector": "--detector",
 }  # fmt: skip
 
 

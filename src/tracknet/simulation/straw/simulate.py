@@ -20,6 +20,7 @@ from tracknet.errors import ConfigError
 from tracknet.events import Event
 from tracknet.schema import Settings, setting
 from tracknet.simulation.straw.batch import StrawBatch, rechunk
+from tracknet.simulation.straw.conditions import DetectorConditions
 from tracknet.simulation.straw.geometry import StrawGeometry
 from tracknet.simulation.straw.response import (
     SignalHits,
@@ -71,6 +72,7 @@ class StrawConfig(Settings):
     gun: TrackGun = setting(default_factory=TrackGun)
     occupancy: Occupancy = setting(default_factory=Occupancy)
     response: StrawResponse = setting(default_factory=StrawResponse)
+    conditions: DetectorConditions = setting(default_factory=DetectorConditions)
 
 
 class BlockStreams(NamedTuple):
@@ -194,7 +196,8 @@ def simulate_block(config: StrawConfig, seed: int, block: int) -> StrawBatch:
     counts = sample_track_counts(config.occupancy, times, streams.counts)
     track_event = np.repeat(np.arange(n_events, dtype=np.int64), counts)
     tracks: TrackStates = sample_tracks(gun, geometry, int(counts.sum()), streams.tracks)
-    true = straw_crossings(tracks, geometry, gun.stop_angle_deg)
+    detector = None if config.conditions.nominal else config.conditions.build(geometry)
+    true = straw_crossings(tracks, geometry, gun.stop_angle_deg, detector)
     keep = efficiency_mask(len(true.track), response.efficiency, streams.efficiency)
     track = true.track[keep]
     drift = smear_drift(

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from tracknet.errors import ConfigError
 from tracknet.schema import Settings, setting
 from tracknet.simulation.straw.geometry import StrawGeometry
+
+if TYPE_CHECKING:
+    from tracknet.simulation.straw.conditions import BuiltDetector
 
 __all__ = [
     "C_GEV_PER_T_MM",
@@ -337,18 +340,76 @@ class TrueHits(NamedTuple):
     tpy: np.ndarray
 
 
+def _module_states(
+    tracks: TrackStates, geometry: StrawGeometry, field_factor: np.ndarray, stop_angle_rad: float
+) -> list[tuple[TrackStates, np.ndarray]]:
+    """Each track's state where the field of each module begins (half-way between two
+    modules; the entry point for the first), with that module's curvature, and whether
+    it is still followed there."""
+    per = geometry.layers_per_module
+    first, last = geometry.layer_x[::per], geometry.layer_x[per - 1 :: per]
+    starts = np.concatenate([[-np.inf], 0.5 * (last[:-1] + first[1:])])
+    x, y, phi = tracks.x0, tracks.y0, tracks.phi0
+    alive = np.ones(len(x), dtype=bool)
+    kappa = tracks.kappa * field_factor[0]
+    states = []
+    for m in range(geometry.n_modules):
+        if m:
+            dx = np.maximum(starts[m] - x, 0.0)
+            sin_phi = np.sin(phi) + kappa * dx
+            alive &= np.abs(sin_phi) <= math.sin(stop_angle_rad)
+            turned = np.arcsin(np.clip(sin_phi, -1.0, 1.0))
+            x, y, phi = x + dx, y + dx * np.tan(0.5 * (phi + turned)), turned
+            kappa = tracks.kappa * field_factor[m]
+        states.append((TrackStates(x, y, phi, tracks.p, tracks.q, kappa), alive.copy()))
+    return states
+
+
+def _detector_crossings(
+    tracks: TrackStates, geometry: StrawGeometry, field_factor: np.ndarray, stop_angle_rad: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`layer_crossings` in a field constant within each module: ``(track, layer, y,
+    phi, kappa)``, sorted by track, then layer."""
+    per = geometry.layers_per_module
+    parts = []
+    for m, (state, alive) in enumerate(
+        _module_states(tracks, geometry, field_factor, stop_angle_rad)
+    ):
+        track, layer, y, phi = layer_crossings(
+            state, geometry.layer_x[m * per : (m + 1) * per], stop_angle_rad
+        )
+        keep = alive[track]
+        track, layer, y, phi = track[keep], layer[keep] + m * per, y[keep], phi[keep]
+        parts.append((track, layer, y, phi, state.kappa[track]))
+    track, layer, y, phi, kappa = (np.concatenate(column) for column in zip(*parts, strict=True))
+    order = np.lexsort((layer, track))
+    return track[order], layer[order], y[order], phi[order], kappa[order]
+
+
 def straw_crossings(
-    tracks: TrackStates, geometry: StrawGeometry, stop_angle_deg: float
+    tracks: TrackStates,
+    geometry: StrawGeometry,
+    stop_angle_deg: float,
+    detector: BuiltDetector | None = None,
 ) -> TrueHits:
     """Every straw whose centre lies within the straw radius of a track's trajectory.
 
-    Sorted by track, then global layer, then straw.
+    ``detector`` (None: the design) moves the straw centres and sets the field of each
+    module. Sorted by track, then global layer, then straw.
     """
     stop = math.radians(stop_angle_deg)
-    track, layer, y, phi = layer_crossings(tracks, geometry.layer_x, stop)
+    if detector is None:
+        track, layer, y, phi = layer_crossings(tracks, geometry.layer_x, stop)
+        kappa = tracks.kappa[track]
+        reach = 0.0
+    else:
+        track, layer, y, phi, kappa = _detector_crossings(
+            tracks, geometry, detector.field_factor, stop
+        )
+        reach = float(np.max(np.abs(detector.straw_dy), initial=0.0))
     r = geometry.straw_radius_mm
     pitch = geometry.pitch_mm
-    half = r / np.cos(phi) + _CANDIDATE_MARGIN_MM
+    half = r / np.cos(phi) + _CANDIDATE_MARGIN_MM + reach
     y0 = geometry.layer_y0[layer]
     lo = np.maximum(np.ceil((y - half - y0) / pitch), 0).astype(np.int64)
     hi = np.minimum(np.floor((y + half - y0) / pitch), geometry.straws_per_layer - 1).astype(
@@ -360,13 +421,16 @@ def straw_crossings(
     straw = lo[crossing] + (np.arange(len(crossing)) - starts[crossing])
     t = track[crossing]
     sid = layer[crossing] * geometry.straws_per_layer + straw
+    straw_y = geometry.straw_y[sid]
+    if detector is not None:
+        straw_y = straw_y + detector.straw_dy[sid]
     dca, qx, qy, phi_q = closest_approach(
         geometry.layer_x[layer[crossing]],
         y[crossing],
         phi[crossing],
-        tracks.kappa[t],
+        kappa[crossing],
         geometry.straw_x[sid],
-        geometry.straw_y[sid],
+        straw_y,
     )
     keep = (dca < r) & (np.abs(phi_q) <= stop) & (qx >= tracks.x0[t])
     t, sid, dca, qx, qy, phi_q = t[keep], sid[keep], dca[keep], qx[keep], qy[keep], phi_q[keep]

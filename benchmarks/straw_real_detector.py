@@ -1,0 +1,98 @@
+"""The "real" straw detector against the nominal one, and its library selected without truth.
+
+Usage: ``python benchmarks/straw_real_detector.py [--events N] [--late-events N]``. Prints
+one JSON line: the baseline's straw metrics on nominal events and on production events of
+the "real" detector (evaluated with their truth), the purity of the library selected by
+fit from late-in-fill production events (checked against their truth file), the accuracy
+of its fitted positions and momenta, and the seconds each step took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from _common import emit
+from tracknet.augment.fit_selection import fit_selected_tracks
+from tracknet.augment.library import LibraryCriteria
+from tracknet.building.straw import build_straw_batch
+from tracknet.evaluation.straw import evaluate_straw
+from tracknet.simulation.straw import (
+    REAL_DETECTOR,
+    Occupancy,
+    StrawBatch,
+    StrawConfig,
+    StrawGeometry,
+    TrackGun,
+    simulate_straw_batch,
+)
+from tracknet.simulation.straw.conditions import REAL_RESPONSE
+
+METRICS = ("precision_on_found_tracks", "wrong_hit_fraction", "found_fraction", "split_fraction")
+REAL = StrawConfig(conditions=REAL_DETECTOR, response=REAL_RESPONSE)
+
+
+def _metrics(batch: StrawBatch) -> dict[str, float]:
+    submission = build_straw_batch(batch, StrawGeometry(), "baseline")
+    truth = pd.DataFrame(
+        {c: batch.hits[c] for c in ("event_id", "hit_id", "particle_id", "weight")}
+    )
+    summary = evaluate_straw(truth, submission).summary
+    return {k: round(float(summary[k]), 4) for k in METRICS}  # type: ignore[arg-type]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--late-events", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=4)
+    args = parser.parse_args()
+    out: dict[str, object] = {}
+    for name, config in (("nominal", StrawConfig()), ("real", REAL)):
+        started = time.perf_counter()
+        out[name] = _metrics(simulate_straw_batch(config, args.events, args.seed))
+        out[f"{name}_seconds"] = round(time.perf_counter() - started, 2)
+    late = replace(
+        REAL, occupancy=Occupancy(mean=8.0, time_in_fill_us=150.0, time_in_fill_max_us=300.0)
+    )
+    labelled = simulate_straw_batch(late, args.late_events, args.seed + 27)
+    started = time.perf_counter()
+    rows, entries, fitted = fit_selected_tracks(
+        labelled.without_labels(), StrawGeometry(), LibraryCriteria(), TrackGun().field_tesla
+    )
+    seconds = time.perf_counter() - started
+    pid, event = labelled.hits["particle_id"][rows], labelled.hits["event_id"][rows]
+    # Each selected track's most frequent particle, per hit.
+    mode = pd.Series(pid).groupby(event).transform(lambda p: p.mode().iloc[0]).to_numpy()
+    foreign = pid != mode
+    p_true = np.hypot(labelled.hits["tpx"][rows], labelled.hits["tpy"][rows])
+    moving = (pid > 0) & (p_true > 0)
+    p_fit = np.hypot(fitted["tpx"], fitted["tpy"])
+    out["library"] = {
+        "late_events": args.late_events,
+        "tracks": len(entries),
+        "one_particle_fraction": round(
+            1.0
+            - float(
+                np.bincount(np.unique(event, return_inverse=True)[1], foreign).astype(bool).mean()
+            ),
+            4,
+        ),
+        "foreign_hit_fraction": round(float(foreign.mean()), 5),
+        "median_position_error_mm": round(
+            float(np.median(np.abs(fitted["ty"] - labelled.hits["ty"][rows])[pid > 0])), 3
+        ),
+        "median_momentum_error": round(
+            float(np.median(np.abs(p_fit[moving] / p_true[moving] - 1))), 4
+        ),
+        "selection_seconds": round(seconds, 2),
+    }
+    emit("straw_real_detector", {"events": args.events, "seed": args.seed, **out})
+
+
+if __name__ == "__main__":
+    main()
