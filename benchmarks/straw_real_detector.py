@@ -62,7 +62,12 @@ def main() -> None:
     labelled = simulate_straw_batch(late, args.late_events, args.seed + 27)
     started = time.perf_counter()
     rows, entries, fitted = fit_selected_tracks(
-        labelled.without_labels(), StrawGeometry(), LibraryCriteria(), TrackGun().field_tesla
+        labelled.without_labels(),
+        StrawGeometry(),
+        TrackGun().field_tesla,
+        min_hits=LibraryCriteria().min_hits,
+        max_other_hits=LibraryCriteria().max_other_hits,
+        max_fit_rms_mm=LibraryCriteria().max_fit_rms_mm,
     )
     seconds = time.perf_counter() - started
     pid, event = labelled.hits["particle_id"][rows], labelled.hits["event_id"][rows]

@@ -127,10 +127,15 @@ def test_the_library_of_events_without_labels_is_selected_without_truth(
     late_dir, truth_dir = late
     prod, truth = StrawDataset.open(late_dir), StrawDataset.open(truth_dir)
     geometry = StrawGeometry.from_dict(prod.geometry_parameters())
-    criteria = LibraryCriteria()
-    rows, entries, fitted = fit_selected_tracks(prod.read_all(), geometry, criteria, 1.45)
+    defaults = LibraryCriteria()
+    criteria = {
+        "min_hits": defaults.min_hits,
+        "max_other_hits": defaults.max_other_hits,
+        "max_fit_rms_mm": defaults.max_fit_rms_mm,
+    }
+    rows, entries, fitted = fit_selected_tracks(prod.read_all(), geometry, 1.45, **criteria)
     labelled = truth.read_all()
-    again, _, refit = fit_selected_tracks(labelled, geometry, criteria, 1.45)
+    again, _, refit = fit_selected_tracks(labelled, geometry, 1.45, **criteria)
     np.testing.assert_array_equal(rows, again)
     np.testing.assert_array_equal(fitted["ty"], refit["ty"])
     assert len(entries) > 600

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tracknet.augment.library import ENTRY_COLUMNS, LibraryCriteria
 from tracknet.building.straw import build_straw_batch
 from tracknet.building.straw.fits import circle_residuals, circle_y_at
 from tracknet.data.straw_tracks import resolved_y
@@ -38,11 +37,17 @@ def _padded(group: np.ndarray, rank: np.ndarray, n_groups: int, values: np.ndarr
 
 
 def fit_selected_tracks(
-    batch: StrawBatch, geometry: StrawGeometry, criteria: LibraryCriteria, field_tesla: float
+    batch: StrawBatch,
+    geometry: StrawGeometry,
+    field_tesla: float,
+    *,
+    min_hits: int,
+    max_other_hits: int | None,
+    max_fit_rms_mm: float,
 ) -> tuple[np.ndarray, pd.DataFrame, dict[str, np.ndarray]]:
-    """Hit rows of the selected tracks (by event, then ``x``), their entries
-    (:data:`~tracknet.augment.library.ENTRY_COLUMNS`, particle id 1) and, per selected hit,
-    the fitted ``tx, ty, tpx, tpy``."""
+    """Hit rows of the selected tracks (by event, then ``x``), their entries (source
+    event, particle id 1, vertex, momentum, charge, hits) and, per selected hit, the
+    fitted ``tx, ty, tpx, tpy``."""
     h = batch.hits
     track = build_straw_batch(batch, geometry, "baseline")["track_id"].to_numpy()
     events, inverse = np.unique(h["event_id"], return_inverse=True)
@@ -52,9 +57,9 @@ def fit_selected_tracks(
     on = track == 1
     n_on = np.bincount(inverse[on], minlength=n_events)
     n_off = np.bincount(inverse[~on], minlength=n_events)
-    ok = (n_tracks == 1) & (n_on >= criteria.min_hits)
-    if criteria.max_other_hits is not None:
-        ok &= n_off <= criteria.max_other_hits
+    ok = (n_tracks == 1) & (n_on >= min_hits)
+    if max_other_hits is not None:
+        ok &= n_off <= max_other_hits
     rows = np.flatnonzero(on & ok[inverse])
     rows = rows[np.lexsort((h["x"][rows], inverse[rows]))]
     group_of = np.unique(inverse[rows], return_inverse=True)[1].ravel()
@@ -79,7 +84,7 @@ def fit_selected_tracks(
         y = _padded(group_of, rank, n_groups, resolved_y(y_w, drift, side, slope))
     dof = np.maximum(valid.sum(axis=1) - 3, 1)
     rms = np.sqrt(np.sum(residuals * residuals, axis=1) / dof)
-    good = rms <= criteria.max_fit_rms_mm
+    good = rms <= max_fit_rms_mm
     # Direction, curvature and entry point of each hit's fitted track.
     fit_rows = tuple(part[group_of] for part in fit)
     y_plus = circle_y_at(fit_rows, x_w + _STEP_MM)
@@ -119,7 +124,7 @@ def fit_selected_tracks(
             "q": q,
             "nhits": np.bincount(group_of, minlength=n_groups),
         }
-    )[list(ENTRY_COLUMNS)]
+    )
     fitted = {
         "tx": tx[keep_hit],
         "ty": ty[keep_hit],

@@ -268,8 +268,15 @@ def straw_library(
         if by_fit:
             from tracknet.augment.fit_selection import fit_selected_tracks
 
-            rows, entries, fitted = fit_selected_tracks(batch, geometry, criteria, field_tesla)
-            entry_frames.append(entries)
+            rows, entries, fitted = fit_selected_tracks(
+                batch,
+                geometry,
+                field_tesla,
+                min_hits=criteria.min_hits,
+                max_other_hits=criteria.max_other_hits,
+                max_fit_rms_mm=criteria.max_fit_rms_mm,
+            )
+            entry_frames.append(entries[list(ENTRY_COLUMNS)])
             hit_parts.append(
                 {c: fitted[c] if c in fitted else h[c][rows] for c in STRAW_LIBRARY_HITS}
             )
