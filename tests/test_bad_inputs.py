@@ -524,6 +524,21 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("curves-times-nan", "straw-curves --checkpoint {st} --out {o}/c --times nan", ("times",)),
     ("curves-events-zero", "straw-curves --checkpoint {st} --out {o}/c --events 0", ("--events",)),
+    (
+        "curves-semi-option-alone",
+        "straw-curves --checkpoint {st} --out {o}/c --overlay-tracks 2",
+        ("--overlay-tracks", "--semi-synthetic"),
+    ),
+    (
+        "curves-semi-overlay-zero",
+        "straw-curves --checkpoint {st} --out {o}/c --semi-synthetic --overlay-tracks 0",
+        ("--overlay-tracks",),
+    ),
+    (
+        "evaluate-truth-on-trackml",
+        "evaluate --data-dir {ev} --submission {o}/none.csv --truth {straw}",
+        ("--truth", "straw"),
+    ),
     # ------------------------------------------------------------ module-map
     (
         "module-map-no-events",
@@ -730,6 +745,24 @@ def test_straw_curves_write_their_figures_and_record_together(
     assert "straw_curves.json" in names and len(names) > 1
     assert all(n.endswith(".png") for n in names if n != "straw_curves.json")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_semi_synthetic_straw_curves_put_library_tracks_on_production_events(
+    inputs: Inputs, tmp_path: Path
+) -> None:
+    out = tmp_path / "semi"
+    args = ["--checkpoint", inputs.st, "--out", str(out), "--events", "150", "--semi-synthetic"]
+    more = ["--library-events", "3000", "--occupancies", "1", "--times", "0,200"]
+    result = invoke("straw-curves", *args, *more)
+    assert result.code == 0, result.err
+    record = json.loads((out / "straw_curves.json").read_text())
+    assert record["settings"]["events"] == "semi-synthetic" and record["library_tracks"] > 100
+    early, late = record["time_in_fill"]
+    assert early["background_mean_tracks"] > 3 * late["background_mean_tracks"]
+    # Loose physics floors of the classical builder: a lone track on a quiet background is
+    # found; a busy background early in the fill costs tracks.
+    assert record["occupancy"][0]["baseline"]["found_fraction"] > 0.9
+    assert late["baseline"]["found_fraction"] > early["baseline"]["found_fraction"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")

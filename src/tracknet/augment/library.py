@@ -240,12 +240,17 @@ def straw_library(
     criteria: LibraryCriteria | None = None,
     *,
     geometry: StrawGeometry | None = None,
+    field_tesla: float = 0.0,
 ) -> TrackLibrary:
-    """The isolated-track library of straw events (a dataset, or batches of events)."""
+    """The isolated-track library of straw events (a dataset, or batches of events).
+
+    Events without labels (a dataset so recorded, or batches of
+    :meth:`~tracknet.simulation.straw.batch.StrawBatch.without_labels`) are selected by
+    fit, the momenta in the design field: the dataset's, or ``field_tesla`` for batches.
+    """
     criteria = criteria or LibraryCriteria()
     name = ""
     by_fit = False
-    field_tesla = 0.0
     if isinstance(source, StrawDataset):
         name = str(source.directory)
         geometry = geometry or StrawGeometry.from_dict(source.geometry_parameters())
@@ -265,7 +270,7 @@ def straw_library(
                 f"straw_id {int(h['straw_id'].max())} is outside the geometry "
                 f"({geometry.n_straws} straws)"
             )
-        if by_fit:
+        if by_fit or not batch.meta.get("labelled", True):
             from tracknet.augment.fit_selection import fit_selected_tracks
 
             rows, entries, fitted = fit_selected_tracks(

@@ -164,6 +164,25 @@ def straw_curves_command(
     config: Path | None = typer_option(
         "--config", "JSON object of straw build settings to override.", None
     ),
+    semi_synthetic: bool = typer.Option(
+        False,
+        "--semi-synthetic",
+        help='Points of library tracks of the "real" detector (cut without truth from its '
+        "late events) overlaid onto its production events, not pseudo-data.",
+    ),
+    overlay_tracks: int | None = typer.Option(
+        None,
+        "--overlay-tracks",
+        help="--semi-synthetic: tracks overlaid per event of the time curve.",
+    ),
+    background_time: float | None = typer.Option(
+        None,
+        "--background-time",
+        help="--semi-synthetic: time in the fill (us) of the background of the occupancy curve.",
+    ),
+    library_events: int | None = typer.Option(
+        None, "--library-events", help="--semi-synthetic: late events the library is cut from."
+    ),
     progress: bool | None = progress_option(),
 ) -> None:
     """Straw tracking metrics of TrackNET and the baseline against occupancy and time in fill (JSON + PNG)."""  # noqa: E501
@@ -185,7 +204,22 @@ def straw_curves_command(
         times_us=parse_numbers(times, float, "--times"),
         tracks_at_t0=float(tracks_at_t0),
         max_tracks=max(16, max(parse_numbers(occupancies, int, "--occupancies"))),
+        events="semi-synthetic" if semi_synthetic else "pseudo",
     )
+    semi_options = {
+        "overlay_tracks": ("--overlay-tracks", overlay_tracks),
+        "background_time_us": ("--background-time", background_time),
+        "library_events": ("--library-events", library_events),
+    }
+    for field, (flag, value) in semi_options.items():
+        if value is None:
+            continue
+        if not semi_synthetic:
+            raise ConfigError(f"{flag} needs --semi-synthetic")
+        try:
+            settings = settings.with_overrides({field: value})
+        except ConfigError as exc:
+            raise ConfigError(f"{flag}: {exc}") from None
     build_config = StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
     loaded = load_checkpoint(checkpoint)
     output_dir(out, "--out")

@@ -1,7 +1,8 @@
 """Straw tracking against occupancy and against time in the fill, TrackNET beside the baseline.
 
-:func:`straw_curves` simulates each point of both curves (the point's own seed), builds
-it with both algorithms and evaluates it; :func:`write_straw_curves` writes
+:func:`straw_curves` simulates each point of both curves (the point's own seed): pseudo-data
+of the design, or semi-synthetic events of the "real" detector; builds it with both
+algorithms and evaluates it; :func:`write_straw_curves` writes
 ``straw_curves.json`` and one PNG per metric and axis, atomically.
 See ``docs/metrics.md`` (Straw metrics, Curves).
 """
@@ -24,6 +25,7 @@ from . import names
 
 __all__ = [
     "CURVE_METRICS",
+    "EVENT_KINDS",
     "StrawCurveSettings",
     "straw_curves",
     "write_straw_curves",
@@ -37,6 +39,11 @@ CURVE_METRICS: tuple[str, ...] = (
     names.SPLIT_FRACTION,
 )
 _ALGORITHMS = ("tracknet", "baseline")
+#: What the points are made of: simulated pseudo-data of the design, or library tracks of
+#: the "real" detector overlaid onto its production events.
+EVENT_KINDS = ("pseudo", "semi-synthetic")
+#: The times in the fill (us) of the late events the semi-synthetic library is cut from.
+LIBRARY_TIMES_US = (150.0, 300.0)
 
 
 def _not_empty(values: Any) -> str | None:
@@ -60,6 +67,10 @@ class StrawCurveSettings(Settings):
     )
     tracks_at_t0: float = setting(8.0, low=0.0, high=1.0e4)
     max_tracks: int = setting(16, low=1)
+    events: str = setting("pseudo", choices=EVENT_KINDS)
+    overlay_tracks: int = setting(2, low=1)
+    background_time_us: float = setting(200.0, low=0.0, high=MAX_TIME_IN_FILL_US)
+    library_events: int = setting(20_000, low=1)
 
     def validate(self) -> None:
         if max(self.occupancies) > self.max_tracks:
@@ -68,29 +79,112 @@ class StrawCurveSettings(Settings):
             )
 
 
-def _point(
-    config: Any, n_events: int, seed: list[int], followers: dict[str, Any], build_config: Any
+def _entropy(seed: list[int]) -> int:
+    return int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint32)[0])
+
+
+def _measure(
+    batch: Any, geometry: Any, n_events: int, followers: dict[str, Any], build_config: Any
 ) -> dict[str, Any]:
+    """The straw metrics of ``batch`` built by each follower (overlaid tracks only, on
+    semi-synthetic events)."""
     from ..building.straw import build_straw_batch
-    from ..simulation.straw import simulate_straw_batch
     from .straw import evaluate_straw
 
-    entropy = int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint32)[0])
-    batch = simulate_straw_batch(config, n_events, entropy)
     h = batch.hits
     truth = pd.DataFrame({c: h[c] for c in ("event_id", "hit_id", "particle_id", "weight")})
     particles = pd.DataFrame(batch.particles)
-    out: dict[str, Any] = {
+    out: dict[str, Any] = {}
+    for algorithm, follower in followers.items():
+        sub = build_straw_batch(batch, geometry, algorithm, None, build_config, follower=follower)
+        out[algorithm] = evaluate_straw(truth, sub, particles, n_events=n_events).straw.to_dict()
+    return out
+
+
+def _point(
+    config: Any, n_events: int, seed: list[int], followers: dict[str, Any], build_config: Any
+) -> dict[str, Any]:
+    from ..simulation.straw import simulate_straw_batch
+
+    entropy = _entropy(seed)
+    batch = simulate_straw_batch(config, n_events, entropy)
+    return {
         "simulation_seed": entropy,
         "mean_tracks": float(batch.events["n_tracks"].mean()),
+        **_measure(batch, config.geometry, n_events, followers, build_config),
     }
-    for algorithm, follower in followers.items():
-        sub = build_straw_batch(
-            batch, config.geometry, algorithm, None, build_config, follower=follower
+
+
+def _semi_library(settings: StrawCurveSettings) -> Any:
+    """Isolated tracks of late-in-fill production events of the "real" detector, selected
+    without truth."""
+    from ..augment.library import straw_library
+    from ..simulation.straw import Occupancy, StrawConfig, TrackGun, simulate_straw_batch
+    from ..simulation.straw.conditions import REAL_DETECTOR, REAL_RESPONSE
+
+    late = StrawConfig(
+        conditions=REAL_DETECTOR,
+        response=REAL_RESPONSE,
+        occupancy=Occupancy(
+            mean=settings.tracks_at_t0,
+            max_tracks=settings.max_tracks,
+            time_in_fill_us=LIBRARY_TIMES_US[0],
+            time_in_fill_max_us=LIBRARY_TIMES_US[1],
+        ),
+    )
+    events = simulate_straw_batch(late, settings.library_events, _entropy([settings.seed, 2, 0]))
+    library = straw_library([events.without_labels()], field_tesla=TrackGun().field_tesla)
+    if len(library) < settings.overlay_tracks:
+        raise ConfigError(
+            f"the library of {settings.library_events} late events holds {len(library)} tracks: "
+            "too few to overlay"
         )
-        result = evaluate_straw(truth, sub, particles, n_events=n_events)
-        out[algorithm] = result.straw.to_dict()
-    return out
+    return library
+
+
+def _semi_point(
+    library: Any,
+    tracks: int,
+    time_us: float,
+    settings: StrawCurveSettings,
+    seed: list[int],
+    followers: dict[str, Any],
+    build_config: Any,
+) -> dict[str, Any]:
+    """``tracks`` library tracks overlaid onto production events of the "real" detector at
+    ``time_us`` in the fill (Poisson tracks of mean ``tracks_at_t0 * exp(-t / tau)``)."""
+    from ..augment.overlay import iter_straw_overlay
+    from ..simulation.straw import Occupancy, StrawBatch, StrawConfig, simulate_straw_batch
+    from ..simulation.straw.conditions import REAL_DETECTOR, REAL_RESPONSE
+
+    entropy = _entropy(seed)
+    config = StrawConfig(
+        conditions=REAL_DETECTOR,
+        response=REAL_RESPONSE,
+        occupancy=Occupancy(
+            mean=settings.tracks_at_t0, max_tracks=settings.max_tracks, time_in_fill_us=time_us
+        ),
+    )
+    background = simulate_straw_batch(config, settings.n_events, entropy)
+    # The background carries the detector's noise; the overlaid tracks their crosstalk.
+    response = REAL_RESPONSE.with_overrides(
+        {"efficiency": 1.0, "noise_rate": 0.0, "drift_sigma_mm": 0.0}
+    )
+    batch = StrawBatch.concat(
+        iter_straw_overlay(
+            library,
+            n_events=settings.n_events,
+            tracks_per_event=tracks,
+            seed=entropy,
+            response=response,
+            background=background.without_labels(),
+        )
+    )
+    return {
+        "simulation_seed": entropy,
+        "background_mean_tracks": float(background.events["n_tracks"].mean()),
+        **_measure(batch, config.geometry, settings.n_events, followers, build_config),
+    }
 
 
 def straw_curves(
@@ -110,6 +204,8 @@ def straw_curves(
         a: make_straw_follower(a, loaded if a == "tracknet" else None, build_config)
         for a in _ALGORITHMS
     }
+    if settings.events == "semi-synthetic":
+        return _semi_curves(settings, followers, build_config, progress)
     occupancy_points = []
     for i, k in enumerate(settings.occupancies):
         occupancy = Occupancy(
@@ -150,6 +246,54 @@ def straw_curves(
             "tau_us": DEFAULT_TAU_US,
             "response": StrawConfig().response.to_dict(),
         },
+        "build_config": build_config.to_dict(),
+        "radius_scale": getattr(followers["tracknet"], "radius_scale", None),
+        "metrics": list(CURVE_METRICS),
+        "occupancy": occupancy_points,
+        "time_in_fill": time_points,
+    }
+
+
+def _semi_curves(
+    settings: StrawCurveSettings,
+    followers: dict[str, Any],
+    build_config: Any,
+    progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    """The curves on semi-synthetic events of the "real" detector: against the tracks
+    overlaid (on production events at ``background_time_us``) and against the time in the
+    fill (``overlay_tracks`` tracks on production events of that time)."""
+    from ..simulation.straw import DEFAULT_TAU_US
+    from ..simulation.straw.conditions import REAL_DETECTOR, REAL_RESPONSE
+
+    library = _semi_library(settings)
+    occupancy_points = []
+    for i, k in enumerate(settings.occupancies):
+        point = _semi_point(
+            library, k, settings.background_time_us, settings, [settings.seed, 0, i],
+            followers, build_config,
+        )  # fmt: skip
+        occupancy_points.append({"tracks_per_event": int(k), **point})
+        if progress:
+            progress(1)
+    time_points = []
+    for i, t in enumerate(settings.times_us):
+        point = _semi_point(
+            library, settings.overlay_tracks, float(t), settings, [settings.seed, 1, i],
+            followers, build_config,
+        )  # fmt: skip
+        time_points.append({"time_in_fill_us": float(t), **point})
+        if progress:
+            progress(1)
+    return {
+        "settings": {
+            **settings.to_dict(),
+            "tau_us": DEFAULT_TAU_US,
+            "response": REAL_RESPONSE.to_dict(),
+            "conditions": REAL_DETECTOR.to_dict(),
+            "library_times_us": list(LIBRARY_TIMES_US),
+        },
+        "library_tracks": len(library),
         "build_config": build_config.to_dict(),
         "radius_scale": getattr(followers["tracknet"], "radius_scale", None),
         "metrics": list(CURVE_METRICS),
