@@ -78,6 +78,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> I
     shutil.copy(straw_run["last_checkpoint"], root / "st.ckpt")
     rng = np.random.default_rng(7)
     (root / "random.bin").write_bytes(rng.bytes(4096))
+    from tracknet.building.straw.seed_walk import SLOT_FEATURES, STEP_FEATURES
+    from tracknet.model.seed_lstm import SeedLstm, save_seed_lstm
+
+    save_seed_lstm(root / "sl.ckpt", SeedLstm(4, SLOT_FEATURES, STEP_FEATURES))
     (root / "truncated.ckpt").write_bytes((root / "tm.ckpt").read_bytes()[:2000])
     (root / "empty.ckpt").write_bytes(b"")
     (root / "afile.txt").write_text("not a folder\n")
@@ -538,6 +542,32 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "evaluate-truth-on-trackml",
         "evaluate --data-dir {ev} --submission {o}/none.csv --truth {straw}",
         ("--truth", "straw"),
+    ),
+    # ------------------------------------------------------------ the seed classifier
+    (
+        "seed-checkpoint-to-tracknet",
+        "build --data-dir {straw} --checkpoint {sl} --out {o}/s.csv",
+        ("sl.ckpt", "seed-classifier", "--algorithm seed-lstm"),
+    ),
+    (
+        "tracknet-checkpoint-to-seed-lstm",
+        "build --data-dir {straw} --algorithm seed-lstm --checkpoint {st} --out {o}/s.csv",
+        ("st.ckpt", "not a seed-classifier checkpoint", "experiment=straw_seed"),
+    ),
+    (
+        "seed-lstm-without-checkpoint",
+        "build --data-dir {straw} --algorithm seed-lstm --out {o}/s.csv",
+        ("seed-lstm", "--checkpoint"),
+    ),
+    (
+        "seed-lstm-on-trackml",
+        "build --data-dir {ev} --algorithm seed-lstm --checkpoint {sl} --out {o}/s.csv",
+        ("seed-lstm", "straw events only"),
+    ),
+    (
+        "seed-train-on-trackml",
+        "train model.kind=seed_lstm data.dir={ev} run.output_dir={o}/r",
+        ("seed_lstm", "straw"),
     ),
     # ------------------------------------------------------------ module-map
     (

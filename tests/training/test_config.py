@@ -16,8 +16,8 @@ from tracknet.training.__main__ import main as training_main
 from tracknet.training.config import compose_config, config_groups, to_container
 from tracknet.training.datamodule import TrackDataModule
 from tracknet.training.module import StepAheadModule
-from tracknet.training.settings import DataSettings, TrainingSettings
-from tracknet.training.train import _TRAINER_KEYS
+from tracknet.training.runs import _TRAINER_KEYS
+from tracknet.training.settings import DataSettings, ModelSettings, TrainingSettings
 
 
 def test_required_keys_exist_with_their_defaults() -> None:
@@ -30,7 +30,14 @@ def test_required_keys_exist_with_their_defaults() -> None:
     )
     assert config_groups() == {
         "data": ["simulated", "straw", "trackml"],
-        "experiment": ["simulated", "simulated_full", "simulated_full_lowpt", "straw", "trackml"],
+        "experiment": [
+            "simulated",
+            "simulated_full",
+            "simulated_full_lowpt",
+            "straw",
+            "straw_seed",
+            "trackml",
+        ],
         "model": ["step_ahead"],
         "trainer": ["cpu", "ddp"],
         "training": ["default"],
@@ -46,7 +53,9 @@ def _instantiate(cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data_settings = DataSettings.from_config(data)
     datamodule = TrackDataModule(data_settings, progress=False)
     assert datamodule.normalizer.scale_mm == data_settings.scale_mm
-    model = StepAheadTrackNet.from_config(container["model"])
+    model = StepAheadTrackNet.from_config(
+        ModelSettings.from_config(container["model"]).step_ahead_config()
+    )
     assert model.input_dim == len(data_settings.dims)
     training = TrainingSettings.from_config(container["training"])
     module = StepAheadModule(

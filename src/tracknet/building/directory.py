@@ -28,11 +28,13 @@ from ..io.resume import Journal, work_dir_of
 from ..io.straw import sha256_file
 from ..io.submissions import write_submission_parts
 from ..io.trackml import write_submission
-from ..model.checkpoint import LoadedModel, load_checkpoint
+from ..model.checkpoint import load_checkpoint
+from ..model.seed_lstm import load_seed_lstm
 from ..notes import note
 from ..parallel import Workers, run_ordered
 from ..schema import Settings
-from .settings import check_algorithm
+from .settings import MODEL_ALGORITHMS, check_algorithm
+from .straw.backend import StrawBuildBackend
 
 __all__ = ["DirectoryBuild", "build_directory", "parse_event_list"]
 
@@ -94,12 +96,23 @@ def build_directory(
     backend = detector_of(data_dir).build_backend()
     settings: Any = config if isinstance(config, backend.config_type) else backend.config_type()
     check_algorithm(algorithm)
-    loaded: LoadedModel | None = None
+    loaded: Any = None
     if algorithm == "tracknet":
         if checkpoint is None:
             raise ConfigError("algorithm 'tracknet' needs --checkpoint")
         loaded = load_checkpoint(checkpoint)
         backend.check_model(loaded, str(checkpoint), settings)
+    elif algorithm == "seed-lstm":
+        if not isinstance(backend, StrawBuildBackend):
+            raise ConfigError(
+                "algorithm 'seed-lstm' builds straw events only; "
+                "this directory holds TrackML events"
+            )
+        if checkpoint is None:
+            raise ConfigError(
+                "algorithm 'seed-lstm' needs --checkpoint (tracknet train experiment=straw_seed)"
+            )
+        loaded = load_seed_lstm(checkpoint)
     out = Path(out_csv)
     if out.is_dir():
         raise ConfigError(f"--out {out} is a directory")
@@ -161,7 +174,7 @@ def _record(
     return {
         "algorithm": algorithm,
         "checkpoint": str(checkpoint)
-        if checkpoint is not None and algorithm == "tracknet"
+        if checkpoint is not None and algorithm in MODEL_ALGORITHMS
         else None,
         "data_dir": str(data_dir),
         "n_events": result.n_events,

@@ -78,7 +78,7 @@ def make_extender(
     config: BuildConfig,
 ) -> Extender:
     """The track follower of ``algorithm`` for an event with these surfaces."""
-    check_algorithm(algorithm)
+    check_algorithm(algorithm, detector="trackml")
     if algorithm == "tracknet":
         if loaded_model is None:
             raise ConfigError("algorithm 'tracknet' needs a model checkpoint")
@@ -196,7 +196,7 @@ def build_tracks(
 ) -> BuildResult:
     """Build one event and report what it took (see :func:`build_event`)."""
     start = time.perf_counter()
-    check_algorithm(algorithm)
+    check_algorithm(algorithm, detector="trackml")
     hit_id, positions, volume, layer = _hit_arrays(event)
     n = len(hit_id)
     keys = layer_keys(volume, layer)

@@ -13,16 +13,21 @@ from .seeding import DEFAULT_SEED_STAGES, SeedStage
 from .selection import SelectionConfig
 from .stages import low_pt_stages
 
-__all__ = ["ALGORITHMS", "BuildConfig", "check_algorithm"]
+__all__ = ["ALGORITHMS", "MODEL_ALGORITHMS", "BuildConfig", "check_algorithm"]
 
-#: The track building algorithms, for every detector.
-ALGORITHMS: tuple[str, ...] = ("tracknet", "baseline")
+#: The track building algorithms ("seed-lstm": straw events only).
+ALGORITHMS: tuple[str, ...] = ("tracknet", "baseline", "seed-lstm")
+#: The algorithms that build with a trained model (``--checkpoint``).
+MODEL_ALGORITHMS: tuple[str, ...] = ("tracknet", "seed-lstm")
 
 
-def check_algorithm(algorithm: str) -> None:
-    """One-line :class:`ConfigError` unless ``algorithm`` is one of :data:`ALGORITHMS`."""
+def check_algorithm(algorithm: str, detector: str | None = None) -> None:
+    """One-line :class:`ConfigError` unless ``algorithm`` is one of :data:`ALGORITHMS`
+    (and, with ``detector`` "trackml", builds TrackML events)."""
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+    if detector == "trackml" and algorithm == "seed-lstm":
+        raise ConfigError("algorithm 'seed-lstm' builds straw events only, not TrackML events")
 
 
 _EXT = ExtensionConfig()

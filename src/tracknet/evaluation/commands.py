@@ -183,13 +183,20 @@ def straw_curves_command(
     library_events: int | None = typer.Option(
         None, "--library-events", help="--semi-synthetic: late events the library is cut from."
     ),
+    seed_checkpoint: Path | None = typer.Option(
+        None,
+        "--seed-checkpoint",
+        help="Seed-classifier checkpoint (tracknet train experiment=straw_seed): a third "
+        "algorithm, seed-lstm, on every point.",
+    ),
     progress: bool | None = progress_option(),
 ) -> None:
-    """Straw tracking metrics of TrackNET and the baseline against occupancy and time in fill (JSON + PNG)."""  # noqa: E501
+    """Straw tracking metrics of TrackNET, the baseline (and the seed classifier) against occupancy and time in fill (JSON + PNG)."""  # noqa: E501
     from tqdm.auto import tqdm
 
     from ..building.straw import StrawBuildConfig
     from ..model.checkpoint import load_checkpoint
+    from ..model.seed_lstm import load_seed_lstm
     from .straw_curves import StrawCurveSettings, straw_curves, write_straw_curves
 
     # The options' own names in these messages: what the command's user typed.
@@ -222,6 +229,7 @@ def straw_curves_command(
             raise ConfigError(f"{flag}: {exc}") from None
     build_config = StrawBuildConfig.from_json(config) if config is not None else StrawBuildConfig()
     loaded = load_checkpoint(checkpoint)
+    seed_loaded = None if seed_checkpoint is None else load_seed_lstm(seed_checkpoint)
     output_dir(out, "--out")
     total = len(settings.occupancies) + len(settings.times_us)
     with tqdm(
@@ -231,10 +239,15 @@ def straw_curves_command(
         def advance(n: int) -> None:
             bar.update(n)
 
-        result = straw_curves(loaded, settings, build_config, progress=advance)
+        result = straw_curves(
+            loaded, settings, build_config, progress=advance, seed_loaded=seed_loaded
+        )
     result["checkpoint"] = str(checkpoint)
+    if seed_checkpoint is not None:
+        result["seed_checkpoint"] = str(seed_checkpoint)
     written = write_straw_curves(result, out)
-    typer.echo(f"wrote {len(written)} files ({total} points x 2 algorithms) to {out}")
+    n_algorithms = len(result["algorithms"])
+    typer.echo(f"wrote {len(written)} files ({total} points x {n_algorithms} algorithms) to {out}")
 
 
 def register(app: typer.Typer) -> None:

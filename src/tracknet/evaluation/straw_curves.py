@@ -39,6 +39,12 @@ CURVE_METRICS: tuple[str, ...] = (
     names.SPLIT_FRACTION,
 )
 _ALGORITHMS = ("tracknet", "baseline")
+#: How each algorithm is drawn: (name, line style, legend).
+_STYLES = (
+    ("tracknet", "o-", "TrackNET"),
+    ("baseline", "s--", "baseline"),
+    ("seed-lstm", "^:", "seed LSTM"),
+)
 #: What the points are made of: simulated pseudo-data of the design, or library tracks of
 #: the "real" detector overlaid onto its production events.
 EVENT_KINDS = ("pseudo", "semi-synthetic")
@@ -193,8 +199,10 @@ def straw_curves(
     build_config: Any = None,
     *,
     progress: Callable[[int], None] | None = None,
+    seed_loaded: Any = None,
 ) -> dict[str, Any]:
-    """Every number of the curves (module docstring) as a JSON-ready dict."""
+    """Every number of the curves (module docstring) as a JSON-ready dict; with
+    ``seed_loaded`` (a seed classifier) a third algorithm, ``seed-lstm``."""
     from ..building.straw import StrawBuildConfig, check_straw_model, make_straw_follower
     from ..simulation.straw import DEFAULT_TAU_US, Occupancy, StrawConfig
 
@@ -204,6 +212,8 @@ def straw_curves(
         a: make_straw_follower(a, loaded if a == "tracknet" else None, build_config)
         for a in _ALGORITHMS
     }
+    if seed_loaded is not None:
+        followers["seed-lstm"] = make_straw_follower("seed-lstm", seed_loaded, build_config)
     if settings.events == "semi-synthetic":
         return _semi_curves(settings, followers, build_config, progress)
     occupancy_points = []
@@ -248,6 +258,7 @@ def straw_curves(
         },
         "build_config": build_config.to_dict(),
         "radius_scale": getattr(followers["tracknet"], "radius_scale", None),
+        "algorithms": list(followers),
         "metrics": list(CURVE_METRICS),
         "occupancy": occupancy_points,
         "time_in_fill": time_points,
@@ -296,6 +307,7 @@ def _semi_curves(
         "library_tracks": len(library),
         "build_config": build_config.to_dict(),
         "radius_scale": getattr(followers["tracknet"], "radius_scale", None),
+        "algorithms": list(followers),
         "metrics": list(CURVE_METRICS),
         "occupancy": occupancy_points,
         "time_in_fill": time_points,
@@ -312,9 +324,11 @@ def _plot(points: list[dict[str, Any]], x_key: str, x_label: str, metric: str, p
 
     x = [p[x_key] for p in points]
     fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=110)
-    for algorithm, style in (("tracknet", "o-"), ("baseline", "s--")):
+    for algorithm, style, label in _STYLES:
+        if algorithm not in points[0]:
+            continue
         y = [np.nan if p[algorithm][metric] is None else p[algorithm][metric] for p in points]
-        ax.plot(x, y, style, label="TrackNET" if algorithm == "tracknet" else "baseline")
+        ax.plot(x, y, style, label=label)
     ax.set_xlabel(x_label)
     ax.set_ylabel(names.label(metric) if hasattr(names, "label") else metric)
     ax.grid(alpha=0.3)

@@ -21,6 +21,7 @@ import torch
 from tracknet.data.normalize import Normalizer
 from tracknet.errors import CheckpointError
 from tracknet.io.atomic import atomic_path
+from tracknet.model.seed_lstm import SEED_LSTM_KIND
 from tracknet.model.step_ahead import StepAheadTrackNet
 
 __all__ = [
@@ -105,6 +106,11 @@ def _loaded_model(path: Path, payload: Any) -> LoadedModel:
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path}: not a TrackNET checkpoint (no dictionary inside)")
     record = (payload.get("hyper_parameters") or {}).get("tracknet")
+    if isinstance(record, dict) and record.get("kind") == SEED_LSTM_KIND:
+        raise CheckpointError(
+            f"{path}: a seed-classifier (LSTM) checkpoint, not a StepAhead TrackNET one; "
+            "build with it by --algorithm seed-lstm"
+        )
     if not isinstance(record, dict) or record.get("kind") != MODEL_KIND:
         raise CheckpointError(
             f"{path}: not a StepAhead TrackNET checkpoint "

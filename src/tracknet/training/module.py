@@ -28,7 +28,7 @@ from ..model.step_ahead import Prediction, StepAheadTrackNet
 from .calibration import Calibration, SphereStats
 from .settings import TrainingSettings
 
-__all__ = ["StepAheadModule"]
+__all__ = ["StepAheadModule", "lr_schedule"]
 
 #: Smallest learning-rate multiplier at the end of the onecycle / cosine schedules.
 FINAL_LR_FRACTION = 1e-3
@@ -241,21 +241,25 @@ class StepAheadModule(L.LightningModule):
         optimizer = cls(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
         if s.scheduler == "constant":
             return optimizer
-        module = self
+        return lr_schedule(self, optimizer, s)
 
-        def factor(step: int) -> float:
-            # Read the total at call time: a resumed run with more epochs stretches the decay.
-            total = max(int(module.trainer.estimated_stepping_batches), 1)
-            warmup = int(s.warmup_fraction * total) if s.scheduler == "onecycle" else 0
-            if step < warmup:
-                return 0.04 + 0.96 * step / max(warmup, 1)
-            progress = min((step - warmup) / max(total - warmup, 1), 1.0)
-            return FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * 0.5 * (
-                1.0 + math.cos(math.pi * progress)
-            )
 
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
+def lr_schedule(module: L.LightningModule, optimizer: Any, s: TrainingSettings) -> Any:
+    """The optimizer and the per-step schedule of ``training.scheduler`` (not constant)."""
+
+    def factor(step: int) -> float:
+        # Read the total at call time: a resumed run with more epochs stretches the decay.
+        total = max(int(module.trainer.estimated_stepping_batches), 1)
+        warmup = int(s.warmup_fraction * total) if s.scheduler == "onecycle" else 0
+        if step < warmup:
+            return 0.04 + 0.96 * step / max(warmup, 1)
+        progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+        return FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * 0.5 * (
+            1.0 + math.cos(math.pi * progress)
+        )
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return {
+        "optimizer": optimizer,
+        "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+    }

@@ -27,6 +27,7 @@ from ..schema import Check, Settings, setting
 __all__ = [
     "COST_SOURCES",
     "DATA_SOURCES",
+    "MODEL_KINDS",
     "OPTIMIZERS",
     "SCHEDULERS",
     "SOURCE_DETECTORS",
@@ -52,6 +53,8 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "adamw")
 SOURCE_DETECTORS: dict[str, str] = {"trackml": "trackml", "simulated": "trackml", "straw": "straw"}
 DATA_SOURCES: tuple[str, ...] = tuple(SOURCE_DETECTORS)
 COST_SOURCES: tuple[str, ...] = ("validation", "simulated")
+#: The models ``model.kind`` trains.
+MODEL_KINDS: tuple[str, ...] = ("step_ahead", "seed_lstm")
 
 
 def _fraction(*, open_low: bool = True, open_high: bool = True) -> Check:
@@ -185,6 +188,8 @@ class StrawDataSettings(Section):
     #: Drift distances (mm) below this are not resolved (left at the wire; a wrong side
     #: then costs at most this); 0: every hit resolved.
     min_drift_mm: float = setting(0.0, low=0.0, high=1e3)
+    #: Seeds (left/right variants) drawn per split to train the seed classifier.
+    max_seeds: int = setting(100000, low=1)
 
 
 @dataclass(frozen=True)
@@ -288,6 +293,8 @@ class ModelSettings(Section):
     label = "model"
     schema_name = "ModelConfig"
 
+    #: step_ahead: StepAhead TrackNET; seed_lstm: the straw seed classifier
+    kind: str = setting("step_ahead", choices=MODEL_KINDS)
     input_dim: int = 3
     hidden_size: int = setting(32, low=1, high=8192)
     num_layers: int = setting(2, low=1, high=64)
@@ -296,6 +303,15 @@ class ModelSettings(Section):
     features: str = setting("cylindrical", choices=tuple(FEATURE_SETS))
     center_mode: str = setting("offset", choices=CENTER_MODES)
     radius_eps: float = 1e-4
+    #: Candidate hits per layer the seed classifier chooses from.
+    candidates: int = setting(4, low=1, high=64)
+
+    #: The keys only the seed classifier reads.
+    SEED_KEYS: ClassVar[tuple[str, ...]] = ("kind", "candidates")
+
+    def step_ahead_config(self) -> dict[str, Any]:
+        """The :class:`~tracknet.model.StepAheadTrackNet` options."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.SEED_KEYS}
 
 
 # ---------------------------------------------------------------------------- trainer

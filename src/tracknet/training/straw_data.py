@@ -80,7 +80,8 @@ class StrawDataModule(L.LightningDataModule):
         self.val_events: list[int] = []
         self.geometry: dict[str, Any] = {}
 
-    def _events_dir(self) -> Path:
+    def events_directory(self) -> Path:
+        """The straw dataset of ``data.dir``, or the simulated one (made once, cached)."""
         s = self.settings
         if s.dir:
             root = Path(s.dir).expanduser()
@@ -103,7 +104,7 @@ class StrawDataModule(L.LightningDataModule):
         )
 
     def prepare_data(self) -> None:
-        self._events_dir()
+        self.events_directory()
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_tracks is not None:
@@ -112,7 +113,7 @@ class StrawDataModule(L.LightningDataModule):
         from ..simulation.straw import StrawGeometry
 
         s = self.settings
-        directory = self._events_dir()
+        directory = self.events_directory()
         dataset = StrawDataset.open(directory)
         if not dataset.labelled:
             raise DataError(

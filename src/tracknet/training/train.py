@@ -10,13 +10,10 @@ See docs/model.md.
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import json
 import logging
 import math
 import os
-import shutil
 import sys
 import time
 import warnings
@@ -31,7 +28,7 @@ from omegaconf import DictConfig
 
 from ..data.normalize import Normalizer
 from ..detectors import detector_named
-from ..errors import CheckpointError, ConfigError, TrackNetError
+from ..errors import CheckpointError, ConfigError
 from ..interrupts import on_interrupt
 from ..io.atomic import atomic_path, write_json_atomic
 from ..model.checkpoint import checkpoint_hparams, load_checkpoint
@@ -40,13 +37,20 @@ from .config import to_container
 from .datamodule import TrainingData
 from .interruption import (
     CHECKPOINT_DIR,
-    AtomicCheckpointIO,
     complete_checkpoint,
     interrupt_outcome,
     stopping_training,
 )
 from .module import StepAheadModule
 from .region_calibration import RegionSettings, calibrate_regions
+from .runs import (
+    RUN_DIR_ENV,
+    RUN_VERSION_ENV,
+    _next_version,
+    _run_log,
+    make_trainer,
+    resolve_run_dir,
+)
 from .settings import DataSettings, RegionCalibrationSettings, TrackNetSettings
 
 __all__ = [
@@ -59,108 +63,9 @@ __all__ = [
     "train",
 ]
 
-RUN_DIR_ENV = "TRACKNET_RUN_DIR"
-RUN_VERSION_ENV = "TRACKNET_RUN_VERSION"
 TRACK_VIZ_FILE = "last_track_viz.html"
-_TRAINER_KEYS = (
-    "accelerator",
-    "devices",
-    "num_nodes",
-    "strategy",
-    "max_epochs",
-    "max_time",
-    "precision",
-    "gradient_clip_val",
-    "log_every_n_steps",
-    "check_val_every_n_epoch",
-    "limit_train_batches",
-    "limit_val_batches",
-    "num_sanity_val_steps",
-    "enable_progress_bar",
-    "deterministic",
-)
 
 log = logging.getLogger("tracknet.training")
-
-
-def _is_child_process() -> bool:
-    """True in a process that Lightning started for another rank of this run."""
-    return RUN_DIR_ENV in os.environ and os.environ.get("LOCAL_RANK", "0") != "0"
-
-
-def resolve_run_dir(output_dir: str | None, now: dt.datetime | None = None) -> Path:
-    """The run directory: ``output_dir``, or ``outputs/YYYY-MM-DD/HH-MM-SS`` under the cwd."""
-    if _is_child_process():
-        return Path(os.environ[RUN_DIR_ENV])
-    if output_dir:
-        return Path(output_dir).expanduser().resolve()
-    now = now or dt.datetime.now()
-    base = Path.cwd() / "outputs" / now.strftime("%Y-%m-%d")
-    run = base / now.strftime("%H-%M-%S")
-    suffix = 1
-    while run.exists():  # two runs started in the same second
-        run = base / f"{now.strftime('%H-%M-%S')}-{suffix}"
-        suffix += 1
-    return run
-
-
-def _next_version(directory: Path) -> int:
-    if _is_child_process() and RUN_VERSION_ENV in os.environ:
-        return int(os.environ[RUN_VERSION_ENV])
-    taken = (
-        [
-            int(p.name.split("_", 1)[1])
-            for p in directory.glob("version_*")
-            if p.is_dir() and p.name.split("_", 1)[1].isdigit()
-        ]
-        if directory.is_dir()
-        else []
-    )
-    return max(taken) + 1 if taken else 0
-
-
-@contextmanager
-def _run_log(path: Path, level: str) -> Iterator[None]:
-    """Send this run's messages (tracknet and lightning loggers) to ``path`` too."""
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        raise ConfigError(f"run.log_level must be a logging level name, got {level!r}")
-    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setLevel(numeric)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    loggers = [logging.getLogger("tracknet"), logging.getLogger("lightning.pytorch")]
-    old_levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.addHandler(handler)
-        if lg.level == logging.NOTSET or lg.level > numeric:
-            lg.setLevel(numeric)
-    refused = False
-    try:
-        yield
-    except TrackNetError:
-        refused = True
-        raise
-    finally:
-        for lg, old in zip(loggers, old_levels, strict=True):
-            lg.removeHandler(handler)
-            lg.setLevel(old)
-        handler.close()
-        if refused and created:
-            _remove_refused_run(path, created)
-
-
-def _remove_refused_run(log_path: Path, created: list[Path]) -> None:
-    """Remove the folders a run refused for bad input created, when they hold nothing
-    but its log: a refused run leaves no output (the error line says what was wrong)."""
-    run_dir = created[0]
-    if any(p.is_file() and p != log_path for p in run_dir.rglob("*")):
-        return
-    shutil.rmtree(run_dir, ignore_errors=True)
-    for folder in created[1:]:  # parents made for it, innermost first, if left empty
-        with contextlib.suppress(OSError):
-            folder.rmdir()
 
 
 @contextmanager
@@ -341,15 +246,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     :class:`~tracknet.interrupts.Interrupted` naming the last complete checkpoint, and
     ``results.json`` is only written by a run that finished.
     """
-    import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import TensorBoardLogger
-
     config = to_container(cfg)
     data_settings = DataSettings.from_config(config["data"])  # TrackML events need data.dir
     settings = TrackNetSettings.from_config(config)
+    if settings.model.kind == "seed_lstm":
+        from .seed_lstm import train_seed_lstm
+
+        return train_seed_lstm(config, settings, data_settings)
     training_settings = settings.training
-    model_config = settings.model.to_dict()
+    model_config = settings.model.step_ahead_config()
     trainer_config = dict(config["trainer"])
     region_settings = _region_settings(training_settings.region_calibration)
     try:
@@ -406,32 +311,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 datamodule, log_dir / TRACK_VIZ_FILE, training_settings.track_viz_plotlyjs
             )
 
-        logger = TensorBoardLogger(
-            save_dir=str(logs_root), name=experiment, version=version, default_hp_metric=False
+        trainer, checkpoints = make_trainer(
+            trainer_config, logs_root, experiment, version, run_dir, training_settings.save_top_k
         )
-        checkpoints = ModelCheckpoint(
-            dirpath=str(checkpoint_dir),
-            filename="epoch{epoch:03d}-loss{val/loss:.4f}",
-            auto_insert_metric_name=False,
-            monitor="val/loss",
-            mode="min",
-            save_top_k=training_settings.save_top_k,
-            save_last=True,
-        )
-        kwargs = {k: trainer_config[k] for k in _TRAINER_KEYS if trainer_config.get(k) is not None}
-        try:
-            trainer = L.Trainer(
-                **kwargs,
-                logger=logger,
-                callbacks=[checkpoints],
-                plugins=[AtomicCheckpointIO()],
-                default_root_dir=str(run_dir),
-                use_distributed_sampler=False,
-            )
-        except (ValueError, TypeError, RuntimeError) as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"trainer: {message}") from None
-
         started = time.perf_counter()
         env = {RUN_DIR_ENV: str(run_dir), RUN_VERSION_ENV: str(version)}
         with _environment(env), warnings.catch_warnings():

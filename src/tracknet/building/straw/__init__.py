@@ -11,6 +11,7 @@ See docs/straw-building.md.
 
 from __future__ import annotations
 
+from .algorithms import make_straw_follower
 from .batch import build_straw_batch, build_straw_hits
 from .beam import extend_straw
 from .cleanup import absorb_fragments, attach_by_fit, merge_pieces
@@ -20,7 +21,6 @@ from .followers import (
     StrawLineFollower,
     StrawTrackNetFollower,
     check_straw_model,
-    make_straw_follower,
     resolve_min_drift,
     resolves_drift,
 )

@@ -15,8 +15,9 @@ from ...io.straw import StrawDataset
 from ...model.checkpoint import LoadedModel
 from ...simulation.straw import StrawBatch, StrawGeometry
 from ..backend import UnitBuild
+from .algorithms import make_straw_follower
 from .batch import build_straw_batch
-from .followers import check_straw_model, make_straw_follower, resolves_drift
+from .followers import check_straw_model, resolves_drift
 from .settings import StrawBuildConfig
 
 __all__ = ["StrawBuildBackend"]

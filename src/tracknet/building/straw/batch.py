@@ -13,10 +13,11 @@ from ...model.checkpoint import LoadedModel
 from ...simulation.straw import StrawBatch, StrawGeometry
 from ..builder import _first_ranks
 from ..selection import select_tracks
+from .algorithms import make_straw_follower
 from .beam import extend_straw
 from .cleanup import absorb_fragments, attach_by_fit, merge_pieces
 from .fits import _track_hit_y, fit_candidates
-from .followers import make_straw_follower, resolves_drift
+from .followers import resolves_drift
 from .hits import StrawHits
 from .seeding import find_straw_seeds
 from .settings import StrawBuildConfig
@@ -34,7 +35,10 @@ def build_straw_hits(
 ) -> np.ndarray:
     """Track ids (int64, per hit row; 1, 2, ... within each event, 0: none) of a chunk."""
     seeds = find_straw_seeds(hits, config)
-    candidates, path_y = extend_straw(follower, hits, seeds, config, stats=stats, return_y=True)
+    if hasattr(follower, "candidates"):  # the seed classifier walks the seeds itself
+        candidates, path_y = follower.candidates(hits, seeds, config)
+    else:
+        candidates, path_y = extend_straw(follower, hits, seeds, config, stats=stats, return_y=True)
     if config.max_fit_rms_mm is not None and resolves_drift(follower, config):
         candidates, path_y, _ = fit_candidates(candidates, path_y, hits, config)
     chosen = select_tracks(candidates, len(hits), config.selection())

@@ -9,16 +9,14 @@ import torch
 
 from ...errors import ConfigError
 from ...model.checkpoint import LoadedModel
-from ..settings import check_algorithm
 from .hits import StrawHits
-from .settings import RESOLVED_RADIUS_SCALE, StrawBuildConfig
+from .settings import StrawBuildConfig
 
 __all__ = [
     "StrawFollower",
     "StrawLineFollower",
     "StrawTrackNetFollower",
     "check_straw_model",
-    "make_straw_follower",
     "resolve_min_drift",
     "resolves_drift",
 ]
@@ -327,35 +325,3 @@ def check_straw_model(loaded: LoadedModel, where: str) -> None:
             f"{where}: a {dim}D ({detector or 'unknown'}) model cannot build straw events; "
             "train a 2D straw model with `tracknet train experiment=straw`"
         )
-
-
-def make_straw_follower(
-    algorithm: str, loaded: LoadedModel | None, config: StrawBuildConfig
-) -> StrawTrackNetFollower | StrawLineFollower:
-    """The straw follower of ``algorithm`` (TrackNET needs ``loaded``, a 2D model)."""
-    check_algorithm(algorithm)
-    if algorithm == "tracknet":
-        if loaded is None:
-            raise ConfigError("algorithm 'tracknet' needs a model checkpoint")
-        data = (loaded.meta or {}).get("data") or {}
-        resolved = data.get("positions", "wire") == "resolved"
-        resolve = resolved if config.resolve_drift is None else config.resolve_drift
-        if config.radius_scale is not None:
-            scale = config.radius_scale
-        else:
-            # With resolution the circle fits judge the hits: wide circles are safe.
-            scale = (
-                RESOLVED_RADIUS_SCALE if resolve else float(loaded.meta.get("radius_scale", 1.0))
-            )
-        return StrawTrackNetFollower(
-            loaded.model,
-            loaded.normalizer,
-            radius_scale=scale,
-            resolve_drift=resolved,
-            min_drift_mm=float(data.get("min_drift_mm", 0.0)),
-        )
-    return StrawLineFollower(
-        window_mm=config.baseline_window_mm,
-        window_per_mm=config.baseline_window_per_mm,
-        fit_hits=config.baseline_fit_hits,
-    )

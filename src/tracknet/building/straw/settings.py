@@ -38,6 +38,7 @@ class StrawBuildConfig(Settings):
     baseline_window_mm: float = setting(4.0, low=0, open_low=True)
     baseline_window_per_mm: float = setting(0.2, low=0)
     baseline_fit_hits: int = setting(12, low=2)
+    lstm_window_scale: float = setting(1.5, low=0, open_low=True)
     min_hits: int = setting(3, low=1)
     min_track_hits: int = setting(4, low=1)
     max_shared_fraction: float = 0.5
