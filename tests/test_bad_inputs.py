@@ -555,6 +555,11 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         ("st.ckpt", "not a seed-classifier checkpoint", "experiment=straw_seed"),
     ),
     (
+        "curves-seed-checkpoint-of-tracknet",
+        "straw-curves --checkpoint {st} --out {o}/c --seed-checkpoint {st}",
+        ("st.ckpt", "not a seed-classifier checkpoint"),
+    ),
+    (
         "seed-lstm-without-checkpoint",
         "build --data-dir {straw} --algorithm seed-lstm --out {o}/s.csv",
         ("seed-lstm", "--checkpoint"),
@@ -783,9 +788,13 @@ def test_semi_synthetic_straw_curves_put_library_tracks_on_production_events(
     out = tmp_path / "semi"
     args = ["--checkpoint", inputs.st, "--out", str(out), "--events", "150", "--semi-synthetic"]
     more = ["--library-events", "3000", "--occupancies", "1", "--times", "0,200"]
-    result = invoke("straw-curves", *args, *more)
+    result = invoke("straw-curves", *args, *more, "--seed-checkpoint", inputs.sl)
     assert result.code == 0, result.err
+    assert "x 3 algorithms" in result.out
     record = json.loads((out / "straw_curves.json").read_text())
+    assert record["algorithms"] == ["tracknet", "baseline", "seed-lstm"]
+    points = record["occupancy"] + record["time_in_fill"]
+    assert all("found_fraction" in p[a] for p in points for a in record["algorithms"])
     assert record["settings"]["events"] == "semi-synthetic" and record["library_tracks"] > 100
     early, late = record["time_in_fill"]
     assert early["background_mean_tracks"] > 3 * late["background_mean_tracks"]

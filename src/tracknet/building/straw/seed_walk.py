@@ -17,7 +17,7 @@ import torch
 
 from ...errors import ConfigError
 from ..builder import Candidates, _first_ranks
-from .fits import _MAX_SLOPE2
+from .fits import _MAX_SLOPE2, circle_residuals
 from .followers import StrawLineFollower
 from .hits import StrawHits
 from .seeding import find_straw_seeds, resolve_seeds
@@ -35,7 +35,7 @@ __all__ = [
 #: Features of each candidate slot (the first one: the slot holds a hit).
 SLOT_FEATURES = 5
 #: Features of the step itself.
-STEP_FEATURES = 6
+STEP_FEATURES = 8
 _RESIDUAL_MM = 2.0  # the scale of tanh(residual / scale), a slot's absolute residual
 
 
@@ -59,6 +59,7 @@ def _features(
     n_hits: np.ndarray,
     consec: np.ndarray,
     first_of_module: np.ndarray,
+    prev_dy: np.ndarray,
     n_layers: int,
     max_misses: int,
     straw_radius_mm: float,
@@ -83,6 +84,8 @@ def _features(
             consec / (max_misses + 1.0),
             first_of_module.astype(np.float64),
             present.sum(axis=1) / present.shape[1],
+            np.isfinite(prev_dy).astype(np.float64),
+            np.where(np.isfinite(prev_dy), np.tanh(prev_dy / _RESIDUAL_MM), 0.0),
         ],
         axis=1,
     )
@@ -127,6 +130,7 @@ def walk_seeds(
     consec = np.zeros(s, dtype=np.int64)
     misses = np.zeros(s, dtype=np.int64)
     cost = np.zeros(s)
+    prev_dy = np.full(s, np.nan)  # the residual of the hit taken at the last step (nan: none)
     extrapolate = StrawLineFollower(
         window_mm=config.baseline_window_mm,
         window_per_mm=config.baseline_window_per_mm,
@@ -135,11 +139,18 @@ def walk_seeds(
     chooser.start(s)
     live = np.arange(s)
     lpm = hits.layers_per_module
+    step = 0
     while True:
         live = live[(layer[live] + 1 < n_layers) & (consec[live] <= config.max_misses)]
         if len(live) == 0:
             break
         nxt = layer[live] + 1
+        if step % lpm == lpm - 1:
+            # Every few layers the sides so far are resolved again against their circle.
+            ly = path_y[live]
+            _refine_sides(paths[live], ly, hits, drift)
+            path_y[live] = ly
+        step += 1
         next_x = hits.layer_x[nxt]
         lp, ln, ly = paths[live], n_hits[live], path_y[live]
         centre, window = extrapolate.predict(None, lp, ln, hits, next_x, path_y=ly)
@@ -184,6 +195,7 @@ def walk_seeds(
             ln,
             consec[live],
             (nxt % lpm) == 0,
+            prev_dy[live],
             n_layers,
             config.max_misses,
             hits.straw_radius_mm,
@@ -194,11 +206,15 @@ def walk_seeds(
         paths[rows, n_hits[rows]] = slot_hits[np.flatnonzero(took), cols]
         path_y[rows, n_hits[rows]] = slot_y[np.flatnonzero(took), cols]
         n_hits[rows] += 1
+        prev_dy[live] = np.nan
+        prev_dy[rows] = slot_dy[np.flatnonzero(took), cols]
         consec[live] = np.where(took, 0, consec[live] + 1)
         misses[live] += ~took
         cost[live] += step_cost
         layer[live] = nxt
     keep = np.flatnonzero(n_hits >= config.min_hits)
+    path_y = path_y[keep]
+    _refine_sides(paths[keep], path_y, hits, drift)
     # Holes after the last hit are no misses of the track.
     candidates = Candidates(
         paths=paths[keep],
@@ -208,7 +224,31 @@ def walk_seeds(
         seed=seed_of[keep],
         n_seed_hits=2,
     )
-    return candidates, path_y[keep]
+    return candidates, path_y
+
+
+def _refine_sides(
+    paths: np.ndarray, path_y: np.ndarray, hits: StrawHits, drift: np.ndarray, rounds: int = 3
+) -> None:
+    """Resolve each path hit's left/right ambiguity again against the circle fitted through
+    the path (in place): the walk chose the side nearest a prediction from the hits
+    before; the fit sees them all. A side flips when that brings the hit nearer the
+    circle (the residual across the track changes by twice the drift distance)."""
+    valid = paths >= 0
+    if not valid.any():
+        return
+    rows = np.maximum(paths, 0)
+    x = np.where(valid, hits.x[rows], 0.0)
+    y_wire = hits.y[rows]
+    d = np.where(valid, drift[rows], 0.0)
+    for _ in range(rounds):
+        res, fit = circle_residuals(x, np.where(valid, path_y, 0.0), valid, with_fit=True)
+        cos = np.maximum(np.abs(fit[2]), 0.1)[:, None]
+        side = np.sign(path_y - y_wire)
+        flip = valid & (d > 0) & (np.abs(res - 2.0 * side * d) < np.abs(res))
+        if not flip.any():
+            return
+        path_y[flip] = (y_wire - side * d / cos)[flip]
 
 
 class StrawSeedLstmFollower:
