@@ -9,7 +9,9 @@ semi-synthetic training sets, TrackNET (``experiment=straw``) and the seed class
 (``experiment=straw_seed``) each trained on (a) nominal pseudo-data, (b) synthetic events
 of the real detector's isolated tracks, (c) semi-synthetic events on its production
 events, and every model and the baseline built on held-out semi-synthetic events (2 and 5
-overlaid tracks; library, background and seeds that no training saw). Prints one JSON line.
+overlaid tracks; library, background and seeds that no training saw; the training library
+is cut from ``--late-events`` late events, the test library from 20,000 others). Prints
+one JSON line. Outputs already in ``--work`` (datasets, finished trainings) are reused.
 """
 
 from __future__ import annotations
@@ -41,11 +43,11 @@ def _tracknet(*args: str) -> str:
     return done.stdout
 
 
-def _data(work: Path, train_events: int, test_events: int) -> dict[str, Path]:
+def _data(work: Path, train_events: int, test_events: int, late_events: int) -> dict[str, Path]:
     d = {name: work / name for name in ("late_a", "late_b", "prod_train", "prod_test")}
     sim = ["simulate", "straw", "--detector", "real", "--no-progress"]
     for name, events, seed, extra in (
-        ("late_a", 20000, 31, LATE),
+        ("late_a", late_events, 31, LATE),
         ("late_b", 20000, 41, LATE),
         ("prod_train", train_events, 4, []),
         ("prod_test", test_events, 44, []),
@@ -119,12 +121,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--train-events", type=int, default=20000)
     parser.add_argument("--test-events", type=int, default=3000)
+    parser.add_argument(
+        "--late-events",
+        type=int,
+        default=100000,
+        help="late events the training library is cut from",
+    )
     parser.add_argument("--quick", action="store_true", help="2 epochs per training")
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    data = _data(work, args.train_events, args.test_events)
+    data = _data(work, args.train_events, args.test_events, args.late_events)
     data_seconds = time.perf_counter() - started
     rows: dict[str, Any] = {}
     train_seconds: dict[str, float] = {}
@@ -146,6 +154,7 @@ def main() -> None:
         {
             "train_events": args.train_events,
             "test_events": args.test_events,
+            "late_events": args.late_events,
             "quick": args.quick,
             "data_seconds": round(data_seconds, 1),
             "train_seconds": train_seconds,

@@ -108,6 +108,19 @@ def test_training_sequences_label_only_the_seeds_own_particle(two_track_events: 
         hits, particle, StrawBuildConfig(), 4, max_seeds=2000, rng=np.random.default_rng(1)
     )
     assert len(seq) == 2000
+    # No seed of two unlabelled hits is among them (it may be an unlabelled track).
+    everything = seed_sequences(
+        hits, particle, StrawBuildConfig(), 4, max_seeds=None, rng=np.random.default_rng(1)
+    )
+    labelled_only = seed_sequences(
+        hits,
+        np.where(particle == -1, 0, particle),
+        StrawBuildConfig(),
+        4,
+        max_seeds=None,
+        rng=np.random.default_rng(1),
+    )
+    assert len(everything) < len(labelled_only)
     assert seq.features.shape[2] == 4 * SLOT_FEATURES + STEP_FEATURES
     valid = seq.labels != -100
     # A seed of no single labelled particle is labelled "none" at every layer.

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError
+from ...events import UNLABELLED_PARTICLE_ID
 from ..builder import Candidates, _first_ranks
 from .fits import _MAX_SLOPE2, circle_residuals
 from .followers import StrawLineFollower
@@ -344,13 +345,18 @@ def seed_sequences(
     rng: np.random.Generator,
 ) -> SeedSequences:
     """The truth's walk of the seeds of ``hits`` (``particle`` per hit row; ids <= 0 are
-    noise or unlabelled hits, never a target), ``max_seeds`` variants drawn by ``rng``."""
+    noise or unlabelled hits, never a target), ``max_seeds`` variants drawn by ``rng``.
+    Seeds of two unlabelled hits are left out: they may be tracks nobody labelled."""
     drift = np.where(hits.drift >= StrawLineFollower.min_drift_mm, hits.drift, 0.0)
     seeds = find_straw_seeds(hits, config)
     seed_of, _, _ = resolve_seeds(hits, seeds, config, True, drift)
-    chosen = np.arange(len(seed_of))
+    # A seed of two unlabelled hits may be a real track nobody labelled: not a lesson.
+    unknown = (particle[seeds[seed_of, 0]] == UNLABELLED_PARTICLE_ID) & (
+        particle[seeds[seed_of, 1]] == UNLABELLED_PARTICLE_ID
+    )
+    chosen = np.flatnonzero(~unknown)
     if max_seeds is not None and len(chosen) > max_seeds:
-        chosen = np.sort(rng.choice(len(chosen), size=max_seeds, replace=False))
+        chosen = np.sort(rng.choice(chosen, size=max_seeds, replace=False))
     pa, pb = particle[seeds[seed_of[chosen], 0]], particle[seeds[seed_of[chosen], 1]]
     target = np.where((pa == pb) & (pa > 0), pa, 0)
     target = np.where(target > 0, target, np.iinfo(np.int64).min)  # matches no hit
