@@ -32,10 +32,11 @@ def _appended_fit_rms(
     if len(big) == 0:
         return rms
     par = parent[big]
-    p = paths[par]
-    y = path_y[par]
-    rows = np.arange(len(big))
     col = n_hits[par]
+    top = int(col.max()) + 1  # paths are packed from column 0: none holds more
+    p = paths[par, :top]
+    y = path_y[par, :top]
+    rows = np.arange(len(big))
     p[rows, col] = hit[big]
     y[rows, col] = hit_y[big]
     valid = p >= 0

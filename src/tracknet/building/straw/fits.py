@@ -35,32 +35,41 @@ def circle_residuals(
             if with_fit
             else np.zeros((0, w))
         )
+    # Only the columns from the first to the last that any row holds are computed.
+    held = valid.any(axis=0)
+    lo, hi = (int(np.argmax(held)), w - int(np.argmax(held[::-1]))) if held.any() else (0, w)
+    x, y, valid = x[:, lo:hi], y[:, lo:hi], valid[:, lo:hi]
     count = valid.sum(axis=1)
     first = np.argmax(valid, axis=1)
-    last = w - 1 - np.argmax(valid[:, ::-1], axis=1)
+    last = hi - lo - 1 - np.argmax(valid[:, ::-1], axis=1)
     rows = np.arange(n)
     x0, y0, x1, y1 = x[rows, first], y[rows, first], x[rows, last], y[rows, last]
     length = np.maximum(np.hypot(x1 - x0, y1 - y0), 1e-9)
     c, s = (x1 - x0) / length, (y1 - y0) / length
     scale = 0.5 * length[:, None]
     dxm, dym = x - 0.5 * (x0 + x1)[:, None], y - 0.5 * (y0 + y1)[:, None]
-    u = (dxm * c[:, None] + dym * s[:, None]) / scale
-    v = (-dxm * s[:, None] + dym * c[:, None]) / scale
-    wt = valid.astype(np.float64)
-    cols = [np.ones_like(u), u, u * u + v * v]
+    u = np.where(valid, (dxm * c[:, None] + dym * s[:, None]) / scale, 0.0)
+    v = np.where(valid, (-dxm * s[:, None] + dym * c[:, None]) / scale, 0.0)
+    q = u * u + v * v
+    # Normal equations of v = a + b u + c q over the valid points (u, v are 0 elsewhere).
+    cols = (u, q)
     m = np.empty((n, 3, 3))
     r = np.empty((n, 3))
-    for i in range(3):
-        r[:, i] = np.sum(wt * cols[i] * v, axis=1)
-        for j in range(3):
-            m[:, i, j] = np.sum(wt * cols[i] * cols[j], axis=1)
+    m[:, 0, 0] = count
+    r[:, 0] = v.sum(axis=1)
+    for i, ci in enumerate(cols, start=1):
+        m[:, 0, i] = m[:, i, 0] = ci.sum(axis=1)
+        r[:, i] = np.einsum("nw,nw->n", ci, v)
+        for j in range(i, 3):
+            m[:, i, j] = m[:, j, i] = np.einsum("nw,nw->n", ci, cols[j - 1])
     ok = count >= 3
     m[~ok] = np.eye(3)
     r[~ok] = 0.0
     m += np.eye(3) * 1e-12
     coef = np.linalg.solve(m, r[..., None])[..., 0]
-    fit = coef[:, 0:1] + coef[:, 1:2] * u + coef[:, 2:3] * cols[2]
-    residuals = np.where(valid & ok[:, None], (v - fit) * scale, 0.0)
+    fit = coef[:, 0:1] + coef[:, 1:2] * u + coef[:, 2:3] * q
+    residuals = np.zeros((n, w))
+    residuals[:, lo:hi] = np.where(valid & ok[:, None], (v - fit) * scale, 0.0)
     if with_fit:
         return residuals, (0.5 * (x0 + x1), 0.5 * (y0 + y1), c, s, scale[:, 0], coef)
     return residuals

@@ -260,12 +260,14 @@ class StrawLineFollower:
             hits.y[rows] if path_y is None else path_y[np.arange(n)[:, None], np.maximum(cols, 0)]
         )
         y = np.where(valid, fitted_y, 0.0)
-        w = valid.astype(np.float64)
         span = np.where(valid, x, np.inf).min(axis=1)
-        quadratic = (-span * 100.0 > self.parabola_span_mm) & (valid.sum(axis=1) >= 4)
-        # Normal equations of y = a + b x (+ c x^2), weighted by validity.
-        s = [np.sum(w * x**p, axis=1) for p in range(5)]
-        t = [np.sum(w * y * x**p, axis=1) for p in range(3)]
+        count = valid.sum(axis=1)
+        quadratic = (-span * 100.0 > self.parabola_span_mm) & (count >= 4)
+        # Normal equations of y = a + b x (+ c x^2) over the valid points (x, y: 0 elsewhere).
+        x2 = x * x
+        s = [count.astype(np.float64), x.sum(axis=1), x2.sum(axis=1)]
+        s += [np.einsum("nk,nk->n", x2, x), np.einsum("nk,nk->n", x2, x2)]
+        t = [y.sum(axis=1), np.einsum("nk,nk->n", y, x), np.einsum("nk,nk->n", y, x2)]
         m3 = np.stack(
             [
                 np.stack([s[0], s[1], s[2]], -1),
