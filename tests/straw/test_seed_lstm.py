@@ -97,6 +97,27 @@ def test_an_untrained_classifier_builds_without_error_and_takes_little(
     assert set(sub.columns) == {"event_id", "hit_id", "track_id"}
 
 
+def test_a_step_gives_the_logits_of_the_whole_sequence_and_scores_each_slot_as_one_layer() -> None:
+    torch.manual_seed(3)
+    model = SeedLstm(4, SLOT_FEATURES, STEP_FEATURES, 16).eval()
+    x = torch.randn(6, 5, model.input_dim)
+    x[..., 0 : 4 * SLOT_FEATURES : SLOT_FEATURES] = (torch.rand(6, 5, 4) > 0.3).float()
+    with torch.no_grad():
+        whole = model(x)
+        state = None
+        for t in range(x.shape[1]):
+            logits, state = model.step(x[:, t], state)
+            assert torch.allclose(logits, whole[:, t], atol=1e-5)
+        # The slot scorer is one network on [LSTM state, slot features].
+        out, _ = model.lstm(x)
+        slots = x[..., : 4 * SLOT_FEATURES].reshape(6, 5, 4, SLOT_FEATURES)
+        joined = torch.cat([out.unsqueeze(-2).expand(6, 5, 4, out.shape[-1]), slots], dim=-1)
+        expected = model.slot(joined).squeeze(-1)
+        filled = slots[..., 0] > 0.5
+        assert torch.allclose(whole[..., :4][filled], expected[filled], atol=1e-5)
+        assert (whole[..., :4][~filled] <= -1e3).all()
+
+
 def test_training_sequences_label_only_the_seeds_own_particle(two_track_events: Any) -> None:
     batch, geometry = two_track_events
     hits, particle = batch_hits(batch, geometry)

@@ -241,6 +241,28 @@ def test_the_circle_fit_is_exact_on_circles_and_lines() -> None:
     assert np.argmax(np.abs(circle_residuals(x, y, valid)[0])) == 7
 
 
+def test_a_circle_fit_depends_only_on_the_row_s_own_points() -> None:
+    rng = np.random.default_rng(5)
+    n_layers = len(GEOMETRY.layer_x)
+    x = np.tile(GEOMETRY.layer_x, (4, 1))
+    y = 0.2 * x + 2e-4 * x * x + rng.normal(0.0, 0.3, x.shape)
+    valid = np.zeros_like(x, dtype=bool)
+    valid[0, 3:9] = True  # empty columns before and after
+    valid[1, :] = True
+    valid[2, [4, 10, 20]] = True  # three points: an exact circle
+    valid[3, [6, 7]] = True  # two points: no fit
+    res = circle_residuals(x, y, valid)
+    assert res.shape == (4, n_layers) and (res[~valid] == 0).all()
+    for row in range(4):
+        alone = circle_residuals(x[row : row + 1], y[row : row + 1], valid[row : row + 1])
+        assert np.allclose(res[row], alone[0], atol=1e-9)
+        on = valid[row]
+        packed = circle_residuals(x[row : row + 1, on], y[row : row + 1, on], on[None, on])
+        assert np.allclose(res[row, on], packed[0], atol=1e-9)
+    assert np.abs(res[0]).max() > 0.01 and np.abs(res[2]).max() < 1e-6 and not res[3].any()
+    assert (circle_residuals(x, y, np.zeros_like(valid)) == 0).all()
+
+
 def _true_tracks(batch: StrawBatch) -> tuple[StrawHits, np.ndarray, np.ndarray]:
     """Hits, the true track ids and the true crossings (resolved y) of ideal straight tracks."""
     hits = _hits_of(batch)

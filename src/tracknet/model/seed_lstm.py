@@ -89,8 +89,13 @@ class SeedLstm(nn.Module):
         slots = x[..., : self.n_candidates * self.slot_features].reshape(
             *x.shape[:-1], self.n_candidates, self.slot_features
         )
-        state = out.unsqueeze(-2).expand(*out.shape[:-1], self.n_candidates, out.shape[-1])
-        scores = self.slot(torch.cat([state, slots], dim=-1)).squeeze(-1)
+        # The first layer of the slot scorer on [state, slot] is split into its state part,
+        # computed once per row, and its slot part, computed per slot.
+        first, relu, last = self.slot
+        weight = first.weight
+        hidden = nn.functional.linear(out, weight[:, : self.hidden_size], first.bias)
+        hidden = hidden.unsqueeze(-2) + nn.functional.linear(slots, weight[:, self.hidden_size :])
+        scores = last(relu(hidden)).squeeze(-1)
         present = slots[..., 0] > 0.5  # the first slot feature says whether the slot is filled
         scores = scores.masked_fill(~present, -1e4)
         return torch.cat([scores, self.none(out)], dim=-1)
