@@ -147,3 +147,24 @@ def test_a_coarse_radius_is_forgiven_along_its_own_direction_only() -> None:
     across = positions.copy()
     across[6, :2] += 3.0 * np.array([-rhat[1], rhat[0]])
     assert abs(transverse_fit(across, paths, sigma_r)[1][0, 6]) > 3.0 * abs(forgiving)
+
+
+def test_fits_do_not_depend_on_the_padding_after_the_hits() -> None:
+    rng = np.random.default_rng(4)
+    points = np.concatenate([helix(700.0, 9), helix(-1500.0, 6, phi0=2.0)])
+    points[:, :2] += rng.normal(0.0, 0.05, (len(points), 2))
+    sigma_z, sigma_r = np.full(len(points), 0.5), np.full(len(points), 0.05)
+    rows = (list(range(9)), list(range(9, 15)), [0, 1])
+    narrow, wide = paths_of(*rows, width=9), paths_of(*rows, width=30)
+    for fit in (
+        lambda p: transverse_fit(points, p),
+        lambda p: transverse_fit(points, p, sigma_r),
+        lambda p: longitudinal_fit(points, p, sigma_z, sigma_r),
+    ):
+        (fig_n, per_hit_n), (fig_w, per_hit_w) = fit(narrow), fit(wide)
+        assert per_hit_w.shape == (3, 30) and not per_hit_w[:, 9:].any()
+        assert np.allclose(fig_n, fig_w, rtol=1e-12, atol=1e-12)
+        assert np.allclose(per_hit_n, per_hit_w[:, :9], rtol=1e-12, atol=1e-12)
+        assert np.abs(per_hit_w[0]).max() > 0  # the noise is seen
+    empty = np.full((2, 5), -1)
+    assert transverse_fit(points, empty)[1].shape == (2, 5)

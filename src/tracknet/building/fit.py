@@ -71,6 +71,23 @@ def hit_sigmas(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sigma_z, sigma_r
 
 
+def _filled(paths: np.ndarray) -> np.ndarray:
+    """``paths`` without the trailing columns that no row holds a hit in (a view)."""
+    held = (paths >= 0).any(axis=0)
+    if not held.any():
+        return paths
+    return paths[:, : len(held) - int(np.argmax(held[::-1]))]
+
+
+def _padded(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` ``(C, l)`` with zero columns appended up to ``width``."""
+    if values.shape[1] == width:
+        return values
+    out = np.zeros((values.shape[0], width), dtype=values.dtype)
+    out[:, : values.shape[1]] = values
+    return out
+
+
 def _gather(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(rows, w, n)``: hit rows with padding replaced by row 0, the 0/1 weight of each
     entry, and the number of hits per path."""
@@ -106,6 +123,7 @@ def transverse_fit(
     paths = np.asarray(paths)
     if paths.shape[0] == 0:
         return np.zeros(0, dtype=np.float64), np.zeros(paths.shape, dtype=np.float64)
+    width, paths = paths.shape[1], _filled(paths)
     rows, w, n = _gather(paths)
     safe_n = np.maximum(n, 1.0)
     x = positions[rows, 0] * w
@@ -175,7 +193,7 @@ def transverse_fit(
     exact = n <= 3
     rms[exact] = 0.0
     residuals[exact] = 0.0
-    return rms, residuals
+    return rms, _padded(residuals, width)
 
 
 def longitudinal_fit(
@@ -194,6 +212,7 @@ def longitudinal_fit(
     n_cand = paths.shape[0]
     if n_cand == 0:
         return np.zeros(0, dtype=np.float64), np.zeros(paths.shape, dtype=np.float64)
+    width, paths = paths.shape[1], _filled(paths)
     rows, w, n = _gather(paths)
     x, y, z = (positions[rows, k] for k in range(3))
     step = np.hypot(np.diff(x, axis=1), np.diff(y, axis=1)) * w[:, 1:]
@@ -221,7 +240,7 @@ def longitudinal_fit(
     exact = n <= 2
     chi2[exact] = 0.0
     pulls[exact] = 0.0
-    return chi2, pulls
+    return chi2, _padded(pulls, width)
 
 
 class FitQuality(NamedTuple):

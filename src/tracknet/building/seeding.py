@@ -272,17 +272,23 @@ def _pair_cuts(
     r = np.hypot(positions[:, 0], positions[:, 1])
     phi = np.arctan2(positions[:, 1], positions[:, 0])
     z = positions[:, 2]
+    # Each cut is computed only on the pairs that passed the ones before.
     dr = r[i2] - r[i1]
-    keep: np.ndarray = (keys[i1] != keys[i2]) & (dr >= max(stage.min_delta_r_mm, 1e-9))
-    step = np.abs(np.remainder(phi[i2] - phi[i1] + np.pi, 2 * np.pi) - np.pi)
-    keep &= step <= stage.max_delta_phi
+    on = np.flatnonzero((keys[i1] != keys[i2]) & (dr >= max(stage.min_delta_r_mm, 1e-9)))
+    a, b = i1[on], i2[on]
+    step = np.abs(np.remainder(phi[b] - phi[a] + np.pi, 2 * np.pi) - np.pi)
+    passed = step <= stage.max_delta_phi
+    on, a, b = on[passed], a[passed], b[passed]
     if stage.max_z0_mm is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z0 = z[i1] - r[i1] * (z[i2] - z[i1]) / np.where(keep, dr, 1.0)
-        keep &= np.abs(z0) <= stage.max_z0_mm
+        z0 = z[a] - r[a] * (z[b] - z[a]) / dr[on]
+        passed = np.abs(z0) <= stage.max_z0_mm
+        on, a, b = on[passed], a[passed], b[passed]
     if stage.beamline and np.isfinite(kappa_max):
-        origin = np.zeros((len(i1), 2))
-        keep &= _circle_curvature(origin, positions[i1, :2], positions[i2, :2]) <= kappa_max
+        origin = np.zeros((len(a), 2))
+        passed = _circle_curvature(origin, positions[a, :2], positions[b, :2]) <= kappa_max
+        on = on[passed]
+    keep = np.zeros(len(i1), dtype=bool)
+    keep[on] = True
     return keep
 
 
