@@ -73,7 +73,7 @@ def hit_sigmas(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _filled(paths: np.ndarray) -> np.ndarray:
     """``paths`` without the trailing columns that no row holds a hit in (a view)."""
-    held = (paths >= 0).any(axis=0)
+    held = np.asarray((paths >= 0).any(axis=0))
     if not held.any():
         return paths
     return paths[:, : len(held) - int(np.argmax(held[::-1]))]

@@ -92,6 +92,7 @@ class SeedLstm(nn.Module):
         # The first layer of the slot scorer on [state, slot] is split into its state part,
         # computed once per row, and its slot part, computed per slot.
         first, relu, last = self.slot
+        assert isinstance(first, nn.Linear)
         weight = first.weight
         hidden = nn.functional.linear(out, weight[:, : self.hidden_size], first.bias)
         hidden = hidden.unsqueeze(-2) + nn.functional.linear(slots, weight[:, self.hidden_size :])

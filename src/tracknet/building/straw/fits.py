@@ -36,7 +36,7 @@ def circle_residuals(
             else np.zeros((0, w))
         )
     # Only the columns from the first to the last that any row holds are computed.
-    held = valid.any(axis=0)
+    held = np.asarray(valid.any(axis=0))
     lo, hi = (int(np.argmax(held)), w - int(np.argmax(held[::-1]))) if held.any() else (0, w)
     x, y, valid = x[:, lo:hi], y[:, lo:hi], valid[:, lo:hi]
     count = valid.sum(axis=1)
