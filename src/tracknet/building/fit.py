@@ -71,12 +71,18 @@ def hit_sigmas(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sigma_z, sigma_r
 
 
+def held_span(valid: np.ndarray) -> tuple[int, int]:
+    """``(lo, hi)``: the first and one past the last column of ``valid`` ``(N, W)`` that
+    some row holds (``(0, W)`` when none does): fits need compute nothing outside it."""
+    held = np.asarray(valid.any(axis=0))
+    if not held.any():
+        return 0, len(held)
+    return int(np.argmax(held)), len(held) - int(np.argmax(held[::-1]))
+
+
 def _filled(paths: np.ndarray) -> np.ndarray:
     """``paths`` without the trailing columns that no row holds a hit in (a view)."""
-    held = np.asarray((paths >= 0).any(axis=0))
-    if not held.any():
-        return paths
-    return paths[:, : len(held) - int(np.argmax(held[::-1]))]
+    return paths[:, : held_span(paths >= 0)[1]]
 
 
 def _padded(values: np.ndarray, width: int) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import Candidates
+from ..fit import held_span
 from .hits import StrawHits
 from .settings import StrawBuildConfig
 
@@ -36,8 +37,7 @@ def circle_residuals(
             else np.zeros((0, w))
         )
     # Only the columns from the first to the last that any row holds are computed.
-    held = np.asarray(valid.any(axis=0))
-    lo, hi = (int(np.argmax(held)), w - int(np.argmax(held[::-1]))) if held.any() else (0, w)
+    lo, hi = held_span(valid)
     x, y, valid = x[:, lo:hi], y[:, lo:hi], valid[:, lo:hi]
     count = valid.sum(axis=1)
     first = np.argmax(valid, axis=1)
