@@ -23,6 +23,7 @@ from tracknet.building.module_map import (
     module_keys,
 )
 from tracknet.building.seeding import DEFAULT_SEED_STAGES, find_seeds
+from tracknet.building.stages import LOW_PT_GEV, low_pt_stages
 from tracknet.data.tracks import event_tracks
 from tracknet.errors import DataError
 from tracknet.events import Event
@@ -134,6 +135,64 @@ def test_seeds_never_cross_an_unconnected_module_pair(tmp_path: Path, pixel_even
     # The map only removes seeds: the stage without it finds a superset.
     plain = find_seeds(positions, volume, layer, dataclasses.replace(stage, module_map=None))
     assert {tuple(s) for s in seeds.tolist()} <= {tuple(s) for s in plain.tolist()}
+
+
+def test_successors_are_the_map_s_pairs_module_by_module(pixel_event: Event) -> None:
+    module_map = build_module_map([pixel_event], volumes=PIXEL)
+    asked = np.array([0, -1, 3, 0, module_map.n_modules - 1], dtype=np.int64)
+    owner, successor = module_map.successors(asked)
+    for position, module in enumerate(asked):
+        expected = sorted(b for a, b in module_map.pairs.tolist() if module >= 0 and a == module)
+        assert sorted(successor[owner == position].tolist()) == expected
+
+
+def test_without_a_z0_window_the_map_s_pairs_give_the_seeds_of_the_window_search(
+    tmp_path: Path, pixel_event: Event
+) -> None:
+    """A map stage without ``max_z0_mm`` takes its pairs from the map's connections rather
+    than from the layer windows (unbounded along the layer there): the seeds are those of
+    the window search whose modules the map connects."""
+    module_map = build_module_map([pixel_event], volumes=PIXEL)
+    path = module_map.save(tmp_path / "map.npz")
+    positions, volume, layer, module = _hit_arrays(pixel_event)
+    stage = low_pt_stages(str(path))[-1]
+    assert stage.max_z0_mm is None and not stage.beamline
+    available = np.random.default_rng(3).random(len(positions)) < 0.8  # leftovers of earlier stages
+    seeds = find_seeds(positions, volume, layer, stage, available=available, module_id=module)
+    plain = find_seeds(
+        positions, volume, layer, dataclasses.replace(stage, module_map=None), available=available
+    )
+    index = module_map.module_index(module_keys(volume, layer, module))
+    rows = index[plain]
+    connected = (
+        (rows >= 0).all(axis=1)
+        & (module_map.pair_index(rows[:, 0], rows[:, 1]) >= 0)
+        & module_map.has_triplet(rows[:, 0], rows[:, 1], rows[:, 2])
+    )
+    assert len(seeds) > 100
+    np.testing.assert_array_equal(seeds, plain[connected])
+    assert available[seeds].all()
+
+
+def test_the_secondaries_stage_seeds_displaced_soft_particles_that_the_beam_line_stages_miss(
+    tmp_path: Path,
+) -> None:
+    event = barrel_event(5, n_particles=1500, seed=8, volumes=PIXEL)
+    path = build_module_map([event], volumes=PIXEL).save(tmp_path / "map.npz")
+    positions, volume, layer, module = _hit_arrays(event)
+    *beamline, secondaries = low_pt_stages(str(path))
+    assert event.particles is not None
+    parts = event.particles
+    displaced = np.hypot(parts["vx"], parts["vy"]).to_numpy() > 2.0
+    soft = (np.hypot(parts["px"], parts["py"]) < 1.0).to_numpy()
+    wanted = set(parts["particle_id"].to_numpy()[displaced & soft].tolist())
+    by_beamline: set[int] = set()
+    for stage in (*DEFAULT_SEED_STAGES, *beamline):
+        seeds = find_seeds(positions, volume, layer, stage, module_id=module)
+        by_beamline |= _pure_seeded(seeds, event)
+    found = _pure_seeded(find_seeds(positions, volume, layer, secondaries, module_id=module), event)
+    gained = (found & wanted) - by_beamline
+    assert len(gained) >= 30 and len(gained) >= 4 * len(by_beamline & wanted)
 
 
 def _pure_seeded(seeds: np.ndarray, event: Event) -> set[int]:
@@ -258,7 +317,7 @@ def test_the_low_pt_setting_adds_map_stages_that_find_soft_tracks(
     config = BuildConfig.from_dict({"low_pt_module_map": path})
     assert plain.stages() == DEFAULT_SEED_STAGES
     extra = config.stages()[len(DEFAULT_SEED_STAGES) :]
-    assert extra and all(s.module_map == path and s.min_pt_gev == 0.2 for s in extra)
+    assert extra and all(s.module_map == path and s.min_pt_gev == LOW_PT_GEV for s in extra)
     assert BuildConfig.from_dict(config.to_dict()).stages() == config.stages()
     result = build_tracks(pixel_event, "baseline", config=config)
     soft_stages = result.tracks["stage"] > len(DEFAULT_SEED_STAGES)

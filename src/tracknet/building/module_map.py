@@ -163,6 +163,17 @@ class ModuleMap:
         """Row of ``pairs`` of module indices ``(a, b)`` (-1: not connected; -1 inputs too)."""
         return self._find(self.pairs, np.column_stack([a, b]).astype(np.int64).reshape(-1, 2))
 
+    def successors(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every module that the map connects after each of the module indices ``a``:
+        flat ``(owner, module)``, ``owner`` the position in ``a`` (-1 inputs have none)."""
+        a = np.asarray(a, dtype=np.int64).reshape(-1)
+        inner = self.pairs[:, 0]  # sorted: the rows are lexicographic
+        valid = a >= 0
+        lo = np.where(valid, np.searchsorted(inner, a, side="left"), 0)
+        hi = np.where(valid, np.searchsorted(inner, a, side="right"), 0)
+        owner, local = _ragged(hi - lo)
+        return owner, self.pairs[lo[owner] + local, 1]
+
     def has_triplet(self, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Whether module indices ``(a, b, c)`` form a connected triplet."""
         rows = np.column_stack([a, b, c]).astype(np.int64).reshape(-1, 3)

@@ -195,8 +195,16 @@ def _pairs(
     stage: SeedStage,
     available: np.ndarray,
     kappa_max: float,
+    module: np.ndarray | None = None,
+    module_map: ModuleMap | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (first hit, second hit), searched one ``second`` layer at a time."""
+    """Pairs (first hit, second hit) that pass :func:`_pair_cuts`: with a module map,
+    every available hit of a module the map connects after the first hit's (on a
+    ``second`` layer); otherwise searched in windows, one ``second`` layer at a time."""
+    if module is not None and module_map is not None and stage.max_z0_mm is None:
+        i1, i2 = _map_pairs(keys, first, stage, available, module, module_map)
+        keep = _pair_cuts(positions, keys, i1, i2, stage, kappa_max)
+        return i1[keep], i2[keep]
     x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
@@ -257,6 +265,25 @@ def _pairs(
     i1, i2 = np.concatenate(out1), np.concatenate(out2)
     keep = _pair_cuts(positions, keys, i1, i2, stage, kappa_max)
     return i1[keep], i2[keep]
+
+
+def _map_pairs(
+    keys: np.ndarray,
+    first: np.ndarray,
+    stage: SeedStage,
+    available: np.ndarray,
+    module: np.ndarray,
+    module_map: ModuleMap,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (first hit, available ``second``-layer hit of a module connected after the
+    first hit's module), as flat row arrays."""
+    targets = _members(keys, stage.second, available)
+    targets = targets[module[targets] >= 0]
+    targets = targets[np.argsort(module[targets], kind="stable")]
+    edges = np.searchsorted(module[targets], np.arange(module_map.n_modules + 1))
+    owner, successor = module_map.successors(module[first])
+    pair, target = _ragged_ranges(edges[successor], edges[successor + 1])
+    return first[owner[pair]], targets[target]
 
 
 def _pair_cuts(
@@ -379,7 +406,10 @@ def _triplets(
                 & (r3 >= surfaces.low[row] - stage.max_triplet_distance_mm)
                 & (r3 <= surfaces.high[row] + stage.max_triplet_distance_mm)
             )
-        ok &= np.isfinite(r3) & (r3 - r[i2] >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
+        with np.errstate(invalid="ignore"):  # r3 is inf where a segment runs parallel to a disk
+            ok &= (
+                np.isfinite(r3) & (r3 - r[i2] >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
+            )
         sel = np.flatnonzero(ok)
         if stage.beamline:
             phi3 = direction[sel] + np.arcsin(kappa[sel] * r3[sel] / 2.0)
@@ -490,7 +520,9 @@ def find_seeds(
             raise DataError(f"module_id must have shape ({n},), got {module_id.shape}")
         module = module_map.module_index(module_keys(volume_id, layer_id, module_id))
         first = first[module[first] >= 0]
-    i1, i2 = _pairs(positions, keys, surfaces, first, stage, available, kappa_max)
+    i1, i2 = _pairs(
+        positions, keys, surfaces, first, stage, available, kappa_max, module, module_map
+    )
     if module is not None and module_map is not None:
         keep = _connected_pairs(positions, module, i1, i2, stage, module_map)
         i1, i2 = i1[keep], i2[keep]
