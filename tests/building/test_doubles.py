@@ -31,6 +31,7 @@ def _attach(
     *,
     max_residual_mm: float = 0.5,
     max_pull_z: float = 5.5,
+    max_rms_rise_mm: float | None = None,
 ) -> np.ndarray:
     """:func:`attach_double_hits` on pixel-barrel hits, within 10 mm."""
     sigma_z, sigma_r = hit_sigmas(np.full(len(positions), 8))
@@ -44,7 +45,37 @@ def _attach(
         max_distance_mm=10.0,
         max_residual_mm=max_residual_mm,
         max_pull_z=max_pull_z,
+        max_rms_rise_mm=max_rms_rise_mm,
     )
+
+
+def test_a_hit_the_circle_bends_to_take_fails_the_rms_bound() -> None:
+    """A hit beside the first hit, 0.6 mm off the helix: the refitted circle bends
+    towards it (its own residual stays within 1 mm), but the fit's rms rises."""
+    track = _track()
+    direction = (track[1] - track[0]) / np.linalg.norm(track[1] - track[0])
+    normal = np.array([-direction[1], direction[0], 0.0])
+    wrong = track[0] + 2.0 * direction + 0.6 * normal
+    positions = np.vstack([track, wrong])
+    layer = np.r_[np.arange(8), 0]
+    module = np.r_[np.arange(8) * 10, 1]
+    track_of_hit = np.r_[np.ones(8, dtype=np.int64), 0]
+    loose = _attach(positions, layer, module, track_of_hit, max_residual_mm=1.0)
+    assert loose[8] == 1
+    bounded = _attach(
+        positions, layer, module, track_of_hit, max_residual_mm=1.0, max_rms_rise_mm=0.05
+    )
+    assert bounded[8] == 0
+    double = track[0] + 2.0 * direction  # on the helix: the bound keeps it
+    on_helix = _attach(
+        np.vstack([track, double]),
+        layer,
+        module,
+        track_of_hit,
+        max_residual_mm=1.0,
+        max_rms_rise_mm=0.05,
+    )
+    assert on_helix[8] == 1
 
 
 def test_double_hit_on_the_helix_joins_and_impostors_do_not() -> None:

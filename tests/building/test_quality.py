@@ -127,7 +127,7 @@ def test_a_build_drops_the_tracks_the_score_calls_fakes(tmp_path: Path) -> None:
 def test_quality_command_fits_on_labelled_events_and_refuses_bad_input(tmp_path: Path) -> None:
     data = tmp_path / "sim"
     assert invoke(
-        "simulate", "trackml", "--out", str(data), "--events", "2", "--particles", "1500",
+        "simulate", "trackml", "--out", str(data), "--events", "2", "--particles", "4000",
         "--seed", "5", "--no-progress",
     ).code == 0  # fmt: skip
     out = tmp_path / "q.json"

@@ -14,7 +14,7 @@ import numpy as np
 from .fit import longitudinal_fit, transverse_fit
 from .search import HitIndex
 
-__all__ = ["attach_double_hits"]
+__all__ = ["attach_double_hits", "radial_paths"]
 
 
 def _track_paths(track_of_hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,6 +31,17 @@ def _track_paths(track_of_hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return track_ids, paths
 
 
+def radial_paths(track_of_hit: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(track_ids, paths)`` as :func:`_track_paths`, each row ordered by distance from
+    the beam line (the order along a track from the interaction region, up to its apex)."""
+    track_ids, paths = _track_paths(track_of_hit)
+    valid = paths >= 0
+    rows_xy = positions[np.maximum(paths, 0), :2]
+    radius = np.where(valid, np.hypot(rows_xy[..., 0], rows_xy[..., 1]), np.inf)
+    order = np.argsort(radius, axis=1, kind="stable")
+    return track_ids, np.take_along_axis(paths, order, axis=1)
+
+
 def attach_double_hits(
     positions: np.ndarray,
     layer_key: np.ndarray,
@@ -42,6 +53,7 @@ def attach_double_hits(
     max_distance_mm: float,
     max_residual_mm: float,
     max_pull_z: float,
+    max_rms_rise_mm: float | None = None,
     workers: int = 1,
     free: np.ndarray | None = None,
     max_partners: int = 8,
@@ -55,9 +67,12 @@ def attach_double_hits(
     the interaction region, up to its apex) for the refit. ``free`` (bool per row): the
     hits that may join a track (default: those on no track, ``track_of_hit <= 0``); a hit
     neither free nor on a track is left as it is. ``max_partners``: how many of the
-    nearest track hits each free hit may pair with; ``passes``: how many times the search
-    runs; after the first, only for the hits that fitted a track and lost its layer to a
-    better-fitting hit (they may fit another track, or take a third module's place).
+    nearest track hits each free hit may pair with; ``max_rms_rise_mm``: when set, the
+    refit's circle rms (per degree of freedom) may exceed the track's by at most this
+    (a circle bends towards a wrong hit, so its own residual stays small); ``passes``:
+    how many times the search runs; after the first, only for the hits that fitted a
+    track and lost its layer to a better-fitting hit (they may fit another track, or
+    take a third module's place).
     """
     out = np.array(track_of_hit, dtype=np.int64, copy=True)
     free_mask = out <= 0 if free is None else np.asarray(free, dtype=bool).copy()
@@ -73,6 +88,7 @@ def attach_double_hits(
             max_distance_mm=max_distance_mm,
             max_residual_mm=max_residual_mm,
             max_pull_z=max_pull_z,
+            max_rms_rise_mm=max_rms_rise_mm,
             workers=workers,
             max_partners=max_partners,
         )
@@ -97,6 +113,7 @@ def _attach_once(
     max_distance_mm: float,
     max_residual_mm: float,
     max_pull_z: float,
+    max_rms_rise_mm: float | None,
     workers: int,
     max_partners: int,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -124,14 +141,9 @@ def _attach_once(
 
     # Each free hit inserted after its partner in a copy of the partner track's hits,
     # ordered by distance from the beam line.
-    track_ids, paths = _track_paths(out)
+    track_ids, paths = radial_paths(out, positions)
     slot = np.searchsorted(track_ids, out[a])
     base = paths[slot]
-    valid = base >= 0
-    rows_xy = positions[np.maximum(base, 0), :2]
-    radius = np.where(valid, np.hypot(rows_xy[..., 0], rows_xy[..., 1]), np.inf)
-    order = np.argsort(radius, axis=1, kind="stable")
-    base = np.take_along_axis(base, order, axis=1)
     col_of_a = np.argmax(base == a[:, None], axis=1)
     width = base.shape[1] + 1
     grid = np.arange(width)[None, :]
@@ -141,12 +153,15 @@ def _attach_once(
     )
     inserted[np.arange(len(u)), col_of_a + 1] = u  # pads stay at the end: a is a real hit
 
-    _, residual = transverse_fit(positions, inserted, sigma_r)
+    rms, residual = transverse_fit(positions, inserted, sigma_r)
     _, pulls = longitudinal_fit(positions, inserted, sigma_z, sigma_r)
     idx = np.arange(len(u))
     good = (np.abs(residual[idx, col_of_a + 1]) <= max_residual_mm) & (
         np.abs(pulls[idx, col_of_a + 1]) <= max_pull_z
     )
+    if max_rms_rise_mm is not None:
+        before, _ = transverse_fit(positions, paths, sigma_r)
+        good &= rms <= before[slot] + max_rms_rise_mm
     u, a = u[good], a[good]
     score = np.abs(residual[idx, col_of_a + 1])[good]
     if len(u) == 0:

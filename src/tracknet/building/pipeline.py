@@ -27,6 +27,7 @@ from .builder import Candidates, Extender, TrackNetExtender, extend_seeds
 from .doubles import attach_double_hits
 from .fit import FitQuality, hit_sigmas, longitudinal_fit, transverse_fit_rms, trim_outliers
 from .geometry import Envelope, LayerSurfaces, layer_keys
+from .inner import attach_inner_hits
 from .module_map import load_module_map
 from .quality import quality_for
 from .seeding import find_seeds
@@ -45,7 +46,8 @@ class BuildResult:
     the double hits).
     ``tracks``: one row per track, ``track_id, stage, n_hits`` (final), ``n_candidate_hits``
     (before shared hits were removed), ``mean_cost``, ``misses``, ``fit_rms_mm``,
-    ``chi2_z`` and ``n_double_hits`` (attached after selection, counted in ``n_hits``).
+    ``chi2_z`` and ``n_double_hits`` (double and inner hits attached after selection,
+    counted in ``n_hits``).
     """
 
     submission: pd.DataFrame
@@ -181,6 +183,7 @@ def _double_hits(
             max_distance_mm=distance,
             max_residual_mm=config.double_hit_max_residual_mm,
             max_pull_z=config.double_hit_max_pull_z,
+            max_rms_rise_mm=config.attach_max_rms_rise_mm,
             workers=config.workers,
             free=free,
         )
@@ -252,6 +255,26 @@ def build_tracks(
         new = chosen.track_of_hit > 0
         track_of_hit[new] = chosen.track_of_hit[new] + n_tracks
         taken |= new
+        if config.inner_hit_window_mm is not None:
+            # The stage's tracks take the free hits their helices cross further in.
+            with_inner = attach_inner_hits(
+                positions,
+                keys,
+                np.where(new, track_of_hit, 0),
+                surfaces,
+                *sigmas,
+                window_mm=config.inner_hit_window_mm,
+                max_residual_mm=config.inner_hit_max_residual_mm,
+                max_pull_z=config.inner_hit_max_pull_z,
+                max_rms_rise_mm=config.attach_max_rms_rise_mm,
+                surface_margin_mm=config.layer_surface_margin_mm,
+                workers=config.workers,
+                free=~taken,
+            )
+            attached = ~taken & (with_inner > 0)
+            track_of_hit[attached] = with_inner[attached]
+            taken |= attached
+            new |= attached
         if doubles is not None and config.double_hits_each_stage:
             # The stage's tracks take their double hits now, so that later stages cannot
             # seed a second track of the same particle from them.

@@ -72,6 +72,12 @@ class BuildConfig(Settings):
     assumes radii that hold most true hits: the baseline's windows, or a model's radii
     times a calibrated ``radius_scale``
     (:func:`~tracknet.building.calibration.calibrate_radius_scale`).
+    ``inner_hit_window_mm`` (``None``: off): after each stage, its tracks take the free
+    hits where their helices cross inner layers within this distance, when the refit
+    passes ``inner_hit_max_residual_mm`` and ``inner_hit_max_pull_z``
+    (:mod:`~tracknet.building.inner`). A double or inner hit joins only when the track's
+    circle-fit rms (per degree of freedom) rises by at most ``attach_max_rms_rise_mm``
+    (``None``: no bound).
     ``quality_model``: path of a track-quality score (``tracknet quality``,
     :mod:`~tracknet.building.quality`); when set, tracks whose fake probability exceeds
     ``max_fake_probability`` are dropped at the end of the build.
@@ -110,6 +116,10 @@ class BuildConfig(Settings):
     double_hit_max_residual_mm: float = setting(1.0, low=0, open_low=True)
     double_hit_max_pull_z: float = setting(30.0, low=0, open_low=True)
     double_hits_each_stage: bool = True
+    inner_hit_window_mm: float | None = setting(5.0, low=0, open_low=True)
+    inner_hit_max_residual_mm: float = setting(0.2, low=0, open_low=True)
+    inner_hit_max_pull_z: float = setting(10.0, low=0, open_low=True)
+    attach_max_rms_rise_mm: float | None = setting(0.05, low=0, open_low=True)
     quality_model: str | None = None
     max_fake_probability: float = setting(0.2, low=0, high=1)
     workers: int = setting(_EXT.workers, check=workers_problem)

@@ -1,0 +1,138 @@
+"""Inner hits: the hits a track missed between the beam line and its first hit, attached
+after selection.
+
+A track can start a layer or two out (a first hit taken by another seed, a triplet that
+failed its cuts, an outlier dropped by the fit); :func:`attach_inner_hits` follows each
+track's helix inwards from its three innermost hits and gives it the free hit where the
+helix crosses each inner layer, when a refit shows the hit on the track's helix.
+
+See docs/selection-and-fits.md (Inner hits).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .baseline import HelixState, helix_crossings, helix_frame, helix_points
+from .doubles import radial_paths
+from .fit import longitudinal_fit, transverse_fit
+from .geometry import LayerSurfaces
+from .search import HitIndex
+
+__all__ = ["attach_inner_hits"]
+
+
+def _arc_to_closest_approach(c: np.ndarray, tangent: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+    """Transverse arc length (mm) from ``c`` along each helix to its point closest to the
+    beam line (0 when it is already moving away from it)."""
+    straight = np.abs(kappa) < 1e-7
+    safe_k = np.where(straight, 1.0, kappa)
+    normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+    centre = c[:, :2] + normal / safe_k[:, None]
+    radius = 1.0 / np.abs(safe_k)
+    d = np.maximum(np.linalg.norm(centre, axis=1), 1e-12)
+    v0 = c[:, :2] - centre
+    vp = -centre * (radius / d)[:, None]  # from the centre to the point nearest the origin
+    angle = np.arctan2(v0[:, 0] * vp[:, 1] - v0[:, 1] * vp[:, 0], np.einsum("ij,ij->i", v0, vp))
+    turn = np.mod(np.where(kappa > 0, angle, -angle), 2.0 * np.pi)
+    line = np.maximum(-np.einsum("ij,ij->i", c[:, :2], tangent), 0.0)
+    arc: np.ndarray = np.where(straight, line, turn * radius)
+    return arc
+
+
+def attach_inner_hits(
+    positions: np.ndarray,
+    layer_key: np.ndarray,
+    track_of_hit: np.ndarray,
+    surfaces: LayerSurfaces,
+    sigma_z: np.ndarray,
+    sigma_r: np.ndarray,
+    *,
+    window_mm: float,
+    max_residual_mm: float,
+    max_pull_z: float,
+    max_rms_rise_mm: float | None,
+    surface_margin_mm: float = 10.0,
+    workers: int = 1,
+    free: np.ndarray | None = None,
+    max_hits: int = 3,
+) -> np.ndarray:
+    """``track_of_hit`` with inner hits attached (see docs/selection-and-fits.md).
+
+    Hits are rows of ``positions`` ``(N, 3)`` mm; ``layer_key``, ``track_of_hit`` (0: no
+    track), ``sigma_z`` and ``sigma_r`` are per row. For every track on at least three
+    layers, the helix through the innermost hit of each of its three innermost layers
+    (by distance from the beam line) is followed inwards to its closest approach to the
+    beam line. Where it crosses a layer of ``surfaces`` (within the layer's extent plus
+    ``surface_margin_mm``) that the track does not hold, the ``max_hits`` nearest
+    ``free`` hits of that layer within ``window_mm`` are candidates (``free``: default
+    the hits on no track). A candidate joins when the refit of the track with it puts
+    it within ``max_residual_mm`` of the circle, raises the circle fit's rms (per degree
+    of freedom) by at most ``max_rms_rise_mm`` (``None``: no bound) and puts it within
+    ``max_pull_z`` of the ``(s, z)`` line. Each hit joins at most one track, and each
+    track takes at most one hit per layer, the best fitting.
+    """
+    out = np.array(track_of_hit, dtype=np.int64, copy=True)
+    free_mask = out <= 0 if free is None else np.asarray(free, dtype=bool)
+    free_rows = np.flatnonzero(free_mask)
+    track_ids, paths = radial_paths(out, positions)
+    if len(free_rows) == 0 or len(track_ids) == 0 or paths.shape[1] < 3:
+        return out
+    # The helix runs through the innermost hit of each of the track's three innermost
+    # layers (a double hit's two hits, a millimetre apart, would give no direction).
+    key = np.where(paths >= 0, layer_key[np.maximum(paths, 0)], -1)
+    new_layer = (paths >= 0) & np.concatenate(
+        [np.ones((len(paths), 1), dtype=bool), key[:, 1:] != key[:, :-1]], axis=1
+    )
+    rank = np.cumsum(new_layer, axis=1)
+    paths, new_layer, rank = (a[rank[:, -1] >= 3] for a in (paths, new_layer, rank))
+    if len(paths) == 0:
+        return out
+    columns = [np.argmax(new_layer & (rank == k), axis=1) for k in (3, 2, 1)]
+    inner = np.column_stack([paths[np.arange(len(paths)), c] for c in columns])
+    state = HelixState(
+        positions[inner], np.full(len(paths), 3, dtype=np.int64), layer_key[paths[:, 0]]
+    )
+    frame = helix_frame(state)
+    arc = helix_crossings(state, surfaces, surface_margin_mm, frame)
+    arc[arc > _arc_to_closest_approach(frame[0], frame[1], frame[2])[:, None]] = np.inf
+    held = (layer_key[np.maximum(paths, 0)][:, :, None] == surfaces.keys[None, None, :]) & (
+        paths >= 0
+    )[:, :, None]
+    arc[held.any(axis=1)] = np.inf
+    track, surface = np.nonzero(np.isfinite(arc))
+    if len(track) == 0:
+        return out
+    c, tangent, kappa, tan_lambda = (part[track] for part in frame)
+    points = helix_points(c, tangent, kappa, tan_lambda, arc[track, surface])
+    found = HitIndex(positions[free_rows], workers=workers).nearest(points, window_mm, max_hits)
+    u = free_rows[found.hit]
+    query_track, query_surface = track[found.query], surface[found.query]
+    ok = layer_key[u] == surfaces.keys[query_surface]
+    u, query_track = u[ok], query_track[ok]
+    if len(u) == 0:
+        return out
+    # Each candidate first in a copy of its track's hits, then refitted.
+    # A circle fit bends towards a hit at the end of its lever arm, so the hit's own
+    # residual is not enough: the fit's rms must not rise by more than max_rms_rise_mm.
+    trial = np.concatenate([u[:, None], paths[query_track]], axis=1)
+    rms, residual = transverse_fit(positions, trial, sigma_r)
+    _, pulls = longitudinal_fit(positions, trial, sigma_z, sigma_r)
+    score = np.abs(residual[:, 0])
+    good = (score <= max_residual_mm) & (np.abs(pulls[:, 0]) <= max_pull_z)
+    if max_rms_rise_mm is not None:
+        before, _ = transverse_fit(positions, paths, sigma_r)
+        good &= rms <= before[query_track] + max_rms_rise_mm
+    u, owner, score = u[good], out[paths[query_track[good], 0]], score[good]
+    # One track per hit (the best fitting), then one hit per (track, layer).
+    order = np.lexsort((score, u))
+    u, owner, score = u[order], owner[order], score[order]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = u[1:] != u[:-1]
+    u, owner, score = u[first], owner[first], score[first]
+    order = np.lexsort((score, layer_key[u], owner))
+    u, owner = u[order], owner[order]
+    head = np.ones(len(u), dtype=bool)
+    head[1:] = (owner[1:] != owner[:-1]) | (layer_key[u][1:] != layer_key[u][:-1])
+    out[u[head]] = owner[head]
+    return out

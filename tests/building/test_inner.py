@@ -1,0 +1,95 @@
+"""Inner hits: a track that starts a layer out takes the free hits its helix crosses
+further in, and only those that lie on the helix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.building.conftest import barrel_event
+from tracknet.building import BuildConfig, build_tracks
+from tracknet.building.fit import hit_sigmas
+from tracknet.building.geometry import LayerSurfaces, layer_keys
+from tracknet.building.inner import attach_inner_hits
+from tracknet.data.tracks import event_tracks
+from tracknet.events import Event
+
+PIXEL = (7, 8, 9)
+
+
+@pytest.fixture(scope="module")
+def event() -> Event:
+    return barrel_event(7, n_particles=800, seed=12, volumes=PIXEL)
+
+
+def _truth_tracks(event: Event) -> tuple[np.ndarray, np.ndarray]:
+    """``(track_of_hit, innermost)``: every particle of pT >= 0.5 GeV with at least 4 hits
+    and one hit on its first layer, as a track (ids from 1); and the row of each track's
+    innermost hit."""
+    tracks = event_tracks(event)
+    row_of = {int(h): i for i, h in enumerate(event.hits["hit_id"].to_numpy())}
+    track_of_hit = np.zeros(len(event.hits), dtype=np.int64)
+    innermost: list[int] = []
+    for t in range(tracks.n_tracks):
+        lo, hi = tracks.offsets[t], tracks.offsets[t + 1]
+        layers = list(zip(tracks.volume_id[lo:hi], tracks.layer_id[lo:hi], strict=True))
+        if tracks.pt[t] < 0.5 or hi - lo < 4 or layers.count(layers[0]) > 1:
+            continue
+        rows = [row_of[int(h)] for h in tracks.hit_id[lo:hi]]
+        track_of_hit[rows] = len(innermost) + 1
+        innermost.append(rows[0])
+    return track_of_hit, np.array(innermost, dtype=np.int64)
+
+
+def _attach(event: Event, track_of_hit: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    hits = event.hits
+    volume, layer = hits["volume_id"].to_numpy(), hits["layer_id"].to_numpy()
+    return attach_inner_hits(
+        positions,
+        layer_keys(volume, layer),
+        track_of_hit,
+        LayerSurfaces.from_hits(positions, volume, layer),
+        *hit_sigmas(volume),
+        window_mm=3.0,
+        max_residual_mm=0.1,
+        max_pull_z=5.0,
+        max_rms_rise_mm=0.1,
+    )
+
+
+def test_tracks_that_lost_their_first_hit_take_it_back(event: Event) -> None:
+    positions = event.hits[["x", "y", "z"]].to_numpy(np.float64)
+    full, innermost = _truth_tracks(event)
+    assert len(innermost) > 50
+    cut = full.copy()
+    cut[innermost] = 0
+    out = _attach(event, cut, positions)
+    back = out[innermost] == full[innermost]
+    assert back.mean() > 0.9
+    # Hits on tracks stay where they were; a free hit joins only the track it belongs to.
+    on = cut > 0
+    np.testing.assert_array_equal(out[on], cut[on])
+    joined = (cut == 0) & (out > 0)
+    assert (out[joined] == full[joined]).mean() > 0.95
+
+
+def test_a_hit_off_the_helix_does_not_join(event: Event) -> None:
+    positions = event.hits[["x", "y", "z"]].to_numpy(np.float64)
+    full, innermost = _truth_tracks(event)
+    cut = full.copy()
+    cut[innermost] = 0
+    # Each first hit moved 1 mm along its layer (in azimuth), far beyond the residual cut
+    # and well within the search window.
+    moved = positions.copy()
+    r = np.hypot(moved[innermost, 0], moved[innermost, 1])
+    phi = np.arctan2(moved[innermost, 1], moved[innermost, 0]) + 1.0 / r
+    moved[innermost, 0], moved[innermost, 1] = r * np.cos(phi), r * np.sin(phi)
+    out = _attach(event, cut, moved)
+    assert (out[innermost] == full[innermost]).mean() < 0.05
+
+
+def test_the_builder_attaches_inner_hits_unless_turned_off(event: Event) -> None:
+    on = build_tracks(event, "baseline", config=BuildConfig())
+    off = build_tracks(event, "baseline", config=BuildConfig(inner_hit_window_mm=None))
+    assert on.tracks["n_double_hits"].sum() > off.tracks["n_double_hits"].sum()
+    assert (on.submission["track_id"] > 0).sum() > (off.submission["track_id"] > 0).sum()
