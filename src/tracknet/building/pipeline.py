@@ -268,6 +268,7 @@ def build_tracks(
                 max_pull_z=config.inner_hit_max_pull_z,
                 max_rms_rise_mm=config.attach_max_rms_rise_mm,
                 surface_margin_mm=config.layer_surface_margin_mm,
+                holes=config.hole_hits,
                 workers=config.workers,
                 free=~taken,
             )
