@@ -191,6 +191,15 @@ def _double_hits(
     return attach
 
 
+def _join(track_of_hit: np.ndarray, taken: np.ndarray, proposed: np.ndarray) -> np.ndarray:
+    """Give the free hits that ``proposed`` puts on a track to that track (in place, in
+    ``track_of_hit`` and ``taken``); returns them as a mask."""
+    joined = ~taken & (proposed > 0)
+    track_of_hit[joined] = proposed[joined]
+    taken |= joined
+    return joined
+
+
 def build_tracks(
     event: Event,
     algorithm: str = "tracknet",
@@ -272,17 +281,11 @@ def build_tracks(
                 workers=config.workers,
                 free=~taken,
             )
-            attached = ~taken & (with_inner > 0)
-            track_of_hit[attached] = with_inner[attached]
-            taken |= attached
-            new |= attached
+            new |= _join(track_of_hit, taken, with_inner)
         if doubles is not None and config.double_hits_each_stage:
             # The stage's tracks take their double hits now, so that later stages cannot
             # seed a second track of the same particle from them.
-            with_doubles = doubles(np.where(new, track_of_hit, 0), ~taken)
-            attached = ~taken & (with_doubles > 0)
-            track_of_hit[attached] = with_doubles[attached]
-            taken |= attached
+            _join(track_of_hit, taken, doubles(np.where(new, track_of_hit, 0), ~taken))
         tables.append(
             pd.DataFrame(
                 {
