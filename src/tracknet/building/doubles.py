@@ -14,7 +14,7 @@ import numpy as np
 from .fit import longitudinal_fit, transverse_fit
 from .search import HitIndex
 
-__all__ = ["attach_double_hits", "radial_paths"]
+__all__ = ["assign_best", "attach_double_hits", "radial_paths", "refit_accepts"]
 
 
 def _track_paths(track_of_hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,6 +40,63 @@ def radial_paths(track_of_hit: np.ndarray, positions: np.ndarray) -> tuple[np.nd
     radius = np.where(valid, np.hypot(rows_xy[..., 0], rows_xy[..., 1]), np.inf)
     order = np.argsort(radius, axis=1, kind="stable")
     return track_ids, np.take_along_axis(paths, order, axis=1)
+
+
+def _insert_hits(paths: np.ndarray, column: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Copies of ``paths`` ``(C, L)`` with ``rows[i]`` inserted at ``column[i]`` of row
+    ``i`` (later hits move one column on): ``(C, L + 1)``."""
+    base = np.concatenate([paths, np.full((len(paths), 1), -1)], axis=1)
+    grid = np.arange(base.shape[1])[None, :]
+    source = np.where(grid < column[:, None], grid, grid - 1)
+    out = np.take_along_axis(base, np.maximum(source, 0), axis=1)
+    out[np.arange(len(rows)), column] = rows
+    return out
+
+
+def refit_accepts(
+    positions: np.ndarray,
+    paths: np.ndarray,
+    slot: np.ndarray,
+    column: np.ndarray,
+    rows: np.ndarray,
+    sigma_z: np.ndarray,
+    sigma_r: np.ndarray,
+    *,
+    max_residual_mm: float,
+    max_pull_z: float,
+    max_rms_rise_mm: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(good, residual)`` of each candidate hit ``rows[i]``, inserted at ``column[i]``
+    of track ``paths[slot[i]]`` and refitted: within ``max_residual_mm`` of the circle,
+    ``max_pull_z`` of the ``(s, z)`` line and, when ``max_rms_rise_mm`` is set, a circle
+    rms at most that above the track's own."""
+    trial = _insert_hits(paths[slot], column, rows)
+    rms, residual = transverse_fit(positions, trial, sigma_r)
+    _, pulls = longitudinal_fit(positions, trial, sigma_z, sigma_r)
+    idx = np.arange(len(trial))
+    own = np.abs(residual[idx, column])
+    good = (own <= max_residual_mm) & (np.abs(pulls[idx, column]) <= max_pull_z)
+    if max_rms_rise_mm is not None:
+        good &= rms <= transverse_fit(positions, paths, sigma_r)[0][slot] + max_rms_rise_mm
+    return good, own
+
+
+def assign_best(
+    rows: np.ndarray, owner: np.ndarray, score: np.ndarray, layer_key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of the candidate (hit ``rows``, track ``owner``) pairs, each hit's best (smallest
+    ``score``), then each (track, layer)'s best: ``(joined, their owners, the hits that
+    lost their layer)``."""
+    order = np.lexsort((score, rows))
+    rows, owner, score = rows[order], owner[order], score[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    rows, owner, score = rows[first], owner[first], score[first]
+    order = np.lexsort((score, layer_key[rows], owner))
+    rows, owner, key = rows[order], owner[order], layer_key[rows][order]
+    head = np.ones(len(rows), dtype=bool)
+    head[1:] = (owner[1:] != owner[:-1]) | (key[1:] != key[:-1])
+    return rows[head], owner[head], rows[~head]
 
 
 def attach_double_hits(
@@ -143,40 +200,23 @@ def _attach_once(
     # ordered by distance from the beam line.
     track_ids, paths = radial_paths(out, positions)
     slot = np.searchsorted(track_ids, out[a])
-    base = paths[slot]
-    col_of_a = np.argmax(base == a[:, None], axis=1)
-    width = base.shape[1] + 1
-    grid = np.arange(width)[None, :]
-    source = np.where(grid <= col_of_a[:, None], grid, grid - 1)
-    inserted = np.take_along_axis(
-        np.concatenate([base, np.full((len(base), 1), -1)], axis=1), source, axis=1
+    column = np.argmax(paths[slot] == a[:, None], axis=1) + 1  # pads stay at the end
+    good, score = refit_accepts(
+        positions,
+        paths,
+        slot,
+        column,
+        u,
+        sigma_z,
+        sigma_r,
+        max_residual_mm=max_residual_mm,
+        max_pull_z=max_pull_z,
+        max_rms_rise_mm=max_rms_rise_mm,
     )
-    inserted[np.arange(len(u)), col_of_a + 1] = u  # pads stay at the end: a is a real hit
-
-    rms, residual = transverse_fit(positions, inserted, sigma_r)
-    _, pulls = longitudinal_fit(positions, inserted, sigma_z, sigma_r)
-    idx = np.arange(len(u))
-    good = (np.abs(residual[idx, col_of_a + 1]) <= max_residual_mm) & (
-        np.abs(pulls[idx, col_of_a + 1]) <= max_pull_z
-    )
-    if max_rms_rise_mm is not None:
-        before, _ = transverse_fit(positions, paths, sigma_r)
-        good &= rms <= before[slot] + max_rms_rise_mm
-    u, a = u[good], a[good]
-    score = np.abs(residual[idx, col_of_a + 1])[good]
-    if len(u) == 0:
+    if not good.any():
         return none
     # One track per free hit (the best fitting), then at most one extra hit per
     # (track, layer): the best fitting.
-    order = np.lexsort((score, u))
-    u, a, score = u[order], a[order], score[order]
-    first = np.ones(len(u), dtype=bool)
-    first[1:] = u[1:] != u[:-1]
-    u, a, score = u[first], a[first], score[first]
-    track = out[a]
-    order = np.lexsort((score, layer_key[u], track))
-    u, track, key = u[order], track[order], layer_key[u][order]
-    head = np.ones(len(u), dtype=bool)
-    head[1:] = (track[1:] != track[:-1]) | (key[1:] != key[:-1])
-    out[u[head]] = track[head]
-    return u[head], u[~head]
+    joined, track, lost = assign_best(u[good], out[a[good]], score[good], layer_key)
+    out[joined] = track
+    return joined, lost

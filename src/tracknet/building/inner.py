@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .baseline import HelixState, helix_crossings, helix_frame, helix_points
-from .doubles import radial_paths
-from .fit import longitudinal_fit, transverse_fit
+from .doubles import assign_best, radial_paths, refit_accepts
 from .geometry import LayerSurfaces
 from .search import HitIndex
 
@@ -161,32 +160,23 @@ def attach_inner_hits(
     u, query_track, col = u[ok], query_track[ok], col[ok]
     if len(u) == 0:
         return out
-    # Each candidate in a copy of its track's hits at its place, then refitted.
-    # A circle fit bends towards a hit at the end of its lever arm, so the hit's own
-    # residual is not enough: the fit's rms must not rise by more than max_rms_rise_mm.
-    base = np.concatenate([paths[query_track], np.full((len(u), 1), -1)], axis=1)
-    grid = np.arange(width + 1)[None, :]
-    source = np.where(grid < col[:, None], grid, grid - 1)
-    trial = np.take_along_axis(base, np.maximum(source, 0), axis=1)
-    trial[np.arange(len(u)), col] = u
-    rms, residual = transverse_fit(positions, trial, sigma_r)
-    _, pulls = longitudinal_fit(positions, trial, sigma_z, sigma_r)
-    idx = np.arange(len(u))
-    score = np.abs(residual[idx, col])
-    good = (score <= max_residual_mm) & (np.abs(pulls[idx, col]) <= max_pull_z)
-    if max_rms_rise_mm is not None:
-        before, _ = transverse_fit(positions, paths, sigma_r)
-        good &= rms <= before[query_track] + max_rms_rise_mm
-    u, owner, score = u[good], out[paths[query_track[good], 0]], score[good]
-    # One track per hit (the best fitting), then one hit per (track, layer).
-    order = np.lexsort((score, u))
-    u, owner, score = u[order], owner[order], score[order]
-    first = np.ones(len(u), dtype=bool)
-    first[1:] = u[1:] != u[:-1]
-    u, owner, score = u[first], owner[first], score[first]
-    order = np.lexsort((score, layer_key[u], owner))
-    u, owner = u[order], owner[order]
-    head = np.ones(len(u), dtype=bool)
-    head[1:] = (owner[1:] != owner[:-1]) | (layer_key[u][1:] != layer_key[u][:-1])
-    out[u[head]] = owner[head]
+    # Each candidate in a copy of its track's hits at its place, then refitted. A circle
+    # fit bends towards a hit at the end of its lever arm, so the hit's own residual is
+    # not enough: the fit's rms must not rise by more than max_rms_rise_mm.
+    good, score = refit_accepts(
+        positions,
+        paths,
+        query_track,
+        col,
+        u,
+        sigma_z,
+        sigma_r,
+        max_residual_mm=max_residual_mm,
+        max_pull_z=max_pull_z,
+        max_rms_rise_mm=max_rms_rise_mm,
+    )
+    joined, owner, _ = assign_best(
+        u[good], out[paths[query_track[good], 0]], score[good], layer_key
+    )
+    out[joined] = owner
     return out
