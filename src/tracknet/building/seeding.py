@@ -201,7 +201,7 @@ def _pairs(
     """Pairs (first hit, second hit) that pass :func:`_pair_cuts`: with a module map,
     every available hit of a module the map connects after the first hit's (on a
     ``second`` layer); otherwise searched in windows, one ``second`` layer at a time."""
-    if module is not None and module_map is not None and stage.max_z0_mm is None:
+    if module is not None and module_map is not None and _pairs_from_map(stage):
         i1, i2 = _map_pairs(keys, first, stage, available, module, module_map)
         keep = _pair_cuts(positions, keys, i1, i2, stage, kappa_max)
         return i1[keep], i2[keep]
@@ -265,6 +265,12 @@ def _pairs(
     i1, i2 = np.concatenate(out1), np.concatenate(out2)
     keep = _pair_cuts(positions, keys, i1, i2, stage, kappa_max)
     return i1[keep], i2[keep]
+
+
+def _pairs_from_map(stage: SeedStage) -> bool:
+    """Whether a map stage takes its pairs from the map: without a ``z0`` window the layer
+    windows would span whole layers."""
+    return stage.max_z0_mm is None
 
 
 def _map_pairs(
@@ -523,7 +529,9 @@ def find_seeds(
     i1, i2 = _pairs(
         positions, keys, surfaces, first, stage, available, kappa_max, module, module_map
     )
-    if module is not None and module_map is not None:
+    margins = stage.map_dphi_margin is not None or stage.map_z0_margin_mm is not None
+    if module is not None and module_map is not None and (not _pairs_from_map(stage) or margins):
+        # Pairs taken from the map are connected already.
         keep = _connected_pairs(positions, module, i1, i2, stage, module_map)
         i1, i2 = i1[keep], i2[keep]
     if stage.kind == "pair":
