@@ -28,6 +28,7 @@ from tracknet.data.tracks import event_tracks
 from tracknet.errors import DataError
 from tracknet.events import Event
 from tracknet.io.trackml import write_event
+from tracknet.simulation import SimulationConfig, event_rng, simulate_event
 
 PIXEL = (7, 8, 9)
 
@@ -155,7 +156,7 @@ def test_without_a_z0_window_the_map_s_pairs_give_the_seeds_of_the_window_search
     module_map = build_module_map([pixel_event], volumes=PIXEL)
     path = module_map.save(tmp_path / "map.npz")
     positions, volume, layer, module = _hit_arrays(pixel_event)
-    stage = low_pt_stages(str(path))[-1]
+    stage = low_pt_stages(str(path))[2]  # the pixel secondaries
     assert stage.max_z0_mm is None and not stage.beamline
     available = np.random.default_rng(3).random(len(positions)) < 0.8  # leftovers of earlier stages
     seeds = find_seeds(positions, volume, layer, stage, available=available, module_id=module)
@@ -180,7 +181,7 @@ def test_the_secondaries_stage_seeds_displaced_soft_particles_that_the_beam_line
     event = barrel_event(5, n_particles=1500, seed=8, volumes=PIXEL)
     path = build_module_map([event], volumes=PIXEL).save(tmp_path / "map.npz")
     positions, volume, layer, module = _hit_arrays(event)
-    *beamline, secondaries = low_pt_stages(str(path))
+    *beamline, secondaries, _ = low_pt_stages(str(path))
     assert event.particles is not None
     parts = event.particles
     displaced = np.hypot(parts["vx"], parts["vy"]).to_numpy() > 2.0
@@ -193,6 +194,54 @@ def test_the_secondaries_stage_seeds_displaced_soft_particles_that_the_beam_line
     found = _pure_seeded(find_seeds(positions, volume, layer, secondaries, module_id=module), event)
     gained = (found & wanted) - by_beamline
     assert len(gained) >= 30 and len(gained) >= 4 * len(by_beamline & wanted)
+
+
+def test_the_strip_stage_seeds_secondaries_born_outside_the_inner_pixel_layers(
+    tmp_path: Path,
+) -> None:
+    volumes = (*PIXEL, 12, 13, 14)
+    config = SimulationConfig(
+        n_particles=1000, pt_min_gev=1.0, secondary_fraction=1.0, volumes=volumes
+    )
+    event = simulate_event(config, 5, event_rng(8, 5))
+    path = build_module_map([event], volumes=volumes).save(tmp_path / "map.npz")
+    positions, volume, layer, module = _hit_arrays(event)
+    *others, strip = low_pt_stages(str(path))
+    assert event.truth is not None
+    particle = event.truth["particle_id"].to_numpy(np.int64)
+    radius = np.hypot(positions[:, 0], positions[:, 1])
+    ids, counts = np.unique(particle[particle != 0], return_counts=True)
+    innermost = np.full(ids.size, np.inf)
+    np.minimum.at(innermost, np.searchsorted(ids, particle[particle != 0]), radius[particle != 0])
+    # Tracks of pT >= 1 GeV whose first hit lies beyond the third pixel barrel layer.
+    wanted = set(ids[(innermost > 100.0) & (counts >= 6)].tolist())
+    by_others: set[int] = set()
+    for stage in (*DEFAULT_SEED_STAGES, *others):
+        seeds = find_seeds(positions, volume, layer, stage, module_id=module)
+        by_others |= _pure_seeded(seeds, event)
+    found = _pure_seeded(find_seeds(positions, volume, layer, strip, module_id=module), event)
+    gained = (found & wanted) - by_others
+    assert len(wanted) >= 80
+    assert len(gained) >= 40 and len(gained) >= len(by_others & wanted)
+
+
+def test_pair_third_layers_mark_the_layers_on_which_the_map_continues_a_pair(
+    pixel_event: Event,
+) -> None:
+    module_map = build_module_map([pixel_event], volumes=PIXEL)
+    layers = [(8, 6), (8, 8), (9, 2), (9, 4), (7, 14), (13, 2)]  # (13, 2): not in the map
+    layer_of = module_map.modules >> 21  # volume << 21 | layer
+    bit_of = {(v << 21) | lay: i for i, (v, lay) in enumerate(layers)}
+    expected = {tuple(pair): 0 for pair in module_map.pairs.tolist()}
+    for a, b, c in module_map.triplets.tolist():
+        bit = bit_of.get(int(layer_of[c]))
+        if bit is not None:
+            expected[(a, b)] |= 1 << bit
+    got = module_map.pair_third_layers(layers)
+    assert got.tolist() == list(expected.values())
+    assert any(v & 1 for v in got.tolist()) and not any(v >> 5 for v in got.tolist())
+    assert 0 in got.tolist()  # pairs that end a track: no layer continues them
+    assert module_map.pair_third_layers(layers) is got  # computed once
 
 
 def _pure_seeded(seeds: np.ndarray, event: Event) -> set[int]:
@@ -317,7 +366,8 @@ def test_the_low_pt_setting_adds_map_stages_that_find_soft_tracks(
     config = BuildConfig.from_dict({"low_pt_module_map": path})
     assert plain.stages() == DEFAULT_SEED_STAGES
     extra = config.stages()[len(DEFAULT_SEED_STAGES) :]
-    assert extra and all(s.module_map == path and s.min_pt_gev == LOW_PT_GEV for s in extra)
+    assert extra and all(s.module_map == path for s in extra)
+    assert all(s.min_pt_gev == LOW_PT_GEV for s in extra[:-1])  # the last: strips, 1 GeV
     assert BuildConfig.from_dict(config.to_dict()).stages() == config.stages()
     result = build_tracks(pixel_event, "baseline", config=config)
     soft_stages = result.tracks["stage"] > len(DEFAULT_SEED_STAGES)

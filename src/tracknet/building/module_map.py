@@ -119,6 +119,9 @@ class ModuleMap:
     z0_low: np.ndarray
     z0_high: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    _third_layer_masks: dict[tuple[tuple[int, int], ...], np.ndarray] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def n_modules(self) -> int:
@@ -166,13 +169,43 @@ class ModuleMap:
     def successors(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every module that the map connects after each of the module indices ``a``:
         flat ``(owner, module)``, ``owner`` the position in ``a`` (-1 inputs have none)."""
+        owner, row = self.successor_pairs(a)
+        return owner, self.pairs[row, 1]
+
+    def successor_pairs(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`successors`, but the rows of ``pairs`` that connect each of ``a`` on:
+        flat ``(owner, pair row)``."""
         a = np.asarray(a, dtype=np.int64).reshape(-1)
         inner = self.pairs[:, 0]  # sorted: the rows are lexicographic
         valid = a >= 0
         lo = np.where(valid, np.searchsorted(inner, a, side="left"), 0)
         hi = np.where(valid, np.searchsorted(inner, a, side="right"), 0)
         owner, local = _ragged(hi - lo)
-        return owner, self.pairs[lo[owner] + local, 1]
+        return owner, lo[owner] + local
+
+    def pair_third_layers(self, layers: Sequence[tuple[int, int]]) -> np.ndarray:
+        """A bit mask (uint64) per row of ``pairs``: bit ``i`` is set when some module on
+        layer ``layers[i]`` (``(volume_id, layer_id)``, at most 64) continues the pair in a
+        connected triplet. Computed once per map and ``layers``."""
+        wanted_layers = tuple((int(v), int(layer)) for v, layer in layers)
+        if len(wanted_layers) > 64:
+            raise ValueError(f"pair_third_layers takes at most 64 layers, got {len(layers)}")
+        cached = self._third_layer_masks.get(wanted_layers)
+        if cached is not None:
+            return cached
+        out = np.zeros(self.n_pairs, dtype=np.uint64)
+        if self.n_triplets and self.n_pairs and wanted_layers:
+            wanted = np.array([(v << _ID_BITS) | lay for v, lay in wanted_layers], np.int64)
+            order = np.argsort(wanted, kind="stable")
+            layer_of_c = self.modules[self.triplets[:, 2]] >> _ID_BITS  # volume, layer bits
+            at = np.minimum(np.searchsorted(wanted[order], layer_of_c), len(wanted) - 1)
+            on = wanted[order][at] == layer_of_c
+            bits = np.where(on, np.left_shift(np.uint64(1), order[at].astype(np.uint64)), 0)
+            row = self.pair_index(self.triplets[:, 0], self.triplets[:, 1])
+            known = row >= 0  # always, for a map built from tracks
+            np.bitwise_or.at(out, row[known], bits[known].astype(np.uint64))
+        self._third_layer_masks[wanted_layers] = out
+        return out
 
     def has_triplet(self, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Whether module indices ``(a, b, c)`` form a connected triplet."""

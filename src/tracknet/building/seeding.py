@@ -197,14 +197,15 @@ def _pairs(
     kappa_max: float,
     module: np.ndarray | None = None,
     module_map: ModuleMap | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Pairs (first hit, second hit) that pass :func:`_pair_cuts`: with a module map,
     every available hit of a module the map connects after the first hit's (on a
-    ``second`` layer); otherwise searched in windows, one ``second`` layer at a time."""
+    ``second`` layer), with the map's row of their modules' connection; otherwise
+    searched in windows, one ``second`` layer at a time (no rows: ``None``)."""
     if module is not None and module_map is not None and _pairs_from_map(stage):
-        i1, i2 = _map_pairs(keys, first, stage, available, module, module_map)
+        i1, i2, connection = _map_pairs(keys, first, stage, available, module, module_map)
         keep = _pair_cuts(positions, keys, i1, i2, stage, kappa_max)
-        return i1[keep], i2[keep]
+        return i1[keep], i2[keep], connection[keep]
     x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
@@ -261,10 +262,10 @@ def _pairs(
         out2.append(targets[target])
     if not out1:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
+        return empty, empty, None
     i1, i2 = np.concatenate(out1), np.concatenate(out2)
     keep = _pair_cuts(positions, keys, i1, i2, stage, kappa_max)
-    return i1[keep], i2[keep]
+    return i1[keep], i2[keep], None
 
 
 def _pairs_from_map(stage: SeedStage) -> bool:
@@ -280,16 +281,17 @@ def _map_pairs(
     available: np.ndarray,
     module: np.ndarray,
     module_map: ModuleMap,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (first hit, available ``second``-layer hit of a module connected after the
-    first hit's module), as flat row arrays."""
+    first hit's module), as flat row arrays, with the row of the map's pair of modules."""
     targets = _members(keys, stage.second, available)
     targets = targets[module[targets] >= 0]
     targets = targets[np.argsort(module[targets], kind="stable")]
     edges = np.searchsorted(module[targets], np.arange(module_map.n_modules + 1))
-    owner, successor = module_map.successors(module[first])
+    owner, connection = module_map.successor_pairs(module[first])
+    successor = module_map.pairs[connection, 1]
     pair, target = _ragged_ranges(edges[successor], edges[successor + 1])
-    return first[owner[pair]], targets[target]
+    return first[owner[pair]], targets[target], connection[pair]
 
 
 def _pair_cuts(
@@ -332,10 +334,13 @@ def _connected_pairs(
     i2: np.ndarray,
     stage: SeedStage,
     module_map: ModuleMap,
-) -> np.ndarray:
+    row: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Which pairs join modules the map connects (and, with the stage's map margins, lie
-    within the azimuth step and ``z0`` range the map observed for that connection)."""
-    row = module_map.pair_index(module[i1], module[i2])
+    within the azimuth step and ``z0`` range the map observed for that connection), and
+    the map's row of each pair's connection (-1: none); ``row`` when already known."""
+    if row is None:
+        row = module_map.pair_index(module[i1], module[i2])
     keep = row >= 0
     safe = np.where(keep, row, 0)
     if stage.map_dphi_margin is not None and len(row):
@@ -350,7 +355,7 @@ def _connected_pairs(
         margin = stage.map_z0_margin_mm
         with np.errstate(invalid="ignore"):
             keep &= np.isnan(low) | ((z0 >= low - margin) & (z0 <= high + margin))
-    return keep
+    return keep, row
 
 
 def _triplets(
@@ -363,8 +368,11 @@ def _triplets(
     available: np.ndarray,
     kappa_max: float,
     workers: int,
+    third_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Extend pairs by a third hit near the point the pair predicts on each third layer."""
+    """Extend pairs by a third hit near the point the pair predicts on each third layer;
+    with ``third_mask`` (bit ``i`` per pair: ``stage.third[i]`` may hold its third hit),
+    only on the layers it allows."""
     x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
@@ -392,41 +400,49 @@ def _triplets(
     centres: list[np.ndarray] = []
     owners: list[np.ndarray] = []
     layer_of_query: list[np.ndarray] = []
-    for volume, layer in stage.third:
+    r2, z2 = r[i2], z[i2]
+    for index, (volume, layer) in enumerate(stage.third):
         key = int(layer_keys(np.array([volume]), np.array([layer]))[0])
         row = int(surfaces.index_of(np.array([key]))[0])
         if row < 0:
             continue
+        # The pairs that may continue on this layer (all, without a mask).
+        cand = (
+            np.flatnonzero((third_mask >> np.uint64(index)) & np.uint64(1))
+            if third_mask is not None
+            else np.arange(len(i1))
+        )
+        dz_c, dr_c, r2_c, z2_c = dz[cand], dr[cand], r2[cand], z2[cand]
+        margin = stage.max_triplet_distance_mm
         if surfaces.barrel[row]:
-            r3 = np.full(len(i1), surfaces.position[row])
-            z3 = z[i2] + dz / dr * (r3 - r[i2])
-            ok = (z3 >= surfaces.low[row] - stage.max_triplet_distance_mm) & (
-                z3 <= surfaces.high[row] + stage.max_triplet_distance_mm
-            )
+            r3 = np.full(len(cand), surfaces.position[row])
+            z3 = z2_c + dz_c / dr_c * (r3 - r2_c)
+            ok = (z3 >= surfaces.low[row] - margin) & (z3 <= surfaces.high[row] + margin)
         else:
-            z3 = np.full(len(i1), surfaces.position[row])
+            z3 = np.full(len(cand), surfaces.position[row])
             with np.errstate(divide="ignore", invalid="ignore"):
-                r3 = r[i2] + dr / dz * (z3 - z[i2])
+                r3 = r2_c + dr_c / dz_c * (z3 - z2_c)
             ok = (
-                ((z3 - z[i2]) * dz > 0)
-                & (r3 >= surfaces.low[row] - stage.max_triplet_distance_mm)
-                & (r3 <= surfaces.high[row] + stage.max_triplet_distance_mm)
+                ((z3 - z2_c) * dz_c > 0)
+                & (r3 >= surfaces.low[row] - margin)
+                & (r3 <= surfaces.high[row] + margin)
             )
         with np.errstate(invalid="ignore"):  # r3 is inf where a segment runs parallel to a disk
             ok &= (
-                np.isfinite(r3) & (r3 - r[i2] >= stage.min_delta_r_mm) & (np.abs(kappa * r3) < 2.0)
+                np.isfinite(r3)
+                & (r3 - r2_c >= stage.min_delta_r_mm)
+                & (np.abs(kappa[cand] * r3) < 2.0)
             )
-        sel = np.flatnonzero(ok)
+        passing = np.flatnonzero(ok)
+        sel, r3, z3 = cand[passing], r3[passing], z3[passing]
         if stage.beamline:
-            phi3 = direction[sel] + np.arcsin(kappa[sel] * r3[sel] / 2.0)
-            xy = np.column_stack([r3[sel] * np.cos(phi3), r3[sel] * np.sin(phi3)])
+            phi3 = direction[sel] + np.arcsin(kappa[sel] * r3 / 2.0)
+            xy = np.column_stack([r3 * np.cos(phi3), r3 * np.sin(phi3)])
         else:
             # The point of the straight line b + t * unit (t > 0) at radius r3.
-            t = -along[sel] + np.sqrt(
-                np.maximum(along[sel] ** 2 - r[i2][sel] ** 2 + r3[sel] ** 2, 0.0)
-            )
+            t = -along[sel] + np.sqrt(np.maximum(along[sel] ** 2 - r2[sel] ** 2 + r3**2, 0.0))
             xy = b[sel] + t[:, None] * unit[sel]
-        centres.append(np.column_stack([xy, z3[sel]]))
+        centres.append(np.column_stack([xy, z3]))
         owners.append(sel)
         layer_of_query.append(np.full(len(sel), key, dtype=np.int64))
     if not owners:
@@ -526,17 +542,26 @@ def find_seeds(
             raise DataError(f"module_id must have shape ({n},), got {module_id.shape}")
         module = module_map.module_index(module_keys(volume_id, layer_id, module_id))
         first = first[module[first] >= 0]
-    i1, i2 = _pairs(
+    i1, i2, connection = _pairs(
         positions, keys, surfaces, first, stage, available, kappa_max, module, module_map
     )
     margins = stage.map_dphi_margin is not None or stage.map_z0_margin_mm is not None
-    if module is not None and module_map is not None and (not _pairs_from_map(stage) or margins):
-        # Pairs taken from the map are connected already.
-        keep = _connected_pairs(positions, module, i1, i2, stage, module_map)
-        i1, i2 = i1[keep], i2[keep]
+    if module is not None and module_map is not None and (connection is None or margins):
+        # Window pairs are looked up in the map; pairs taken from it are connected (their
+        # rows known) and checked only against the map's margins.
+        keep, connection = _connected_pairs(
+            positions, module, i1, i2, stage, module_map, connection
+        )
+        i1, i2, connection = i1[keep], i2[keep], connection[keep]
     if stage.kind == "pair":
         return _sorted_rows([i1, i2])
-    j1, j2, j3 = _triplets(positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers)
+    third_mask = None
+    if module_map is not None and connection is not None and len(stage.third) <= 64:
+        # Only the third layers on which the map continues the pair's modules.
+        third_mask = module_map.pair_third_layers(stage.third)[connection]
+    j1, j2, j3 = _triplets(
+        positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers, third_mask
+    )
     if module is not None and module_map is not None:
         keep = module_map.has_triplet(module[j1], module[j2], module[j3])
         j1, j2, j3 = j1[keep], j2[keep], j3[keep]

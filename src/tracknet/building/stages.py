@@ -134,7 +134,25 @@ _DISKS = (
     ((7, 8), (9, 8)),
     ((7, 6), (9, 10)),
     ((7, 4), (9, 12)),
+    ((7, 2), (9, 14)),
 )
+
+#: The short-strip end-cap disks (volume 12 at z < 0, volume 14 at z > 0), from the
+#: barrel outwards (layers 12..2 of volume 12, 2..12 of volume 14); the short-strip barrel
+#: is volume 13, layers 2, 4, 6, 8.
+_STRIP_DISKS = (
+    ((12, 12), (14, 2)),
+    ((12, 10), (14, 4)),
+    ((12, 8), (14, 6)),
+    ((12, 6), (14, 8)),
+    ((12, 4), (14, 10)),
+    ((12, 2), (14, 12)),
+)
+
+
+def _flat(disks: tuple[tuple[LayerId, LayerId], ...]) -> tuple[LayerId, ...]:
+    return tuple(layer for disk in disks for layer in disk)
+
 
 #: Default seeding for TrackML-like detectors, as triplets of the pixel layers.
 #: Stage 1 seeds tracks that start in the innermost barrel layer (most primaries; at large
@@ -204,8 +222,11 @@ def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
     soft tracks (an ``(r, z)`` angle change up to 0.02 rad, ``d0`` up to 2 mm, the 4
     nearest third hits), then a stage for soft secondaries (particles produced in the
     beam pipe or the pixel layers): triplets of the pixel layers without the beam-line
-    assumption or a ``z0`` window, their pairs taken from the map's connections. The
-    first and the last ask for 5 and 6 hits (seeds among leftovers; without the vertex
+    assumption or a ``z0`` window, their pairs taken from the map's connections, and one
+    for secondaries of pT >= 1 GeV produced further out, from triplets of the outer pixel
+    and the short-strip layers (volumes 12-14: the map must hold them), each pair within
+    the azimuth step and ``z0`` range that the map saw for its modules. The first asks
+    for 5 hits, the secondaries stages for 6 (seeds among leftovers; without the vertex
     cuts a 5-hit track is as often a fake as not). See docs/seeding.md, Module maps."""
     first, second, _ = DEFAULT_SEED_STAGES
     soft = {
@@ -218,8 +239,8 @@ def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
     secondaries = SeedStage(
         kind="triplet",
         first=((8, 2), (8, 4), (8, 6), *_DISKS[0], *_DISKS[1], *_DISKS[2], *_DISKS[3]),
-        second=((8, 4), (8, 6), (8, 8), *(layer for disk in _DISKS[:5] for layer in disk)),
-        third=((8, 6), (8, 8), (13, 2), *(layer for disk in _DISKS[1:] for layer in disk)),
+        second=((8, 4), (8, 6), (8, 8), *_flat(_DISKS[:5])),
+        third=((8, 6), (8, 8), (13, 2), *_flat(_DISKS[1:6])),
         max_delta_phi=0.3,
         max_z0_mm=None,
         min_pt_gev=LOW_PT_GEV,
@@ -230,8 +251,26 @@ def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
         min_hits=6,
         module_map=module_map,
     )
+    strip_secondaries = SeedStage(
+        kind="triplet",
+        first=((8, 6), (8, 8), (13, 2), (13, 4), *_flat(_DISKS[3:]), *_flat(_STRIP_DISKS[:4])),
+        second=((8, 8), (13, 2), (13, 4), (13, 6), *_flat(_DISKS[4:]), *_flat(_STRIP_DISKS[:5])),
+        third=((13, 2), (13, 4), (13, 6), (13, 8), *_flat(_STRIP_DISKS)),
+        max_delta_phi=0.3,
+        max_z0_mm=None,
+        min_pt_gev=1.0,
+        max_third_hits=1,
+        max_theta_change=0.01,
+        max_d0_mm=None,
+        beamline=False,
+        min_hits=6,
+        module_map=module_map,
+        map_dphi_margin=0.01,
+        map_z0_margin_mm=20.0,
+    )
     return (
         replace(first, **soft, min_hits=5),  # type: ignore[arg-type]
         replace(second, **soft),  # type: ignore[arg-type]
         secondaries,
+        strip_secondaries,
     )
