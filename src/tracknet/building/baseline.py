@@ -124,38 +124,51 @@ def helix_crossings(
     ct = np.einsum("ij,ij->i", c[:, :2], tangent)
     cc = np.einsum("ij,ij->i", c[:, :2], c[:, :2])
 
+    # Each part is evaluated only where a crossing can exist (flat index lists), so the
+    # costly angles are computed for few (candidate, surface) pairs.
     # ---- cylinders r = rho: the circle meets the cylinder where |q| = rho.
     cyl = np.flatnonzero(surfaces.barrel)
     if len(cyl):
-        rho = surfaces.position[cyl][None, :]
-        disc = ct[:, None] ** 2 - cc[:, None] + rho * rho
-        root = np.sqrt(np.maximum(disc, 0.0))
-        s_line = np.where(-ct[:, None] - root > eps, -ct[:, None] - root, -ct[:, None] + root)
-        s_line = np.where((disc >= 0) & (s_line > eps), s_line, np.inf)
-        dd = d[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            along_c = (rho * rho - radius[:, None] ** 2 + dd * dd) / (2.0 * dd)
-            h2 = rho * rho - along_c * along_c
-            h = np.sqrt(np.maximum(h2, 0.0))
-            ux, uy = centre[:, 0:1] / dd, centre[:, 1:2] / dd
-        v0 = c[:, :2] - centre
-        s_circle = np.full((n, len(cyl)), np.inf)
-        for sign in (1.0, -1.0):
-            v1x = along_c * ux - sign * h * uy - centre[:, 0:1]
-            v1y = along_c * uy + sign * h * ux - centre[:, 1:2]
-            angle = np.arctan2(
-                v0[:, 0:1] * v1y - v0[:, 1:2] * v1x, v0[:, 0:1] * v1x + v0[:, 1:2] * v1y
-            )
-            turn = np.mod(np.where(kappa[:, None] > 0, angle, -angle), 2.0 * np.pi)
-            arc = turn * radius[:, None]
-            s_circle = np.minimum(s_circle, np.where((h2 >= 0) & (arc > eps), arc, np.inf))
-        s_cyl = np.where(straight[:, None], s_line, s_circle)
-        with np.errstate(invalid="ignore"):
-            z_cyl = c[:, 2:3] + tan_lambda[:, None] * s_cyl
-        ok = (z_cyl >= surfaces.low[cyl][None, :] - margin_mm) & (
-            z_cyl <= surfaces.high[cyl][None, :] + margin_mm
+        rho_all = surfaces.position[cyl]
+        s_cyl = np.full((n, len(cyl)), np.inf)
+        line_rows = np.flatnonzero(straight)
+        if len(line_rows):
+            rho = rho_all[None, :]
+            ct_l = ct[line_rows, None]
+            disc = ct_l**2 - cc[line_rows, None] + rho * rho
+            root = np.sqrt(np.maximum(disc, 0.0))
+            s_line = np.where(-ct_l - root > eps, -ct_l - root, -ct_l + root)
+            s_cyl[line_rows] = np.where((disc >= 0) & (s_line > eps), s_line, np.inf)
+        circle_rows = np.flatnonzero(~straight)
+        if len(circle_rows):
+            dd = d[circle_rows, None]
+            rad = radius[circle_rows, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                along_all = (rho_all[None, :] ** 2 - rad**2 + dd * dd) / (2.0 * dd)
+                h2_all = rho_all[None, :] ** 2 - along_all * along_all
+            local, col = np.nonzero(h2_all >= 0)
+            row = circle_rows[local]
+            along_c, h2 = along_all[local, col], h2_all[local, col]
+            h = np.sqrt(h2)
+            dist = d[row]
+            ux, uy = centre[row, 0] / dist, centre[row, 1] / dist
+            v0x, v0y = c[row, 0] - centre[row, 0], c[row, 1] - centre[row, 1]
+            best = np.full(len(row), np.inf)
+            for sign in (1.0, -1.0):
+                v1x = along_c * ux - sign * h * uy - centre[row, 0]
+                v1y = along_c * uy + sign * h * ux - centre[row, 1]
+                angle = np.arctan2(v0x * v1y - v0y * v1x, v0x * v1x + v0y * v1y)
+                turn = np.mod(np.where(kappa[row] > 0, angle, -angle), 2.0 * np.pi)
+                arc = turn * radius[row]
+                best = np.minimum(best, np.where(arc > eps, arc, np.inf))
+            s_cyl[row, col] = best
+        rows, cols = np.nonzero(np.isfinite(s_cyl))
+        z_cyl = c[rows, 2] + tan_lambda[rows] * s_cyl[rows, cols]
+        layer = cyl[cols]
+        ok = (z_cyl >= surfaces.low[layer] - margin_mm) & (
+            z_cyl <= surfaces.high[layer] + margin_mm
         )
-        s[:, cyl] = np.where(ok, s_cyl, np.inf)
+        s[rows[ok], layer[ok]] = s_cyl[rows[ok], cols[ok]]
 
     # ---- disks z = zeta: s from the longitudinal motion, then the radius there.
     dsk = np.flatnonzero(~surfaces.barrel)
@@ -163,29 +176,28 @@ def helix_crossings(
         with np.errstate(divide="ignore", invalid="ignore"):
             s_disk = (surfaces.position[dsk][None, :] - c[:, 2:3]) / tan_lambda[:, None]
         half_turn = np.where(straight, np.inf, np.pi * radius)[:, None]
-        s_disk = np.where(
-            np.isfinite(s_disk) & (s_disk > eps) & (s_disk <= half_turn), s_disk, np.inf
-        )
-        finite = np.where(np.isfinite(s_disk), s_disk, 0.0)
+        with np.errstate(invalid="ignore"):
+            ahead = np.isfinite(s_disk) & (s_disk > eps) & (s_disk <= half_turn)
+        rows, cols = np.nonzero(ahead)
+        arc = s_disk[rows, cols]
         # |p(s)|^2 = d^2 + R^2 - 2 d R cos(angle at the centre between origin and p(s)).
-        r2_line = cc[:, None] + 2.0 * finite * ct[:, None] + finite * finite
+        r2_line = cc[rows] + 2.0 * arc * ct[rows] + arc * arc
         to_origin = -centre  # from the circle centre to the beam line
         v0 = c[:, :2] - centre
         cos0 = np.einsum("ij,ij->i", v0, to_origin) / np.maximum(radius * d, 1e-300)
         sin0 = (v0[:, 0] * to_origin[:, 1] - v0[:, 1] * to_origin[:, 0]) / np.maximum(
             radius * d, 1e-300
         )
-        turned = np.where(kappa > 0, 1.0, -1.0)[:, None] * finite / radius[:, None]
+        turned = np.where(kappa[rows] > 0, 1.0, -1.0) * arc / radius[rows]
         # angle(origin, p(s)) = angle(origin, p0) - turn, signed counter-clockwise.
-        cos_now = cos0[:, None] * np.cos(turned) + sin0[:, None] * np.sin(turned)
-        r2_circle = (
-            d[:, None] ** 2 + radius[:, None] ** 2 - 2.0 * d[:, None] * radius[:, None] * cos_now
+        cos_now = cos0[rows] * np.cos(turned) + sin0[rows] * np.sin(turned)
+        r2_circle = d[rows] ** 2 + radius[rows] ** 2 - 2.0 * d[rows] * radius[rows] * cos_now
+        r_disk = np.sqrt(np.maximum(np.where(straight[rows], r2_line, r2_circle), 0.0))
+        layer = dsk[cols]
+        ok = (r_disk >= surfaces.low[layer] - margin_mm) & (
+            r_disk <= surfaces.high[layer] + margin_mm
         )
-        r_disk = np.sqrt(np.maximum(np.where(straight[:, None], r2_line, r2_circle), 0.0))
-        ok = (r_disk >= surfaces.low[dsk][None, :] - margin_mm) & (
-            r_disk <= surfaces.high[dsk][None, :] + margin_mm
-        )
-        s[:, dsk] = np.where(ok, s_disk, np.inf)
+        s[rows[ok], layer[ok]] = arc[ok]
 
     # Never the layer of the last hit.
     s[surfaces.keys[None, :] == state.layer[:, None]] = np.inf
