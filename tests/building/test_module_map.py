@@ -23,7 +23,7 @@ from tracknet.building.module_map import (
     module_keys,
 )
 from tracknet.building.seeding import DEFAULT_SEED_STAGES, find_seeds
-from tracknet.building.stages import LOW_PT_GEV, low_pt_stages
+from tracknet.building.stages import LOW_PT_GEV, SeedStage, low_pt_stages
 from tracknet.data.tracks import event_tracks
 from tracknet.errors import DataError
 from tracknet.events import Event
@@ -180,18 +180,14 @@ def test_the_secondaries_stage_seeds_displaced_soft_particles_that_the_beam_line
 ) -> None:
     event = barrel_event(5, n_particles=1500, seed=8, volumes=PIXEL)
     path = build_module_map([event], volumes=PIXEL).save(tmp_path / "map.npz")
-    positions, volume, layer, module = _hit_arrays(event)
     *beamline, secondaries, _ = low_pt_stages(str(path))
     assert event.particles is not None
     parts = event.particles
     displaced = np.hypot(parts["vx"], parts["vy"]).to_numpy() > 2.0
     soft = (np.hypot(parts["px"], parts["py"]) < 1.0).to_numpy()
     wanted = set(parts["particle_id"].to_numpy()[displaced & soft].tolist())
-    by_beamline: set[int] = set()
-    for stage in (*DEFAULT_SEED_STAGES, *beamline):
-        seeds = find_seeds(positions, volume, layer, stage, module_id=module)
-        by_beamline |= _pure_seeded(seeds, event)
-    found = _pure_seeded(find_seeds(positions, volume, layer, secondaries, module_id=module), event)
+    by_beamline = _seeded_by(event, (*DEFAULT_SEED_STAGES, *beamline))
+    found = _seeded_by(event, (secondaries,))
     gained = (found & wanted) - by_beamline
     assert len(gained) >= 30 and len(gained) >= 4 * len(by_beamline & wanted)
 
@@ -205,7 +201,7 @@ def test_the_strip_stage_seeds_secondaries_born_outside_the_inner_pixel_layers(
     )
     event = simulate_event(config, 5, event_rng(8, 5))
     path = build_module_map([event], volumes=volumes).save(tmp_path / "map.npz")
-    positions, volume, layer, module = _hit_arrays(event)
+    positions = _hit_arrays(event)[0]
     *others, strip = low_pt_stages(str(path))
     assert event.truth is not None
     particle = event.truth["particle_id"].to_numpy(np.int64)
@@ -215,11 +211,8 @@ def test_the_strip_stage_seeds_secondaries_born_outside_the_inner_pixel_layers(
     np.minimum.at(innermost, np.searchsorted(ids, particle[particle != 0]), radius[particle != 0])
     # Tracks of pT >= 1 GeV whose first hit lies beyond the third pixel barrel layer.
     wanted = set(ids[(innermost > 100.0) & (counts >= 6)].tolist())
-    by_others: set[int] = set()
-    for stage in (*DEFAULT_SEED_STAGES, *others):
-        seeds = find_seeds(positions, volume, layer, stage, module_id=module)
-        by_others |= _pure_seeded(seeds, event)
-    found = _pure_seeded(find_seeds(positions, volume, layer, strip, module_id=module), event)
+    by_others = _seeded_by(event, (*DEFAULT_SEED_STAGES, *others))
+    found = _seeded_by(event, (strip,))
     gained = (found & wanted) - by_others
     assert len(wanted) >= 80
     assert len(gained) >= 40 and len(gained) >= len(by_others & wanted)
@@ -242,6 +235,15 @@ def test_pair_third_layers_mark_the_layers_on_which_the_map_continues_a_pair(
     assert any(v & 1 for v in got.tolist()) and not any(v >> 5 for v in got.tolist())
     assert 0 in got.tolist()  # pairs that end a track: no layer continues them
     assert module_map.pair_third_layers(layers) is got  # computed once
+
+
+def _seeded_by(event: Event, stages: tuple[SeedStage, ...]) -> set[int]:
+    """The particles that some stage of ``stages`` seeds with their own hits only."""
+    positions, volume, layer, module = _hit_arrays(event)
+    found: set[int] = set()
+    for stage in stages:
+        found |= _pure_seeded(find_seeds(positions, volume, layer, stage, module_id=module), event)
+    return found
 
 
 def _pure_seeded(seeds: np.ndarray, event: Event) -> set[int]:
