@@ -92,6 +92,7 @@ def make_extender(
             surfaces=surfaces,
             layer_radius_mm=config.layer_radius_mm,
             surface_margin_mm=config.layer_surface_margin_mm,
+            batch_size=config.model_batch_size,
         )
     return HelixExtender(
         surfaces,

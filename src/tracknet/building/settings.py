@@ -52,7 +52,8 @@ class BuildConfig(Settings):
     (``None``: off): a t1 sphere wider than this becomes search regions of this radius
     on the layers it reaches, where the line from the last hit through its centre
     crosses them (the event's layer surfaces, within their extent plus
-    ``layer_surface_margin_mm``; see docs/extension.md).
+    ``layer_surface_margin_mm``; see docs/extension.md). ``model_batch_size``: candidates
+    per model step call (on a CPU small batches stay in the caches; raise it on a GPU).
     Baseline (see :mod:`~tracknet.building.baseline`): ``baseline_window_mm``,
     ``baseline_t2_window_mm``, ``baseline_surface_margin_mm``.
     Selection (see :mod:`~tracknet.building.selection`): ``min_hits``,
@@ -103,6 +104,7 @@ class BuildConfig(Settings):
     radius_scale: float | None = setting(None, low=0, open_low=True)
     max_radius_mm: float | None = setting(40.0, low=0, open_low=True)
     layer_radius_mm: float | None = setting(7.0, low=0, open_low=True)
+    model_batch_size: int = setting(8192, low=1)
     layer_surface_margin_mm: float = setting(10.0, low=0)
     baseline_window_mm: float = setting(10.0, low=0, open_low=True)
     baseline_t2_window_mm: float = setting(20.0, low=0, open_low=True)
