@@ -406,20 +406,19 @@ def _triplets(
         row = int(surfaces.index_of(np.array([key]))[0])
         if row < 0:
             continue
-        # The pairs that may continue on this layer (all, without a mask).
-        cand = (
-            np.flatnonzero((third_mask >> np.uint64(index)) & np.uint64(1))
-            if third_mask is not None
-            else np.arange(len(i1))
-        )
-        dz_c, dr_c, r2_c, z2_c = dz[cand], dr[cand], r2[cand], z2[cand]
+        # The pairs that may continue on this layer (all, without a mask: no copies).
+        cand = None
+        dz_c, dr_c, r2_c, z2_c, kappa_c = dz, dr, r2, z2, kappa
+        if third_mask is not None:
+            cand = np.flatnonzero((third_mask >> np.uint64(index)) & np.uint64(1))
+            dz_c, dr_c, r2_c, z2_c, kappa_c = dz[cand], dr[cand], r2[cand], z2[cand], kappa[cand]
         margin = stage.max_triplet_distance_mm
         if surfaces.barrel[row]:
-            r3 = np.full(len(cand), surfaces.position[row])
+            r3 = np.full(len(dz_c), surfaces.position[row])
             z3 = z2_c + dz_c / dr_c * (r3 - r2_c)
             ok = (z3 >= surfaces.low[row] - margin) & (z3 <= surfaces.high[row] + margin)
         else:
-            z3 = np.full(len(cand), surfaces.position[row])
+            z3 = np.full(len(dz_c), surfaces.position[row])
             with np.errstate(divide="ignore", invalid="ignore"):
                 r3 = r2_c + dr_c / dz_c * (z3 - z2_c)
             ok = (
@@ -429,12 +428,11 @@ def _triplets(
             )
         with np.errstate(invalid="ignore"):  # r3 is inf where a segment runs parallel to a disk
             ok &= (
-                np.isfinite(r3)
-                & (r3 - r2_c >= stage.min_delta_r_mm)
-                & (np.abs(kappa[cand] * r3) < 2.0)
+                np.isfinite(r3) & (r3 - r2_c >= stage.min_delta_r_mm) & (np.abs(kappa_c * r3) < 2.0)
             )
         passing = np.flatnonzero(ok)
-        sel, r3, z3 = cand[passing], r3[passing], z3[passing]
+        sel = passing if cand is None else cand[passing]
+        r3, z3 = r3[passing], z3[passing]
         if stage.beamline:
             phi3 = direction[sel] + np.arcsin(kappa[sel] * r3 / 2.0)
             xy = np.column_stack([r3 * np.cos(phi3), r3 * np.sin(phi3)])
