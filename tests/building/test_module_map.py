@@ -367,12 +367,21 @@ def test_the_low_pt_setting_adds_map_stages_that_find_soft_tracks(
     plain = BuildConfig()
     config = BuildConfig.from_dict({"low_pt_module_map": path})
     assert plain.stages() == DEFAULT_SEED_STAGES
-    extra = config.stages()[len(DEFAULT_SEED_STAGES) :]
-    assert extra and all(s.module_map == path for s in extra)
+    # With the default stages, the map stages follow the first: their copy of the
+    # second stage stands in for the default second and third.
+    assert config.stages()[0] == DEFAULT_SEED_STAGES[0]
+    extra = config.stages()[1:]
+    assert extra == low_pt_stages(path)
+    assert all(s.module_map == path for s in extra)
     assert all(s.min_pt_gev == LOW_PT_GEV for s in extra[:-1])  # the last: strips, 1 GeV
     assert BuildConfig.from_dict(config.to_dict()).stages() == config.stages()
+    # Stages the user lists all run, then the map stages.
+    mine = BuildConfig.from_dict(
+        {"low_pt_module_map": path, "seed_stages": [s.to_dict() for s in DEFAULT_SEED_STAGES[1:]]}
+    )
+    assert mine.stages() == (*DEFAULT_SEED_STAGES[1:], *extra)
     result = build_tracks(pixel_event, "baseline", config=config)
-    soft_stages = result.tracks["stage"] > len(DEFAULT_SEED_STAGES)
+    soft_stages = result.tracks["stage"] > 1
     assert soft_stages.sum() > 0
     assert result.n_tracks > build_tracks(pixel_event, "baseline", config=plain).n_tracks
 

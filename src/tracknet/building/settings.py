@@ -40,8 +40,8 @@ class BuildConfig(Settings):
     Seeding: ``seed_stages`` (see :class:`~tracknet.building.seeding.SeedStage`),
     ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature),
     ``low_pt_module_map`` (path of a module map; when set, the low-pT stages of
-    :func:`~tracknet.building.stages.low_pt_stages` run after ``seed_stages``, see
-    :meth:`stages`).
+    :func:`~tracknet.building.stages.low_pt_stages` run after ``seed_stages``, or after
+    the first default stage when ``seed_stages`` is the default, see :meth:`stages`).
     Extension (see :mod:`~tracknet.building.builder`): ``beam_width``, ``max_branches``,
     ``max_misses``, ``miss_penalty``, ``skip_branches``, ``skip_above``, ``merge_paths``,
     ``max_hits``, ``envelope_margin_mm`` (how far beyond the hits' region a sphere centre
@@ -152,10 +152,17 @@ class BuildConfig(Settings):
 
     # ------------------------------------------------------------------ parts
     def stages(self) -> tuple[SeedStage, ...]:
-        """The seeding stages a build runs: ``seed_stages``, then the low-pT stages."""
+        """The seeding stages a build runs: ``seed_stages``, then the low-pT stages.
+
+        With the default ``seed_stages``, the low-pT stages follow the first default stage
+        alone: their map copies of the second stage, with wider cuts, find what the default
+        second and third stages would (see docs/seeding.md, Module maps)."""
         if self.low_pt_module_map is None:
             return self.seed_stages
-        return (*self.seed_stages, *low_pt_stages(self.low_pt_module_map))
+        first = self.seed_stages
+        if first == DEFAULT_SEED_STAGES:
+            first = first[:1]
+        return (*first, *low_pt_stages(self.low_pt_module_map))
 
     def extension(self) -> ExtensionConfig:
         return ExtensionConfig(

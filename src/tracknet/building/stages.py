@@ -221,8 +221,8 @@ LOW_PT_GEV = 0.15
 
 def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
     """Seeding down to :data:`LOW_PT_GEV` with the module map at ``module_map``, to run
-    after the default stages on the hits they left: the first two default stages with the
-    map, the lower momentum bound and triplet cuts widened for the multiple scattering of
+    after the first default stage (or configured stages) on the hits it left: the first
+    two default stages with the map, the lower momentum bound and triplet cuts widened for the multiple scattering of
     soft tracks (an ``(r, z)`` angle change up to 0.02 rad, ``d0`` up to 2 mm, the 4
     nearest third hits), then a stage for soft secondaries (particles produced in the
     beam pipe or the pixel layers): triplets of the pixel layers without the beam-line
