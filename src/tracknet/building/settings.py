@@ -119,8 +119,8 @@ class BuildConfig(Settings):
     double_hit_max_residual_mm: float = setting(1.0, low=0, open_low=True)
     double_hit_max_pull_z: float = setting(30.0, low=0, open_low=True)
     double_hits_each_stage: bool = True
-    inner_hit_window_mm: float | None = setting(5.0, low=0, open_low=True)
-    inner_hit_max_residual_mm: float = setting(0.2, low=0, open_low=True)
+    inner_hit_window_mm: float | None = setting(10.0, low=0, open_low=True)
+    inner_hit_max_residual_mm: float = setting(0.5, low=0, open_low=True)
     inner_hit_max_pull_z: float = setting(10.0, low=0, open_low=True)
     hole_hits: bool = True
     attach_max_rms_rise_mm: float | None = setting(0.05, low=0, open_low=True)
