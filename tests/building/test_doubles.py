@@ -134,14 +134,18 @@ _LAYERS = (
 
 
 def _helix_hits(
-    radius_mm: float, phi0: float, charge: int, layers: tuple[tuple[int, int, float], ...]
+    radius_mm: float,
+    phi0: float,
+    charge: int,
+    layers: tuple[tuple[int, int, float], ...],
+    double_mm: float = 1.5,
 ) -> pd.DataFrame:
     """Hits of a particle from the origin (transverse radius of curvature ``radius_mm``,
-    z = 0.4 r) on ``layers``: one per layer, and a double hit 1.5 mm further out on the
-    overlapping module."""
+    z = 0.4 r) on ``layers``: one per layer, and a double hit ``double_mm`` further out on
+    the overlapping module."""
     volume = np.repeat([v for v, _, _ in layers], 2)
     layer = np.repeat([lay for _, lay, _ in layers], 2)
-    r = np.repeat([r for _, _, r in layers], 2) + np.tile([0.0, 1.5], len(layers))
+    r = np.repeat([r for _, _, r in layers], 2) + np.tile([0.0, double_mm], len(layers))
     phi = phi0 + charge * np.arcsin(r / (2 * radius_mm))
     module = np.repeat(np.arange(len(layers)) * 10, 2) + np.tile([0, 1], len(layers))
     return pd.DataFrame(
@@ -198,3 +202,22 @@ def test_double_hits_join_after_each_stage_so_no_later_stage_duplicates_a_track(
     at_end = BuildConfig(seed_stages=stages, double_hits_each_stage=False)
     late = build_tracks(event, "baseline", config=at_end).submission["track_id"].to_numpy()
     assert len(_tracks_of(particle, late)[1]) == 2  # the doubles became a duplicate
+
+
+def test_the_final_pass_takes_the_double_hits_too_far_for_the_stages() -> None:
+    """Double hits 13 mm from their partners (a steep track crossing two overlapping
+    modules): beyond the per-stage ``double_hit_distance_mm``, within the final pass's."""
+    hits = _helix_hits(3333.0, 0.3, 1, _LAYERS, double_mm=12.0)
+    hits.insert(0, "hit_id", np.arange(1, len(hits) + 1, dtype=np.int64))
+    event = Event(event_id=1, hits=hits)
+    stages = _two_stages()[:1]
+    wide = build_tracks(event, "baseline", config=BuildConfig(seed_stages=stages))
+    narrow = build_tracks(
+        event,
+        "baseline",
+        config=BuildConfig(seed_stages=stages, final_double_hit_distance_mm=None),
+    )
+    assert BuildConfig().final_double_hit_distance_mm > 13 > BuildConfig().double_hit_distance_mm
+    assert wide.tracks["n_double_hits"].tolist() == [8]
+    assert (wide.submission["track_id"] == 1).all()
+    assert narrow.n_tracks == 1 and narrow.tracks["n_double_hits"].tolist() == [0]

@@ -165,8 +165,9 @@ def _double_hits(
     module_id: np.ndarray | None,
     sigmas: tuple[np.ndarray, np.ndarray],
     config: BuildConfig,
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
-    """``attach(track_of_hit, free)``: :func:`~tracknet.building.doubles.attach_double_hits`
+) -> Callable[..., np.ndarray] | None:
+    """``attach(track_of_hit, free, max_distance_mm)``:
+    :func:`~tracknet.building.doubles.attach_double_hits`
     with the build's cuts, or ``None`` when double hits are off (or there are no module
     ids)."""
     distance = config.double_hit_distance_mm
@@ -174,14 +175,16 @@ def _double_hits(
         return None
     modules = module_id
 
-    def attach(track_of_hit: np.ndarray, free: np.ndarray) -> np.ndarray:
+    def attach(
+        track_of_hit: np.ndarray, free: np.ndarray, max_distance_mm: float = distance
+    ) -> np.ndarray:
         return attach_double_hits(
             positions,
             keys,
             modules,
             track_of_hit,
             *sigmas,
-            max_distance_mm=distance,
+            max_distance_mm=max_distance_mm,
             max_residual_mm=config.double_hit_max_residual_mm,
             max_pull_z=config.double_hit_max_pull_z,
             max_rms_rise_mm=config.attach_max_rms_rise_mm,
@@ -319,6 +322,9 @@ def build_tracks(
         )
     if doubles is not None and not config.double_hits_each_stage:
         track_of_hit = doubles(track_of_hit, track_of_hit <= 0)
+    elif doubles is not None and config.final_double_hit_distance_mm is not None:
+        # Wider, once, when no stage can seed from the hits any more.
+        track_of_hit = doubles(track_of_hit, track_of_hit <= 0, config.final_double_hit_distance_mm)
     track_table = pd.concat(tables, ignore_index=True)
     final_hits = np.bincount(track_of_hit, minlength=n_tracks + 1)[1:]
     track_table["n_double_hits"] = final_hits - track_table["n_hits"].to_numpy()

@@ -68,7 +68,9 @@ class BuildConfig(Settings):
     ``None``: off) when its transverse residual is at most ``double_hit_max_residual_mm``
     and its z pull at most ``double_hit_max_pull_z``; with ``double_hits_each_stage``
     right after each stage, for that stage's tracks, so that later stages cannot seed a
-    duplicate track from them (else once after the last stage). The cost of a hit is
+    duplicate track from them (else once after the last stage);
+    ``final_double_hit_distance_mm`` (``None``: none): with ``double_hits_each_stage``,
+    one more pass after the last stage, within this distance. The cost of a hit is
     its distance from the sphere centre over the sphere radius, so ``max_mean_cost``
     assumes radii that hold most true hits: the baseline's windows, or a model's radii
     times a calibrated ``radius_scale``
@@ -119,6 +121,7 @@ class BuildConfig(Settings):
     double_hit_max_residual_mm: float = setting(1.0, low=0, open_low=True)
     double_hit_max_pull_z: float = setting(30.0, low=0, open_low=True)
     double_hits_each_stage: bool = True
+    final_double_hit_distance_mm: float | None = setting(20.0, low=0, open_low=True)
     inner_hit_window_mm: float | None = setting(10.0, low=0, open_low=True)
     inner_hit_max_residual_mm: float = setting(0.5, low=0, open_low=True)
     inner_hit_max_pull_z: float = setting(10.0, low=0, open_low=True)

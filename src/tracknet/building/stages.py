@@ -222,16 +222,17 @@ LOW_PT_GEV = 0.15
 def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
     """Seeding down to :data:`LOW_PT_GEV` with the module map at ``module_map``, to run
     after the first default stage (or configured stages) on the hits it left: the first
-    two default stages with the map, the lower momentum bound and triplet cuts widened for the multiple scattering of
-    soft tracks (an ``(r, z)`` angle change up to 0.02 rad, ``d0`` up to 2 mm, the 4
-    nearest third hits), then a stage for soft secondaries (particles produced in the
-    beam pipe or the pixel layers): triplets of the pixel layers without the beam-line
-    assumption or a ``z0`` window, their pairs taken from the map's connections, and one
-    for secondaries of pT >= 1 GeV produced further out, from triplets of the outer pixel
-    and the short-strip layers (volumes 12-14: the map must hold them), each pair within
-    the azimuth step and ``z0`` range that the map saw for its modules. The first two
-    ask for 5 hits, the secondaries stages for 6 (seeds among leftovers; without the vertex
-    cuts a 5-hit track is as often a fake as not). See docs/seeding.md, Module maps."""
+    two default stages with the map, the lower momentum bound and triplet cuts widened
+    for the multiple scattering of soft tracks (an ``(r, z)`` angle change up to 0.02
+    rad, ``d0`` up to 2 mm, the 4 nearest third hits), then a stage for soft secondaries
+    (particles produced in the beam pipe or the pixel layers): triplets of the pixel
+    layers without the beam-line assumption or a ``z0`` window, their pairs taken from
+    the map's connections, and one for secondaries of pT >= 1 GeV produced further out,
+    from triplets of the outer pixel and the short-strip layers (volumes 12-14: the map
+    must hold them), each pair within the azimuth step and ``z0`` range that the map saw
+    for its modules. The first two ask for 5 hits, the secondaries stages for 6 (seeds
+    among leftovers; without the vertex cuts a 5-hit track is as often a fake as not).
+    See docs/seeding.md, Module maps."""
     first, second, _ = DEFAULT_SEED_STAGES
     soft = {
         "min_pt_gev": LOW_PT_GEV,
