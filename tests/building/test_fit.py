@@ -8,6 +8,8 @@ import pytest
 from tracknet.building.builder import Candidates
 from tracknet.building.fit import (
     FitQuality,
+    fit_momentum,
+    helix_fit,
     hit_sigmas,
     longitudinal_fit,
     transverse_fit,
@@ -168,3 +170,20 @@ def test_fits_do_not_depend_on_the_padding_after_the_hits() -> None:
         assert np.abs(per_hit_w[0]).max() > 0  # the noise is seen
     empty = np.full((2, 5), -1)
     assert transverse_fit(points, empty)[1].shape == (2, 5)
+
+
+def test_the_fitted_momentum_is_that_of_the_helix() -> None:
+    # R = 1 m in 2 T: pT = 0.3 * 2 * 1 = 0.6 GeV; dz/ds = 0.8: p = 0.6 * sqrt(1.64).
+    positions = np.vstack([helix(1000.0, 8), np.c_[np.linspace(30, 300, 6), np.zeros((6, 2))]])
+    paths = paths_of(list(range(8)), list(range(8, 14)))
+    sigma = np.full(len(positions), 0.1)
+    fit = helix_fit(positions, paths, sigma, sigma, 2.0)
+    assert fit.momentum_gev is not None
+    assert fit.momentum_gev[0] == pytest.approx(0.6 * np.sqrt(1.64), rel=1e-3)
+    assert np.isinf(fit.momentum_gev[1])  # a straight line
+    assert fit_momentum(np.array([500.0]), np.array([0.0]), 4.0)[0] == pytest.approx(0.6)
+    trimmed = trim_outliers(
+        positions, paths, 0.5, 2, 4, max_chi2_z=30.0, sigma_z=sigma, sigma_r=sigma
+    )[1]
+    assert trimmed.momentum_gev is not None
+    np.testing.assert_allclose(trimmed.momentum_gev, fit.momentum_gev)

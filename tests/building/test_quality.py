@@ -35,6 +35,7 @@ def _tracks(rng: np.random.Generator, n: int, fake: bool) -> pd.DataFrame:
             "misses": rng.integers(0, 2, n) if fake else np.zeros(n, dtype=int),
             "fit_rms_mm": rng.uniform(0.2, 0.5, n) if fake else rng.uniform(0.0, 0.3, n),
             "chi2_z": rng.uniform(5, 30, n) if fake else rng.uniform(0, 8, n),
+            "fit_momentum_gev": rng.uniform(0.3, 20.0, n),
             "n_double_hits": np.zeros(n, dtype=int),
         }
     )
@@ -77,14 +78,14 @@ def test_fitting_needs_both_kinds_of_track() -> None:
         ('{"format": "other"}', "not a track-quality file"),
         ('{"format": "tracknet-track-quality", "version": 9}', "version 9"),
         (
-            '{"format": "tracknet-track-quality", "version": 1, "features": ["x"]}',
+            '{"format": "tracknet-track-quality", "version": 2, "features": ["x"]}',
             "features",
         ),
         (
             json.dumps(
                 {
                     "format": "tracknet-track-quality",
-                    "version": 1,
+                    "version": 2,
                     "features": list(FEATURES),
                     "scores": {"baseline": {"weights": [0.0] * len(FEATURES)}},
                 }
@@ -160,3 +161,55 @@ def test_quality_command_fits_on_labelled_events_and_refuses_bad_input(tmp_path:
         "--checkpoint",
     )
     assert not (tmp_path / "x.json").exists()
+
+
+def _by_length(tmp_path: Path, longest: int) -> str:
+    """A score that calls every candidate or track of more than ``longest`` hits a fake."""
+    assert FEATURES[0] == "candidate_hits"
+    weights = (-10.0 * (longest + 0.5), 10.0, *([0.0] * (len(FEATURES) - 1)))
+    return str(QualityModel("baseline", weights).save(tmp_path / "length.json"))
+
+
+def test_a_score_on_candidates_leaves_their_hits_to_the_other_candidates(tmp_path: Path) -> None:
+    event = barrel_event(1, n_particles=150, seed=3)
+    plain = build_tracks(event, "baseline", None, BuildConfig())
+    assert plain.tracks["n_candidate_hits"].max() > 8
+    score = _by_length(tmp_path, 8)
+    on_candidates = build_tracks(event, "baseline", None, BuildConfig(quality_model=score))
+    on_tracks = build_tracks(
+        event, "baseline", None, BuildConfig(quality_model=score, quality_on="tracks")
+    )
+    for built in (on_candidates, on_tracks):
+        assert built.tracks["n_candidate_hits"].max() <= 8
+        assert (built.tracks["fake_probability"] <= 0.2).all()
+    # Dropped at the end, the long tracks take their hits with them; refused as candidates,
+    # they leave them to the shorter candidates of the same particles.
+    assert on_tracks.n_tracks < plain.n_tracks - 3
+    assert on_candidates.n_tracks >= plain.n_tracks - 1
+    assigned = (on_candidates.submission["track_id"] > 0).sum()
+    assert assigned > 0.9 * (plain.submission["track_id"] > 0).sum()
+    assert assigned > 1.5 * (on_tracks.submission["track_id"] > 0).sum()
+
+
+def test_candidates_are_labelled_by_the_truth_given(tmp_path: Path) -> None:
+    event = barrel_event(1, n_particles=150, seed=3)
+    particle = event.truth["particle_id"].to_numpy()
+    clean = build_tracks(event, "baseline", None, BuildConfig(), candidate_truth=particle)
+    assert clean.candidates is not None and len(clean.candidates) >= clean.n_tracks
+    assert clean.candidates["fake"].mean() < 0.1
+    assert (clean.candidates["n_candidate_hits"] >= BuildConfig().min_hits).all()
+    shuffled = np.random.default_rng(0).permutation(particle)
+    mixed = build_tracks(event, "baseline", None, BuildConfig(), candidate_truth=shuffled)
+    assert mixed.candidates is not None and mixed.candidates["fake"].mean() > 0.9
+    assert build_tracks(event, "baseline", None, BuildConfig()).candidates is None
+
+
+def test_a_bad_quality_on_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="quality_on"):
+        BuildConfig.from_dict({"quality_on": "hits"})
+    weights = (0.0, *([0.0] * len(FEATURES)))
+    on_tracks = QualityModel("baseline", weights, {"quality_on": "tracks"})
+    path = str(on_tracks.save(tmp_path / "tracks.json"))
+    event = barrel_event(1, n_particles=40, seed=3)
+    with pytest.raises(ConfigError, match="fitted on tracks"):
+        build_tracks(event, "baseline", None, BuildConfig(quality_model=path))

@@ -223,10 +223,11 @@ def quality(
         False, "--json", help="Print a JSON summary instead of a sentence."
     ),
 ) -> None:
-    """Learn a track-quality score: build truth-labelled events and fit which tracks are fakes.
+    """Learn a track-quality score: build truth-labelled events and fit which candidates
+    (or, with the build setting quality_on "tracks", which tracks) are fakes.
 
-    The build setting quality_model set to the file drops the tracks the score finds
-    likely fakes (max_fake_probability).
+    The build setting quality_model set to the file drops what the score finds likely
+    fakes (max_fake_probability), where quality_on says.
     """
     from tqdm.auto import tqdm
 
@@ -265,12 +266,14 @@ def quality(
         "out": str(path),
         "n_events": fitted.n_events,
         "max_fake_probability": settings.max_fake_probability,
+        "quality_on": settings.quality_on,
         **fitted.figures,
     }
+    what = settings.quality_on  # "candidates" or "tracks"
     lines = [
-        f"{name}: {f['n_tracks']} tracks, {f['n_fakes']} fakes; drops "
+        f"{name}: {f['n_tracks']} {what}, {f['n_fakes']} fakes; drops "
         f"{f['fakes_dropped']:.1%} of the fakes and {f['true_tracks_dropped']:.1%} of the "
-        "true tracks"
+        f"true {what}"
         for name, f in fitted.figures.items()
     ]
     if as_json:

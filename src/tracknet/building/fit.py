@@ -19,6 +19,8 @@ __all__ = [
     "BARREL_VOLUMES",
     "TRACKML_LONG_SIGMA_MM",
     "FitQuality",
+    "fit_momentum",
+    "helix_fit",
     "hit_sigmas",
     "longitudinal_fit",
     "transverse_fit",
@@ -126,9 +128,19 @@ def transverse_fit(
     (``PRECISE`` = :data:`PRECISE_SIGMA_MM`, ``c`` the cosine between the radial
     direction and the normal), so residuals and rms stay in units of a precise hit.
     """
+    rms, residuals, _ = _transverse(positions, paths, sigma_r)
+    return rms, residuals
+
+
+def _transverse(
+    positions: np.ndarray, paths: np.ndarray, sigma_r: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`transverse_fit` and the radius (mm) of each fitted circle (``inf`` for a
+    line or three hits or fewer)."""
     paths = np.asarray(paths)
     if paths.shape[0] == 0:
-        return np.zeros(0, dtype=np.float64), np.zeros(paths.shape, dtype=np.float64)
+        empty = np.zeros(0, dtype=np.float64)
+        return empty, np.zeros(paths.shape, dtype=np.float64), empty.copy()
     width, paths = paths.shape[1], _filled(paths)
     rows, w, n = _gather(paths)
     safe_n = np.maximum(n, 1.0)
@@ -199,7 +211,8 @@ def transverse_fit(
     exact = n <= 3
     rms[exact] = 0.0
     residuals[exact] = 0.0
-    return rms, _padded(residuals, width)
+    circle_radius = np.where(use_circle & ~exact, radius, np.inf)
+    return rms, _padded(residuals, width), circle_radius
 
 
 def longitudinal_fit(
@@ -214,10 +227,19 @@ def longitudinal_fit(
     pulls ``(z - fit) / sigma`` are ``(C, L)``, 0 where there is no hit; candidates of two
     hits or fewer fit exactly (chi2 0). ``sigma_z`` and ``sigma_r`` are per hit row.
     """
+    chi2, pulls, _ = _longitudinal(positions, paths, sigma_z, sigma_r)
+    return chi2, pulls
+
+
+def _longitudinal(
+    positions: np.ndarray, paths: np.ndarray, sigma_z: np.ndarray, sigma_r: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`longitudinal_fit` and the fitted slope ``dz/ds`` of each candidate."""
     paths = np.asarray(paths)
     n_cand = paths.shape[0]
     if n_cand == 0:
-        return np.zeros(0, dtype=np.float64), np.zeros(paths.shape, dtype=np.float64)
+        empty = np.zeros(0, dtype=np.float64)
+        return empty, np.zeros(paths.shape, dtype=np.float64), empty.copy()
     width, paths = paths.shape[1], _filled(paths)
     rows, w, n = _gather(paths)
     x, y, z = (positions[rows, k] for k in range(3))
@@ -246,14 +268,37 @@ def longitudinal_fit(
     exact = n <= 2
     chi2[exact] = 0.0
     pulls[exact] = 0.0
-    return chi2, _padded(pulls, width)
+    return chi2, _padded(pulls, width), slope
+
+
+def fit_momentum(radius_mm: np.ndarray, slope: np.ndarray, field_tesla: float) -> np.ndarray:
+    """Momentum (GeV) of helices of transverse radius ``radius_mm`` and ``dz/ds`` slope
+    ``slope`` in a field of ``field_tesla``: ``p_T = 0.3 B R`` (``inf`` for a line)."""
+    pt = 0.3e-3 * field_tesla * np.asarray(radius_mm, dtype=np.float64)
+    return pt * np.sqrt(1.0 + np.asarray(slope, dtype=np.float64) ** 2)
+
+
+def helix_fit(
+    positions: np.ndarray,
+    paths: np.ndarray,
+    sigma_z: np.ndarray,
+    sigma_r: np.ndarray,
+    field_tesla: float,
+) -> FitQuality:
+    """The transverse and longitudinal fit figures of ``paths`` and their momentum."""
+    rms, _, radius = _transverse(positions, paths, sigma_r)
+    chi2, _, slope = _longitudinal(positions, paths, sigma_z, sigma_r)
+    return FitQuality(rms, chi2, fit_momentum(radius, slope, field_tesla))
 
 
 class FitQuality(NamedTuple):
-    """Fit figures of candidates: transverse residual (mm per dof) and longitudinal chi2/dof."""
+    """Fit figures of candidates: transverse residual (mm per dof), longitudinal chi2/dof
+    and the momentum (GeV) of the fitted helix (:func:`fit_momentum`; ``None`` when not
+    computed)."""
 
     rms_mm: np.ndarray
     chi2_z: np.ndarray
+    momentum_gev: np.ndarray | None = None
 
 
 def trim_outliers(
@@ -266,6 +311,7 @@ def trim_outliers(
     max_chi2_z: float | None = None,
     sigma_z: np.ndarray | None = None,
     sigma_r: np.ndarray | None = None,
+    field_tesla: float = 2.0,
 ) -> tuple[np.ndarray, FitQuality]:
     """Drop the worst hits of candidates that fail the fit, ``(paths, rms)`` after.
 
@@ -275,30 +321,32 @@ def trim_outliers(
     4, so a fit can still fail). A track that picked up one or two wrong hits at its end
     (a noise hit, or a hit of a neighbour) is kept without them; a mixture of several
     particles stays bad and is cut. Paths stay compact (hits first, ``-1`` after) and
-    keep their order.
+    keep their order. The result carries the fitted momentum in ``field_tesla`` (the
+    z fit's slope needs ``max_chi2_z``; without it the transverse momentum).
     """
     paths = np.array(paths, dtype=np.int64, copy=True)
     use_z = max_chi2_z is not None
     if use_z and (sigma_z is None or sigma_r is None):
         raise ValueError("max_chi2_z needs sigma_z and sigma_r")
 
-    def fit(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rms, res = transverse_fit(positions, sub, sigma_r)
+    def fit(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """rms, chi2, per-hit badness and the fitted momentum."""
+        rms, res, radius = _transverse(positions, sub, sigma_r)
         # Same test as ``not use_z`` (the sigmas were checked above), written so the types narrow.
         if max_chi2_z is None or sigma_z is None or sigma_r is None:
-            return rms, np.zeros(len(sub)), np.abs(res) / max_rms_mm
-        chi2, pulls = longitudinal_fit(positions, sub, sigma_z, sigma_r)
+            zero = np.zeros(len(sub))
+            return rms, zero, np.abs(res) / max_rms_mm, fit_momentum(radius, zero, field_tesla)
+        chi2, pulls, slope = _longitudinal(positions, sub, sigma_z, sigma_r)
         # One badness per hit on a common scale: residual over the cut of each view.
         badness = np.maximum(np.abs(res) / max_rms_mm, np.abs(pulls) / math.sqrt(max_chi2_z))
-        return rms, chi2, badness
+        return rms, chi2, badness, fit_momentum(radius, slope, field_tesla)
 
-    rms, chi2, badness = fit(paths)
+    rms, chi2, badness, momentum = fit(paths)
+    chi2_cut = max_chi2_z if max_chi2_z is not None else math.inf
     floor = max(int(min_hits), 4)
     for _ in range(int(max_removed)):
         n_hits = (paths >= 0).sum(axis=1)
-        failing = rms > max_rms_mm
-        if use_z:
-            failing |= chi2 > max_chi2_z
+        failing = (rms > max_rms_mm) | (chi2 > chi2_cut)
         bad = np.flatnonzero(failing & (n_hits > floor))
         if len(bad) == 0:
             break
@@ -309,5 +357,5 @@ def trim_outliers(
         order = np.argsort(sub < 0, axis=1, kind="stable")
         sub = np.take_along_axis(sub, order, axis=1)
         paths[bad] = sub
-        rms[bad], chi2[bad], badness[bad] = fit(sub)
-    return paths, FitQuality(rms, chi2)
+        rms[bad], chi2[bad], badness[bad], momentum[bad] = fit(sub)
+    return paths, FitQuality(rms, chi2, momentum)

@@ -20,18 +20,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..evaluation.score import majority_table
 from ..events import HITS_SCHEMA, Event
 from ..model.checkpoint import LoadedModel
 from .baseline import HelixExtender
 from .builder import Candidates, Extender, TrackNetExtender, extend_seeds
 from .doubles import attach_double_hits
-from .fit import FitQuality, hit_sigmas, longitudinal_fit, transverse_fit_rms, trim_outliers
+from .fit import FitQuality, helix_fit, hit_sigmas, trim_outliers
 from .geometry import Envelope, LayerSurfaces, layer_keys
 from .inner import attach_inner_hits
 from .module_map import load_module_map
-from .quality import quality_for
+from .quality import candidate_table, quality_for
 from .seeding import find_seeds
-from .selection import select_tracks
+from .selection import eligible, select_tracks
 from .settings import BuildConfig, check_algorithm
 
 __all__ = ["BuildResult", "build_event", "build_tracks", "make_extender", "radius_scale_of"]
@@ -46,8 +47,12 @@ class BuildResult:
     the double hits).
     ``tracks``: one row per track, ``track_id, stage, n_hits`` (final), ``n_candidate_hits``
     (before shared hits were removed), ``mean_cost``, ``misses``, ``fit_rms_mm``,
-    ``chi2_z`` and ``n_double_hits`` (double and inner hits attached after selection,
-    counted in ``n_hits``).
+    ``chi2_z``, ``fit_momentum_gev`` and ``n_double_hits`` (double and inner hits attached
+    after selection, counted in ``n_hits``), with a quality model ``fake_probability``.
+    ``candidates``: with ``candidate_truth`` given to :func:`build_tracks`, one row per
+    candidate that reached a selection, its figures (the columns of
+    :func:`~tracknet.building.quality.candidate_table`) and ``fake`` (no particle holds
+    more than half of its hits).
     """
 
     submission: pd.DataFrame
@@ -57,6 +62,7 @@ class BuildResult:
     seconds: float
     stages: list[dict[str, float | int]] = field(default_factory=list)
     tracks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    candidates: pd.DataFrame | None = None
 
 
 def radius_scale_of(config: BuildConfig, loaded: LoadedModel) -> float:
@@ -138,10 +144,11 @@ def _fitted(
     sub_paths = candidates.paths[rows]
     rms = np.full(candidates.n_candidates, np.inf)
     chi2 = np.full(candidates.n_candidates, np.inf)
+    momentum = np.full(candidates.n_candidates, np.nan)
     if config.max_fit_rms_mm is None and config.max_chi2_z is None:
-        rms[rows] = transverse_fit_rms(positions, sub_paths, sigmas[1])
-        chi2[rows] = longitudinal_fit(positions, sub_paths, *sigmas)[0]
-        return candidates, FitQuality(rms, chi2)
+        sub_fit = helix_fit(positions, sub_paths, *sigmas, config.field_tesla)
+        rms[rows], chi2[rows], momentum[rows] = sub_fit
+        return candidates, FitQuality(rms, chi2, momentum)
     sub_paths, sub_fit = trim_outliers(
         positions,
         sub_paths,
@@ -151,12 +158,14 @@ def _fitted(
         max_chi2_z=config.max_chi2_z,
         sigma_z=sigmas[0],
         sigma_r=sigmas[1],
+        field_tesla=config.field_tesla,
     )
-    rms[rows], chi2[rows] = sub_fit.rms_mm, sub_fit.chi2_z
+    rms[rows], chi2[rows], momentum[rows] = sub_fit
     paths = candidates.paths.copy()
     paths[rows] = sub_paths
     n_hits = (paths >= 0).sum(axis=1).astype(candidates.n_hits.dtype)
-    return dataclasses.replace(candidates, paths=paths, n_hits=n_hits), FitQuality(rms, chi2)
+    fitted = dataclasses.replace(candidates, paths=paths, n_hits=n_hits)
+    return fitted, FitQuality(rms, chi2, momentum)
 
 
 def _double_hits(
@@ -209,8 +218,13 @@ def build_tracks(
     algorithm: str = "tracknet",
     loaded_model: LoadedModel | None = None,
     config: BuildConfig = BuildConfig(),
+    *,
+    candidate_truth: np.ndarray | None = None,
 ) -> BuildResult:
-    """Build one event and report what it took (see :func:`build_event`)."""
+    """Build one event and report what it took (see :func:`build_event`).
+
+    ``candidate_truth``: the particle id of every hit row (0: noise), to label the
+    candidates in ``BuildResult.candidates`` (for fitting a quality score)."""
     start = time.perf_counter()
     check_algorithm(algorithm, detector="trackml")
     hit_id, positions, volume, layer = _hit_arrays(event)
@@ -230,6 +244,14 @@ def build_tracks(
     quality = (
         quality_for(config.quality_model, algorithm) if config.quality_model is not None else None
     )
+    fitted_on = quality.meta.get("quality_on") if quality is not None else None
+    if fitted_on is not None and fitted_on != config.quality_on:
+        raise ConfigError(
+            f"track quality {config.quality_model} was fitted on {fitted_on}, the build "
+            f"scores {config.quality_on} (quality_on): refit it or set quality_on {fitted_on!r}"
+        )
+    score_candidates = quality is not None and config.quality_on == "candidates"
+    labelled: list[pd.DataFrame] = []
 
     doubles = _double_hits(positions, keys, module_id, sigmas, config)
     track_of_hit = np.zeros(n, dtype=np.int64)
@@ -263,7 +285,25 @@ def build_tracks(
         )
         extended = time.perf_counter()
         candidates, fit = _fitted(candidates, positions, sigmas, config, stage_selection.min_hits)
-        chosen = select_tracks(candidates, n, stage_selection, taken=taken, fit=fit)
+        table = None
+        if score_candidates or candidate_truth is not None:
+            table = candidate_table(candidates, fit)
+        probability = exclude = None
+        if score_candidates and quality is not None and table is not None:
+            # The learned score decides which candidates may become tracks.
+            probability = quality.fake_probability(table)
+            exclude = probability > config.max_fake_probability
+        chosen = select_tracks(
+            candidates, n, stage_selection, taken=taken, fit=fit, exclude=exclude
+        )
+        if candidate_truth is not None and table is not None:
+            reached = eligible(candidates, stage_selection, fit)
+            labelled.append(
+                table[reached].assign(
+                    stage=stage_number,
+                    fake=_fake_candidates(candidates.paths[reached], candidate_truth),
+                )
+            )
         found = chosen.n_tracks
         new = chosen.track_of_hit > 0
         track_of_hit[new] = chosen.track_of_hit[new] + n_tracks
@@ -301,6 +341,12 @@ def build_tracks(
                     "misses": candidates.misses[chosen.candidate],
                     "fit_rms_mm": fit.rms_mm[chosen.candidate],
                     "chi2_z": fit.chi2_z[chosen.candidate],
+                    "fit_momentum_gev": _chosen(fit.momentum_gev, chosen.candidate),
+                    **(
+                        {"fake_probability": probability[chosen.candidate]}
+                        if probability is not None
+                        else {}
+                    ),
                 }
             )
         )
@@ -329,7 +375,7 @@ def build_tracks(
     final_hits = np.bincount(track_of_hit, minlength=n_tracks + 1)[1:]
     track_table["n_double_hits"] = final_hits - track_table["n_hits"].to_numpy()
     track_table["n_hits"] = final_hits
-    if quality is not None:
+    if quality is not None and not score_candidates:
         # The learned score drops the likely fakes; their hits are free again.
         probability = quality.fake_probability(track_table)
         track_table["fake_probability"] = probability
@@ -352,7 +398,26 @@ def build_tracks(
         seconds=time.perf_counter() - start,
         stages=stages,
         tracks=track_table,
+        candidates=pd.concat(labelled, ignore_index=True) if candidate_truth is not None else None,
     )
+
+
+def _chosen(values: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    return np.full(len(rows), np.nan) if values is None else values[rows]
+
+
+def _fake_candidates(paths: np.ndarray, particle_id: np.ndarray) -> np.ndarray:
+    """Whether no particle (noise excluded) holds more than half of each path's hits."""
+    valid = paths >= 0
+    owner = np.repeat(np.arange(len(paths), dtype=np.int64), valid.sum(axis=1))
+    fake = np.ones(len(paths), dtype=bool)
+    if not len(owner):
+        return fake
+    table = majority_table(np.asarray(particle_id)[paths[valid]], owner)
+    table = table[table["particle_id"] != 0]
+    good = 2 * table["n_majority"].to_numpy() > table["n_hits"].to_numpy()
+    fake[table["track_id"].to_numpy()[good]] = False
+    return fake
 
 
 def build_event(

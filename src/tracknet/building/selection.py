@@ -22,7 +22,7 @@ from ..schema import Settings, setting
 from .builder import Candidates
 from .fit import FitQuality
 
-__all__ = ["Selection", "SelectionConfig", "candidate_order", "select_tracks"]
+__all__ = ["Selection", "SelectionConfig", "candidate_order", "eligible", "select_tracks"]
 
 
 def _fraction(value: float) -> str | None:
@@ -73,22 +73,10 @@ def candidate_order(candidates: Candidates) -> np.ndarray:
     )
 
 
-def select_tracks(
-    candidates: Candidates,
-    n_event_hits: int,
-    config: SelectionConfig = SelectionConfig(),
-    *,
-    taken: np.ndarray | None = None,
-    fit: FitQuality | None = None,
-) -> Selection:
-    """Resolve candidates into tracks (see :class:`Selection`).
-
-    Hits where ``taken`` (bool ``(n_event_hits,)``) holds belong to tracks found before
-    (an earlier seeding stage): they count as shared. ``fit``: the candidates' fit
-    figures (:class:`~tracknet.building.fit.FitQuality`), needed when
-    ``config.max_fit_rms_mm`` or ``config.max_chi2_z`` is set.
-    """
-    track_of_hit = np.full(n_event_hits, UNASSIGNED_TRACK_ID, dtype=np.int64)
+def eligible(
+    candidates: Candidates, config: SelectionConfig, fit: FitQuality | None = None
+) -> np.ndarray:
+    """Which candidates pass the length, mean-cost and fit cuts (bool ``(C,)``)."""
     keep = candidates.n_hits >= config.min_hits
     if config.max_mean_cost is not None:
         keep &= candidates.mean_cost() <= config.max_mean_cost
@@ -99,6 +87,30 @@ def select_tracks(
             keep &= fit.rms_mm <= config.max_fit_rms_mm
         if config.max_chi2_z is not None:
             keep &= fit.chi2_z <= config.max_chi2_z
+    return keep
+
+
+def select_tracks(
+    candidates: Candidates,
+    n_event_hits: int,
+    config: SelectionConfig = SelectionConfig(),
+    *,
+    taken: np.ndarray | None = None,
+    fit: FitQuality | None = None,
+    exclude: np.ndarray | None = None,
+) -> Selection:
+    """Resolve candidates into tracks (see :class:`Selection`).
+
+    Hits where ``taken`` (bool ``(n_event_hits,)``) holds belong to tracks found before
+    (an earlier seeding stage): they count as shared. ``fit``: the candidates' fit
+    figures (:class:`~tracknet.building.fit.FitQuality`), needed when
+    ``config.max_fit_rms_mm`` or ``config.max_chi2_z`` is set. ``exclude`` (bool ``(C,)``):
+    candidates that may not become tracks (a quality score's likely fakes).
+    """
+    track_of_hit = np.full(n_event_hits, UNASSIGNED_TRACK_ID, dtype=np.int64)
+    keep = eligible(candidates, config, fit)
+    if exclude is not None:
+        keep &= ~np.asarray(exclude, dtype=bool)
     order = candidate_order(candidates)
     order = order[keep[order]]
     n_cand = len(order)

@@ -31,6 +31,9 @@ def check_algorithm(algorithm: str, detector: str | None = None) -> None:
 
 
 _EXT = ExtensionConfig()
+#: Where ``quality_model`` acts: on each stage's candidates before the selection, or on
+#: the built tracks at the end.
+QUALITY_ON: tuple[str, ...] = ("candidates", "tracks")
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,10 @@ class BuildConfig(Settings):
     circle-fit rms (per degree of freedom) rises by at most ``attach_max_rms_rise_mm``
     (``None``: no bound).
     ``quality_model``: path of a track-quality score (``tracknet quality``,
-    :mod:`~tracknet.building.quality`); when set, tracks whose fake probability exceeds
-    ``max_fake_probability`` are dropped at the end of the build.
+    :mod:`~tracknet.building.quality`); when set, what has a fake probability above
+    ``max_fake_probability`` is dropped: with ``quality_on`` ``"candidates"`` a stage's
+    candidates before its selection (their hits stay free for the others), with
+    ``"tracks"`` the built tracks at the end of the build.
     ``workers``: k-d tree query threads (-1: all cores).
     The extension defaults are :class:`~tracknet.building.builder.ExtensionConfig`'s.
     """
@@ -128,6 +133,7 @@ class BuildConfig(Settings):
     hole_hits: bool = True
     attach_max_rms_rise_mm: float | None = setting(0.05, low=0, open_low=True)
     quality_model: str | None = None
+    quality_on: str = setting("candidates", choices=QUALITY_ON)
     max_fake_probability: float = setting(0.2, low=0, high=1)
     workers: int = setting(_EXT.workers, check=workers_problem)
 
