@@ -206,18 +206,38 @@ def test_double_hits_join_after_each_stage_so_no_later_stage_duplicates_a_track(
 
 def test_the_final_pass_takes_the_double_hits_too_far_for_the_stages() -> None:
     """Double hits 13 mm from their partners (a steep track crossing two overlapping
-    modules): beyond the per-stage ``double_hit_distance_mm``, within the final pass's."""
+    modules): beyond the per-stage ``double_hit_distance_mm``, within the final pass's.
+
+    One seed pass: with two, each first hit of the pair starts its own first-pass seed,
+    and with a double on every layer the two candidates never share a hit (two tracks)."""
     hits = _helix_hits(3333.0, 0.3, 1, _LAYERS, double_mm=12.0)
     hits.insert(0, "hit_id", np.arange(1, len(hits) + 1, dtype=np.int64))
     event = Event(event_id=1, hits=hits)
     stages = _two_stages()[:1]
-    wide = build_tracks(event, "baseline", config=BuildConfig(seed_stages=stages))
+    wide = build_tracks(event, "baseline", config=BuildConfig(seed_stages=stages, seed_passes=1))
     narrow = build_tracks(
         event,
         "baseline",
-        config=BuildConfig(seed_stages=stages, final_double_hit_distance_mm=None),
+        config=BuildConfig(seed_stages=stages, final_double_hit_distance_mm=None, seed_passes=1),
     )
     assert BuildConfig().final_double_hit_distance_mm > 13 > BuildConfig().double_hit_distance_mm
     assert wide.tracks["n_double_hits"].tolist() == [8]
     assert (wide.submission["track_id"] == 1).all()
     assert narrow.n_tracks == 1 and narrow.tracks["n_double_hits"].tolist() == [0]
+
+
+def test_seed_passes_find_the_same_tracks_from_fewer_seeds() -> None:
+    """The second seed pass holds only seeds whose hits the first pass's tracks left free:
+    the two particles come out whole either way, from fewer extended seeds."""
+    event, particle = _two_particle_event()
+    stages = _two_stages()
+    one, two = (
+        build_tracks(event, "baseline", config=BuildConfig(seed_stages=stages, seed_passes=p))
+        for p in (1, 2)
+    )
+    for result in (one, two):
+        owners = _tracks_of(particle, result.submission["track_id"].to_numpy())
+        assert len(owners[1]) == 1 and len(owners[2]) == 1 and owners[1] != owners[2]
+    seeds_one = sum(s["seeds"] for s in one.stages)
+    seeds_two = sum(s["seeds"] for s in two.stages)
+    assert 0 < seeds_two < seeds_one

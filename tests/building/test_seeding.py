@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from tracknet.building.geometry import LayerSurfaces
+from tracknet.building.pipeline import _seed_passes
 from tracknet.building.seeding import (
     DEFAULT_SEED_STAGES,
     SeedStage,
     curvature_from_pt,
+    find_ranked_seeds,
     find_seeds,
 )
 from tracknet.errors import ConfigError
@@ -230,3 +232,38 @@ def test_two_dimensional_window_search_matches_brute_force() -> None:
         (int(a), int(b)) for a, b in expected
     }
     assert len(owner) == len(expected)  # no pair twice
+
+
+def test_ranked_seeds_are_the_seeds_with_the_third_hit_s_miss(scene) -> None:  # type: ignore[no-untyped-def]
+    """The ranking is the distance of the third hit from the point the pair predicts: the
+    true third hit lies nearer than a decoy 15 mm off it."""
+    positions, volume, layer, rows = scene
+    decoy = positions[rows["good"][2]] + np.array([0.0, 0.0, 15.0])
+    positions = np.vstack([positions, decoy])
+    volume, layer = np.append(volume, 8), np.append(layer, 6)
+    stage = SeedStage(
+        kind="triplet", first=((8, 2),), second=((8, 4),), third=((8, 6),),
+        max_triplet_distance_mm=20.0, max_third_hits=2, max_theta_change=None,
+    )  # fmt: skip
+    seeds, miss = find_ranked_seeds(positions, volume, layer, stage)
+    np.testing.assert_array_equal(seeds, find_seeds(positions, volume, layer, stage))
+    assert np.all((miss >= 0) & (miss <= 20.0))
+    by_row = {tuple(s): m for s, m in zip(seeds.tolist(), miss.tolist(), strict=True)}
+    good = tuple(rows["good"][:3])
+    assert by_row[good] < by_row[(good[0], good[1], len(positions) - 1)]
+
+
+def test_a_seed_pass_holds_the_nearest_seed_per_beginning_then_the_free_rest() -> None:
+    seeds = np.array([[0, 1, 2], [0, 1, 3], [0, 4, 5], [6, 7, 8], [9, 7, 10]])
+    miss = np.array([2.0, 1.0, 0.5, 3.0, 0.1])
+    taken = np.zeros(11, dtype=bool)
+    passes = _seed_passes(seeds, miss, taken, 2)
+    assert next(passes).tolist() == [[0, 4, 5], [6, 7, 8], [9, 7, 10]]
+    taken[[0, 4, 5, 9, 7, 10]] = True  # the first pass's tracks (its caller's update)
+    assert next(passes).tolist() == []  # [0, 1, *] and nothing else left free
+    fresh = np.zeros(11, dtype=bool)
+    assert next(_seed_passes(seeds, miss, fresh, 1)).tolist() == seeds.tolist()
+    three = _seed_passes(seeds, miss, np.zeros(11, dtype=bool), 3)
+    assert len(next(three)) == 3
+    assert next(three).tolist() == [[0, 1, 3]]  # the nearest of the first pair left
+    assert next(three).tolist() == [[0, 1, 2]]

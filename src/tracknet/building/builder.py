@@ -156,6 +156,18 @@ class TrackNetExtender:
             hiddens.append(h)
         return Spheres.concatenate(parts), torch.cat(hiddens, dim=1)
 
+    @torch.no_grad()
+    def _hidden_step(self, x: torch.Tensor, hidden: torch.Tensor | None) -> torch.Tensor:
+        """The state after one model step (its spheres are not needed), in chunks."""
+        parts = [
+            self.model.step(
+                x[lo : lo + self.batch_size],
+                None if hidden is None else hidden[:, lo : lo + self.batch_size],
+            )[1]
+            for lo in range(0, x.shape[0], self.batch_size)
+        ]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
     def start(
         self, seed_positions: np.ndarray, seed_layers: np.ndarray
     ) -> tuple[torch.Tensor, Spheres]:
@@ -164,13 +176,30 @@ class TrackNetExtender:
             empty = np.zeros((0, 3))
             initial = self.model.initial_hidden(0, device=self._device)
             return initial, Spheres(empty, np.zeros(0), empty.copy(), np.zeros(0))
-        x = self._to_model(seed_positions)
+        # Seeds that begin with the same hits share the GRU state of that beginning: each
+        # distinct prefix is read once (same state, fewer model rows).
+        flat = np.ascontiguousarray(seed_positions, dtype=np.float64).reshape(n, m * 3)
         hidden: torch.Tensor | None = None
+        group = np.zeros(n, dtype=np.int64)  # prefix group of each seed, one level up
         spheres: Spheres | None = None
         for j in range(m):
-            spheres, hidden = self._step(x[:, j], hidden)
-        assert spheres is not None and hidden is not None
-        return hidden, self._finish(spheres, seed_positions[:, -1], seed_layers[:, -1])
+            _, first, inverse = np.unique(
+                flat[:, : 3 * (j + 1)], axis=0, return_index=True, return_inverse=True
+            )
+            parent = group[first]
+            step_in = (
+                None if hidden is None else hidden[:, torch.as_tensor(parent, device=hidden.device)]
+            )
+            x = self._to_model(seed_positions[first, j])
+            if j < m - 1:
+                hidden = self._hidden_step(x, step_in)
+            else:
+                spheres, hidden = self._step(x, step_in)
+            group = inverse.reshape(-1)
+        assert hidden is not None and spheres is not None
+        at = torch.as_tensor(group, device=hidden.device)
+        spheres = spheres.take(group)
+        return hidden[:, at], self._finish(spheres, seed_positions[:, -1], seed_layers[:, -1])
 
     def _finish(self, spheres: Spheres, last: np.ndarray, last_layer: np.ndarray) -> Spheres:
         """The model's spheres (radii in mm, uncapped) turned into search regions: on

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +31,7 @@ from .geometry import Envelope, LayerSurfaces, layer_keys
 from .inner import attach_inner_hits
 from .module_map import load_module_map
 from .quality import candidate_table, quality_for
-from .seeding import find_seeds
+from .seeding import find_ranked_seeds
 from .selection import eligible, select_tracks
 from .settings import BuildConfig, check_algorithm
 
@@ -262,7 +262,7 @@ def build_tracks(
     for stage_number, stage in enumerate(config.stages(), start=1):
         stage_start = time.perf_counter()
         available = ~taken
-        seeds = find_seeds(
+        all_seeds, miss = find_ranked_seeds(
             positions,
             volume,
             layer,
@@ -275,95 +275,106 @@ def build_tracks(
             module_map=maps.get(stage.module_map) if stage.module_map else None,
         )
         seeded = time.perf_counter()
-        counts: dict[str, int] = {}
-        stage_extension, stage_selection = extension, selection
-        if stage.min_hits is not None:
-            stage_extension = dataclasses.replace(extension, min_hits=stage.min_hits)
-            stage_selection = dataclasses.replace(selection, min_hits=stage.min_hits)
-        candidates = extend_seeds(
-            extender, positions, keys, seeds, available, envelope, stage_extension, stats=counts
-        )
-        extended = time.perf_counter()
-        candidates, fit = _fitted(candidates, positions, sigmas, config, stage_selection.min_hits)
-        table = None
-        if score_candidates or candidate_truth is not None:
-            table = candidate_table(candidates, fit)
-        probability = exclude = None
-        if score_candidates and quality is not None and table is not None:
-            # The learned score decides which candidates may become tracks.
-            probability = quality.fake_probability(table)
-            exclude = probability > config.max_fake_probability
-        chosen = select_tracks(
-            candidates, n, stage_selection, taken=taken, fit=fit, exclude=exclude
-        )
-        if candidate_truth is not None and table is not None:
-            reached = eligible(candidates, stage_selection, fit)
-            labelled.append(
-                table[reached].assign(
-                    stage=stage_number,
-                    fake=_fake_candidates(candidates.paths[reached], candidate_truth),
+        record = dict.fromkeys(("seeds", "candidates", "tracks", "steps", "queries"), 0)
+        record["live_max"] = 0
+        seconds = {"extension": 0.0, "selection": 0.0}
+        for seeds in _seed_passes(all_seeds, miss, taken, config.seed_passes):
+            pass_start = time.perf_counter()
+            available = ~taken
+            counts: dict[str, int] = {}
+            stage_extension, stage_selection = extension, selection
+            if stage.min_hits is not None:
+                stage_extension = dataclasses.replace(extension, min_hits=stage.min_hits)
+                stage_selection = dataclasses.replace(selection, min_hits=stage.min_hits)
+            candidates = extend_seeds(
+                extender, positions, keys, seeds, available, envelope, stage_extension, stats=counts
+            )
+            extended = time.perf_counter()
+            candidates, fit = _fitted(
+                candidates, positions, sigmas, config, stage_selection.min_hits
+            )
+            table = None
+            if score_candidates or candidate_truth is not None:
+                table = candidate_table(candidates, fit)
+            probability = exclude = None
+            if score_candidates and quality is not None and table is not None:
+                # The learned score decides which candidates may become tracks.
+                probability = quality.fake_probability(table)
+                exclude = probability > config.max_fake_probability
+            chosen = select_tracks(
+                candidates, n, stage_selection, taken=taken, fit=fit, exclude=exclude
+            )
+            if candidate_truth is not None and table is not None:
+                reached = eligible(candidates, stage_selection, fit)
+                labelled.append(
+                    table[reached].assign(
+                        stage=stage_number,
+                        fake=_fake_candidates(candidates.paths[reached], candidate_truth),
+                    )
+                )
+            found = chosen.n_tracks
+            new = chosen.track_of_hit > 0
+            track_of_hit[new] = chosen.track_of_hit[new] + n_tracks
+            taken |= new
+            if config.inner_hit_window_mm is not None:
+                # The stage's tracks take the free hits their helices cross further in.
+                with_inner = attach_inner_hits(
+                    positions,
+                    keys,
+                    np.where(new, track_of_hit, 0),
+                    surfaces,
+                    *sigmas,
+                    window_mm=config.inner_hit_window_mm,
+                    max_residual_mm=config.inner_hit_max_residual_mm,
+                    max_pull_z=config.inner_hit_max_pull_z,
+                    max_rms_rise_mm=config.attach_max_rms_rise_mm,
+                    surface_margin_mm=config.layer_surface_margin_mm,
+                    holes=config.hole_hits,
+                    workers=config.workers,
+                    free=~taken,
+                )
+                new |= _join(track_of_hit, taken, with_inner)
+            if doubles is not None and config.double_hits_each_stage:
+                # The stage's tracks take their double hits now, so that later stages cannot
+                # seed a second track of the same particle from them.
+                _join(track_of_hit, taken, doubles(np.where(new, track_of_hit, 0), ~taken))
+            tables.append(
+                pd.DataFrame(
+                    {
+                        "track_id": np.arange(n_tracks + 1, n_tracks + found + 1, dtype=np.int64),
+                        "stage": np.full(found, stage_number, dtype=np.int64),
+                        "n_hits": chosen.n_hits,
+                        "n_candidate_hits": candidates.n_hits[chosen.candidate],
+                        "mean_cost": candidates.mean_cost()[chosen.candidate],
+                        "misses": candidates.misses[chosen.candidate],
+                        "fit_rms_mm": fit.rms_mm[chosen.candidate],
+                        "chi2_z": fit.chi2_z[chosen.candidate],
+                        "fit_momentum_gev": _chosen(fit.momentum_gev, chosen.candidate),
+                        **(
+                            {"fake_probability": probability[chosen.candidate]}
+                            if probability is not None
+                            else {}
+                        ),
+                    }
                 )
             )
-        found = chosen.n_tracks
-        new = chosen.track_of_hit > 0
-        track_of_hit[new] = chosen.track_of_hit[new] + n_tracks
-        taken |= new
-        if config.inner_hit_window_mm is not None:
-            # The stage's tracks take the free hits their helices cross further in.
-            with_inner = attach_inner_hits(
-                positions,
-                keys,
-                np.where(new, track_of_hit, 0),
-                surfaces,
-                *sigmas,
-                window_mm=config.inner_hit_window_mm,
-                max_residual_mm=config.inner_hit_max_residual_mm,
-                max_pull_z=config.inner_hit_max_pull_z,
-                max_rms_rise_mm=config.attach_max_rms_rise_mm,
-                surface_margin_mm=config.layer_surface_margin_mm,
-                holes=config.hole_hits,
-                workers=config.workers,
-                free=~taken,
-            )
-            new |= _join(track_of_hit, taken, with_inner)
-        if doubles is not None and config.double_hits_each_stage:
-            # The stage's tracks take their double hits now, so that later stages cannot
-            # seed a second track of the same particle from them.
-            _join(track_of_hit, taken, doubles(np.where(new, track_of_hit, 0), ~taken))
-        tables.append(
-            pd.DataFrame(
-                {
-                    "track_id": np.arange(n_tracks + 1, n_tracks + found + 1, dtype=np.int64),
-                    "stage": np.full(found, stage_number, dtype=np.int64),
-                    "n_hits": chosen.n_hits,
-                    "n_candidate_hits": candidates.n_hits[chosen.candidate],
-                    "mean_cost": candidates.mean_cost()[chosen.candidate],
-                    "misses": candidates.misses[chosen.candidate],
-                    "fit_rms_mm": fit.rms_mm[chosen.candidate],
-                    "chi2_z": fit.chi2_z[chosen.candidate],
-                    "fit_momentum_gev": _chosen(fit.momentum_gev, chosen.candidate),
-                    **(
-                        {"fake_probability": probability[chosen.candidate]}
-                        if probability is not None
-                        else {}
-                    ),
-                }
-            )
-        )
-        n_tracks += found
-        n_seeds += len(seeds)
-        n_candidates += candidates.n_candidates
+            n_tracks += found
+            record["seeds"] += len(seeds)
+            record["candidates"] += candidates.n_candidates
+            record["tracks"] += found
+            for name in ("steps", "queries"):
+                record[name] += counts.get(name, 0)
+            record["live_max"] = max(record["live_max"], counts.get("live_max", 0))
+            seconds["extension"] += extended - pass_start
+            seconds["selection"] += time.perf_counter() - extended
+        n_seeds += record["seeds"]
+        n_candidates += record["candidates"]
         stages.append(
-            {
-                "seeds": len(seeds),
-                "candidates": candidates.n_candidates,
-                "tracks": found,
-                "steps": counts.get("steps", 0),
-                "queries": counts.get("queries", 0),
-                "live_max": counts.get("live_max", 0),
+            record
+            | {
                 "seconds_seeding": seeded - stage_start,
-                "seconds_extension": extended - seeded,
-                "seconds_selection": time.perf_counter() - extended,
+                "seconds_extension": seconds["extension"],
+                "seconds_selection": seconds["selection"],
             }
         )
     if doubles is not None and not config.double_hits_each_stage:
@@ -400,6 +411,30 @@ def build_tracks(
         tracks=track_table,
         candidates=pd.concat(labelled, ignore_index=True) if candidate_truth is not None else None,
     )
+
+
+def _seed_passes(
+    seeds: np.ndarray, miss: np.ndarray, taken: np.ndarray, passes: int
+) -> Iterator[np.ndarray]:
+    """The seeds of a stage in ``passes`` parts (see docs/seeding.md, "Seed passes"); each
+    part after the first holds only seeds whose hits are all still free once the tracks
+    of the parts before hold theirs (``taken``, updated in place by the caller)."""
+    left = np.ones(len(seeds), dtype=bool)
+    for part in range(1, passes):
+        if seeds.shape[1] <= part or not left.any():
+            break
+        # The nearest seed of each distinct beginning (first hit, then first two hits).
+        rows = np.flatnonzero(left)
+        rows = rows[~taken[seeds[rows]].any(axis=1)]
+        head = seeds[rows, :part]
+        order = rows[np.lexsort((miss[rows], *head.T[::-1]))]
+        lead = seeds[order, :part]
+        new = np.r_[True, (lead[1:] != lead[:-1]).any(axis=1)]
+        chosen = order[new]
+        left[chosen] = False
+        yield seeds[chosen]
+    rows = np.flatnonzero(left)
+    yield seeds[rows[~taken[seeds[rows]].any(axis=1)]]
 
 
 def _chosen(values: np.ndarray | None, rows: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,7 @@ __all__ = [
     "LayerId",
     "SeedStage",
     "curvature_from_pt",
+    "find_ranked_seeds",
     "find_seeds",
 ]
 
@@ -369,10 +371,11 @@ def _triplets(
     kappa_max: float,
     workers: int,
     third_mask: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Extend pairs by a third hit near the point the pair predicts on each third layer;
     with ``third_mask`` (bit ``i`` per pair: ``stage.third[i]`` may hold its third hit),
-    only on the layers it allows."""
+    only on the layers it allows. Returns the three rows and the third hit's distance
+    (mm) from the predicted point."""
     x, y, z = positions[:, 0], positions[:, 1], positions[:, 2]
     r = np.hypot(x, y)
     phi = np.arctan2(y, x)
@@ -382,7 +385,7 @@ def _triplets(
     )
     empty = np.zeros(0, dtype=np.int64)
     if len(third) == 0 or len(i1) == 0:
-        return empty, empty, empty
+        return empty, empty, empty, np.zeros(0)
     # In the transverse plane the pair continues on its circle through the origin (signed
     # curvature, initial direction) or, without the beam-line assumption, straight on.
     a, b = positions[i1, :2], positions[i2, :2]
@@ -444,7 +447,7 @@ def _triplets(
         owners.append(sel)
         layer_of_query.append(np.full(len(sel), key, dtype=np.int64))
     if not owners:
-        return empty, empty, empty
+        return empty, empty, empty, np.zeros(0)
     centre = np.concatenate(centres)
     owner = np.concatenate(owners)
     query_layer = np.concatenate(layer_of_query)
@@ -454,35 +457,54 @@ def _triplets(
     j3 = third[found.hit]
     keep = keys[j3] == query_layer[found.query]
     j1, j2, j3 = i1[owner[found.query[keep]]], i2[owner[found.query[keep]]], j3[keep]
+    miss = found.distance[keep]
     if stage.max_theta_change is not None:
         theta12 = np.arctan2(r[j2] - r[j1], z[j2] - z[j1])
         theta23 = np.arctan2(r[j3] - r[j2], z[j3] - z[j2])
         keep = np.abs(theta23 - theta12) <= stage.max_theta_change
-        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
+        j1, j2, j3, miss = j1[keep], j2[keep], j3[keep], miss[keep]
     pa, pb, pc = positions[j1, :2], positions[j2, :2], positions[j3, :2]
     if np.isfinite(kappa_max):
         keep = _circle_curvature(pa, pb, pc) <= kappa_max
-        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
+        j1, j2, j3, miss = j1[keep], j2[keep], j3[keep], miss[keep]
         pa, pb, pc = pa[keep], pb[keep], pc[keep]
     if stage.max_d0_mm is not None:
         keep = _d0(pa, pb, pc) <= stage.max_d0_mm
-        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
-    return j1, j2, j3
+        j1, j2, j3, miss = j1[keep], j2[keep], j3[keep], miss[keep]
+    return j1, j2, j3, miss
 
 
-def _sorted_rows(columns: list[np.ndarray]) -> np.ndarray:
+def _sorted_rows(
+    columns: list[np.ndarray], miss: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds sorted lexicographically, duplicates removed (the smallest ``miss`` kept,
+    zeros without one)."""
     seeds = (
         np.column_stack(columns).astype(np.int64)
         if columns[0].size
         else np.zeros((0, len(columns)), np.int64)
     )
     if len(seeds) == 0:
-        return seeds
-    seeds = np.unique(seeds, axis=0)  # sorted lexicographically, duplicates removed
-    return seeds
+        return seeds, np.zeros(0)
+    miss = np.zeros(len(seeds)) if miss is None else miss
+    order = np.argsort(miss, kind="stable")  # the first of duplicates is the nearest
+    unique, first = np.unique(seeds[order], axis=0, return_index=True)
+    return unique, miss[order][first]
 
 
 def find_seeds(
+    positions: np.ndarray,
+    volume_id: np.ndarray,
+    layer_id: np.ndarray,
+    stage: SeedStage,
+    **options: Any,
+) -> np.ndarray:
+    """Seeds of one stage: an ``(S, m)`` int64 array of hit row indices, sorted by row
+    (the seeds of :func:`find_ranked_seeds`, same options)."""
+    return find_ranked_seeds(positions, volume_id, layer_id, stage, **options)[0]
+
+
+def find_ranked_seeds(
     positions: np.ndarray,
     volume_id: np.ndarray,
     layer_id: np.ndarray,
@@ -494,8 +516,10 @@ def find_seeds(
     workers: int = 1,
     module_id: np.ndarray | None = None,
     module_map: ModuleMap | None = None,
-) -> np.ndarray:
-    """Seeds of one stage: an ``(S, m)`` int64 array of hit row indices, sorted by row.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds of one stage, an ``(S, m)`` int64 array of hit row indices sorted by row, and
+    how far (mm) each triplet's third hit lies from the point its pair predicts (zeros
+    for pairs and single hits).
 
     ``positions`` ``(N, 3)`` mm; ``volume_id``/``layer_id`` ``(N,)``; ``available`` (bool
     ``(N,)``, default all) marks the hits that may be used (e.g. those not yet assigned);
@@ -523,7 +547,7 @@ def find_seeds(
         raise DataError(f"available must have shape ({n},), got {available.shape}")
     first = _members(keys, stage.first, available)
     if stage.kind == "single":
-        return first.reshape(-1, 1).astype(np.int64)
+        return first.reshape(-1, 1).astype(np.int64), np.zeros(len(first))
     if surfaces is None:
         surfaces = LayerSurfaces.from_hits(positions, volume_id, layer_id)
     kappa_max = (
@@ -557,10 +581,10 @@ def find_seeds(
     if module_map is not None and connection is not None and len(stage.third) <= 64:
         # Only the third layers on which the map continues the pair's modules.
         third_mask = module_map.pair_third_layers(stage.third)[connection]
-    j1, j2, j3 = _triplets(
+    j1, j2, j3, miss = _triplets(
         positions, keys, surfaces, i1, i2, stage, available, kappa_max, workers, third_mask
     )
     if module is not None and module_map is not None:
         keep = module_map.has_triplet(module[j1], module[j2], module[j3])
-        j1, j2, j3 = j1[keep], j2[keep], j3[keep]
-    return _sorted_rows([j1, j2, j3])
+        j1, j2, j3, miss = j1[keep], j2[keep], j3[keep], miss[keep]
+    return _sorted_rows([j1, j2, j3], miss)

@@ -90,6 +90,8 @@ class BuildConfig(Settings):
     ``max_fake_probability`` is dropped: with ``quality_on`` ``"candidates"`` a stage's
     candidates before its selection (their hits stay free for the others), with
     ``"tracks"`` the built tracks at the end of the build.
+    ``seed_passes``: each stage extends its seeds in this many parts, each after the one
+    before has taken its tracks' hits (see docs/seeding.md, "Seed passes").
     ``workers``: k-d tree query threads (-1: all cores).
     The extension defaults are :class:`~tracknet.building.builder.ExtensionConfig`'s.
     """
@@ -135,6 +137,7 @@ class BuildConfig(Settings):
     quality_model: str | None = None
     quality_on: str = setting("candidates", choices=QUALITY_ON)
     max_fake_probability: float = setting(0.2, low=0, high=1)
+    seed_passes: int = setting(2, low=1, high=3)
     workers: int = setting(_EXT.workers, check=workers_problem)
 
     def __post_init__(self) -> None:
