@@ -112,7 +112,7 @@ class BuildConfig(Settings):
     envelope_margin_mm: float = setting(50.0, low=0)
     radius_scale: float | None = setting(None, low=0, open_low=True)
     max_radius_mm: float | None = setting(40.0, low=0, open_low=True)
-    layer_radius_mm: float | None = setting(7.0, low=0, open_low=True)
+    layer_radius_mm: float | None = setting(5.0, low=0, open_low=True)
     model_batch_size: int = setting(8192, low=1)
     layer_surface_margin_mm: float = setting(10.0, low=0)
     baseline_window_mm: float = setting(10.0, low=0, open_low=True)
