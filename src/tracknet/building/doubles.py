@@ -77,7 +77,10 @@ def refit_accepts(
     own = np.abs(residual[idx, column])
     good = (own <= max_residual_mm) & (np.abs(pulls[idx, column]) <= max_pull_z)
     if max_rms_rise_mm is not None:
-        good &= rms <= transverse_fit(positions, paths, sigma_r)[0][slot] + max_rms_rise_mm
+        # Only the tracks that have a candidate are refitted as they are.
+        used, back = np.unique(slot, return_inverse=True)
+        before = transverse_fit(positions, paths[used], sigma_r)[0][back]
+        good &= rms <= before + max_rms_rise_mm
     return good, own
 
 
