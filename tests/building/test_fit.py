@@ -12,6 +12,7 @@ from tracknet.building.fit import (
     helix_fit,
     hit_sigmas,
     longitudinal_fit,
+    scattering_scale,
     transverse_fit,
     transverse_fit_rms,
     trim_outliers,
@@ -187,3 +188,47 @@ def test_the_fitted_momentum_is_that_of_the_helix() -> None:
     )[1]
     assert trimmed.momentum_gev is not None
     np.testing.assert_allclose(trimmed.momentum_gev, fit.momentum_gev)
+
+
+def test_scattering_widens_the_fit_cuts_of_soft_tracks_only() -> None:
+    scale = scattering_scale(np.array([0.3, 3.0, np.inf, np.nan, 0.01]), 0.6)
+    np.testing.assert_allclose(scale, [5.0, 1.04, 1.0, 1.0, 37.0])  # floor 0.1 GeV
+    np.testing.assert_array_equal(scattering_scale(np.array([0.3, 0.01]), None), [1.0, 1.0])
+    candidates = Candidates(
+        paths=paths_of([0, 1, 2, 3, 4], [5, 6, 7, 8, 9]),
+        n_hits=np.array([5, 5]),
+        cost=np.zeros(2),
+        misses=np.zeros(2, dtype=np.int64),
+        seed=np.arange(2),
+        n_seed_hits=3,
+    )
+    # The same fit figures: a 0.3 GeV track may have them, a 3 GeV one may not.
+    fit = FitQuality(
+        rms_mm=np.array([1.0, 1.0]), chi2_z=np.array([100.0, 100.0]),
+        momentum_gev=np.array([0.3, 3.0]),
+    )  # fmt: skip
+    cuts = {"min_hits": 4, "max_fit_rms_mm": 0.5, "max_chi2_z": 30.0}
+    plain = select_tracks(candidates, 10, SelectionConfig(**cuts), fit=fit)
+    assert plain.n_tracks == 0
+    soft = select_tracks(candidates, 10, SelectionConfig(**cuts, scattering_gev=0.6), fit=fit)
+    assert soft.candidate.tolist() == [0]
+    with pytest.raises(ConfigError, match="momentum"):
+        select_tracks(
+            candidates, 10, SelectionConfig(**cuts, scattering_gev=0.6),
+            fit=FitQuality(fit.rms_mm, fit.chi2_z),
+        )  # fmt: skip
+
+
+def test_trimming_keeps_the_hits_of_a_soft_track_that_scattering_explains() -> None:
+    # R = 500 mm in 2 T: pT 0.3 GeV. Hits scattered by ~0.8 mm across the circle.
+    rng = np.random.default_rng(11)
+    positions = helix(500.0, 10, dphi=1.0, dz_ds=0.0)
+    radial = positions[:, :2] / np.linalg.norm(positions[:, :2], axis=1, keepdims=True)
+    positions[:, :2] += radial * rng.normal(0.0, 0.8, 10)[:, None]
+    paths = paths_of(list(range(10)))
+    plain = trim_outliers(positions, paths, 0.5, 2, 5)[0]
+    assert (plain[0] >= 0).sum() < 10
+    kept, fit = trim_outliers(positions, paths, 0.5, 2, 5, scattering_gev=0.6)
+    assert (kept[0] >= 0).sum() == 10
+    assert fit.momentum_gev is not None and fit.momentum_gev[0] < 0.5
+    assert 0.5 < fit.rms_mm[0] <= 0.5 * np.sqrt(scattering_scale(fit.momentum_gev, 0.6)[0])

@@ -181,7 +181,7 @@ def test_a_score_on_candidates_leaves_their_hits_to_the_other_candidates(tmp_pat
     )
     for built in (on_candidates, on_tracks):
         assert built.tracks["n_candidate_hits"].max() <= 8
-        assert (built.tracks["fake_probability"] <= 0.2).all()
+        assert (built.tracks["fake_probability"] <= BuildConfig().max_fake_probability).all()
     # Dropped at the end, the long tracks take their hits with them; refused as candidates,
     # they leave them to the shorter candidates of the same particles.
     assert on_tracks.n_tracks < plain.n_tracks - 3

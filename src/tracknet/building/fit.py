@@ -23,6 +23,7 @@ __all__ = [
     "helix_fit",
     "hit_sigmas",
     "longitudinal_fit",
+    "scattering_scale",
     "transverse_fit",
     "transverse_fit_rms",
     "trim_outliers",
@@ -278,6 +279,24 @@ def fit_momentum(radius_mm: np.ndarray, slope: np.ndarray, field_tesla: float) -
     return pt * np.sqrt(1.0 + np.asarray(slope, dtype=np.float64) ** 2)
 
 
+#: Lowest momentum (GeV) :func:`scattering_scale` takes: a fit of lower momentum is
+#: scaled as one of this momentum.
+SCATTERING_MIN_GEV = 0.1
+
+
+def scattering_scale(momentum_gev: np.ndarray, scattering_gev: float | None) -> np.ndarray:
+    """How much multiple scattering widens the fit figures of tracks of ``momentum_gev``:
+    ``1 + (scattering_gev / p)^2`` for the chi2 (its square root for the rms), with ``p``
+    at least :data:`SCATTERING_MIN_GEV`; 1 where ``scattering_gev`` is ``None`` or the
+    momentum is not finite."""
+    p = np.asarray(momentum_gev, dtype=np.float64)
+    if scattering_gev is None:
+        return np.ones(p.shape)
+    p = np.where(np.isfinite(p), np.maximum(p, SCATTERING_MIN_GEV), np.inf)
+    scale: np.ndarray = 1.0 + (scattering_gev / p) ** 2
+    return scale
+
+
 def helix_fit(
     positions: np.ndarray,
     paths: np.ndarray,
@@ -312,6 +331,7 @@ def trim_outliers(
     sigma_z: np.ndarray | None = None,
     sigma_r: np.ndarray | None = None,
     field_tesla: float = 2.0,
+    scattering_gev: float | None = None,
 ) -> tuple[np.ndarray, FitQuality]:
     """Drop the worst hits of candidates that fail the fit, ``(paths, rms)`` after.
 
@@ -322,31 +342,42 @@ def trim_outliers(
     (a noise hit, or a hit of a neighbour) is kept without them; a mixture of several
     particles stays bad and is cut. Paths stay compact (hits first, ``-1`` after) and
     keep their order. The result carries the fitted momentum in ``field_tesla`` (the
-    z fit's slope needs ``max_chi2_z``; without it the transverse momentum).
+    z fit's slope needs ``max_chi2_z``; without it the transverse momentum). With
+    ``scattering_gev`` both cuts widen with :func:`scattering_scale` of that momentum.
     """
     paths = np.array(paths, dtype=np.int64, copy=True)
     use_z = max_chi2_z is not None
     if use_z and (sigma_z is None or sigma_r is None):
         raise ValueError("max_chi2_z needs sigma_z and sigma_r")
 
-    def fit(sub: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """rms, chi2, per-hit badness and the fitted momentum."""
+    def fit(
+        sub: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """rms, chi2, per-hit badness, the fitted momentum and its scattering scale."""
         rms, res, radius = _transverse(positions, sub, sigma_r)
         # Same test as ``not use_z`` (the sigmas were checked above), written so the types narrow.
         if max_chi2_z is None or sigma_z is None or sigma_r is None:
             zero = np.zeros(len(sub))
-            return rms, zero, np.abs(res) / max_rms_mm, fit_momentum(radius, zero, field_tesla)
+            momentum = fit_momentum(radius, zero, field_tesla)
+            scale = scattering_scale(momentum, scattering_gev)
+            badness = np.abs(res) / (max_rms_mm * np.sqrt(scale))[:, None]
+            return rms, zero, badness, momentum, scale
         chi2, pulls, slope = _longitudinal(positions, sub, sigma_z, sigma_r)
+        momentum = fit_momentum(radius, slope, field_tesla)
+        scale = scattering_scale(momentum, scattering_gev)
         # One badness per hit on a common scale: residual over the cut of each view.
-        badness = np.maximum(np.abs(res) / max_rms_mm, np.abs(pulls) / math.sqrt(max_chi2_z))
-        return rms, chi2, badness, fit_momentum(radius, slope, field_tesla)
+        root = np.sqrt(scale)[:, None]
+        badness = np.maximum(
+            np.abs(res) / (max_rms_mm * root), np.abs(pulls) / (math.sqrt(max_chi2_z) * root)
+        )
+        return rms, chi2, badness, momentum, scale
 
-    rms, chi2, badness, momentum = fit(paths)
+    rms, chi2, badness, momentum, scale = fit(paths)
     chi2_cut = max_chi2_z if max_chi2_z is not None else math.inf
     floor = max(int(min_hits), 4)
     for _ in range(int(max_removed)):
         n_hits = (paths >= 0).sum(axis=1)
-        failing = (rms > max_rms_mm) | (chi2 > chi2_cut)
+        failing = (rms > max_rms_mm * np.sqrt(scale)) | (chi2 > chi2_cut * scale)
         bad = np.flatnonzero(failing & (n_hits > floor))
         if len(bad) == 0:
             break
@@ -357,5 +388,5 @@ def trim_outliers(
         order = np.argsort(sub < 0, axis=1, kind="stable")
         sub = np.take_along_axis(sub, order, axis=1)
         paths[bad] = sub
-        rms[bad], chi2[bad], badness[bad], momentum[bad] = fit(sub)
+        rms[bad], chi2[bad], badness[bad], momentum[bad], scale[bad] = fit(sub)
     return paths, FitQuality(rms, chi2, momentum)

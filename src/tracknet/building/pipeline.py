@@ -159,6 +159,7 @@ def _fitted(
         sigma_z=sigmas[0],
         sigma_r=sigmas[1],
         field_tesla=config.field_tesla,
+        scattering_gev=config.fit_scattering_gev,
     )
     rms[rows], chi2[rows], momentum[rows] = sub_fit
     paths = candidates.paths.copy()

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..events import UNASSIGNED_TRACK_ID
 from ..schema import Settings, setting
 from .builder import Candidates
-from .fit import FitQuality
+from .fit import FitQuality, scattering_scale
 
 __all__ = ["Selection", "SelectionConfig", "candidate_order", "eligible", "select_tracks"]
 
@@ -40,6 +40,7 @@ class SelectionConfig(Settings):
     max_mean_cost: float | None = setting(None, low=0, open_low=True)
     max_fit_rms_mm: float | None = setting(None, low=0, open_low=True)
     max_chi2_z: float | None = setting(None, low=0, open_low=True)
+    scattering_gev: float | None = setting(None, low=0, open_low=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,17 +77,24 @@ def candidate_order(candidates: Candidates) -> np.ndarray:
 def eligible(
     candidates: Candidates, config: SelectionConfig, fit: FitQuality | None = None
 ) -> np.ndarray:
-    """Which candidates pass the length, mean-cost and fit cuts (bool ``(C,)``)."""
+    """Which candidates pass the length, mean-cost and fit cuts (bool ``(C,)``); with
+    ``scattering_gev`` the fit cuts widen with the fitted momentum
+    (:func:`~tracknet.building.fit.scattering_scale`)."""
     keep = candidates.n_hits >= config.min_hits
     if config.max_mean_cost is not None:
         keep &= candidates.mean_cost() <= config.max_mean_cost
     if config.max_fit_rms_mm is not None or config.max_chi2_z is not None:
         if fit is None or len(fit.rms_mm) != candidates.n_candidates:
             raise ConfigError("selection fit cuts need the fit figures of every candidate")
+        scale = np.ones(candidates.n_candidates)
+        if config.scattering_gev is not None:
+            if fit.momentum_gev is None:
+                raise ConfigError("selection scattering_gev needs the candidates' fitted momentum")
+            scale = scattering_scale(fit.momentum_gev, config.scattering_gev)
         if config.max_fit_rms_mm is not None:
-            keep &= fit.rms_mm <= config.max_fit_rms_mm
+            keep &= fit.rms_mm <= config.max_fit_rms_mm * np.sqrt(scale)
         if config.max_chi2_z is not None:
-            keep &= fit.chi2_z <= config.max_chi2_z
+            keep &= fit.chi2_z <= config.max_chi2_z * scale
     return keep
 
 

@@ -65,11 +65,14 @@ class BuildConfig(Settings):
     :mod:`~tracknet.building.fit`; ``None``: no cut), ``max_chi2_z`` (chi2 per degree
     of freedom of its straight line in transverse path length and z, with the TrackML
     hit resolutions of :func:`~tracknet.building.fit.hit_sigmas`) and ``max_outliers`` (how many
-    worst-fitting hits a candidate may lose to pass it). ``double_hit_distance_mm``: after
-    selection, a free hit within this distance of a track's hit in the same layer (another
-    module) joins the track when it fits its helix (:mod:`~tracknet.building.doubles`;
-    ``None``: off) when its transverse residual is at most ``double_hit_max_residual_mm``
-    and its z pull at most ``double_hit_max_pull_z``; with ``double_hits_each_stage``
+    worst-fitting hits a candidate may lose to pass it); ``fit_scattering_gev`` (``None``:
+    off) widens both cuts for soft tracks, as multiple scattering widens their fits
+    (:func:`~tracknet.building.fit.scattering_scale` of the fitted momentum).
+    ``double_hit_distance_mm``: after selection, a free hit within this distance of a
+    track's hit in the same layer (another module) joins the track when it fits its
+    helix (:mod:`~tracknet.building.doubles`; ``None``: off) when its transverse
+    residual is at most ``double_hit_max_residual_mm`` and its z pull at most
+    ``double_hit_max_pull_z``; with ``double_hits_each_stage``
     right after each stage, for that stage's tracks, so that later stages cannot seed a
     duplicate track from them (else once after the last stage);
     ``final_double_hit_distance_mm`` (``None``: none): with ``double_hits_each_stage``,
@@ -124,6 +127,7 @@ class BuildConfig(Settings):
     max_fit_rms_mm: float | None = setting(0.5, low=0, open_low=True)
     max_chi2_z: float | None = setting(30.0, low=0, open_low=True)
     max_outliers: int = setting(2, low=0)
+    fit_scattering_gev: float | None = setting(None, low=0, open_low=True)
     double_hit_distance_mm: float | None = setting(10.0, low=0, open_low=True)
     double_hit_max_residual_mm: float = setting(1.0, low=0, open_low=True)
     double_hit_max_pull_z: float = setting(30.0, low=0, open_low=True)
@@ -136,7 +140,7 @@ class BuildConfig(Settings):
     attach_max_rms_rise_mm: float | None = setting(0.05, low=0, open_low=True)
     quality_model: str | None = None
     quality_on: str = setting("candidates", choices=QUALITY_ON)
-    max_fake_probability: float = setting(0.2, low=0, high=1)
+    max_fake_probability: float = setting(0.05, low=0, high=1)
     seed_passes: int = setting(2, low=1, high=3)
     workers: int = setting(_EXT.workers, check=workers_problem)
 
@@ -197,4 +201,5 @@ class BuildConfig(Settings):
             max_mean_cost=self.max_mean_cost,
             max_fit_rms_mm=self.max_fit_rms_mm,
             max_chi2_z=self.max_chi2_z,
+            scattering_gev=self.fit_scattering_gev,
         )
