@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from tracknet.building.geometry import LayerSurfaces
-from tracknet.building.pipeline import _seed_passes
 from tracknet.building.seeding import (
     DEFAULT_SEED_STAGES,
     SeedStage,
     curvature_from_pt,
     find_ranked_seeds,
     find_seeds,
+    seed_parts,
 )
 from tracknet.errors import ConfigError
 
@@ -257,13 +257,13 @@ def test_a_seed_pass_holds_the_nearest_seed_per_beginning_then_the_free_rest() -
     seeds = np.array([[0, 1, 2], [0, 1, 3], [0, 4, 5], [6, 7, 8], [9, 7, 10]])
     miss = np.array([2.0, 1.0, 0.5, 3.0, 0.1])
     taken = np.zeros(11, dtype=bool)
-    passes = _seed_passes(seeds, miss, taken, 2)
+    passes = seed_parts(seeds, miss, taken, 2)
     assert next(passes).tolist() == [[0, 4, 5], [6, 7, 8], [9, 7, 10]]
     taken[[0, 4, 5, 9, 7, 10]] = True  # the first pass's tracks (its caller's update)
     assert next(passes).tolist() == []  # [0, 1, *] and nothing else left free
     fresh = np.zeros(11, dtype=bool)
-    assert next(_seed_passes(seeds, miss, fresh, 1)).tolist() == seeds.tolist()
-    three = _seed_passes(seeds, miss, np.zeros(11, dtype=bool), 3)
+    assert next(seed_parts(seeds, miss, fresh, 1)).tolist() == seeds.tolist()
+    three = seed_parts(seeds, miss, np.zeros(11, dtype=bool), 3)
     assert len(next(three)) == 3
     assert next(three).tolist() == [[0, 1, 3]]  # the nearest of the first pair left
     assert next(three).tolist() == [[0, 1, 2]]

@@ -140,33 +140,33 @@ class TrackNetExtender:
             radius(pred.t2_radius),
         )
 
+    def _chunks(
+        self, x: torch.Tensor, hidden: torch.Tensor | None
+    ) -> list[tuple[Any, torch.Tensor]]:
+        """The model's step over ``x``, in chunks of ``batch_size`` rows: the prediction
+        and the new state of each chunk."""
+        size = self.batch_size
+        return [
+            self.model.step(
+                x[lo : lo + size], None if hidden is None else hidden[:, lo : lo + size]
+            )
+            for lo in range(0, max(x.shape[0], 1), size)
+        ]
+
     @torch.no_grad()
     def _step(self, x: torch.Tensor, hidden: torch.Tensor | None) -> tuple[Spheres, torch.Tensor]:
-        """One model step over a batch, in chunks of ``batch_size`` rows."""
-        n = x.shape[0]
-        if n <= self.batch_size:
-            pred, new_hidden = self.model.step(x, hidden)
-            return self._spheres(pred), new_hidden
-        parts: list[Spheres] = []
-        hiddens: list[torch.Tensor] = []
-        for lo in range(0, n, self.batch_size):
-            hi = min(lo + self.batch_size, n)
-            pred, h = self.model.step(x[lo:hi], None if hidden is None else hidden[:, lo:hi])
-            parts.append(self._spheres(pred))
-            hiddens.append(h)
-        return Spheres.concatenate(parts), torch.cat(hiddens, dim=1)
+        """One model step over a batch: its spheres and the new state."""
+        chunks = self._chunks(x, hidden)
+        if len(chunks) == 1:
+            return self._spheres(chunks[0][0]), chunks[0][1]
+        spheres = Spheres.concatenate([self._spheres(pred) for pred, _ in chunks])
+        return spheres, torch.cat([h for _, h in chunks], dim=1)
 
     @torch.no_grad()
     def _hidden_step(self, x: torch.Tensor, hidden: torch.Tensor | None) -> torch.Tensor:
-        """The state after one model step (its spheres are not needed), in chunks."""
-        parts = [
-            self.model.step(
-                x[lo : lo + self.batch_size],
-                None if hidden is None else hidden[:, lo : lo + self.batch_size],
-            )[1]
-            for lo in range(0, x.shape[0], self.batch_size)
-        ]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        """The state after one model step (its spheres are not needed)."""
+        states = [h for _, h in self._chunks(x, hidden)]
+        return states[0] if len(states) == 1 else torch.cat(states, dim=1)
 
     def start(
         self, seed_positions: np.ndarray, seed_layers: np.ndarray

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +31,7 @@ from .geometry import Envelope, LayerSurfaces, layer_keys
 from .inner import attach_inner_hits
 from .module_map import load_module_map
 from .quality import candidate_table, quality_for
-from .seeding import find_ranked_seeds
+from .seeding import find_ranked_seeds, seed_parts
 from .selection import eligible, select_tracks
 from .settings import BuildConfig, check_algorithm
 
@@ -279,7 +279,7 @@ def build_tracks(
         record = dict.fromkeys(("seeds", "candidates", "tracks", "steps", "queries"), 0)
         record["live_max"] = 0
         seconds = {"extension": 0.0, "selection": 0.0}
-        for seeds in _seed_passes(all_seeds, miss, taken, config.seed_passes):
+        for seeds in seed_parts(all_seeds, miss, taken, config.seed_passes):
             pass_start = time.perf_counter()
             available = ~taken
             counts: dict[str, int] = {}
@@ -412,30 +412,6 @@ def build_tracks(
         tracks=track_table,
         candidates=pd.concat(labelled, ignore_index=True) if candidate_truth is not None else None,
     )
-
-
-def _seed_passes(
-    seeds: np.ndarray, miss: np.ndarray, taken: np.ndarray, passes: int
-) -> Iterator[np.ndarray]:
-    """The seeds of a stage in ``passes`` parts (see docs/seeding.md, "Seed passes"); each
-    part after the first holds only seeds whose hits are all still free once the tracks
-    of the parts before hold theirs (``taken``, updated in place by the caller)."""
-    left = np.ones(len(seeds), dtype=bool)
-    for part in range(1, passes):
-        if seeds.shape[1] <= part or not left.any():
-            break
-        # The nearest seed of each distinct beginning (first hit, then first two hits).
-        rows = np.flatnonzero(left)
-        rows = rows[~taken[seeds[rows]].any(axis=1)]
-        head = seeds[rows, :part]
-        order = rows[np.lexsort((miss[rows], *head.T[::-1]))]
-        lead = seeds[order, :part]
-        new = np.r_[True, (lead[1:] != lead[:-1]).any(axis=1)]
-        chosen = order[new]
-        left[chosen] = False
-        yield seeds[chosen]
-    rows = np.flatnonzero(left)
-    yield seeds[rows[~taken[seeds[rows]].any(axis=1)]]
 
 
 def _chosen(values: np.ndarray | None, rows: np.ndarray) -> np.ndarray:

@@ -11,8 +11,7 @@ See docs/seeding.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -31,6 +30,7 @@ __all__ = [
     "curvature_from_pt",
     "find_ranked_seeds",
     "find_seeds",
+    "seed_parts",
 ]
 
 #: pT [GeV] = PT_PER_TESLA_METRE * B [T] * R [m].
@@ -497,11 +497,20 @@ def find_seeds(
     volume_id: np.ndarray,
     layer_id: np.ndarray,
     stage: SeedStage,
-    **options: Any,
+    *,
+    field_tesla: float = 2.0,
+    available: np.ndarray | None = None,
+    surfaces: LayerSurfaces | None = None,
+    workers: int = 1,
+    module_id: np.ndarray | None = None,
+    module_map: ModuleMap | None = None,
 ) -> np.ndarray:
     """Seeds of one stage: an ``(S, m)`` int64 array of hit row indices, sorted by row
     (the seeds of :func:`find_ranked_seeds`, same options)."""
-    return find_ranked_seeds(positions, volume_id, layer_id, stage, **options)[0]
+    return find_ranked_seeds(
+        positions, volume_id, layer_id, stage, field_tesla=field_tesla, available=available,
+        surfaces=surfaces, workers=workers, module_id=module_id, module_map=module_map,
+    )[0]  # fmt: skip
 
 
 def find_ranked_seeds(
@@ -588,3 +597,27 @@ def find_ranked_seeds(
         keep = module_map.has_triplet(module[j1], module[j2], module[j3])
         j1, j2, j3, miss = j1[keep], j2[keep], j3[keep], miss[keep]
     return _sorted_rows([j1, j2, j3], miss)
+
+
+def seed_parts(
+    seeds: np.ndarray, miss: np.ndarray, taken: np.ndarray, passes: int
+) -> Iterator[np.ndarray]:
+    """The seeds of a stage in ``passes`` parts (see docs/seeding.md, "Seed passes"); each
+    part after the first holds only seeds whose hits are all still free once the tracks
+    of the parts before hold theirs (``taken``, updated in place by the caller)."""
+    left = np.ones(len(seeds), dtype=bool)
+    for part in range(1, passes):
+        if seeds.shape[1] <= part or not left.any():
+            break
+        # The nearest seed of each distinct beginning (first hit, then first two hits).
+        rows = np.flatnonzero(left)
+        rows = rows[~taken[seeds[rows]].any(axis=1)]
+        head = seeds[rows, :part]
+        order = rows[np.lexsort((miss[rows], *head.T[::-1]))]
+        lead = seeds[order, :part]
+        new = np.r_[True, (lead[1:] != lead[:-1]).any(axis=1)]
+        chosen = order[new]
+        left[chosen] = False
+        yield seeds[chosen]
+    rows = np.flatnonzero(left)
+    yield seeds[rows[~taken[seeds[rows]].any(axis=1)]]
