@@ -209,7 +209,7 @@ def test_stage_validation_is_one_line() -> None:
 
 
 def test_two_dimensional_window_search_matches_brute_force() -> None:
-    from tracknet.building.seeding import _window_pairs_2d
+    from tracknet.building.windows import window_pairs_2d
 
     rng = np.random.default_rng(8)
     phi_t = rng.uniform(-np.pi, np.pi, 400)
@@ -220,7 +220,7 @@ def test_two_dimensional_window_search_matches_brute_force() -> None:
     width = rng.uniform(1.0, 300.0, len(phi_q))
     low, high = centre - width, centre + width
     low[:5], high[5:10] = -np.inf, np.inf  # half-open windows
-    owner, target = _window_pairs_2d(phi_q, half, low, high, phi_t, along_t)
+    owner, target = window_pairs_2d(phi_q, half, low, high, phi_t, along_t)
     dphi = np.abs(np.remainder(phi_t[None, :] - phi_q[:, None] + np.pi, 2 * np.pi) - np.pi)
     inside = (
         (dphi <= half[:, None])
