@@ -60,6 +60,12 @@ def evaluate(
         "--truth",
         help="Straw production events (stored without labels): the dataset of their labels.",
     ),
+    score_losses: bool = typer.Option(
+        False,
+        "--score-losses",
+        help="Also give where the TrackML score's weight goes (TrackML events): "
+        "score_weight_* keys, see docs/metrics.md.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     report: Path | None = typer.Option(
         None,
@@ -100,6 +106,11 @@ def evaluate(
         raise ConfigError(f"--min-track-hits must be an integer >= 1, got {min_track_hits}")
     if report is not None:
         check_report_dir(report)  # before the evaluation, which can take a while
+    if score_losses:
+        from ..detectors import detector_of
+
+        if detector_of(data_dir).name != "trackml":
+            raise ConfigError("--score-losses: the TrackML score's parts need TrackML events")
     selection = ParticleSelection(
         min_pt=min_pt,
         max_pt=max_pt,
@@ -116,6 +127,15 @@ def evaluate(
         workers=where,
         truth_dir=truth,
     )
+    summary = dict(result.summary)
+    labels: dict[str, str] = {}
+    if score_losses:
+        from .score_losses import SCORE_LOSS_LABELS, score_losses_directory
+
+        parts = score_losses_directory(data_dir, submission, use_computed_weights=computed_weights)
+        for key, value in parts.items():
+            summary[f"score_weight_{key}"] = value
+            labels[f"score_weight_{key}"] = "Score weight: " + SCORE_LOSS_LABELS[key]
     if result.unnamed_events:
         unnamed = list(result.unnamed_events)
         typer.echo(
@@ -134,9 +154,9 @@ def evaluate(
             typer.echo(f"report: {path}")
     if as_json:
         # How many events of --data-dir the submission leaves out, so a script sees it too.
-        typer.echo(json_line({**result.summary, "n_events_missing": len(result.unnamed_events)}))
+        typer.echo(json_line({**summary, "n_events_missing": len(result.unnamed_events)}))
         return
-    echo_table(((names.label(k), v) for k, v in result.summary.items()), ".6f")
+    echo_table(((labels.get(k) or names.label(k), v) for k, v in summary.items()), ".6f")
 
 
 def straw_curves_command(
