@@ -23,9 +23,9 @@ from tracknet.building.module_map import (
     module_keys,
 )
 from tracknet.building.seeding import DEFAULT_SEED_STAGES, find_seeds
-from tracknet.building.stages import LOW_PT_GEV, SeedStage, low_pt_stages
+from tracknet.building.stages import LOW_PT_GEV, SECONDARY_MIN_HITS, SeedStage, low_pt_stages
 from tracknet.data.tracks import event_tracks
-from tracknet.errors import DataError
+from tracknet.errors import ConfigError, DataError
 from tracknet.events import Event
 from tracknet.io.trackml import write_event
 from tracknet.simulation import SimulationConfig, event_rng, simulate_event
@@ -375,6 +375,13 @@ def test_the_low_pt_setting_adds_map_stages_that_find_soft_tracks(
     assert all(s.module_map == path for s in extra)
     assert all(s.min_pt_gev == LOW_PT_GEV for s in extra[:-1])  # the last: strips, 1 GeV
     assert BuildConfig.from_dict(config.to_dict()).stages() == config.stages()
+    # The secondaries stages (the last two) may ask for shorter tracks; the others keep theirs.
+    shorter = BuildConfig.from_dict({"low_pt_module_map": path, "secondary_min_hits": 5})
+    assert [s.min_hits for s in shorter.stages()[-2:]] == [5, 5]
+    assert [s.min_hits for s in config.stages()[-2:]] == [SECONDARY_MIN_HITS] * 2
+    assert shorter.stages()[:-2] == config.stages()[:-2]
+    with pytest.raises(ConfigError, match="secondary_min_hits"):
+        BuildConfig.from_dict({"secondary_min_hits": 2})
     # Stages the user lists all run, then the map stages.
     mine = BuildConfig.from_dict(
         {"low_pt_module_map": path, "seed_stages": [s.to_dict() for s in DEFAULT_SEED_STAGES[1:]]}

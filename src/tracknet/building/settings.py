@@ -11,7 +11,7 @@ from ..schema import Settings, setting
 from .builder import ExtensionConfig, workers_problem
 from .seeding import DEFAULT_SEED_STAGES, SeedStage
 from .selection import SelectionConfig
-from .stages import low_pt_stages
+from .stages import SECONDARY_MIN_HITS, low_pt_stages
 
 __all__ = ["ALGORITHMS", "MODEL_ALGORITHMS", "BuildConfig", "check_algorithm"]
 
@@ -44,7 +44,8 @@ class BuildConfig(Settings):
     ``field_tesla`` (turns the stages' ``min_pt_gev`` into a curvature),
     ``low_pt_module_map`` (path of a module map; when set, the low-pT stages of
     :func:`~tracknet.building.stages.low_pt_stages` run after ``seed_stages``, or after
-    the first default stage when ``seed_stages`` is the default, see :meth:`stages`).
+    the first default stage when ``seed_stages`` is the default, see :meth:`stages`;
+    ``secondary_min_hits``: how many hits the tracks of its two secondaries stages need).
     Extension (see :mod:`~tracknet.building.builder`): ``beam_width``, ``max_branches``,
     ``max_misses``, ``miss_penalty``, ``skip_branches``, ``skip_above``, ``merge_paths``,
     ``max_hits``, ``envelope_margin_mm`` (how far beyond the hits' region a sphere centre
@@ -103,6 +104,7 @@ class BuildConfig(Settings):
 
     seed_stages: tuple[SeedStage, ...] = DEFAULT_SEED_STAGES
     low_pt_module_map: str | None = None
+    secondary_min_hits: int = setting(SECONDARY_MIN_HITS, low=3)
     field_tesla: float = setting(2.0, low=0, open_low=True)
     beam_width: int = setting(_EXT.beam_width, low=1)
     max_branches: int = setting(_EXT.max_branches, low=1)
@@ -178,7 +180,7 @@ class BuildConfig(Settings):
         first = self.seed_stages
         if first == DEFAULT_SEED_STAGES:
             first = first[:1]
-        return (*first, *low_pt_stages(self.low_pt_module_map))
+        return (*first, *low_pt_stages(self.low_pt_module_map, self.secondary_min_hits))
 
     def extension(self) -> ExtensionConfig:
         return ExtensionConfig(

@@ -13,6 +13,7 @@ from ..schema import Settings, setting
 __all__ = [
     "DEFAULT_SEED_STAGES",
     "LOW_PT_GEV",
+    "SECONDARY_MIN_HITS",
     "SEED_KINDS",
     "LayerId",
     "SeedStage",
@@ -217,9 +218,13 @@ DEFAULT_SEED_STAGES: tuple[SeedStage, ...] = (
 #: Lowest transverse momentum of the low-pT stages (GeV): on simulated full events 0.15
 #: gains 0.009 in TrackML score over 0.2, and 0.1 another 0.002 at a higher fake rate.
 LOW_PT_GEV = 0.15
+#: Hits a track of the low-pT secondaries stages needs (their seeds lack the vertex cuts).
+SECONDARY_MIN_HITS = 6
 
 
-def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
+def low_pt_stages(
+    module_map: str, secondary_min_hits: int = SECONDARY_MIN_HITS
+) -> tuple[SeedStage, ...]:
     """Seeding down to :data:`LOW_PT_GEV` with the module map at ``module_map``, to run
     after the first default stage (or configured stages) on the hits it left: the first
     two default stages with the map, the lower momentum bound and triplet cuts widened
@@ -230,8 +235,9 @@ def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
     the map's connections, and one for secondaries of pT >= 1 GeV produced further out,
     from triplets of the outer pixel and the short-strip layers (volumes 12-14: the map
     must hold them), each pair within the azimuth step and ``z0`` range that the map saw
-    for its modules. The first two ask for 5 hits, the secondaries stages for 6 (seeds
-    among leftovers; without the vertex cuts a 5-hit track is as often a fake as not).
+    for its modules. The first two ask for 5 hits, the secondaries stages for
+    ``secondary_min_hits`` (seeds among leftovers; without the vertex cuts a 5-hit track
+    is as often a fake as not, unless a quality score judges them).
     See docs/seeding.md, Module maps."""
     first, second, _ = DEFAULT_SEED_STAGES
     soft = {
@@ -253,7 +259,7 @@ def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
         max_theta_change=0.02,
         max_d0_mm=None,
         beamline=False,
-        min_hits=6,
+        min_hits=secondary_min_hits,
         module_map=module_map,
     )
     strip_secondaries = SeedStage(
@@ -268,7 +274,7 @@ def low_pt_stages(module_map: str) -> tuple[SeedStage, ...]:
         max_theta_change=0.01,
         max_d0_mm=None,
         beamline=False,
-        min_hits=6,
+        min_hits=secondary_min_hits,
         module_map=module_map,
         map_dphi_margin=0.01,
         map_z0_margin_mm=20.0,
