@@ -39,6 +39,18 @@ def paths_of(*rows: list[int], width: int = 12) -> np.ndarray:
     return out
 
 
+def two_candidates() -> Candidates:
+    """Two candidates of five hits each, from seeds of three hits."""
+    return Candidates(
+        paths=paths_of([0, 1, 2, 3, 4], [5, 6, 7, 8, 9]),
+        n_hits=np.array([5, 5]),
+        cost=np.zeros(2),
+        misses=np.zeros(2, dtype=np.int64),
+        seed=np.arange(2),
+        n_seed_hits=3,
+    )
+
+
 def test_exact_circle_and_line_fit_to_zero() -> None:
     circle = helix(800.0, 8, centre=(100.0, -50.0))
     line = np.c_[np.linspace(30, 1000, 8), 0.3 * np.linspace(30, 1000, 8), np.linspace(0, 500, 8)]
@@ -110,14 +122,7 @@ def test_hit_sigmas_swap_between_barrel_and_disks() -> None:
 
 
 def test_selection_cuts_on_the_fit() -> None:
-    candidates = Candidates(
-        paths=paths_of([0, 1, 2, 3, 4], [5, 6, 7, 8, 9]),
-        n_hits=np.array([5, 5]),
-        cost=np.zeros(2),
-        misses=np.zeros(2, dtype=np.int64),
-        seed=np.arange(2),
-        n_seed_hits=3,
-    )
+    candidates = two_candidates()
     fit = FitQuality(rms_mm=np.array([0.1, 2.0]), chi2_z=np.array([1.0, 1.0]))
     chosen = select_tracks(candidates, 10, SelectionConfig(min_hits=4, max_fit_rms_mm=0.5), fit=fit)
     assert chosen.candidate.tolist() == [0]
@@ -194,14 +199,7 @@ def test_scattering_widens_the_fit_cuts_of_soft_tracks_only() -> None:
     scale = scattering_scale(np.array([0.3, 3.0, np.inf, np.nan, 0.01]), 0.6)
     np.testing.assert_allclose(scale, [5.0, 1.04, 1.0, 1.0, 37.0])  # floor 0.1 GeV
     np.testing.assert_array_equal(scattering_scale(np.array([0.3, 0.01]), None), [1.0, 1.0])
-    candidates = Candidates(
-        paths=paths_of([0, 1, 2, 3, 4], [5, 6, 7, 8, 9]),
-        n_hits=np.array([5, 5]),
-        cost=np.zeros(2),
-        misses=np.zeros(2, dtype=np.int64),
-        seed=np.arange(2),
-        n_seed_hits=3,
-    )
+    candidates = two_candidates()
     # The same fit figures: a 0.3 GeV track may have them, a 3 GeV one may not.
     fit = FitQuality(
         rms_mm=np.array([1.0, 1.0]), chi2_z=np.array([100.0, 100.0]),

@@ -17,6 +17,16 @@ def ragged_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return owner, value
 
 
+def _wrapped(phi: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(phi, index)`` of the targets with copies of those within ``width`` of +-pi on
+    the other side (shifted by 2 pi), so that a window near the wrap finds them."""
+    index = np.arange(len(phi), dtype=np.int64)
+    low = phi < -np.pi + width
+    high = phi > np.pi - width
+    phi_all = np.concatenate([phi, phi[low] + 2 * np.pi, phi[high] - 2 * np.pi])
+    return phi_all, np.concatenate([index, index[low], index[high]])
+
+
 def phi_window_pairs(
     phi_query: np.ndarray, half_width: np.ndarray, phi_target: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -25,14 +35,7 @@ def phi_window_pairs(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     width = float(half_width.max()) if len(half_width) else 0.0
-    index = np.arange(len(phi_target), dtype=np.int64)
-    # Wrap: targets near +pi also appear below -pi and vice versa.
-    low = phi_target < -np.pi + width
-    high = phi_target > np.pi - width
-    phi_all = np.concatenate(
-        [phi_target, phi_target[low] + 2 * np.pi, phi_target[high] - 2 * np.pi]
-    )
-    index_all = np.concatenate([index, index[low], index[high]])
+    phi_all, index_all = _wrapped(phi_target, width)
     order = np.argsort(phi_all, kind="stable")
     phi_sorted = phi_all[order]
     lo = np.searchsorted(phi_sorted, phi_query - half_width, side="left")
@@ -74,13 +77,7 @@ def window_pairs_2d(
         n_bins = int(min(max((v_max - v_min) / width, 1.0), 4096)) + 1
         width = max((v_max - v_min) / (n_bins - 1), 1e-9) if n_bins > 1 else 1.0
         wrap = float(half_width.max())
-        index = np.arange(len(phi_target), dtype=np.int64)
-        below = phi_target < -np.pi + wrap
-        above = phi_target > np.pi - wrap
-        phi_all = np.concatenate(
-            [phi_target, phi_target[below] + 2 * np.pi, phi_target[above] - 2 * np.pi]
-        )
-        index_all = np.concatenate([index, index[below], index[above]])
+        phi_all, index_all = _wrapped(phi_target, wrap)
         bins = np.clip(((along_target[index_all] - v_min) / width).astype(np.int64), 0, n_bins - 1)
         stride = 2 * np.pi + 2 * wrap + 1.0
         keys = bins * stride + (phi_all + np.pi + wrap)
