@@ -43,7 +43,12 @@ def _truth_tracks(event: Event) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _attach(
-    event: Event, track_of_hit: np.ndarray, positions: np.ndarray, *, holes: bool = False
+    event: Event,
+    track_of_hit: np.ndarray,
+    positions: np.ndarray,
+    *,
+    holes: bool = False,
+    outer: bool = False,
 ) -> np.ndarray:
     hits = event.hits
     volume, layer = hits["volume_id"].to_numpy(), hits["layer_id"].to_numpy()
@@ -58,6 +63,7 @@ def _attach(
         max_pull_z=DEFAULTS.inner_hit_max_pull_z,
         max_rms_rise_mm=DEFAULTS.attach_max_rms_rise_mm,
         holes=holes,
+        outer=outer,
     )
 
 
@@ -122,5 +128,30 @@ def test_holes_between_held_layers_are_filled_only_when_asked() -> None:
     assert (filled[removed] == full[removed]).mean() > 0.7
     joined = (cut == 0) & (filled > 0)
     assert (filled[joined] == full[joined]).mean() > 0.95
+    plain = _attach(event, cut, positions)
+    assert (plain[removed] == full[removed]).mean() < 0.05
+
+
+def test_the_outer_pass_gives_a_track_its_lost_last_hit_only_when_asked() -> None:
+    """Each track's outermost hit removed, where no other hit shares its layer (barrel with
+    strips): with ``outer`` the helix of the last three layers takes it back."""
+    event = barrel_event(8, n_particles=800, seed=12)
+    positions = event.hits[["x", "y", "z"]].to_numpy(np.float64)
+    key = layer_keys(event.hits["volume_id"].to_numpy(), event.hits["layer_id"].to_numpy())
+    full, _ = _truth_tracks(event)
+    radius = np.hypot(positions[:, 0], positions[:, 1])
+    removed: list[int] = []
+    for track in range(1, full.max() + 1):
+        rows = np.flatnonzero(full == track)
+        last = rows[np.argmax(radius[rows])]
+        if len(rows) >= 6 and (key[rows] == key[last]).sum() == 1:
+            removed.append(int(last))
+    assert len(removed) > 40
+    cut = full.copy()
+    cut[removed] = 0
+    grown = _attach(event, cut, positions, outer=True)
+    assert (grown[removed] == full[removed]).mean() > 0.6  # 0.70 on this event
+    joined = (cut == 0) & (grown > 0)
+    assert (grown[joined] == full[joined]).mean() > 0.95
     plain = _attach(event, cut, positions)
     assert (plain[removed] == full[removed]).mean() < 0.05

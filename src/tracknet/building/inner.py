@@ -57,6 +57,7 @@ def attach_inner_hits(
     free: np.ndarray | None = None,
     max_hits: int = 3,
     holes: bool = False,
+    outer: bool = False,
 ) -> np.ndarray:
     """``track_of_hit`` with inner and hole hits attached (see docs/selection-and-fits.md).
 
@@ -66,8 +67,10 @@ def attach_inner_hits(
     distance from the beam line) is followed inwards to its closest approach to the beam
     line; with ``holes``, also the helix through every three consecutive layers inwards to
     the layer before them, and through the last three but one outwards to the last (every
-    gap between two layers the track holds). Where it crosses a layer of ``surfaces``
-    (within the layer's extent plus ``surface_margin_mm``) that the track does not hold, the
+    gap between two layers the track holds); with ``outer``, also the helix through its
+    three outermost layers outwards to the first layer beyond them that it crosses.
+    Where it crosses a layer of ``surfaces`` (within the layer's extent plus
+    ``surface_margin_mm``) that the track does not hold, the
     ``max_hits`` nearest ``free`` hits of that layer within ``window_mm`` are candidates
     (``free``: default the hits on no track). A candidate joins when the refit of the track
     with it in its place puts it within ``max_residual_mm`` of the circle, raises the circle
@@ -130,6 +133,16 @@ def attach_inner_hits(
         q_kind.append(np.ones(len(tk), dtype=np.int64))
         q_last.append(lcol[tk, kk])
         q_next.append(lcol[tk, kk + 1])
+    if outer:
+        top = n_layers - 1
+        q_track.append(rows)
+        q_points.append(
+            np.stack([positions[paths[rows, lcol[rows, top - j]]] for j in (2, 1, 0)], 1)
+        )
+        q_insert.append((paths >= 0).sum(axis=1))
+        q_kind.append(np.full(n_tracks, 2, dtype=np.int64))
+        q_last.append(lcol[rows, top])
+        q_next.append(lcol[rows, top])
     track = np.concatenate(q_track)
     insert = np.concatenate(q_insert)
     kind = np.concatenate(q_kind)
@@ -145,8 +158,16 @@ def attach_inner_hits(
         nxt_surface = surfaces.index_of(layer_key[nxt])
         to_next = arc[np.arange(len(track)), np.maximum(nxt_surface, 0)]
         limit = np.where(kind == 1, np.where(nxt_surface >= 0, to_next - 1e-6, 0.0), limit)
+    limit = np.where(kind == 2, np.inf, limit)
     arc[arc > limit[:, None]] = np.inf
     arc[held[track]] = np.inf
+    if outer:
+        # Outwards, only the first layer the helix crosses beyond the track.
+        ahead = kind == 2
+        first = np.argmin(arc[ahead], axis=1)
+        keep = np.full(arc[ahead].shape, np.inf)
+        keep[np.arange(len(first)), first] = arc[ahead][np.arange(len(first)), first]
+        arc[ahead] = keep
     query, surface = np.nonzero(np.isfinite(arc))
     if len(query) == 0:
         return out

@@ -331,6 +331,7 @@ def build_tracks(
                     max_rms_rise_mm=config.attach_max_rms_rise_mm,
                     surface_margin_mm=config.layer_surface_margin_mm,
                     holes=config.hole_hits,
+                    outer=config.outer_hits,
                     workers=config.workers,
                     free=~taken,
                 )

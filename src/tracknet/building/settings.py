@@ -86,7 +86,8 @@ class BuildConfig(Settings):
     hits where their helices cross inner layers within this distance, when the refit
     passes ``inner_hit_max_residual_mm`` and ``inner_hit_max_pull_z``
     (:mod:`~tracknet.building.inner`); with ``hole_hits`` also the free hits where they
-    cross a layer between two layers they hold. A double or inner hit joins only when the track's
+    cross a layer between two layers they hold, with ``outer_hits`` where they cross the
+    first layer beyond their last. A double or inner hit joins only when the track's
     circle-fit rms (per degree of freedom) rises by at most ``attach_max_rms_rise_mm``
     (``None``: no bound).
     ``quality_model``: path of a track-quality score (``tracknet quality``,
@@ -139,6 +140,7 @@ class BuildConfig(Settings):
     inner_hit_max_residual_mm: float = setting(0.5, low=0, open_low=True)
     inner_hit_max_pull_z: float = setting(10.0, low=0, open_low=True)
     hole_hits: bool = True
+    outer_hits: bool = False
     attach_max_rms_rise_mm: float | None = setting(0.05, low=0, open_low=True)
     quality_model: str | None = None
     quality_on: str = setting("candidates", choices=QUALITY_ON)
