@@ -105,15 +105,21 @@ def test_the_builder_attaches_inner_hits_unless_turned_off(event: Event) -> None
     assert (on.submission["track_id"] > 0).sum() > (off.submission["track_id"] > 0).sum()
 
 
-def test_holes_between_held_layers_are_filled_only_when_asked() -> None:
-    """One single-hit layer in the middle of every track removed (barrel with strips):
-    with ``holes`` the gaps are filled from the helices of the neighbouring layers;
-    without, only the inner search runs, which cannot reach a gap."""
+def _strip_barrel() -> tuple[Event, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A barrel event with strips: the event, its hit positions, layer keys, true tracks
+    (:func:`_truth_tracks`) and hit radii."""
     event = barrel_event(8, n_particles=800, seed=12)
     positions = event.hits[["x", "y", "z"]].to_numpy(np.float64)
     key = layer_keys(event.hits["volume_id"].to_numpy(), event.hits["layer_id"].to_numpy())
     full, _ = _truth_tracks(event)
-    radius = np.hypot(positions[:, 0], positions[:, 1])
+    return event, positions, key, full, np.hypot(positions[:, 0], positions[:, 1])
+
+
+def test_holes_between_held_layers_are_filled_only_when_asked() -> None:
+    """One single-hit layer in the middle of every track removed (barrel with strips):
+    with ``holes`` the gaps are filled from the helices of the neighbouring layers;
+    without, only the inner search runs, which cannot reach a gap."""
+    event, positions, key, full, radius = _strip_barrel()
     removed: list[int] = []
     for track in range(1, full.max() + 1):
         rows = np.flatnonzero(full == track)
@@ -135,11 +141,7 @@ def test_holes_between_held_layers_are_filled_only_when_asked() -> None:
 def test_the_outer_pass_gives_a_track_its_lost_last_hit_only_when_asked() -> None:
     """Each track's outermost hit removed, where no other hit shares its layer (barrel with
     strips): with ``outer`` the helix of the last three layers takes it back."""
-    event = barrel_event(8, n_particles=800, seed=12)
-    positions = event.hits[["x", "y", "z"]].to_numpy(np.float64)
-    key = layer_keys(event.hits["volume_id"].to_numpy(), event.hits["layer_id"].to_numpy())
-    full, _ = _truth_tracks(event)
-    radius = np.hypot(positions[:, 0], positions[:, 1])
+    event, positions, key, full, radius = _strip_barrel()
     removed: list[int] = []
     for track in range(1, full.max() + 1):
         rows = np.flatnonzero(full == track)
