@@ -164,9 +164,11 @@ def attach_inner_hits(
     if outer:
         # Outwards, only the first layer the helix crosses beyond the track.
         ahead = kind == 2
-        first = np.argmin(arc[ahead], axis=1)
-        keep = np.full(arc[ahead].shape, np.inf)
-        keep[np.arange(len(first)), first] = arc[ahead][np.arange(len(first)), first]
+        out_arc = arc[ahead]
+        first = np.argmin(out_arc, axis=1)
+        keep = np.full(out_arc.shape, np.inf)
+        at = np.arange(len(first))
+        keep[at, first] = out_arc[at, first]
         arc[ahead] = keep
     query, surface = np.nonzero(np.isfinite(arc))
     if len(query) == 0:
