@@ -844,6 +844,7 @@ VALID_LINES = {
     " --times 0",
     ("module-map",): "module-map --data-dir {ev} --out {o}/m.npz",
     ("quality",): "quality --data-dir {ev} --out {o}/q.json --algorithm baseline",
+    ("align",): "align --data-dir {straw} --out {o}/a.json",
 }
 #: Values that a typo or a slip gives: negative, not a number, beyond 64 bits.
 ODD_VALUES = ("-1", "nan", "99999999999999999999")

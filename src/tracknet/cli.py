@@ -48,14 +48,14 @@ COMMAND_MODULES = (
     _simulation_commands,  # simulate trackml, simulate straw
     _package_commands,  # demo
     _augment_commands,  # overlay
-    _building_commands,  # build, module-map, quality
+    _building_commands,  # build, module-map, quality, align
     _training_commands,  # train, validate, density, export
 )
 
 #: The order of the commands in ``tracknet --help``; a command not named here comes last.
 HELP_ORDER = (
     "info", "convert", "evaluate", "display", "demo", "display-straw", "overlay", "build",
-    "module-map", "quality", "straw-curves", "train", "validate", "density", "export",
+    "module-map", "quality", "align", "straw-curves", "train", "validate", "density", "export",
 )  # fmt: skip
 
 for _module in COMMAND_MODULES:

@@ -15,25 +15,16 @@ import numpy as np
 import pandas as pd
 
 from tracknet.building.straw import build_straw_batch
-from tracknet.building.straw.fits import circle_residuals, circle_y_at
-from tracknet.data.straw_tracks import resolved_y
+from tracknet.building.straw.fits import circle_y_at
+from tracknet.building.straw.isolated import fit_resolved, isolated_tracks
 from tracknet.simulation.straw.batch import StrawBatch
 from tracknet.simulation.straw.geometry import StrawGeometry
 from tracknet.simulation.straw.tracks import C_GEV_PER_T_MM
 
 __all__ = ["fit_selected_tracks"]
 
-#: Side-resolving passes of the fit (the first fits the wires).
-_PASSES = 3
-#: Step (mm) of the finite differences that give the fitted slope and curvature.
+#: Step (mm) of the finite differences that give the fitted curvature.
 _STEP_MM = 5.0
-
-
-def _padded(group: np.ndarray, rank: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndarray:
-    width = int(rank.max()) + 1 if len(rank) else 1
-    out = np.zeros((n_groups, width))
-    out[group, rank] = values
-    return out
 
 
 def fit_selected_tracks(
@@ -50,43 +41,17 @@ def fit_selected_tracks(
     fitted ``tx, ty, tpx, tpy``."""
     h = batch.hits
     track = build_straw_batch(batch, geometry, "baseline")["track_id"].to_numpy()
-    events, inverse = np.unique(h["event_id"], return_inverse=True)
-    n_events = len(events)
-    n_tracks = np.zeros(n_events, dtype=np.int64)
-    np.maximum.at(n_tracks, inverse, track)
-    on = track == 1
-    n_on = np.bincount(inverse[on], minlength=n_events)
-    n_off = np.bincount(inverse[~on], minlength=n_events)
-    ok = (n_tracks == 1) & (n_on >= min_hits)
-    if max_other_hits is not None:
-        ok &= n_off <= max_other_hits
-    rows = np.flatnonzero(on & ok[inverse])
-    rows = rows[np.lexsort((h["x"][rows], inverse[rows]))]
-    group_of = np.unique(inverse[rows], return_inverse=True)[1].ravel()
-    n_groups = int(group_of.max()) + 1 if len(rows) else 0
-    rank = np.arange(len(rows)) - np.searchsorted(group_of, group_of, "left")
+    isolated = isolated_tracks(
+        h["event_id"], h["x"], track, min_hits=min_hits, max_other_hits=max_other_hits
+    )
+    rows, group_of, n_groups = isolated.rows, isolated.group, isolated.n_tracks
     x_w, y_w = h["x"][rows].astype(np.float64), h["y"][rows].astype(np.float64)
     drift = h["drift_mm"][rows].astype(np.float64)
-    x = _padded(group_of, rank, n_groups, x_w)
-    valid = _padded(group_of, rank, n_groups, np.ones(len(rows))) > 0
-    y = _padded(group_of, rank, n_groups, y_w)
-    side = np.ones(len(rows))
-    slope = np.zeros(len(rows))
-    residuals = np.zeros_like(x)
-    for _ in range(_PASSES):
-        residuals, fit = circle_residuals(x, y, valid, with_fit=True)
-        fit_rows = tuple(part[group_of] for part in fit)
-        y_fit = circle_y_at(fit_rows, x_w)
-        slope = (circle_y_at(fit_rows, x_w + _STEP_MM) - circle_y_at(fit_rows, x_w - _STEP_MM)) / (
-            2.0 * _STEP_MM
-        )
-        side = np.where(y_fit >= y_w, 1.0, -1.0)
-        y = _padded(group_of, rank, n_groups, resolved_y(y_w, drift, side, slope))
-    dof = np.maximum(valid.sum(axis=1) - 3, 1)
-    rms = np.sqrt(np.sum(residuals * residuals, axis=1) / dof)
-    good = rms <= max_fit_rms_mm
+    resolved = fit_resolved(isolated, x_w, y_w, drift)
+    side, slope = resolved.side, resolved.slope
+    good = resolved.rms <= max_fit_rms_mm
     # Direction, curvature and entry point of each hit's fitted track.
-    fit_rows = tuple(part[group_of] for part in fit)
+    fit_rows = resolved.rows_fit(group_of)
     y_plus = circle_y_at(fit_rows, x_w + _STEP_MM)
     y_minus = circle_y_at(fit_rows, x_w - _STEP_MM)
     y_mid = circle_y_at(fit_rows, x_w)
@@ -113,7 +78,7 @@ def fit_selected_tracks(
     first = np.searchsorted(group_of, np.arange(n_groups), "left")
     entries = pd.DataFrame(
         {
-            "source_event_id": events[inverse[rows[first]]] if n_groups else np.zeros(0),
+            "source_event_id": isolated.events,
             "source_particle_id": np.ones(n_groups, dtype=np.int64),
             "vx": x_w[first] if n_groups else np.zeros(0),
             "vy": y_mid[first] if n_groups else np.zeros(0),

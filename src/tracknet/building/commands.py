@@ -26,7 +26,7 @@ from ..commands_common import (
 )
 from ..errors import ConfigError, DataError
 
-__all__ = ["build", "module_map", "quality", "register"]
+__all__ = ["align", "build", "module_map", "quality", "register"]
 
 _WORKERS, _SCHEDULER = workers_options()
 
@@ -285,8 +285,71 @@ def quality(
         )
 
 
+def align(
+    data_dir: Path = typer.Option(
+        ...,
+        "--data-dir",
+        help="Straw dataset of events to align on (no labels needed: late-in-fill events).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Straw alignment to write (.json)."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="JSON object of alignment settings (tracknet.building.straw.align.AlignmentConfig).",
+    ),
+    progress: bool | None = progress_option(),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON summary instead of a sentence."
+    ),
+) -> None:
+    """Align the straws on the isolated tracks of straw events, without truth.
+
+    The build setting alignment set to the file builds at the aligned positions.
+    """
+    from ..io.straw import StrawDataset, is_straw_dataset
+    from ..simulation.straw import StrawGeometry
+    from .straw.align import AlignmentConfig, estimate_alignment
+
+    output_file(out, "--out")
+    if not data_dir.is_dir():
+        raise ConfigError(f"--data-dir {data_dir} is not a folder")
+    if not is_straw_dataset(data_dir):
+        raise DataError("tracknet align works on straw datasets only", file=str(data_dir))
+    settings = AlignmentConfig.from_json(config) if config is not None else AlignmentConfig()
+    dataset = StrawDataset.open(data_dir)
+    geometry = StrawGeometry.from_dict(dataset.geometry_parameters())
+    built = estimate_alignment(
+        dataset.read_all(),
+        geometry,
+        settings,
+        meta={"data_dir": str(data_dir.resolve())},
+        progress=show_progress(progress),
+    )
+    path = built.save(out)
+    last = built.meta["rounds"][-1]
+    summary = {
+        "out": str(path),
+        "n_events": built.meta["n_events"],
+        "tracks": built.meta["tracks"],
+        "straws_aligned": built.meta["straws_aligned"],
+        "residual_rms_mm_before": built.meta["rounds"][0]["residual_rms_mm_before"],
+        "residual_rms_mm_after": last["residual_rms_mm_after"],
+        "offset_rms_mm": built.meta["offset_rms_mm"],
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, sort_keys=True))
+    else:
+        typer.echo(
+            f"aligned {summary['straws_aligned']} straws on {summary['tracks']} isolated tracks "
+            f"of {summary['n_events']} event(s) (offsets {summary['offset_rms_mm']:.3f} mm rms; "
+            f"residuals {summary['residual_rms_mm_before']:.3f} -> "
+            f"{summary['residual_rms_mm_after']:.3f} mm rms), wrote {path}"
+        )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``build``, ``module-map`` and ``quality`` to ``app``."""
+    """Add ``build``, ``module-map``, ``quality`` and ``align`` to ``app``."""
     app.command("build")(build)
     app.command("module-map")(module_map)
     app.command("quality")(quality)
+    app.command("align")(align)

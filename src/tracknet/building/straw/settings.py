@@ -55,12 +55,15 @@ class StrawBuildConfig(Settings):
     drift_sigma_mm: float = setting(DRIFT_RESOLUTION_MM, low=0)
     resolution_sigmas: float = setting(2.0, low=0)
     events_per_batch: int = setting(4096, low=1)
+    alignment: str | None = None
 
     def validate(self) -> None:
         if self.min_hits < 2:
             raise ConfigError(
                 f"straw build min_hits must be >= 2 (a seed holds 2 hits), got {self.min_hits}"
             )
+        if self.alignment is not None and not self.alignment.strip():
+            raise ConfigError("straw build alignment must be a path or null")
         self.selection()
 
     def at_resolution(self, floor_mm: float | None) -> float:
