@@ -2,7 +2,7 @@
 the "real" detector.
 
 Usage: ``python benchmarks/straw_training_study.py --work DIR [--train-events N]
-[--test-events N] [--quick]``. Runs the commands a user would run (``python -m
+[--test-events N] [--quick] [--align]``. Runs the commands a user would run (``python -m
 tracknet``): the "real" detector's late-in-fill and production events (truth apart), the
 libraries cut from two independent late samples without truth, synthetic and
 semi-synthetic training sets, TrackNET (``experiment=straw``) and the seed classifier
@@ -10,8 +10,10 @@ semi-synthetic training sets, TrackNET (``experiment=straw``) and the seed class
 of the real detector's isolated tracks, (c) semi-synthetic events on its production
 events, and every model and the baseline built on held-out semi-synthetic events (2 and 5
 overlaid tracks; library, background and seeds that no training saw; the training library
-is cut from ``--late-events`` late events, the test library from 20,000 others). Prints
-one JSON line. Outputs already in ``--work`` (datasets, finished trainings) are reused.
+is cut from ``--late-events`` late events, the test library from 20,000 others). With
+``--align`` every model and the baseline are also built at the straw alignment of the
+training library's late events (``tracknet align``). Prints one JSON line. Outputs
+already in ``--work`` (datasets, finished trainings) are reused.
 """
 
 from __future__ import annotations
@@ -98,13 +100,22 @@ def _train(work: Path, algorithm: str, training: str, data: dict[str, Path], qui
     return Path(json.loads(results.read_text())["last_checkpoint"])
 
 
-def _evaluate(work: Path, name: str, data: Path, algorithm: str, checkpoint: Path | None) -> Any:
-    sub = work / "subs" / f"{name}-{data.name}.csv"
+def _evaluate(
+    work: Path,
+    name: str,
+    data: Path,
+    algorithm: str,
+    checkpoint: Path | None,
+    config: Path | None = None,
+) -> Any:
+    sub = work / "subs" / f"{name}-{data.name}{'-aligned' if config else ''}.csv"
     sub.parent.mkdir(parents=True, exist_ok=True)
     args = ["build", "--data-dir", str(data), "--algorithm", algorithm, "--out", str(sub),
             "--workers", "1", "--no-progress", "--json"]  # fmt: skip
     if checkpoint is not None:
         args += ["--checkpoint", str(checkpoint)]
+    if config is not None:
+        args += ["--config", str(config)]
     built = json.loads(_tracknet(*args).strip().splitlines()[-1])
     figures = json.loads(
         _tracknet("evaluate", "--data-dir", str(data), "--submission", str(sub), "--json")
@@ -128,12 +139,30 @@ def main() -> None:
         help="late events the training library is cut from",
     )
     parser.add_argument("--quick", action="store_true", help="2 epochs per training")
+    parser.add_argument(
+        "--align",
+        action="store_true",
+        help="also build every model at the straw alignment of the training library's "
+        "late events (tracknet align)",
+    )
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = _data(work, args.train_events, args.test_events, args.late_events)
     data_seconds = time.perf_counter() - started
+    aligned: Path | None = None
+    alignment: dict[str, Any] = {}
+    if args.align:
+        t0 = time.perf_counter()
+        alignment = json.loads(
+            _tracknet("align", "--data-dir", str(data["late_a"]), "--out",
+                      str(work / "alignment.json"), "--no-progress", "--json")
+            .strip().splitlines()[-1]
+        )  # fmt: skip
+        alignment["seconds"] = round(time.perf_counter() - t0, 1)
+        aligned = work / "aligned.json"
+        aligned.write_text(json.dumps({"alignment": str(work / "alignment.json")}))
     rows: dict[str, Any] = {}
     train_seconds: dict[str, float] = {}
     for algorithm in RECIPES:
@@ -145,10 +174,22 @@ def main() -> None:
                 test: _evaluate(work, f"{algorithm}-{training}", data[test], algorithm, checkpoint)
                 for test in ("test2", "test5")
             }
+            if aligned is not None:
+                rows[f"{algorithm}/{training}/aligned"] = {
+                    test: _evaluate(
+                        work, f"{algorithm}-{training}", data[test], algorithm, checkpoint, aligned
+                    )
+                    for test in ("test2", "test5")
+                }
     rows["baseline"] = {
         test: _evaluate(work, "baseline", data[test], "baseline", None)
         for test in ("test2", "test5")
     }
+    if aligned is not None:
+        rows["baseline/aligned"] = {
+            test: _evaluate(work, "baseline", data[test], "baseline", None, aligned)
+            for test in ("test2", "test5")
+        }
     emit(
         "straw_training_study",
         {
@@ -158,6 +199,7 @@ def main() -> None:
             "quick": args.quick,
             "data_seconds": round(data_seconds, 1),
             "train_seconds": train_seconds,
+            "alignment": alignment,
             "results": rows,
         },
     )

@@ -173,3 +173,42 @@ def test_the_align_command_writes_constants_the_build_uses(tmp_path: Path) -> No
     result = invoke("align", "--data-dir", str(tmp_path), "--out", str(tmp_path / "b.json"))
     assert_one_line_error(result, "straw datasets only")
     assert not (tmp_path / "b.json").exists()
+
+
+def test_the_library_and_the_training_read_the_events_at_the_alignment(
+    aligned: tuple[StrawAlignment, Path], tmp_path: Path
+) -> None:
+    from tracknet.augment.fit_selection import fit_selected_tracks
+    from tracknet.training.settings import DataSettings, StrawDataSettings
+    from tracknet.training.straw_data import StrawDataModule
+
+    alignment, path = aligned
+    late = simulate_straw_batch(LATE, 6000, 11)
+    criteria = {"min_hits": 12, "max_other_hits": 4, "max_fit_rms_mm": 1.0}
+    errors = []
+    for batch in (late.without_labels(), alignment.apply(late.without_labels(), GEOMETRY)):
+        rows, entries, fitted = fit_selected_tracks(batch, GEOMETRY, 1.45, **criteria)
+        real = late.hits["particle_id"][rows] > 0
+        errors.append((len(entries), np.median(np.abs(fitted["ty"] - late.hits["ty"][rows])[real])))
+    # At the aligned positions more events give a clean track, and its fit is nearer the truth.
+    assert errors[1][0] > errors[0][0] and errors[1][1] < 0.7 * errors[0][1]
+
+    data = tmp_path / "labelled"
+    result = invoke(
+        "simulate", "straw", "--detector", "real", "--out", str(data), "--events", "200",
+        "--seed", "5", "--no-progress",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    coords = []
+    for where in (None, str(path)):
+        settings = DataSettings(
+            source="straw", dir=str(data), dims=(0, 1), straw=StrawDataSettings(alignment=where)
+        )
+        module = StrawDataModule(settings, progress=False)
+        module.setup()
+        assert module.train_tracks is not None
+        assert module.describe()["alignment"] == where
+        coords.append(module.train_tracks.coords[:, 1] * settings.scale_mm)
+    moved = coords[1] - coords[0]
+    assert np.abs(moved).max() > 0.1
+    assert np.abs(moved).max() <= np.abs(alignment.straw_dy_mm).max() + 1e-3

@@ -85,6 +85,12 @@ def overlay(
         help="Library from straw events without labels: the largest residual RMS (mm) of "
         "the circle fit of a selected track [default: LibraryCriteria.max_fit_rms_mm].",
     ),
+    alignment: Path | None = typer.Option(
+        None,
+        "--alignment",
+        help="Library from straw events without labels: select and fit at this straw "
+        "alignment (tracknet align); the hits keep their design positions.",
+    ),
     events_per_chunk: int = typer.Option(
         10_000, "--events-per-chunk", help="Straw: events per Parquet chunk."
     ),
@@ -120,6 +126,7 @@ def overlay(
             max_other_hits=max_other_hits,
             min_pt_gev=min_pt,
             max_abs_eta=max_eta,
+            alignment=None if alignment is None else str(alignment),
         )
         if max_fit_rms is not None:
             criteria = criteria.with_overrides({"max_fit_rms_mm": max_fit_rms})
@@ -152,7 +159,7 @@ MAX_OVERLAY_EVENTS = 999_999_999
 _FLAGS = {
     "min_hits": "--min-hits", "max_tracks": "--max-source-tracks",
     "max_other_hits": "--max-other-hits", "max_fit_rms_mm": "--max-fit-rms",
-    "min_pt_gev": "--min-pt", "max_abs_eta": "--max-eta",
+    "min_pt_gev": "--min-pt", "max_abs_eta": "--max-eta", "alignment": "--alignment",
 }  # fmt: skip
 
 

@@ -73,7 +73,8 @@ class LibraryCriteria(Settings):
     the others per track. ``min_pt_gev`` cuts on ``hypot(px, py)`` of the particle
     (for a straw track that is its momentum). Straw events without labels are selected
     by a fit instead (:mod:`tracknet.augment.fit_selection`): one built track per event,
-    ``min_hits``, ``max_other_hits`` and ``max_fit_rms_mm``.
+    ``min_hits``, ``max_other_hits`` and ``max_fit_rms_mm``, built and fitted at the
+    positions of the straw ``alignment`` file when one is named.
     """
 
     label: ClassVar[str] = "library criterion"
@@ -85,6 +86,11 @@ class LibraryCriteria(Settings):
     max_abs_eta: float = setting(math.inf, low=0.0, allow_inf=True)
     primaries_only: bool = False
     max_fit_rms_mm: float = setting(1.0, low=0.0, open_low=True)
+    alignment: str | None = None
+
+    def validate(self) -> None:
+        if self.alignment is not None and not self.alignment.strip():
+            raise self.fail("alignment", "must be a path or null", self.alignment)
 
     def to_dict(self) -> dict[str, Any]:
         """The schema's dict, with no limit on ``|eta|`` written as ``None`` (JSON has no inf)."""
@@ -272,9 +278,11 @@ def straw_library(
             )
         if by_fit or not batch.meta.get("labelled", True):
             from tracknet.augment.fit_selection import fit_selected_tracks
+            from tracknet.building.straw.alignment import aligned
 
+            # Built and fitted at the aligned positions; the hits keep the design ones.
             rows, entries, fitted = fit_selected_tracks(
-                batch,
+                aligned(batch, geometry, criteria.alignment),
                 geometry,
                 field_tesla,
                 min_hits=criteria.min_hits,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..building.straw.alignment import aligned
 from ..building.straw.hits import StrawHits
 from ..building.straw.seed_walk import SLOT_FEATURES, STEP_FEATURES, SeedSequences, seed_sequences
 from ..building.straw.settings import StrawBuildConfig
@@ -85,7 +86,7 @@ def seed_sequence_splits(
             file=str(directory),
         )
     geometry = StrawGeometry.from_dict(dataset.geometry_parameters())
-    batch = dataset.read_all()
+    batch = aligned(dataset.read_all(), geometry, settings.straw.alignment)
     event_ids = [int(e) for e in batch.events["event_id"]]
     if settings.max_events is not None:
         event_ids = event_ids[: settings.max_events]
@@ -118,6 +119,7 @@ def seed_sequence_splits(
         )
     facts = {
         "events_dir": str(directory),
+        "alignment": settings.straw.alignment,
         "train_events": len(train_ids),
         "val_events": len(val_ids),
         "train_seeds": len(train),

@@ -190,6 +190,9 @@ class StrawDataSettings(Section):
     min_drift_mm: float = setting(0.0, low=0.0, high=1e3)
     #: Seeds (left/right variants) drawn per split to train the seed classifier.
     max_seeds: int = setting(100000, low=1)
+    #: A straw alignment (``tracknet align``): the hits are moved to its positions
+    #: before the tracks are read, as the builder's ``alignment`` setting moves them.
+    alignment: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
 
+from ..building.straw.alignment import aligned
 from ..data.cache import FlatTracks, default_cache_root, split_events
 from ..data.dataset import TrackBatch, TrackDataset, make_dataloader
 from ..data.normalize import Normalizer
@@ -122,7 +123,7 @@ class StrawDataModule(L.LightningDataModule):
                 file=str(directory),
             )
         geometry = StrawGeometry.from_dict(dataset.geometry_parameters())
-        batch = dataset.read_all()
+        batch = aligned(dataset.read_all(), geometry, s.straw.alignment)
         event_ids = [int(e) for e in batch.events["event_id"]]
         if s.max_events is not None:
             event_ids = event_ids[: s.max_events]
@@ -197,6 +198,7 @@ class StrawDataModule(L.LightningDataModule):
                 "geometry": self.geometry,
                 "positions": self.settings.straw.positions,
                 "min_drift_mm": self.settings.straw.min_drift_mm,
+                "alignment": self.settings.straw.alignment,
             }
         )
         if not self.settings.dir:

@@ -21,7 +21,7 @@ from ...errors import ConfigError, DataError
 from ...io.atomic import write_text_atomic
 from ...simulation.straw import StrawBatch, StrawGeometry
 
-__all__ = ["StrawAlignment", "load_alignment"]
+__all__ = ["StrawAlignment", "aligned", "load_alignment"]
 
 FORMAT = "tracknet-straw-alignment"
 VERSION = 1
@@ -112,3 +112,8 @@ def load_alignment(path: str | os.PathLike[str]) -> StrawAlignment:
     except OSError:
         raise ConfigError(f"straw alignment {path}: file not found") from None
     return _cached(str(target.resolve()), (stat.st_mtime_ns, stat.st_size))
+
+
+def aligned(batch: StrawBatch, geometry: StrawGeometry, path: str | None) -> StrawBatch:
+    """``batch`` at the positions of the alignment file ``path`` (None: as it is)."""
+    return batch if path is None else load_alignment(path).apply(batch, geometry)

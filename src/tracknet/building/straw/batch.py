@@ -14,7 +14,7 @@ from ...simulation.straw import StrawBatch, StrawGeometry
 from ..builder import _first_ranks
 from ..selection import select_tracks
 from .algorithms import make_straw_follower
-from .alignment import load_alignment
+from .alignment import aligned
 from .beam import extend_straw
 from .cleanup import absorb_fragments, attach_by_fit, merge_pieces
 from .fits import _track_hit_y, fit_candidates
@@ -89,8 +89,7 @@ def build_straw_batch(
     chunks of ``config.events_per_batch`` events, at the positions of
     ``config.alignment`` when it names one."""
     follower = follower if follower is not None else make_straw_follower(algorithm, loaded, config)
-    if config.alignment is not None:
-        batch = load_alignment(config.alignment).apply(batch, geometry)
+    batch = aligned(batch, geometry, config.alignment)
     h = batch.hits
     n_events = len(batch)
     event_ids = batch.events["event_id"]
