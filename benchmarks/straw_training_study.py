@@ -12,7 +12,9 @@ events, and every model and the baseline built on held-out semi-synthetic events
 overlaid tracks; library, background and seeds that no training saw; the training library
 is cut from ``--late-events`` late events, the test library from 20,000 others). With
 ``--align`` every model and the baseline are also built at the straw alignment of the
-training library's late events (``tracknet align``). Prints one JSON line. Outputs
+training library's late events (``tracknet align``), and each model is also trained on
+synthetic and semi-synthetic sets whose library is cut at it, its hits read at it
+(``overlay --alignment``, ``data.straw.alignment``). Prints one JSON line. Outputs
 already in ``--work`` (datasets, finished trainings) are reused.
 """
 
@@ -81,7 +83,28 @@ def _data(work: Path, train_events: int, test_events: int, late_events: int) -> 
     return d
 
 
-def _train(work: Path, algorithm: str, training: str, data: dict[str, Path], quick: bool) -> Path:
+def _aligned_sets(work: Path, data: dict[str, Path], alignment: Path, train_events: int) -> None:
+    """The synthetic and semi-synthetic training sets of a library cut at ``alignment``."""
+    library = ["--source", str(data["late_a"]), "--alignment", str(alignment)]
+    for name, background, seed, response in (
+        ("aligned-synthetic", [], 6, SYNTHETIC_RESPONSE),
+        ("aligned-semi-synthetic", ["--background", str(data["prod_train"])], 7, OVERLAY_RESPONSE),
+    ):
+        data[name] = work / name
+        if not (data[name] / "tracknet-dataset.json").is_file():
+            _tracknet("overlay", *library, *background, "--out", str(data[name]),
+                      "--events", str(train_events), "--tracks-per-event", "2",
+                      "--seed", str(seed), *response, "--no-progress")  # fmt: skip
+
+
+def _train(
+    work: Path,
+    algorithm: str,
+    training: str,
+    data: dict[str, Path],
+    quick: bool,
+    alignment: Path | None = None,
+) -> Path:
     run = work / "runs" / f"{algorithm}-{training}"
     results = next(run.glob("logs/*/version_0/results.json"), None)
     if results is None:
@@ -93,6 +116,8 @@ def _train(work: Path, algorithm: str, training: str, data: dict[str, Path], qui
         ]
         if training != "nominal":
             overrides.append(f"data.dir={data[training]}")
+        if alignment is not None:
+            overrides.append(f"data.straw.alignment={alignment}")
         if quick:
             overrides.append("trainer.max_epochs=2")
         _tracknet("train", *overrides)
@@ -163,6 +188,7 @@ def main() -> None:
         alignment["seconds"] = round(time.perf_counter() - t0, 1)
         aligned = work / "aligned.json"
         aligned.write_text(json.dumps({"alignment": str(work / "alignment.json")}))
+        _aligned_sets(work, data, work / "alignment.json", args.train_events)
     rows: dict[str, Any] = {}
     train_seconds: dict[str, float] = {}
     for algorithm in RECIPES:
@@ -181,6 +207,18 @@ def main() -> None:
                     )
                     for test in ("test2", "test5")
                 }
+        for training in ("aligned-synthetic", "aligned-semi-synthetic") if aligned else ():
+            t0 = time.perf_counter()
+            checkpoint = _train(
+                work, algorithm, training, data, args.quick, work / "alignment.json"
+            )
+            train_seconds[f"{algorithm}/{training}"] = round(time.perf_counter() - t0, 1)
+            rows[f"{algorithm}/{training}/aligned"] = {
+                test: _evaluate(
+                    work, f"{algorithm}-{training}", data[test], algorithm, checkpoint, aligned
+                )
+                for test in ("test2", "test5")
+            }
     rows["baseline"] = {
         test: _evaluate(work, "baseline", data[test], "baseline", None)
         for test in ("test2", "test5")

@@ -121,10 +121,10 @@ def _point(
     }
 
 
-def _semi_library(settings: StrawCurveSettings) -> Any:
+def _semi_library(settings: StrawCurveSettings, alignment: str | None) -> Any:
     """Isolated tracks of late-in-fill production events of the "real" detector, selected
-    without truth."""
-    from ..augment.library import straw_library
+    without truth (at the straw ``alignment`` when one is named)."""
+    from ..augment.library import LibraryCriteria, straw_library
     from ..simulation.straw import Occupancy, StrawConfig, TrackGun, simulate_straw_batch
     from ..simulation.straw.conditions import REAL_DETECTOR, REAL_RESPONSE
 
@@ -139,7 +139,11 @@ def _semi_library(settings: StrawCurveSettings) -> Any:
         ),
     )
     events = simulate_straw_batch(late, settings.library_events, _entropy([settings.seed, 2, 0]))
-    library = straw_library([events.without_labels()], field_tesla=TrackGun().field_tesla)
+    library = straw_library(
+        [events.without_labels()],
+        LibraryCriteria(alignment=alignment),
+        field_tesla=TrackGun().field_tesla,
+    )
     if len(library) < settings.overlay_tracks:
         raise ConfigError(
             f"the library of {settings.library_events} late events holds {len(library)} tracks: "
@@ -277,7 +281,7 @@ def _semi_curves(
     from ..simulation.straw import DEFAULT_TAU_US
     from ..simulation.straw.conditions import REAL_DETECTOR, REAL_RESPONSE
 
-    library = _semi_library(settings)
+    library = _semi_library(settings, build_config.alignment)
     occupancy_points = []
     for i, k in enumerate(settings.occupancies):
         point = _semi_point(
