@@ -632,6 +632,7 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         ("kalman",),
     ),
     ("quality-no-checkpoint", "quality --data-dir {ev} --out {o}/q.json", ("--checkpoint",)),
+    ("align-trackml", "align --data-dir {ev} --out {o}/a.json", ("straw datasets only",)),
     (
         "quality-unknown-setting",
         "quality --data-dir {ev} --out {o}/q.json --algorithm baseline --config {unknown_key}",

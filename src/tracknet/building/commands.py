@@ -306,14 +306,15 @@ def align(
 
     The build setting alignment set to the file builds at the aligned positions.
     """
-    from ..io.straw import StrawDataset, is_straw_dataset
+    from ..detectors import detector_of
+    from ..io.straw import StrawDataset
     from ..simulation.straw import StrawGeometry
     from .straw.align import AlignmentConfig, estimate_alignment
 
     output_file(out, "--out")
     if not data_dir.is_dir():
         raise ConfigError(f"--data-dir {data_dir} is not a folder")
-    if not is_straw_dataset(data_dir):
+    if detector_of(data_dir).name != "straw":
         raise DataError("tracknet align works on straw datasets only", file=str(data_dir))
     settings = AlignmentConfig.from_json(config) if config is not None else AlignmentConfig()
     dataset = StrawDataset.open(data_dir)
